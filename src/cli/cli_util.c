@@ -1,0 +1,124 @@
+/* Small helpers shared by the CLI's subcommands. */
+#include "cli/cli_util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int cli_is_help(const char *arg) { return !strcmp(arg, "--help") || !strcmp(arg, "-h"); }
+
+int cli_parse_uint_list(const char *cmd, const char *option, const char *text, uint64_t *out,
+                        int max) {
+    int n = 0;
+    const char *p = text;
+    for (;;) {
+        char *end;
+        errno = 0;
+        if (*p < '0' || *p > '9') goto bad;
+        unsigned long long v = strtoull(p, &end, 10);
+        if (errno || end == p || v == 0) goto bad;
+        if (n == max) {
+            fprintf(stderr, "%s: %s: at most %d values\n", cmd, option, max);
+            return -1;
+        }
+        out[n++] = v;
+        if (*end == '\0') return n;
+        if (*end != ',') goto bad;
+        p = end + 1;
+    }
+bad:
+    fprintf(stderr, "%s: %s: expected positive integers separated by commas, got '%s'\n", cmd,
+            option, text);
+    return -1;
+}
+
+int cli_parse_int(const char *cmd, const char *option, const char *text, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(text, &end, 10);
+    if (errno || end == text || *end != '\0' || v < 0) {
+        fprintf(stderr, "%s: %s: expected a non-negative integer, got '%s'\n", cmd, option, text);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+const char *cli_option_value(const char *cmd, int argc, char **argv, int *k) {
+    if (*k + 1 >= argc) {
+        fprintf(stderr, "%s: option %s needs a value\n", cmd, argv[*k]);
+        return NULL;
+    }
+    return argv[++*k];
+}
+
+void cli_stem(const char *path, char *out, size_t size) {
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    const char *dot = strrchr(base, '.');
+    size_t len = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+    if (len >= size) len = size - 1;
+    memcpy(out, base, len);
+    out[len] = '\0';
+}
+
+int cli_mkdir_p(const char *cmd, const char *dir) {
+    char path[4096];
+    if (strlen(dir) >= sizeof path) {
+        fprintf(stderr, "%s: %s: path too long\n", cmd, dir);
+        return -1;
+    }
+    strcpy(path, dir);
+    for (char *p = path + 1;; p++) {
+        if (*p == '/' || *p == '\0') {
+            char c = *p;
+            *p = '\0';
+            if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+                fprintf(stderr, "%s: cannot create directory %s: %s\n", cmd, path, strerror(errno));
+                return -1;
+            }
+            *p = c;
+            if (c == '\0') break;
+        }
+    }
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "%s: %s is not a directory\n", cmd, dir);
+        return -1;
+    }
+    return 0;
+}
+
+static int is_dir(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int cli_find_shared_data(char *out, size_t size) {
+    const char *env = getenv("GEOLOC_SHARED_DATA");
+    if (env && *env) {
+        snprintf(out, size, "%s", env);
+        return is_dir(out) ? 0 : -1;
+    }
+    const char *candidates[] = {"../shared/data", "shared/data"};
+    for (size_t k = 0; k < sizeof candidates / sizeof candidates[0]; k++)
+        if (is_dir(candidates[k])) {
+            snprintf(out, size, "%s", candidates[k]);
+            return 0;
+        }
+    char exe[4096];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len <= 0) return -1;
+    exe[len] = '\0';
+    for (int up = 0; up < 4; up++) { /* build/geoloc -> <checkout>/../shared/data */
+        char *slash = strrchr(exe, '/');
+        if (!slash) return -1;
+        *slash = '\0';
+        snprintf(out, size, "%s/../shared/data", exe);
+        if (is_dir(out)) return 0;
+    }
+    return -1;
+}

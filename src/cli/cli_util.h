@@ -1,0 +1,33 @@
+/* Small helpers shared by the CLI's subcommands. */
+#ifndef GEOLOC_CLI_UTIL_H
+#define GEOLOC_CLI_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* 1 if argv[k] is "--help" or "-h". */
+int cli_is_help(const char *arg);
+
+/* Parses "5000,2000,1000" into out[0..max); returns the count, or -1 with a
+ * message on stderr naming `cmd` and `option`. Values must be positive. */
+int cli_parse_uint_list(const char *cmd, const char *option, const char *text, uint64_t *out,
+                        int max);
+
+/* Parses a whole non-negative integer option value; -1 with a message on failure. */
+int cli_parse_int(const char *cmd, const char *option, const char *text, long *out);
+
+/* Takes the value of option argv[*k] (advancing *k); NULL with a message if missing. */
+const char *cli_option_value(const char *cmd, int argc, char **argv, int *k);
+
+/* File name without directory and extension ("dir/cells_50_5000.csv" -> "cells_50_5000"). */
+void cli_stem(const char *path, char *out, size_t size);
+
+/* Creates a directory and its parents (like mkdir -p); 0 or -1 with message. */
+int cli_mkdir_p(const char *cmd, const char *dir);
+
+/* Finds the shared reference data folder: $GEOLOC_SHARED_DATA, else
+ * ../shared/data from the current directory or from the executable's
+ * build folder. Returns 0 and the path in out, or -1 when absent. */
+int cli_find_shared_data(char *out, size_t size);
+
+#endif

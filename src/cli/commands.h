@@ -1,0 +1,13 @@
+/* The CLI's subcommands: each takes the arguments after its own name
+ * (argv[0] is the subcommand name) and returns the process exit code. */
+#ifndef GEOLOC_CLI_COMMANDS_H
+#define GEOLOC_CLI_COMMANDS_H
+
+int cli_s2(int argc, char **argv);
+int cli_cells(int argc, char **argv);
+int cli_cells_sample(int argc, char **argv);
+int cli_evaluate(int argc, char **argv);
+int cli_bench(int argc, char **argv);
+int cli_demo(int argc, char **argv);
+
+#endif

@@ -1,0 +1,46 @@
+/* geoloc: git-style command line; each subcommand lives in its own file. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *summary;
+} command;
+
+static const command COMMANDS[] = {
+    {"demo", cli_demo, "show the geo core at work (on the shared data when present)"},
+    {"s2", cli_s2, "S2 cells: tokens of points, geometry of a cell"},
+    {"cells", cli_cells, "build, read, relate and assign adaptive cell partitions"},
+    {"evaluate", cli_evaluate, "distance accuracy of a predictions CSV"},
+    {"bench", cli_bench, "benchmarks (cells)"},
+};
+
+static void usage(FILE *out) {
+    fprintf(out, "usage: geoloc <command> [options]\n\ncommands:\n");
+    for (size_t k = 0; k < sizeof COMMANDS / sizeof COMMANDS[0]; k++)
+        fprintf(out, "  %-9s %s\n", COMMANDS[k].name, COMMANDS[k].summary);
+    fprintf(out, "\nRun 'geoloc <command> --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("geoloc %s\n", GEOLOC_VERSION);
+        return 0;
+    }
+    for (size_t k = 0; k < sizeof COMMANDS / sizeof COMMANDS[0]; k++)
+        if (!strcmp(argv[1], COMMANDS[k].name)) return COMMANDS[k].run(argc - 1, argv + 1);
+    fprintf(stderr, "geoloc: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,94 @@
+/* Atomic file replacement: temporary file, fsync, rename, fsync directory. */
+#include "io/atomic_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <sys/stat.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/error.h"
+
+geoloc_status atomic_file_open(atomic_file *f, const char *path, geoloc_error *err) {
+    memset(f, 0, sizeof *f);
+    if (!strcmp(path, "-")) {
+        f->fp = stdout;
+        return GEOLOC_OK;
+    }
+    size_t len = strlen(path);
+    f->path = strdup(path);
+    f->tmp_path = malloc(len + 16);
+    if (!f->path || !f->tmp_path) {
+        atomic_file_abort(f);
+        return error_set(err, GEOLOC_E_NOMEM, "%s: out of memory", path);
+    }
+    memcpy(f->tmp_path, path, len);
+    memcpy(f->tmp_path + len, ".tmp.XXXXXX", 12);
+    int fd = mkstemp(f->tmp_path);
+    if (fd < 0) {
+        geoloc_status st = error_set(err, GEOLOC_E_IO, "%s: cannot create temporary file: %s",
+                                     path, strerror(errno));
+        free(f->tmp_path);
+        f->tmp_path = NULL;
+        atomic_file_abort(f);
+        return st;
+    }
+    fchmod(fd, 0644);
+    f->fp = fdopen(fd, "w");
+    if (!f->fp) {
+        close(fd);
+        atomic_file_abort(f);
+        return error_set(err, GEOLOC_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    }
+    return GEOLOC_OK;
+}
+
+static void fsync_parent_dir(const char *path) {
+    char *copy = strdup(path);
+    if (!copy) return;
+    int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY);
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    free(copy);
+}
+
+geoloc_status atomic_file_commit(atomic_file *f, geoloc_error *err) {
+    if (f->fp == stdout) {
+        if (fflush(stdout) != 0 || ferror(stdout))
+            return error_set(err, GEOLOC_E_IO, "standard output: write failed: %s", strerror(errno));
+        f->fp = NULL;
+        return GEOLOC_OK;
+    }
+    int failed = fflush(f->fp) != 0 || ferror(f->fp) || fsync(fileno(f->fp)) != 0;
+    int saved = errno;
+    failed |= fclose(f->fp) != 0;
+    f->fp = NULL;
+    if (!failed && rename(f->tmp_path, f->path) != 0) {
+        failed = 1;
+        saved = errno;
+    }
+    if (failed) {
+        geoloc_status st = error_set(err, GEOLOC_E_IO, "%s: write failed: %s", f->path,
+                                     strerror(saved ? saved : EIO));
+        atomic_file_abort(f);
+        return st;
+    }
+    fsync_parent_dir(f->path);
+    free(f->tmp_path);
+    free(f->path);
+    f->tmp_path = f->path = NULL;
+    return GEOLOC_OK;
+}
+
+void atomic_file_abort(atomic_file *f) {
+    if (f->fp && f->fp != stdout) fclose(f->fp);
+    f->fp = NULL;
+    if (f->tmp_path) unlink(f->tmp_path);
+    free(f->tmp_path);
+    free(f->path);
+    f->tmp_path = f->path = NULL;
+}
