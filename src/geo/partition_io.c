@@ -268,7 +268,7 @@ geoloc_status geoloc_partition_read(const char *path, geoloc_partition **out, ge
             st = parse_cell_row(f, nf, col, &data, path, line, err);
         } else if ((col[0] = csv_find_column(f, nf < 64 ? nf : 64, COL_CLASS)) >= 0) {
             const char *const *names[5] = {COL_CLASS, COL_HEX, COL_COUNT, COL_LAT, COL_LNG};
-            for (int k = 1; k < 5; k++)
+            for (int k = 1; k < 5 && st == GEOLOC_OK; k++)
                 if ((col[k] = csv_find_column(f, nf < 64 ? nf : 64, names[k])) < 0)
                     st = error_set(err, GEOLOC_E_PARSE, "%s:%ld: header has no '%s' column", path,
                                    line, names[k][0]);

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs every fuzz target for a bounded time: fuzz/run.sh BUILD_DIR [SECONDS].
+# Each target starts from its seed corpus (fuzz/seeds/<target>, plus the
+# shared data files when present) and fails the run on any crash.
+set -euo pipefail
+build=${1:?usage: fuzz/run.sh BUILD_DIR [SECONDS]}
+seconds=${2:-20}
+here=$(cd "$(dirname "$0")" && pwd)
+shared="$here/../../shared/data"
+status=0
+for target in fuzz_csv fuzz_s2_token fuzz_points fuzz_partition; do
+  bin="$build/fuzz/$target"
+  [ -x "$bin" ] || { echo "missing $bin (build target fuzz_targets)"; exit 1; }
+  corpus=$(mktemp -d)
+  [ -d "$here/seeds/$target" ] && cp "$here/seeds/$target"/* "$corpus"/ 2>/dev/null || true
+  if [ -d "$shared" ]; then
+    case $target in
+      fuzz_csv|fuzz_points|fuzz_partition)
+        head -c 4000 "$shared/geoestimation/cells_50_5000.csv" > "$corpus/cells_head.csv"
+        head -c 4000 "$shared/im2gps3k-dev/im2gps3k_dev.csv" > "$corpus/im2gps3k_head.csv"
+        head -c 4000 "$shared/geoestimation/results-im2gps/base_M-m.csv" > "$corpus/results_head.csv";;
+    esac
+  fi
+  echo "-- $target: ${seconds}s"
+  if ! "$bin" -max_total_time="$seconds" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
+       -print_final_stats=0 "$corpus" > "$corpus.log" 2>&1; then
+    tail -n 40 "$corpus.log"
+    echo "FAILED: $target (crash input saved in the current folder)"
+    status=1
+  else
+    grep -E "^#[0-9]+.*DONE" "$corpus.log" | tail -n 1 || tail -n 1 "$corpus.log"
+  fi
+  rm -rf "$corpus" "$corpus.log"
+done
+exit $status

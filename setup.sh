@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# One command set-up: installs what geoloc needs, builds it, and runs the
+# main job (for now: the geo-core demo, on ../shared/data when present).
+set -euo pipefail
+cd "$(dirname "$0")"
+bash tools/install-deps.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$(nproc)"
+./build/geoloc demo

@@ -1,0 +1,363 @@
+/* geoloc evaluate: distance accuracy of a predictions CSV. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli_util.h"
+#include "cli/commands.h"
+#include "geoloc/distance.h"
+#include "io/csv.h"
+
+#define CMD "geoloc evaluate"
+/* Per-row problems printed under --skip-invalid before only counting. */
+#define MAX_REPORTED_SKIPS 10
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: geoloc evaluate FILE.csv [--json] [--skip-invalid]\n"
+            "\n"
+            "Great-circle (haversine, R = 6371 km) error of each prediction in FILE.csv\n"
+            "and the benchmark summary: the share of photos within 1 km (street),\n"
+            "25 km (city), 200 km (region), 750 km (country) and 2500 km (continent)\n"
+            "of the truth, and the median and mean error in km.\n"
+            "\n"
+            "FILE.csv has a header row; columns are found by name, in any order,\n"
+            "other columns are ignored. Either naming works:\n"
+            "  img_id,gt_lat,predicted_lat,gt_long,predicted_long[,great_circle_distance]\n"
+            "      (GeoEstimation results; a great_circle_distance column is ignored,\n"
+            "      distances are recomputed from the coordinates)\n"
+            "  IMG_ID,LAT,LON,PRED_LAT,PRED_LON\n"
+            "      (written by geoloc's predictor)\n"
+            "Coordinates are decimal degrees: latitude in [-90, 90], longitude in\n"
+            "[-180, 180]. LF or CRLF line ends. Reading stops at the first blank line\n"
+            "(GeoEstimation files put a summary after one).\n"
+            "\n"
+            "options:\n"
+            "  --json          print one JSON object: n, accuracy {\"1km\": fraction, ...},\n"
+            "                  median_km, mean_km, skipped\n"
+            "  --skip-invalid  skip rows with a missing, non-numeric or out-of-range\n"
+            "                  coordinate (and malformed rows), count them and go on;\n"
+            "                  without it the first such row is an error\n"
+            "  -h, --help      show this help\n"
+            "\n"
+            "exit status: 0 on success, 1 on bad or unreadable input, 2 on bad usage\n");
+}
+
+/* One coordinate column: accepted header names, the one found, its index. */
+typedef struct {
+    const char *what;          /* for messages */
+    const char *const *names;  /* NULL-terminated, GeoEstimation name first */
+    double lo, hi;             /* valid range */
+    const char *found;         /* matching name */
+    int col;
+} coord_col;
+
+static const char *const GT_LAT[] = {"gt_lat", "LAT", NULL};
+static const char *const GT_LNG[] = {"gt_long", "LON", NULL};
+static const char *const PRED_LAT[] = {"predicted_lat", "PRED_LAT", NULL};
+static const char *const PRED_LNG[] = {"predicted_long", "PRED_LON", NULL};
+
+/* Copies up to 40 bytes of a field into buf (NUL-terminated), printable
+ * ASCII only, for messages. */
+static const char *show(csv_field f, char *buf, size_t size) {
+    size_t n = 0, limit = size - 4;
+    for (size_t k = 0; k < f.len && n < limit; k++) {
+        unsigned char c = (unsigned char)f.p[k];
+        buf[n++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+    }
+    if (n < f.len) {
+        memcpy(buf + n, "...", 3);
+        n += 3;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+/* 1 if the field spells nan or inf(inity), any case, optional sign. */
+static int is_nonfinite_word(csv_field f) {
+    const char *p = f.p;
+    size_t n = f.len;
+    if (n && (*p == '+' || *p == '-')) p++, n--;
+    static const char *const words[] = {"nan", "inf", "infinity"};
+    for (size_t w = 0; w < 3; w++) {
+        size_t len = strlen(words[w]);
+        if (n != len) continue;
+        size_t k = 0;
+        while (k < len && (p[k] | 0x20) == words[w][k]) k++;
+        if (k == len) return 1;
+    }
+    return 0;
+}
+
+/* Parses coordinate c of a row; on a problem writes "FIELD: ..." to msg
+ * and returns -1. */
+static int parse_coord(const coord_col *c, const csv_field *f, size_t n_fields, double *out,
+                       char *msg, size_t msg_size) {
+    char text[48];
+    if ((size_t)c->col >= n_fields) {
+        snprintf(msg, msg_size, "%s: missing (the row has %zu field%s, the column is number %d)",
+                 c->found, n_fields, n_fields == 1 ? "" : "s", c->col + 1);
+        return -1;
+    }
+    csv_field v = f[c->col];
+    if (v.len == 0) {
+        snprintf(msg, msg_size, "%s: missing value (empty field)", c->found);
+        return -1;
+    }
+    double x;
+    if (csv_parse_double(v.p, v.len, &x) != 0) {
+        if (is_nonfinite_word(v))
+            snprintf(msg, msg_size, "%s: '%s' is not a finite number", c->found,
+                     show(v, text, sizeof text));
+        else
+            snprintf(msg, msg_size, "%s: '%s' is not a number", c->found,
+                     show(v, text, sizeof text));
+        return -1;
+    }
+    if (!isfinite(x)) {
+        snprintf(msg, msg_size, "%s: '%s' is not a finite number (overflow)", c->found,
+                 show(v, text, sizeof text));
+        return -1;
+    }
+    if (x < c->lo || x > c->hi) {
+        snprintf(msg, msg_size, "%s: %s '%s' is outside [%g, %g]", c->found, c->what,
+                 show(v, text, sizeof text), c->lo, c->hi);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+typedef struct {
+    double *km;
+    size_t n, cap;
+} dist_vec;
+
+static int dist_push(dist_vec *v, double d) {
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 4096;
+        double *p = realloc(v->km, cap * sizeof *p);
+        if (!p) return -1;
+        v->km = p;
+        v->cap = cap;
+    }
+    v->km[v->n++] = d;
+    return 0;
+}
+
+/* Reads the header, filling cols[].col and .found; returns 0, or 1 after an
+ * error message. */
+static int read_header(csv_reader *r, const char *path, coord_col *cols, size_t n_cols) {
+    geoloc_error err = {0};
+    size_t cap = 64, n = 0;
+    csv_reader *again = NULL;
+    csv_field *h = malloc(cap * sizeof *h);
+    if (!h) {
+        fprintf(stderr, CMD ": out of memory\n");
+        return 1;
+    }
+    int rc = csv_next_row(r, h, cap, &n, &err);
+    if (rc == 1 && n > cap) {
+        /* A wide header: read it again, whole, from the same bytes (kept
+         * open until the end: quoted fields may point into its memory). */
+        size_t size, n2 = 0;
+        const char *data = csv_data(r, &size);
+        again = csv_open_buffer(data, size, path);
+        csv_field *wide = again ? malloc(n * sizeof *wide) : NULL;
+        if (!wide || csv_next_row(again, wide, n, &n2, &err) != 1 || n2 != n) {
+            fprintf(stderr, CMD ": out of memory\n");
+            free(wide);
+            csv_close(again);
+            free(h);
+            return 1;
+        }
+        free(h);
+        h = wide;
+    }
+    int status = 0;
+    if (rc == 0) {
+        fprintf(stderr, CMD ": %s:1: empty file (expected a header row naming gt_lat, "
+                "gt_long, predicted_lat, predicted_long or LAT, LON, PRED_LAT, PRED_LON)\n", path);
+        status = 1;
+    } else if (rc < 0) {
+        fprintf(stderr, CMD ": %s (in the header)\n", err.message);
+        status = 1;
+    } else {
+        /* A UTF-8 byte order mark is not part of the first name. */
+        if (n > 0 && h[0].len >= 3 && memcmp(h[0].p, "\xEF\xBB\xBF", 3) == 0) {
+            h[0].p += 3;
+            h[0].len -= 3;
+        }
+        char missing[400] = "";
+        size_t used = 0;
+        for (size_t c = 0; c < n_cols; c++) {
+            cols[c].col = csv_find_column(h, n, cols[c].names);
+            if (cols[c].col < 0) {
+                int k = snprintf(missing + used, sizeof missing - used, "%s%s (%s or %s)",
+                                 used ? ", " : "", cols[c].what, cols[c].names[0],
+                                 cols[c].names[1]);
+                if (k > 0 && (size_t)k < sizeof missing - used) used += (size_t)k;
+                continue;
+            }
+            for (const char *const *name = cols[c].names; *name; name++)
+                if (csv_field_is(h[cols[c].col], *name)) {
+                    cols[c].found = *name;
+                    break;
+                }
+        }
+        if (used > 0) {
+            fprintf(stderr, CMD ": %s:%ld: header: no column for the %s; see "
+                    "'geoloc evaluate --help'\n", path, csv_line(r), missing);
+            status = 1;
+        }
+    }
+    free(h);
+    csv_close(again);
+    return status;
+}
+
+static void print_table(const char *path, const geoloc_distance_summary *s, size_t skipped,
+                        int skip_invalid) {
+    printf("predictions: %s\n", path);
+    printf("photos:      %zu\n", s->n);
+    if (skip_invalid) printf("skipped:     %zu invalid row%s\n", skipped, skipped == 1 ? "" : "s");
+    printf("accuracy (share of photos within the distance):\n");
+    for (int t = 0; t < GEOLOC_N_THRESHOLDS; t++) {
+        char label[48];
+        snprintf(label, sizeof label, "%s (%g km)", geoloc_thresholds[t].name,
+                 geoloc_thresholds[t].km);
+        printf("  %-20s %6.2f %%\n", label, 100.0 * s->accuracy[t]);
+    }
+    printf("median error: %.2f km\n", s->median_km);
+    printf("mean error:   %.2f km\n", s->mean_km);
+}
+
+static void print_json(const geoloc_distance_summary *s, size_t skipped) {
+    printf("{\"n\": %zu, \"accuracy\": {", s->n);
+    for (int t = 0; t < GEOLOC_N_THRESHOLDS; t++)
+        printf("%s\"%s\": %.10g", t ? ", " : "", geoloc_thresholds[t].key, s->accuracy[t]);
+    printf("}, \"median_km\": %.6f, \"mean_km\": %.6f, \"skipped\": %zu}\n", s->median_km,
+           s->mean_km, skipped);
+}
+
+int cli_evaluate(int argc, char **argv) {
+    const char *path = NULL;
+    int json = 0, skip_invalid = 0, options_done = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!options_done && a[0] == '-' && a[1] != '\0') {
+            if (cli_is_help(a)) {
+                usage(stdout);
+                return 0;
+            } else if (!strcmp(a, "--json")) {
+                json = 1;
+            } else if (!strcmp(a, "--skip-invalid")) {
+                skip_invalid = 1;
+            } else if (!strcmp(a, "--")) {
+                options_done = 1;
+            } else {
+                fprintf(stderr, CMD ": unknown option '%s'\n", a);
+                usage(stderr);
+                return 2;
+            }
+        } else if (path == NULL) {
+            path = a;
+        } else {
+            fprintf(stderr, CMD ": one predictions file only ('%s' and '%s' given)\n", path, a);
+            return 2;
+        }
+    }
+    if (path == NULL) {
+        fprintf(stderr, CMD ": no predictions file given\n");
+        usage(stderr);
+        return 2;
+    }
+
+    geoloc_error err = {0};
+    csv_reader *r = csv_open(path, &err);
+    if (!r) {
+        fprintf(stderr, CMD ": %s\n", err.message);
+        return 1;
+    }
+    coord_col cols[4] = {
+        {"true latitude", GT_LAT, -90.0, 90.0, NULL, -1},
+        {"true longitude", GT_LNG, -180.0, 180.0, NULL, -1},
+        {"predicted latitude", PRED_LAT, -90.0, 90.0, NULL, -1},
+        {"predicted longitude", PRED_LNG, -180.0, 180.0, NULL, -1},
+    };
+    if (read_header(r, path, cols, 4) != 0) {
+        csv_close(r);
+        return 1;
+    }
+    size_t need = 0;
+    for (int c = 0; c < 4; c++)
+        if ((size_t)cols[c].col + 1 > need) need = (size_t)cols[c].col + 1;
+    csv_field *f = malloc(need * sizeof *f);
+    dist_vec dist = {0};
+    size_t skipped = 0;
+    int status = 0;
+    if (!f) {
+        fprintf(stderr, CMD ": out of memory\n");
+        status = 1;
+    }
+    while (status == 0) {
+        size_t n_fields = 0;
+        char msg[sizeof err.message + 128];
+        int rc = csv_next_row(r, f, need, &n_fields, &err);
+        if (rc == 0) break;
+        if (rc < 0) {
+            snprintf(msg, sizeof msg, "%s", err.message);
+        } else {
+            if (n_fields == 1 && f[0].len == 0) break; /* blank line: end of predictions */
+            double v[4];
+            int c = 0;
+            msg[0] = '\0';
+            char detail[300];
+            for (; c < 4; c++)
+                if (parse_coord(&cols[c], f, n_fields, &v[c], detail, sizeof detail) != 0) break;
+            if (c == 4) {
+                if (dist_push(&dist, geoloc_haversine_km(v[0], v[1], v[2], v[3])) != 0) {
+                    fprintf(stderr, CMD ": %s: out of memory after %zu rows\n", path, dist.n);
+                    status = 1;
+                }
+                continue;
+            }
+            snprintf(msg, sizeof msg, "%s:%ld: %s", path, csv_line(r), detail);
+        }
+        if (!skip_invalid) {
+            fprintf(stderr, CMD ": %s\n", msg);
+            fprintf(stderr, CMD ": (use --skip-invalid to skip such rows)\n");
+            status = 1;
+        } else if (++skipped <= MAX_REPORTED_SKIPS) {
+            fprintf(stderr, CMD ": %s (row skipped)\n", msg);
+        }
+    }
+    free(f);
+    csv_close(r);
+    if (status == 0 && skipped > 0)
+        fprintf(stderr, CMD ": %s: skipped %zu invalid row%s\n", path, skipped,
+                skipped == 1 ? "" : "s");
+    if (status == 0 && dist.n == 0) {
+        fprintf(stderr, CMD ": %s: no %sprediction rows after the header\n", path,
+                skipped ? "valid " : "");
+        status = 1;
+    }
+    geoloc_distance_summary s;
+    if (status == 0 && geoloc_distance_summarize(dist.km, dist.n, &s, &err) != GEOLOC_OK) {
+        fprintf(stderr, CMD ": %s: %s\n", path, err.message);
+        status = 1;
+    }
+    free(dist.km);
+    if (status != 0) return status;
+
+    if (json)
+        print_json(&s, skipped);
+    else
+        print_table(path, &s, skipped, skip_invalid);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, CMD ": cannot write the output\n");
+        return 1;
+    }
+    return 0;
+}

@@ -1,0 +1,336 @@
+/* geoloc s2: S2 cell tokens of points read from stdin ("token"), and the
+ * level, face, center and vertices of cells given by token ("cell"). */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/commands.h"
+#include "geoloc/s2.h"
+
+static const char S2_USAGE[] =
+    "usage: geoloc s2 <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  token [--level L] [--skip-invalid]  S2 cell tokens of the lat,lng lines on stdin\n"
+    "  cell [--json] TOKEN...              level, face, center and vertices of cells\n"
+    "\n"
+    "Run 'geoloc s2 <command> --help' for a command's options.\n";
+
+static const char TOKEN_USAGE[] =
+    "usage: geoloc s2 token [--level L] [--skip-invalid] < points.csv\n"
+    "\n"
+    "Reads one point per line from stdin, 'lat,lng' in decimal degrees (lat in\n"
+    "[-90, 90], lng in [-180, 180]), and prints the token of the S2 cell of level\n"
+    "L that holds it, one per line. Spaces around the numbers and empty lines are\n"
+    "ignored; a non-numeric first line (a header such as 'lat,lng') is skipped.\n"
+    "\n"
+    "options:\n"
+    "  --level L       cell level, 0 (cube face) to 30 (leaf, about 1 cm); default 30\n"
+    "  --skip-invalid  skip bad lines instead of stopping at the first one, and\n"
+    "                  report how many were skipped on stderr at the end\n"
+    "\n"
+    "Exit status: 0 on success, 1 on a bad input line or an I/O error, 2 on a\n"
+    "usage error.\n";
+
+static const char CELL_USAGE[] =
+    "usage: geoloc s2 cell [--json] TOKEN...\n"
+    "\n"
+    "Prints, for each S2 cell token (1-16 hex digits, e.g. 89c259), the token,\n"
+    "level, face, center and four vertices (counter-clockwise; lat, lng in\n"
+    "degrees). With --json: a JSON array with one object per cell, its numbers\n"
+    "exact (they read back to the same doubles).\n"
+    "\n"
+    "Exit status: 0 on success, 1 on a malformed token, 2 on a usage error.\n";
+
+/* ---- geoloc s2 token -------------------------------------------------- */
+
+static int is_space(char c) { return c == ' ' || c == '\t' || c == '\r'; }
+
+/* The field [*p, end) with spaces around removed, NUL-terminated in place
+ * (the byte after the field is a ',' or the line's end, ours to clobber). */
+static char *trim_field(char *begin, char *end) {
+    while (begin < end && is_space(*begin)) begin++;
+    while (end > begin && is_space(end[-1])) end--;
+    *end = '\0';
+    return begin;
+}
+
+/* 1 if strtod reads no number at all from s (a header word). */
+static int non_numeric(const char *s) {
+    char *end;
+    (void)strtod(s, &end);
+    return end == s;
+}
+
+/* Parses a coordinate: a whole field, decimal, finite, in [-limit, limit].
+ * Returns 0, or -1 with the reason in why. */
+static int parse_coord(const char *name, const char *s, double limit, double *out, char *why, size_t why_size) {
+    char *end;
+    if (*s == '\0') {
+        snprintf(why, why_size, "%s is empty", name);
+        return -1;
+    }
+    errno = 0;
+    double x = strtod(s, &end);
+    if (end == s || *end != '\0') {
+        snprintf(why, why_size, "%s '%.40s' is not a number", name, s);
+        return -1;
+    }
+    if (!isfinite(x)) {
+        snprintf(why, why_size, "%s '%.40s' is not a finite number", name, s);
+        return -1;
+    }
+    if (strpbrk(s, "xX") != NULL) {
+        snprintf(why, why_size, "%s '%.40s' is not a decimal number", name, s);
+        return -1;
+    }
+    if (!(x >= -limit && x <= limit)) {
+        snprintf(why, why_size, "%s %.40s is out of range [%g, %g]", name, s, -limit, limit);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+/* One input line (NUL-terminated, newline removed). Returns 1 for a point,
+ * 0 for a line to ignore (empty, or a header on line 1), -1 with why. */
+static int parse_point(char *line, size_t len, long line_no, double *lat, double *lng, char *why,
+                       size_t why_size) {
+    char *end = line + len;
+    if (memchr(line, '\0', len) != NULL) {
+        snprintf(why, why_size, "the line holds a NUL byte");
+        return -1;
+    }
+    size_t n_fields = 1;
+    for (char *p = line; (p = memchr(p, ',', (size_t)(end - p))) != NULL; p++) n_fields++;
+    if (n_fields == 1) {
+        char *only = trim_field(line, end);
+        if (*only == '\0') return 0;
+    }
+    if (n_fields != 2) {
+        snprintf(why, why_size, "expected 2 fields (lat,lng), found %zu", n_fields);
+        return -1;
+    }
+    char *comma = memchr(line, ',', len);
+    char *a = trim_field(line, comma), *b = trim_field(comma + 1, end);
+    if (line_no == 1 && *a && *b && non_numeric(a) && non_numeric(b)) return 0; /* header */
+    if (parse_coord("lat", a, 90, lat, why, why_size) != 0) return -1;
+    if (parse_coord("lng", b, 180, lng, why, why_size) != 0) return -1;
+    return 1;
+}
+
+static int parse_level(const char *s, int *level) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end != '\0' || errno != 0 || v < 0 || v > GEOLOC_S2_MAX_LEVEL) return -1;
+    *level = (int)v;
+    return 0;
+}
+
+static int cmd_token(int argc, char **argv) {
+    int level = GEOLOC_S2_MAX_LEVEL, skip_invalid = 0;
+    for (int k = 1; k < argc; k++) {
+        const char *arg = argv[k], *value = NULL;
+        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+            fputs(TOKEN_USAGE, stdout);
+            return 0;
+        } else if (!strcmp(arg, "--skip-invalid")) {
+            skip_invalid = 1;
+        } else if (!strcmp(arg, "--level")) {
+            if (k + 1 >= argc) {
+                fprintf(stderr, "geoloc s2 token: --level needs a value (0-30)\n");
+                return 2;
+            }
+            value = argv[++k];
+        } else if (!strncmp(arg, "--level=", 8)) {
+            value = arg + 8;
+        } else {
+            fprintf(stderr, "geoloc s2 token: %s '%s'\n%s", arg[0] == '-' ? "unknown option" : "unexpected argument",
+                    arg, TOKEN_USAGE);
+            return 2;
+        }
+        if (value != NULL && parse_level(value, &level) != 0) {
+            fprintf(stderr, "geoloc s2 token: --level must be an integer from 0 to 30, not '%s'\n", value);
+            return 2;
+        }
+    }
+
+    static char out_buf[1 << 16];
+    setvbuf(stdout, out_buf, _IOFBF, sizeof out_buf);
+    char *line = NULL, why[160], first_why[200] = "";
+    size_t cap = 0;
+    long line_no = 0, skipped = 0;
+    ssize_t got;
+    int status = 0;
+    while ((got = getline(&line, &cap, stdin)) >= 0) {
+        size_t len = (size_t)got;
+        line_no++;
+        if (len > 0 && line[len - 1] == '\n') line[--len] = '\0';
+        char *text = line;
+        if (line_no == 1 && len >= 3 && !memcmp(line, "\xEF\xBB\xBF", 3)) { /* UTF-8 byte order mark */
+            text += 3;
+            len -= 3;
+        }
+        double lat, lng;
+        int r = parse_point(text, len, line_no, &lat, &lng, why, sizeof why);
+        if (r == 0) continue;
+        if (r < 0) {
+            if (!skip_invalid) {
+                fflush(stdout);
+                fprintf(stderr, "geoloc s2 token: <stdin>:%ld: %s\n", line_no, why);
+                status = 1;
+                break;
+            }
+            if (skipped++ == 0) snprintf(first_why, sizeof first_why, "<stdin>:%ld: %s", line_no, why);
+            continue;
+        }
+        char tok[GEOLOC_S2_TOKEN_SIZE];
+        geoloc_s2_to_token(geoloc_s2_from_latlng_level(lat, lng, level), tok);
+        fputs(tok, stdout);
+        putchar('\n');
+    }
+    if (status == 0 && ferror(stdin)) {
+        fprintf(stderr, "geoloc s2 token: <stdin>: read error: %s\n", strerror(errno));
+        status = 1;
+    }
+    free(line);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "geoloc s2 token: write error: %s\n", strerror(errno));
+        status = 1;
+    }
+    if (skip_invalid && status == 0) {
+        if (skipped)
+            fprintf(stderr, "geoloc s2 token: skipped %ld invalid rows (first: %s)\n", skipped, first_why);
+        else
+            fprintf(stderr, "geoloc s2 token: skipped 0 invalid rows\n");
+    }
+    return status;
+}
+
+/* ---- geoloc s2 cell --------------------------------------------------- */
+
+/* Shortest "%.Ng" that reads back to the same double (integers as such). */
+static void format_exact(double x, char buf[40]) {
+    if (x == floor(x) && fabs(x) < 1e15) {
+        snprintf(buf, 40, "%.0f", x);
+        return;
+    }
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, 40, "%.*g", prec, x);
+        if (strtod(buf, NULL) == x) return;
+    }
+}
+
+static void print_json_latlng(double lat, double lng) {
+    char a[40], b[40];
+    format_exact(lat, a);
+    format_exact(lng, b);
+    printf("{\"lat\": %s, \"lng\": %s}", a, b);
+}
+
+static int cmd_cell(int argc, char **argv) {
+    int json = 0, n_tokens = 0, only_tokens = 0;
+    for (int k = 1; k < argc; k++) {
+        const char *arg = argv[k];
+        if (only_tokens || arg[0] != '-' || arg[1] == '\0') {
+            n_tokens++;
+        } else if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+            fputs(CELL_USAGE, stdout);
+            return 0;
+        } else if (!strcmp(arg, "--json")) {
+            json = 1;
+        } else if (!strcmp(arg, "--")) {
+            only_tokens = 1;
+        } else {
+            fprintf(stderr, "geoloc s2 cell: unknown option '%s'\n%s", arg, CELL_USAGE);
+            return 2;
+        }
+    }
+    if (n_tokens == 0) {
+        fprintf(stderr, "geoloc s2 cell: no token given\n%s", CELL_USAGE);
+        return 2;
+    }
+    geoloc_cell *cells = calloc((size_t)n_tokens, sizeof *cells);
+    if (cells == NULL) {
+        fprintf(stderr, "geoloc s2 cell: out of memory\n");
+        return 1;
+    }
+    /* every token is checked before anything is printed */
+    int n = 0;
+    only_tokens = 0;
+    for (int k = 1; k < argc; k++) {
+        const char *arg = argv[k];
+        if (!only_tokens && arg[0] == '-' && arg[1] != '\0') {
+            only_tokens = !strcmp(arg, "--");
+            continue;
+        }
+        geoloc_status st = geoloc_s2_from_token(arg, strlen(arg), &cells[n]);
+        if (st != GEOLOC_OK) {
+            if (st == GEOLOC_E_PARSE)
+                fprintf(stderr, "geoloc s2 cell: '%.40s' is not an S2 token (1 to 16 hex digits)\n", arg);
+            else
+                fprintf(stderr,
+                        "geoloc s2 cell: '%.40s' is not a valid S2 cell (no face 0-5 and level 0-30 "
+                        "fit its bits)\n",
+                        arg);
+            free(cells);
+            return 1;
+        }
+        n++;
+    }
+
+    if (json) fputs("[\n", stdout);
+    for (int k = 0; k < n; k++) {
+        geoloc_cell c = cells[k];
+        char tok[GEOLOC_S2_TOKEN_SIZE];
+        double lat, lng;
+        geoloc_s2_to_token(c, tok);
+        geoloc_s2_center(c, &lat, &lng);
+        if (json) {
+            printf("  {\"token\": \"%s\", \"level\": %d, \"face\": %d, \"center\": ", tok, geoloc_s2_level(c),
+                   geoloc_s2_face(c));
+            print_json_latlng(lat, lng);
+            fputs(", \"vertices\": [", stdout);
+            for (int v = 0; v < 4; v++) {
+                geoloc_s2_vertex(c, v, &lat, &lng);
+                if (v) fputs(", ", stdout);
+                print_json_latlng(lat, lng);
+            }
+            printf("]}%s\n", k + 1 < n ? "," : "");
+        } else {
+            if (k) putchar('\n');
+            printf("token:    %s\nlevel:    %d\nface:     %d\ncenter:   %.15g, %.15g\n", tok, geoloc_s2_level(c),
+                   geoloc_s2_face(c), lat, lng);
+            for (int v = 0; v < 4; v++) {
+                geoloc_s2_vertex(c, v, &lat, &lng);
+                printf("vertex %d: %.15g, %.15g\n", v, lat, lng);
+            }
+        }
+    }
+    if (json) fputs("]\n", stdout);
+    free(cells);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "geoloc s2 cell: write error: %s\n", strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
+int cli_s2(int argc, char **argv) {
+    if (argc < 2) {
+        fputs(S2_USAGE, stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        fputs(S2_USAGE, stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "token")) return cmd_token(argc - 1, argv + 1);
+    if (!strcmp(cmd, "cell")) return cmd_cell(argc - 1, argv + 1);
+    fprintf(stderr, "geoloc s2: unknown command '%s'\n%s", cmd, S2_USAGE);
+    return 2;
+}

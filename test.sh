@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Builds and runs every test: the Release build's suite, the same suite
+# under AddressSanitizer + UndefinedBehaviorSanitizer, and a bounded run of
+# every fuzz target. FUZZ_SECONDS (default 20) bounds each fuzz target.
+set -euo pipefail
+cd "$(dirname "$0")"
+bash tools/install-deps.sh
+jobs=$(nproc)
+
+echo "== Release build and tests"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j"$jobs"
+ctest --test-dir build --output-on-failure -j"$jobs"
+
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DGEOLOC_SANITIZE=ON >/dev/null
+cmake --build build-asan -j"$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --test-dir build-asan --output-on-failure -j"$jobs"
+
+echo "== Fuzz targets (bounded)"
+CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGEOLOC_FUZZ=ON \
+  -DGEOLOC_S2_REFERENCE=OFF >/dev/null
+cmake --build build-fuzz -j"$jobs" --target fuzz_targets
+bash fuzz/run.sh build-fuzz "${FUZZ_SECONDS:-20}"

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian packages geoloc needs to build, test and fuzz; does
+# nothing for packages already present. Run as root (or with sudo).
+set -euo pipefail
+packages=(
+  build-essential cmake pkg-config   # compiler and build
+  clang libclang-rt-14-dev           # libFuzzer targets, sanitizers
+  libs2-dev                          # Google's S2: test-only reference harness
+  python3 time                       # test scripts, benchmark memory figures
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
