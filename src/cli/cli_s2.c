@@ -78,15 +78,15 @@ static int parse_coord(const char *name, const char *s, double limit, double *ou
         snprintf(why, why_size, "%s '%.40s' is not a number", name, s);
         return -1;
     }
-    if (!isfinite(x)) {
-        snprintf(why, why_size, "%s '%.40s' is not a finite number", name, s);
-        return -1;
-    }
     if (strpbrk(s, "xX") != NULL) {
         snprintf(why, why_size, "%s '%.40s' is not a decimal number", name, s);
         return -1;
     }
-    if (!(x >= -limit && x <= limit)) {
+    if (!isfinite(x) && !(errno == ERANGE && isinf(x))) { /* nan, inf, infinity */
+        snprintf(why, why_size, "%s '%.40s' is not a finite number", name, s);
+        return -1;
+    }
+    if (!(x >= -limit && x <= limit)) { /* also decimals too large for a double */
         snprintf(why, why_size, "%s %.40s is out of range [%g, %g]", name, s, -limit, limit);
         return -1;
     }

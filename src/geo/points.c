@@ -333,11 +333,13 @@ geoloc_status geoloc_points_read_csv(const char *path, const geoloc_points_optio
         if (rc == 0) return error_set(err, GEOLOC_E_EMPTY, "%s: empty file (no header line)", path);
         return err->status;
     }
-    columns c = {find_column_nocase(h, nh, LAT_NAMES), find_column_nocase(h, nh, LNG_NAMES), -1, 0, "", ""};
-    if (c.lat < 0 || c.lng < 0 || nh > MAX_HEADER_FIELDS) {
+    if (nh > MAX_HEADER_FIELDS) {
         csv_close(r);
-        if (nh > MAX_HEADER_FIELDS)
-            return error_set(err, GEOLOC_E_PARSE, "%s:1: more than %d columns", path, MAX_HEADER_FIELDS);
+        return error_set(err, GEOLOC_E_PARSE, "%s:1: more than %d columns", path, MAX_HEADER_FIELDS);
+    }
+    columns c = {find_column_nocase(h, nh, LAT_NAMES), find_column_nocase(h, nh, LNG_NAMES), -1, 0, "", ""};
+    if (c.lat < 0 || c.lng < 0) {
+        csv_close(r);
         return error_set(err, GEOLOC_E_PARSE,
                          "%s:1: no %s column in the header (expected LAT/lat/latitude and "
                          "LON/lng/lon/longitude)", path, c.lat < 0 ? "latitude" : "longitude");
