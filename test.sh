@@ -6,20 +6,28 @@ set -euo pipefail
 cd "$(dirname "$0")"
 bash tools/install-deps.sh
 jobs=$(nproc)
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 
 echo "== Release build and tests"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$jobs"
-ctest --test-dir build --output-on-failure -j"$jobs"
+ctest --test-dir build --output-on-failure -j"$jobs" | tee -a "$log"
 
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DGEOLOC_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-  ctest --test-dir build-asan --output-on-failure -j"$jobs"
+  ctest --test-dir build-asan --output-on-failure -j"$jobs" | tee -a "$log"
 
 echo "== Fuzz targets (bounded)"
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DGEOLOC_FUZZ=ON \
   -DGEOLOC_S2_REFERENCE=OFF >/dev/null
 cmake --build build-fuzz -j"$jobs" --target fuzz_targets
 bash fuzz/run.sh build-fuzz "${FUZZ_SECONDS:-20}"
+fuzzers=$(ls build-fuzz/fuzz | grep -cE "^fuzz_[a-z0-9_]+$")
+
+# one closing line for the whole run (ctest suites and fuzz targets)
+total=$(awk '/tests passed, [0-9]+ tests failed out of/ {n += $NF} END {print n + 0}' "$log")
+skipped=$(grep -c ' (Skipped)$' "$log" || true)
+echo "test.sh: $((total - skipped + fuzzers)) passed, 0 failed, $skipped skipped"
