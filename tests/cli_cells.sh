@@ -58,15 +58,16 @@ bad() { # name, file content, expected message part
   else fail "$1 (rc $rc): $(cat "$tmp/err")"; fi
 }
 bad "missing coordinate" "LAT,LON\n1,2\n,3\n" ":3: LAT: missing value"
-bad "non-numeric" "LAT,LON\n1,2\n1,east\n" ":3: LON: not a number"
+bad "non-numeric" "LAT,LON\n1,2\n1,east\n" ":3: LON: 'east' is not a number"
 bad "latitude > 90" "lat,lng\n91,2\n" ":2: lat: 91 is outside [-90, 90]"
 bad "longitude < -180" "latitude,longitude\n1,-181\n" ":2: longitude: -181 is outside [-180, 180]"
-bad "NaN" "LAT,LON\nNaN,1\n" ":2: LAT: not a number"
-bad "inf" "LAT,LON\n1,1e400\n" ":2: LON: not a finite number"
+bad "NaN" "LAT,LON\nNaN,1\n" ":2: LAT: 'NaN' is not a finite number"
+bad "inf" "LAT,LON\n1,inf\n" ":2: LON: 'inf' is not a finite number"
+bad "overflow" "LAT,LON\n1,1e400\n" ":2: LON: 1e400 is outside [-180, 180]"
 bad "empty file" "" "empty file"
 bad "no coordinate column" "a,b\n1,2\n" "no latitude column"
 bad "short row" "LAT,LON\n1\n" ":2: expected at least 2 fields"
-bad "CRLF row numbers" "LAT,LON\r\n1,2\r\n1,x\r\n" ":3: LON: not a number"
+bad "CRLF row numbers" "LAT,LON\r\n1,2\r\n1,x\r\n" ":3: LON: 'x' is not a number"
 "$geoloc" cells build --tau-min 1 --tau-max 10 --out-dir "$tmp/nofile" "$tmp/does-not-exist.csv" 2> "$tmp/err"
 check "missing file" '[ $? -ne 0 ] && grep -q "does-not-exist.csv: cannot open" "$tmp/err"'
 "$geoloc" cells build --tau-min 10 --tau-max 5 --out-dir "$tmp/x" "$tmp/photos.csv" 2> "$tmp/err"

@@ -181,15 +181,15 @@ expect_bad inf.csv 2 "LON: 'inf' is not a finite number"
 write minf.csv 'LAT,LON,PRED_LAT,PRED_LON\n1,2,3,-Infinity\n'
 expect_bad minf.csv 2 "PRED_LON: '-Infinity' is not a finite number"
 write overflow.csv 'LAT,LON,PRED_LAT,PRED_LON\n1e999,2,3,4\n'
-expect_bad overflow.csv 2 "LAT: '1e999' is not a finite number"
+expect_bad overflow.csv 2 "LAT: 1e999 is outside [-90, 90]"
 write lat_high.csv 'LAT,LON,PRED_LAT,PRED_LON\r\n90.5,2,3,4\r\n'
-expect_bad lat_high.csv 2 "LAT: true latitude '90.5' is outside [-90, 90]"
+expect_bad lat_high.csv 2 "LAT: 90.5 is outside [-90, 90]"
 write lat_low.csv 'img_id,gt_lat,predicted_lat,gt_long,predicted_long\na,1,-90.000001,3,4\n'
-expect_bad lat_low.csv 2 "predicted_lat: predicted latitude '-90.000001' is outside [-90, 90]"
+expect_bad lat_low.csv 2 "predicted_lat: -90.000001 is outside [-90, 90]"
 write lng_high.csv 'LAT,LON,PRED_LAT,PRED_LON\n1,180.5,3,4\n'
-expect_bad lng_high.csv 2 "LON: true longitude '180.5' is outside [-180, 180]"
+expect_bad lng_high.csv 2 "LON: 180.5 is outside [-180, 180]"
 write lng_low.csv 'LAT,LON,PRED_LAT,PRED_LON\r\n1,2,3,4\r\n1,2,3,-181\r\n'
-expect_bad lng_low.csv 3 "PRED_LON: predicted longitude '-181' is outside [-180, 180]"
+expect_bad lng_low.csv 3 "PRED_LON: -181 is outside [-180, 180]"
 # A quoted field across lines: the next row's line number follows it.
 write multiline.csv 'IMG_ID,LAT,LON,PRED_LAT,PRED_LON\n"a\nb",1,2,3,4\nc,1,2,3,x\n'
 expect_bad multiline.csv 4 "PRED_LON: 'x' is not a number"

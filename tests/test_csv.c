@@ -155,10 +155,10 @@ static void test_points(void) {
     static const struct { const char *text, *expect; } bad[] = {
         {"LAT,LON\n1,2\n91,0\n", ":3: LAT: 91 is outside [-90, 90]"},
         {"LAT,LON\n1,2\n0,-180.5\n", ":3: LON: -180.5 is outside [-180, 180]"},
-        {"LAT,LON\n1,abc\n", ":2: LON: not a number: 'abc'"},
+        {"LAT,LON\n1,abc\n", ":2: LON: 'abc' is not a number"},
         {"LAT,LON\n,2\n", ":2: LAT: missing value"},
-        {"LAT,LON\nnan,2\n", ":2: LAT: not a number"},
-        {"LAT,LON\n1e999,2\n", ":2: LAT: not a finite number"},
+        {"LAT,LON\nnan,2\n", ":2: LAT: 'nan' is not a finite number"},
+        {"LAT,LON\n1e999,2\n", ":2: LAT: 1e999 is outside [-90, 90]"},
         {"LAT,LON\n1\n", ":2: expected at least 2 fields, found 1"},
         {"x,y\n1,2\n", ":1: no latitude column"},
         {"", "empty file"},

@@ -48,7 +48,7 @@ static void usage(FILE *out) {
 typedef struct {
     const char *what;          /* for messages */
     const char *const *names;  /* NULL-terminated, GeoEstimation name first */
-    double lo, hi;             /* valid range */
+    double limit;              /* valid range [-limit, limit] */
     const char *found;         /* matching name */
     int col;
 } coord_col;
@@ -58,75 +58,16 @@ static const char *const GT_LNG[] = {"gt_long", "LON", NULL};
 static const char *const PRED_LAT[] = {"predicted_lat", "PRED_LAT", NULL};
 static const char *const PRED_LNG[] = {"predicted_long", "PRED_LON", NULL};
 
-/* Copies up to 40 bytes of a field into buf (NUL-terminated), printable
- * ASCII only, for messages. */
-static const char *show(csv_field f, char *buf, size_t size) {
-    size_t n = 0, limit = size - 4;
-    for (size_t k = 0; k < f.len && n < limit; k++) {
-        unsigned char c = (unsigned char)f.p[k];
-        buf[n++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-    }
-    if (n < f.len) {
-        memcpy(buf + n, "...", 3);
-        n += 3;
-    }
-    buf[n] = '\0';
-    return buf;
-}
-
-/* 1 if the field spells nan or inf(inity), any case, optional sign. */
-static int is_nonfinite_word(csv_field f) {
-    const char *p = f.p;
-    size_t n = f.len;
-    if (n && (*p == '+' || *p == '-')) p++, n--;
-    static const char *const words[] = {"nan", "inf", "infinity"};
-    for (size_t w = 0; w < 3; w++) {
-        size_t len = strlen(words[w]);
-        if (n != len) continue;
-        size_t k = 0;
-        while (k < len && (p[k] | 0x20) == words[w][k]) k++;
-        if (k == len) return 1;
-    }
-    return 0;
-}
-
 /* Parses coordinate c of a row; on a problem writes "FIELD: ..." to msg
  * and returns -1. */
 static int parse_coord(const coord_col *c, const csv_field *f, size_t n_fields, double *out,
                        char *msg, size_t msg_size) {
-    char text[48];
     if ((size_t)c->col >= n_fields) {
         snprintf(msg, msg_size, "%s: missing (the row has %zu field%s, the column is number %d)",
                  c->found, n_fields, n_fields == 1 ? "" : "s", c->col + 1);
         return -1;
     }
-    csv_field v = f[c->col];
-    if (v.len == 0) {
-        snprintf(msg, msg_size, "%s: missing value (empty field)", c->found);
-        return -1;
-    }
-    double x;
-    if (csv_parse_double(v.p, v.len, &x) != 0) {
-        if (is_nonfinite_word(v))
-            snprintf(msg, msg_size, "%s: '%s' is not a finite number", c->found,
-                     show(v, text, sizeof text));
-        else
-            snprintf(msg, msg_size, "%s: '%s' is not a number", c->found,
-                     show(v, text, sizeof text));
-        return -1;
-    }
-    if (!isfinite(x)) {
-        snprintf(msg, msg_size, "%s: '%s' is not a finite number (overflow)", c->found,
-                 show(v, text, sizeof text));
-        return -1;
-    }
-    if (x < c->lo || x > c->hi) {
-        snprintf(msg, msg_size, "%s: %s '%s' is outside [%g, %g]", c->found, c->what,
-                 show(v, text, sizeof text), c->lo, c->hi);
-        return -1;
-    }
-    *out = x;
-    return 0;
+    return csv_parse_coordinate(f[c->col].p, f[c->col].len, c->found, c->limit, out, msg, msg_size);
 }
 
 typedef struct {
@@ -281,10 +222,10 @@ int cli_evaluate(int argc, char **argv) {
         return 1;
     }
     coord_col cols[4] = {
-        {"true latitude", GT_LAT, -90.0, 90.0, NULL, -1},
-        {"true longitude", GT_LNG, -180.0, 180.0, NULL, -1},
-        {"predicted latitude", PRED_LAT, -90.0, 90.0, NULL, -1},
-        {"predicted longitude", PRED_LNG, -180.0, 180.0, NULL, -1},
+        {"true latitude", GT_LAT, 90.0, NULL, -1},
+        {"true longitude", GT_LNG, 180.0, NULL, -1},
+        {"predicted latitude", PRED_LAT, 90.0, NULL, -1},
+        {"predicted longitude", PRED_LNG, 180.0, NULL, -1},
     };
     if (read_header(r, path, cols, 4) != 0) {
         csv_close(r);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "io/csv.h"
 #include "geoloc/s2.h"
 
 static const char S2_USAGE[] =
@@ -64,36 +65,6 @@ static int non_numeric(const char *s) {
     return end == s;
 }
 
-/* Parses a coordinate: a whole field, decimal, finite, in [-limit, limit].
- * Returns 0, or -1 with the reason in why. */
-static int parse_coord(const char *name, const char *s, double limit, double *out, char *why, size_t why_size) {
-    char *end;
-    if (*s == '\0') {
-        snprintf(why, why_size, "%s is empty", name);
-        return -1;
-    }
-    errno = 0;
-    double x = strtod(s, &end);
-    if (end == s || *end != '\0') {
-        snprintf(why, why_size, "%s '%.40s' is not a number", name, s);
-        return -1;
-    }
-    if (strpbrk(s, "xX") != NULL) {
-        snprintf(why, why_size, "%s '%.40s' is not a decimal number", name, s);
-        return -1;
-    }
-    if (!isfinite(x) && !(errno == ERANGE && isinf(x))) { /* nan, inf, infinity */
-        snprintf(why, why_size, "%s '%.40s' is not a finite number", name, s);
-        return -1;
-    }
-    if (!(x >= -limit && x <= limit)) { /* also decimals too large for a double */
-        snprintf(why, why_size, "%s %.40s is out of range [%g, %g]", name, s, -limit, limit);
-        return -1;
-    }
-    *out = x;
-    return 0;
-}
-
 /* One input line (NUL-terminated, newline removed). Returns 1 for a point,
  * 0 for a line to ignore (empty, or a header on line 1), -1 with why. */
 static int parse_point(char *line, size_t len, long line_no, double *lat, double *lng, char *why,
@@ -116,8 +87,8 @@ static int parse_point(char *line, size_t len, long line_no, double *lat, double
     char *comma = memchr(line, ',', len);
     char *a = trim_field(line, comma), *b = trim_field(comma + 1, end);
     if (line_no == 1 && *a && *b && non_numeric(a) && non_numeric(b)) return 0; /* header */
-    if (parse_coord("lat", a, 90, lat, why, why_size) != 0) return -1;
-    if (parse_coord("lng", b, 180, lng, why, why_size) != 0) return -1;
+    if (csv_parse_coordinate(a, strlen(a), "lat", 90, lat, why, why_size) != 0) return -1;
+    if (csv_parse_coordinate(b, strlen(b), "lng", 180, lng, why, why_size) != 0) return -1;
     return 1;
 }
 
@@ -212,22 +183,10 @@ static int cmd_token(int argc, char **argv) {
 
 /* ---- geoloc s2 cell --------------------------------------------------- */
 
-/* Shortest "%.Ng" that reads back to the same double (integers as such). */
-static void format_exact(double x, char buf[40]) {
-    if (x == floor(x) && fabs(x) < 1e15) {
-        snprintf(buf, 40, "%.0f", x);
-        return;
-    }
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(buf, 40, "%.*g", prec, x);
-        if (strtod(buf, NULL) == x) return;
-    }
-}
-
 static void print_json_latlng(double lat, double lng) {
-    char a[40], b[40];
-    format_exact(lat, a);
-    format_exact(lng, b);
+    char a[32], b[32];
+    csv_format_double(lat, a);
+    csv_format_double(lng, b);
     printf("{\"lat\": %s, \"lng\": %s}", a, b);
 }
 

@@ -7,7 +7,6 @@
  * count. A file with quotes is read row by row by the general CSV reader. */
 #include "geoloc/points.h"
 
-#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -50,28 +49,6 @@ static void field_name(csv_field f, char *out, size_t size) {
     out[len] = '\0';
 }
 
-/* Parses and checks one coordinate; on failure writes the reason to msg. */
-static int parse_coord(csv_field f, const char *name, double limit, double *out, char *msg,
-                       size_t msg_size) {
-    if (f.len == 0) {
-        if (msg) snprintf(msg, msg_size, "%s: missing value", name);
-        return -1;
-    }
-    if (csv_parse_double(f.p, f.len, out) != 0) {
-        if (msg) snprintf(msg, msg_size, "%s: not a number: '%.*s'", name, f.len > 40 ? 40 : (int)f.len, f.p);
-        return -1;
-    }
-    if (!isfinite(*out)) {
-        if (msg) snprintf(msg, msg_size, "%s: not a finite number: '%.*s'", name, f.len > 40 ? 40 : (int)f.len, f.p);
-        return -1;
-    }
-    if (*out < -limit || *out > limit) {
-        if (msg) snprintf(msg, msg_size, "%s: %.*s is outside [-%g, %g]", name, f.len > 40 ? 40 : (int)f.len, f.p, limit, limit);
-        return -1;
-    }
-    return 0;
-}
-
 /* Checks a row's fields; returns 0 and the coordinates, or -1 with msg. */
 static int parse_row(const csv_field *f, size_t nf, const columns *c, double *lat, double *lng,
                      char *msg, size_t msg_size) {
@@ -79,8 +56,9 @@ static int parse_row(const csv_field *f, size_t nf, const columns *c, double *la
         if (msg) snprintf(msg, msg_size, "expected at least %zu fields, found %zu", c->needed, nf);
         return -1;
     }
-    if (parse_coord(f[c->lat], c->lat_name, 90, lat, msg, msg_size) != 0) return -1;
-    return parse_coord(f[c->lng], c->lng_name, 180, lng, msg, msg_size);
+    if (csv_parse_coordinate(f[c->lat].p, f[c->lat].len, c->lat_name, 90, lat, msg, msg_size) != 0)
+        return -1;
+    return csv_parse_coordinate(f[c->lng].p, f[c->lng].len, c->lng_name, 180, lng, msg, msg_size);
 }
 
 /* Splits an unquoted line [p, end) at commas into up to max fields; returns

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -329,4 +330,52 @@ void csv_write_field(FILE *out, const char *text) {
         fputc(*c, out);
     }
     fputc('"', out);
+}
+
+/* Printable copy of a field for messages, cut at 40 bytes. */
+static const char *printable(const char *p, size_t len, char buf[48]) {
+    size_t n = 0;
+    for (size_t k = 0; k < len && n < 40; k++) {
+        unsigned char c = (unsigned char)p[k];
+        buf[n++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
+    }
+    if (n < len) {
+        memcpy(buf + n, "...", 3);
+        n += 3;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+/* 1 for the words strtod would read as non-finite: [+-]nan, inf, infinity. */
+static int is_nonfinite_word(const char *p, size_t n) {
+    if (n && (*p == '+' || *p == '-')) p++, n--;
+    static const char *const words[] = {"nan", "inf", "infinity"};
+    for (size_t w = 0; w < 3; w++)
+        if (n == strlen(words[w]) && strncasecmp(p, words[w], n) == 0) return 1;
+    return 0;
+}
+
+int csv_parse_coordinate(const char *p, size_t len, const char *name, double limit, double *out,
+                         char *msg, size_t msg_size) {
+    char text[48];
+    double x;
+    if (len == 0) {
+        if (msg) snprintf(msg, msg_size, "%s: missing value", name);
+        return -1;
+    }
+    if (csv_parse_double(p, len, &x) != 0) {
+        if (msg)
+            snprintf(msg, msg_size, "%s: '%s' is not a %snumber", name, printable(p, len, text),
+                     is_nonfinite_word(p, len) ? "finite " : "");
+        return -1;
+    }
+    if (!(x >= -limit && x <= limit)) { /* decimals too large for a double included */
+        if (msg)
+            snprintf(msg, msg_size, "%s: %s is outside [-%g, %g]", name, printable(p, len, text),
+                     limit, limit);
+        return -1;
+    }
+    *out = x;
+    return 0;
 }

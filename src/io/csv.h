@@ -66,6 +66,14 @@ void csv_format_double(double v, char out[32]);
  * comma, quote, CR or LF. */
 void csv_write_field(FILE *out, const char *text);
 
+/* Parses a coordinate field: a decimal number within [-limit, limit] (90
+ * for latitudes, 180 for longitudes). Returns 0, or -1 with a reason that
+ * starts with `name` in msg: "LAT: missing value", "LAT: 'abc' is not a
+ * number", "LAT: 'nan' is not a finite number", "LAT: 91 is outside
+ * [-90, 90]" (the field's text is shown printable and cut at 40 bytes). */
+int csv_parse_coordinate(const char *p, size_t len, const char *name, double limit, double *out,
+                         char *msg, size_t msg_size);
+
 /* Parses a non-negative decimal integer that fits in 63 bits. */
 int csv_parse_uint(const char *p, size_t len, unsigned long long *out);
 
