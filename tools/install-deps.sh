@@ -7,6 +7,7 @@ packages=(
   clang libclang-rt-14-dev           # libFuzzer targets, sanitizers
   libs2-dev                          # Google's S2: test-only reference harness
   python3 time                       # test scripts, benchmark memory figures
+  libjpeg62-turbo-dev libpng-dev libwebp-dev libexif-dev   # photos in
 )
 missing=()
 for p in "${packages[@]}"; do

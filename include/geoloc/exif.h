@@ -1,0 +1,39 @@
+/* geoloc: what a photo's metadata says (EXIF via libexif): size,
+ * orientation, GPS position, altitude and time. */
+#ifndef GEOLOC_EXIF_H
+#define GEOLOC_EXIF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "geoloc/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Metadata of one photo. Fields are valid when their has_ flag is set. */
+typedef struct geoloc_photo_meta {
+    int width, height;       /* stored pixel size from the file's header */
+    int orientation;         /* EXIF orientation 1-8 (1 when absent) */
+    int has_gps;             /* latitude/longitude present and valid */
+    double lat, lng;         /* degrees, signed by the N/S and E/W references */
+    int has_altitude;
+    double altitude_m;       /* metres, negative below sea level */
+    int has_gps_time;
+    char gps_time[32];       /* "YYYY-MM-DDTHH:MM:SSZ" from GPSDateStamp/GPSTimeStamp */
+    int has_datetime;
+    char datetime[32];       /* DateTimeOriginal as written, "YYYY:MM:DD HH:MM:SS" */
+} geoloc_photo_meta;
+
+/* Reads the metadata of an encoded photo (JPEG, PNG or WebP bytes). A file
+ * without EXIF is fine (flags 0); GPS values that are out of range or have
+ * a zero denominator leave has_gps 0. Fails only when the bytes are not a
+ * readable image header. */
+geoloc_status geoloc_photo_meta_read(const uint8_t *data, size_t size, const char *name,
+                                     geoloc_photo_meta *out, geoloc_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
