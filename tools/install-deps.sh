@@ -8,6 +8,7 @@ packages=(
   libs2-dev                          # Google's S2: test-only reference harness
   python3 time                       # test scripts, benchmark memory figures
   libjpeg62-turbo-dev libpng-dev libwebp-dev libexif-dev   # photos in
+  libjpeg-turbo-progs                # djpeg: tests compare decoded pixels with it
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -12,10 +12,17 @@
 extern "C" {
 #endif
 
-/* Metadata of one photo. Fields are valid when their has_ flag is set. */
+/* Metadata of one photo. Fields are valid when their has_ flag is set.
+ *
+ * width/height are the STORED pixel size from the image header (JPEG SOF,
+ * PNG IHDR, WebP VP8/VP8L/VP8X), before any EXIF rotation: what exiftool
+ * calls ImageWidth/ImageHeight. A photo with orientation 5-8 is displayed
+ * (and decoded by geoloc_image_decode) as height x width. EXIF's own
+ * ExifImageWidth/Height tags are not used: editors often leave them stale. */
 typedef struct geoloc_photo_meta {
     int width, height;       /* stored pixel size from the file's header */
-    int orientation;         /* EXIF orientation 1-8 (1 when absent) */
+    int orientation;         /* EXIF orientation 1-8 (1 when absent or invalid) */
+    int has_orientation;     /* an Orientation tag with a value in 1-8 is present */
     int has_gps;             /* latitude/longitude present and valid */
     double lat, lng;         /* degrees, signed by the N/S and E/W references */
     int has_altitude;

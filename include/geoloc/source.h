@@ -13,7 +13,7 @@ extern "C" {
 #endif
 
 /* n photos readable by index; read() may be called from several threads at
- * once. It fills *data/*size with the encoded bytes (release with release(),
+ * once. It fills *data and *size with the encoded bytes (release with release(),
  * which may be NULL when nothing needs freeing) and a name for messages. */
 typedef struct geoloc_source {
     size_t n;

@@ -144,12 +144,17 @@ static int bench_cells(int argc, char **argv) {
     return rc;
 }
 
+/* geoloc bench loader (src/cli/cli_bench_loader.c) */
+int cli_bench_loader(int argc, char **argv);
+
 int cli_bench(int argc, char **argv) {
     if (argc >= 2 && !strcmp(argv[1], "cells")) return bench_cells(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "loader")) return cli_bench_loader(argc - 1, argv + 1);
     if (argc >= 2 && cli_is_help(argv[1])) {
-        printf("usage: geoloc bench cells [options]   (see 'geoloc bench cells --help')\n");
+        printf("usage: geoloc bench cells [options]   (see 'geoloc bench cells --help')\n"
+               "       geoloc bench loader DIR [options]   (see 'geoloc bench loader --help')\n");
         return 0;
     }
-    fprintf(stderr, "usage: geoloc bench cells [options]\n");
+    fprintf(stderr, "usage: geoloc bench cells [options]\n       geoloc bench loader DIR [options]\n");
     return 2;
 }

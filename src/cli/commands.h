@@ -9,5 +9,8 @@ int cli_cells_sample(int argc, char **argv);
 int cli_evaluate(int argc, char **argv);
 int cli_bench(int argc, char **argv);
 int cli_demo(int argc, char **argv);
+int cli_photo(int argc, char **argv);
+int cli_dataset(int argc, char **argv);
+int cli_dataset_pack(int argc, char **argv);
 
 #endif

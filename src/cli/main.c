@@ -16,6 +16,8 @@ static const command COMMANDS[] = {
     {"cells", cli_cells, "build, read, relate and assign adaptive cell partitions"},
     {"evaluate", cli_evaluate, "distance accuracy of a predictions CSV"},
     {"bench", cli_bench, "benchmarks (cells)"},
+    {"photo", cli_photo, "what a photo file holds: size, orientation, GPS, times"},
+    {"dataset", cli_dataset, "photo data sets: scan folders, split, pack shards, info"},
 };
 
 static void usage(FILE *out) {

@@ -1,0 +1,13 @@
+/* CRC-32C (Castagnoli), as used by iSCSI, ext4 and many storage formats.
+ * Internal API. */
+#ifndef GEOLOC_DATASET_CRC32C_H
+#define GEOLOC_DATASET_CRC32C_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* CRC of data[0..n) continuing from crc (start with 0); crc32c(0, "123456789", 9)
+ * is 0xE3069283. Thread-safe. */
+uint32_t crc32c(uint32_t crc, const void *data, size_t n);
+
+#endif

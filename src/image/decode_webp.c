@@ -1,0 +1,67 @@
+/* WebP decoding with libwebp (lossy VP8, lossless VP8L, extended VP8X
+ * still images; alpha dropped). The canvas size is read with WebPGetInfo
+ * and checked against the pixel limit before the output buffer is
+ * allocated; libwebp then decodes straight into it. Animated WebPs (which
+ * need libwebpdemux) are refused with a clear message. */
+#include <stdlib.h>
+
+#include <webp/decode.h>
+
+#include "core/error.h"
+#include "image/image_internal.h"
+
+static const char *status_text(VP8StatusCode s) {
+    switch (s) {
+    case VP8_STATUS_OK: return "ok";
+    case VP8_STATUS_OUT_OF_MEMORY: return "out of memory";
+    case VP8_STATUS_INVALID_PARAM: return "invalid parameter";
+    case VP8_STATUS_BITSTREAM_ERROR: return "corrupt bitstream";
+    case VP8_STATUS_UNSUPPORTED_FEATURE: return "unsupported feature";
+    case VP8_STATUS_SUSPENDED: return "suspended";
+    case VP8_STATUS_USER_ABORT: return "aborted";
+    case VP8_STATUS_NOT_ENOUGH_DATA: return "unexpected end of file (truncated)";
+    }
+    return "unknown error";
+}
+
+geoloc_status image_decode_webp(const uint8_t *data, size_t size, const char *name,
+                                const geoloc_decode_options *opt, geoloc_image *out,
+                                geoloc_error *err) {
+    int w = 0, h = 0;
+    if (!WebPGetInfo(data, size, &w, &h))
+        return error_set(err, GEOLOC_E_PARSE, "%s: WebP: invalid or truncated header", name);
+    geoloc_status st = image_check_pixels((uint64_t)w, (uint64_t)h, name, opt, err);
+    if (st != GEOLOC_OK) return st;
+
+    WebPDecoderConfig config;
+    if (!WebPInitDecoderConfig(&config))
+        return error_set(err, GEOLOC_E_ARG, "%s: WebP: library version mismatch", name);
+    VP8StatusCode s = WebPGetFeatures(data, size, &config.input);
+    if (s != VP8_STATUS_OK)
+        return error_set(err, GEOLOC_E_PARSE, "%s: WebP: %s", name, status_text(s));
+    if (config.input.has_animation)
+        return error_set(err, GEOLOC_E_PARSE, "%s: WebP: animated images are not supported", name);
+    if (config.input.width != w || config.input.height != h)
+        return error_set(err, GEOLOC_E_PARSE, "%s: WebP: inconsistent size", name);
+
+    size_t stride = (size_t)w * 3, bytes = stride * (size_t)h;
+    uint8_t *pixels = image_alloc_pixels((size_t)w, (size_t)h);
+    if (!pixels)
+        return error_set(err, GEOLOC_E_NOMEM, "%s: out of memory for %dx%d pixels", name, w, h);
+    config.output.colorspace = MODE_RGB;
+    config.output.is_external_memory = 1;
+    config.output.u.RGBA.rgba = pixels;
+    config.output.u.RGBA.stride = (int)stride;
+    config.output.u.RGBA.size = bytes;
+    s = WebPDecode(data, size, &config);
+    WebPFreeDecBuffer(&config.output);
+    if (s != VP8_STATUS_OK) {
+        free(pixels);
+        return error_set(err, s == VP8_STATUS_OUT_OF_MEMORY ? GEOLOC_E_NOMEM : GEOLOC_E_PARSE,
+                         "%s: WebP: %s", name, status_text(s));
+    }
+    out->width = w;
+    out->height = h;
+    out->rgb = pixels;
+    return GEOLOC_OK;
+}
