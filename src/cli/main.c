@@ -15,7 +15,7 @@ static const command COMMANDS[] = {
     {"s2", cli_s2, "S2 cells: tokens of points, geometry of a cell"},
     {"cells", cli_cells, "build, read, relate and assign adaptive cell partitions"},
     {"evaluate", cli_evaluate, "distance accuracy of a predictions CSV"},
-    {"bench", cli_bench, "benchmarks (cells)"},
+    {"bench", cli_bench, "benchmarks (cells, loader)"},
     {"photo", cli_photo, "what a photo file holds: size, orientation, GPS, times"},
     {"dataset", cli_dataset, "photo data sets: scan folders, split, pack shards, info"},
 };

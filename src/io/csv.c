@@ -292,22 +292,11 @@ void csv_format_double(double v, char out[32]) {
         snprintf(out, 32, "%s", isnan(v) ? "nan" : (v < 0 ? "-inf" : "inf"));
         return;
     }
-    /* Most doubles need 15-17 digits: start at 15 and walk the short way. */
-    int precision = 15;
-    snprintf(out, 32, "%.*g", precision, v);
-    if (strtod(out, NULL) == v) {
-        char shorter[32];
-        while (precision > 1) {
-            snprintf(shorter, sizeof shorter, "%.*g", precision - 1, v);
-            if (strtod(shorter, NULL) != v) break;
-            memcpy(out, shorter, sizeof shorter);
-            precision--;
-        }
-    } else {
-        while (precision < 17) {
-            snprintf(out, 32, "%.*g", ++precision, v);
-            if (strtod(out, NULL) == v) break;
-        }
+    /* %g drops trailing zeros, so when 15 significant digits read back,
+     * that text is already the shortest; otherwise 16 or 17 are needed. */
+    for (int precision = 15; precision <= 17; precision++) {
+        snprintf(out, 32, "%.*g", precision, v);
+        if (strtod(out, NULL) == v) break;
     }
     /* Python keeps fixed notation up to 1e16 where %g switches earlier. */
     int exp10 = v == 0 ? 0 : (int)floor(log10(fabs(v)));
