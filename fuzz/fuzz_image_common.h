@@ -78,9 +78,11 @@ static void fuzz_image_one(const uint8_t *data, size_t size, const char *name) {
     if (mst == GEOLOC_OK) {
         REQUIRE(m.orientation >= 1 && m.orientation <= 8);
         REQUIRE(m.width > 0 && m.height > 0);
-        if (m.has_gps) REQUIRE(isfinite(m.lat) && isfinite(m.lng) && fabs(m.lat) <= 90 && fabs(m.lng) <= 180);
+        if (m.has_gps)
+            REQUIRE(isfinite(m.lat) && isfinite(m.lng) && fabs(m.lat) <= 90 && fabs(m.lng) <= 180);
         if (m.has_altitude) REQUIRE(isfinite(m.altitude_m));
-        REQUIRE(memchr(m.gps_time, '\0', sizeof m.gps_time) && memchr(m.datetime, '\0', sizeof m.datetime));
+        REQUIRE(memchr(m.gps_time, '\0', sizeof m.gps_time) &&
+                memchr(m.datetime, '\0', sizeof m.datetime));
         if (m.has_gps_time) REQUIRE(strlen(m.gps_time) == 20);
     } else {
         REQUIRE(mst == GEOLOC_E_PARSE && strncmp(err.message, name, strlen(name)) == 0);
@@ -110,7 +112,8 @@ static void fuzz_image_one(const uint8_t *data, size_t size, const char *name) {
         REQUIRE(fuzz_decode(buf, size, name, &o, &raw) == GEOLOC_OK);
         REQUIRE(raw.width == m.width && raw.height == m.height);
         REQUIRE(pixel_multiset(&raw) == pixel_multiset(&img));
-        if (m.orientation == 1) REQUIRE(!memcmp(raw.rgb, img.rgb, (size_t)img.width * img.height * 3));
+        if (m.orientation == 1)
+            REQUIRE(!memcmp(raw.rgb, img.rgb, (size_t)img.width * img.height * 3));
         geoloc_image_free(&raw);
         o.ignore_orientation = 0;
     }

@@ -8,21 +8,32 @@ seconds=${2:-20}
 here=$(cd "$(dirname "$0")" && pwd)
 shared="$here/../../shared/data"
 status=0
-for target in fuzz_csv fuzz_s2_token fuzz_points fuzz_partition; do
+for target in fuzz_csv fuzz_s2_token fuzz_points fuzz_partition \
+              fuzz_decode_jpeg fuzz_decode_png fuzz_decode_webp \
+              fuzz_shard_index fuzz_manifest; do
   bin="$build/fuzz/$target"
   [ -x "$bin" ] || { echo "missing $bin (build target fuzz_targets)"; exit 1; }
   corpus=$(mktemp -d)
   [ -d "$here/seeds/$target" ] && cp "$here/seeds/$target"/* "$corpus"/ 2>/dev/null || true
+  max_len=4096
+  case $target in fuzz_decode_*) max_len=16384;; esac
   if [ -d "$shared" ]; then
     case $target in
-      fuzz_csv|fuzz_points|fuzz_partition)
+      fuzz_csv|fuzz_points|fuzz_partition|fuzz_manifest)
         head -c 4000 "$shared/geoestimation/cells_50_5000.csv" > "$corpus/cells_head.csv"
         head -c 4000 "$shared/im2gps3k-dev/im2gps3k_dev.csv" > "$corpus/im2gps3k_head.csv"
         head -c 4000 "$shared/geoestimation/results-im2gps/base_M-m.csv" > "$corpus/results_head.csv";;
+      fuzz_decode_jpeg)
+        # the real photos' first 16 KB (markers, EXIF, FLIR, start of the scan)
+        for f in "$shared"/exif-photos/*.jpg; do
+          head -c 16384 "$f" > "$corpus/head-$(basename "$f")"
+        done;;
+      fuzz_decode_webp)
+        head -c 16384 "$shared/exif-photos/mx-htc-desire.webp" > "$corpus/head-mx-htc-desire.webp";;
     esac
   fi
   echo "-- $target: ${seconds}s"
-  if ! "$bin" -max_total_time="$seconds" -max_len=4096 -timeout=10 -rss_limit_mb=2048 \
+  if ! "$bin" -max_total_time="$seconds" -max_len="$max_len" -timeout=10 -rss_limit_mb=2048 \
        -print_final_stats=0 "$corpus" > "$corpus.log" 2>&1; then
     tail -n 40 "$corpus.log"
     echo "FAILED: $target (crash input saved in the current folder)"

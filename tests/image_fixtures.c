@@ -81,7 +81,8 @@ int fx_jpeg(const uint8_t *pixels, int w, int h, const fx_jpeg_opts *o, fx_buf *
     if (comps == 4 && opt.ycck) jpeg_set_colorspace(&c, JCS_YCCK);
     if (comps == 4 && opt.no_adobe) c.write_Adobe_marker = FALSE;
     jpeg_set_quality(&c, opt.quality ? opt.quality : 90, TRUE);
-    if (opt.full_chroma && comps >= 3) c.comp_info[0].h_samp_factor = c.comp_info[0].v_samp_factor = 1;
+    if (opt.full_chroma && comps >= 3)
+        c.comp_info[0].h_samp_factor = c.comp_info[0].v_samp_factor = 1;
     if (opt.progressive) jpeg_simple_progression(&c);
     c.restart_in_rows = opt.restart_rows;
     jpeg_start_compress(&c, TRUE);
@@ -246,8 +247,12 @@ static fx_entry *add(fx_ifd *d, uint16_t tag, uint16_t type, uint32_t count, siz
     e->size = size;
     return e;
 }
-static void add_short(fx_ifd *d, uint16_t tag, uint32_t v) { put16(add(d, tag, 3, 1, 2)->value, v, d->big); }
-static void add_long(fx_ifd *d, uint16_t tag, uint32_t v) { put32(add(d, tag, 4, 1, 4)->value, v, d->big); }
+static void add_short(fx_ifd *d, uint16_t tag, uint32_t v) {
+    put16(add(d, tag, 3, 1, 2)->value, v, d->big);
+}
+static void add_long(fx_ifd *d, uint16_t tag, uint32_t v) {
+    put32(add(d, tag, 4, 1, 4)->value, v, d->big);
+}
 static void add_byte(fx_ifd *d, uint16_t tag, uint8_t v) { add(d, tag, 1, 1, 1)->value[0] = v; }
 static void add_ascii(fx_ifd *d, uint16_t tag, const char *s) {
     size_t n = strlen(s) + 1;

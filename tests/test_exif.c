@@ -118,7 +118,8 @@ static void test_truth(const char *shared) {
         const char *gps_time, *datetime;
     } more[] = {
         {"es-gps-DSCN0010.jpg", 0, 0, "2008-10-23T14:27:07Z", "2008:10:22 16:28:39"},
-        {"mx-apple-iphone-6-plus.jpg", 1, -166.3090129, "2014-10-31T13:32:37Z", "2014:10:31 13:32:37"},
+        {"mx-apple-iphone-6-plus.jpg", 1, -166.3090129, "2014-10-31T13:32:37Z",
+         "2014:10:31 13:32:37"},
         {"mx-apple-iphone-5.jpg", 1, 3.984466589, NULL, "2012:09:29 16:11:25"},
         {"mx-issue-173.jpg", 1, -848, NULL, NULL}, /* GPSDateStamp 0000:00:00 */
         {"mx-olympus-fe230.jpg", 1, 1875.255981, "2008-12-07T17:35:52Z", "2008:12:07 10:28:52"},

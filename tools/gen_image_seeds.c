@@ -30,7 +30,8 @@ static fx_exif gps_exif(int big, int orientation) {
     x.orientation = orientation;
     x.gps = 1;
     x.lat_n = x.lng_n = 3;
-    const uint32_t lat[3][2] = {{48, 1}, {51, 1}, {2950, 100}}, lng[3][2] = {{2, 1}, {17, 1}, {4020, 100}};
+    const uint32_t lat[3][2] = {{48, 1}, {51, 1}, {2950, 100}},
+                   lng[3][2] = {{2, 1}, {17, 1}, {4020, 100}};
     memcpy(x.lat, lat, sizeof lat);
     memcpy(x.lng, lng, sizeof lng);
     x.lat_ref = 'N';
@@ -79,11 +80,16 @@ int main(int argc, char **argv) {
         fx_jpeg_opts o;
         int exif; /* 0 none, 1 LE, 2 BE */
     } jpegs[] = {
-        {"baseline.jpg", {3, 75, 0, 0, 0, 0, 0}, 0},   {"progressive.jpg", {3, 75, 1, 0, 0, 0, 0}, 0},
-        {"restart.jpg", {3, 75, 0, 0, 1, 1, 0}, 0},    {"grey.jpg", {1, 75, 0, 0, 0, 0, 0}, 0},
-        {"grey-prog.jpg", {1, 75, 1, 0, 0, 0, 0}, 0},  {"cmyk-adobe.jpg", {4, 75, 0, 0, 0, 0, 0}, 0},
-        {"ycck.jpg", {4, 75, 0, 1, 0, 0, 0}, 0},       {"cmyk-plain.jpg", {4, 75, 0, 0, 0, 0, 1}, 0},
-        {"exif-le-o6.jpg", {3, 75, 0, 0, 0, 0, 0}, 1}, {"exif-be-o3-prog.jpg", {3, 75, 1, 0, 1, 0, 0}, 2},
+        {"baseline.jpg", {3, 75, 0, 0, 0, 0, 0}, 0},
+        {"progressive.jpg", {3, 75, 1, 0, 0, 0, 0}, 0},
+        {"restart.jpg", {3, 75, 0, 0, 1, 1, 0}, 0},
+        {"grey.jpg", {1, 75, 0, 0, 0, 0, 0}, 0},
+        {"grey-prog.jpg", {1, 75, 1, 0, 0, 0, 0}, 0},
+        {"cmyk-adobe.jpg", {4, 75, 0, 0, 0, 0, 0}, 0},
+        {"ycck.jpg", {4, 75, 0, 1, 0, 0, 0}, 0},
+        {"cmyk-plain.jpg", {4, 75, 0, 0, 0, 0, 1}, 0},
+        {"exif-le-o6.jpg", {3, 75, 0, 0, 0, 0, 0}, 1},
+        {"exif-be-o3-prog.jpg", {3, 75, 1, 0, 1, 0, 0}, 2},
     };
     for (size_t k = 0; k < sizeof jpegs / sizeof jpegs[0]; k++) {
         const fx_jpeg_opts *o = &jpegs[k].o;

@@ -135,7 +135,8 @@ static void inspect(const char *path, int decode, photo_report *r) {
             r->decoded = 1;
             r->dec_w = img.width;
             r->dec_h = img.height;
-            r->dec_ms = 1e3 * (double)(t1.tv_sec - t0.tv_sec) + 1e-6 * (double)(t1.tv_nsec - t0.tv_nsec);
+            r->dec_ms =
+                1e3 * (double)(t1.tv_sec - t0.tv_sec) + 1e-6 * (double)(t1.tv_nsec - t0.tv_nsec);
             geoloc_image_free(&img);
         } else {
             r->ok = 0;

@@ -58,9 +58,10 @@ geoloc_status geoloc_image_decode(const uint8_t *data, size_t size, const char *
     resolve_options(opt, &o);
     if (size == 0) return error_set(err, GEOLOC_E_PARSE, "%s: empty file (0 bytes)", name);
     if ((uint64_t)size > o.max_file_bytes)
-        return error_set(err, GEOLOC_E_RANGE,
-                         "%s: %zu bytes, over the limit of %llu bytes (decode option max_file_bytes)",
-                         name, size, (unsigned long long)o.max_file_bytes);
+        return error_set(
+            err, GEOLOC_E_RANGE,
+            "%s: %zu bytes, over the limit of %llu bytes (decode option max_file_bytes)", name,
+            size, (unsigned long long)o.max_file_bytes);
 
     geoloc_status st;
     switch (geoloc_image_detect(data, size)) {

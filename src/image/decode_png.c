@@ -5,10 +5,10 @@
  * gamma correction), interlaced images through libpng's pass handling.
  * libpng reports errors through a callback that longjmps back here; the
  * input is read from memory with bounds checks, so a truncated file is an
- * error ("truncated") rather than a read past the end. The pixel limit is
- * checked after the header (png_read_info) and before any pixel buffer
- * exists. As for JPEG, a file whose pixels are all present decodes even if
- * what follows the image data (IEND, trailing chunks) is missing. */
+ * error ("truncated") rather than a read past the end, also when only
+ * the final IEND chunk is missing (the file is read to IEND, as for JPEG
+ * to EOI). The pixel limit is checked after the header (png_read_info)
+ * and before any pixel buffer exists. */
 #include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -97,6 +97,7 @@ geoloc_status image_decode_png(const uint8_t *data, size_t size, const char *nam
     }
     for (png_uint_32 y = 0; y < h; y++) rows[y] = pixels + (size_t)y * w * 3;
     png_read_image(png, rows);
+    png_read_end(png, NULL); /* the rest up to IEND: a cut file is an error */
     png_destroy_read_struct(&png, &info, NULL);
     free(rows);
     out->width = (int)w;

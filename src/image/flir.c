@@ -17,7 +17,8 @@
  * record) and so what this project's reference values hold. The one FLIR
  * sample (mx-flir-iphone-device.jpg) stores 118.25 with "W": the letter
  * suggests the photo was taken at -118.25 (Los Angeles), the number alone
- * says China; see README "Photo metadata". */
+ * says eastern China. Applying the letters would be the one-line change
+ * below (negate when 'S'/'W'), at the price of disagreeing with exiftool. */
 #include <math.h>
 #include <string.h>
 

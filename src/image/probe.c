@@ -19,7 +19,8 @@ static const uint8_t PNG_SIGNATURE[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 
 
 geoloc_image_format geoloc_image_detect(const uint8_t *data, size_t size) {
     if (!data) return GEOLOC_FORMAT_UNKNOWN;
-    if (size >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF) return GEOLOC_FORMAT_JPEG;
+    if (size >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF)
+        return GEOLOC_FORMAT_JPEG;
     if (size >= 8 && memcmp(data, PNG_SIGNATURE, 8) == 0) return GEOLOC_FORMAT_PNG;
     if (size >= 12 && memcmp(data, "RIFF", 4) == 0 && memcmp(data + 8, "WEBP", 4) == 0)
         return GEOLOC_FORMAT_WEBP;
@@ -136,13 +137,15 @@ static geoloc_status probe_webp(const uint8_t *data, size_t size, const char *na
         uint32_t clen = le32(data + pos + 4);
         size_t avail = size - pos - 8, n = clen < avail ? clen : avail;
         if (first) {
-            /* The first chunk says which kind of WebP this is and its size. */
-            if (memcmp(fourcc, "VP8 ", 4) == 0 && n >= 10 && c[3] == 0x9D && c[4] == 0x01 &&
+            /* The first chunk says which kind of WebP this is and its size.
+             * Like libwebp, read a VP8/VP8L header from the bytes present
+             * whatever the chunk's size field says. */
+            if (memcmp(fourcc, "VP8 ", 4) == 0 && avail >= 10 && c[3] == 0x9D && c[4] == 0x01 &&
                 c[5] == 0x2A) {
                 info->width = (int)(le16(c + 6) & 0x3FFF);
                 info->height = (int)(le16(c + 8) & 0x3FFF);
                 have_size = 1;
-            } else if (memcmp(fourcc, "VP8L", 4) == 0 && n >= 5 && c[0] == 0x2F) {
+            } else if (memcmp(fourcc, "VP8L", 4) == 0 && avail >= 5 && c[0] == 0x2F) {
                 uint32_t bits = le32(c + 1);
                 info->width = (int)(bits & 0x3FFF) + 1;
                 info->height = (int)((bits >> 14) & 0x3FFF) + 1;
