@@ -29,7 +29,8 @@ static int test_passed, test_failed;
 /* Exits with the skip code 77 when the shared data folder is missing. */
 static inline void require_shared_data(const char *dir) {
     if (dir == NULL || access(dir, R_OK) != 0) {
-        printf("SKIP: shared data not found at %s (see README: Test data)\n", dir ? dir : "(none)");
+        printf("SKIP: shared data not found at %s (see README: Reference data)\n", dir ? dir : "(none)");
+        fflush(stdout);
         _exit(77);
     }
 }

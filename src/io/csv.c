@@ -2,6 +2,7 @@
 #include "io/csv.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <fcntl.h>
@@ -292,11 +293,21 @@ void csv_format_double(double v, char out[32]) {
         snprintf(out, 32, "%s", isnan(v) ? "nan" : (v < 0 ? "-inf" : "inf"));
         return;
     }
-    /* %g drops trailing zeros, so when 15 significant digits read back,
-     * that text is already the shortest; otherwise 16 or 17 are needed. */
-    for (int precision = 15; precision <= 17; precision++) {
+    /* %g drops trailing zeros, so for a normal double whose 15 significant
+     * digits read back, that text is already the shortest; otherwise 16 or
+     * 17 are needed. Subnormals carry fewer bits and may need fewer digits. */
+    int precision = 15;
+    for (; precision <= 17; precision++) {
         snprintf(out, 32, "%.*g", precision, v);
         if (strtod(out, NULL) == v) break;
+    }
+    if (fabs(v) < DBL_MIN) {
+        char shorter[32];
+        while (--precision >= 1) {
+            snprintf(shorter, sizeof shorter, "%.*g", precision, v);
+            if (strtod(shorter, NULL) != v) break;
+            memcpy(out, shorter, sizeof shorter);
+        }
     }
     /* Python keeps fixed notation up to 1e16 where %g switches earlier. */
     int exp10 = v == 0 ? 0 : (int)floor(log10(fabs(v)));
