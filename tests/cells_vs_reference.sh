@@ -12,7 +12,7 @@
 # Data sets come from tools/gen_points.py (deterministic); one more is derived
 # from the published partition in SHARED_DATA/geoestimation when present.
 # Prints "N passed, M failed"; exit 0 all passed, 1 a failure, 77 skipped.
-set -u
+. "$(dirname "$0")/lib.sh"
 geoloc=${1:?geoloc binary}
 shared=${2:?shared data dir}
 ref=${4:?partition_ref binary}
@@ -28,8 +28,7 @@ if [ ! -x "$ref" ]; then
     exit 77
 fi
 
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+make_tmp cells_vs_reference
 
 # ---- the comparison of one pair of files ------------------------------------
 cat >"$tmp/compare.py" <<'EOF'
@@ -133,8 +132,6 @@ make_data() { # NAME KIND [gen args...]
     fi
 }
 
-passed=0
-failed=0
 make_data cities cities --n 50000
 make_data uniform uniform --n 50000
 make_data poles poles --n 20000
@@ -216,5 +213,5 @@ run tiny 50 100 2 30
 run published 1 20,40,100 2 30
 run published 50 1000,2000,5000 2 30
 
-echo "$passed passed, $failed failed"
+summary
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

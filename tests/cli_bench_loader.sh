@@ -3,44 +3,29 @@
 # a short run over Im2GPS3k photos and one over the EXIF photos, whose damaged
 # es-corrupted.jpg must be skipped and named while the run goes on.
 # usage: cli_bench_loader.sh GEOLOC_BINARY SHARED_DATA_DIR TEST_DATA_DIR
-set -u
+. "$(dirname "$0")/lib.sh"
+test_setup cli_bench_loader "$@"
 
-bin=${1:?usage: cli_bench_loader.sh GEOLOC SHARED_DATA TEST_DATA}
-shared=${2:-}
-[ -x "$bin" ] || { echo "FAIL: geoloc binary not found: $bin"; exit 1; }
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/geoloc_bench_loader.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-
-passes=0
-fails=0
-pass() { passes=$((passes + 1)); }
-fail() {
-    echo "FAIL: $*" >&2
-    fails=$((fails + 1))
-}
-
-"$bin" bench loader >/dev/null 2>"$tmp/err"
+"$geoloc" bench loader >/dev/null 2>"$tmp/err"
 [ $? -eq 2 ] && grep -q "missing DIR" "$tmp/err" && pass || fail "no DIR: exit 2 with a message"
-"$bin" bench loader "$tmp" --mode sideways >/dev/null 2>"$tmp/err"
+"$geoloc" bench loader "$tmp" --mode sideways >/dev/null 2>"$tmp/err"
 [ $? -eq 2 ] && grep -q -- "--mode" "$tmp/err" && pass || fail "bad --mode: exit 2"
-"$bin" bench loader "$tmp" >/dev/null 2>"$tmp/err"
+"$geoloc" bench loader "$tmp" >/dev/null 2>"$tmp/err"
 [ $? -eq 1 ] && grep -q "no photos" "$tmp/err" && pass || fail "empty folder: exit 1, 'no photos'"
-"$bin" bench loader --help | grep -q "photos/s" && pass || fail "--help"
+"$geoloc" bench loader --help | grep -q "photos/s" && pass || fail "--help"
 
 if [ -z "$shared" ] || [ ! -d "$shared/im2gps3k-dev/images" ]; then
-    echo "$passes passed, $fails failed"
-    echo "SKIP: shared data not found at ${shared:-(none)}"
-    [ $fails -eq 0 ] && exit 77 || exit 1
+    skip_rest "SKIP: shared data not found at ${shared:-(none)}"
 fi
 
-if "$bin" bench loader "$shared/im2gps3k-dev/images" --limit 40 --epochs 2 --threads 2 \
+if "$geoloc" bench loader "$shared/im2gps3k-dev/images" --limit 40 --epochs 2 --threads 2 \
     >"$tmp/out" 2>"$tmp/err"; then
     grep -q "^epoch 2: 40 photos (0 skipped)" "$tmp/out" && pass || fail "im2gps3k run: $(cat "$tmp/out")"
 else
     fail "im2gps3k run failed: $(cat "$tmp/err")"
 fi
 for mode in train eval five three; do
-    if "$bin" bench loader "$shared/exif-photos" --epochs 1 --threads 2 --mode "$mode" \
+    if "$geoloc" bench loader "$shared/exif-photos" --epochs 1 --threads 2 --mode "$mode" \
         >"$tmp/out" 2>"$tmp/err"; then
         grep -q "^epoch 1: 29 photos (1 skipped)" "$tmp/out" && pass || fail "exif photos ($mode): $(cat "$tmp/out")"
         grep -q "skipped: .*es-corrupted.jpg" "$tmp/err" && pass || fail "corrupt photo not named ($mode)"
@@ -49,5 +34,4 @@ for mode in train eval five three; do
     fi
 done
 
-echo "$passes passed, $fails failed"
-[ $fails -eq 0 ]
+finish

@@ -2,16 +2,8 @@
 # geoloc cells build / assign / hierarchy / sample from the command line:
 # outputs, bad input (message naming file and line, non-zero exit, nothing
 # written), --skip-invalid. Args: GEOLOC_BIN SHARED_DATA TEST_DATA.
-set -u
-geoloc=$1
-shared=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
-check() { if eval "$2"; then ok; else fail "$1"; fi; }
+. "$(dirname "$0")/lib.sh"
+test_setup cli_cells "$@"
 
 # --- build on a small data set -------------------------------------------------
 {
@@ -54,7 +46,7 @@ bad() { # name, file content, expected message part
   rm -rf "$tmp/badout"
   "$geoloc" cells build --tau-min 1 --tau-max 10 --out-dir "$tmp/badout" "$tmp/bad.csv" 2> "$tmp/err"
   local rc=$?
-  if [ $rc -ne 0 ] && grep -qF "$tmp/bad.csv" "$tmp/err" && grep -qF -- "$3" "$tmp/err" && [ ! -e "$tmp/badout/cells_1_10.csv" ]; then ok
+  if [ $rc -ne 0 ] && grep -qF "$tmp/bad.csv" "$tmp/err" && grep -qF -- "$3" "$tmp/err" && [ ! -e "$tmp/badout/cells_1_10.csv" ]; then pass
   else fail "$1 (rc $rc): $(cat "$tmp/err")"; fi
 }
 bad "missing coordinate" "LAT,LON\n1,2\n,3\n" ":3: LAT: missing value"
@@ -111,5 +103,4 @@ else
   echo "SKIP: published partitions: shared data not found at $shared"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

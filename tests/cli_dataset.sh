@@ -6,16 +6,8 @@
 # photos with a report of the ones that cannot be read, bad input leaving no
 # output. Parts that need ../shared/data say so and are skipped without it.
 # Args: GEOLOC_BIN SHARED_DATA TEST_DATA.
-set -u
-geoloc=$1
-shared=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "FAIL: $*"; }
-check() { if eval "$2"; then ok; else fail "$1"; fi; }
+. "$(dirname "$0")/lib.sh"
+test_setup cli_dataset "$@"
 
 # --- usage ------------------------------------------------------------------------
 for sub in scan split pack info; do
@@ -108,5 +100,4 @@ else
   echo "SKIP part: $meta not found (pack)"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+finish

@@ -10,29 +10,11 @@
 #   summary row (five accuracies as percentages and the mean, 2 decimals).
 # The shared-data part is skipped (exit 77) when SHARED_DATA_DIR is absent,
 # after everything else has run.
-set -u
-
-bin=${1:?usage: cli_evaluate.sh GEOLOC SHARED_DATA TEST_DATA}
-shared=${2:-}
-[ -x "$bin" ] || { echo "FAIL: geoloc binary not found: $bin"; exit 1; }
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/geoloc_evaluate.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-
-passes=0
-fails=0
-pass() { passes=$((passes + 1)); }
-fail() {
-    echo "FAIL: $*" >&2
-    fails=$((fails + 1))
-}
+. "$(dirname "$0")/lib.sh"
+test_setup cli_evaluate "$@"
 
 # run ARGS...: runs geoloc evaluate; sets rc, out, err.
-run() {
-    "$bin" evaluate "$@" >"$tmp/out" 2>"$tmp/err"
-    rc=$?
-    out=$(cat "$tmp/out")
-    err=$(cat "$tmp/err")
-}
+run() { run_geoloc evaluate "$@"; }
 
 # json_num KEY: the number after "KEY": in $out.
 json_num() { sed -n "s/.*\"$1\": \([-+0-9.eE]*\).*/\1/p" <<<"$out"; }
@@ -289,10 +271,7 @@ if [ -n "$shared" ] && [ -d "$results" ]; then
     shared_done=1
 fi
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ] || exit 1
 if [ "$shared_done" = 0 ]; then
-    echo "SKIP: shared data not found at '${shared}' (GeoEstimation results part not run)"
-    exit 77
+    skip_rest "SKIP: shared data not found at '${shared}' (GeoEstimation results part not run)"
 fi
-exit 0
+finish

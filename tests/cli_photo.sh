@@ -10,29 +10,11 @@
 #   the damaged es-corrupted.jpg refused by --decode.
 # The shared-data part is skipped (exit 77) when SHARED_DATA_DIR is absent,
 # after everything else has run.
-set -u
-
-bin=${1:?usage: cli_photo.sh GEOLOC SHARED_DATA TEST_DATA}
-shared=${2:-}
-[ -x "$bin" ] || { echo "FAIL: geoloc binary not found: $bin"; exit 1; }
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/geoloc_photo.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-
-passes=0
-fails=0
-pass() { passes=$((passes + 1)); }
-fail() {
-    echo "FAIL: $*" >&2
-    fails=$((fails + 1))
-}
+. "$(dirname "$0")/lib.sh"
+test_setup cli_photo "$@"
 
 # run ARGS...: runs geoloc photo; sets rc, out, err.
-run() {
-    "$bin" photo "$@" >"$tmp/out" 2>"$tmp/err"
-    rc=$?
-    out=$(cat "$tmp/out")
-    err=$(cat "$tmp/err")
-}
+run() { run_geoloc photo "$@"; }
 
 # expect RC PATTERN WHERE CASE: exit code RC and PATTERN (grep -E) in $out or $err.
 expect() {
@@ -66,10 +48,7 @@ run info --json "$tmp/note.jpg"
 expect 1 "\"error\": \".*note.jpg: not a JPEG" out "JSON error member"
 
 if [ -z "$shared" ] || [ ! -d "$shared/exif-photos" ]; then
-    echo "$passes passed, $fails failed"
-    echo "SKIP (shared-data part): exif-photos not found under '$shared'"
-    [ "$fails" -eq 0 ] && exit 77
-    exit 1
+    skip_rest "SKIP (shared-data part): exif-photos not found under '$shared'"
 fi
 photos=$shared/exif-photos
 
@@ -86,5 +65,4 @@ run info --decode "$photos/mx-leica-t-no-gps.jpg" "$photos/es-corrupted.jpg"
 expect 1 "displayed 3264x4928\\), decoded 3264x4928" out "Leica decoded rotated"
 expect 1 "es-corrupted.jpg: JPEG: Corrupt JPEG data: premature end of data segment" err "damaged JPEG"
 
-echo "$passes passed, $fails failed"
-[ "$fails" -eq 0 ]
+finish

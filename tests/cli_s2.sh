@@ -5,21 +5,9 @@
 # row of cells_50_5000.csv was checked with libs2 0.10: the mean point lies
 # in the row's hex_id cell). Then error messages, exit codes, --skip-invalid.
 # usage: cli_s2.sh GEOLOC SHARED_DATA TEST_DATA
-set -u
-geoloc=$1
-shared=$2
-data=$3
+. "$(dirname "$0")/lib.sh"
+test_setup cli_s2 "$@"
 vectors=$data/s2_vectors.csv
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0
-failed=0
-
-pass() { passed=$((passed + 1)); }
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL: $*" >&2
-}
 
 # run NAME STDIN_TEXT ARGS...: runs geoloc with that stdin; sets $out,
 # $err and $rc.
@@ -27,10 +15,7 @@ run() {
     local name=$1 input=$2
     shift 2
     printf '%s' "$input" >"$tmp/in"
-    "$geoloc" "$@" <"$tmp/in" >"$tmp/out" 2>"$tmp/err"
-    rc=$?
-    out=$(cat "$tmp/out")
-    err=$(cat "$tmp/err")
+    run_geoloc "$@" <"$tmp/in"
 }
 
 # expect NAME RC STDOUT STDERR: compares the last run (exact strings).
@@ -237,5 +222,4 @@ bad_token d "'d' is not a valid S2 cell (no face 0-5 and level 0-30 fit its bits
 bad_token 0 "'0' is not a valid S2 cell (no face 0-5 and level 0-30 fit its bits)"
 bad_token 89c2 "'89c2' is not a valid S2 cell (no face 0-5 and level 0-30 fit its bits)"
 
-echo "$passed passed, $failed failed"
-[ $failed = 0 ]
+finish

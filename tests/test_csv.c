@@ -105,11 +105,8 @@ static void test_reader(void) {
 }
 
 static const char *write_temp(const char *text) {
-    static char path[64];
-    snprintf(path, sizeof path, "/tmp/geoloc_test_csv_XXXXXX");
-    int fd = mkstemp(path);
-    if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text)) abort();
-    close(fd);
+    const char *path = test_temp_file("csv");
+    test_write_text(path, text);
     return path;
 }
 

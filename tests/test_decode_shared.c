@@ -21,22 +21,6 @@
 #include "image_fixtures.h"
 #include "test_util.h"
 
-static uint8_t *slurp(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *d = malloc(n > 0 ? (size_t)n : 1);
-    if (d && fread(d, 1, (size_t)n, f) != (size_t)n) {
-        free(d);
-        d = NULL;
-    }
-    fclose(f);
-    *size = (size_t)n;
-    return d;
-}
-
 static double now_s(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -72,7 +56,7 @@ static void test_exif_photos(const char *shared) {
         char path[2048];
         snprintf(path, sizeof path, "%s/exif-photos/%s", shared, files[k]);
         size_t size;
-        uint8_t *data = slurp(path, &size);
+        uint8_t *data = test_read_file(path, &size);
         if (!data) {
             CHECK(0, "%s: cannot read", path);
             continue;
@@ -146,7 +130,7 @@ static void test_im2gps(const char *shared, int djpeg_ok) {
         char path[6000];
         snprintf(path, sizeof path, "%s/im2gps3k-dev/images/%s", shared, line);
         size_t size;
-        uint8_t *data = slurp(path, &size);
+        uint8_t *data = test_read_file(path, &size);
         if (!data) {
             CHECK(0, "%s: cannot read", path);
             continue;

@@ -16,22 +16,6 @@
 #include "image_fixtures.h"
 #include "test_util.h"
 
-static uint8_t *slurp(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *d = malloc(n > 0 ? (size_t)n : 1);
-    if (d && fread(d, 1, (size_t)n, f) != (size_t)n) {
-        free(d);
-        d = NULL;
-    }
-    fclose(f);
-    *size = (size_t)n;
-    return d;
-}
-
 /* ---- shared data: truth.csv ---- */
 
 /* Splits a CSV line (no quoting in truth.csv) into at most max fields. */
@@ -52,7 +36,7 @@ static int meta_of(const char *dir, const char *file, geoloc_photo_meta *m, geol
     char path[2048];
     snprintf(path, sizeof path, "%s/%s", dir, file);
     size_t size;
-    uint8_t *d = slurp(path, &size);
+    uint8_t *d = test_read_file(path, &size);
     if (!d) return -1;
     geoloc_status st = geoloc_photo_meta_read(d, size, file, m, e);
     free(d);
@@ -160,7 +144,7 @@ static void test_truncated_shared(const char *shared) {
         char path[1100];
         snprintf(path, sizeof path, "%s/%s", dir, files[k]);
         size_t size;
-        uint8_t *all = slurp(path, &size);
+        uint8_t *all = test_read_file(path, &size);
         if (!all) continue;
         int bad = 0;
         for (size_t n = 0; n <= size && !bad; n += n < 4096 ? 1 : 1 + size / 64) {

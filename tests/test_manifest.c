@@ -15,33 +15,6 @@
 
 static char tmp_dir[] = "/tmp/test_manifest_XXXXXX";
 
-static void write_text(const char *path, const char *text) {
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        perror(path);
-        exit(1);
-    }
-    fputs(text, f);
-    fclose(f);
-}
-
-static char *read_all(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (buf) buf[n] = '\0';
-    *size = (size_t)n;
-    return buf;
-}
-
 static int same_prob(double a, double b) { return (isnan(a) && isnan(b)) || a == b; }
 
 static int same_manifest(const geoloc_manifest *a, const geoloc_manifest *b) {
@@ -95,7 +68,7 @@ static void test_round_trip(void) {
     st = geoloc_manifest_write(m, path, &err);
     CHECK(st == GEOLOC_OK, "write: %s", err.message);
     size_t size;
-    char *written = read_all(path, &size);
+    char *written = test_read_text(path, &size);
     const char *expect =
         "IMG_ID,AUTHOR,LAT,LON,S3_Label,S16_Label,S365_Label,Prob_indoor,Prob_natural,Prob_urban,"
         "trip,\"note, with comma\"\n"
@@ -108,7 +81,7 @@ static void test_round_trip(void) {
     if (st == GEOLOC_OK) {
         CHECK(geoloc_manifest_write(m2, path2, &err) == GEOLOC_OK, "write 2: %s", err.message);
         size_t size2;
-        char *again = read_all(path2, &size2);
+        char *again = test_read_text(path2, &size2);
         CHECK(again && size2 == size && !memcmp(again, written, size), "second write identical");
         free(again);
         geoloc_manifest_free(m2);
@@ -211,12 +184,12 @@ static void test_bad(void) {
     CHECK(geoloc_manifest_read("/nonexistent/x.csv", NULL, &m, &err) == GEOLOC_E_IO &&
               strstr(err.message, "/nonexistent/x.csv"),
           "missing file: %s", err.message);
-    write_text(path, "\xEF\xBB\xBFIMG_ID,LAT,LON\r\nx.jpg,1,2\r\n");
+    test_write_text(path, "\xEF\xBB\xBFIMG_ID,LAT,LON\r\nx.jpg,1,2\r\n");
     CHECK(geoloc_manifest_read(path, NULL, &m, &err) == GEOLOC_OK && m->n == 1 &&
               !strcmp(m->row[0].id, "x.jpg"),
           "a UTF-8 byte order mark before the header is ignored: %s", err.message);
     geoloc_manifest_free(m);
-    write_text(path, "IMG_ID,LAT,LON\n");
+    test_write_text(path, "IMG_ID,LAT,LON\n");
     CHECK(geoloc_manifest_read(path, NULL, &m, &err) == GEOLOC_OK && m->n == 0,
           "header only is an empty manifest");
     geoloc_manifest_free(m);
@@ -265,7 +238,7 @@ static void test_real(const char *shared) {
     CHECK(m->n == 1997 && (m->columns & GEOLOC_COL_AUTHOR) && m->n_extra == 0, "rows %zu", m->n);
     CHECK(geoloc_manifest_write(m, out, &err) == GEOLOC_OK, "%s", err.message);
     size_t a, b;
-    char *orig = read_all(path, &a), *copy = read_all(out, &b);
+    char *orig = test_read_text(path, &a), *copy = test_read_text(out, &b);
     CHECK(orig && copy && a == b && !memcmp(orig, copy, a), "im2gps3k_dev.csv written back byte for byte");
     free(orig);
     free(copy);
@@ -297,18 +270,13 @@ static void test_format(void) {
 }
 
 int main(int argc, char **argv) {
-    if (!mkdtemp(tmp_dir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    test_make_temp_dir(tmp_dir);
     test_format();
     test_round_trip();
     test_build();
     test_bad();
     test_skip_invalid();
     test_real(argc > 1 ? argv[1] : "../shared/data");
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmp_dir);
+    test_remove_tree(tmp_dir);
     TEST_END();
 }

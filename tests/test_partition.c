@@ -9,30 +9,6 @@
 #include "geoloc/partition.h"
 #include "test_util.h"
 
-static char *slurp(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *d = malloc((size_t)n + 1);
-    if (d && fread(d, 1, (size_t)n, f) != (size_t)n) {
-        free(d);
-        d = NULL;
-    }
-    fclose(f);
-    *size = (size_t)n;
-    return d;
-}
-
-static const char *temp_path(void) {
-    static char path[64];
-    snprintf(path, sizeof path, "/tmp/geoloc_test_part_XXXXXX");
-    int fd = mkstemp(path);
-    if (fd >= 0) close(fd);
-    return path;
-}
-
 static void test_published(const char *data) {
     static const char *const names[3] = {"cells_50_5000", "cells_50_2000", "cells_50_1000"};
     static const size_t expected_cells[3] = {3298, 7202, 12893};
@@ -45,10 +21,10 @@ static void test_published(const char *data) {
         if (!p[k]) return;
         CHECK(p[k]->n == expected_cells[k] && p[k]->num_images == 4723695, "%s: %zu cells", names[k], p[k]->n);
         /* written back, the file is byte-identical to the published one */
-        const char *out = temp_path();
+        const char *out = test_temp_file("part");
         CHECK(geoloc_partition_write(p[k], out, &err) == GEOLOC_OK, "%s", err.message);
         size_t a_size, b_size;
-        char *a = slurp(path, &a_size), *b = slurp(out, &b_size);
+        char *a = test_read_file(path, &a_size), *b = test_read_file(out, &b_size);
         CHECK(a && b && a_size == b_size && memcmp(a, b, a_size) == 0, "%s: rewrite differs (%zu vs %zu bytes)",
               names[k], a_size, b_size);
         free(a);
@@ -165,10 +141,8 @@ static void test_builder_properties(void) {
 }
 
 static void expect_read_error(const char *text, const char *expect) {
-    const char *path = temp_path();
-    FILE *f = fopen(path, "wb");
-    fputs(text, f);
-    fclose(f);
+    const char *path = test_temp_file("part");
+    test_write_text(path, text);
     geoloc_partition *p = NULL;
     geoloc_error err;
     geoloc_status st = geoloc_partition_read(path, &p, &err);

@@ -159,10 +159,7 @@ static void on_progress(void *ctx, size_t done, size_t total) {
 int main(int argc, char **argv) {
     (void)argc;
     (void)argv;
-    if (!mkdtemp(root)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    test_make_temp_dir(root);
     fx_buf ne = {0}, sw = {0}, png_tiff = {0};
     gps_exif(&ne, 48, 51, 3024, 'N', 2, 17, 4020, 'E');
     gps_exif(&sw, 33, 51, 2448, 'S', 151, 12, 5508, 'W');
@@ -331,9 +328,7 @@ int main(int argc, char **argv) {
     chmod(p, 0644);
     path_of(p, sizeof p, "locked_dir");
     chmod(p, 0755);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", root);
+    test_remove_tree(root);
     fx_free(&ne);
     fx_free(&sw);
     fx_free(&png_tiff);

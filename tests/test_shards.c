@@ -31,22 +31,6 @@
 static char tmp[] = "/tmp/test_shards_XXXXXX";
 static char images[300];
 
-static uint8_t *slurp(const char *path, size_t *size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *d = malloc(n > 0 ? (size_t)n : 1);
-    if (d && fread(d, 1, (size_t)n, f) != (size_t)n) {
-        free(d);
-        d = NULL;
-    }
-    fclose(f);
-    *size = (size_t)n;
-    return d;
-}
-
 static void put(const char *dir, const char *name, const void *data, size_t size) {
     char p[600];
     snprintf(p, sizeof p, "%s/%s", dir, name);
@@ -266,7 +250,7 @@ static void test_corruption(const char *dir) {
     char path[600];
     snprintf(path, sizeof path, "%s/index.bin", dir);
     size_t size;
-    uint8_t *index = slurp(path, &size), *copy = malloc(size);
+    uint8_t *index = test_read_file(path, &size), *copy = malloc(size);
     geoloc_shard_index *x;
     geoloc_error err;
     /* every truncation of the index */
@@ -318,7 +302,7 @@ static void test_corruption(const char *dir) {
     char shard[600];
     snprintf(shard, sizeof shard, "%s/shard-00001.bin", dir);
     size_t ssize;
-    uint8_t *sdata = slurp(shard, &ssize);
+    uint8_t *sdata = test_read_file(shard, &ssize);
     put_bytes(dir, "shard-00001.bin", sdata, ssize - 1);
     expect_open_error(dir, "truncated shard", "shard-00001.bin", "the index says");
     uint8_t *bad = malloc(ssize);
@@ -402,7 +386,7 @@ static void *read_all_files(void *arg) {
             char path[600];
             snprintf(path, sizeof path, "%s/%s", images, a->m->row[k].id);
             size_t fn;
-            uint8_t *f = slurp(path, &fn);
+            uint8_t *f = test_read_file(path, &fn);
             if (missing || !f || fn != n || memcmp(f, d, n) || strcmp(name, path)) a->bad++;
             free(f);
             a->src->release(a->src->ctx, d, n);
@@ -438,10 +422,7 @@ static void test_files_source(const geoloc_manifest *m) {
 int main(int argc, char **argv) {
     (void)argc;
     (void)argv;
-    if (!mkdtemp(tmp)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    test_make_temp_dir(tmp);
     CHECK(crc32c(0, "123456789", 9) == 0xE3069283u && crc32c(crc32c(0, "1234", 4), "56789", 5) == 0xE3069283u,
           "CRC-32C check value");
     geoloc_manifest *m;
@@ -472,7 +453,7 @@ int main(int argc, char **argv) {
         snprintf(a, sizeof a, "%s/shard-%05u.bin", d1, k);
         snprintf(b, sizeof b, "%s/shard-%05u.bin", d2, k);
         size_t na, nb;
-        uint8_t *x = slurp(a, &na), *y = slurp(b, &nb);
+        uint8_t *x = test_read_file(a, &na), *y = test_read_file(b, &nb);
         CHECK(x && y && na == nb && !memcmp(x + 32, y + 32, na - 32) && !memcmp(x, y, 16),
               "shard %u differs between thread counts", k);
         free(x);
@@ -483,7 +464,7 @@ int main(int argc, char **argv) {
         snprintf(a, sizeof a, "%s/index.bin", d1);
         snprintf(b, sizeof b, "%s/index.bin", d2);
         size_t na, nb;
-        uint8_t *x = slurp(a, &na), *y = slurp(b, &nb);
+        uint8_t *x = test_read_file(a, &na), *y = test_read_file(b, &nb);
         CHECK(x && y && na == nb && !memcmp(x, y, 40) && !memcmp(x + 48, y + 48, na - 48),
               "index differs between thread counts");
         free(x);
@@ -503,7 +484,7 @@ int main(int argc, char **argv) {
             char path[600];
             if (src.read(src.ctx, k, &data, &size, &name, &err) != GEOLOC_OK) continue;
             snprintf(path, sizeof path, "%s/%s", images, name);
-            uint8_t *f = slurp(path, &fn);
+            uint8_t *f = test_read_file(path, &fn);
             same += f && fn == size && !memcmp(f, data, size);
             free(f);
         }
@@ -534,8 +515,6 @@ int main(int argc, char **argv) {
     test_corruption(d2);
     test_files_source(m);
     geoloc_manifest_free(m);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmp);
+    test_remove_tree(tmp);
     TEST_END();
 }

@@ -1,0 +1,66 @@
+# Common pieces of the shell tests, sourced as . "$(dirname "$0")/lib.sh".
+# Counters: passed, failed. A script ends with finish (exit 0 or 1) or
+# skip_rest (exit 77 when nothing failed so far: ctest's skip code).
+# shellcheck shell=bash disable=SC2034  # the variables set here are the callers'
+set -u
+
+passed=0
+failed=0
+
+# test_setup NAME "$@": sets geoloc, shared and data from the arguments
+# GEOLOC SHARED_DATA TEST_DATA (exit 1 when the binary is missing) and tmp.
+test_setup() {
+    local name=$1
+    shift
+    geoloc=${1:?usage: $name.sh GEOLOC SHARED_DATA TEST_DATA}
+    shared=${2:-}
+    data=${3:-}
+    [ -x "$geoloc" ] || { echo "FAIL: geoloc binary not found: $geoloc"; exit 1; }
+    make_tmp "$name"
+}
+
+# make_tmp NAME: sets tmp to a new folder, removed when the script exits.
+make_tmp() {
+    tmp=$(mktemp -d "${TMPDIR:-/tmp}/geoloc_$1.XXXXXX") || exit 1
+    trap 'rm -rf "$tmp"' EXIT
+}
+
+# pass: counts a passed check.
+pass() { passed=$((passed + 1)); }
+
+# fail MESSAGE...: counts a failed check and prints "FAIL: MESSAGE" on stderr.
+fail() {
+    failed=$((failed + 1))
+    echo "FAIL: $*" >&2
+}
+
+# check NAME CODE: evals CODE (which may test $? of the command before the
+# call); passes when it succeeds, else fails with NAME.
+check() { if eval "$2"; then pass; else fail "$1"; fi; }
+
+# run_geoloc ARGS...: runs geoloc ARGS; sets rc, out and err.
+run_geoloc() {
+    "$geoloc" "$@" >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    out=$(cat "$tmp/out")
+    err=$(cat "$tmp/err")
+}
+
+# summary: prints the "N passed, M failed" line.
+summary() { echo "$passed passed, $failed failed"; }
+
+# finish: prints the summary; exits 0 when nothing failed, 1 otherwise.
+finish() {
+    summary
+    [ "$failed" -eq 0 ] && exit 0
+    exit 1
+}
+
+# skip_rest MESSAGE: prints the summary and MESSAGE, then exits 77 (skipped)
+# when nothing failed so far, 1 otherwise.
+skip_rest() {
+    summary
+    echo "$1"
+    [ "$failed" -eq 0 ] && exit 77
+    exit 1
+}
