@@ -31,12 +31,6 @@ static const char BENCH_USAGE[] =
     "  --tau-max LIST  default 5000,2000,1000\n"
     "  --threads N     passed to cells build (default: one per core)\n";
 
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -45,12 +39,12 @@ static int cmp_double(const void *a, const void *b) {
 /* Runs `geoloc cells build` in a child; wall seconds and peak RSS in MiB. */
 static int timed_build(char **args, double *wall, double *rss_mib) {
     pid_t pid;
-    double t0 = now_s();
+    double t0 = cli_now_seconds();
     if (posix_spawn(&pid, "/proc/self/exe", NULL, NULL, args, environ) != 0) return -1;
     int status;
     struct rusage ru;
     if (wait4(pid, &status, 0, &ru) != pid) return -1;
-    *wall = now_s() - t0;
+    *wall = cli_now_seconds() - t0;
     *rss_mib = (double)ru.ru_maxrss / 1024.0;
     return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }

@@ -31,12 +31,6 @@ static const char LOADER_USAGE[] =
     "  --no-dct      decode JPEGs at full size even when smaller would do\n"
     "  --stages      also time reading, decoding and transforming separately (one thread)\n";
 
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 static double cpu_s(void) {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -107,12 +101,12 @@ static void time_stages(const geoloc_source *src, size_t n, const geoloc_loader_
         size_t size;
         const char *name;
         geoloc_error err;
-        double t0 = now_s();
+        double t0 = cli_now_seconds();
         if (src->read(src->ctx, i, &data, &size, &name, &err) != GEOLOC_OK) continue;
-        double t1 = now_s();
+        double t1 = cli_now_seconds();
         geoloc_image img = {0};
         geoloc_status st = geoloc_image_decode(data, size, name, &dopt, &img, &err);
-        double t2 = now_s();
+        double t2 = cli_now_seconds();
         if (st == GEOLOC_OK) {
             geoloc_rng rng;
             geoloc_rng_seed(&rng, 0, 0, i);
@@ -123,7 +117,7 @@ static void time_stages(const geoloc_source *src, size_t n, const geoloc_loader_
             geoloc_transform_chw(t, &img, &sp, out, &err);
             done++;
         }
-        double t3 = now_s();
+        double t3 = cli_now_seconds();
         t_read += t1 - t0;
         t_decode += t2 - t1;
         t_transform += t3 - t2;
@@ -223,7 +217,7 @@ int cli_bench_loader(int argc, char **argv) {
         printf("photos: %zu of %zu in %s; mode %s, %dx%d, batch %zu, %d thread%s, DCT scaling %s\n", n,
                total, dir, mode, cfg.out_size, cfg.out_size, cfg.batch_size, cfg.threads,
                cfg.threads == 1 ? "" : "s", no_dct ? "off" : "on");
-        double t0 = now_s(), c0 = cpu_s(), best = 0, best_cpu = 0;
+        double t0 = cli_now_seconds(), c0 = cpu_s(), best = 0, best_cpu = 0;
         size_t photos = 0, failed = 0;
         geoloc_batch b;
         while (geoloc_loader_next(L, &b, &err) == GEOLOC_OK) {
@@ -232,7 +226,7 @@ int cli_bench_loader(int argc, char **argv) {
             for (size_t i = 0; i < b.n_failed && failed <= 10; i++)
                 fprintf(stderr, "skipped: %s\n", b.failed[i].message);
             if (b.last_in_epoch) {
-                double t1 = now_s(), c1 = cpu_s();
+                double t1 = cli_now_seconds(), c1 = cpu_s();
                 double rate = (double)photos / (t1 - t0), per_cpu = (double)photos / (c1 - c0);
                 printf("epoch %u: %zu photos (%zu skipped) in %.3f s: %.0f photos/s; %.2f cores busy, "
                        "%.0f photos per CPU second\n", b.epoch + 1, photos, failed, t1 - t0, rate,

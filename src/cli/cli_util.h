@@ -30,4 +30,7 @@ int cli_mkdir_p(const char *cmd, const char *dir);
  * build folder. Returns 0 and the path in out, or -1 when absent. */
 int cli_find_shared_data(char *out, size_t size);
 
+/* Monotonic clock in seconds (for timing). */
+double cli_now_seconds(void);
+
 #endif
