@@ -26,18 +26,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_util.h"
 #include "io/csv.h"
 
 #define NAME "fuzz.csv"
 #define SLOTS 70
 
-#define REQUIRE(cond)                                                              \
-    do {                                                                           \
-        if (!(cond)) {                                                             \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond); \
-            abort();                                                               \
-        }                                                                          \
-    } while (0)
 
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
 

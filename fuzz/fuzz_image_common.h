@@ -23,19 +23,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_util.h"
 #include "geoloc/exif.h"
 #include "geoloc/image.h"
 #include "image/image_internal.h"
 
 #define FUZZ_MAX_PIXELS (4u << 20)
 
-#define REQUIRE(cond)                                                              \
-    do {                                                                           \
-        if (!(cond)) {                                                             \
-            fprintf(stderr, "%s:%d: invariant failed: %s\n", __FILE__, __LINE__, #cond); \
-            abort();                                                               \
-        }                                                                          \
-    } while (0)
 
 static geoloc_status fuzz_decode(const uint8_t *buf, size_t size, const char *name,
                                  const geoloc_decode_options *o, geoloc_image *img) {

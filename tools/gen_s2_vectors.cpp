@@ -16,6 +16,8 @@
 #include <s2/s2cell_id.h>
 #include <s2/s2latlng.h>
 
+#include "../tests/s2/mute_cerr.h"
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -156,19 +158,6 @@ std::vector<Point> make_points() {
     }
     return pts;
 }
-
-/* Mutes std::cerr while alive: libs2 as packaged is built with debug checks
- * and logs there every out-of-range S2LatLng it converts. */
-class MuteCerr {
-    struct NullBuf : std::streambuf {
-        int overflow(int ch) override { return ch; }
-    } null_;
-    std::streambuf *saved_;
-
-  public:
-    MuteCerr() : saved_(std::cerr.rdbuf(&null_)) {}
-    ~MuteCerr() { std::cerr.rdbuf(saved_); }
-};
 
 }  // namespace
 

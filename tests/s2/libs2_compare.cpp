@@ -22,6 +22,8 @@
 #include <s2/s2cell_id.h>
 #include <s2/s2latlng.h>
 
+#include "mute_cerr.h"
+
 #include <algorithm>
 #include <atomic>
 #include <cctype>
@@ -480,19 +482,6 @@ void check_bad_input(Ctx &c) {
     geoloc_s2_to_token(0, tok);
     eq_str(c, "to_token(0)", 0, tok, S2CellId(0).ToToken().c_str());
 }
-
-/* Mutes std::cerr while alive: libs2 as packaged is built with debug checks
- * and logs there every out-of-range S2LatLng it converts (deliberate here). */
-class MuteCerr {
-    struct NullBuf : std::streambuf {
-        int overflow(int ch) override { return ch; }
-    } null_;
-    std::streambuf *saved_;
-
-  public:
-    MuteCerr() : saved_(std::cerr.rdbuf(&null_)) {}
-    ~MuteCerr() { std::cerr.rdbuf(saved_); }
-};
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
