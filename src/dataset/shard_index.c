@@ -3,18 +3,14 @@
  * each photo's bytes inside its shard and packed back to back, its strings
  * inside the text area and NUL-terminated, coordinates and labels in range,
  * reserved fields zero. Afterwards entries are read without further checks. */
-#include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/error.h"
+#include "io/mapped_file.h"
 #include "dataset/shard_index_internal.h"
 
 static const int LABEL_CLASSES[3] = {3, 16, 365};
@@ -187,24 +183,18 @@ geoloc_status geoloc_shard_index_open(const char *dir, geoloc_shard_index **out,
     char path[4096];
     if (snprintf(path, sizeof path, "%s/%s", dir, INDEX_FILE_NAME) >= (int)sizeof path)
         return error_set(err, GEOLOC_E_ARG, "%s: path too long", dir);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return error_set(err, GEOLOC_E_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return error_set(err, GEOLOC_E_IO, "%s: not a regular file", path);
-    }
-    if (st.st_size < (off_t)INDEX_HEADER_SIZE) {
-        close(fd);
-        return bad(err, path, "%llu bytes, shorter than the %u-byte header", (ull)st.st_size,
+    const void *map;
+    size_t size;
+    geoloc_status s = mapped_file_open(path, &map, &size, err);
+    if (s != GEOLOC_OK) return s;
+    if (size < INDEX_HEADER_SIZE) {
+        mapped_file_close(map, size);
+        return bad(err, path, "%llu bytes, shorter than the %u-byte header", (ull)size,
                    INDEX_HEADER_SIZE);
     }
-    void *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (map == MAP_FAILED) return error_set(err, GEOLOC_E_IO, "%s: cannot map: %s", path, strerror(errno));
-    geoloc_status s = geoloc_shard_index_from_buffer(map, (size_t)st.st_size, path, out, err);
+    s = geoloc_shard_index_from_buffer(map, size, path, out, err);
     if (s != GEOLOC_OK) {
-        munmap(map, (size_t)st.st_size);
+        mapped_file_close(map, size);
         return s;
     }
     (*out)->mapped = 1;
@@ -213,7 +203,7 @@ geoloc_status geoloc_shard_index_open(const char *dir, geoloc_shard_index **out,
 
 void geoloc_shard_index_close(geoloc_shard_index *x) {
     if (!x) return;
-    if (x->mapped) munmap((void *)x->data, x->size);
+    if (x->mapped) mapped_file_close(x->data, x->size);
     free(x->name);
     free(x);
 }

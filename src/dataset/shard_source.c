@@ -2,16 +2,12 @@
  * validated (size as the index records it; header magic, version, number
  * and the pack's set id) and memory-mapped once; a read is a pointer into a
  * map, so any number of threads may read at once. */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/error.h"
+#include "io/mapped_file.h"
 #include "dataset/crc32c.h"
 #include "dataset/shard_index_internal.h"
 
@@ -27,7 +23,7 @@ static void shard_source_close(void *ctx) {
     shard_source *s = ctx;
     if (!s) return;
     for (uint32_t k = 0; s->map && k < s->index->n_shards; k++)
-        if (s->map[k]) munmap((void *)s->map[k], s->map_size[k]);
+        if (s->map[k]) mapped_file_close(s->map[k], s->map_size[k]);
     free(s->map);
     free(s->map_size);
     geoloc_shard_index_close(s->index);
@@ -60,22 +56,16 @@ static geoloc_status map_shard(shard_source *s, uint32_t k, geoloc_error *err) {
     char path[4200];
     shard_file_name(path, sizeof path, s->dir, k);
     uint64_t expect = get64(s->index->table + (uint64_t)k * INDEX_TABLE_ENTRY_SIZE + IT_BYTES);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return error_set(err, GEOLOC_E_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return error_set(err, GEOLOC_E_IO, "%s: not a regular file", path);
-    }
-    if ((uint64_t)st.st_size != expect) {
-        close(fd);
+    const void *m;
+    size_t size;
+    geoloc_status st = mapped_file_open(path, &m, &size, err);
+    if (st != GEOLOC_OK) return st;
+    if ((uint64_t)size != expect) {
+        mapped_file_close(m, size);
         return error_set(err, GEOLOC_E_PARSE, "%s: %llu bytes, the index says %llu (truncated or "
-                         "from another pack)", path, (unsigned long long)st.st_size,
+                         "from another pack)", path, (unsigned long long)size,
                          (unsigned long long)expect);
     }
-    void *m = mmap(NULL, (size_t)expect, PROT_READ, MAP_SHARED, fd, 0);
-    close(fd);
-    if (m == MAP_FAILED) return error_set(err, GEOLOC_E_IO, "%s: cannot map: %s", path, strerror(errno));
     s->map[k] = m;
     s->map_size[k] = expect;
     const uint8_t *h = m;

@@ -5,16 +5,14 @@
 #include <float.h>
 #include <math.h>
 #include <stdio.h>
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/error.h"
+#include "io/mapped_file.h"
 
 struct csv_reader {
     const char *data;
@@ -44,34 +42,13 @@ static csv_reader *reader_new(const char *data, size_t size, const char *name, i
 }
 
 csv_reader *csv_open(const char *path, geoloc_error *err) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        error_set(err, GEOLOC_E_IO, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        error_set(err, GEOLOC_E_IO, "%s: not a regular file", path);
-        close(fd);
-        return NULL;
-    }
-    const char *data = "";
-    int mapped = 0;
-    if (st.st_size > 0) {
-        void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (m == MAP_FAILED) {
-            error_set(err, GEOLOC_E_IO, "%s: cannot map: %s", path, strerror(errno));
-            close(fd);
-            return NULL;
-        }
-        madvise(m, (size_t)st.st_size, MADV_SEQUENTIAL | MADV_WILLNEED);
-        data = m;
-        mapped = 1;
-    }
-    close(fd);
-    csv_reader *r = reader_new(data, (size_t)st.st_size, path, mapped);
+    const void *data;
+    size_t size;
+    if (mapped_file_open(path, &data, &size, err) != GEOLOC_OK) return NULL;
+    if (size > 0) madvise((void *)data, size, MADV_SEQUENTIAL | MADV_WILLNEED);
+    csv_reader *r = reader_new(data, size, path, size > 0);
     if (!r) {
-        if (mapped) munmap((void *)data, (size_t)st.st_size);
+        mapped_file_close(data, size);
         error_set(err, GEOLOC_E_NOMEM, "%s: out of memory", path);
     }
     return r;
@@ -83,7 +60,7 @@ csv_reader *csv_open_buffer(const char *data, size_t size, const char *name) {
 
 void csv_close(csv_reader *r) {
     if (!r) return;
-    if (r->mapped) munmap((void *)r->data, r->size);
+    if (r->mapped) mapped_file_close(r->data, r->size);
     free(r->unescaped);
     free(r->name);
     free(r);

@@ -1,0 +1,39 @@
+/* Whole files mapped read-only into memory. */
+#include "io/mapped_file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/error.h"
+
+geoloc_status mapped_file_open(const char *path, const void **data, size_t *size,
+                               geoloc_error *err) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return error_set(err, GEOLOC_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return error_set(err, GEOLOC_E_IO, "%s: not a regular file", path);
+    }
+    *size = (size_t)st.st_size;
+    *data = "";
+    if (st.st_size > 0) {
+        void *m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m == MAP_FAILED) {
+            int e = errno;
+            close(fd);
+            return error_set(err, GEOLOC_E_IO, "%s: cannot map: %s", path, strerror(e));
+        }
+        *data = m;
+    }
+    close(fd);
+    return GEOLOC_OK;
+}
+
+void mapped_file_close(const void *data, size_t size) {
+    if (size > 0) munmap((void *)data, size);
+}
