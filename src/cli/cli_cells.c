@@ -82,14 +82,8 @@ static int cells_build(int argc, char **argv) {
             if ((n_tau = cli_parse_uint_list(cmd, a, v, tau_max, MAX_PARTITIONS)) < 0) return 2;
         } else if (!strcmp(a, "--out-dir")) {
             if (!(out_dir = cli_option_value(cmd, argc, argv, &k))) return 2;
-        } else if (a[0] == '-' && a[1] != '\0') {
-            fprintf(stderr, "%s: unknown option %s\n%s", cmd, a, BUILD_USAGE);
+        } else if (cli_single_argument(cmd, BUILD_USAGE, "input file", a, &input) != 0) {
             return 2;
-        } else if (input) {
-            fprintf(stderr, "%s: one input file expected, got '%s' and '%s'\n", cmd, input, a);
-            return 2;
-        } else {
-            input = a;
         }
     }
     if (!input || tau_min < 0 || n_tau == 0 || !out_dir) {
@@ -285,14 +279,8 @@ static int cells_assign(int argc, char **argv) {
             if (!(out = cli_option_value(cmd, argc, argv, &k))) return 2;
         } else if (!strcmp(a, "--cells")) {
             if (!(cells_arg = (char *)cli_option_value(cmd, argc, argv, &k))) return 2;
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "%s: unknown option %s\n%s", cmd, a, ASSIGN_USAGE);
+        } else if (cli_single_argument(cmd, ASSIGN_USAGE, "input file", a, &input) != 0) {
             return 2;
-        } else if (input) {
-            fprintf(stderr, "%s: one input file expected\n", cmd);
-            return 2;
-        } else {
-            input = a;
         }
     }
     char *files[MAX_PARTITIONS];

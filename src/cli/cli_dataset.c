@@ -89,14 +89,8 @@ static int dataset_scan(int argc, char **argv) {
         } else if (!strcmp(a, "--threads")) {
             const char *v = cli_option_value(cmd, argc, argv, &k);
             if (!v || cli_parse_int(cmd, a, v, &threads) != 0) return 2;
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "%s: unknown option %s\n%s", cmd, a, SCAN_USAGE);
+        } else if (cli_single_argument(cmd, SCAN_USAGE, "folder", a, &dir) != 0) {
             return 2;
-        } else if (dir) {
-            fprintf(stderr, "%s: one folder expected, got '%s' and '%s'\n", cmd, dir, a);
-            return 2;
-        } else {
-            dir = a;
         }
     }
     if (!dir || !out) {
@@ -188,14 +182,8 @@ static int dataset_split(int argc, char **argv) {
                 fprintf(stderr, "%s: --seed: expected a non-negative integer, got '%s'\n", cmd, v);
                 return 2;
             }
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "%s: unknown option %s\n%s", cmd, a, SPLIT_USAGE);
+        } else if (cli_single_argument(cmd, SPLIT_USAGE, "manifest", a, &input) != 0) {
             return 2;
-        } else if (input) {
-            fprintf(stderr, "%s: one manifest expected, got '%s' and '%s'\n", cmd, input, a);
-            return 2;
-        } else {
-            input = a;
         }
     }
     if (!input || !train || !val) {

@@ -78,14 +78,8 @@ int cli_dataset_pack(int argc, char **argv) {
                         : !strcmp(a, "--shard-mb")   ? &shard_mb
                                                      : &threads;
             if (cli_parse_int(cmd, a, v, dst) != 0) return 2;
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "%s: unknown option %s\n%s", cmd, a, PACK_USAGE);
+        } else if (cli_single_argument(cmd, PACK_USAGE, "manifest", a, &input) != 0) {
             return 2;
-        } else if (input) {
-            fprintf(stderr, "%s: one manifest expected, got '%s' and '%s'\n", cmd, input, a);
-            return 2;
-        } else {
-            input = a;
         }
     }
     if (!input || !images || !out_dir) {

@@ -48,6 +48,20 @@ int cli_parse_int(const char *cmd, const char *option, const char *text, long *o
     return 0;
 }
 
+int cli_single_argument(const char *cmd, const char *usage, const char *what, const char *arg,
+                        const char **slot) {
+    if (arg[0] == '-' && arg[1] != '\0') {
+        fprintf(stderr, "%s: unknown option %s\n%s", cmd, arg, usage);
+        return 2;
+    }
+    if (*slot) {
+        fprintf(stderr, "%s: one %s expected, got '%s' and '%s'\n", cmd, what, *slot, arg);
+        return 2;
+    }
+    *slot = arg;
+    return 0;
+}
+
 const char *cli_option_value(const char *cmd, int argc, char **argv, int *k) {
     if (*k + 1 >= argc) {
         fprintf(stderr, "%s: option %s needs a value\n", cmd, argv[*k]);

@@ -16,6 +16,11 @@ int cli_parse_uint_list(const char *cmd, const char *option, const char *text, u
 /* Parses a whole non-negative integer option value; -1 with a message on failure. */
 int cli_parse_int(const char *cmd, const char *option, const char *text, long *out);
 
+/* Takes a command's one positional argument into *slot, refusing unknown
+ * options and a second argument with a message on stderr; 0, or 2 (usage). */
+int cli_single_argument(const char *cmd, const char *usage, const char *what, const char *arg,
+                        const char **slot);
+
 /* Takes the value of option argv[*k] (advancing *k); NULL with a message if missing. */
 const char *cli_option_value(const char *cmd, int argc, char **argv, int *k);
 
