@@ -10,7 +10,7 @@ shared="$here/../../shared/data"
 status=0
 for target in fuzz_csv fuzz_s2_token fuzz_points fuzz_partition \
               fuzz_decode_jpeg fuzz_decode_png fuzz_decode_webp \
-              fuzz_shard_index fuzz_manifest; do
+              fuzz_shard_index fuzz_manifest fuzz_safetensors; do
   bin="$build/fuzz/$target"
   [ -x "$bin" ] || { echo "missing $bin (build target fuzz_targets)"; exit 1; }
   corpus=$(mktemp -d)
