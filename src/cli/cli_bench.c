@@ -140,15 +140,19 @@ static int bench_cells(int argc, char **argv) {
 
 /* geoloc bench loader (src/cli/cli_bench_loader.c) */
 int cli_bench_loader(int argc, char **argv);
+/* geoloc bench nn (src/cli/cli_bench_nn.c) */
+int cli_bench_nn(int argc, char **argv);
 
 int cli_bench(int argc, char **argv) {
     if (argc >= 2 && !strcmp(argv[1], "cells")) return bench_cells(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "loader")) return cli_bench_loader(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "nn")) return cli_bench_nn(argc - 1, argv + 1);
     if (argc >= 2 && cli_is_help(argv[1])) {
         printf("usage: geoloc bench cells [options]   (see 'geoloc bench cells --help')\n"
-               "       geoloc bench loader DIR [options]   (see 'geoloc bench loader --help')\n");
+               "       geoloc bench loader DIR [options]   (see 'geoloc bench loader --help')\n"
+               "       geoloc bench nn [options]   (see 'geoloc bench nn --help')\n");
         return 0;
     }
-    fprintf(stderr, "usage: geoloc bench cells [options]\n       geoloc bench loader DIR [options]\n");
+    fprintf(stderr, "usage: geoloc bench cells|loader|nn ... (see 'geoloc bench --help')\n");
     return 2;
 }

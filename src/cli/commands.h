@@ -12,5 +12,7 @@ int cli_demo(int argc, char **argv);
 int cli_photo(int argc, char **argv);
 int cli_dataset(int argc, char **argv);
 int cli_dataset_pack(int argc, char **argv);
+int cli_classify_imagenet(int argc, char **argv);
+int cli_weights(int argc, char **argv);
 
 #endif

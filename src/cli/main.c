@@ -18,6 +18,8 @@ static const command COMMANDS[] = {
     {"bench", cli_bench, "benchmarks (cells, loader)"},
     {"photo", cli_photo, "what a photo file holds: size, orientation, GPS, times"},
     {"dataset", cli_dataset, "photo data sets: scan folders, split, pack shards, info"},
+    {"weights", cli_weights, "neural-network weights: import the Keras ImageNet ResNet-50"},
+    {"classify-imagenet", cli_classify_imagenet, "top ImageNet classes of photos (checks the engine and imported weights)"},
 };
 
 static void usage(FILE *out) {

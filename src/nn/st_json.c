@@ -219,9 +219,10 @@ int stj_uint(st_json *j, uint64_t *out) {
     return 0;
 }
 
+/* Moves past a number in JSON syntax; 0 or -1. */
 static int skip_number(st_json *j) {
     size_t at = stj_offset(j);
-    if (*j->p == '-') j->p++;
+    if (j->p < j->end && *j->p == '-') j->p++;
     const char *d = j->p;
     while (j->p < j->end && *j->p >= '0' && *j->p <= '9') j->p++;
     if (j->p == d || (*d == '0' && j->p - d > 1)) return fail(j, "JSON: bad number at byte %zu", at);
@@ -237,6 +238,38 @@ static int skip_number(st_json *j) {
         while (j->p < j->end && *j->p >= '0' && *j->p <= '9') j->p++;
         if (j->p == d) return fail(j, "JSON: bad number at byte %zu", at);
     }
+    return 0;
+}
+
+int stj_number(st_json *j, double *out, int *is_int, int64_t *ival) {
+    int c = stj_peek(j);
+    size_t at = stj_offset(j);
+    if (c != '-' && (c < '0' || c > '9')) return fail(j, "JSON: number expected at byte %zu", at);
+    const char *s = j->p;
+    if (skip_number(j) != 0) return -1;
+    size_t n = (size_t)(j->p - s);
+    char buf[301];
+    if (n >= sizeof buf) return fail(j, "JSON: number at byte %zu longer than 300 characters", at);
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    char *e;
+    double v = strtod(buf, &e);
+    if (e != buf + n || !(v - v == 0)) return fail(j, "JSON: number at byte %zu out of range", at);
+    int integral = strcspn(buf, ".eE") == n;
+    int64_t iv = 0;
+    if (integral) { /* exact value, or not an integer when it does not fit */
+        int neg = buf[0] == '-';
+        uint64_t mag = 0, lim = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+        for (size_t k = (size_t)neg; k < n && integral; k++) {
+            unsigned dg = (unsigned)(buf[k] - '0');
+            if (mag > (lim - dg) / 10) integral = 0;
+            else mag = mag * 10 + dg;
+        }
+        if (integral) iv = neg ? (mag ? -(int64_t)(mag - 1) - 1 : 0) : (int64_t)mag;
+    }
+    *out = v;
+    if (is_int) *is_int = integral;
+    if (ival) *ival = integral ? iv : 0;
     return 0;
 }
 
@@ -278,3 +311,148 @@ static int skip_value(st_json *j, int depth) {
 }
 
 int stj_skip_value(st_json *j) { return skip_value(j, 0); }
+
+/* ---- documents as trees ------------------------------------------------------- */
+
+typedef struct parse_ctx {
+    int max_depth;
+    size_t left; /* values still allowed */
+} parse_ctx;
+
+static int cmp_key_ptr(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* 0 when the n keys are distinct, else -1 with msg naming a repeated one. */
+static int unique_keys(st_json *j, const stj_value *v) {
+    if (v->n < 2) return 0;
+    if (v->n <= 8) {
+        for (size_t a = 1; a < v->n; a++)
+            for (size_t b = 0; b < a; b++)
+                if (!strcmp(v->keys[a], v->keys[b]))
+                    return fail(j, "JSON: key \"%.80s\" given twice in the object at byte %zu",
+                                v->keys[a], v->offset);
+        return 0;
+    }
+    char **sorted = malloc(v->n * sizeof *sorted);
+    if (!sorted) return fail(j, "out of memory");
+    memcpy(sorted, v->keys, v->n * sizeof *sorted);
+    qsort(sorted, v->n, sizeof *sorted, cmp_key_ptr);
+    int r = 0;
+    for (size_t k = 1; k < v->n && r == 0; k++)
+        if (!strcmp(sorted[k - 1], sorted[k]))
+            r = fail(j, "JSON: key \"%.80s\" given twice in the object at byte %zu", sorted[k],
+                     v->offset);
+    free(sorted);
+    return r;
+}
+
+/* Parses one value into v (zeroed first); on failure v stays freeable. */
+static int parse_into(st_json *j, stj_value *v, int depth, parse_ctx *pc) {
+    memset(v, 0, sizeof *v);
+    if (depth > pc->max_depth)
+        return fail(j, "JSON: nested deeper than %d at byte %zu", pc->max_depth, stj_offset(j));
+    int c = stj_peek(j);
+    if (c < 0) return fail(j, "JSON ends where a value is expected");
+    v->offset = stj_offset(j);
+    if (pc->left == 0) return fail(j, "JSON: too many values (limit reached at byte %zu)", v->offset);
+    pc->left--;
+    if (c == '"') {
+        if (string_impl(j, &v->string, &v->len, SIZE_MAX) != 0) return -1;
+        v->kind = STJ_STRING;
+        return 0;
+    }
+    if (c == '{' || c == '[') {
+        int obj = c == '{';
+        char close = obj ? '}' : ']';
+        size_t cap = 0;
+        v->kind = obj ? STJ_OBJECT : STJ_ARRAY;
+        j->p++;
+        if (stj_peek(j) == close) {
+            j->p++;
+            return 0;
+        }
+        for (;;) {
+            char *key = NULL;
+            if (obj) {
+                if (stj_peek(j) != '"')
+                    return fail(j, "JSON: member name (a string) expected at byte %zu", stj_offset(j));
+                if (string_impl(j, &key, NULL, SIZE_MAX) != 0) return -1;
+                if (stj_expect(j, ':') != 0) {
+                    free(key);
+                    return -1;
+                }
+            }
+            if (v->n == cap) {
+                size_t nc = cap ? cap * 2 : 4;
+                stj_value *items = realloc(v->items, nc * sizeof *items);
+                if (items) v->items = items;
+                char **keys = obj && items ? realloc(v->keys, nc * sizeof *keys) : NULL;
+                if (keys) v->keys = keys;
+                if (!items || (obj && !keys)) {
+                    free(key);
+                    return fail(j, "out of memory");
+                }
+                cap = nc;
+            }
+            if (obj) v->keys[v->n] = key;
+            if (parse_into(j, &v->items[v->n++], depth + 1, pc) != 0) return -1;
+            int n = stj_peek(j);
+            if (n == ',') {
+                j->p++;
+                continue;
+            }
+            if (stj_expect(j, close) != 0) return -1;
+            break;
+        }
+        return obj ? unique_keys(j, v) : 0;
+    }
+    if (c == '-' || (c >= '0' && c <= '9')) {
+        if (stj_number(j, &v->number, &v->is_int, &v->integer) != 0) return -1;
+        v->kind = STJ_NUMBER;
+        return 0;
+    }
+    static const char *const words[] = {"true", "false", "null"};
+    for (int k = 0; k < 3; k++) {
+        size_t n = strlen(words[k]);
+        if ((size_t)(j->end - j->p) >= n && !memcmp(j->p, words[k], n)) {
+            j->p += n;
+            v->kind = k == 2 ? STJ_NULL : STJ_BOOL;
+            v->boolean = k == 0;
+            return 0;
+        }
+    }
+    return fail(j, "JSON: value expected at byte %zu", stj_offset(j));
+}
+
+int stj_parse(st_json *j, stj_value *root, int max_depth, size_t max_values) {
+    parse_ctx pc = {max_depth, max_values};
+    if (parse_into(j, root, 0, &pc) != 0) {
+        stj_free(root);
+        return -1;
+    }
+    if (stj_peek(j) >= 0) {
+        stj_free(root);
+        return fail(j, "JSON: unexpected text after the value at byte %zu", stj_offset(j));
+    }
+    return 0;
+}
+
+void stj_free(stj_value *v) {
+    if (!v) return;
+    for (size_t k = 0; k < v->n; k++) {
+        stj_free(&v->items[k]);
+        if (v->keys) free(v->keys[k]);
+    }
+    free(v->items);
+    free(v->keys);
+    free(v->string);
+    memset(v, 0, sizeof *v);
+}
+
+const stj_value *stj_get(const stj_value *v, const char *key) {
+    if (!v || v->kind != STJ_OBJECT) return NULL;
+    for (size_t k = 0; k < v->n; k++)
+        if (!strcmp(v->keys[k], key)) return &v->items[k];
+    return NULL;
+}

@@ -1,0 +1,126 @@
+/* geoloc bench nn: images per second of the CNN engine, inference or a full
+ * training step (forward, loss, backward, SGD with momentum), on random
+ * weights and inputs of the given shape. bench/nn.sh runs PyTorch on the same
+ * shapes and prints the ratio. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "cli/cli_util.h"
+#include "geoloc/nn.h"
+#include "geoloc/optim.h"
+
+static const char USAGE[] =
+    "usage: geoloc bench nn [--arch resnet50] [--batch 32] [--mode infer|train]\n"
+    "                       [--classes 1000] [--size 224] [--iters N] [--warmup N]\n"
+    "Times the CNN engine on random weights and images: inference, or a training\n"
+    "step (forward, softmax cross-entropy, backward, SGD lr 0.01 momentum 0.9\n"
+    "weight decay 1e-4). Prints the median over --iters timed batches:\n"
+    "  bench nn: impl=geoloc arch=... mode=... batch=... images/s=... ms/batch=... peak_rss_mib=...\n"
+    "Threads: OMP_NUM_THREADS (default: one per core).\n";
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int cli_bench_nn(int argc, char **argv) {
+    const char *cmd = "geoloc bench nn", *arch = "resnet50", *mode = "infer";
+    long batch = 32, classes = 1000, size = 224, iters = 5, warmup = 2;
+    for (int k = 1; k < argc; k++) {
+        const char *a = argv[k], *v;
+        long *target = NULL;
+        if (cli_is_help(a)) {
+            fputs(USAGE, stdout);
+            return 0;
+        } else if (!strcmp(a, "--arch")) {
+            if (!(arch = cli_option_value(cmd, argc, argv, &k))) return 2;
+            continue;
+        } else if (!strcmp(a, "--mode")) {
+            if (!(mode = cli_option_value(cmd, argc, argv, &k))) return 2;
+            continue;
+        } else if (!strcmp(a, "--batch")) target = &batch;
+        else if (!strcmp(a, "--classes")) target = &classes;
+        else if (!strcmp(a, "--size")) target = &size;
+        else if (!strcmp(a, "--iters")) target = &iters;
+        else if (!strcmp(a, "--warmup")) target = &warmup;
+        else {
+            fprintf(stderr, "%s: unknown option %s\n%s", cmd, a, USAGE);
+            return 2;
+        }
+        if (!(v = cli_option_value(cmd, argc, argv, &k)) || cli_parse_int(cmd, a, v, target)) return 2;
+    }
+    int depth = 0, train = !strcmp(mode, "train");
+    if (sscanf(arch, "resnet%d", &depth) != 1 || (!train && strcmp(mode, "infer")) || batch < 1 ||
+        classes < 1 || iters < 1 || warmup < 0 || size < 32) {
+        fprintf(stderr, "%s: need --arch resnetN, --mode infer|train, positive sizes\n", cmd);
+        return 2;
+    }
+    geoloc_error err = {0};
+    geoloc_resnet_config cfg;
+    geoloc_resnet_config_default(&cfg, depth, (int)classes);
+    geoloc_net *net = NULL;
+    geoloc_exec *ex = NULL;
+    geoloc_sgd *opt = NULL;
+    float *input = NULL;
+    int32_t *labels = NULL;
+    double *times = malloc((size_t)iters * sizeof *times);
+    int rc = 1;
+    if (geoloc_net_create(&cfg, &net, &err) != GEOLOC_OK ||
+        geoloc_exec_create(net, (int)batch, (int)size, (int)size, train ? GEOLOC_NN_TRAIN : GEOLOC_NN_INFER, &ex,
+                           &err) != GEOLOC_OK)
+        goto fail;
+    geoloc_net_init_random(net, 1);
+    size_t n_in = (size_t)batch * 3 * (size_t)size * (size_t)size;
+    input = malloc(n_in * sizeof *input);
+    labels = malloc((size_t)batch * sizeof *labels);
+    if (!input || !labels || !times) {
+        fprintf(stderr, "%s: out of memory\n", cmd);
+        goto done;
+    }
+    uint64_t s = 42;
+    for (size_t i = 0; i < n_in; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        input[i] = (float)((double)(s >> 11) * 0x1p-53 * 2.0 - 1.0);
+    }
+    for (long i = 0; i < batch; i++) labels[i] = (int32_t)((i * 7919) % classes);
+    if (train) {
+        geoloc_sgd_config sc = {.momentum = 0.9, .weight_decay = 1e-4};
+        if (geoloc_sgd_create(&sc, &opt, &err) != GEOLOC_OK) goto fail;
+        for (size_t i = 0; i < geoloc_net_param_count(net); i++) {
+            geoloc_param *p = geoloc_net_param(net, i);
+            if (p->grad && geoloc_sgd_add(opt, p->data, p->grad, p->n, 0, NULL, &err) != GEOLOC_OK) goto fail;
+        }
+    }
+    const int32_t *label_sets[1] = {labels};
+    for (long it = 0; it < warmup + iters; it++) {
+        double t0 = cli_now_seconds();
+        if (geoloc_exec_forward(ex, input, &err) != GEOLOC_OK) goto fail;
+        if (train) {
+            geoloc_net_zero_grad(net);
+            if (geoloc_exec_backward(ex, label_sets, NULL, NULL, &err) != GEOLOC_OK) goto fail;
+            geoloc_sgd_step(opt, 0.01, 1.0f);
+            geoloc_exec_params_changed(ex);
+        }
+        if (it >= warmup) times[it - warmup] = cli_now_seconds() - t0;
+    }
+    qsort(times, (size_t)iters, sizeof *times, cmp_double);
+    double median = iters % 2 ? times[iters / 2] : 0.5 * (times[iters / 2 - 1] + times[iters / 2]);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("bench nn: impl=geoloc arch=%s mode=%s batch=%ld images/s=%.2f ms/batch=%.1f peak_rss_mib=%.0f\n", arch,
+           mode, batch, (double)batch / median, median * 1e3, (double)ru.ru_maxrss / 1024.0);
+    rc = 0;
+    goto done;
+fail:
+    fprintf(stderr, "%s: %s\n", cmd, err.message);
+done:
+    geoloc_sgd_free(opt);
+    geoloc_exec_free(ex);
+    geoloc_net_free(net);
+    free(input);
+    free(labels);
+    free(times);
+    return rc;
+}

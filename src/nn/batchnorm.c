@@ -1,0 +1,136 @@
+/* Batch normalization, forward and backward, with a following ReLU fused.
+ * Training normalises with the batch's statistics, keeps them for backward
+ * and updates the running averages as torch does (momentum, unbiased
+ * variance). Its output is not kept: backward rebuilds it (and the ReLU
+ * mask) from the kept convolution output and statistics, which saves a
+ * third of the activation memory for one cheap pass. Inference uses the
+ * running statistics, normally folded into the convolution (conv.c). */
+#include "nn/exec.h"
+
+static unsigned bn_flags(const geoloc_exec *ex, int k) {
+    return dnnl_use_scale | dnnl_use_shift | (ex->plan[k].relu ? dnnl_fuse_norm_relu : 0u);
+}
+
+static void channel_md(dnnl_memory_desc_t *md, int c) {
+    dnnl_dims_t d = {c};
+    dnnl_memory_desc_init_by_tag(md, 1, d, dnnl_f32, dnnl_a);
+}
+
+/* Step after a training forward: running = (1 - m) running + m batch (variance unbiased). */
+static void step_running_stats(geoloc_exec *ex, const nn_call *c) {
+    const geoloc_net *net = ex->net;
+    const nn_node *nd = &net->nodes[c->k];
+    float *rm = net->params[nd->param + 2].data, *rv = net->params[nd->param + 3].data;
+    const float *mean = nn_ptr(ex, c->a), *var = nn_ptr(ex, c->b);
+    float m = net->cfg.bn_momentum, unbias = c->f;
+    for (size_t i = 0; i < c->n; i++) {
+        rm[i] = (1.0f - m) * rm[i] + m * mean[i];
+        rv[i] = (1.0f - m) * rv[i] + m * var[i] * unbias;
+    }
+}
+
+static dnnl_memory_t param_mem(geoloc_exec *ex, int index, int grad) {
+    geoloc_param *p = &ex->net->params[index];
+    dnnl_memory_desc_t md;
+    nn_param_md(p, &md);
+    return nn_mem_ptr(ex, &md, grad ? p->grad : p->data);
+}
+
+void bn_plan(geoloc_exec *ex, int k) {
+    if (ex->plan[k].fused_into >= 0) return;
+    const geoloc_net *net = ex->net;
+    const nn_node *nd = &net->nodes[k];
+    nn_value *in = &ex->values[nd->in[0]], *out = &ex->values[nd->out];
+    const int train = ex->mode == GEOLOC_NN_TRAIN;
+    unsigned flags = bn_flags(ex, k) | (train ? 0u : dnnl_use_global_stats);
+    dnnl_batch_normalization_desc_t desc;
+    if (nn_fail(ex, dnnl_batch_normalization_forward_desc_init(&desc, train ? dnnl_forward_training : dnnl_forward_inference,
+                                                                &in->md, net->cfg.bn_eps, flags),
+                "batch norm descriptor"))
+        return;
+    dnnl_primitive_desc_t pd = nn_pd(ex, &desc, NULL, NULL, "batch norm");
+    if (!pd) return;
+    ex->plan[k].fwd_pd = pd;
+    out->md = *nn_query(pd, dnnl_query_dst_md, 0);
+    dnnl_memory_desc_t cmd;
+    channel_md(&cmd, in->c);
+    dnnl_memory_t mean, var, ws = NULL;
+    if (train) {
+        ex->plan[k].mean = nn_buffer_new(ex, 0);
+        ex->plan[k].var = nn_buffer_new(ex, 0);
+        mean = nn_mem(ex, &cmd, ex->plan[k].mean);
+        var = nn_mem(ex, &cmd, ex->plan[k].var);
+        const dnnl_memory_desc_t *wsmd = nn_query(pd, dnnl_query_workspace_md, 0);
+        if (ex->plan[k].relu && wsmd) ws = nn_mem(ex, wsmd, ex->recompute_ws);
+    } else {
+        mean = param_mem(ex, nd->param + 2, 0);
+        var = param_mem(ex, nd->param + 3, 0);
+    }
+    nn_call_prim(ex, &ex->forward, pd, 7, DNNL_ARG_SRC, nn_value_mem(ex, nd->in[0]), DNNL_ARG_DST,
+                 nn_value_mem(ex, nd->out), DNNL_ARG_SCALE, param_mem(ex, nd->param, 0), DNNL_ARG_SHIFT,
+                 param_mem(ex, nd->param + 1, 0), DNNL_ARG_MEAN, mean, DNNL_ARG_VARIANCE, var,
+                 DNNL_ARG_WORKSPACE, ws);
+    if (train) {
+        nn_call *c = nn_call_step(ex, &ex->forward, step_running_stats);
+        double n = (double)ex->batch * in->h * in->w;
+        if (c) {
+            c->k = k, c->a = ex->plan[k].mean, c->b = ex->plan[k].var, c->n = (size_t)in->c;
+            c->f = n > 1 ? (float)(n / (n - 1)) : 1.0f;
+        }
+    }
+}
+
+void bn_plan_recompute(geoloc_exec *ex, int k) {
+    if (ex->recompute_node == k) return;
+    const geoloc_net *net = ex->net;
+    const nn_node *nd = &net->nodes[k];
+    const nn_value *in = &ex->values[nd->in[0]], *out = &ex->values[nd->out];
+    dnnl_batch_normalization_desc_t desc;
+    if (nn_fail(ex, dnnl_batch_normalization_forward_desc_init(&desc, dnnl_forward_training, &in->md, net->cfg.bn_eps,
+                                                                bn_flags(ex, k) | dnnl_use_global_stats),
+                "batch norm (rebuild) descriptor"))
+        return;
+    dnnl_primitive_desc_t pd = nn_pd(ex, &desc, NULL, NULL, "batch norm rebuild");
+    if (!pd) return;
+    dnnl_memory_desc_t cmd;
+    channel_md(&cmd, in->c);
+    const dnnl_memory_desc_t *wsmd = nn_query(pd, dnnl_query_workspace_md, 0);
+    dnnl_memory_t ws = ex->plan[k].relu && wsmd ? nn_mem(ex, wsmd, ex->recompute_ws) : NULL;
+    nn_call_prim(ex, &ex->backward, pd, 7, DNNL_ARG_SRC, nn_value_mem(ex, nd->in[0]), DNNL_ARG_DST,
+                 nn_mem(ex, &out->md, ex->recompute), DNNL_ARG_SCALE, param_mem(ex, nd->param, 0),
+                 DNNL_ARG_SHIFT, param_mem(ex, nd->param + 1, 0), DNNL_ARG_MEAN,
+                 nn_mem(ex, &cmd, ex->plan[k].mean), DNNL_ARG_VARIANCE, nn_mem(ex, &cmd, ex->plan[k].var),
+                 DNNL_ARG_WORKSPACE, ws);
+    ex->recompute_node = k;
+}
+
+void bn_plan_backward(geoloc_exec *ex, int k) {
+    const geoloc_net *net = ex->net;
+    const nn_node *nd = &net->nodes[k];
+    const nn_value *in = &ex->values[nd->in[0]];
+    if (ex->plan[k].relu) bn_plan_recompute(ex, k);
+    dnnl_batch_normalization_desc_t desc;
+    if (nn_fail(ex, dnnl_batch_normalization_backward_desc_init(&desc, dnnl_backward, &in->md, &in->md,
+                                                                 net->cfg.bn_eps, bn_flags(ex, k)),
+                "batch norm backward descriptor"))
+        return;
+    dnnl_primitive_desc_t pd = nn_pd(ex, &desc, NULL, ex->plan[k].fwd_pd, "batch norm backward");
+    if (!pd) return;
+    dnnl_memory_desc_t cmd;
+    channel_md(&cmd, in->c);
+    const dnnl_memory_desc_t *wsmd = nn_query(pd, dnnl_query_workspace_md, 0);
+    dnnl_memory_t ws = ex->plan[k].relu && wsmd ? nn_mem(ex, wsmd, ex->recompute_ws) : NULL;
+    int dscale = nn_buffer_new(ex, 0), dshift = nn_buffer_new(ex, 0), tmp;
+    dnnl_memory_t diff_dst = nn_diff_mem(ex, nd->out);
+    dnnl_memory_t diff_src = nn_diff_target(ex, nd->in[0], &tmp);
+    nn_call_prim(ex, &ex->backward, pd, 10, DNNL_ARG_SRC, nn_value_mem(ex, nd->in[0]), DNNL_ARG_MEAN,
+                 nn_mem(ex, &cmd, ex->plan[k].mean), DNNL_ARG_VARIANCE, nn_mem(ex, &cmd, ex->plan[k].var),
+                 DNNL_ARG_SCALE, param_mem(ex, nd->param, 0), DNNL_ARG_SHIFT, param_mem(ex, nd->param + 1, 0),
+                 DNNL_ARG_WORKSPACE, ws, DNNL_ARG_DIFF_DST, diff_dst, DNNL_ARG_DIFF_SRC, diff_src,
+                 DNNL_ARG_DIFF_SCALE, nn_mem(ex, &cmd, dscale), DNNL_ARG_DIFF_SHIFT, nn_mem(ex, &cmd, dshift));
+    nn_diff_commit(ex, nd->in[0], tmp);
+    for (int i = 0; i < 2; i++) {
+        nn_call *c = nn_call_step(ex, &ex->backward, nn_step_accumulate);
+        if (c) c->pa = net->params[nd->param + i].grad, c->b = i ? dshift : dscale, c->n = (size_t)in->c;
+    }
+}

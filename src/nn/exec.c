@@ -1,0 +1,285 @@
+/* An execution of a network for one batch shape: decides the fusions and
+ * which activations are kept, plans every layer forward (and backward when
+ * training), allocates all buffers once, and runs the lists. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "nn/exec.h"
+
+/* Output shapes of every node, consumer counts. */
+static void infer_shapes(geoloc_exec *ex) {
+    geoloc_net *net = ex->net;
+    ex->values[0] = (nn_value){.c = 3, .h = ex->height, .w = ex->width};
+    for (size_t k = 0; k < net->n_nodes; k++) {
+        const nn_node *nd = &net->nodes[k];
+        const nn_value *in = &ex->values[nd->in[0]];
+        nn_value *out = &ex->values[nd->out];
+        out->c = net->value_channels[nd->out];
+        out->h = in->h, out->w = in->w;
+        if (nd->op == NN_CONV || nd->op == NN_MAXPOOL) {
+            out->h = (in->h + 2 * nd->pad - nd->kernel) / nd->stride + 1;
+            out->w = (in->w + 2 * nd->pad - nd->kernel) / nd->stride + 1;
+        } else if (nd->op == NN_GAP) {
+            out->h = out->w = 1;
+        }
+        for (int i = 0; i < 2; i++)
+            if (nd->in[i] >= 0) ex->values[nd->in[i]].consumers++;
+    }
+    for (int v = 0; v < net->n_values; v++) {
+        nn_value *val = &ex->values[v];
+        val->root = val->diff_root = v;
+        val->buffer = val->diff_buffer = -1;
+        val->last_use = -1;
+    }
+}
+
+static int sole_consumer(const geoloc_exec *ex, int v) {
+    if (ex->values[v].consumers != 1) return -1;
+    for (size_t k = 0; k < ex->net->n_nodes; k++)
+        if (ex->net->nodes[k].in[0] == v || ex->net->nodes[k].in[1] == v) return (int)k;
+    return -1;
+}
+
+/* Fusions and storage: relu into its batch norm or add; in training the last batch
+ * norm of a block writes into its add; at inference batch norm (and the add) fold into
+ * the convolution. */
+static geoloc_status decide_fusions(geoloc_exec *ex) {
+    geoloc_net *net = ex->net;
+    for (size_t k = 0; k < net->n_nodes; k++) ex->plan[k].fused_into = -1;
+    for (size_t k = 0; k < net->n_nodes; k++) {
+        const nn_node *nd = &net->nodes[k];
+        if (nd->op != NN_RELU) continue;
+        int p = nn_producer(net, nd->in[0]);
+        if (p < 0 || (net->nodes[p].op != NN_BN && net->nodes[p].op != NN_ADD) ||
+            ex->values[nd->in[0]].consumers != 1)
+            return error_set(ex->err, GEOLOC_E_ARG, "node %zu: a ReLU must follow a batch norm or add", k);
+        ex->plan[p].relu = 1;
+        ex->plan[k].fused_into = p;
+        ex->values[nd->out].root = ex->values[nd->out].diff_root = nd->in[0];
+    }
+    for (size_t k = 0; k < net->n_nodes; k++) {
+        const nn_node *nd = &net->nodes[k];
+        if (nd->op == NN_CONV) {
+            int b = sole_consumer(ex, nd->out);
+            if (b < 0 || net->nodes[b].op != NN_BN)
+                return error_set(ex->err, GEOLOC_E_ARG, "node %zu: a convolution must feed one batch norm", k);
+            if (ex->mode == GEOLOC_NN_INFER) {
+                ex->plan[b].fused_into = (int)k;
+                int a = sole_consumer(ex, net->nodes[b].out);
+                if (a >= 0 && net->nodes[a].op == NN_ADD && net->nodes[a].in[0] == net->nodes[b].out) {
+                    ex->plan[a].fused_into = (int)k;
+                    ex->values[net->nodes[a].out].root = net->nodes[a].in[1];
+                }
+            }
+        } else if (nd->op == NN_ADD && ex->mode == GEOLOC_NN_TRAIN) {
+            int b = nn_producer(net, nd->in[0]);
+            if (b < 0 || net->nodes[b].op != NN_BN || ex->values[nd->in[0]].consumers != 1 ||
+                ex->plan[b].relu)
+                return error_set(ex->err, GEOLOC_E_ARG, "node %zu: an add must follow a batch norm", k);
+            ex->values[nd->in[0]].root = nd->out;
+        }
+    }
+    /* kept for backward: the input, convolution, add and pooling outputs */
+    ex->values[0].saved = 1;
+    for (size_t k = 0; k < net->n_nodes && ex->mode == GEOLOC_NN_TRAIN; k++) {
+        nn_op op = net->nodes[k].op;
+        if (op == NN_CONV || op == NN_ADD || op == NN_MAXPOOL || op == NN_GAP)
+            ex->values[net->nodes[k].out].saved = 1;
+    }
+    for (size_t k = 0; k < net->n_nodes; k++)
+        for (int i = 0; i < 2; i++) {
+            int v = net->nodes[k].in[i];
+            if (v < 0) continue;
+            while (ex->values[v].root != v) v = ex->values[v].root;
+            if (ex->values[v].last_use < (int)k) ex->values[v].last_use = (int)k;
+        }
+    return GEOLOC_OK;
+}
+
+static void plan_forward(geoloc_exec *ex) {
+    geoloc_net *net = ex->net;
+    for (size_t k = 0; k < net->n_nodes && !ex->failed; k++) {
+        switch (net->nodes[k].op) {
+        case NN_CONV: conv_plan(ex, (int)k); break;
+        case NN_BN: bn_plan(ex, (int)k); break;
+        case NN_ADD: add_plan(ex, (int)k); break;
+        case NN_MAXPOOL:
+        case NN_GAP: pool_plan(ex, (int)k); break;
+        case NN_RELU: /* fused into its producer: the same layout */
+            ex->values[net->nodes[k].out].md = ex->values[net->nodes[k].in[0]].md;
+            break;
+        }
+        nn_release_after(ex, (int)k);
+    }
+    if (!ex->failed) heads_plan(ex);
+}
+
+static void plan_backward(geoloc_exec *ex) {
+    geoloc_net *net = ex->net;
+    heads_plan_backward(ex);
+    ex->recompute_node = -1;
+    for (size_t i = net->n_nodes; i-- > 0 && !ex->failed;) {
+        int k = (int)i;
+        switch (net->nodes[k].op) {
+        case NN_CONV: conv_plan_backward(ex, k); break;
+        case NN_BN: bn_plan_backward(ex, k); break;
+        case NN_ADD: add_plan_backward(ex, k); break;
+        case NN_MAXPOOL:
+        case NN_GAP: pool_plan_backward(ex, k); break;
+        case NN_RELU: continue;
+        }
+        nn_diff_release(ex, net->nodes[k].out);
+    }
+}
+
+/* Allocates every buffer and binds the memory objects to them. */
+static void allocate(geoloc_exec *ex) {
+    for (size_t i = 0; i < ex->n_buffers && !ex->failed; i++) {
+        size_t bytes = (ex->buffers[i].bytes + 63) / 64 * 64;
+        if (bytes == 0) bytes = 64;
+        ex->buffers[i].ptr = aligned_alloc(64, bytes);
+        if (!ex->buffers[i].ptr) {
+            error_set(ex->err, GEOLOC_E_NOMEM, "out of memory: %zu MiB of activations",
+                      geoloc_exec_bytes(ex) >> 20);
+            ex->failed = 1;
+            return;
+        }
+        memset(ex->buffers[i].ptr, 0, bytes);
+    }
+    for (size_t i = 0; i < ex->n_bindings && !ex->failed; i++)
+        nn_fail(ex, dnnl_memory_set_data_handle(ex->bindings[i].mem, nn_ptr(ex, ex->bindings[i].buffer)),
+                "binding memory");
+}
+
+geoloc_status geoloc_exec_create(geoloc_net *net, int batch, int height, int width,
+                                 geoloc_nn_mode mode, geoloc_exec **out, geoloc_error *err) {
+    *out = NULL;
+    if (batch < 1 || height < 32 || width < 32 || batch > 65536 || height > 8192 || width > 8192)
+        return error_set(err, GEOLOC_E_ARG, "batch %d of %dx%d images: need batch >= 1 and sides in [32, 8192]",
+                         batch, width, height);
+    geoloc_exec *ex = calloc(1, sizeof *ex);
+    if (!ex) return error_set(err, GEOLOC_E_NOMEM, "out of memory");
+    ex->net = net;
+    ex->mode = mode;
+    ex->batch = batch, ex->height = height, ex->width = width;
+    ex->err = err;
+    ex->values = calloc((size_t)net->n_values, sizeof *ex->values);
+    ex->plan = calloc(net->n_nodes, sizeof *ex->plan);
+    geoloc_status s = GEOLOC_OK;
+    if (!ex->values || !ex->plan) {
+        s = error_set(err, GEOLOC_E_NOMEM, "out of memory");
+        goto fail;
+    }
+    if (nn_fail(ex, dnnl_engine_create(&ex->engine, dnnl_cpu, 0), "engine") ||
+        nn_fail(ex, dnnl_stream_create(&ex->stream, ex->engine, dnnl_stream_default_flags), "stream")) {
+        s = err ? err->status : GEOLOC_E_ARG;
+        goto fail;
+    }
+    infer_shapes(ex);
+    if ((s = decide_fusions(ex)) != GEOLOC_OK) goto fail;
+    ex->scratchpad = nn_buffer_new(ex, 0);
+    ex->fold_tmp = nn_buffer_new(ex, 0);
+    ex->grad_tmp = nn_buffer_new(ex, 0);
+    ex->recompute = nn_buffer_new(ex, 0);
+    ex->recompute_ws = nn_buffer_new(ex, 0);
+    plan_forward(ex);
+    if (mode == GEOLOC_NN_TRAIN && !ex->failed) plan_backward(ex);
+    allocate(ex);
+    if (ex->failed) {
+        s = err ? err->status : GEOLOC_E_ARG;
+        goto fail;
+    }
+    ex->params_dirty = 1;
+    ex->err = NULL;
+    *out = ex;
+    return GEOLOC_OK;
+fail:
+    geoloc_exec_free(ex);
+    return s;
+}
+
+void geoloc_exec_free(geoloc_exec *ex) {
+    if (!ex) return;
+    for (size_t i = 0; i < ex->n_prims; i++) dnnl_primitive_destroy(ex->prims[i]);
+    for (size_t i = 0; i < ex->n_pds; i++) dnnl_primitive_desc_destroy(ex->pds[i]);
+    for (size_t i = 0; i < ex->n_mems; i++) dnnl_memory_destroy(ex->mems[i]);
+    for (size_t i = 0; i < ex->n_buffers; i++) free(ex->buffers[i].ptr);
+    if (ex->stream) dnnl_stream_destroy(ex->stream);
+    if (ex->engine) dnnl_engine_destroy(ex->engine);
+    free(ex->prims);
+    free(ex->pds);
+    free(ex->mems);
+    free(ex->buffers);
+    free(ex->bindings);
+    free(ex->pool);
+    free(ex->pool_busy);
+    free(ex->prepare.v);
+    free(ex->forward.v);
+    free(ex->backward.v);
+    free(ex->values);
+    free(ex->plan);
+    free(ex);
+}
+
+void geoloc_exec_params_changed(geoloc_exec *ex) { ex->params_dirty = 1; }
+
+static geoloc_status run(geoloc_exec *ex, const nn_list *list, geoloc_error *err) {
+    for (size_t i = 0; i < list->n; i++) {
+        const nn_call *c = &list->v[i];
+        if (c->step) {
+            c->step(ex, c);
+            continue;
+        }
+        dnnl_status_t st = dnnl_primitive_execute(c->prim, ex->stream, c->nargs, c->args);
+        if (st != dnnl_success)
+            return error_set(err, GEOLOC_E_ARG, "oneDNN: executing call %zu failed (status %d)", i, (int)st);
+    }
+    dnnl_status_t st = dnnl_stream_wait(ex->stream);
+    return st == dnnl_success ? GEOLOC_OK
+                              : error_set(err, GEOLOC_E_ARG, "oneDNN: stream wait failed (status %d)", (int)st);
+}
+
+geoloc_status geoloc_exec_forward(geoloc_exec *ex, const float *input, geoloc_error *err) {
+    if (ex->params_dirty) {
+        geoloc_status s = run(ex, &ex->prepare, err);
+        if (s != GEOLOC_OK) return s;
+        ex->params_dirty = 0;
+    }
+    if (dnnl_memory_set_data_handle(ex->input_user, (void *)input) != dnnl_success)
+        return error_set(err, GEOLOC_E_ARG, "oneDNN: cannot bind the input");
+    return run(ex, &ex->forward, err);
+}
+
+geoloc_status geoloc_exec_backward(geoloc_exec *ex, const int32_t *const *labels,
+                                   const float *head_weights, float *losses,
+                                   geoloc_error *err) {
+    if (ex->mode != GEOLOC_NN_TRAIN)
+        return error_set(err, GEOLOC_E_ARG, "backward needs an execution created for training");
+    for (size_t h = 0; h < ex->net->cfg.n_heads; h++)
+        for (int i = 0; i < ex->batch; i++)
+            if (labels[h][i] < -1 || labels[h][i] >= ex->net->cfg.heads[h].classes)
+                return error_set(err, GEOLOC_E_RANGE, "head %s: label %d of photo %d is outside [-1, %d)",
+                                 ex->net->cfg.heads[h].name, (int)labels[h][i], i,
+                                 ex->net->cfg.heads[h].classes);
+    ex->labels = labels;
+    ex->head_weights = head_weights;
+    geoloc_status s = run(ex, &ex->backward, err);
+    if (losses)
+        for (size_t h = 0; h < ex->net->cfg.n_heads; h++) losses[h] = ex->losses[h];
+    return s;
+}
+
+const float *geoloc_exec_logits(const geoloc_exec *ex, size_t head) {
+    return head < ex->net->cfg.n_heads ? nn_ptr(ex, ex->logits[head]) : NULL;
+}
+
+const float *geoloc_exec_features(const geoloc_exec *ex) { return nn_ptr(ex, ex->features); }
+
+int geoloc_exec_feature_dim(const geoloc_exec *ex) { return ex->feature_dim; }
+
+size_t geoloc_exec_bytes(const geoloc_exec *ex) {
+    size_t total = 0;
+    for (size_t i = 0; i < ex->n_buffers; i++) total += ex->buffers[i].bytes;
+    return total;
+}

@@ -1,0 +1,163 @@
+/* A network's description and parameters: creation, the parameter table,
+ * torchvision's initialisation, and weights files (safetensors with the
+ * architecture in the metadata). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "nn/graph.h"
+
+void geoloc_resnet_config_default(geoloc_resnet_config *cfg, int depth, int classes) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->depth = depth;
+    cfg->bn_eps = 1e-5f;
+    cfg->bn_momentum = 0.1f;
+    cfg->n_heads = 1;
+    snprintf(cfg->heads[0].name, sizeof cfg->heads[0].name, "fc");
+    cfg->heads[0].classes = classes;
+}
+
+static void *grow(void *p, size_t *cap, size_t need, size_t elem) {
+    if (need <= *cap) return p;
+    size_t nc = *cap ? *cap * 2 : 64;
+    while (nc < need) nc *= 2;
+    void *q = realloc(p, nc * elem);
+    if (q) *cap = nc;
+    return q;
+}
+
+int net_add_param(geoloc_net *net, const char *name, geoloc_param_kind kind, int head,
+                  size_t ndim, const uint64_t *shape) {
+    geoloc_param *ps = grow(net->params, &net->cap_params, net->n_params + 1, sizeof *ps);
+    if (!ps) return -1;
+    net->params = ps;
+    geoloc_param *p = &ps[net->n_params];
+    memset(p, 0, sizeof *p);
+    snprintf(p->name, sizeof p->name, "%s", name);
+    p->kind = kind;
+    p->head = head;
+    p->ndim = ndim;
+    p->n = 1;
+    for (size_t k = 0; k < ndim; k++) p->shape[k] = shape[k], p->n *= shape[k];
+    size_t bytes = (p->n * sizeof(float) + 63) / 64 * 64;
+    int trained = kind != GEOLOC_PARAM_RUNNING_MEAN && kind != GEOLOC_PARAM_RUNNING_VAR;
+    p->data = aligned_alloc(64, bytes);
+    p->grad = trained ? aligned_alloc(64, bytes) : NULL;
+    if (!p->data || (trained && !p->grad)) {
+        free(p->data);
+        free(p->grad);
+        return -1;
+    }
+    float fill = kind == GEOLOC_PARAM_RUNNING_VAR ? 1.0f : 0.0f;
+    for (size_t i = 0; i < p->n; i++) p->data[i] = fill;
+    if (p->grad) memset(p->grad, 0, bytes);
+    return (int)net->n_params++;
+}
+
+int net_add_node(geoloc_net *net, const nn_node *node, int channels) {
+    size_t capv = (size_t)net->cap_values;
+    nn_node *ns = grow(net->nodes, &net->cap_nodes, net->n_nodes + 1, sizeof *ns);
+    if (ns) net->nodes = ns;
+    int *vc = grow(net->value_channels, &capv, (size_t)net->n_values + 1, sizeof *vc);
+    if (vc) net->value_channels = vc, net->cap_values = (int)capv;
+    if (!ns || !vc) return -1;
+    nn_node *nd = &net->nodes[net->n_nodes++];
+    *nd = *node;
+    nd->out = net->n_values++;
+    net->value_channels[nd->out] = channels;
+    return nd->out;
+}
+
+geoloc_status geoloc_net_create(const geoloc_resnet_config *cfg, geoloc_net **out,
+                                geoloc_error *err) {
+    *out = NULL;
+    if (cfg->n_heads > GEOLOC_NN_MAX_HEADS)
+        return error_set(err, GEOLOC_E_ARG, "%zu heads: at most %d", cfg->n_heads,
+                         GEOLOC_NN_MAX_HEADS);
+    for (size_t h = 0; h < cfg->n_heads; h++)
+        if (cfg->heads[h].classes < 1 || !cfg->heads[h].name[0])
+            return error_set(err, GEOLOC_E_ARG, "head %zu: needs a name and at least one class", h);
+    if (!(cfg->bn_eps > 0) || !(cfg->bn_momentum >= 0 && cfg->bn_momentum <= 1))
+        return error_set(err, GEOLOC_E_ARG, "batch norm epsilon must be > 0 and momentum in [0, 1]");
+    geoloc_net *net = calloc(1, sizeof *net);
+    if (!net) return error_set(err, GEOLOC_E_NOMEM, "out of memory");
+    net->cfg = *cfg;
+    net->value_channels = calloc(1, sizeof(int));
+    net->cap_values = 1;
+    geoloc_status s = net->value_channels ? resnet_build(net, err)
+                                          : error_set(err, GEOLOC_E_NOMEM, "out of memory");
+    if (s != GEOLOC_OK) {
+        geoloc_net_free(net);
+        return s;
+    }
+    *out = net;
+    return GEOLOC_OK;
+}
+
+void geoloc_net_free(geoloc_net *net) {
+    if (!net) return;
+    for (size_t i = 0; i < net->n_params; i++) {
+        free(net->params[i].data);
+        free(net->params[i].grad);
+    }
+    free(net->params);
+    free(net->nodes);
+    free(net->value_channels);
+    free(net);
+}
+
+const geoloc_resnet_config *geoloc_net_config(const geoloc_net *net) { return &net->cfg; }
+
+size_t geoloc_net_param_count(const geoloc_net *net) { return net->n_params; }
+
+geoloc_param *geoloc_net_param(geoloc_net *net, size_t i) {
+    return i < net->n_params ? &net->params[i] : NULL;
+}
+
+geoloc_param *geoloc_net_find_param(geoloc_net *net, const char *name) {
+    for (size_t i = 0; i < net->n_params; i++)
+        if (strcmp(net->params[i].name, name) == 0) return &net->params[i];
+    return NULL;
+}
+
+void geoloc_net_zero_grad(geoloc_net *net) {
+    for (size_t i = 0; i < net->n_params; i++)
+        if (net->params[i].grad) memset(net->params[i].grad, 0, net->params[i].n * sizeof(float));
+}
+
+/* splitmix64: a small, well-mixed generator for reproducible initialisation. */
+static uint64_t next_u64(uint64_t *state) {
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static double uniform01(uint64_t *state) { return (double)(next_u64(state) >> 11) * 0x1p-53; }
+
+void geoloc_net_init_random(geoloc_net *net, uint64_t seed) {
+    uint64_t state = seed;
+    for (size_t i = 0; i < net->n_params; i++) {
+        geoloc_param *p = &net->params[i];
+        /* a head's bias follows its weight [classes, features] */
+        double in_features = (double)(p->ndim == 2 ? p->shape[1] : i > 0 ? net->params[i - 1].shape[1] : 1);
+        double bound = 1.0 / sqrt(in_features);
+        for (size_t j = 0; j < p->n; j++) {
+            double v = 0.0;
+            if (p->kind == GEOLOC_PARAM_BN_WEIGHT || p->kind == GEOLOC_PARAM_RUNNING_VAR) {
+                v = 1.0;
+            } else if (p->kind == GEOLOC_PARAM_WEIGHT && p->head < 0) {
+                /* Kaiming normal, fan_out, gain sqrt(2): std = sqrt(2 / (out * kh * kw)) */
+                double fan_out = (double)(p->n / p->shape[1]);
+                double u1 = uniform01(&state), u2 = uniform01(&state);
+                v = sqrt(-2.0 * log(1.0 - u1)) * cos(2.0 * M_PI * u2) * sqrt(2.0 / fan_out);
+            } else if (p->head >= 0) {
+                /* torch.nn.Linear: weight and bias uniform in +-1/sqrt(in_features) */
+                v = (2.0 * uniform01(&state) - 1.0) * bound;
+            }
+            p->data[j] = (float)v;
+        }
+    }
+}

@@ -1,0 +1,125 @@
+/* Weights files of a network: safetensors whose metadata records the
+ * architecture (geoloc.arch, geoloc.bn_eps, ...), so a file alone says how to
+ * rebuild the network it holds. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "nn/graph.h"
+
+#define WEIGHTS_FORMAT "geoloc-weights-1"
+
+/* Parses "name:classes,name:classes" into cfg's heads. */
+static geoloc_status parse_heads(const char *text, geoloc_resnet_config *cfg, const char *file,
+                                 geoloc_error *err) {
+    cfg->n_heads = 0;
+    const char *p = text;
+    while (*p) {
+        const char *colon = strchr(p, ':');
+        size_t len = colon ? (size_t)(colon - p) : 0;
+        if (!colon || len == 0 || len >= GEOLOC_NN_HEAD_NAME || cfg->n_heads == GEOLOC_NN_MAX_HEADS)
+            return error_set(err, GEOLOC_E_PARSE, "%s: metadata geoloc.heads \"%s\": expected name:classes,...", file, text);
+        char *end;
+        long classes = strtol(colon + 1, &end, 10);
+        if (end == colon + 1 || classes < 1 || classes > 100000000 || (*end && *end != ','))
+            return error_set(err, GEOLOC_E_PARSE, "%s: metadata geoloc.heads \"%s\": bad class count", file, text);
+        geoloc_head_config *h = &cfg->heads[cfg->n_heads++];
+        memcpy(h->name, p, len);
+        h->name[len] = '\0';
+        h->classes = (int)classes;
+        p = *end ? end + 1 : end;
+    }
+    return GEOLOC_OK;
+}
+
+geoloc_status geoloc_resnet_config_from_weights(const geoloc_safetensors *st,
+                                                geoloc_resnet_config *cfg, geoloc_error *err) {
+    const char *file = "weights";
+    const char *arch = geoloc_safetensors_metadata_get(st, "geoloc.arch");
+    int depth = 0;
+    if (!arch || sscanf(arch, "resnet%d", &depth) != 1)
+        return error_set(err, GEOLOC_E_PARSE,
+                         "%s: no geoloc.arch \"resnetN\" in the metadata: not a geoloc weights file",
+                         file);
+    geoloc_resnet_config_default(cfg, depth, 1);
+    const char *stride = geoloc_safetensors_metadata_get(st, "geoloc.stride_in_bottleneck");
+    cfg->stride_on_conv1 = stride && strcmp(stride, "conv1") == 0;
+    const char *bias = geoloc_safetensors_metadata_get(st, "geoloc.conv_bias");
+    cfg->conv_bias = bias && strcmp(bias, "true") == 0;
+    const char *eps = geoloc_safetensors_metadata_get(st, "geoloc.bn_eps");
+    if (eps) {
+        char *end;
+        cfg->bn_eps = strtof(eps, &end);
+        if (end == eps || *end || !(cfg->bn_eps > 0))
+            return error_set(err, GEOLOC_E_PARSE, "%s: metadata geoloc.bn_eps \"%s\" is not a positive number", file, eps);
+    }
+    const char *heads = geoloc_safetensors_metadata_get(st, "geoloc.heads");
+    if (heads) return parse_heads(heads, cfg, file, err);
+    const geoloc_tensor_info *fc = geoloc_safetensors_find(st, "fc.weight");
+    if (fc && fc->ndim == 2 && fc->shape[0] >= 1 && fc->shape[0] <= 100000000) {
+        cfg->heads[0].classes = (int)fc->shape[0];
+    } else {
+        cfg->n_heads = 0;
+    }
+    return GEOLOC_OK;
+}
+
+geoloc_status geoloc_net_load(geoloc_net *net, const geoloc_safetensors *st, int skip_heads,
+                              geoloc_error *err) {
+    for (size_t i = 0; i < net->n_params; i++) {
+        geoloc_param *p = &net->params[i];
+        if (skip_heads && p->head >= 0) continue;
+        const float *src;
+        geoloc_status s = geoloc_safetensors_get_f32(st, p->name, p->shape, p->ndim, &src, err);
+        if (s != GEOLOC_OK) return s;
+        memcpy(p->data, src, p->n * sizeof(float));
+    }
+    return GEOLOC_OK;
+}
+
+geoloc_status geoloc_net_save(const geoloc_net *net, const char *path,
+                              const char *const *extra_keys, const char *const *extra_values,
+                              size_t n_extra, geoloc_error *err) {
+    const geoloc_resnet_config *c = &net->cfg;
+    char arch[32], eps[32], heads[GEOLOC_NN_MAX_HEADS * (GEOLOC_NN_HEAD_NAME + 16)] = "";
+    snprintf(arch, sizeof arch, "resnet%d", c->depth);
+    snprintf(eps, sizeof eps, "%.9g", (double)c->bn_eps);
+    for (size_t h = 0; h < c->n_heads; h++) {
+        size_t len = strlen(heads);
+        snprintf(heads + len, sizeof heads - len, "%s%s:%d", h ? "," : "", c->heads[h].name,
+                 c->heads[h].classes);
+    }
+    const char *own_keys[] = {"geoloc.format", "geoloc.arch", "geoloc.stride_in_bottleneck",
+                              "geoloc.bn_eps", "geoloc.conv_bias", "geoloc.heads"};
+    const char *own_values[] = {WEIGHTS_FORMAT, arch, c->stride_on_conv1 ? "conv1" : "conv2",
+                                eps, c->conv_bias ? "true" : "false", heads};
+    size_t n_own = sizeof own_keys / sizeof own_keys[0], n_meta = n_own;
+    const char **keys = malloc((n_own + n_extra) * sizeof *keys);
+    const char **values = malloc((n_own + n_extra) * sizeof *values);
+    geoloc_tensor_desc *t = malloc(net->n_params * sizeof *t);
+    geoloc_status s = GEOLOC_OK;
+    if (!keys || !values || !t) {
+        s = error_set(err, GEOLOC_E_NOMEM, "%s: out of memory", path);
+        goto done;
+    }
+    memcpy(keys, own_keys, sizeof own_keys);
+    memcpy(values, own_values, sizeof own_values);
+    for (size_t i = 0; i < n_extra; i++) {
+        size_t k = 0;
+        while (k < n_own && strcmp(keys[k], extra_keys[i]) != 0) k++;
+        if (k == n_own) k = n_meta++;
+        keys[k] = extra_keys[i];
+        values[k] = extra_values[i];
+    }
+    for (size_t i = 0; i < net->n_params; i++)
+        t[i] = (geoloc_tensor_desc){.name = net->params[i].name, .dtype = GEOLOC_DTYPE_F32,
+                                    .ndim = net->params[i].ndim, .shape = net->params[i].shape,
+                                    .data = net->params[i].data};
+    s = geoloc_safetensors_write(path, t, net->n_params, keys, values, n_meta, err);
+done:
+    free(keys);
+    free(values);
+    free(t);
+    return s;
+}

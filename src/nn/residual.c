@@ -1,0 +1,65 @@
+/* The residual add of a block, with the block's final ReLU, forward and
+ * backward (training; inference fuses it into the block's last convolution).
+ * The last batch norm of the block wrote straight into the add's output, so
+ * the add runs in place; backward passes the ReLU-masked gradient to both
+ * branches. */
+#include "nn/exec.h"
+
+void add_plan(geoloc_exec *ex, int k) {
+    if (ex->plan[k].fused_into >= 0) return;
+    const nn_node *nd = &ex->net->nodes[k];
+    nn_value *a = &ex->values[nd->in[0]], *b = &ex->values[nd->in[1]], *out = &ex->values[nd->out];
+    dnnl_binary_desc_t desc;
+    if (nn_fail(ex, dnnl_binary_desc_init(&desc, dnnl_binary_add, &a->md, &b->md, &a->md), "add descriptor"))
+        return;
+    dnnl_post_ops_t po = NULL;
+    if (ex->plan[k].relu) {
+        dnnl_post_ops_create(&po);
+        dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f);
+    }
+    dnnl_primitive_desc_t pd = nn_pd(ex, &desc, po, NULL, "add");
+    if (po) dnnl_post_ops_destroy(po);
+    if (!pd) return;
+    out->md = a->md;
+    nn_call_prim(ex, &ex->forward, pd, 3, DNNL_ARG_SRC_0, nn_value_mem(ex, nd->in[0]), DNNL_ARG_SRC_1,
+                 nn_value_mem(ex, nd->in[1]), DNNL_ARG_DST, nn_value_mem(ex, nd->out));
+}
+
+/* Gives the gradient held in memory `from` (layout of value src) to value v. */
+static void give(geoloc_exec *ex, int v, const dnnl_memory_desc_t *from_md, dnnl_memory_t from) {
+    int tmp;
+    dnnl_memory_t to = nn_diff_target(ex, v, &tmp);
+    nn_call_reorder(ex, &ex->backward, from_md, from, &ex->values[v].md, to, 0);
+    nn_diff_commit(ex, v, tmp);
+}
+
+void add_plan_backward(geoloc_exec *ex, int k) {
+    const nn_node *nd = &ex->net->nodes[k];
+    const nn_value *out = &ex->values[nd->out];
+    dnnl_memory_t d_out = nn_diff_mem(ex, nd->out);
+    if (!ex->plan[k].relu) {
+        give(ex, nd->in[0], &out->md, d_out);
+        give(ex, nd->in[1], &out->md, d_out);
+        return;
+    }
+    dnnl_eltwise_desc_t desc;
+    if (nn_fail(ex, dnnl_eltwise_backward_desc_init(&desc, dnnl_eltwise_relu_use_dst_for_bwd, &out->md, &out->md,
+                                                    0.0f, 0.0f),
+                "relu backward descriptor"))
+        return;
+    /* a forward descriptor is the hint oneDNN requires */
+    dnnl_eltwise_desc_t fdesc;
+    if (nn_fail(ex, dnnl_eltwise_forward_desc_init(&fdesc, dnnl_forward_training, dnnl_eltwise_relu_use_dst_for_bwd,
+                                                   &out->md, 0.0f, 0.0f),
+                "relu descriptor"))
+        return;
+    dnnl_primitive_desc_t hint = nn_pd(ex, &fdesc, NULL, NULL, "relu");
+    dnnl_primitive_desc_t pd = hint ? nn_pd(ex, &desc, NULL, hint, "relu backward") : NULL;
+    if (!pd) return;
+    int tmp;
+    dnnl_memory_t d_sum = nn_diff_target(ex, nd->in[0], &tmp);
+    nn_call_prim(ex, &ex->backward, pd, 3, DNNL_ARG_DIFF_DST, d_out, DNNL_ARG_DST, nn_value_mem(ex, nd->out),
+                 DNNL_ARG_DIFF_SRC, d_sum);
+    nn_diff_commit(ex, nd->in[0], tmp);
+    give(ex, nd->in[1], &ex->values[nd->in[0]].md, nn_diff_mem(ex, nd->in[0]));
+}
