@@ -80,8 +80,24 @@ void bn_plan(geoloc_exec *ex, int k) {
     }
 }
 
-void bn_plan_recompute(geoloc_exec *ex, int k) {
-    if (ex->recompute_node == k) return;
+/* The input of batch norm k in backward: the kept convolution output, or that
+ * output computed again (into a slot held until the next batch norm's). */
+static dnnl_memory_t bn_source(geoloc_exec *ex, int k) {
+    if (ex->source_node == k) return ex->source_mem;
+    if (ex->source_slot >= 0) nn_slot_release(ex, ex->source_slot);
+    int in = ex->net->nodes[k].in[0];
+    ex->source_slot = -1;
+    ex->source_node = k;
+    if (ex->values[nn_root(ex, in)].saved)
+        ex->source_mem = nn_value_mem(ex, in);
+    else
+        ex->source_mem = conv_plan_rebuild(ex, nn_producer(ex->net, in), &ex->source_slot);
+    return ex->source_mem;
+}
+
+/* Appends batch norm k's forward again (batch statistics kept from the forward) into
+ * dst, or into the recompute slot when dst is NULL: its output and ReLU mask. */
+static void recompute(geoloc_exec *ex, int k, dnnl_memory_t dst) {
     const geoloc_net *net = ex->net;
     const nn_node *nd = &net->nodes[k];
     const nn_value *in = &ex->values[nd->in[0]], *out = &ex->values[nd->out];
@@ -96,19 +112,27 @@ void bn_plan_recompute(geoloc_exec *ex, int k) {
     channel_md(&cmd, in->c);
     const dnnl_memory_desc_t *wsmd = nn_query(pd, dnnl_query_workspace_md, 0);
     dnnl_memory_t ws = ex->plan[k].relu && wsmd ? nn_mem(ex, wsmd, ex->recompute_ws) : NULL;
-    nn_call_prim(ex, &ex->backward, pd, 7, DNNL_ARG_SRC, nn_value_mem(ex, nd->in[0]), DNNL_ARG_DST,
-                 nn_mem(ex, &out->md, ex->recompute), DNNL_ARG_SCALE, param_mem(ex, nd->param, 0),
+    dnnl_memory_t src = bn_source(ex, k);
+    if (!dst) {
+        if (ex->recompute >= 0) nn_slot_release(ex, ex->recompute);
+        ex->recompute = nn_slot_acquire(ex, dnnl_memory_desc_get_size(&out->md));
+        dst = nn_mem(ex, &out->md, ex->recompute);
+    }
+    nn_call_prim(ex, &ex->backward, pd, 7, DNNL_ARG_SRC, src, DNNL_ARG_DST, dst, DNNL_ARG_SCALE, param_mem(ex, nd->param, 0),
                  DNNL_ARG_SHIFT, param_mem(ex, nd->param + 1, 0), DNNL_ARG_MEAN,
                  nn_mem(ex, &cmd, ex->plan[k].mean), DNNL_ARG_VARIANCE, nn_mem(ex, &cmd, ex->plan[k].var),
                  DNNL_ARG_WORKSPACE, ws);
     ex->recompute_node = k;
 }
 
+void bn_plan_recompute(geoloc_exec *ex, int k) {
+    if (ex->recompute_node != k) recompute(ex, k, NULL);
+}
+
 void bn_plan_backward(geoloc_exec *ex, int k) {
     const geoloc_net *net = ex->net;
     const nn_node *nd = &net->nodes[k];
     const nn_value *in = &ex->values[nd->in[0]];
-    if (ex->plan[k].relu) bn_plan_recompute(ex, k);
     dnnl_batch_normalization_desc_t desc;
     if (nn_fail(ex, dnnl_batch_normalization_backward_desc_init(&desc, dnnl_backward, &in->md, &in->md,
                                                                  net->cfg.bn_eps, bn_flags(ex, k)),
@@ -121,9 +145,13 @@ void bn_plan_backward(geoloc_exec *ex, int k) {
     const dnnl_memory_desc_t *wsmd = nn_query(pd, dnnl_query_workspace_md, 0);
     dnnl_memory_t ws = ex->plan[k].relu && wsmd ? nn_mem(ex, wsmd, ex->recompute_ws) : NULL;
     int dscale = nn_buffer_new(ex, 0), dshift = nn_buffer_new(ex, 0), tmp;
+    dnnl_memory_t src = bn_source(ex, k);
     dnnl_memory_t diff_dst = nn_diff_mem(ex, nd->out);
     dnnl_memory_t diff_src = nn_diff_target(ex, nd->in[0], &tmp);
-    nn_call_prim(ex, &ex->backward, pd, 10, DNNL_ARG_SRC, nn_value_mem(ex, nd->in[0]), DNNL_ARG_MEAN,
+    /* the ReLU mask, when no consumer rebuilt it: the output goes where the
+     * input gradient is about to be written */
+    if (ex->plan[k].relu && ex->recompute_node != k) recompute(ex, k, diff_src);
+    nn_call_prim(ex, &ex->backward, pd, 10, DNNL_ARG_SRC, src, DNNL_ARG_MEAN,
                  nn_mem(ex, &cmd, ex->plan[k].mean), DNNL_ARG_VARIANCE, nn_mem(ex, &cmd, ex->plan[k].var),
                  DNNL_ARG_SCALE, param_mem(ex, nd->param, 0), DNNL_ARG_SHIFT, param_mem(ex, nd->param + 1, 0),
                  DNNL_ARG_WORKSPACE, ws, DNNL_ARG_DIFF_DST, diff_dst, DNNL_ARG_DIFF_SRC, diff_src,

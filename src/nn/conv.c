@@ -136,6 +136,22 @@ static dnnl_memory_t backward_source(geoloc_exec *ex, int v) {
     return nn_mem(ex, &ex->values[v].md, ex->recompute);
 }
 
+dnnl_memory_t conv_plan_rebuild(geoloc_exec *ex, int k, int *slot) {
+    const nn_node *nd = &ex->net->nodes[k];
+    const nn_value *out = &ex->values[nd->out];
+    *slot = nn_slot_acquire(ex, dnnl_memory_desc_get_size(&out->md));
+    dnnl_memory_t dst = nn_mem(ex, &out->md, *slot), bias = NULL;
+    if (nd->has_bias) {
+        dnnl_dims_t bd = {out->c};
+        dnnl_memory_desc_t b_md;
+        dnnl_memory_desc_init_by_tag(&b_md, 1, bd, dnnl_f32, dnnl_a);
+        bias = nn_mem_ptr(ex, &b_md, ex->net->params[nd->param + 1].data);
+    }
+    nn_call_prim(ex, &ex->backward, ex->plan[k].fwd_pd, 4, DNNL_ARG_SRC, nn_value_mem(ex, nd->in[0]),
+                 DNNL_ARG_WEIGHTS, ex->plan[k].weights, DNNL_ARG_BIAS, bias, DNNL_ARG_DST, dst);
+    return dst;
+}
+
 void conv_plan_backward(geoloc_exec *ex, int k) {
     const geoloc_net *net = ex->net;
     const nn_node *nd = &net->nodes[k];

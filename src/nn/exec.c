@@ -62,7 +62,7 @@ static geoloc_status decide_fusions(geoloc_exec *ex) {
         const nn_node *nd = &net->nodes[k];
         if (nd->op == NN_CONV) {
             int b = sole_consumer(ex, nd->out);
-            if (b < 0 || net->nodes[b].op != NN_BN)
+            if (b != (int)k + 1 || net->nodes[b].op != NN_BN)
                 return error_set(ex->err, GEOLOC_E_ARG, "node %zu: a convolution must feed one batch norm", k);
             if (ex->mode == GEOLOC_NN_INFER) {
                 ex->plan[b].fused_into = (int)k;
@@ -86,6 +86,17 @@ static geoloc_status decide_fusions(geoloc_exec *ex) {
         nn_op op = net->nodes[k].op;
         if (op == NN_CONV || op == NN_ADD || op == NN_MAXPOOL || op == NN_GAP)
             ex->values[net->nodes[k].out].saved = 1;
+    }
+    /* not kept but computed again in backward, for little work: the stem's
+     * convolution and the shortcuts' 1x1 convolutions */
+    for (size_t k = 0; k < net->n_nodes && ex->mode == GEOLOC_NN_TRAIN; k++) {
+        const nn_node *nd = &net->nodes[k];
+        if (nd->op != NN_CONV) continue;
+        int a = sole_consumer(ex, net->nodes[k + 1].out);
+        if (nd->in[0] == 0 || (a >= 0 && net->nodes[a].op == NN_ADD && net->nodes[a].in[1] == net->nodes[k + 1].out)) {
+            ex->plan[k].rebuild = 1;
+            ex->values[nd->out].saved = 0;
+        }
     }
     for (size_t k = 0; k < net->n_nodes; k++)
         for (int i = 0; i < 2; i++) {
@@ -118,7 +129,8 @@ static void plan_forward(geoloc_exec *ex) {
 static void plan_backward(geoloc_exec *ex) {
     geoloc_net *net = ex->net;
     heads_plan_backward(ex);
-    ex->recompute_node = -1;
+    ex->recompute_node = ex->source_node = -1;
+    ex->recompute = ex->source_slot = -1;
     for (size_t i = net->n_nodes; i-- > 0 && !ex->failed;) {
         int k = (int)i;
         switch (net->nodes[k].op) {
@@ -181,7 +193,6 @@ geoloc_status geoloc_exec_create(geoloc_net *net, int batch, int height, int wid
     ex->scratchpad = nn_buffer_new(ex, 0);
     ex->fold_tmp = nn_buffer_new(ex, 0);
     ex->grad_tmp = nn_buffer_new(ex, 0);
-    ex->recompute = nn_buffer_new(ex, 0);
     ex->recompute_ws = nn_buffer_new(ex, 0);
     plan_forward(ex);
     if (mode == GEOLOC_NN_TRAIN && !ex->failed) plan_backward(ex);

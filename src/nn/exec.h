@@ -62,6 +62,7 @@ typedef struct nn_plan_node {
     int workspace;          /* maxpool, train: saved indices (buffer id) */
     dnnl_memory_t weights;  /* conv: weights in the forward primitive's layout */
     int folded_bias;        /* conv, infer: bias after folding (buffer id) */
+    int rebuild;            /* conv, train: output not kept, computed again in backward */
 } nn_plan_node;
 
 typedef struct nn_binding {
@@ -90,10 +91,12 @@ struct geoloc_exec {
     dnnl_primitive_desc_t *pds;
     size_t n_pds, cap_pds;
     int *pool;           /* buffer ids of the shared activation slots */
-    int *pool_busy;
+    int *pool_busy;      /* holders of each slot (0: free) */
     size_t n_pool;
     int scratchpad;      /* shared primitive scratchpad buffer */
-    int recompute, recompute_ws, recompute_node; /* train: batch-norm outputs rebuilt in backward */
+    int recompute, recompute_ws, recompute_node; /* train: batch-norm output rebuilt in backward (slot) */
+    int source_node, source_slot;                /* train: batch-norm input rebuilt in backward */
+    dnnl_memory_t source_mem;
     int fold_tmp;        /* infer: folded weights before their reorder */
     int grad_tmp;        /* train: a parameter gradient before it is added to the parameter's */
     int input_buffer;    /* the user's NCHW input */
@@ -174,6 +177,10 @@ dnnl_memory_t nn_diff_target(geoloc_exec *ex, int v, int *tmp);
 /* Completes nn_diff_target: adds the temporary slot to v's gradient and frees it. */
 void nn_diff_commit(geoloc_exec *ex, int v, int tmp);
 
+/* Makes v's gradient the same storage as from's (or adds from's to v's existing one):
+ * for a gradient that flows unchanged to several values. */
+void nn_diff_share(geoloc_exec *ex, int v, int from);
+
 /* Frees the gradient storage of value v (its producer's backward is planned). */
 void nn_diff_release(geoloc_exec *ex, int v);
 
@@ -193,6 +200,7 @@ void nn_step_accumulate(geoloc_exec *ex, const nn_call *c);
 
 void conv_plan(geoloc_exec *ex, int k);
 void conv_plan_backward(geoloc_exec *ex, int k);
+dnnl_memory_t conv_plan_rebuild(geoloc_exec *ex, int k, int *slot);
 void bn_plan(geoloc_exec *ex, int k);
 void bn_plan_backward(geoloc_exec *ex, int k);
 void bn_plan_recompute(geoloc_exec *ex, int k);

@@ -50,6 +50,13 @@ static void step_loss(geoloc_exec *ex, const nn_call *c) {
                                             nn_ptr(ex, ex->dlogits[h]));
 }
 
+/* Step: bias gradient += column sums of the logits' gradient (c->k rows of c->n). */
+static void step_bias_grad(geoloc_exec *ex, const nn_call *c) {
+    const float *d = nn_ptr(ex, c->b);
+    for (int r = 0; r < c->k; r++)
+        for (size_t j = 0; j < c->n; j++) c->pa[j] += d[(size_t)r * c->n + j];
+}
+
 void heads_plan_backward(geoloc_exec *ex) {
     const geoloc_net *net = ex->net;
     dnnl_memory_desc_t src;
@@ -59,9 +66,8 @@ void heads_plan_backward(geoloc_exec *ex) {
     for (size_t h = 0; h < net->cfg.n_heads; h++) {
         geoloc_param *w = &net->params[net->head_param[h]], *b = w + 1;
         int classes = net->cfg.heads[h].classes;
-        dnnl_memory_desc_t wmd, bmd, dmd;
+        dnnl_memory_desc_t wmd, dmd;
         md2(&wmd, classes, ex->feature_dim);
-        md1(&bmd, classes);
         md2(&dmd, ex->batch, classes);
         ex->dlogits[h] = nn_buffer_new(ex, 0);
         dnnl_memory_t dlogits = nn_mem(ex, &dmd, ex->dlogits[h]);
@@ -78,17 +84,22 @@ void heads_plan_backward(geoloc_exec *ex) {
         nn_call *acc = h > 0 ? nn_call_step(ex, &ex->backward, nn_step_accumulate) : NULL;
         if (acc) acc->a = ex->dfeatures, acc->b = ex->dfeatures_tmp, acc->n = (size_t)ex->batch * ex->feature_dim;
 
-        if (nn_fail(ex, dnnl_inner_product_backward_weights_desc_init(&desc, &src, &wmd, &bmd, &dmd),
-                    "head backward weights"))
+        /* weight gradient += dlogits^T features: a matmul with a sum post-op, so
+         * the gradient is added in place (no temporary of the head's size) */
+        dnnl_dims_t at = {classes, ex->batch}, a_strides = {1, classes};
+        dnnl_memory_desc_t a_md;
+        dnnl_memory_desc_init_by_strides(&a_md, 2, at, dnnl_f32, a_strides);
+        dnnl_matmul_desc_t mdesc;
+        if (nn_fail(ex, dnnl_matmul_desc_init(&mdesc, &a_md, &src, NULL, &wmd), "head weight gradient"))
             return;
-        pd = nn_pd(ex, &desc, NULL, ex->head_pd[h], "head backward weights");
-        int dbias = nn_buffer_new(ex, 0);
-        nn_call_prim(ex, &ex->backward, pd, 4, DNNL_ARG_SRC, nn_mem(ex, &src, ex->features), DNNL_ARG_DIFF_DST,
-                     dlogits, DNNL_ARG_DIFF_WEIGHTS, nn_mem(ex, &wmd, ex->grad_tmp), DNNL_ARG_DIFF_BIAS,
-                     nn_mem(ex, &bmd, dbias));
-        nn_call *c = nn_call_step(ex, &ex->backward, nn_step_accumulate);
-        if (c) c->pa = w->grad, c->b = ex->grad_tmp, c->n = w->n;
-        c = nn_call_step(ex, &ex->backward, nn_step_accumulate);
-        if (c) c->pa = b->grad, c->b = dbias, c->n = b->n;
+        dnnl_post_ops_t po = NULL;
+        dnnl_post_ops_create(&po);
+        dnnl_post_ops_append_sum(po, 1.0f);
+        pd = nn_pd(ex, &mdesc, po, NULL, "head weight gradient");
+        dnnl_post_ops_destroy(po);
+        nn_call_prim(ex, &ex->backward, pd, 3, DNNL_ARG_SRC, nn_mem(ex, &a_md, ex->dlogits[h]), DNNL_ARG_WEIGHTS,
+                     nn_mem(ex, &src, ex->features), DNNL_ARG_DST, nn_mem_ptr(ex, &wmd, w->grad));
+        nn_call *c = nn_call_step(ex, &ex->backward, step_bias_grad);
+        if (c) c->pa = b->grad, c->b = ex->dlogits[h], c->n = (size_t)classes, c->k = ex->batch;
     }
 }

@@ -192,12 +192,21 @@ void nn_param_md(const geoloc_param *p, dnnl_memory_desc_t *md) {
 /* ---- activation storage ------------------------------------------------------------ */
 
 int nn_slot_acquire(geoloc_exec *ex, size_t bytes) {
-    for (size_t i = 0; i < ex->n_pool; i++)
-        if (!ex->pool_busy[i]) {
-            ex->pool_busy[i] = 1;
-            nn_buffer_need(ex, ex->pool[i], bytes);
-            return ex->pool[i];
-        }
+    /* best fit: the smallest free slot that is large enough, else the largest
+     * free one (grown), else a new one */
+    int fit = -1, largest = -1;
+    for (size_t i = 0; i < ex->n_pool; i++) {
+        if (ex->pool_busy[i]) continue;
+        size_t have = ex->buffers[ex->pool[i]].bytes;
+        if (have >= bytes && (fit < 0 || have < ex->buffers[ex->pool[fit]].bytes)) fit = (int)i;
+        if (largest < 0 || have > ex->buffers[ex->pool[largest]].bytes) largest = (int)i;
+    }
+    int pick = fit >= 0 ? fit : largest;
+    if (pick >= 0) {
+        ex->pool_busy[pick] = 1;
+        nn_buffer_need(ex, ex->pool[pick], bytes);
+        return ex->pool[pick];
+    }
     size_t cap = ex->n_pool;
     int *p = realloc(ex->pool, (cap + 1) * sizeof *p), *b = p ? realloc(ex->pool_busy, (cap + 1) * sizeof *b) : NULL;
     if (p) ex->pool = p;
@@ -213,7 +222,13 @@ int nn_slot_acquire(geoloc_exec *ex, size_t bytes) {
 
 void nn_slot_release(geoloc_exec *ex, int buffer) {
     for (size_t i = 0; i < ex->n_pool; i++)
-        if (ex->pool[i] == buffer) ex->pool_busy[i] = 0;
+        if (ex->pool[i] == buffer && ex->pool_busy[i] > 0) ex->pool_busy[i]--;
+}
+
+/* One more holder of a busy slot (released once per holder). */
+static void slot_share(geoloc_exec *ex, int buffer) {
+    for (size_t i = 0; i < ex->n_pool; i++)
+        if (ex->pool[i] == buffer) ex->pool_busy[i]++;
 }
 
 int nn_root(const geoloc_exec *ex, int v) {
@@ -286,6 +301,20 @@ void nn_diff_commit(geoloc_exec *ex, int v, int tmp) {
         c->n = dnnl_memory_desc_get_size(&r->md) / sizeof(float);
     }
     nn_slot_release(ex, tmp);
+}
+
+void nn_diff_share(geoloc_exec *ex, int v, int from) {
+    nn_value *r = &ex->values[diff_root_of(ex, v)], *f = &ex->values[diff_root_of(ex, from)];
+    if (r->diff_buffer < 0 && dnnl_memory_desc_equal(&r->md, &f->md)) {
+        r->diff_buffer = f->diff_buffer;
+        r->diff_mem = f->diff_mem;
+        slot_share(ex, f->diff_buffer);
+        return;
+    }
+    int tmp;
+    dnnl_memory_t to = nn_diff_target(ex, v, &tmp);
+    nn_call_reorder(ex, &ex->backward, &f->md, f->diff_mem, &r->md, to, 0);
+    nn_diff_commit(ex, v, tmp);
 }
 
 void nn_diff_release(geoloc_exec *ex, int v) {

@@ -1,8 +1,8 @@
 /* The residual add of a block, with the block's final ReLU, forward and
  * backward (training; inference fuses it into the block's last convolution).
  * The last batch norm of the block wrote straight into the add's output, so
- * the add runs in place; backward passes the ReLU-masked gradient to both
- * branches. */
+ * the add runs in place; backward masks the gradient by the ReLU in place
+ * and hands the same storage to both branches. */
 #include "nn/exec.h"
 
 void add_plan(geoloc_exec *ex, int k) {
@@ -25,41 +25,27 @@ void add_plan(geoloc_exec *ex, int k) {
                  nn_value_mem(ex, nd->in[1]), DNNL_ARG_DST, nn_value_mem(ex, nd->out));
 }
 
-/* Gives the gradient held in memory `from` (layout of value src) to value v. */
-static void give(geoloc_exec *ex, int v, const dnnl_memory_desc_t *from_md, dnnl_memory_t from) {
-    int tmp;
-    dnnl_memory_t to = nn_diff_target(ex, v, &tmp);
-    nn_call_reorder(ex, &ex->backward, from_md, from, &ex->values[v].md, to, 0);
-    nn_diff_commit(ex, v, tmp);
-}
-
 void add_plan_backward(geoloc_exec *ex, int k) {
     const nn_node *nd = &ex->net->nodes[k];
     const nn_value *out = &ex->values[nd->out];
-    dnnl_memory_t d_out = nn_diff_mem(ex, nd->out);
-    if (!ex->plan[k].relu) {
-        give(ex, nd->in[0], &out->md, d_out);
-        give(ex, nd->in[1], &out->md, d_out);
-        return;
+    if (ex->plan[k].relu) { /* the ReLU mask, in place on the output's gradient */
+        dnnl_eltwise_desc_t desc, fdesc;
+        if (nn_fail(ex, dnnl_eltwise_backward_desc_init(&desc, dnnl_eltwise_relu_use_dst_for_bwd, &out->md,
+                                                        &out->md, 0.0f, 0.0f),
+                    "relu backward descriptor") ||
+            nn_fail(ex, dnnl_eltwise_forward_desc_init(&fdesc, dnnl_forward_training, dnnl_eltwise_relu_use_dst_for_bwd,
+                                                       &out->md, 0.0f, 0.0f),
+                    "relu descriptor"))
+            return;
+        /* the forward descriptor is the hint oneDNN requires */
+        dnnl_primitive_desc_t hint = nn_pd(ex, &fdesc, NULL, NULL, "relu");
+        dnnl_primitive_desc_t pd = hint ? nn_pd(ex, &desc, NULL, hint, "relu backward") : NULL;
+        if (!pd) return;
+        dnnl_memory_t d_out = nn_diff_mem(ex, nd->out);
+        nn_call_prim(ex, &ex->backward, pd, 3, DNNL_ARG_DIFF_DST, d_out, DNNL_ARG_DST, nn_value_mem(ex, nd->out),
+                     DNNL_ARG_DIFF_SRC, d_out);
     }
-    dnnl_eltwise_desc_t desc;
-    if (nn_fail(ex, dnnl_eltwise_backward_desc_init(&desc, dnnl_eltwise_relu_use_dst_for_bwd, &out->md, &out->md,
-                                                    0.0f, 0.0f),
-                "relu backward descriptor"))
-        return;
-    /* a forward descriptor is the hint oneDNN requires */
-    dnnl_eltwise_desc_t fdesc;
-    if (nn_fail(ex, dnnl_eltwise_forward_desc_init(&fdesc, dnnl_forward_training, dnnl_eltwise_relu_use_dst_for_bwd,
-                                                   &out->md, 0.0f, 0.0f),
-                "relu descriptor"))
-        return;
-    dnnl_primitive_desc_t hint = nn_pd(ex, &fdesc, NULL, NULL, "relu");
-    dnnl_primitive_desc_t pd = hint ? nn_pd(ex, &desc, NULL, hint, "relu backward") : NULL;
-    if (!pd) return;
-    int tmp;
-    dnnl_memory_t d_sum = nn_diff_target(ex, nd->in[0], &tmp);
-    nn_call_prim(ex, &ex->backward, pd, 3, DNNL_ARG_DIFF_DST, d_out, DNNL_ARG_DST, nn_value_mem(ex, nd->out),
-                 DNNL_ARG_DIFF_SRC, d_sum);
-    nn_diff_commit(ex, nd->in[0], tmp);
-    give(ex, nd->in[1], &ex->values[nd->in[0]].md, nn_diff_mem(ex, nd->in[0]));
+    /* both branches get the same gradient: shared storage */
+    nn_diff_share(ex, nd->in[0], nd->out);
+    nn_diff_share(ex, nd->in[1], nd->out);
 }
