@@ -12,8 +12,8 @@
 # Shapes:  resnet50 infer batch 32, 1000 classes
 #          resnet50 infer batch 1,  1000 classes
 #          resnet50 train batch 32, 13000 classes (SGD momentum step)
-# Environment (iteration counts; "warm-up" only goes to the PyTorch script, the
-# geoloc command gets --iters only):
+# Both sides get the same --iters, --warmup and --size, and OMP_NUM_THREADS=2.
+# Environment:
 #   INFER32_WARMUP=2 INFER32_ITERS=5  INFER1_WARMUP=3 INFER1_ITERS=20
 #   TRAIN_WARMUP=1 TRAIN_ITERS=3      SIZE=224
 #   SHAPES="infer32 infer1 train32"   (a subset to run)
@@ -78,12 +78,13 @@ for shape in $shapes; do
         *) echo "bench/nn.sh: unknown shape $shape (infer32, infer1, train32)" >&2; exit 2 ;;
     esac
     echo
-    echo "== resnet50 $mode batch $batch, $classes classes, ${size}x$size: $iters timed iterations"
+    echo "== resnet50 $mode batch $batch, $classes classes, ${size}x$size: $warm warm-up + $iters timed iterations"
 
     gline=
     if want geoloc && [ "$geoloc_ok" = 1 ]; then
-        "$geoloc" bench nn --arch resnet50 --batch "$batch" --mode "$mode" --classes "$classes" \
-            --iters "$iters" >"$tmp/g.out" 2>"$tmp/g.err"
+        OMP_NUM_THREADS=2 "$geoloc" bench nn --arch resnet50 --batch "$batch" --mode "$mode" \
+            --classes "$classes" --iters "$iters" --warmup "$warm" --size "$size" \
+            >"$tmp/g.out" 2>"$tmp/g.err"
         rc=$?
         gline=$(grep -m 1 '^bench nn: ' "$tmp/g.out")
         if [ -n "$gline" ] && [ $rc = 0 ]; then

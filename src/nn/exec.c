@@ -170,6 +170,8 @@ geoloc_status geoloc_exec_create(geoloc_net *net, int batch, int height, int wid
     if (batch < 1 || height < 32 || width < 32 || batch > 65536 || height > 8192 || width > 8192)
         return error_set(err, GEOLOC_E_ARG, "batch %d of %dx%d images: need batch >= 1 and sides in [32, 8192]",
                          batch, width, height);
+    if (mode == GEOLOC_NN_TRAIN && net->cfg.n_heads == 0)
+        return error_set(err, GEOLOC_E_ARG, "training needs at least one head (a loss)");
     geoloc_exec *ex = calloc(1, sizeof *ex);
     if (!ex) return error_set(err, GEOLOC_E_NOMEM, "out of memory");
     ex->net = net;
