@@ -17,6 +17,7 @@
 #include "geoloc/nn.h"
 #include "geoloc/partition.h"
 #include "geoloc/status.h"
+#include "geoloc/transform.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -40,11 +41,20 @@ typedef struct geoloc_model {
     geoloc_norm norm;                                    /* input normalisation */
     int image_size;                                      /* crop side fed to the network (224) */
     char backbone[256];                                  /* "" when the file holds the backbone */
+    geoloc_resnet_config config;  /* the network's architecture and heads (also when net is NULL) */
+    size_t n_meta;                /* extra metadata saved with the model (training summary, ...) */
+    char **meta_keys, **meta_values;
 } geoloc_model;
 
 /* Builds a model: a ResNet of `backbone` (its heads replaced) with one head per
- * partition (copied) and a scene head of n_scenes classes (0: none); heads zeroed
- * or torch-initialised from seed. Computes the hierarchy. */
+ * partition (copied) and a scene head of n_scenes classes (0: none). seed 0: every
+ * parameter zero (running variances 1), for a backbone loaded next with geoloc_net_load
+ * (skip_heads) and heads that start at zero; otherwise the whole network is
+ * torch-initialised from seed (geoloc_net_init_random). Computes the hierarchy
+ * (ancestor[f][c]; -1 where a cell has none). norm = GEOLOC_NORM_IMAGENET,
+ * image_size = 224: set them for another backbone (Keras: GEOLOC_NORM_CAFFE).
+ * Partition names: 1-63 characters without ',' or control characters; scene names
+ * likewise without newlines. */
 geoloc_status geoloc_model_create(const geoloc_resnet_config *backbone,
                                   const geoloc_partition *const *partitions,
                                   const char *const *partition_names, size_t n_partitions,
@@ -53,7 +63,8 @@ geoloc_status geoloc_model_create(const geoloc_resnet_config *backbone,
 
 /* Writes the model atomically; with heads_only the backbone tensors are left out
  * and `backbone_name` (a weights file name, e.g. resnet50-imagenet.safetensors,
- * looked up with geoloc_model_find_data) is recorded instead. */
+ * looked up with geoloc_model_find_data; NULL: m->backbone) is recorded instead.
+ * The extra metadata (geoloc_model_set_meta) is written too. */
 geoloc_status geoloc_model_save(const geoloc_model *m, const char *path, int heads_only,
                                 const char *backbone_name, geoloc_error *err);
 
@@ -61,6 +72,26 @@ geoloc_status geoloc_model_save(const geoloc_model *m, const char *path, int hea
  * hierarchy agree; loads the backbone from the file or from the named backbone file
  * (its absence is an error that says which command fetches it). */
 geoloc_status geoloc_model_load(const char *path, geoloc_model **out, geoloc_error *err);
+
+/* Reads and validates everything of a model file except the network weights
+ * (m->net is NULL; the backbone file is not opened): for inspecting a model. */
+geoloc_status geoloc_model_read_info(const char *path, geoloc_model **out, geoloc_error *err);
+
+/* The same from a file image in memory (name is used in messages). */
+geoloc_status geoloc_model_read_info_buffer(const void *data, size_t size, const char *name,
+                                            geoloc_model **out, geoloc_error *err);
+
+/* Adds or replaces an extra metadata pair saved with the model (e.g. a training
+ * summary: "geoloc.train.epochs"); the format's own keys (geoloc.format,
+ * geoloc.partitions, ...) are refused. geoloc.created_by may be overridden. */
+geoloc_status geoloc_model_set_meta(geoloc_model *m, const char *key, const char *value,
+                                    geoloc_error *err);
+
+/* The value of an extra metadata key, or NULL. */
+const char *geoloc_model_get_meta(const geoloc_model *m, const char *key);
+
+/* The geoloc.input name of a normalisation: "imagenet", "caffe_bgr" or "none". */
+const char *geoloc_model_input_name(geoloc_norm norm);
 
 /* Releases a model (NULL allowed). */
 void geoloc_model_free(geoloc_model *m);
@@ -83,6 +114,8 @@ typedef enum geoloc_crop_mode {
     GEOLOC_CROPS_CENTER     /* one center crop */
 } geoloc_crop_mode;
 
+/* Options; start from geoloc_predict_options_default() (a zeroed struct means
+ * partition 0, not hierarchical). */
 typedef struct geoloc_predict_options {
     geoloc_crop_mode crops;
     int partition;  /* -1: hierarchical over all partitions (default), else that partition only */
@@ -110,16 +143,37 @@ typedef struct geoloc_prediction {
 
 typedef struct geoloc_predictor geoloc_predictor;
 
-/* Prepares prediction (the network for batch x crops images). */
+/* The defaults: three crops, hierarchical, top 5, batch 8. */
+geoloc_predict_options geoloc_predict_options_default(void);
+
+/* Images per photo of a crop mode (3, 5 or 1). */
+int geoloc_predict_crop_count(geoloc_crop_mode crops);
+
+/* The shorter side a photo needs to keep full resolution in every crop (for
+ * geoloc_decode_options.min_shorter_side): image_size for three crops, the
+ * resize side (image_size * 256 / 224) for five and center. */
+int geoloc_predict_min_side(const geoloc_model *m, geoloc_crop_mode crops);
+
+/* Prepares prediction (the network for batch x crops images; opt NULL: the
+ * defaults). Crops as the loader's evaluation modes: the shorter side resized
+ * to image_size (three) or image_size * 256 / 224 (five, center), then windows of
+ * image_size (geoloc_three_crop_rects / five / center). Hierarchical
+ * prediction needs every cell of the finest partition inside a cell of each
+ * coarser one (else E_ARG naming the partitions). m must outlive the predictor. */
 geoloc_status geoloc_predictor_create(const geoloc_model *m, const geoloc_predict_options *opt,
                                       geoloc_predictor **out, geoloc_error *err);
+
+/* Tells the predictor that the model's parameters changed (e.g. training
+ * between validations): the next prediction uses the new values. */
+void geoloc_predictor_params_changed(geoloc_predictor *p);
 
 /* Releases a predictor (NULL allowed). */
 void geoloc_predictor_free(geoloc_predictor *p);
 
 /* Predicts n photos (any n): crops' probabilities averaged, then the partition's or
  * the hierarchical scores. When distributions is not NULL, distributions[i] receives
- * photo i's full distribution over the answering partition's classes. */
+ * photo i's full distribution over the answering partition's classes. Photos are
+ * 8-bit RGB (geoloc_image_load); the photo's metadata is never used. */
 geoloc_status geoloc_predict(geoloc_predictor *p, const geoloc_image *images, size_t n,
                              geoloc_prediction *out, float *const *distributions,
                              geoloc_error *err);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli_evaluate.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "geoloc/distance.h"
@@ -16,6 +17,7 @@
 static void usage(FILE *out) {
     fprintf(out,
             "usage: geoloc evaluate FILE.csv [--json] [--skip-invalid]\n"
+            "       geoloc evaluate [--model M] --meta CSV --images DIR [options]  (see below)\n"
             "\n"
             "Great-circle (haversine, R = 6371 km) error of each prediction in FILE.csv\n"
             "and the benchmark summary: the share of photos within 1 km (street),\n"
@@ -41,7 +43,8 @@ static void usage(FILE *out) {
             "                  without it the first such row is an error\n"
             "  -h, --help      show this help\n"
             "\n"
-            "exit status: 0 on success, 1 on bad or unreadable input, 2 on bad usage\n");
+            "exit status: 0 on success, 1 on bad or unreadable input, 2 on bad usage\n\n");
+    cli_evaluate_model_usage(out);
 }
 
 /* One coordinate column: accepted header names, the one found, its index. */
@@ -158,11 +161,7 @@ static int read_header(csv_reader *r, const char *path, coord_col *cols, size_t 
     return status;
 }
 
-static void print_table(const char *path, const geoloc_distance_summary *s, size_t skipped,
-                        int skip_invalid) {
-    printf("predictions: %s\n", path);
-    printf("photos:      %zu\n", s->n);
-    if (skip_invalid) printf("skipped:     %zu invalid row%s\n", skipped, skipped == 1 ? "" : "s");
+void cli_print_accuracy(const geoloc_distance_summary *s) {
     printf("accuracy (share of photos within the distance):\n");
     for (int t = 0; t < GEOLOC_N_THRESHOLDS; t++) {
         char label[48];
@@ -174,15 +173,31 @@ static void print_table(const char *path, const geoloc_distance_summary *s, size
     printf("mean error:   %.2f km\n", s->mean_km);
 }
 
-static void print_json(const geoloc_distance_summary *s, size_t skipped) {
-    printf("{\"n\": %zu, \"accuracy\": {", s->n);
+void cli_print_accuracy_json(const geoloc_distance_summary *s) {
+    printf("\"n\": %zu, \"accuracy\": {", s->n);
     for (int t = 0; t < GEOLOC_N_THRESHOLDS; t++)
         printf("%s\"%s\": %.10g", t ? ", " : "", geoloc_thresholds[t].key, s->accuracy[t]);
-    printf("}, \"median_km\": %.6f, \"mean_km\": %.6f, \"skipped\": %zu}\n", s->median_km,
-           s->mean_km, skipped);
+    printf("}, \"median_km\": %.6f, \"mean_km\": %.6f", s->median_km, s->mean_km);
+}
+
+static void print_table(const char *path, const geoloc_distance_summary *s, size_t skipped,
+                        int skip_invalid) {
+    printf("predictions: %s\n", path);
+    printf("photos:      %zu\n", s->n);
+    if (skip_invalid) printf("skipped:     %zu invalid row%s\n", skipped, skipped == 1 ? "" : "s");
+    cli_print_accuracy(s);
+}
+
+static void print_json(const geoloc_distance_summary *s, size_t skipped) {
+    putchar('{');
+    cli_print_accuracy_json(s);
+    printf(", \"skipped\": %zu}\n", skipped);
 }
 
 int cli_evaluate(int argc, char **argv) {
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+        if (!strcmp(argv[i], "--model") || !strcmp(argv[i], "--meta") || !strcmp(argv[i], "--images"))
+            return cli_evaluate_model(argc, argv);
     const char *path = NULL;
     int json = 0, skip_invalid = 0, options_done = 0;
     for (int i = 1; i < argc; i++) {

@@ -14,5 +14,8 @@ int cli_dataset(int argc, char **argv);
 int cli_dataset_pack(int argc, char **argv);
 int cli_classify_imagenet(int argc, char **argv);
 int cli_weights(int argc, char **argv);
+int cli_predict(int argc, char **argv);
+int cli_model(int argc, char **argv);
+int cli_train(int argc, char **argv);
 
 #endif

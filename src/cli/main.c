@@ -14,11 +14,14 @@ static const command COMMANDS[] = {
     {"demo", cli_demo, "show the geo core at work (on the shared data when present)"},
     {"s2", cli_s2, "S2 cells: tokens of points, geometry of a cell"},
     {"cells", cli_cells, "build, read, relate and assign adaptive cell partitions"},
-    {"evaluate", cli_evaluate, "distance accuracy of a predictions CSV"},
+    {"predict", cli_predict, "where photos were taken (a geolocation model on their pixels)"},
+    {"evaluate", cli_evaluate, "distance accuracy of a predictions CSV, or of a model on a manifest's photos"},
+    {"model", cli_model, "geolocation model files: info, init"},
     {"bench", cli_bench, "benchmarks (cells, loader)"},
     {"photo", cli_photo, "what a photo file holds: size, orientation, GPS, times"},
     {"dataset", cli_dataset, "photo data sets: scan folders, split, pack shards, info"},
     {"weights", cli_weights, "neural-network weights: import the Keras ImageNet ResNet-50"},
+    {"train", cli_train, "train a geolocation model (heads on cached features, or the whole network)"},
     {"classify-imagenet", cli_classify_imagenet, "top ImageNet classes of photos (checks the engine and imported weights)"},
 };
 

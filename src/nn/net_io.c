@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "nn/graph.h"
+#include "nn/net_io.h"
 
 #define WEIGHTS_FORMAT "geoloc-weights-1"
 
@@ -33,9 +34,8 @@ static geoloc_status parse_heads(const char *text, geoloc_resnet_config *cfg, co
     return GEOLOC_OK;
 }
 
-geoloc_status geoloc_resnet_config_from_weights(const geoloc_safetensors *st,
-                                                geoloc_resnet_config *cfg, geoloc_error *err) {
-    const char *file = "weights";
+geoloc_status net_config_from_metadata(const geoloc_safetensors *st, const char *file,
+                                      geoloc_resnet_config *cfg, geoloc_error *err) {
     const char *arch = geoloc_safetensors_metadata_get(st, "geoloc.arch");
     int depth = 0;
     if (!arch || sscanf(arch, "resnet%d", &depth) != 1)
@@ -65,6 +65,28 @@ geoloc_status geoloc_resnet_config_from_weights(const geoloc_safetensors *st,
     return GEOLOC_OK;
 }
 
+geoloc_status geoloc_resnet_config_from_weights(const geoloc_safetensors *st,
+                                                geoloc_resnet_config *cfg, geoloc_error *err) {
+    return net_config_from_metadata(st, "weights", cfg, err);
+}
+
+void net_arch_metadata(const geoloc_resnet_config *c, net_arch_meta *out) {
+    snprintf(out->arch, sizeof out->arch, "resnet%d", c->depth);
+    snprintf(out->eps, sizeof out->eps, "%.9g", (double)c->bn_eps);
+    out->heads[0] = '\0';
+    for (size_t h = 0; h < c->n_heads; h++) {
+        size_t len = strlen(out->heads);
+        snprintf(out->heads + len, sizeof out->heads - len, "%s%s:%d", h ? "," : "",
+                 c->heads[h].name, c->heads[h].classes);
+    }
+    const char *keys[NET_ARCH_KEYS] = {"geoloc.arch", "geoloc.stride_in_bottleneck", "geoloc.bn_eps",
+                                       "geoloc.conv_bias", "geoloc.heads"};
+    const char *values[NET_ARCH_KEYS] = {out->arch, c->stride_on_conv1 ? "conv1" : "conv2", out->eps,
+                                         c->conv_bias ? "true" : "false", out->heads};
+    memcpy(out->keys, keys, sizeof keys);
+    memcpy(out->values, values, sizeof values);
+}
+
 geoloc_status geoloc_net_load(geoloc_net *net, const geoloc_safetensors *st, int skip_heads,
                               geoloc_error *err) {
     for (size_t i = 0; i < net->n_params; i++) {
@@ -81,19 +103,12 @@ geoloc_status geoloc_net_load(geoloc_net *net, const geoloc_safetensors *st, int
 geoloc_status geoloc_net_save(const geoloc_net *net, const char *path,
                               const char *const *extra_keys, const char *const *extra_values,
                               size_t n_extra, geoloc_error *err) {
-    const geoloc_resnet_config *c = &net->cfg;
-    char arch[32], eps[32], heads[GEOLOC_NN_MAX_HEADS * (GEOLOC_NN_HEAD_NAME + 16)] = "";
-    snprintf(arch, sizeof arch, "resnet%d", c->depth);
-    snprintf(eps, sizeof eps, "%.9g", (double)c->bn_eps);
-    for (size_t h = 0; h < c->n_heads; h++) {
-        size_t len = strlen(heads);
-        snprintf(heads + len, sizeof heads - len, "%s%s:%d", h ? "," : "", c->heads[h].name,
-                 c->heads[h].classes);
-    }
-    const char *own_keys[] = {"geoloc.format", "geoloc.arch", "geoloc.stride_in_bottleneck",
-                              "geoloc.bn_eps", "geoloc.conv_bias", "geoloc.heads"};
-    const char *own_values[] = {WEIGHTS_FORMAT, arch, c->stride_on_conv1 ? "conv1" : "conv2",
-                                eps, c->conv_bias ? "true" : "false", heads};
+    net_arch_meta am;
+    net_arch_metadata(&net->cfg, &am);
+    const char *own_keys[1 + NET_ARCH_KEYS] = {"geoloc.format"};
+    const char *own_values[1 + NET_ARCH_KEYS] = {WEIGHTS_FORMAT};
+    memcpy(own_keys + 1, am.keys, sizeof am.keys);
+    memcpy(own_values + 1, am.values, sizeof am.values);
     size_t n_own = sizeof own_keys / sizeof own_keys[0], n_meta = n_own;
     const char **keys = malloc((n_own + n_extra) * sizeof *keys);
     const char **values = malloc((n_own + n_extra) * sizeof *values);

@@ -1,0 +1,22 @@
+/* geoloc evaluate: shared by its two modes (a predictions file; a model on a
+ * manifest's photos). */
+#ifndef GEOLOC_CLI_EVALUATE_H
+#define GEOLOC_CLI_EVALUATE_H
+
+#include <stdio.h>
+
+#include "geoloc/distance.h"
+
+/* Prints the accuracy table and the median and mean errors. */
+void cli_print_accuracy(const geoloc_distance_summary *s);
+
+/* Prints "n": N, "accuracy": {...}, "median_km": M, "mean_km": X (no braces). */
+void cli_print_accuracy_json(const geoloc_distance_summary *s);
+
+/* Prints the usage of the model mode. */
+void cli_evaluate_model_usage(FILE *out);
+
+/* geoloc evaluate [--model M] --meta CSV --images DIR ...: predicts the photos. */
+int cli_evaluate_model(int argc, char **argv);
+
+#endif

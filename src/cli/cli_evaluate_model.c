@@ -1,0 +1,303 @@
+/* geoloc evaluate --meta CSV --images DIR: a model's accuracy on a manifest's
+ * photos (overall and per scene label), with the per-photo results written in
+ * the GeoEstimation results format. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli/cli_dataset.h"
+#include "cli/cli_evaluate.h"
+#include "cli/cli_photos.h"
+#include "cli/cli_util.h"
+#include "io/atomic_file.h"
+#include "io/csv.h"
+
+#define CMD "geoloc evaluate"
+#define MAX_LISTED_MISSING 5
+
+static const char *const S3_NAMES[3] = {"indoor", "natural", "urban"};
+
+void cli_evaluate_model_usage(FILE *out) {
+    fputs("usage: geoloc evaluate [--model FILE] --meta CSV --images DIR [--json] [--out RESULTS.csv]\n"
+          "                       [--crops three|five|center] [--partition NAME|hierarchical]\n"
+          "                       [--batch N] [--skip-invalid]\n"
+          "\n"
+          "Predicts every photo the manifest CSV lists (IMG_ID, LAT, LON; optional S3_Label)\n"
+          "from DIR/IMG_ID with the model (default: $GEOLOC_MODEL, else the default model)\n"
+          "and prints the accuracy at 1/25/200/750/2500 km, the median and mean error,\n"
+          "the same per scene (S3_Label: 0 indoor, 1 natural, 2 urban) when the manifest\n"
+          "has the column, and images/s. A photo listed but missing from DIR or an empty\n"
+          "manifest stops the command before anything is predicted or written; photos\n"
+          "that cannot be decoded are reported, counted and left out.\n"
+          "\n"
+          "options:\n"
+          "  --out FILE      per-photo results in the GeoEstimation format (img_id,gt_lat,\n"
+          "                  predicted_lat,gt_long,predicted_long,great_circle_distance; CRLF;\n"
+          "                  a blank line and the summary row), written atomically\n"
+          "  --json          print one JSON object (n, accuracy, median_km, mean_km, skipped,\n"
+          "                  images_per_second, scenes)\n"
+          "  --crops, --partition, --batch   as for geoloc predict\n"
+          "  --skip-invalid  skip bad manifest rows instead of stopping\n"
+          "\n"
+          "exit status: 0 when photos were evaluated, 1 on bad input or when none could be\n"
+          "read, 2 on bad usage\n", out);
+}
+
+typedef struct eval_args {
+    const char *model, *meta, *images, *out, *partition;
+    int json, skip_invalid;
+    geoloc_predict_options opt;
+} eval_args;
+
+/* 0, or the exit code (2 usage, 0 after --help with *done set). */
+/* 1 for the options that take a value. */
+static int takes_value(const char *s) {
+    const char *const names[] = {"--model", "--meta", "--images", "--out", "--partition", "--crops", "--batch"};
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
+        if (!strcmp(s, names[k])) return 1;
+    return 0;
+}
+
+static int parse(int argc, char **argv, eval_args *a, int *done) {
+    a->opt = geoloc_predict_options_default();
+    for (int k = 1; k < argc; k++) {
+        const char *s = argv[k], *v = NULL;
+        if (takes_value(s) && !(v = cli_option_value(CMD, argc, argv, &k))) return 2;
+        if (cli_is_help(s)) {
+            cli_evaluate_model_usage(stdout);
+            *done = 1;
+            return 0;
+        } else if (!strcmp(s, "--json")) {
+            a->json = 1;
+        } else if (!strcmp(s, "--skip-invalid")) {
+            a->skip_invalid = 1;
+        } else if (s[0] != '-' || !s[1]) {
+            fprintf(stderr, CMD ": unexpected argument '%s' (with --meta, photos come from the manifest)\n", s);
+            return 2;
+        } else if (!strcmp(s, "--model")) {
+            a->model = v;
+        } else if (!strcmp(s, "--meta")) {
+            a->meta = v;
+        } else if (!strcmp(s, "--images")) {
+            a->images = v;
+        } else if (!strcmp(s, "--out")) {
+            a->out = v;
+        } else if (!strcmp(s, "--partition")) {
+            a->partition = v;
+        } else if (!strcmp(s, "--crops")) {
+            if (cli_parse_crops(CMD, v, &a->opt.crops) != 0) return 2;
+        } else if (!strcmp(s, "--batch")) {
+            if (cli_parse_batch(CMD, v, &a->opt.batch) != 0) return 2;
+        } else {
+            fprintf(stderr, CMD ": unknown option %s\n", s);
+            cli_evaluate_model_usage(stderr);
+            return 2;
+        }
+    }
+    if (!a->meta || !a->images) {
+        fprintf(stderr, CMD ": --meta CSV and --images DIR are both needed to evaluate a model\n");
+        return 2;
+    }
+    a->opt.top_k = 1;
+    return 0;
+}
+
+/* Per-photo outcome, in manifest order. */
+typedef struct eval_ctx {
+    const geoloc_manifest *m;
+    double *pred_lat, *pred_lon, *km;
+    unsigned char *ok;
+    size_t done, failed;
+} eval_ctx;
+
+static void on_result(void *ctx, const cli_photo_result *r) {
+    eval_ctx *e = ctx;
+    if (r->pred) {
+        const geoloc_manifest_row *row = &e->m->row[r->index];
+        e->ok[r->index] = 1;
+        e->pred_lat[r->index] = r->pred->lat;
+        e->pred_lon[r->index] = r->pred->lon;
+        e->km[r->index] = geoloc_haversine_km(row->lat, row->lng, r->pred->lat, r->pred->lon);
+    } else {
+        e->failed++;
+        cli_progress_end();
+        fprintf(stderr, CMD ": %s (skipped)\n", r->error);
+    }
+    cli_progress("evaluating", ++e->done, e->m->n);
+}
+
+/* Python's repr of round(v, 6) for values in [0, 1]: "0.43038", "1.0". */
+static void format_fraction(double v, char out[32]) {
+    snprintf(out, 32, "%.6f", v);
+    size_t n = strlen(out);
+    while (n > 2 && out[n - 1] == '0' && out[n - 2] != '.') out[--n] = '\0';
+}
+
+static int write_results(const char *path, const eval_ctx *e, const geoloc_distance_summary *s) {
+    atomic_file f;
+    geoloc_error err = {0};
+    if (atomic_file_open(&f, path, &err) != GEOLOC_OK) {
+        fprintf(stderr, CMD ": %s\n", err.message);
+        return 1;
+    }
+    fputs("img_id,gt_lat,predicted_lat,gt_long,predicted_long,great_circle_distance\r\n", f.fp);
+    for (size_t k = 0; k < e->m->n; k++) {
+        if (!e->ok[k]) continue;
+        const geoloc_manifest_row *row = &e->m->row[k];
+        char lat[32], lon[32];
+        csv_format_double(row->lat, lat);
+        csv_format_double(row->lng, lon);
+        csv_write_field(f.fp, row->id);
+        fprintf(f.fp, ",%s,%.6f,%s,%.6f,%.2f\r\n", lat, e->pred_lat[k], lon, e->pred_lon[k], e->km[k]);
+    }
+    fputs("\r\nstreet acc (1km),city acc (25km),region acc (200km),country acc (750km),"
+          "continent acc (2500km),mean deviation (km)\r\n", f.fp);
+    for (int t = 0; t < GEOLOC_N_THRESHOLDS; t++) {
+        char v[32];
+        format_fraction(s->accuracy[t], v);
+        fprintf(f.fp, "%s,", v);
+    }
+    fprintf(f.fp, "%.2f\r\n", s->mean_km);
+    if (atomic_file_commit(&f, &err) != GEOLOC_OK) {
+        fprintf(stderr, CMD ": %s\n", err.message);
+        return 1;
+    }
+    return 0;
+}
+
+/* Summary of the photos whose S3 label is `label` (-1: all); n 0 when none. */
+static void summarize(const eval_ctx *e, int label, double *buf, geoloc_distance_summary *s) {
+    size_t n = 0;
+    for (size_t k = 0; k < e->m->n; k++)
+        if (e->ok[k] && (label < 0 || e->m->row[k].label[0] == label)) buf[n++] = e->km[k];
+    memset(s, 0, sizeof *s);
+    geoloc_error err;
+    if (n) geoloc_distance_summarize(buf, n, s, &err);
+}
+
+static void print_results(const eval_args *a, const cli_runner *c, const eval_ctx *e, double seconds,
+                          double *buf) {
+    geoloc_distance_summary all, scene[3];
+    summarize(e, -1, buf, &all);
+    int scenes = (e->m->columns & GEOLOC_COL_S3) != 0;
+    for (int l = 0; scenes && l < 3; l++) summarize(e, l, buf, &scene[l]);
+    double speed = seconds > 0 ? (double)(e->m->n - e->failed) / seconds : 0.0;
+    if (a->json) {
+        putchar('{');
+        cli_print_accuracy_json(&all);
+        printf(", \"skipped\": %zu, \"images_per_second\": %.3f, \"model\": ", e->failed, speed);
+        cli_json_string(stdout, c->path);
+        printf(", \"scenes\": ");
+        if (!scenes) printf("null");
+        for (int l = 0; scenes && l < 3; l++) {
+            printf("%s\"%s\": {", l ? ", " : "{", S3_NAMES[l]);
+            cli_print_accuracy_json(&scene[l]);
+            putchar('}');
+        }
+        printf("%s}\n", scenes ? "}" : "");
+        return;
+    }
+    printf("model:       %s\n", c->path);
+    printf("photos:      %zu (%zu listed, %zu skipped: unreadable)\n", all.n, e->m->n, e->failed);
+    cli_print_accuracy(&all);
+    if (scenes) {
+        printf("by scene (S3_Label):  photos");
+        for (int t = 0; t < GEOLOC_N_THRESHOLDS; t++) printf(" %7s", geoloc_thresholds[t].key);
+        printf("  median km\n");
+        for (int l = 0; l < 3; l++) {
+            printf("  %-18s %7zu", S3_NAMES[l], scene[l].n);
+            for (int t = 0; t < GEOLOC_N_THRESHOLDS; t++) printf(" %6.2f%%", 100.0 * scene[l].accuracy[t]);
+            printf("  %9.2f\n", scene[l].median_km);
+        }
+    }
+    printf("speed:       %.2f images/s (%zu photos in %.1f s; model loaded in %.2f s)\n", speed,
+           e->m->n - e->failed, seconds, c->load_seconds);
+}
+
+/* The photos' paths (DIR/IMG_ID); NULL after a message when one is missing. */
+static char **photo_paths(const geoloc_manifest *m, const char *dir) {
+    char **paths = calloc(m->n, sizeof *paths);
+    size_t missing = 0;
+    for (size_t k = 0; paths && k < m->n; k++) {
+        size_t len = strlen(dir) + strlen(m->row[k].id) + 2;
+        if (!(paths[k] = malloc(len))) {
+            fprintf(stderr, CMD ": out of memory\n");
+            missing = m->n + 1;
+            break;
+        }
+        snprintf(paths[k], len, "%s/%s", dir, m->row[k].id);
+        struct stat st;
+        if (stat(paths[k], &st) != 0 || !S_ISREG(st.st_mode)) {
+            if (++missing <= MAX_LISTED_MISSING)
+                fprintf(stderr, CMD ": %s (line %ld of the manifest): no such photo\n", paths[k], m->row[k].line);
+        }
+    }
+    if (paths && !missing) return paths;
+    if (paths && missing <= m->n)
+        fprintf(stderr, CMD ": %zu of the %zu photos listed are missing from %s%s; nothing evaluated\n", missing,
+                m->n, dir, missing > MAX_LISTED_MISSING ? " (first 5 shown)" : "");
+    for (size_t k = 0; paths && k < m->n; k++) free(paths[k]);
+    free(paths);
+    return NULL;
+}
+
+int cli_evaluate_model(int argc, char **argv) {
+    eval_args a = {0};
+    int done = 0, rc = parse(argc, argv, &a, &done);
+    if (rc != 0 || done) return rc;
+    struct stat st;
+    if (stat(a.images, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, CMD ": --images %s: not a folder\n", a.images);
+        return 1;
+    }
+    geoloc_manifest *m = cli_read_manifest(CMD, a.meta, a.skip_invalid);
+    if (!m) return 1;
+    if (m->n == 0) {
+        fprintf(stderr, CMD ": %s: no photos listed\n", a.meta);
+        geoloc_manifest_free(m);
+        return 1;
+    }
+    char **paths = photo_paths(m, a.images);
+    eval_ctx e = {m, malloc(m->n * sizeof(double)), malloc(m->n * sizeof(double)), malloc(m->n * sizeof(double)),
+                  calloc(m->n, 1), 0, 0};
+    double *buf = malloc(m->n * sizeof *buf);
+    cli_runner c = {0};
+    rc = !paths ? 1 : !e.pred_lat || !e.pred_lon || !e.km || !e.ok || !buf ? 1 : 0;
+    if (paths && rc) fprintf(stderr, CMD ": out of memory\n");
+    if (rc == 0) rc = cli_runner_open(CMD, a.model, a.partition, &a.opt, m->n, &c);
+    if (rc == 0) {
+        double t0 = cli_now_seconds();
+        long failed = cli_predict_files(CMD, &c, (const char *const *)paths, m->n, 0, on_result, &e);
+        double seconds = cli_now_seconds() - t0;
+        cli_progress_end();
+        if (failed < 0) {
+            rc = 1;
+        } else if ((size_t)failed == m->n) {
+            fprintf(stderr, CMD ": none of the %zu photos could be read\n", m->n);
+            rc = 1;
+        } else {
+            geoloc_distance_summary all;
+            summarize(&e, -1, buf, &all);
+            if (a.out) rc = write_results(a.out, &e, &all);
+            if (rc == 0) print_results(&a, &c, &e, seconds, buf);
+            if (rc == 0 && e.failed)
+                fprintf(stderr, CMD ": %zu of %zu photos skipped (unreadable)\n", e.failed, m->n);
+        }
+    }
+    cli_runner_close(&c);
+    for (size_t k = 0; paths && k < m->n; k++) free(paths[k]);
+    free(paths);
+    free(e.pred_lat);
+    free(e.pred_lon);
+    free(e.km);
+    free(e.ok);
+    free(buf);
+    geoloc_manifest_free(m);
+    if (rc == 0 && (fflush(stdout) != 0 || ferror(stdout))) {
+        fprintf(stderr, CMD ": cannot write the output\n");
+        return 1;
+    }
+    return rc;
+}

@@ -1,0 +1,83 @@
+/* Photos for the commands that take photos and folders (predict, evaluate):
+ * lists of photo files with folders walked, a loaded model with its
+ * predictor, batched prediction of files with their EXIF metadata, and a
+ * JSON string writer. */
+#ifndef GEOLOC_CLI_PHOTOS_H
+#define GEOLOC_CLI_PHOTOS_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "geoloc/exif.h"
+#include "geoloc/model.h"
+
+/* Photo paths in the order given; folders contribute their photos (.jpg,
+ * .jpeg, .png, .webp, any case; hidden entries and links to folders left out)
+ * walked recursively in sorted order. */
+typedef struct cli_photo_list {
+    char **paths;
+    size_t n, cap;
+    size_t folders;  /* folders walked */
+} cli_photo_list;
+
+/* Adds a file (whatever its name) or a folder's photos; 0, or -1 after a
+ * message on stderr (out of memory, unreadable folder). */
+int cli_photo_list_add(const char *cmd, cli_photo_list *l, const char *arg);
+
+/* Releases the list's paths. */
+void cli_photo_list_free(cli_photo_list *l);
+
+/* 1 when a file name ends in .jpg, .jpeg, .png or .webp (any case). */
+int cli_is_photo_name(const char *name);
+
+/* Writes s as a JSON string (quotes, escapes). */
+void cli_json_string(FILE *out, const char *s);
+
+/* Parses a --crops value (three, five, center); 0, or 2 after a message. */
+int cli_parse_crops(const char *cmd, const char *text, geoloc_crop_mode *out);
+
+/* The --crops name of a crop mode. */
+const char *cli_crops_name(geoloc_crop_mode crops);
+
+/* Parses a --batch value (1-256); 0, or 2 after a message. */
+int cli_parse_batch(const char *cmd, const char *text, int *out);
+
+/* A model ready to predict. */
+typedef struct cli_runner {
+    geoloc_model *model;
+    geoloc_predictor *pred;
+    geoloc_predict_options opt;
+    char path[4096];
+    int batch;             /* photos per network call */
+    double load_seconds;   /* resolving, loading and preparing */
+} cli_runner;
+
+/* Resolves the model (model_arg, $GEOLOC_MODEL or the default), loads it and
+ * prepares a predictor for batches of min(opt->batch, n_photos) photos with
+ * the partition named `partition` (a name, an index; NULL or "hierarchical":
+ * all). 0, or after a message on stderr 1 (cannot load) or 2 (no such
+ * partition: a usage error). */
+int cli_runner_open(const char *cmd, const char *model_arg, const char *partition,
+                    const geoloc_predict_options *opt, size_t n_photos, cli_runner *out);
+
+/* Releases what cli_runner_open made. */
+void cli_runner_close(cli_runner *c);
+
+/* What became of one photo. */
+typedef struct cli_photo_result {
+    size_t index;                      /* in the list given */
+    const char *path;
+    const geoloc_prediction *pred;     /* NULL when the photo could not be read */
+    const float *distribution;         /* the answering partition's, when asked */
+    const geoloc_photo_meta *meta;     /* EXIF (printed beside, never used to predict) */
+    const char *error;                 /* why it could not be read */
+} cli_photo_result;
+
+/* Predicts the photos paths[0..n) in batches and calls done() for each, in
+ * order (failures included). Returns the number of photos that could not be
+ * read, or -1 after a message on stderr when prediction itself failed. */
+long cli_predict_files(const char *cmd, cli_runner *c, const char *const *paths, size_t n,
+                       int want_distribution, void (*done)(void *ctx, const cli_photo_result *r),
+                       void *ctx);
+
+#endif

@@ -1,0 +1,40 @@
+/* Shared by the model files (creation, files, prediction). Internal API. */
+#ifndef GEOLOC_MODEL_INTERNAL_H
+#define GEOLOC_MODEL_INTERNAL_H
+
+#include <stddef.h>
+
+#include "geoloc/model.h"
+
+#define MODEL_SCENE_HEAD "scene"
+#define MODEL_DEFAULT_FILE "geoloc-default.safetensors"
+
+/* A zeroed model (norm ImageNet, image size 224); NULL when out of memory. */
+geoloc_model *model_alloc(void);
+
+/* Width of the pooled features of a ResNet depth, 0 for an unknown depth. */
+int model_feature_dim(int depth);
+
+/* 1 for the metadata keys the format itself writes (not settable as extra). */
+int model_reserved_key(const char *key);
+
+/* Checks a partition or scene name: 1-63 bytes, no control characters and not
+ * `forbidden` (',' for partitions, 0 for none); 0 when fine. */
+int model_check_name(const char *name, char forbidden);
+
+/* Allocates and fills m->ancestor[f][c] (c < f) with geoloc_partition_ancestors. */
+geoloc_status model_compute_hierarchy(geoloc_model *m, geoloc_error *err);
+
+/* The configuration of m's network: `base`'s backbone, heads geo0.. and scene. */
+void model_set_heads(geoloc_model *m, const geoloc_resnet_config *base);
+
+/* Writes "A, B and C" (the folders geoloc_model_find_data looks in) to out. */
+void model_search_text(char *out, size_t size);
+
+/* geoloc_model_input_name (kept for the training code). */
+const char *model_norm_name(geoloc_norm norm);
+
+/* The normalisation named in geoloc.input; 0, or -1 when unknown. */
+int model_norm_parse(const char *text, geoloc_norm *out);
+
+#endif

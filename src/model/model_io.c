@@ -1,0 +1,581 @@
+/* Model files: one safetensors file with the network's parameters (named as
+ * the network names them; only the heads when the file names a backbone
+ * weights file in geoloc.backbone) and, per partition i (coarse to fine),
+ *   partition<i>.cells       I64 [K]     S2 cell ids (their 64 bits)
+ *   partition<i>.count       I64 [K]     training photos per cell
+ *   partition<i>.mean        F64 [K, 2]  mean latitude, longitude of those photos
+ *   partition<i>.ancestor<j> I32 [K]     class of partition j < i holding each cell
+ * with the metadata geoloc.format (geoloc-model-1), the architecture
+ * (geoloc.arch, geoloc.stride_in_bottleneck, geoloc.bn_eps, geoloc.conv_bias,
+ * geoloc.heads), geoloc.partitions (names, comma-separated), geoloc.num_images
+ * (per partition, comma-separated), geoloc.scenes (newline-separated),
+ * geoloc.input (imagenet | caffe_bgr), geoloc.image_size, geoloc.backbone,
+ * geoloc.created_by and any extra pairs (training summaries). Reading checks
+ * all of it: every error names the file and the field. */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "geo/partition_internal.h"
+#include "model/model_internal.h"
+#include "nn/net_io.h"
+
+#ifndef GEOLOC_VERSION
+#define GEOLOC_VERSION "unknown"
+#endif
+
+#define MAX_CLASSES 100000000u
+#define PARTITION_TENSORS(n) ((n) * 3 + (n) * ((n) - 1) / 2)
+
+/* ---- writing ------------------------------------------------------------------ */
+
+typedef struct tensor_list {
+    geoloc_tensor_desc *t;
+    char (*names)[64];
+    uint64_t (*shapes)[2];
+    size_t n;
+} tensor_list;
+
+static void add_tensor(tensor_list *l, const char *name, geoloc_dtype dtype, size_t ndim,
+                       uint64_t d0, uint64_t d1, const void *data) {
+    size_t k = l->n++;
+    snprintf(l->names[k], sizeof l->names[k], "%s", name);
+    l->shapes[k][0] = d0;
+    l->shapes[k][1] = d1;
+    l->t[k] = (geoloc_tensor_desc){.name = l->names[k], .dtype = dtype, .ndim = ndim,
+                                   .shape = l->shapes[k], .data = data};
+}
+
+/* The n strings joined by sep, in a new buffer (NULL: out of memory). */
+static char *join(const char *const *items, size_t n, char sep) {
+    size_t len = 1;
+    for (size_t k = 0; k < n; k++) len += strlen(items[k]) + 1;
+    char *out = malloc(len), *p = out;
+    if (!out) return NULL;
+    *p = '\0';
+    for (size_t k = 0; k < n; k++) {
+        if (k) *p++ = sep;
+        size_t sl = strlen(items[k]);
+        memcpy(p, items[k], sl + 1);
+        p += sl;
+    }
+    return out;
+}
+
+geoloc_status geoloc_model_save(const geoloc_model *m, const char *path, int heads_only,
+                                const char *backbone_name, geoloc_error *err) {
+    if (!m || !m->net) return error_set(err, GEOLOC_E_ARG, "%s: the model has no network to save", path);
+    const char *bb = backbone_name ? backbone_name : m->backbone;
+    if (heads_only && (!bb || !*bb || strchr(bb, '/') || strlen(bb) >= sizeof m->backbone))
+        return error_set(err, GEOLOC_E_ARG, "%s: a heads-only model needs a backbone file name "
+                         "(without folders, found with geoloc_model_find_data)", path);
+    geoloc_net *net = m->net;
+    size_t n_params = geoloc_net_param_count(net), np = m->n_partitions;
+    size_t cap = PARTITION_TENSORS(np) + n_params;
+    tensor_list l = {calloc(cap, sizeof *l.t), calloc(cap, sizeof *l.names),
+                     calloc(cap, sizeof *l.shapes), 0};
+    double *means[GEOLOC_MODEL_MAX_PARTITIONS] = {0};
+    char *partitions = NULL, *scenes = NULL, num_images[GEOLOC_MODEL_MAX_PARTITIONS * 24] = "";
+    const char **keys = calloc(16 + m->n_meta, sizeof *keys);
+    const char **values = calloc(16 + m->n_meta, sizeof *values);
+    geoloc_status s = GEOLOC_OK;
+    if (!l.t || !l.names || !l.shapes || !keys || !values) {
+        s = error_set(err, GEOLOC_E_NOMEM, "%s: out of memory", path);
+        goto done;
+    }
+    /* 8-byte elements first, then 4-byte ones: every tensor stays aligned in the file */
+    char name[64];
+    for (size_t i = 0; i < np; i++) {
+        const geoloc_partition *p = m->partitions[i];
+        if (!(means[i] = malloc(2 * p->n * sizeof(double)))) {
+            s = error_set(err, GEOLOC_E_NOMEM, "%s: out of memory", path);
+            goto done;
+        }
+        for (size_t k = 0; k < p->n; k++) means[i][2 * k] = p->lat[k], means[i][2 * k + 1] = p->lng[k];
+        snprintf(name, sizeof name, "partition%zu.cells", i);
+        add_tensor(&l, name, GEOLOC_DTYPE_I64, 1, p->n, 0, p->cell);
+        snprintf(name, sizeof name, "partition%zu.count", i);
+        add_tensor(&l, name, GEOLOC_DTYPE_I64, 1, p->n, 0, p->count);
+        snprintf(name, sizeof name, "partition%zu.mean", i);
+        add_tensor(&l, name, GEOLOC_DTYPE_F64, 2, p->n, 2, means[i]);
+        size_t len = strlen(num_images);
+        snprintf(num_images + len, sizeof num_images - len, "%s%" PRIu64, i ? "," : "",
+                 p->num_images);
+    }
+    for (size_t i = 0; i < n_params; i++) {
+        const geoloc_param *p = geoloc_net_param(net, i);
+        if (heads_only && p->head < 0) continue;
+        l.t[l.n++] = (geoloc_tensor_desc){.name = p->name, .dtype = GEOLOC_DTYPE_F32,
+                                          .ndim = p->ndim, .shape = p->shape, .data = p->data};
+    }
+    for (size_t i = 1; i < np; i++)
+        for (size_t j = 0; j < i; j++) {
+            snprintf(name, sizeof name, "partition%zu.ancestor%zu", i, j);
+            add_tensor(&l, name, GEOLOC_DTYPE_I32, 1, m->partitions[i]->n, 0, m->ancestor[i][j]);
+        }
+    const char *rows[GEOLOC_MODEL_MAX_PARTITIONS];
+    for (size_t i = 0; i < np; i++) rows[i] = m->partition_names[i];
+    partitions = join(rows, np, ',');
+    scenes = m->n_scenes ? join((const char *const *)m->scene_names, m->n_scenes, '\n') : NULL;
+    if (!partitions || (m->n_scenes && !scenes)) {
+        s = error_set(err, GEOLOC_E_NOMEM, "%s: out of memory", path);
+        goto done;
+    }
+    net_arch_meta am;
+    net_arch_metadata(geoloc_net_config(net), &am);
+    char image_size[16];
+    snprintf(image_size, sizeof image_size, "%d", m->image_size);
+    size_t n_meta = 0;
+#define META(k, v) (keys[n_meta] = (k), values[n_meta++] = (v))
+    META("geoloc.format", GEOLOC_MODEL_FORMAT);
+    for (size_t k = 0; k < NET_ARCH_KEYS; k++) META(am.keys[k], am.values[k]);
+    META("geoloc.partitions", partitions);
+    META("geoloc.num_images", num_images);
+    if (scenes) META("geoloc.scenes", scenes);
+    META("geoloc.input", geoloc_model_input_name(m->norm));
+    META("geoloc.image_size", image_size);
+    if (heads_only) META("geoloc.backbone", bb);
+    if (!geoloc_model_get_meta(m, "geoloc.created_by")) META("geoloc.created_by", "geoloc " GEOLOC_VERSION);
+    for (size_t k = 0; k < m->n_meta; k++)
+        if (!model_reserved_key(m->meta_keys[k])) META(m->meta_keys[k], m->meta_values[k]);
+#undef META
+    s = geoloc_safetensors_write(path, l.t, l.n, keys, values, n_meta, err);
+done:
+    for (size_t i = 0; i < np; i++) free(means[i]);
+    free(partitions);
+    free(scenes);
+    free(keys);
+    free(values);
+    free(l.t);
+    free(l.names);
+    free(l.shapes);
+    return s;
+}
+
+/* ---- reading ------------------------------------------------------------------ */
+
+static geoloc_status check_format(const geoloc_safetensors *st, const char *file,
+                                  geoloc_error *err) {
+    const char *f = geoloc_safetensors_metadata_get(st, "geoloc.format");
+    if (!f)
+        return error_set(err, GEOLOC_E_PARSE, "%s: geoloc.format: missing: not a geoloc model file", file);
+    if (!strcmp(f, GEOLOC_MODEL_FORMAT)) return GEOLOC_OK;
+    if (!strncmp(f, "geoloc-weights-", 15))
+        return error_set(err, GEOLOC_E_PARSE, "%s: geoloc.format \"%s\": network weights, not a model "
+                         "(no partitions); geoloc model init makes a model from weights", file, f);
+    if (!strncmp(f, "geoloc-model-", 13))
+        return error_set(err, GEOLOC_E_PARSE, "%s: geoloc.format \"%s\": a model file from a different "
+                         "version of geoloc (this version reads %s); refused", file, f,
+                         GEOLOC_MODEL_FORMAT);
+    return error_set(err, GEOLOC_E_PARSE, "%s: geoloc.format \"%.64s\": not a geoloc model file", file, f);
+}
+
+/* Tensor `name` of `dtype` and shape [d0] (ndim 1) or [d0, d1]; d0 == 0 accepts any
+ * first dimension in 1..MAX_CLASSES. */
+static geoloc_status get_tensor(const geoloc_safetensors *st, const char *file, const char *name,
+                                geoloc_dtype dtype, size_t ndim, uint64_t d0, uint64_t d1,
+                                const geoloc_tensor_info **out, geoloc_error *err) {
+    const geoloc_tensor_info *t = geoloc_safetensors_find(st, name);
+    *out = NULL;
+    if (!t) return error_set(err, GEOLOC_E_PARSE, "%s: %s: missing", file, name);
+    if (t->dtype != dtype)
+        return error_set(err, GEOLOC_E_PARSE, "%s: %s: dtype %s, %s expected", file, name,
+                         geoloc_dtype_name(t->dtype), geoloc_dtype_name(dtype));
+    int ok = t->ndim == ndim && (d0 ? t->shape[0] == d0 : t->shape[0] >= 1 && t->shape[0] <= MAX_CLASSES) &&
+             (ndim < 2 || t->shape[1] == d1);
+    if (!ok) {
+        if (d0) return error_set(err, GEOLOC_E_PARSE, "%s: %s: shape of %zu dimensions, [%" PRIu64 "%s] expected",
+                                 file, name, t->ndim, d0, ndim == 2 ? ",2" : "");
+        return error_set(err, GEOLOC_E_PARSE, "%s: %s: shape of %zu dimensions, [K] with K in 1..%u expected",
+                         file, name, t->ndim, MAX_CLASSES);
+    }
+    *out = t;
+    return GEOLOC_OK;
+}
+
+/* Reads partition i's cells, counts and means and checks them. */
+static geoloc_status read_partition(const geoloc_safetensors *st, const char *file, size_t i,
+                                    geoloc_partition **out, geoloc_error *err) {
+    char name[3][64];
+    snprintf(name[0], sizeof name[0], "partition%zu.cells", i);
+    snprintf(name[1], sizeof name[1], "partition%zu.count", i);
+    snprintf(name[2], sizeof name[2], "partition%zu.mean", i);
+    const geoloc_tensor_info *cells, *count, *mean;
+    geoloc_status s = get_tensor(st, file, name[0], GEOLOC_DTYPE_I64, 1, 0, 0, &cells, err);
+    if (s != GEOLOC_OK) return s;
+    size_t n = (size_t)cells->shape[0];
+    if ((s = get_tensor(st, file, name[1], GEOLOC_DTYPE_I64, 1, n, 0, &count, err)) != GEOLOC_OK ||
+        (s = get_tensor(st, file, name[2], GEOLOC_DTYPE_F64, 2, n, 2, &mean, err)) != GEOLOC_OK)
+        return s;
+    geoloc_partition *p = partition_alloc(n);
+    if (!p) return error_set(err, GEOLOC_E_NOMEM, "%s: out of memory", file);
+    const unsigned char *cb = cells->data, *nb = count->data, *mb = mean->data;
+    uint64_t total = 0;
+    for (size_t k = 0; k < n && s == GEOLOC_OK; k++) {
+        int64_t c;
+        memcpy(&p->cell[k], cb + 8 * k, 8);
+        memcpy(&c, nb + 8 * k, 8);
+        memcpy(&p->lat[k], mb + 16 * k, 8);
+        memcpy(&p->lng[k], mb + 16 * k + 8, 8);
+        p->count[k] = (uint64_t)c;
+        total += (uint64_t)c;
+        if (!geoloc_s2_is_valid(p->cell[k]))
+            s = error_set(err, GEOLOC_E_PARSE, "%s: %s[%zu]: 0x%016" PRIx64 " is not a valid S2 cell id",
+                          file, name[0], k, p->cell[k]);
+        else if (c < 0)
+            s = error_set(err, GEOLOC_E_PARSE, "%s: %s[%zu]: negative count %" PRId64, file, name[1], k, c);
+        else if (!(fabs(p->lat[k]) <= 90.0) || !(fabs(p->lng[k]) <= 180.0))
+            s = error_set(err, GEOLOC_E_PARSE, "%s: %s[%zu]: (%g, %g) is not a latitude, longitude in degrees",
+                          file, name[2], k, p->lat[k], p->lng[k]);
+    }
+    if (s == GEOLOC_OK && partition_index(p) != 0) s = error_set(err, GEOLOC_E_NOMEM, "%s: out of memory", file);
+    for (size_t k = 1; s == GEOLOC_OK && k < n; k++) {
+        geoloc_cell a = p->sorted_cell[k - 1], b = p->sorted_cell[k];
+        if (geoloc_s2_range_max(a) >= geoloc_s2_range_min(b)) {
+            char ta[GEOLOC_S2_TOKEN_SIZE], tb[GEOLOC_S2_TOKEN_SIZE];
+            geoloc_s2_to_token(a, ta);
+            geoloc_s2_to_token(b, tb);
+            s = error_set(err, GEOLOC_E_PARSE, "%s: %s: cell %s (class %u) %s cell %s (class %u): "
+                          "cells of a partition may not nest", file, name[0], tb, p->sorted_class[k],
+                          a == b ? "repeats" : "overlaps", ta, p->sorted_class[k - 1]);
+        }
+    }
+    if (s != GEOLOC_OK) {
+        geoloc_partition_free(p);
+        return s;
+    }
+    p->num_images = total;
+    *out = p;
+    return GEOLOC_OK;
+}
+
+/* The stored hierarchy must be the one the cells give. */
+static geoloc_status check_hierarchy(const geoloc_safetensors *st, const char *file,
+                                     const geoloc_model *m, geoloc_error *err) {
+    for (size_t i = 1; i < m->n_partitions; i++)
+        for (size_t j = 0; j < i; j++) {
+            char name[64];
+            snprintf(name, sizeof name, "partition%zu.ancestor%zu", i, j);
+            const geoloc_tensor_info *t;
+            size_t n = m->partitions[i]->n;
+            geoloc_status s = get_tensor(st, file, name, GEOLOC_DTYPE_I32, 1, n, 0, &t, err);
+            if (s != GEOLOC_OK) return s;
+            for (size_t k = 0; k < n; k++) {
+                int32_t v;
+                memcpy(&v, (const unsigned char *)t->data + 4 * k, 4);
+                if (v != m->ancestor[i][j][k])
+                    return error_set(err, GEOLOC_E_PARSE, "%s: %s[%zu] is %d but the cells give %d: "
+                                     "inconsistent partitions (%s is not the hierarchy of %s over %s)",
+                                     file, name, k, (int)v, (int)m->ancestor[i][j][k], name,
+                                     m->partition_names[i], m->partition_names[j]);
+            }
+        }
+    return GEOLOC_OK;
+}
+
+/* Splits text at sep into at most max names checked with model_check_name
+ * (forbidden = sep); calls put(ctx, k, name) for each; the count, or -1. */
+static long split_names(const char *text, char sep, size_t max, char *name, size_t name_size,
+                        int (*put)(void *ctx, size_t k, const char *name), void *ctx) {
+    size_t k = 0;
+    for (const char *p = text;; k++) {
+        const char *end = strchr(p, sep);
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (k == max || len >= name_size) return -1;
+        memcpy(name, p, len);
+        name[len] = '\0';
+        if (model_check_name(name, sep) != 0 || put(ctx, k, name) != 0) return -1;
+        if (!end) return (long)k + 1;
+        p = end + 1;
+    }
+}
+
+static int put_partition_name(void *ctx, size_t k, const char *name) {
+    geoloc_model *m = ctx;
+    for (size_t j = 0; j < k; j++)
+        if (!strcmp(m->partition_names[j], name)) return -1;
+    snprintf(m->partition_names[k], sizeof m->partition_names[k], "%s", name);
+    return 0;
+}
+
+static int put_scene_name(void *ctx, size_t k, const char *name) {
+    geoloc_model *m = ctx;
+    char **names = realloc(m->scene_names, (k + 1) * sizeof *names);
+    if (!names) return -1;
+    m->scene_names = names;
+    if (!(names[k] = strdup(name))) return -1;
+    m->n_scenes = k + 1;
+    return 0;
+}
+
+/* geoloc.partitions, geoloc.num_images, geoloc.scenes, geoloc.input,
+ * geoloc.image_size, geoloc.backbone and the extra pairs. */
+static geoloc_status read_metadata(const geoloc_safetensors *st, const char *file, geoloc_model *m,
+                                   geoloc_error *err) {
+    char name[64];
+    const char *v = geoloc_safetensors_metadata_get(st, "geoloc.partitions");
+    if (!v) return error_set(err, GEOLOC_E_PARSE, "%s: geoloc.partitions: missing", file);
+    long n = split_names(v, ',', GEOLOC_MODEL_MAX_PARTITIONS, name, sizeof name, put_partition_name, m);
+    if (n < 1)
+        return error_set(err, GEOLOC_E_PARSE, "%s: geoloc.partitions \"%.100s\": expected 1 to %d distinct "
+                         "names (1-63 characters) separated by commas", file, v, GEOLOC_MODEL_MAX_PARTITIONS);
+    m->n_partitions = (size_t)n;
+    if ((v = geoloc_safetensors_metadata_get(st, "geoloc.scenes")) &&
+        split_names(v, '\n', 100000, name, sizeof name, put_scene_name, m) < 1)
+        return error_set(err, GEOLOC_E_PARSE, "%s: geoloc.scenes \"%.100s\": expected names (1-63 "
+                         "characters) separated by newlines", file, v);
+    if (!(v = geoloc_safetensors_metadata_get(st, "geoloc.input")))
+        return error_set(err, GEOLOC_E_PARSE, "%s: geoloc.input: missing", file);
+    if (model_norm_parse(v, &m->norm) != 0)
+        return error_set(err, GEOLOC_E_PARSE, "%s: geoloc.input \"%.64s\": expected imagenet, caffe_bgr "
+                         "or none", file, v);
+    if (!(v = geoloc_safetensors_metadata_get(st, "geoloc.image_size")))
+        return error_set(err, GEOLOC_E_PARSE, "%s: geoloc.image_size: missing", file);
+    char *end;
+    long size = strtol(v, &end, 10);
+    if (end == v || *end || size < 32 || size > 4096)
+        return error_set(err, GEOLOC_E_PARSE, "%s: geoloc.image_size \"%.64s\": expected 32 to 4096",
+                         file, v);
+    m->image_size = (int)size;
+    if ((v = geoloc_safetensors_metadata_get(st, "geoloc.backbone"))) {
+        size_t len = strlen(v);
+        int bad = len == 0 || len >= sizeof m->backbone || strchr(v, '/') || !strcmp(v, "..");
+        for (size_t k = 0; k < len && !bad; k++) bad = (unsigned char)v[k] < 0x20;
+        if (bad)
+            return error_set(err, GEOLOC_E_PARSE, "%s: geoloc.backbone \"%.100s\": expected a file name "
+                             "without folders", file, v);
+        memcpy(m->backbone, v, len + 1);
+    }
+    for (size_t k = 0; k < geoloc_safetensors_metadata_count(st); k++) {
+        const char *key, *value;
+        geoloc_safetensors_metadata_entry(st, k, &key, &value);
+        if (!model_reserved_key(key) && geoloc_model_set_meta(m, key, value, err) != GEOLOC_OK)
+            return error_set(err, GEOLOC_E_NOMEM, "%s: out of memory", file);
+    }
+    return GEOLOC_OK;
+}
+
+/* geoloc.num_images: one count per partition (absent: the sums of the counts). */
+static geoloc_status read_num_images(const geoloc_safetensors *st, const char *file, geoloc_model *m,
+                                     geoloc_error *err) {
+    const char *v = geoloc_safetensors_metadata_get(st, "geoloc.num_images"), *p = v;
+    for (size_t i = 0; v && i < m->n_partitions; i++) {
+        char *end;
+        if (*p < '0' || *p > '9') break;
+        unsigned long long n = strtoull(p, &end, 10);
+        if (*end != (i + 1 < m->n_partitions ? ',' : '\0')) break;
+        m->partitions[i]->num_images = n;
+        if (i + 1 == m->n_partitions) return GEOLOC_OK;
+        p = end + 1;
+    }
+    if (!v) return GEOLOC_OK;
+    return error_set(err, GEOLOC_E_PARSE, "%s: geoloc.num_images \"%.100s\": expected %zu counts "
+                     "separated by commas", file, v, m->n_partitions);
+}
+
+/* The heads named in geoloc.heads must be geo0.. (one per partition, its size) then scene. */
+static geoloc_status read_config(const geoloc_safetensors *st, const char *file, geoloc_model *m,
+                                 geoloc_error *err) {
+    geoloc_resnet_config cfg;
+    geoloc_status s = net_config_from_metadata(st, file, &cfg, err);
+    if (s != GEOLOC_OK) return s;
+    if (!model_feature_dim(cfg.depth))
+        return error_set(err, GEOLOC_E_PARSE, "%s: geoloc.arch: ResNet depth %d: expected 18, 34, 50, "
+                         "101 or 152", file, cfg.depth);
+    if (!geoloc_safetensors_metadata_get(st, "geoloc.heads"))
+        return error_set(err, GEOLOC_E_PARSE, "%s: geoloc.heads: missing", file);
+    model_set_heads(m, &cfg);
+    if (cfg.n_heads != m->config.n_heads)
+        return error_set(err, GEOLOC_E_PARSE, "%s: geoloc.heads: %zu heads for %zu partitions and %s",
+                         file, cfg.n_heads, m->n_partitions, m->n_scenes ? "a scene head" : "no scene head");
+    for (size_t h = 0; h < cfg.n_heads; h++) {
+        const geoloc_head_config *want = &m->config.heads[h], *got = &cfg.heads[h];
+        if (strcmp(want->name, got->name) != 0)
+            return error_set(err, GEOLOC_E_PARSE, "%s: geoloc.heads: head %zu is \"%s\", \"%s\" expected",
+                             file, h, got->name, want->name);
+        if (want->classes != got->classes)
+            return error_set(err, GEOLOC_E_PARSE, "%s: geoloc.heads: head %s has %d classes but %s %s has %d",
+                             file, got->name, got->classes, h < m->n_partitions ? "partition" : "the scene list",
+                             h < m->n_partitions ? m->partition_names[h] : "geoloc.scenes", want->classes);
+    }
+    uint64_t feat = (uint64_t)model_feature_dim(cfg.depth);
+    for (size_t h = 0; h < cfg.n_heads; h++) {
+        char name[GEOLOC_NN_HEAD_NAME + 16];
+        uint64_t shape[2] = {(uint64_t)cfg.heads[h].classes, feat};
+        const float *data;
+        snprintf(name, sizeof name, "%s.weight", cfg.heads[h].name);
+        if ((s = geoloc_safetensors_get_f32(st, name, shape, 2, &data, err)) != GEOLOC_OK) return s;
+        snprintf(name, sizeof name, "%s.bias", cfg.heads[h].name);
+        if ((s = geoloc_safetensors_get_f32(st, name, shape, 1, &data, err)) != GEOLOC_OK) return s;
+    }
+    return GEOLOC_OK;
+}
+
+/* 1 when name is one of the partition tensors of n partitions. */
+static int is_partition_tensor(const char *name, size_t n) {
+    char want[64];
+    for (size_t i = 0; i < n; i++) {
+        const char *kinds[] = {"cells", "count", "mean"};
+        for (size_t k = 0; k < 3; k++) {
+            snprintf(want, sizeof want, "partition%zu.%s", i, kinds[k]);
+            if (!strcmp(name, want)) return 1;
+        }
+        for (size_t j = 0; j < i; j++) {
+            snprintf(want, sizeof want, "partition%zu.ancestor%zu", i, j);
+            if (!strcmp(name, want)) return 1;
+        }
+    }
+    return 0;
+}
+
+/* 1 when name is a parameter of one of the heads. */
+static int is_head_tensor(const char *name, const geoloc_resnet_config *cfg) {
+    for (size_t h = 0; h < cfg->n_heads; h++) {
+        size_t len = strlen(cfg->heads[h].name);
+        if (!strncmp(name, cfg->heads[h].name, len) &&
+            (!strcmp(name + len, ".weight") || !strcmp(name + len, ".bias")))
+            return 1;
+    }
+    return 0;
+}
+
+/* Every tensor must be a partition, head or (without geoloc.backbone) backbone
+ * tensor; the backbone ones are counted into *n_backbone. */
+static geoloc_status check_tensor_names(const geoloc_safetensors *st, const char *file,
+                                        const geoloc_model *m, size_t *n_backbone, geoloc_error *err) {
+    *n_backbone = 0;
+    for (size_t k = 0; k < geoloc_safetensors_count(st); k++) {
+        const char *name = geoloc_safetensors_tensor(st, k)->name;
+        if (is_partition_tensor(name, m->n_partitions) || is_head_tensor(name, &m->config)) continue;
+        if (!strncmp(name, "partition", 9))
+            return error_set(err, GEOLOC_E_PARSE, "%s: tensor \"%.100s\": unexpected (the model has %zu "
+                             "partitions)", file, name, m->n_partitions);
+        if (m->backbone[0])
+            return error_set(err, GEOLOC_E_PARSE, "%s: tensor \"%.100s\": a backbone tensor in a model whose "
+                             "backbone is the file %s (geoloc.backbone)", file, name, m->backbone);
+        ++*n_backbone;
+    }
+    if (!m->backbone[0] && *n_backbone == 0)
+        return error_set(err, GEOLOC_E_PARSE, "%s: no backbone tensors and no geoloc.backbone naming a "
+                         "backbone file", file);
+    return GEOLOC_OK;
+}
+
+/* Everything but the network weights. */
+static geoloc_status read_model(const geoloc_safetensors *st, const char *file, geoloc_model **out,
+                                size_t *n_backbone, geoloc_error *err) {
+    *out = NULL;
+    geoloc_model *m = model_alloc();
+    if (!m) return error_set(err, GEOLOC_E_NOMEM, "%s: out of memory", file);
+    geoloc_status s = check_format(st, file, err);
+    if (s == GEOLOC_OK) s = read_metadata(st, file, m, err);
+    for (size_t i = 0; s == GEOLOC_OK && i < m->n_partitions; i++)
+        s = read_partition(st, file, i, &m->partitions[i], err);
+    if (s == GEOLOC_OK) s = read_num_images(st, file, m, err);
+    if (s == GEOLOC_OK && model_compute_hierarchy(m, err) != GEOLOC_OK)
+        s = error_set(err, GEOLOC_E_NOMEM, "%s: out of memory", file);
+    if (s == GEOLOC_OK) s = check_hierarchy(st, file, m, err);
+    if (s == GEOLOC_OK) s = read_config(st, file, m, err);
+    if (s == GEOLOC_OK) s = check_tensor_names(st, file, m, n_backbone, err);
+    if (s != GEOLOC_OK) {
+        geoloc_model_free(m);
+        return s;
+    }
+    *out = m;
+    return GEOLOC_OK;
+}
+
+geoloc_status geoloc_model_read_info_buffer(const void *data, size_t size, const char *name,
+                                            geoloc_model **out, geoloc_error *err) {
+    geoloc_safetensors *st = NULL;
+    *out = NULL;
+    geoloc_status s = geoloc_safetensors_open_buffer(data, size, name, &st, err);
+    size_t n_backbone;
+    if (s == GEOLOC_OK) s = read_model(st, name, out, &n_backbone, err);
+    geoloc_safetensors_close(st);
+    return s;
+}
+
+geoloc_status geoloc_model_read_info(const char *path, geoloc_model **out, geoloc_error *err) {
+    geoloc_safetensors *st = NULL;
+    *out = NULL;
+    geoloc_status s = geoloc_safetensors_open(path, &st, err);
+    size_t n_backbone;
+    if (s == GEOLOC_OK) s = read_model(st, path, out, &n_backbone, err);
+    geoloc_safetensors_close(st);
+    return s;
+}
+
+/* Copies the heads' parameters from st. */
+static geoloc_status load_heads(geoloc_net *net, const geoloc_safetensors *st, geoloc_error *err) {
+    for (size_t i = 0; i < geoloc_net_param_count(net); i++) {
+        geoloc_param *p = geoloc_net_param(net, i);
+        if (p->head < 0) continue;
+        const float *src;
+        geoloc_status s = geoloc_safetensors_get_f32(st, p->name, p->shape, p->ndim, &src, err);
+        if (s != GEOLOC_OK) return s;
+        memcpy(p->data, src, p->n * sizeof(float));
+    }
+    return GEOLOC_OK;
+}
+
+/* The backbone from the file m->backbone names (found with geoloc_model_find_data). */
+static geoloc_status load_backbone(geoloc_model *m, const char *file, geoloc_error *err) {
+    char path[4096];
+    if (geoloc_model_find_data(m->backbone, path, sizeof path) != 0) {
+        char searched[3 * 4200];
+        model_search_text(searched, sizeof searched);
+        return error_set(err, GEOLOC_E_IO, "%s: geoloc.backbone: the backbone weights %s are not in %s; "
+                         "tools/fetch-backbone.sh (run by ./setup.sh) fetches them", file, m->backbone,
+                         searched);
+    }
+    geoloc_safetensors *st = NULL;
+    geoloc_resnet_config cfg;
+    geoloc_status s = geoloc_safetensors_open(path, &st, err);
+    if (s == GEOLOC_OK) s = net_config_from_metadata(st, path, &cfg, err);
+    const geoloc_resnet_config *want = &m->config;
+    if (s == GEOLOC_OK && (cfg.depth != want->depth || cfg.stride_on_conv1 != want->stride_on_conv1 ||
+                           cfg.conv_bias != want->conv_bias || cfg.bn_eps != want->bn_eps))
+        s = error_set(err, GEOLOC_E_PARSE, "%s: geoloc.backbone %s: its architecture (resnet%d, stride on "
+                      "%s, conv bias %s, bn eps %g) is not the model's (resnet%d, %s, %s, %g)", file, path,
+                      cfg.depth, cfg.stride_on_conv1 ? "conv1" : "conv2", cfg.conv_bias ? "yes" : "no",
+                      (double)cfg.bn_eps, want->depth, want->stride_on_conv1 ? "conv1" : "conv2",
+                      want->conv_bias ? "yes" : "no", (double)want->bn_eps);
+    if (s == GEOLOC_OK) s = geoloc_net_load(m->net, st, 1, err);
+    geoloc_safetensors_close(st);
+    return s;
+}
+
+geoloc_status geoloc_model_load(const char *path, geoloc_model **out, geoloc_error *err) {
+    geoloc_safetensors *st = NULL;
+    geoloc_model *m = NULL;
+    size_t n_backbone = 0;
+    *out = NULL;
+    geoloc_status s = geoloc_safetensors_open(path, &st, err);
+    if (s == GEOLOC_OK) s = read_model(st, path, &m, &n_backbone, err);
+    if (s == GEOLOC_OK) s = geoloc_net_create(&m->config, &m->net, err);
+    if (s == GEOLOC_OK && m->backbone[0]) {
+        s = load_backbone(m, path, err);
+        if (s == GEOLOC_OK) s = load_heads(m->net, st, err);
+    } else if (s == GEOLOC_OK) {
+        s = geoloc_net_load(m->net, st, 0, err);
+        size_t want = 0;
+        for (size_t i = 0; i < geoloc_net_param_count(m->net); i++) want += geoloc_net_param(m->net, i)->head < 0;
+        for (size_t k = 0; s == GEOLOC_OK && want != n_backbone && k < geoloc_safetensors_count(st); k++) {
+            const char *name = geoloc_safetensors_tensor(st, k)->name;
+            if (!geoloc_net_find_param(m->net, name) && !is_partition_tensor(name, m->n_partitions))
+                s = error_set(err, GEOLOC_E_PARSE, "%s: tensor \"%.100s\": not a parameter of resnet%d",
+                              path, name, m->config.depth);
+        }
+    }
+    geoloc_safetensors_close(st);
+    if (s != GEOLOC_OK) {
+        geoloc_model_free(m);
+        return s;
+    }
+    *out = m;
+    return GEOLOC_OK;
+}

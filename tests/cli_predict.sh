@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# Tests of `geoloc predict`, `geoloc evaluate --model` and `geoloc model`.
+# usage: cli_predict.sh GEOLOC_BINARY SHARED_DATA_DIR TEST_DATA_DIR
+#
+# - usage errors; a missing model, no model at all (names what was searched);
+# - with the shared data: a small untrained model (`geoloc model init`,
+#   ResNet-18, 64-pixel crops, partitions of im2gps3k-dev), its info; text, CSV
+#   and JSON output parsed; EXIF GPS printed beside the prediction with the
+#   distance, and the same prediction for a copy without its EXIF segment;
+#   unreadable photos reported and skipped; folders walked in order;
+#   --partition, --crops, --distribution; evaluate --model on a few
+#   im2gps3k-dev photos (accuracy, scenes, the GeoEstimation results file read
+#   back by `geoloc evaluate`), missing photos and an empty manifest refused
+#   with nothing written; a heads-only model over the ImageNet backbone when
+#   tools/fetch-backbone.sh has fetched it.
+# The shared-data part is skipped (exit 77) when SHARED_DATA_DIR is absent.
+. "$(dirname "$0")/lib.sh"
+test_setup cli_predict "$@"
+unset GEOLOC_MODEL
+export GEOLOC_DATA_DIR=$tmp/data
+mkdir -p "$GEOLOC_DATA_DIR"
+
+# expect RC PATTERN WHERE CASE: exit code RC and PATTERN (grep -E) in $out or $err.
+expect() {
+    local want_rc=$1 pattern=$2 where=$3 name=$4 text
+    if [ "$where" = out ]; then text=$out; else text=$err; fi
+    if [ "$rc" -ne "$want_rc" ]; then
+        fail "$name: exit $rc, expected $want_rc (stderr: $err)"
+    elif ! grep -qE -- "$pattern" <<<"$text"; then
+        fail "$name: '$pattern' not in std$where: $text"
+    else
+        pass
+    fi
+}
+
+# py CODE ARGS...: runs python3 code (stdin: $out); passes when it exits 0.
+py() { python3 -c "$1" "${@:2}" <<<"$out"; }
+
+run_geoloc predict --help
+expect 0 "--partition" out "--help"
+run_geoloc predict
+expect 2 "no photos given" err "no arguments"
+run_geoloc predict --colour x.jpg
+expect 2 "unknown option --colour" err "unknown option"
+run_geoloc predict --format xml x.jpg
+expect 2 "expected text, csv or json" err "bad format"
+run_geoloc predict --top 0 x.jpg
+expect 2 "--top 0" err "top 0"
+run_geoloc predict --distribution x.jpg
+expect 2 "needs --format csv or json" err "distribution as text"
+run_geoloc predict --model "$tmp/none.safetensors" x.jpg
+expect 1 "none.safetensors" err "missing model file"
+bindir=$(dirname "$geoloc")
+if [ ! -e "$bindir/../share/geoloc/geoloc-default.safetensors" ] && [ ! -e "$bindir/../models/geoloc-default.safetensors" ]; then
+    run_geoloc predict x.jpg
+    expect 1 "setup.sh installs the default model" err "no default model"
+    check "no default model: the searched folders are named" '[[ $err == *"$GEOLOC_DATA_DIR"* ]]'
+fi
+mkdir "$tmp/empty"
+run_geoloc predict --model "$tmp/none.safetensors" "$tmp/empty"
+expect 1 "no photos" err "a folder without photos"
+run_geoloc model info "$tmp/none.safetensors"
+expect 1 "none.safetensors" err "model info: missing file"
+run_geoloc evaluate --meta "$tmp/none.csv"
+expect 2 "--images" err "evaluate --meta without --images"
+
+dev=$shared/im2gps3k-dev
+exif=$shared/exif-photos
+[ -f "$dev/im2gps3k_dev.csv" ] && [ -d "$exif" ] || skip_rest "shared data absent ($shared): model tests skipped"
+
+# ---- a small untrained model --------------------------------------------------
+"$geoloc" cells build --tau-min 5 --tau-max 400,100,30 --out-dir "$tmp/cells" "$dev/im2gps3k_dev.csv" >/dev/null 2>&1
+model=$tmp/m18.safetensors
+run_geoloc model init --cells "$tmp/cells/cells_5_400.csv,$tmp/cells/cells_5_100.csv,$tmp/cells/cells_5_30.csv" \
+    --arch resnet18 --scenes indoor,natural,urban --image-size 64 --seed 3 "$model"
+expect 0 "ResNet-18, 3 partitions" out "model init"
+run_geoloc model info "$model"
+expect 0 "cells_5_30 +[0-9]+ cells" out "model info"
+check "model info: hierarchy and scenes" '[[ $out == *"hierarchy:   complete"* && $out == *"indoor, natural, urban"* ]]'
+run_geoloc model info --json "$model"
+check "model info --json" 'py "import json,sys; d=json.loads(sys.stdin.read()); assert d[\"arch\"]==\"resnet18\" and len(d[\"partitions\"])==3 and d[\"image_size\"]==64"'
+run_geoloc model info "$dev/im2gps3k_dev.csv"
+expect 1 "im2gps3k_dev.csv" err "model info: not a model"
+run_geoloc model info --json "$model"
+classes=$(py 'import json,sys; print(json.loads(sys.stdin.read())["partitions"][2]["classes"])')
+
+# ---- EXIF GPS beside, never used ------------------------------------------------
+photo=$exif/es-gps-DSCN0010.jpg
+run_geoloc predict --model "$model" "$photo"
+expect 0 "EXIF GPS: 43\.467448, 11\.885127, [0-9.]+ km from the prediction" out "EXIF GPS printed beside"
+check "one line, with cell, level and p" '[ "$(wc -l <<<"$out")" -eq 1 ] && [[ $out == *"cell "*"(level "*"p="* ]]'
+python3 - "$photo" "$tmp/noexif.jpg" <<'EOF'
+import sys
+data = open(sys.argv[1], "rb").read()
+out, i = bytearray(data[:2]), 2
+while data[i] == 0xFF and data[i + 1] not in (0xDA, 0xD9):   # up to the start of scan
+    n = int.from_bytes(data[i + 2:i + 4], "big")
+    if data[i + 1] != 0xE1:                                   # drop APP1 (EXIF, XMP)
+        out += data[i:i + 2 + n]
+    i += 2 + n
+out += data[i:]
+open(sys.argv[2], "wb").write(out)
+EOF
+run_geoloc photo info "$tmp/noexif.jpg"
+check "the copy has no GPS" '[ $rc -eq 0 ] && [[ $out != *GPS* ]]'
+run_geoloc predict --model "$model" --format csv --top 5 "$photo" "$tmp/noexif.jpg"
+expect 0 "^file,lat,lon,cell,level,prob" out "csv"
+check "csv: same prediction with and without EXIF, EXIF only beside" 'py "
+import csv, sys
+rows = list(csv.DictReader(sys.stdin))
+assert len(rows) == 2, rows
+a, b = rows
+keys = [k for k in a if k not in (\"file\", \"exif_lat\", \"exif_lon\", \"exif_km\")]
+assert all(a[k] == b[k] for k in keys), [(k, a[k], b[k]) for k in keys if a[k] != b[k]]
+assert a[\"exif_lat\"] == \"43.467448\" and float(a[\"exif_km\"]) >= 0 and b[\"exif_lat\"] == \"\"
+assert a[\"top5_cell\"] and float(a[\"prob\"]) >= float(a[\"top2_prob\"]) >= float(a[\"top5_prob\"])
+"'
+
+# ---- JSON, distribution, partitions, crops ---------------------------------------
+run_geoloc predict --model "$model" --format json --distribution --top 3 "$photo" "$exif/mx-nikon-d5000-no-gps.jpg"
+check "json with the distribution" 'py "
+import json, sys
+d = json.loads(sys.stdin.read())
+p = d[\"predictions\"]
+assert d[\"partition\"] == \"hierarchical\" and d[\"predicted\"] == 2 and len(p) == 2
+assert p[0][\"exif\"][\"lat\"] == 43.467448 and p[1][\"exif\"] is None
+for q in p:
+    assert len(q[\"distribution\"]) == $classes and abs(sum(q[\"distribution\"]) - 1) < 1e-3
+    assert [t[\"prob\"] for t in q[\"top\"]] == sorted((t[\"prob\"] for t in q[\"top\"]), reverse=True)
+    assert q[\"top\"][0][\"prob\"] == max(q[\"distribution\"]) or abs(q[\"top\"][0][\"prob\"] - max(q[\"distribution\"])) < 1e-6
+    assert q[\"scene\"] in (\"indoor\", \"natural\", \"urban\")
+"'
+run_geoloc predict --model "$model" --format json --partition cells_5_100 --crops five "$photo"
+check "--partition by name, five crops" 'py "
+import json, sys
+d = json.loads(sys.stdin.read())
+assert d[\"partition\"] == \"cells_5_100\" and d[\"crops\"] == \"five\" and d[\"predictions\"][0][\"partition\"] == \"cells_5_100\"
+"'
+run_geoloc predict --model "$model" --partition 0 --crops center "$photo"
+expect 0 "level" out "--partition by number, center crop"
+run_geoloc predict --model "$model" --partition nowhere "$photo"
+expect 2 "cells_5_400 \(0\), cells_5_100 \(1\), cells_5_30 \(2\)" err "unknown partition"
+
+# ---- unreadable photos, folders ---------------------------------------------------
+printf 'not a photo' >"$tmp/bad.jpg"
+run_geoloc predict --model "$model" "$tmp/bad.jpg" "$photo" "$tmp/missing.jpg"
+expect 0 "2 skipped" err "unreadable photos skipped"
+check "unreadable photos named on stderr, the good one predicted" \
+    '[[ $err == *bad.jpg*"(skipped)"* && $err == *missing.jpg* ]] && [ "$(wc -l <<<"$out")" -eq 1 ] && [[ $out == "$photo"* ]]'
+run_geoloc predict --model "$model" "$tmp/bad.jpg"
+expect 1 "0 photos predicted, 1 skipped" err "nothing readable: exit 1"
+mkdir -p "$tmp/folder/b" "$tmp/folder/.hidden"
+cp "$photo" "$tmp/folder/b/z.JPG"
+cp "$photo" "$tmp/folder/a.jpg"
+cp "$photo" "$tmp/folder/.hidden/x.jpg"
+cp "$photo" "$tmp/folder/c.jpeg"
+printf 'x' >"$tmp/folder/notes.txt"
+run_geoloc predict --model "$model" --batch 2 "$tmp/folder"
+expect 0 "3 photos predicted, 0 skipped.*images/s" err "folder: images/s"
+check "folder walked in order, other files left out" \
+    '[ "$(cut -d: -f1 <<<"$out" | tr "\n" " ")" = "$tmp/folder/a.jpg $tmp/folder/b/z.JPG $tmp/folder/c.jpeg " ]'
+check "the same photo gives the same answer in any batch" '[ "$(cut -d: -f2- <<<"$out" | sort -u | wc -l)" -eq 1 ]'
+
+# ---- evaluate --model ----------------------------------------------------------------
+head -n 7 "$dev/im2gps3k_dev.csv" >"$tmp/six.csv"
+run_geoloc evaluate --model "$model" --meta "$tmp/six.csv" --images "$dev/images" --json --out "$tmp/results.csv"
+check "evaluate --json" 'py "
+import json, sys
+d = json.loads(sys.stdin.read())
+assert d[\"n\"] == 6 and d[\"skipped\"] == 0 and set(d[\"accuracy\"]) == {\"1km\", \"25km\", \"200km\", \"750km\", \"2500km\"}
+assert set(d[\"scenes\"]) == {\"indoor\", \"natural\", \"urban\"} and sum(s[\"n\"] for s in d[\"scenes\"].values()) == 6
+assert d[\"images_per_second\"] > 0
+"'
+want_median=$(py 'import json,sys; print("%.2f" % json.loads(sys.stdin.read())["median_km"])')
+check "results file: the GeoEstimation header" \
+    '[ "$(head -n 1 "$tmp/results.csv")" = "$(printf "img_id,gt_lat,predicted_lat,gt_long,predicted_long,great_circle_distance\r")" ]'
+check "results file: 6 rows, a blank line, the summary" '[ "$(wc -l <"$tmp/results.csv")" -eq 10 ]'
+run_geoloc evaluate "$tmp/results.csv" --json
+check "the results file reads back with the same median" \
+    '[ "$(py "import json,sys; print(\"%.2f\" % json.loads(sys.stdin.read())[\"median_km\"])")" = "$want_median" ]'
+GEOLOC_MODEL=$model run_geoloc evaluate --meta "$tmp/six.csv" --images "$dev/images" --crops center
+expect 0 "by scene \(S3_Label\)" out "evaluate with \$GEOLOC_MODEL, text"
+check "evaluate text: accuracy and speed" '[[ $out == *"street (1 km)"* && $out == *"images/s"* ]]'
+{ cat "$tmp/six.csv"; echo "nothere.jpg,x,1,2,0,0,0,0.1,0.2,0.7"; } >"$tmp/missing.csv"
+run_geoloc evaluate --model "$model" --meta "$tmp/missing.csv" --images "$dev/images" --out "$tmp/r2.csv"
+expect 1 "nothere.jpg.*no such photo" err "a missing photo stops evaluate"
+check "nothing written after a missing photo" '[ ! -e "$tmp/r2.csv" ] && [ -z "$out" ]'
+run_geoloc evaluate --model "$model" --meta "$tmp/six.csv" --images "$tmp/nowhere"
+expect 1 "--images .*nowhere: not a folder" err "evaluate: no images folder"
+head -n 1 "$dev/im2gps3k_dev.csv" >"$tmp/empty.csv"
+run_geoloc evaluate --model "$model" --meta "$tmp/empty.csv" --images "$dev/images" --out "$tmp/r2.csv"
+expect 1 "no photos listed" err "empty manifest"
+check "nothing written for an empty manifest" '[ ! -e "$tmp/r2.csv" ]'
+mkdir "$tmp/images"
+for id in $(tail -n +2 "$tmp/six.csv" | cut -d, -f1); do cp "$dev/images/$id" "$tmp/images/"; done
+first=$(sed -n 2p "$tmp/six.csv" | cut -d, -f1)
+printf 'broken' >"$tmp/images/$first"
+run_geoloc evaluate --model "$model" --meta "$tmp/six.csv" --images "$tmp/images" --json
+check "an unreadable photo is counted and skipped" \
+    '[ $rc -eq 0 ] && [[ $err == *"$first"* ]] && py "import json,sys; d=json.loads(sys.stdin.read()); assert d[\"n\"]==5 and d[\"skipped\"]==1"'
+
+# ---- heads-only over the ImageNet backbone (when fetched) ------------------------------
+here=$(cd "$(dirname "$0")" && pwd)
+backbone=${GEOLOC_BACKBONE:-$here/../models/resnet50-imagenet.safetensors}
+[ -f "$backbone" ] || skip_rest "no ImageNet backbone at $backbone (tools/fetch-backbone.sh): heads-only test skipped"
+# under a name of its own, so that removing it leaves no other copy to find
+cp "$backbone" "$GEOLOC_DATA_DIR/test-backbone.safetensors"
+run_geoloc model init --cells "$tmp/cells/cells_5_400.csv,$tmp/cells/cells_5_30.csv" \
+    --backbone "$GEOLOC_DATA_DIR/test-backbone.safetensors" --heads-only "$tmp/heads.safetensors"
+expect 0 "heads only" out "model init --heads-only"
+check "heads-only file is small" '[ "$(stat -c %s "$tmp/heads.safetensors")" -lt 2000000 ]'
+run_geoloc model info "$tmp/heads.safetensors"
+expect 0 "backbone: +test-backbone.safetensors \($GEOLOC_DATA_DIR" out "model info: backbone found"
+check "model info: Keras input" '[[ $out == *caffe_bgr* ]]'
+run_geoloc predict --model "$tmp/heads.safetensors" "$photo"
+expect 0 "EXIF GPS" out "predict with the heads-only model"
+rm "$GEOLOC_DATA_DIR/test-backbone.safetensors"
+run_geoloc model info "$tmp/heads.safetensors"
+expect 0 "NOT FOUND: tools/fetch-backbone.sh" out "model info: backbone missing"
+run_geoloc predict --model "$tmp/heads.safetensors" "$photo"
+expect 1 "test-backbone.safetensors.*fetch-backbone.sh" err "a missing backbone says how to fetch it"
+finish

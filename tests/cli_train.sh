@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# geoloc train on a dozen shared Im2GPS3k photos with a random ResNet-18 at
+# 96x96 (written by train_fixture): usage errors, heads mode with baselines
+# (log, partitions, features cache reused), full mode killed with SIGKILL
+# mid-run and resumed gives the same model file as an uninterrupted run,
+# and bad inputs (missing photo, empty manifest, no backbone) are refused
+# with a clear message and leave nothing behind.
+. "$(dirname "$0")/lib.sh"
+test_setup cli_train "$@"
+fixture=${4:?usage: cli_train.sh GEOLOC SHARED_DATA TEST_DATA TRAIN_FIXTURE}
+
+run_geoloc train --help
+check "--help" '[ $rc -eq 0 ] && [[ $out == *--mode* ]] && [[ $out == *--resume* ]] && [[ $out == *--baselines* ]]'
+run_geoloc train
+check "no arguments" '[ $rc -eq 2 ] && [[ $err == *"need TRAIN.csv"* ]]'
+run_geoloc train --out "$tmp/m.safetensors" --images "$tmp" "$tmp/x.csv"
+check "no partitions" '[ $rc -eq 2 ] && [[ $err == *"--partitions"* ]]'
+run_geoloc train --out "$tmp/m.safetensors" --images "$tmp" --tau-min 1 --tau-max 5 --val x.csv --val-fraction 0.2 "$tmp/x.csv"
+check "--val and --val-fraction" '[ $rc -eq 2 ] && [[ $err == *"exclude"* ]]'
+run_geoloc train --mode fast "$tmp/x.csv"
+check "bad mode" '[ $rc -eq 2 ] && [[ $err == *"heads or full"* ]]'
+run_geoloc train --out "$tmp/m.safetensors" --images "$tmp" --tau-min 1 --tau-max 5 --bogus 1 "$tmp/x.csv"
+check "unknown option" '[ $rc -eq 2 ] && [[ $err == *"unknown option --bogus"* ]]'
+
+dev=$shared/im2gps3k-dev
+[ -f "$dev/im2gps3k_dev.csv" ] || skip_rest "no $dev/im2gps3k_dev.csv (shared data absent)"
+images=$dev/images
+# a dozen photos from all over the list
+awk 'NR == 1 || (NR - 2) % 166 == 0' "$dev/im2gps3k_dev.csv" | head -13 > "$tmp/train.csv"
+"$fixture" "$tmp/rand18.safetensors" 18 3 || { fail "train_fixture"; finish; }
+common=(--images "$images" --backbone "$tmp/rand18.safetensors" --image-size 96 --tau-min 0 --tau-max 6,3
+        --val-fraction 0.34)
+
+# heads mode with the baselines
+run_geoloc train "${common[@]}" --epochs 3 --batch 8 --baselines --out "$tmp/h/model.safetensors" "$tmp/train.csv"
+check "heads: runs ($err)" '[ $rc -eq 0 ] && [ -f "$tmp/h/model.safetensors" ]'
+check "heads: one line per epoch" '[ "$(grep -c "^epoch " <<< "$out")" -eq 3 ] && [[ $out == *"2500km"* ]]'
+check "heads: baselines" '[[ $out == *"baseline most populated cell"* ]] && [[ $out == *"baseline nearest training photo"* ]]'
+check "heads: log of 3 epochs" '[ "$(grep -c "^epoch," "$tmp/h/model.log.csv")" -eq 3 ] && head -1 "$tmp/h/model.log.csv" | grep -q "^kind,epoch,step,lr,loss,loss_cells_0_6,loss_cells_0_3,loss_scene,val_n,acc_1km"'
+check "heads: partitions next to the model" '[ -f "$tmp/h/model.cells_0_6.csv" ] && [ -f "$tmp/h/model.cells_0_3.csv" ]'
+check "heads: plain progress lines without a terminal" '[[ $err == *"features 12/12 photos"* ]] && ! grep -q $'"'"'\r'"'"' "$tmp/err"'
+run_geoloc train "${common[@]}" --epochs 1 --batch 8 --out "$tmp/h/model.safetensors" "$tmp/train.csv"
+check "heads: the features cache is reused" '[ $rc -eq 0 ] && [[ $err == *"features: cache"* ]]'
+
+# full mode: straight, and killed with SIGKILL after its first checkpoints, then resumed
+full=("${common[@]}" --mode full --epochs 3 --batch 4 --micro-batch 2 --checkpoint-every 1)
+run_geoloc train "${full[@]}" --out "$tmp/f1/model.safetensors" "$tmp/train.csv"
+check "full: runs ($err)" '[ $rc -eq 0 ] && [ -f "$tmp/f1/model.safetensors" ]'
+mkdir -p "$tmp/f2"
+"$geoloc" train "${full[@]}" --out "$tmp/f2/model.safetensors" "$tmp/train.csv" >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 600); do
+  [ -f "$tmp/f2/model.ckpt.safetensors" ] && [ "$(grep -c "^step," "$tmp/f2/model.log.csv" 2>/dev/null)" -ge 3 ] && break
+  sleep 0.02
+done
+kill -9 "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+steps=$(grep -c "^step," "$tmp/f2/model.log.csv")
+check "full: killed mid-run (after $steps of 6 steps), no model yet" '[ "$steps" -lt 6 ] && [ ! -f "$tmp/f2/model.safetensors" ]'
+run_geoloc train "${full[@]}" --out "$tmp/f2/model.safetensors" --resume "$tmp/train.csv"
+check "full: resumed ($err)" '[ $rc -eq 0 ] && [[ $err == *"resumed from"* ]]'
+check "full: the resumed model is the uninterrupted one, byte for byte" 'cmp -s "$tmp/f1/model.safetensors" "$tmp/f2/model.safetensors"'
+check "full: the same log lines" 'diff <(cut -d, -f1-14 "$tmp/f1/model.log.csv") <(cut -d, -f1-14 "$tmp/f2/model.log.csv") >/dev/null'
+check "no temporary files left" '[ -z "$(find "$tmp" -name "*.tmp.*")" ]'
+
+# refused inputs leave nothing behind
+{ cat "$tmp/train.csv"; echo "no_such_photo.jpg,someone,10,10,0,0,0,0.1,0.2,0.7"; } > "$tmp/missing.csv"
+run_geoloc train "${common[@]}" --out "$tmp/e/model.safetensors" "$tmp/missing.csv"
+check "missing photo named" '[ $rc -eq 1 ] && [[ $err == *no_such_photo.jpg* ]] && [[ $err == *"1 of the 13 photos are missing"* ]]'
+check "missing photo: nothing written" '[ -z "$(ls -A "$tmp/e" 2>/dev/null)" ]'
+head -1 "$tmp/train.csv" > "$tmp/empty.csv"
+run_geoloc train "${common[@]}" --out "$tmp/e/model.safetensors" "$tmp/empty.csv"
+check "empty manifest" '[ $rc -eq 1 ] && [[ $err == *"no photos"* ]]'
+if [ ! -f "$(dirname "$geoloc")/../models/resnet50-imagenet.safetensors" ]; then
+GEOLOC_DATA_DIR=$tmp/none run_geoloc train --images "$images" --image-size 96 --tau-min 0 --tau-max 6 \
+  --val-fraction 0.34 --out "$tmp/e/model.safetensors" "$tmp/train.csv"
+check "no backbone: says how to get it" '[ $rc -eq 1 ] && [[ $err == *fetch-backbone.sh* ]]'
+fi
+finish

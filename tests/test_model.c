@@ -1,0 +1,563 @@
+/* Geolocation models: a small model (ResNet-18, three partitions built from
+ * synthetic photos) saved whole and heads-only and loaded back tensor for
+ * tensor; hostile files refused with messages naming file and field;
+ * prediction checked against direct computations (hierarchical scores,
+ * three-crop averaging, batching, top-k, Class2GPS); model files found.
+ *
+ * With a path as third argument (after the data folders) it also writes the
+ * tiny heads-only model the fuzz seed fuzz/seeds/fuzz_model/tiny.safetensors is. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "geo/partition_internal.h"
+#include "geoloc/model.h"
+#include "geoloc/safetensors.h"
+#include "test_util.h"
+
+static char dir[] = "/tmp/geoloc_test_model_XXXXXX";
+
+/* dir/name in a static buffer (one of 8 used in turn: keep a copy for longer). */
+static const char *tmp_path(const char *name) {
+    static char paths[8][256];
+    static int next;
+    char *p = paths[next++ % 8];
+    snprintf(p, sizeof paths[0], "%s/%s", dir, name);
+    return p;
+}
+
+/* ---- building models --------------------------------------------------------- */
+
+/* Three partitions (tau_max 1500, 500, 150) of 6000 photos around four cities. */
+static void make_partitions(geoloc_partition *p[3]) {
+    const double centers[4][2] = {{48.86, 2.35}, {40.71, -74.0}, {35.68, 139.69}, {-33.87, 151.21}};
+    size_t n = 6000;
+    double *lat = malloc(n * sizeof *lat), *lng = malloc(n * sizeof *lng);
+    geoloc_rng rng;
+    geoloc_rng_seed(&rng, 42, 0, 0);
+    for (size_t k = 0; k < n; k++) {
+        const double *c = centers[k % 4];
+        double spread = 0.02 + 3.0 * geoloc_rng_uniform(&rng) * geoloc_rng_uniform(&rng);
+        lat[k] = c[0] + spread * (2 * geoloc_rng_uniform(&rng) - 1);
+        lng[k] = c[1] + spread * (2 * geoloc_rng_uniform(&rng) - 1);
+    }
+    const uint64_t tau_max[3] = {1500, 500, 150};
+    geoloc_partition_params params = {.tau_min = 10, .tau_max = tau_max, .n_partitions = 3,
+                                      .level_min = 2, .level_max = 30, .threads = 1};
+    geoloc_error err = {0};
+    if (geoloc_partitions_build(lat, lng, n, &params, p, &err) != GEOLOC_OK) {
+        fprintf(stderr, "partitions: %s\n", err.message);
+        exit(1);
+    }
+    free(lat);
+    free(lng);
+}
+
+static const char *const NAMES[3] = {"coarse", "middle", "fine"};
+static const char *const SCENES[3] = {"indoor", "natural", "urban"};
+
+static geoloc_model *make_model(geoloc_partition *const p[3], uint64_t seed) {
+    geoloc_resnet_config cfg;
+    geoloc_resnet_config_default(&cfg, 18, 1);
+    geoloc_model *m = NULL;
+    geoloc_error err = {0};
+    if (geoloc_model_create(&cfg, (const geoloc_partition *const *)p, NAMES, 3, SCENES, 3, seed, &m, &err) !=
+        GEOLOC_OK) {
+        fprintf(stderr, "create: %s\n", err.message);
+        exit(1);
+    }
+    m->image_size = 64; /* small crops keep the prediction tests fast */
+    return m;
+}
+
+/* ---- comparing ---------------------------------------------------------------- */
+
+static int same_partition(const geoloc_partition *a, const geoloc_partition *b) {
+    return a->n == b->n && a->num_images == b->num_images && !memcmp(a->cell, b->cell, a->n * sizeof *a->cell) &&
+           !memcmp(a->count, b->count, a->n * sizeof *a->count) && !memcmp(a->lat, b->lat, a->n * sizeof *a->lat) &&
+           !memcmp(a->lng, b->lng, a->n * sizeof *a->lng);
+}
+
+/* Everything of b equals a (the network too when both have one). */
+static void compare_models(const geoloc_model *a, const geoloc_model *b, const char *what) {
+    CHECK(a->n_partitions == b->n_partitions && a->n_scenes == b->n_scenes, "%s: sizes", what);
+    if (a->n_partitions != b->n_partitions || a->n_scenes != b->n_scenes) return;
+    for (size_t f = 0; f < a->n_partitions; f++) {
+        CHECK(same_partition(a->partitions[f], b->partitions[f]), "%s: partition %zu", what, f);
+        CHECK(!strcmp(a->partition_names[f], b->partition_names[f]), "%s: name %zu", what, f);
+        for (size_t c = 0; c < f; c++)
+            CHECK(!memcmp(a->ancestor[f][c], b->ancestor[f][c], a->partitions[f]->n * sizeof(int32_t)),
+                  "%s: ancestors %zu/%zu", what, f, c);
+    }
+    for (size_t s = 0; s < a->n_scenes; s++) CHECK(!strcmp(a->scene_names[s], b->scene_names[s]), "%s: scene", what);
+    CHECK(a->norm == b->norm && a->image_size == b->image_size, "%s: preprocessing", what);
+    CHECK(a->config.depth == b->config.depth && a->config.n_heads == b->config.n_heads &&
+              a->config.bn_eps == b->config.bn_eps, "%s: configuration", what);
+    if (!a->net || !b->net) return;
+    size_t n = geoloc_net_param_count(a->net), same = 0;
+    CHECK(n == geoloc_net_param_count(b->net), "%s: parameter count", what);
+    for (size_t i = 0; i < n && n == geoloc_net_param_count(b->net); i++) {
+        const geoloc_param *x = geoloc_net_param(a->net, i), *y = geoloc_net_param(b->net, i);
+        same += !strcmp(x->name, y->name) && x->n == y->n && !memcmp(x->data, y->data, x->n * sizeof(float));
+    }
+    CHECK(same == n, "%s: %zu of %zu tensors equal", what, same, n);
+}
+
+/* ---- editing files ------------------------------------------------------------ */
+
+/* One change to a model file: a metadata value (NULL value: removed), a
+ * tensor replaced (or added), or a tensor removed. */
+typedef struct edit {
+    const char *key, *value;
+    const char *tensor;
+    geoloc_dtype dtype;
+    size_t ndim;
+    uint64_t shape[2];
+    const void *data;
+    const char *drop;
+} edit;
+
+static void rewrite(const char *src, const char *dst, const edit *e) {
+    geoloc_error err = {0};
+    geoloc_safetensors *st = NULL;
+    if (geoloc_safetensors_open(src, &st, &err) != GEOLOC_OK) {
+        fprintf(stderr, "rewrite: %s\n", err.message);
+        exit(1);
+    }
+    size_t n = geoloc_safetensors_count(st), nm = geoloc_safetensors_metadata_count(st), k = 0, km = 0;
+    geoloc_tensor_desc *t = calloc(n + 1, sizeof *t);
+    const char **keys = calloc(nm + 1, sizeof *keys), **values = calloc(nm + 1, sizeof *values);
+    int replaced = 0;
+    for (size_t i = 0; i < n; i++) {
+        const geoloc_tensor_info *ti = geoloc_safetensors_tensor(st, i);
+        if (e->drop && !strcmp(ti->name, e->drop)) continue;
+        t[k] = (geoloc_tensor_desc){ti->name, ti->dtype, ti->ndim, ti->shape, ti->data};
+        if (e->tensor && !strcmp(ti->name, e->tensor)) {
+            t[k] = (geoloc_tensor_desc){e->tensor, e->dtype, e->ndim, e->shape, e->data};
+            replaced = 1;
+        }
+        k++;
+    }
+    if (e->tensor && !replaced) t[k++] = (geoloc_tensor_desc){e->tensor, e->dtype, e->ndim, e->shape, e->data};
+    int set = 0;
+    for (size_t i = 0; i < nm; i++) {
+        const char *key, *value;
+        geoloc_safetensors_metadata_entry(st, i, &key, &value);
+        if (e->key && !strcmp(key, e->key)) {
+            set = 1;
+            if (!e->value) continue;
+            value = e->value;
+        }
+        keys[km] = key;
+        values[km++] = value;
+    }
+    if (e->key && e->value && !set) keys[km] = e->key, values[km++] = e->value;
+    if (geoloc_safetensors_write(dst, t, k, keys, values, km, &err) != GEOLOC_OK) {
+        fprintf(stderr, "rewrite: %s\n", err.message);
+        exit(1);
+    }
+    geoloc_safetensors_close(st);
+    free(t);
+    free(keys);
+    free(values);
+}
+
+/* Loading the edited file fails with a message holding every given piece (and
+ * so does reading its description, unless only the weights are wrong). */
+static void expect_refused_at(const char *src, const edit *e, const char *what, const char *m1, const char *m2,
+                              int info_too) {
+    const char *path = tmp_path("edited.safetensors");
+    rewrite(src, path, e);
+    geoloc_model *m = NULL;
+    geoloc_error err = {0};
+    geoloc_status s = geoloc_model_load(path, &m, &err);
+    CHECK(s != GEOLOC_OK && !m && strstr(err.message, path) && strstr(err.message, m1) &&
+              (!m2 || strstr(err.message, m2)), "%s: status %d, message: %s", what, (int)s, err.message);
+    geoloc_model *info = NULL;
+    if (info_too)
+        CHECK(geoloc_model_read_info(path, &info, &err) != GEOLOC_OK && !info && strstr(err.message, m1),
+              "%s: read_info: %s", what, err.message);
+    geoloc_model_free(info);
+    geoloc_model_free(m);
+}
+
+static void expect_refused(const char *src, const edit *e, const char *what, const char *m1, const char *m2) {
+    expect_refused_at(src, e, what, m1, m2, 1);
+}
+
+/* ---- files ---------------------------------------------------------------------- */
+
+static void test_files(geoloc_partition *const p[3]) {
+    geoloc_error err = {0};
+    geoloc_model *m = make_model(p, 7), *back = NULL;
+    m->norm = GEOLOC_NORM_CAFFE;
+    CHECK(geoloc_model_set_meta(m, "geoloc.train.epochs", "3", &err) == GEOLOC_OK, "%s", err.message);
+    CHECK(geoloc_model_set_meta(m, "geoloc.partitions", "x", &err) == GEOLOC_E_ARG, "a format key is refused");
+    char full[256], heads[256];
+    snprintf(full, sizeof full, "%s", tmp_path("full.safetensors"));
+    snprintf(heads, sizeof heads, "%s", tmp_path("heads.safetensors"));
+    CHECK(geoloc_model_save(m, full, 0, NULL, &err) == GEOLOC_OK, "save: %s", err.message);
+    CHECK(geoloc_model_load(full, &back, &err) == GEOLOC_OK, "load: %s", err.message);
+    if (back) {
+        compare_models(m, back, "full file");
+        const char *v = geoloc_model_get_meta(back, "geoloc.train.epochs");
+        CHECK(v && !strcmp(v, "3"), "extra metadata kept");
+        CHECK(geoloc_model_get_meta(back, "geoloc.created_by") != NULL, "created_by written");
+        CHECK(back->backbone[0] == '\0', "a full file names no backbone");
+    }
+    geoloc_model_free(back);
+
+    /* heads only, with the backbone in a weights file found through GEOLOC_DATA_DIR */
+    CHECK(geoloc_net_save(m->net, tmp_path("backbone.safetensors"), NULL, NULL, 0, &err) == GEOLOC_OK, "%s",
+          err.message);
+    setenv("GEOLOC_DATA_DIR", dir, 1);
+    CHECK(geoloc_model_save(m, heads, 1, "../backbone.safetensors", &err) == GEOLOC_E_ARG, "a path is no file name");
+    CHECK(geoloc_model_save(m, heads, 1, "backbone.safetensors", &err) == GEOLOC_OK, "save heads: %s", err.message);
+    struct stat sf, sh;
+    CHECK(stat(full, &sf) == 0 && stat(heads, &sh) == 0 && sh.st_size * 20 < sf.st_size,
+          "heads-only file is small (%lld vs %lld bytes)", (long long)sh.st_size, (long long)sf.st_size);
+    back = NULL;
+    CHECK(geoloc_model_load(heads, &back, &err) == GEOLOC_OK, "load heads: %s", err.message);
+    if (back) {
+        compare_models(m, back, "heads-only file");
+        CHECK(!strcmp(back->backbone, "backbone.safetensors"), "backbone name: %s", back->backbone);
+    }
+    geoloc_model_free(back);
+    back = NULL;
+    CHECK(geoloc_model_read_info(heads, &back, &err) == GEOLOC_OK && back && !back->net, "info: %s", err.message);
+    if (back) compare_models(m, back, "info");
+    geoloc_model_free(back);
+
+    /* hostile files */
+    edit e = {.key = "geoloc.format", .value = "geoloc-model-2"};
+    expect_refused(full, &e, "other version", "different version", "geoloc.format");
+    e = (edit){.key = "geoloc.format", .value = NULL};
+    expect_refused(full, &e, "no format", "geoloc.format", "not a geoloc model");
+    size_t k2 = p[2]->n, k1 = p[1]->n;
+    int32_t *anc = malloc(k2 * sizeof *anc);
+    memcpy(anc, m->ancestor[2][1], k2 * sizeof *anc);
+    anc[k2 / 2] = (anc[k2 / 2] + 1) % (int32_t)k1;
+    e = (edit){.tensor = "partition2.ancestor1", .dtype = GEOLOC_DTYPE_I32, .ndim = 1, .shape = {k2}, .data = anc};
+    expect_refused(full, &e, "tampered hierarchy", "inconsistent partitions", "partition2.ancestor1");
+    free(anc);
+    float *w = calloc((k1 + 1) * 512, sizeof *w);
+    e = (edit){.tensor = "geo1.weight", .dtype = GEOLOC_DTYPE_F32, .ndim = 2, .shape = {k1 + 1, 512}, .data = w};
+    expect_refused(full, &e, "head of the wrong size", "geo1.weight", "shape");
+    free(w);
+    char heads_meta[128];
+    snprintf(heads_meta, sizeof heads_meta, "geo0:%zu,geo1:%zu,geo2:%zu,scene:3", p[0]->n, k1 + 1, k2);
+    e = (edit){.key = "geoloc.heads", .value = heads_meta};
+    expect_refused(full, &e, "heads metadata of the wrong size", "geoloc.heads", "geo1");
+    geoloc_cell *cells = malloc(p[0]->n * sizeof *cells);
+    memcpy(cells, p[0]->cell, p[0]->n * sizeof *cells);
+    cells[1] = geoloc_s2_child(cells[0], 2);
+    e = (edit){.tensor = "partition0.cells", .dtype = GEOLOC_DTYPE_I64, .ndim = 1, .shape = {p[0]->n}, .data = cells};
+    expect_refused(full, &e, "nested cells", "partition0.cells", "nest");
+    cells[1] = 0;
+    expect_refused(full, &e, "invalid cell", "partition0.cells[1]", "not a valid S2 cell");
+    free(cells);
+    double *mean = malloc(2 * k1 * sizeof *mean);
+    for (size_t k = 0; k < k1; k++) mean[2 * k] = p[1]->lat[k], mean[2 * k + 1] = p[1]->lng[k];
+    mean[1] = NAN;
+    e = (edit){.tensor = "partition1.mean", .dtype = GEOLOC_DTYPE_F64, .ndim = 2, .shape = {k1, 2}, .data = mean};
+    expect_refused(full, &e, "NaN mean", "partition1.mean[0]", NULL);
+    free(mean);
+    int64_t one = 1;
+    e = (edit){.tensor = "partition3.cells", .dtype = GEOLOC_DTYPE_I64, .ndim = 1, .shape = {1}, .data = &one};
+    expect_refused(full, &e, "unknown partition tensor", "partition3.cells", "unexpected");
+    e = (edit){.drop = "partition1.count"};
+    expect_refused(full, &e, "missing count", "partition1.count", "missing");
+    e = (edit){.drop = "layer2.0.bn1.running_var"};
+    expect_refused_at(full, &e, "missing backbone tensor", "layer2.0.bn1.running_var", NULL, 0);
+    float f1 = 1;
+    e = (edit){.tensor = "conv1.weight", .dtype = GEOLOC_DTYPE_F32, .ndim = 1, .shape = {1}, .data = &f1};
+    expect_refused(heads, &e, "backbone tensor in a heads-only file", "conv1.weight", "geoloc.backbone");
+    e = (edit){.key = "geoloc.input", .value = "bgr"};
+    expect_refused(full, &e, "unknown input", "geoloc.input", NULL);
+
+    geoloc_model *none = NULL;
+    CHECK(geoloc_model_load(tmp_path("backbone.safetensors"), &none, &err) != GEOLOC_OK &&
+              strstr(err.message, "network weights, not a model"), "weights file: %s", err.message);
+    /* a backbone of another architecture, then none at all */
+    geoloc_resnet_config other;
+    geoloc_resnet_config_default(&other, 18, 10);
+    other.bn_eps = 1e-3f;
+    geoloc_net *net = NULL;
+    CHECK(geoloc_net_create(&other, &net, &err) == GEOLOC_OK, "%s", err.message);
+    CHECK(geoloc_net_save(net, tmp_path("backbone.safetensors"), NULL, NULL, 0, &err) == GEOLOC_OK, "%s", err.message);
+    geoloc_net_free(net);
+    CHECK(geoloc_model_load(heads, &none, &err) != GEOLOC_OK && strstr(err.message, "architecture") &&
+              strstr(err.message, heads), "other backbone: %s", err.message);
+    unlink(tmp_path("backbone.safetensors"));
+    CHECK(geoloc_model_load(heads, &none, &err) == GEOLOC_E_IO && strstr(err.message, "fetch-backbone.sh") &&
+              strstr(err.message, "backbone.safetensors") && strstr(err.message, "geoloc.backbone") &&
+              strstr(err.message, heads), "missing backbone: %s", err.message);
+    geoloc_model_free(m);
+}
+
+/* ---- finding files -------------------------------------------------------------- */
+
+static void test_resolve(void) {
+    geoloc_error err = {0};
+    char out[4096];
+    setenv("GEOLOC_DATA_DIR", dir, 1);
+    unsetenv("GEOLOC_MODEL");
+    CHECK(geoloc_model_resolve(NULL, out, sizeof out, &err) == -1 && strstr(err.message, "./setup.sh") &&
+              strstr(err.message, dir) && strstr(err.message, "geoloc-default.safetensors"),
+          "no default model: %s", err.message);
+    test_write_text(tmp_path("geoloc-default.safetensors"), "x");
+    CHECK(geoloc_model_resolve(NULL, out, sizeof out, &err) == 0 && !strcmp(out, tmp_path("geoloc-default.safetensors")),
+          "default model: %s", out);
+    setenv("GEOLOC_MODEL", "/env/model.safetensors", 1);
+    CHECK(geoloc_model_resolve(NULL, out, sizeof out, &err) == 0 && !strcmp(out, "/env/model.safetensors"),
+          "$GEOLOC_MODEL: %s", out);
+    CHECK(geoloc_model_resolve("given.safetensors", out, sizeof out, &err) == 0 && !strcmp(out, "given.safetensors"),
+          "explicit path: %s", out);
+    unsetenv("GEOLOC_MODEL");
+    CHECK(geoloc_model_find_data("geoloc-default.safetensors", out, sizeof out) == 0, "find_data");
+    CHECK(geoloc_model_find_data("../x", out, sizeof out) == -1, "no paths in names");
+    unlink(tmp_path("geoloc-default.safetensors"));
+}
+
+/* ---- prediction ----------------------------------------------------------------- */
+
+/* A smooth colour pattern with some texture, different for each seed. */
+static geoloc_image make_image(int w, int h, int seed) {
+    geoloc_image img = {w, h, malloc((size_t)w * (size_t)h * 3)};
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            for (int c = 0; c < 3; c++)
+                img.rgb[((size_t)y * (size_t)w + (size_t)x) * 3 + (size_t)c] =
+                    (uint8_t)(127 + 100 * sin(0.05 * (x + 1) * (c + 1) + 0.07 * y * (seed + 1) + seed) +
+                              20 * (((x * 7 + y * 13 + c * 5 + seed) % 11) - 5) / 5.0);
+    return img;
+}
+
+static void softmax_d(const float *bias, size_t n, double *out) {
+    double max = bias[0], sum = 0;
+    for (size_t k = 1; k < n; k++) max = bias[k] > max ? bias[k] : max;
+    for (size_t k = 0; k < n; k++) sum += out[k] = exp(bias[k] - max);
+    for (size_t k = 0; k < n; k++) out[k] /= sum;
+}
+
+static geoloc_predictor *predictor(const geoloc_model *m, geoloc_crop_mode crops, int partition, int top, int batch) {
+    geoloc_predict_options o = geoloc_predict_options_default();
+    o.crops = crops, o.partition = partition, o.top_k = top, o.batch = batch;
+    geoloc_predictor *p = NULL;
+    geoloc_error err = {0};
+    if (geoloc_predictor_create(m, &o, &p, &err) != GEOLOC_OK) {
+        fprintf(stderr, "predictor: %s\n", err.message);
+        exit(1);
+    }
+    return p;
+}
+
+/* Heads with zero weights: the logits are the biases, whatever the photo. */
+static void test_crafted_heads(geoloc_partition *const p[3]) {
+    geoloc_model *m = make_model(p, 3);
+    geoloc_net *net = m->net;
+    float *bias[4];
+    for (size_t h = 0; h < 4; h++) {
+        char name[GEOLOC_NN_HEAD_NAME + 16];
+        snprintf(name, sizeof name, "%s.weight", m->config.heads[h].name);
+        geoloc_param *w = geoloc_net_find_param(net, name);
+        memset(w->data, 0, w->n * sizeof(float));
+        snprintf(name, sizeof name, "%s.bias", m->config.heads[h].name);
+        geoloc_param *b = geoloc_net_find_param(net, name);
+        for (size_t k = 0; k < b->n; k++) b->data[k] = (float)(2.0 * sin(1.7 * (double)k + (double)h));
+        if (h == 3) b->data[2] = 5.0f; /* urban */
+        bias[h] = b->data;
+    }
+    size_t nf = p[2]->n;
+    double *pc[3], *want = malloc(nf * sizeof *want), total = 0;
+    for (size_t h = 0; h < 3; h++) {
+        pc[h] = malloc(p[h]->n * sizeof *pc[h]);
+        softmax_d(bias[h], p[h]->n, pc[h]);
+    }
+    for (size_t k = 0; k < nf; k++) {
+        want[k] = pc[2][k] * pc[1][m->ancestor[2][1][k]] * pc[0][m->ancestor[2][0][k]];
+        total += want[k];
+    }
+    for (size_t k = 0; k < nf; k++) want[k] /= total;
+    geoloc_image img[3] = {make_image(90, 64, 1), make_image(64, 200, 2), make_image(64, 64, 3)};
+    geoloc_prediction pred[3];
+    float *dist[3];
+    for (int i = 0; i < 3; i++) dist[i] = malloc(nf * sizeof(float));
+    geoloc_error err = {0};
+    geoloc_predictor *pr = predictor(m, GEOLOC_CROPS_THREE, -1, 7, 2);
+    CHECK(geoloc_predict(pr, img, 3, pred, dist, &err) == GEOLOC_OK, "%s", err.message);
+    for (int i = 0; i < 3; i++) {
+        double worst = 0;
+        for (size_t k = 0; k < nf; k++) worst = fmax(worst, fabs(dist[i][k] - want[k]));
+        CHECK(worst < 1e-6, "photo %d: hierarchical distribution off by %g", i, worst);
+        CHECK(pred[i].n_top == 7 && pred[i].partition == 2, "photo %d: top %d", i, pred[i].n_top);
+        int order = 1, values = 1, gps = 1;
+        for (int r = 0; r < pred[i].n_top; r++) {
+            const geoloc_cell_guess *g = &pred[i].top[r];
+            for (size_t k = 0; k < nf; k++)  /* nothing outside the top beats it */
+                if (want[k] > want[g->cls] + 1e-12 && (r == 0 || want[k] < want[pred[i].top[r - 1].cls] - 1e-12))
+                    order = 0;
+            if (r && g->prob > pred[i].top[r - 1].prob) order = 0;
+            values &= fabs(g->prob - want[g->cls]) < 1e-6;
+            gps &= g->lat == p[2]->lat[g->cls] && g->lon == p[2]->lng[g->cls] && g->cell == p[2]->cell[g->cls];
+        }
+        CHECK(order && values && gps, "photo %d: top-k order %d, values %d, Class2GPS %d", i, order, values, gps);
+        CHECK(pred[i].lat == pred[i].top[0].lat && pred[i].lon == pred[i].top[0].lon, "photo %d: answer", i);
+        CHECK(pred[i].scene == 2 && pred[i].scene_prob > 0.9f, "photo %d: scene %d (%g)", i, pred[i].scene,
+              (double)pred[i].scene_prob);
+    }
+    geoloc_predictor_free(pr);
+    /* one partition: its own softmax */
+    pr = predictor(m, GEOLOC_CROPS_CENTER, 1, 3, 1);
+    CHECK(geoloc_predict(pr, img, 1, pred, dist, &err) == GEOLOC_OK, "%s", err.message);
+    double worst = 0;
+    for (size_t k = 0; k < p[1]->n; k++) worst = fmax(worst, fabs(dist[0][k] - pc[1][k]));
+    CHECK(worst < 1e-6 && pred[0].partition == 1, "partition 1 alone: off by %g", worst);
+    geoloc_predictor_free(pr);
+    for (int i = 0; i < 3; i++) {
+        geoloc_image_free(&img[i]);
+        free(dist[i]);
+    }
+    for (int h = 0; h < 3; h++) free(pc[h]);
+    free(want);
+    geoloc_model_free(m);
+}
+
+/* The three-crop answer is the average of the crops' answers; batches of any
+ * size give the photos' own answers. */
+static void test_crops_and_batches(geoloc_partition *const p[3]) {
+    geoloc_model *m = make_model(p, 11);
+    for (size_t i = 0; i < geoloc_net_param_count(m->net); i++) { /* heads that tell photos apart */
+        geoloc_param *q = geoloc_net_param(m->net, i);
+        for (size_t k = 0; q->head >= 0 && k < q->n; k++) q->data[k] *= 40.0f;
+    }
+    geoloc_error err = {0};
+    geoloc_image whole = make_image(128, 64, 5), crop[3];
+    geoloc_rect r[3];
+    geoloc_three_crop_rects(128, 64, r);
+    for (int c = 0; c < 3; c++) geoloc_image_crop(&whole, r[c], &crop[c], &err);
+    size_t nf = p[2]->n;
+    double *avg[3], *hier = calloc(nf, sizeof *hier), total = 0;
+    float *d = malloc(nf * sizeof *d);
+    for (int f = 0; f < 3; f++) {
+        geoloc_predictor *pr = predictor(m, GEOLOC_CROPS_THREE, f, 1, 1);
+        geoloc_prediction pred;
+        size_t n = p[f]->n;
+        avg[f] = calloc(n, sizeof *avg[f]);
+        for (int c = 0; c < 3; c++) { /* a square photo's three crops are the photo */
+            CHECK(geoloc_predict(pr, &crop[c], 1, &pred, &d, &err) == GEOLOC_OK, "%s", err.message);
+            for (size_t k = 0; k < n; k++) avg[f][k] += d[k] / 3.0;
+        }
+        CHECK(geoloc_predict(pr, &whole, 1, &pred, &d, &err) == GEOLOC_OK, "%s", err.message);
+        double worst = 0, spread = 0;
+        for (size_t k = 0; k < n; k++) worst = fmax(worst, fabs(d[k] - avg[f][k])), spread = fmax(spread, d[k]);
+        CHECK(worst < 2e-5, "partition %d: three-crop average off by %g", f, worst);
+        CHECK(spread > 2.0 / (double)n, "partition %d: the heads tell nothing apart (max %g)", f, spread);
+        geoloc_predictor_free(pr);
+    }
+    for (size_t k = 0; k < nf; k++)
+        total += hier[k] = avg[2][k] * avg[1][m->ancestor[2][1][k]] * avg[0][m->ancestor[2][0][k]];
+    geoloc_predictor *pr = predictor(m, GEOLOC_CROPS_THREE, -1, 5, 1);
+    geoloc_prediction pred;
+    CHECK(geoloc_predict(pr, &whole, 1, &pred, &d, &err) == GEOLOC_OK, "%s", err.message);
+    double worst = 0;
+    for (size_t k = 0; k < nf; k++) worst = fmax(worst, fabs(d[k] - hier[k] / total));
+    CHECK(worst < 2e-5, "hierarchical from the averaged heads: off by %g", worst);
+    geoloc_predictor_free(pr);
+
+    /* five photos in batches of 2 (the last one padded) = one at a time */
+    geoloc_image five[5] = {make_image(128, 64, 1), make_image(64, 128, 2), make_image(100, 100, 3),
+                            make_image(300, 70, 4), make_image(64, 64, 5)};
+    geoloc_prediction one[5], batched[5];
+    geoloc_predictor *p1 = predictor(m, GEOLOC_CROPS_FIVE, -1, 5, 1), *p2 = predictor(m, GEOLOC_CROPS_FIVE, -1, 5, 2);
+    for (int i = 0; i < 5; i++) CHECK(geoloc_predict(p1, &five[i], 1, &one[i], NULL, &err) == GEOLOC_OK, "%s", err.message);
+    CHECK(geoloc_predict(p2, five, 5, batched, NULL, &err) == GEOLOC_OK, "%s", err.message);
+    int same = 0;
+    for (int i = 0; i < 5; i++) same += one[i].top[0].cls == batched[i].top[0].cls &&
+                                        fabsf(one[i].top[0].prob - batched[i].top[0].prob) < 1e-4f;
+    CHECK(same == 5, "batches of 2: %d of 5 photos as alone", same);
+    /* the parameters change: the predictor follows */
+    geoloc_param *b = geoloc_net_find_param(m->net, "geo2.bias");
+    b->data[0] += 1000.0f;
+    geoloc_predictor_params_changed(p2);
+    CHECK(geoloc_predict(p2, five, 1, batched, NULL, &err) == GEOLOC_OK && batched[0].top[0].cls == 0,
+          "after params_changed: class %d", batched[0].top[0].cls);
+    geoloc_image bad = {0, 0, NULL};
+    CHECK(geoloc_predict(p2, &bad, 1, batched, NULL, &err) == GEOLOC_E_ARG, "an empty photo is refused");
+    geoloc_predictor_free(p1);
+    geoloc_predictor_free(p2);
+
+    /* bad options */
+    geoloc_predict_options o = geoloc_predict_options_default();
+    geoloc_predictor *none = NULL;
+    o.partition = 3;
+    CHECK(geoloc_predictor_create(m, &o, &none, &err) == GEOLOC_E_ARG && !none, "partition 3");
+    o = geoloc_predict_options_default();
+    o.top_k = 0;
+    CHECK(geoloc_predictor_create(m, &o, &none, &err) == GEOLOC_E_ARG && !none, "top 0");
+    for (int i = 0; i < 5; i++) geoloc_image_free(&five[i]);
+    for (int c = 0; c < 3; c++) geoloc_image_free(&crop[c]);
+    geoloc_image_free(&whole);
+    for (int f = 0; f < 3; f++) free(avg[f]);
+    free(hier);
+    free(d);
+    geoloc_model_free(m);
+
+    /* fine before coarse: the hierarchy has holes, hierarchical prediction is refused */
+    geoloc_partition *rev[3] = {p[2], p[1], p[0]};
+    geoloc_model *r2 = make_model(rev, 0);
+    CHECK(geoloc_predictor_create(r2, NULL, &none, &err) == GEOLOC_E_ARG && strstr(err.message, "one partition"),
+          "reversed partitions: %s", err.message);
+    geoloc_model_free(r2);
+}
+
+/* ---- the fuzz seed ------------------------------------------------------------- */
+
+/* A heads-only ResNet-18 model with partitions of 1, 2 and 3 cells and a scene head (~20 KB). */
+static void write_tiny_model(const char *path) {
+    geoloc_cell root = geoloc_s2_parent(geoloc_s2_from_latlng(48.86, 2.35), 2);
+    geoloc_partition *p[3] = {partition_alloc(1), partition_alloc(2), partition_alloc(3)};
+    geoloc_cell cells[3][3] = {{root},
+                               {geoloc_s2_child(root, 0), geoloc_s2_child(root, 3)},
+                               {geoloc_s2_child(geoloc_s2_child(root, 0), 1), geoloc_s2_child(geoloc_s2_child(root, 0), 2),
+                                geoloc_s2_child(root, 3)}};
+    for (int f = 0; f < 3; f++) {
+        for (size_t k = 0; k < p[f]->n; k++) {
+            p[f]->cell[k] = cells[f][k];
+            p[f]->count[k] = 60 + k;
+            geoloc_s2_center(cells[f][k], &p[f]->lat[k], &p[f]->lng[k]);
+        }
+        partition_index(p[f]);
+        p[f]->num_images = 200;
+    }
+    geoloc_resnet_config cfg;
+    geoloc_resnet_config_default(&cfg, 18, 1);
+    geoloc_model *m = NULL;
+    geoloc_error err = {0};
+    CHECK(geoloc_model_create(&cfg, (const geoloc_partition *const *)p, NAMES, 3, SCENES, 3, 5, &m, &err) == GEOLOC_OK,
+          "%s", err.message);
+    CHECK(m && geoloc_model_save(m, path, 1, "resnet18-backbone.safetensors", &err) == GEOLOC_OK, "%s", err.message);
+    geoloc_model *back = NULL;
+    CHECK(geoloc_model_read_info(path, &back, &err) == GEOLOC_OK, "tiny model: %s", err.message);
+    geoloc_model_free(back);
+    geoloc_model_free(m);
+    for (int f = 0; f < 3; f++) geoloc_partition_free(p[f]);
+}
+
+int main(int argc, char **argv) {
+    test_make_temp_dir(dir);
+    geoloc_partition *p[3];
+    make_partitions(p);
+    CHECK(p[0]->n >= 4 && p[1]->n > p[0]->n && p[2]->n > p[1]->n, "partition sizes %zu %zu %zu", p[0]->n, p[1]->n,
+          p[2]->n);
+    test_files(p);
+    test_resolve();
+    test_crafted_heads(p);
+    test_crops_and_batches(p);
+    write_tiny_model(argc > 3 ? argv[3] : tmp_path("tiny.safetensors"));
+    for (int f = 0; f < 3; f++) geoloc_partition_free(p[f]);
+    test_remove_tree(dir);
+    TEST_END();
+}
