@@ -219,4 +219,23 @@ run_geoloc model info "$tmp/heads.safetensors"
 expect 0 "NOT FOUND: tools/fetch-backbone.sh" out "model info: backbone missing"
 run_geoloc predict --model "$tmp/heads.safetensors" "$photo"
 expect 1 "test-backbone.safetensors.*fetch-backbone.sh" err "a missing backbone says how to fetch it"
+
+# ---- the default model (share/geoloc + the ImageNet backbone of setup.sh) --------
+unset GEOLOC_DATA_DIR GEOLOC_MODEL
+here=$(cd "$(dirname "$0")/.." && pwd)
+if [ -e "$here/models/resnet50-imagenet.safetensors" ] && [ -e "$here/share/geoloc/geoloc-default.safetensors" ]; then
+    # the README's main command: the example photo, taken on the Champ de Mars
+    run_geoloc predict "$here/share/geoloc/example.jpg"
+    expect 0 "EXIF GPS: 48.857833, 2.297000" out "predict the example with the default model"
+    km=$(sed -n 's/.*, \([0-9.]*\) km from the prediction.*/\1/p' <<< "$out")
+    check "the example is placed in Paris ($km km off)" '[ -n "$km" ] && python3 -c "import sys; sys.exit(not float(sys.argv[1]) < 50)" "$km"'
+    run_geoloc predict --format json "$here/share/geoloc/example.jpg"
+    check "default model, JSON" '[ $rc -eq 0 ] && python3 -c "import json,sys; json.loads(sys.argv[1])" "$out"'
+    head -4 "$dev/im2gps3k_dev.csv" > "$tmp/three.csv"
+    run_geoloc evaluate --meta "$tmp/three.csv" --images "$dev/images" --out "$tmp/three_results.csv"
+    expect 0 "2500 km" out "evaluate with the default model"
+    check "evaluate wrote the results file" '[ "$(grep -c . "$tmp/three_results.csv")" -ge 4 ]'
+else
+    echo "default model or ImageNet backbone absent: run ./setup.sh (default-model checks skipped)"
+fi
 finish

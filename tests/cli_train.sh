@@ -42,6 +42,21 @@ check "heads: plain progress lines without a terminal" '[[ $err == *"features 12
 run_geoloc train "${common[@]}" --epochs 1 --batch 8 --out "$tmp/h/model.safetensors" "$tmp/train.csv"
 check "heads: the features cache is reused" '[ $rc -eq 0 ] && [[ $err == *"features: cache"* ]]'
 
+# stopped by the test hook after 2 steps (as if killed), then resumed
+GEOLOC_TRAIN_STOP_AFTER=2 run_geoloc train "${common[@]}" --epochs 2 --batch 8 --out "$tmp/st/model.safetensors" "$tmp/train.csv"
+check "GEOLOC_TRAIN_STOP_AFTER" '[ $rc -eq 0 ] && [[ $err == *"stopped after step 2"* ]] && [ ! -f "$tmp/st/model.safetensors" ]'
+run_geoloc train "${common[@]}" --epochs 2 --batch 8 --out "$tmp/st/model.safetensors" --resume "$tmp/train.csv"
+check "resumed after the stop" '[ $rc -eq 0 ] && [ -f "$tmp/st/model.safetensors" ] && [ "$(grep -c "^epoch " <<< "$out")" -eq 2 ]'
+
+# photos from shards, and a validation manifest of its own
+run_geoloc dataset pack "$tmp/train.csv" --images "$images" --out-dir "$tmp/shards" --shorter-side 128
+check "pack shards" '[ $rc -eq 0 ]'
+head -9 "$tmp/train.csv" > "$tmp/t8.csv"
+{ head -1 "$tmp/train.csv"; tail -4 "$tmp/train.csv"; } > "$tmp/v4.csv"
+run_geoloc train --shards "$tmp/shards" --backbone "$tmp/rand18.safetensors" --image-size 96 --tau-min 0 \
+  --tau-max 6,3 --val "$tmp/v4.csv" --epochs 1 --batch 8 --out "$tmp/s/model.safetensors" "$tmp/t8.csv"
+check "shards and --val ($err)" '[ $rc -eq 0 ] && [[ $out == *"(n=4)"* ]] && [ -f "$tmp/s/model.safetensors" ]'
+
 # full mode: straight, and killed with SIGKILL after its first checkpoints, then resumed
 full=("${common[@]}" --mode full --epochs 3 --batch 4 --micro-batch 2 --checkpoint-every 1)
 run_geoloc train "${full[@]}" --out "$tmp/f1/model.safetensors" "$tmp/train.csv"

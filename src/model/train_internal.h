@@ -87,11 +87,16 @@ typedef struct train_ctx {
 } train_ctx;
 
 /* ---- train.c ---- */
+/* Passes a progress report to the options' callback (if any). */
 void train_report(train_ctx *c, const geoloc_train_event *ev);
+/* Reports an INFO / a WARNING message. */
 void train_info(train_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void train_warn(train_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Monotonic clock in seconds. */
 double train_now(void);
+/* Hash of n bytes continuing from h (identities of files and data, not cryptographic). */
 uint64_t train_hash_bytes(uint64_t h, const void *data, size_t n);
+/* splitmix64 finaliser (seeds from seeds). */
 uint64_t train_mix(uint64_t x);
 
 /* ---- train_data.c ---- */
@@ -107,6 +112,7 @@ typedef struct train_subset {
     size_t n;
 } train_subset;
 geoloc_source train_subset_source(train_subset *s);
+/* Releases the table, source, partitions and labels. */
 void train_data_free(train_ctx *c);
 
 /* ---- train_views.c ---- */
@@ -124,6 +130,7 @@ geoloc_status train_run_three(train_ctx *c, geoloc_exec *ex, int photos_per_batc
 /* The features of every table photo: from the cache when it matches, else computed
  * (views: as geoloc_train_options.views) and cached. */
 geoloc_status train_features(train_ctx *c, int views, geoloc_error *err);
+/* Releases the features (closes the cache file). */
 void train_features_free(train_ctx *c);
 
 /* ---- train_eval.c ---- */
@@ -137,10 +144,13 @@ geoloc_status train_val_summary(const train_ctx *c, const double *lat, const dou
 geoloc_status train_baselines(train_ctx *c, geoloc_error *err);
 
 /* ---- train_heads.c / train_full.c ---- */
+/* Trains the heads on the cached features (resuming when asked); leaves them in the model. */
 geoloc_status train_heads_run(train_ctx *c, geoloc_error *err);
+/* Trains the whole network on the photos (resuming when asked). */
 geoloc_status train_full_run(train_ctx *c, geoloc_error *err);
 
 /* ---- train_ckpt.c ---- */
+/* Writes a checkpoint atomically: tensors, optimizer state, position, run identity. */
 geoloc_status train_ckpt_write(train_ctx *c, const train_tensor *t, size_t nt, geoloc_sgd *opt,
                                const train_state *s, geoloc_error *err);
 /* Restores tensors, optimizer state and *s; E_IO with a message when absent. */
@@ -155,6 +165,7 @@ geoloc_status train_log_open(train_ctx *c, int resume, uint64_t keep_bytes, uint
 geoloc_status train_log_row(train_ctx *c, const train_state *s, int epoch_row, double lr, double loss,
                             const double *head_loss, const geoloc_distance_summary *val,
                             double images_per_s, uint64_t *size, geoloc_error *err);
+/* Closes the log (if open). */
 void train_log_close(train_ctx *c);
 
 /* ---- shared loop pieces (train.c) ---- */
