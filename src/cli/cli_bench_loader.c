@@ -1,6 +1,5 @@
 /* geoloc bench loader: photos per second through the batch loader (read,
  * decode, crop, resize, flip, normalise to NCHW float32) on a folder. */
-#include <ctype.h>
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
@@ -9,6 +8,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "cli/cli_photos.h"
 #include "cli/cli_util.h"
 #include "geoloc/loader.h"
 
@@ -38,17 +38,6 @@ static double cpu_s(void) {
            (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
 }
 
-static int is_photo(const char *name) {
-    const char *dot = strrchr(name, '.');
-    if (!dot) return 0;
-    char ext[8];
-    size_t n = strlen(dot + 1);
-    if (n == 0 || n >= sizeof ext) return 0;
-    for (size_t i = 0; i < n; i++) ext[i] = (char)tolower((unsigned char)dot[1 + i]);
-    ext[n] = '\0';
-    return !strcmp(ext, "jpg") || !strcmp(ext, "jpeg") || !strcmp(ext, "png") || !strcmp(ext, "webp");
-}
-
 static int cmp_str(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
@@ -69,7 +58,7 @@ static char **list_photos(const char *cmd, const char *dir, size_t *n_out) {
     }
     struct dirent *e;
     while ((e = readdir(d))) {
-        if (e->d_name[0] == '.' || !is_photo(e->d_name)) continue;
+        if (e->d_name[0] == '.' || !cli_is_photo_name(e->d_name)) continue;
         if (n == cap) {
             cap *= 2;
             char **t = realloc(names, cap * sizeof *t);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cli/cli_photos.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "geoloc/exif.h"
@@ -81,17 +82,6 @@ static uint8_t *read_all(const char *path, size_t *size, char *why, size_t why_s
     fclose(f);
     *size = n;
     return buf;
-}
-
-static void json_string(const char *s) {
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') printf("\\%c", c);
-        else if (c < 0x20) printf("\\u%04x", c);
-        else putchar(c);
-    }
-    putchar('"');
 }
 
 static const char *format_name(geoloc_image_format f) {
@@ -173,10 +163,10 @@ static void print_number_or_null(int has, double v) {
 static void print_json(const char *path, const photo_report *r, int decode) {
     const geoloc_photo_meta *m = &r->meta;
     printf("{\"file\": ");
-    json_string(path);
+    cli_json_string(stdout, path);
     if (!r->ok) {
         printf(", \"error\": ");
-        json_string(r->error);
+        cli_json_string(stdout, r->error);
         printf("}");
         return;
     }
@@ -191,10 +181,10 @@ static void print_json(const char *path, const photo_report *r, int decode) {
     printf(", \"altitude_m\": ");
     print_number_or_null(m->has_altitude, m->altitude_m);
     printf(", \"gps_time\": ");
-    if (m->has_gps_time) json_string(m->gps_time);
+    if (m->has_gps_time) cli_json_string(stdout, m->gps_time);
     else printf("null");
     printf(", \"datetime_original\": ");
-    if (m->has_datetime) json_string(m->datetime);
+    if (m->has_datetime) cli_json_string(stdout, m->datetime);
     else printf("null");
     if (decode) printf(", \"decoded_width\": %d, \"decoded_height\": %d, \"decode_ms\": %.3f",
                        r->dec_w, r->dec_h, r->dec_ms);
