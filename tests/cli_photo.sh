@@ -16,36 +16,23 @@ test_setup cli_photo "$@"
 # run ARGS...: runs geoloc photo; sets rc, out, err.
 run() { run_geoloc photo "$@"; }
 
-# expect RC PATTERN WHERE CASE: exit code RC and PATTERN (grep -E) in $out or $err.
-expect() {
-    local want_rc=$1 pattern=$2 where=$3 name=$4 text
-    if [ "$where" = out ]; then text=$out; else text=$err; fi
-    if [ "$rc" -ne "$want_rc" ]; then
-        fail "$name: exit $rc, expected $want_rc (stderr: $err)"
-    elif ! grep -qE -- "$pattern" <<<"$text"; then
-        fail "$name: '$pattern' not in std$where: $text"
-    else
-        pass
-    fi
-}
-
 run --help
-expect 0 "info" out "photo --help"
+expect_match 0 "info" out "photo --help"
 run info --help
-expect 0 "usage: geoloc photo info" out "info --help"
+expect_match 0 "usage: geoloc photo info" out "info --help"
 run info
-expect 2 "no files given" err "no files"
+expect_match 2 "no files given" err "no files"
 run info --bogus x.jpg
-expect 2 "unknown option --bogus" err "unknown option"
+expect_match 2 "unknown option --bogus" err "unknown option"
 run frobnicate
-expect 2 "unknown command" err "unknown subcommand"
+expect_match 2 "unknown command" err "unknown subcommand"
 
 printf 'not a photo\n' >"$tmp/note.jpg"
 run info "$tmp/note.jpg" "$tmp/missing.jpg"
-expect 1 "note.jpg: not a JPEG, PNG or WebP" err "text file named .jpg"
-expect 1 "missing.jpg: cannot open" err "missing file"
+expect_match 1 "note.jpg: not a JPEG, PNG or WebP" err "text file named .jpg"
+expect_match 1 "missing.jpg: cannot open" err "missing file"
 run info --json "$tmp/note.jpg"
-expect 1 "\"error\": \".*note.jpg: not a JPEG" out "JSON error member"
+expect_match 1 "\"error\": \".*note.jpg: not a JPEG" out "JSON error member"
 
 if [ -z "$shared" ] || [ ! -d "$shared/exif-photos" ]; then
     skip_rest "SKIP (shared-data part): exif-photos not found under '$shared'"
@@ -53,16 +40,16 @@ fi
 photos=$shared/exif-photos
 
 run info "$photos/mx-apple-iphone-5.jpg"
-expect 0 "JPEG 3264x2448, orientation 3" out "iPhone 5 size and orientation"
-expect 0 "GPS 47.6271667, -122.3373333" out "iPhone 5 GPS"
+expect_match 0 "JPEG 3264x2448, orientation 3" out "iPhone 5 size and orientation"
+expect_match 0 "GPS 47.6271667, -122.3373333" out "iPhone 5 GPS"
 run info --json "$photos/mx-leica-t-no-gps.jpg" "$photos/mx-apple-iphone-6-plus.jpg" \
     "$photos/mx-htc-desire.webp"
-expect 0 "\"width\": 4928, \"height\": 3264, \"orientation\": 8, \"display_width\": 3264, \"display_height\": 4928, \"lat\": null" out "Leica JSON"
-expect 0 "\"lat\": 51.482995, \"lng\": -3.18533666666666[0-9]*, \"altitude_m\": -166.309012875536[0-9]*" out "iPhone 6 Plus JSON"
-expect 0 "\"format\": \"WebP\", \"width\": 776, \"height\": 909" out "WebP JSON"
-expect 0 "\"gps_time\": \"2011-05-06T07:59:48Z\", \"datetime_original\": \"2011:05:06 09:59:48\"" out "WebP times"
+expect_match 0 "\"width\": 4928, \"height\": 3264, \"orientation\": 8, \"display_width\": 3264, \"display_height\": 4928, \"lat\": null" out "Leica JSON"
+expect_match 0 "\"lat\": 51.482995, \"lng\": -3.18533666666666[0-9]*, \"altitude_m\": -166.309012875536[0-9]*" out "iPhone 6 Plus JSON"
+expect_match 0 "\"format\": \"WebP\", \"width\": 776, \"height\": 909" out "WebP JSON"
+expect_match 0 "\"gps_time\": \"2011-05-06T07:59:48Z\", \"datetime_original\": \"2011:05:06 09:59:48\"" out "WebP times"
 run info --decode "$photos/mx-leica-t-no-gps.jpg" "$photos/es-corrupted.jpg"
-expect 1 "displayed 3264x4928\\), decoded 3264x4928" out "Leica decoded rotated"
-expect 1 "es-corrupted.jpg: JPEG: Corrupt JPEG data: premature end of data segment" err "damaged JPEG"
+expect_match 1 "displayed 3264x4928\\), decoded 3264x4928" out "Leica decoded rotated"
+expect_match 1 "es-corrupted.jpg: JPEG: Corrupt JPEG data: premature end of data segment" err "damaged JPEG"
 
 finish

@@ -20,49 +20,36 @@ unset GEOLOC_MODEL
 export GEOLOC_DATA_DIR=$tmp/data
 mkdir -p "$GEOLOC_DATA_DIR"
 
-# expect RC PATTERN WHERE CASE: exit code RC and PATTERN (grep -E) in $out or $err.
-expect() {
-    local want_rc=$1 pattern=$2 where=$3 name=$4 text
-    if [ "$where" = out ]; then text=$out; else text=$err; fi
-    if [ "$rc" -ne "$want_rc" ]; then
-        fail "$name: exit $rc, expected $want_rc (stderr: $err)"
-    elif ! grep -qE -- "$pattern" <<<"$text"; then
-        fail "$name: '$pattern' not in std$where: $text"
-    else
-        pass
-    fi
-}
-
 # py CODE ARGS...: runs python3 code (stdin: $out); passes when it exits 0.
 py() { python3 -c "$1" "${@:2}" <<<"$out"; }
 
 run_geoloc predict --help
-expect 0 "--partition" out "--help"
+expect_match 0 "--partition" out "--help"
 run_geoloc predict
-expect 2 "no photos given" err "no arguments"
+expect_match 2 "no photos given" err "no arguments"
 run_geoloc predict --colour x.jpg
-expect 2 "unknown option --colour" err "unknown option"
+expect_match 2 "unknown option --colour" err "unknown option"
 run_geoloc predict --format xml x.jpg
-expect 2 "expected text, csv or json" err "bad format"
+expect_match 2 "expected text, csv or json" err "bad format"
 run_geoloc predict --top 0 x.jpg
-expect 2 "--top 0" err "top 0"
+expect_match 2 "--top 0" err "top 0"
 run_geoloc predict --distribution x.jpg
-expect 2 "needs --format csv or json" err "distribution as text"
+expect_match 2 "needs --format csv or json" err "distribution as text"
 run_geoloc predict --model "$tmp/none.safetensors" x.jpg
-expect 1 "none.safetensors" err "missing model file"
+expect_match 1 "none.safetensors" err "missing model file"
 bindir=$(dirname "$geoloc")
 if [ ! -e "$bindir/../share/geoloc/geoloc-default.safetensors" ] && [ ! -e "$bindir/../models/geoloc-default.safetensors" ]; then
     run_geoloc predict x.jpg
-    expect 1 "setup.sh installs the default model" err "no default model"
+    expect_match 1 "setup.sh installs the default model" err "no default model"
     check "no default model: the searched folders are named" '[[ $err == *"$GEOLOC_DATA_DIR"* ]]'
 fi
 mkdir "$tmp/empty"
 run_geoloc predict --model "$tmp/none.safetensors" "$tmp/empty"
-expect 1 "no photos" err "a folder without photos"
+expect_match 1 "no photos" err "a folder without photos"
 run_geoloc model info "$tmp/none.safetensors"
-expect 1 "none.safetensors" err "model info: missing file"
+expect_match 1 "none.safetensors" err "model info: missing file"
 run_geoloc evaluate --meta "$tmp/none.csv"
-expect 2 "--images" err "evaluate --meta without --images"
+expect_match 2 "--images" err "evaluate --meta without --images"
 
 dev=$shared/im2gps3k-dev
 exif=$shared/exif-photos
@@ -73,21 +60,21 @@ exif=$shared/exif-photos
 model=$tmp/m18.safetensors
 run_geoloc model init --cells "$tmp/cells/cells_5_400.csv,$tmp/cells/cells_5_100.csv,$tmp/cells/cells_5_30.csv" \
     --arch resnet18 --scenes indoor,natural,urban --image-size 64 --seed 3 "$model"
-expect 0 "ResNet-18, 3 partitions" out "model init"
+expect_match 0 "ResNet-18, 3 partitions" out "model init"
 run_geoloc model info "$model"
-expect 0 "cells_5_30 +[0-9]+ cells" out "model info"
+expect_match 0 "cells_5_30 +[0-9]+ cells" out "model info"
 check "model info: hierarchy and scenes" '[[ $out == *"hierarchy:   complete"* && $out == *"indoor, natural, urban"* ]]'
 run_geoloc model info --json "$model"
 check "model info --json" 'py "import json,sys; d=json.loads(sys.stdin.read()); assert d[\"arch\"]==\"resnet18\" and len(d[\"partitions\"])==3 and d[\"image_size\"]==64"'
 run_geoloc model info "$dev/im2gps3k_dev.csv"
-expect 1 "im2gps3k_dev.csv" err "model info: not a model"
+expect_match 1 "im2gps3k_dev.csv" err "model info: not a model"
 run_geoloc model info --json "$model"
 classes=$(py 'import json,sys; print(json.loads(sys.stdin.read())["partitions"][2]["classes"])')
 
 # ---- EXIF GPS beside, never used ------------------------------------------------
 photo=$exif/es-gps-DSCN0010.jpg
 run_geoloc predict --model "$model" "$photo"
-expect 0 "EXIF GPS: 43\.467448, 11\.885127, [0-9.]+ km from the prediction" out "EXIF GPS printed beside"
+expect_match 0 "EXIF GPS: 43\.467448, 11\.885127, [0-9.]+ km from the prediction" out "EXIF GPS printed beside"
 check "one line, with cell, level and p" '[ "$(wc -l <<<"$out")" -eq 1 ] && [[ $out == *"cell "*"(level "*"p="* ]]'
 python3 - "$photo" "$tmp/noexif.jpg" <<'EOF'
 import sys
@@ -104,7 +91,7 @@ EOF
 run_geoloc photo info "$tmp/noexif.jpg"
 check "the copy has no GPS" '[ $rc -eq 0 ] && [[ $out != *GPS* ]]'
 run_geoloc predict --model "$model" --format csv --top 5 "$photo" "$tmp/noexif.jpg"
-expect 0 "^file,lat,lon,cell,level,prob" out "csv"
+expect_match 0 "^file,lat,lon,cell,level,prob" out "csv"
 check "csv: same prediction with and without EXIF, EXIF only beside" 'py "
 import csv, sys
 rows = list(csv.DictReader(sys.stdin))
@@ -137,18 +124,18 @@ d = json.loads(sys.stdin.read())
 assert d[\"partition\"] == \"cells_5_100\" and d[\"crops\"] == \"five\" and d[\"predictions\"][0][\"partition\"] == \"cells_5_100\"
 "'
 run_geoloc predict --model "$model" --partition 0 --crops center "$photo"
-expect 0 "level" out "--partition by number, center crop"
+expect_match 0 "level" out "--partition by number, center crop"
 run_geoloc predict --model "$model" --partition nowhere "$photo"
-expect 2 "cells_5_400 \(0\), cells_5_100 \(1\), cells_5_30 \(2\)" err "unknown partition"
+expect_match 2 "cells_5_400 \(0\), cells_5_100 \(1\), cells_5_30 \(2\)" err "unknown partition"
 
 # ---- unreadable photos, folders ---------------------------------------------------
 printf 'not a photo' >"$tmp/bad.jpg"
 run_geoloc predict --model "$model" "$tmp/bad.jpg" "$photo" "$tmp/missing.jpg"
-expect 0 "2 skipped" err "unreadable photos skipped"
+expect_match 0 "2 skipped" err "unreadable photos skipped"
 check "unreadable photos named on stderr, the good one predicted" \
     '[[ $err == *bad.jpg*"(skipped)"* && $err == *missing.jpg* ]] && [ "$(wc -l <<<"$out")" -eq 1 ] && [[ $out == "$photo"* ]]'
 run_geoloc predict --model "$model" "$tmp/bad.jpg"
-expect 1 "0 photos predicted, 1 skipped" err "nothing readable: exit 1"
+expect_match 1 "0 photos predicted, 1 skipped" err "nothing readable: exit 1"
 mkdir -p "$tmp/folder/b" "$tmp/folder/.hidden"
 cp "$photo" "$tmp/folder/b/z.JPG"
 cp "$photo" "$tmp/folder/a.jpg"
@@ -156,7 +143,7 @@ cp "$photo" "$tmp/folder/.hidden/x.jpg"
 cp "$photo" "$tmp/folder/c.jpeg"
 printf 'x' >"$tmp/folder/notes.txt"
 run_geoloc predict --model "$model" --batch 2 "$tmp/folder"
-expect 0 "3 photos predicted, 0 skipped.*images/s" err "folder: images/s"
+expect_match 0 "3 photos predicted, 0 skipped.*images/s" err "folder: images/s"
 check "folder walked in order, other files left out" \
     '[ "$(cut -d: -f1 <<<"$out" | tr "\n" " ")" = "$tmp/folder/a.jpg $tmp/folder/b/z.JPG $tmp/folder/c.jpeg " ]'
 check "the same photo gives the same answer in any batch" '[ "$(cut -d: -f2- <<<"$out" | sort -u | wc -l)" -eq 1 ]'
@@ -179,17 +166,17 @@ run_geoloc evaluate "$tmp/results.csv" --json
 check "the results file reads back with the same median" \
     '[ "$(py "import json,sys; print(\"%.2f\" % json.loads(sys.stdin.read())[\"median_km\"])")" = "$want_median" ]'
 GEOLOC_MODEL=$model run_geoloc evaluate --meta "$tmp/six.csv" --images "$dev/images" --crops center
-expect 0 "by scene \(S3_Label\)" out "evaluate with \$GEOLOC_MODEL, text"
+expect_match 0 "by scene \(S3_Label\)" out "evaluate with \$GEOLOC_MODEL, text"
 check "evaluate text: accuracy and speed" '[[ $out == *"street (1 km)"* && $out == *"images/s"* ]]'
 { cat "$tmp/six.csv"; echo "nothere.jpg,x,1,2,0,0,0,0.1,0.2,0.7"; } >"$tmp/missing.csv"
 run_geoloc evaluate --model "$model" --meta "$tmp/missing.csv" --images "$dev/images" --out "$tmp/r2.csv"
-expect 1 "nothere.jpg.*no such photo" err "a missing photo stops evaluate"
+expect_match 1 "nothere.jpg.*no such photo" err "a missing photo stops evaluate"
 check "nothing written after a missing photo" '[ ! -e "$tmp/r2.csv" ] && [ -z "$out" ]'
 run_geoloc evaluate --model "$model" --meta "$tmp/six.csv" --images "$tmp/nowhere"
-expect 1 "--images .*nowhere: not a folder" err "evaluate: no images folder"
+expect_match 1 "--images .*nowhere: not a folder" err "evaluate: no images folder"
 head -n 1 "$dev/im2gps3k_dev.csv" >"$tmp/empty.csv"
 run_geoloc evaluate --model "$model" --meta "$tmp/empty.csv" --images "$dev/images" --out "$tmp/r2.csv"
-expect 1 "no photos listed" err "empty manifest"
+expect_match 1 "no photos listed" err "empty manifest"
 check "nothing written for an empty manifest" '[ ! -e "$tmp/r2.csv" ]'
 mkdir "$tmp/images"
 for id in $(tail -n +2 "$tmp/six.csv" | cut -d, -f1); do cp "$dev/images/$id" "$tmp/images/"; done
@@ -207,18 +194,18 @@ backbone=${GEOLOC_BACKBONE:-$here/../models/resnet50-imagenet.safetensors}
 cp "$backbone" "$GEOLOC_DATA_DIR/test-backbone.safetensors"
 run_geoloc model init --cells "$tmp/cells/cells_5_400.csv,$tmp/cells/cells_5_30.csv" \
     --backbone "$GEOLOC_DATA_DIR/test-backbone.safetensors" --heads-only "$tmp/heads.safetensors"
-expect 0 "heads only" out "model init --heads-only"
+expect_match 0 "heads only" out "model init --heads-only"
 check "heads-only file is small" '[ "$(stat -c %s "$tmp/heads.safetensors")" -lt 2000000 ]'
 run_geoloc model info "$tmp/heads.safetensors"
-expect 0 "backbone: +test-backbone.safetensors \($GEOLOC_DATA_DIR" out "model info: backbone found"
+expect_match 0 "backbone: +test-backbone.safetensors \($GEOLOC_DATA_DIR" out "model info: backbone found"
 check "model info: Keras input" '[[ $out == *caffe_bgr* ]]'
 run_geoloc predict --model "$tmp/heads.safetensors" "$photo"
-expect 0 "EXIF GPS" out "predict with the heads-only model"
+expect_match 0 "EXIF GPS" out "predict with the heads-only model"
 rm "$GEOLOC_DATA_DIR/test-backbone.safetensors"
 run_geoloc model info "$tmp/heads.safetensors"
-expect 0 "NOT FOUND: tools/fetch-backbone.sh" out "model info: backbone missing"
+expect_match 0 "NOT FOUND: tools/fetch-backbone.sh" out "model info: backbone missing"
 run_geoloc predict --model "$tmp/heads.safetensors" "$photo"
-expect 1 "test-backbone.safetensors.*fetch-backbone.sh" err "a missing backbone says how to fetch it"
+expect_match 1 "test-backbone.safetensors.*fetch-backbone.sh" err "a missing backbone says how to fetch it"
 
 # ---- the default model (share/geoloc + the ImageNet backbone of setup.sh) --------
 unset GEOLOC_DATA_DIR GEOLOC_MODEL
@@ -226,14 +213,14 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 if [ -e "$here/models/resnet50-imagenet.safetensors" ] && [ -e "$here/share/geoloc/geoloc-default.safetensors" ]; then
     # the README's main command: the example photo, taken on the Champ de Mars
     run_geoloc predict "$here/share/geoloc/example.jpg"
-    expect 0 "EXIF GPS: 48.857833, 2.297000" out "predict the example with the default model"
+    expect_match 0 "EXIF GPS: 48.857833, 2.297000" out "predict the example with the default model"
     km=$(sed -n 's/.*, \([0-9.]*\) km from the prediction.*/\1/p' <<< "$out")
     check "the example is placed in Paris ($km km off)" '[ -n "$km" ] && python3 -c "import sys; sys.exit(not float(sys.argv[1]) < 50)" "$km"'
     run_geoloc predict --format json "$here/share/geoloc/example.jpg"
     check "default model, JSON" '[ $rc -eq 0 ] && python3 -c "import json,sys; json.loads(sys.argv[1])" "$out"'
     head -4 "$dev/im2gps3k_dev.csv" > "$tmp/three.csv"
     run_geoloc evaluate --meta "$tmp/three.csv" --images "$dev/images" --out "$tmp/three_results.csv"
-    expect 0 "2500 km" out "evaluate with the default model"
+    expect_match 0 "2500 km" out "evaluate with the default model"
     check "evaluate wrote the results file" '[ "$(grep -c . "$tmp/three_results.csv")" -ge 4 ]'
 else
     echo "default model or ImageNet backbone absent: run ./setup.sh (default-model checks skipped)"

@@ -46,6 +46,20 @@ run_geoloc() {
     err=$(cat "$tmp/err")
 }
 
+# expect_match RC PATTERN WHERE CASE: the last run exited with RC and PATTERN
+# (grep -E) is in $out (WHERE out) or $err (WHERE err); CASE names the check.
+expect_match() {
+    local want_rc=$1 pattern=$2 where=$3 name=$4 text
+    if [ "$where" = out ]; then text=$out; else text=$err; fi
+    if [ "$rc" -ne "$want_rc" ]; then
+        fail "$name: exit $rc, expected $want_rc (stderr: $err)"
+    elif ! grep -qE -- "$pattern" <<<"$text"; then
+        fail "$name: '$pattern' not in std$where: $text"
+    else
+        pass
+    fi
+}
+
 # summary: prints the "N passed, M failed" line.
 summary() { echo "$passed passed, $failed failed"; }
 
