@@ -54,10 +54,7 @@ typedef struct eval_args {
 /* 0, or the exit code (2 usage, 0 after --help with *done set). */
 /* 1 for the options that take a value. */
 static int takes_value(const char *s) {
-    const char *const names[] = {"--model", "--meta", "--images", "--out", "--partition", "--crops", "--batch"};
-    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++)
-        if (!strcmp(s, names[k])) return 1;
-    return 0;
+    return !strcmp(s, "--meta") || !strcmp(s, "--images") || !strcmp(s, "--out") || cli_is_prediction_option(s);
 }
 
 static int parse(int argc, char **argv, eval_args *a, int *done) {
@@ -76,20 +73,14 @@ static int parse(int argc, char **argv, eval_args *a, int *done) {
         } else if (s[0] != '-' || !s[1]) {
             fprintf(stderr, CMD ": unexpected argument '%s' (with --meta, photos come from the manifest)\n", s);
             return 2;
-        } else if (!strcmp(s, "--model")) {
-            a->model = v;
+        } else if (cli_is_prediction_option(s)) {
+            if (cli_set_prediction_option(CMD, s, v, &a->model, &a->partition, &a->opt) != 0) return 2;
         } else if (!strcmp(s, "--meta")) {
             a->meta = v;
         } else if (!strcmp(s, "--images")) {
             a->images = v;
         } else if (!strcmp(s, "--out")) {
             a->out = v;
-        } else if (!strcmp(s, "--partition")) {
-            a->partition = v;
-        } else if (!strcmp(s, "--crops")) {
-            if (cli_parse_crops(CMD, v, &a->opt.crops) != 0) return 2;
-        } else if (!strcmp(s, "--batch")) {
-            if (cli_parse_batch(CMD, v, &a->opt.batch) != 0) return 2;
         } else {
             fprintf(stderr, CMD ": unknown option %s\n", s);
             cli_evaluate_model_usage(stderr);

@@ -126,6 +126,20 @@ const char *cli_crops_name(geoloc_crop_mode crops) {
     return crops == GEOLOC_CROPS_FIVE ? "five" : crops == GEOLOC_CROPS_CENTER ? "center" : "three";
 }
 
+int cli_is_prediction_option(const char *name) {
+    return !strcmp(name, "--model") || !strcmp(name, "--partition") || !strcmp(name, "--crops") ||
+           !strcmp(name, "--batch");
+}
+
+int cli_set_prediction_option(const char *cmd, const char *name, const char *value, const char **model,
+                              const char **partition, geoloc_predict_options *opt) {
+    if (!strcmp(name, "--model")) *model = value;
+    else if (!strcmp(name, "--partition")) *partition = value;
+    else if (!strcmp(name, "--crops")) return cli_parse_crops(cmd, value, &opt->crops);
+    else if (!strcmp(name, "--batch")) return cli_parse_batch(cmd, value, &opt->batch);
+    return 0;
+}
+
 int cli_parse_batch(const char *cmd, const char *text, int *out) {
     long n;
     if (cli_parse_int(cmd, "--batch", text, &n) != 0) return 2;

@@ -42,6 +42,15 @@ const char *cli_crops_name(geoloc_crop_mode crops);
 /* Parses a --batch value (1-256); 0, or 2 after a message. */
 int cli_parse_batch(const char *cmd, const char *text, int *out);
 
+/* 1 when name is one of the options predict and evaluate share: --model,
+ * --partition, --crops, --batch. */
+int cli_is_prediction_option(const char *name);
+
+/* Stores the value of such an option (model and partition point at value);
+ * 0, or 2 after a message on stderr. */
+int cli_set_prediction_option(const char *cmd, const char *name, const char *value, const char **model,
+                              const char **partition, geoloc_predict_options *opt);
+
 /* A model ready to predict. */
 typedef struct cli_runner {
     geoloc_model *model;

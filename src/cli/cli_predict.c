@@ -203,17 +203,10 @@ static int parse_args(int argc, char **argv, args *a) {
             return 0;
         } else if (!strcmp(s, "--distribution")) {
             a->distribution = 1;
-        } else if (!strcmp(s, "--model") || !strcmp(s, "--partition") || !strcmp(s, "--format") ||
-                   !strcmp(s, "--crops") || !strcmp(s, "--top") || !strcmp(s, "--batch")) {
+        } else if (cli_is_prediction_option(s) || !strcmp(s, "--format") || !strcmp(s, "--top")) {
             if (!(v = cli_option_value(CMD, argc, argv, &k))) return 2;
-            if (!strcmp(s, "--model")) {
-                a->model = v;
-            } else if (!strcmp(s, "--partition")) {
-                a->partition = v;
-            } else if (!strcmp(s, "--crops")) {
-                if (cli_parse_crops(CMD, v, &a->opt.crops) != 0) return 2;
-            } else if (!strcmp(s, "--batch")) {
-                if (cli_parse_batch(CMD, v, &a->opt.batch) != 0) return 2;
+            if (cli_is_prediction_option(s)) {
+                if (cli_set_prediction_option(CMD, s, v, &a->model, &a->partition, &a->opt) != 0) return 2;
             } else if (!strcmp(s, "--format")) {
                 a->format = !strcmp(v, "text") ? FMT_TEXT : !strcmp(v, "csv") ? FMT_CSV : !strcmp(v, "json") ? FMT_JSON : -1;
                 if (a->format < 0) {
