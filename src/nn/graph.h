@@ -29,7 +29,8 @@ struct geoloc_net {
     nn_node *nodes;
     size_t n_nodes, cap_nodes;
     int *value_channels; /* channels of each value */
-    int n_values, cap_values;
+    int n_values;
+    size_t cap_values;
     int feature_value;   /* output of the global average pool */
     geoloc_param *params;
     size_t n_params, cap_params;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/array.h"
 #include "core/error.h"
 #include "nn/graph.h"
 
@@ -19,21 +20,10 @@ void geoloc_resnet_config_default(geoloc_resnet_config *cfg, int depth, int clas
     cfg->heads[0].classes = classes;
 }
 
-static void *grow(void *p, size_t *cap, size_t need, size_t elem) {
-    if (need <= *cap) return p;
-    size_t nc = *cap ? *cap * 2 : 64;
-    while (nc < need) nc *= 2;
-    void *q = realloc(p, nc * elem);
-    if (q) *cap = nc;
-    return q;
-}
-
 int net_add_param(geoloc_net *net, const char *name, geoloc_param_kind kind, int head,
                   size_t ndim, const uint64_t *shape) {
-    geoloc_param *ps = grow(net->params, &net->cap_params, net->n_params + 1, sizeof *ps);
-    if (!ps) return -1;
-    net->params = ps;
-    geoloc_param *p = &ps[net->n_params];
+    if (array_grow((void **)&net->params, &net->cap_params, net->n_params + 1, sizeof *net->params)) return -1;
+    geoloc_param *p = &net->params[net->n_params];
     memset(p, 0, sizeof *p);
     snprintf(p->name, sizeof p->name, "%s", name);
     p->kind = kind;
@@ -57,12 +47,10 @@ int net_add_param(geoloc_net *net, const char *name, geoloc_param_kind kind, int
 }
 
 int net_add_node(geoloc_net *net, const nn_node *node, int channels) {
-    size_t capv = (size_t)net->cap_values;
-    nn_node *ns = grow(net->nodes, &net->cap_nodes, net->n_nodes + 1, sizeof *ns);
-    if (ns) net->nodes = ns;
-    int *vc = grow(net->value_channels, &capv, (size_t)net->n_values + 1, sizeof *vc);
-    if (vc) net->value_channels = vc, net->cap_values = (int)capv;
-    if (!ns || !vc) return -1;
+    if (array_grow((void **)&net->nodes, &net->cap_nodes, net->n_nodes + 1, sizeof *net->nodes) ||
+        array_grow((void **)&net->value_channels, &net->cap_values, (size_t)net->n_values + 1,
+                   sizeof *net->value_channels))
+        return -1;
     nn_node *nd = &net->nodes[net->n_nodes++];
     *nd = *node;
     nd->out = net->n_values++;

@@ -8,21 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/array.h"
 #include "core/error.h"
 #include "nn/exec.h"
 
 /* ---- bookkeeping ---------------------------------------------------------------- */
-
-static int grow(void **p, size_t *cap, size_t need, size_t elem) {
-    if (need <= *cap) return 0;
-    size_t nc = *cap ? *cap * 2 : 32;
-    while (nc < need) nc *= 2;
-    void *q = realloc(*p, nc * elem);
-    if (!q) return -1;
-    *p = q;
-    *cap = nc;
-    return 0;
-}
 
 int nn_fail(geoloc_exec *ex, dnnl_status_t st, const char *what) {
     if (st == dnnl_success) return 0;
@@ -39,7 +29,7 @@ static void oom(geoloc_exec *ex) {
 }
 
 int nn_buffer_new(geoloc_exec *ex, size_t bytes) {
-    if (grow((void **)&ex->buffers, &ex->cap_buffers, ex->n_buffers + 1, sizeof *ex->buffers)) {
+    if (array_grow((void **)&ex->buffers, &ex->cap_buffers, ex->n_buffers + 1, sizeof *ex->buffers)) {
         oom(ex);
         return 0;
     }
@@ -54,7 +44,7 @@ void nn_buffer_need(geoloc_exec *ex, int id, size_t bytes) {
 float *nn_ptr(const geoloc_exec *ex, int id) { return ex->buffers[id].ptr; }
 
 static dnnl_memory_t keep_mem(geoloc_exec *ex, dnnl_memory_t m) {
-    if (grow((void **)&ex->mems, &ex->cap_mems, ex->n_mems + 1, sizeof *ex->mems)) {
+    if (array_grow((void **)&ex->mems, &ex->cap_mems, ex->n_mems + 1, sizeof *ex->mems)) {
         dnnl_memory_destroy(m);
         oom(ex);
         return NULL;
@@ -68,7 +58,7 @@ dnnl_memory_t nn_mem(geoloc_exec *ex, const dnnl_memory_desc_t *md, int id) {
         return NULL;
     if (!keep_mem(ex, m)) return NULL;
     nn_buffer_need(ex, id, dnnl_memory_desc_get_size(md));
-    if (grow((void **)&ex->bindings, &ex->cap_bindings, ex->n_bindings + 1, sizeof *ex->bindings)) {
+    if (array_grow((void **)&ex->bindings, &ex->cap_bindings, ex->n_bindings + 1, sizeof *ex->bindings)) {
         oom(ex);
         return NULL;
     }
@@ -87,7 +77,7 @@ dnnl_primitive_t nn_prim(geoloc_exec *ex, dnnl_primitive_desc_t pd) {
     dnnl_primitive_t p = NULL;
     if (ex->failed || !pd || nn_fail(ex, dnnl_primitive_create(&p, pd), "primitive creation"))
         return NULL;
-    if (grow((void **)&ex->prims, &ex->cap_prims, ex->n_prims + 1, sizeof *ex->prims)) {
+    if (array_grow((void **)&ex->prims, &ex->cap_prims, ex->n_prims + 1, sizeof *ex->prims)) {
         dnnl_primitive_destroy(p);
         oom(ex);
         return NULL;
@@ -106,7 +96,7 @@ dnnl_primitive_desc_t nn_pd(geoloc_exec *ex, const void *op_desc, const dnnl_pos
     if (st == dnnl_success) st = dnnl_primitive_desc_create(&pd, op_desc, attr, ex->engine, hint);
     dnnl_primitive_attr_destroy(attr);
     if (nn_fail(ex, st, what)) return NULL;
-    if (grow((void **)&ex->pds, &ex->cap_pds, ex->n_pds + 1, sizeof *ex->pds)) {
+    if (array_grow((void **)&ex->pds, &ex->cap_pds, ex->n_pds + 1, sizeof *ex->pds)) {
         dnnl_primitive_desc_destroy(pd);
         oom(ex);
         return NULL;
@@ -119,7 +109,7 @@ const dnnl_memory_desc_t *nn_query(const_dnnl_primitive_desc_t pd, dnnl_query_t 
 }
 
 static nn_call *append(geoloc_exec *ex, nn_list *list) {
-    if (grow((void **)&list->v, &list->cap, list->n + 1, sizeof *list->v)) {
+    if (array_grow((void **)&list->v, &list->cap, list->n + 1, sizeof *list->v)) {
         oom(ex);
         return NULL;
     }
@@ -172,7 +162,7 @@ void nn_call_reorder(geoloc_exec *ex, nn_list *list, const dnnl_memory_desc_t *s
     if (po) dnnl_post_ops_destroy(po);
     if (attr) dnnl_primitive_attr_destroy(attr);
     if (nn_fail(ex, st, "reorder")) return;
-    if (grow((void **)&ex->pds, &ex->cap_pds, ex->n_pds + 1, sizeof *ex->pds)) {
+    if (array_grow((void **)&ex->pds, &ex->cap_pds, ex->n_pds + 1, sizeof *ex->pds)) {
         dnnl_primitive_desc_destroy(pd);
         oom(ex);
         return;

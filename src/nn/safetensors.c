@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/array.h"
 #include "core/error.h"
 #include "io/atomic_file.h"
 #include "io/mapped_file.h"
@@ -93,17 +94,6 @@ static int cmp_ptr_offset(const void *a, const void *b) {
     const geoloc_tensor_info *y = *(const geoloc_tensor_info *const *)b;
     if (x->offset != y->offset) return x->offset < y->offset ? -1 : 1;
     if (x->n_bytes != y->n_bytes) return x->n_bytes < y->n_bytes ? -1 : 1;
-    return 0;
-}
-
-/* Appends to a growing array of elem-sized items; 0 or -1 (no memory). */
-static int grow(void **arr, size_t *cap, size_t n, size_t elem) {
-    if (n < *cap) return 0;
-    size_t nc = *cap ? *cap * 2 : 16;
-    void *p = realloc(*arr, nc * elem);
-    if (!p) return -1;
-    *arr = p;
-    *cap = nc;
     return 0;
 }
 
@@ -263,7 +253,7 @@ static geoloc_status parse_metadata(st_json *j, geoloc_safetensors *st, const ch
             free(m.key);
             return s;
         }
-        if (grow((void **)&st->meta, &cap, st->n_meta, sizeof *st->meta) != 0) {
+        if (array_grow((void **)&st->meta, &cap, st->n_meta + 1, sizeof *st->meta) != 0) {
             free(m.key);
             free(m.value);
             return error_set(err, GEOLOC_E_NOMEM, "%s: out of memory", file);
@@ -352,8 +342,8 @@ static geoloc_status parse(geoloc_safetensors *st, const unsigned char *data, si
                 have_meta = 1;
                 if ((s = parse_metadata(&j, st, file, err)) != GEOLOC_OK) goto out;
             } else {
-                if (grow((void **)&st->t, &cap, st->n, sizeof *st->t) != 0 ||
-                    grow((void **)&ends, &ends_cap, st->n, sizeof *ends) != 0) {
+                if (array_grow((void **)&st->t, &cap, st->n + 1, sizeof *st->t) != 0 ||
+                    array_grow((void **)&ends, &ends_cap, st->n + 1, sizeof *ends) != 0) {
                     free(name);
                     s = error_set(err, GEOLOC_E_NOMEM, "%s: out of memory", file);
                     goto out;
