@@ -304,8 +304,9 @@ geoloc_status train_after_step(train_ctx *c, train_state *s, double lr, const do
     return GEOLOC_OK;
 }
 
-geoloc_status train_end_epoch(train_ctx *c, train_state *s, double lr,
-                              const geoloc_distance_summary *val, geoloc_error *err) {
+geoloc_status train_end_epoch(train_ctx *c, train_state *s, double lr, const geoloc_distance_summary *val,
+                              const train_tensor *t, size_t nt, geoloc_sgd *opt, int *stop, geoloc_error *err) {
+    *stop = 0;
     double mean[TRAIN_MAX_HEADS];
     float hl[TRAIN_MAX_HEADS];
     for (size_t h = 0; h < c->n_heads; h++) {
@@ -327,6 +328,9 @@ geoloc_status train_end_epoch(train_ctx *c, train_state *s, double lr,
     s->loss_n = 0;
     s->images = 0;
     c->res->epochs_done = s->epoch;
+    if ((st = train_ckpt_write(c, t, nt, opt, s, err)) != GEOLOC_OK) return st;
+    if (c->o->stop_after > 0 && s->step >= c->o->stop_after && s->epoch < c->o->epochs)
+        *stop = c->res->stopped = 1;
     return GEOLOC_OK;
 }
 

@@ -344,12 +344,8 @@ geoloc_status train_heads_run(train_ctx *c, geoloc_error *err) {
             if ((s = validate(&H, &val, err)) != GEOLOC_OK) goto done;
             pv = &val;
         }
-        if ((s = train_end_epoch(c, &st, lr, pv, err)) != GEOLOC_OK) goto done;
-        if ((s = train_ckpt_write(c, H.t, 2 * H.n_heads, H.opt, &st, err)) != GEOLOC_OK) goto done;
-        if (c->o->stop_after > 0 && st.step >= c->o->stop_after && st.epoch < c->o->epochs) {
-            c->res->stopped = 1;
-            goto done;
-        }
+        int stop;
+        if ((s = train_end_epoch(c, &st, lr, pv, H.t, 2 * H.n_heads, H.opt, &stop, err)) != GEOLOC_OK || stop) goto done;
     }
     c->res->steps = st.step;
     c->res->epochs_done = st.epoch;

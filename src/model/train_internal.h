@@ -179,8 +179,10 @@ double train_elapsed(const train_ctx *c);
 geoloc_status train_after_step(train_ctx *c, train_state *s, double lr, const double *step_loss,
                                double step_total, long steps_in_epoch, long step_in_epoch,
                                geoloc_error *err);
-/* Closes an epoch: report, log row with the validation, reset the epoch's sums, next epoch. */
-geoloc_status train_end_epoch(train_ctx *c, train_state *s, double lr,
-                              const geoloc_distance_summary *val, geoloc_error *err);
+/* Closes an epoch: report, log row with the validation, reset the epoch's sums, next
+ * epoch, checkpoint of the nt tensors t and the optimizer; *stop is set (and the result
+ * marked stopped) when the stop-after step count is reached before the last epoch. */
+geoloc_status train_end_epoch(train_ctx *c, train_state *s, double lr, const geoloc_distance_summary *val,
+                              const train_tensor *t, size_t nt, geoloc_sgd *opt, int *stop, geoloc_error *err);
 
 #endif
