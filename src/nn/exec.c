@@ -93,10 +93,8 @@ static geoloc_status decide_fusions(geoloc_exec *ex) {
         const nn_node *nd = &net->nodes[k];
         if (nd->op != NN_CONV) continue;
         int a = sole_consumer(ex, net->nodes[k + 1].out);
-        if (nd->in[0] == 0 || (a >= 0 && net->nodes[a].op == NN_ADD && net->nodes[a].in[1] == net->nodes[k + 1].out)) {
-            ex->plan[k].rebuild = 1;
+        if (nd->in[0] == 0 || (a >= 0 && net->nodes[a].op == NN_ADD && net->nodes[a].in[1] == net->nodes[k + 1].out))
             ex->values[nd->out].saved = 0;
-        }
     }
     for (size_t k = 0; k < net->n_nodes; k++)
         for (int i = 0; i < 2; i++) {

@@ -62,7 +62,6 @@ typedef struct nn_plan_node {
     int workspace;          /* maxpool, train: saved indices (buffer id) */
     dnnl_memory_t weights;  /* conv: weights in the forward primitive's layout */
     int folded_bias;        /* conv, infer: bias after folding (buffer id) */
-    int rebuild;            /* conv, train: output not kept, computed again in backward */
 } nn_plan_node;
 
 typedef struct nn_binding {
@@ -99,9 +98,7 @@ struct geoloc_exec {
     dnnl_memory_t source_mem;
     int fold_tmp;        /* infer: folded weights before their reorder */
     int grad_tmp;        /* train: a parameter gradient before it is added to the parameter's */
-    int input_buffer;    /* the user's NCHW input */
-    dnnl_memory_t input_user, input_mem;
-    dnnl_primitive_t input_reorder;
+    dnnl_memory_t input_user; /* the caller's NCHW input, bound at each forward */
     int features;        /* plain batch x C pooled features */
     int feature_dim;
     int logits[GEOLOC_NN_MAX_HEADS], dlogits[GEOLOC_NN_MAX_HEADS];
