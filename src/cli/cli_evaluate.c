@@ -7,6 +7,7 @@
 #include "cli/cli_evaluate.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "core/array.h"
 #include "geoloc/distance.h"
 #include "io/csv.h"
 
@@ -79,13 +80,7 @@ typedef struct {
 } dist_vec;
 
 static int dist_push(dist_vec *v, double d) {
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 4096;
-        double *p = realloc(v->km, cap * sizeof *p);
-        if (!p) return -1;
-        v->km = p;
-        v->cap = cap;
-    }
+    if (array_grow((void **)&v->km, &v->cap, v->n + 1, sizeof *v->km)) return -1;
     v->km[v->n++] = d;
     return 0;
 }

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "cli/cli_util.h"
+#include "core/array.h"
 #include "geoloc/image.h"
 #include "io/mapped_file.h"
 
@@ -38,13 +39,7 @@ void cli_json_string(FILE *out, const char *s) {
 }
 
 static int push(const char *cmd, cli_photo_list *l, const char *path) {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? 2 * l->cap : 64;
-        char **p = realloc(l->paths, cap * sizeof *p);
-        if (!p) goto oom;
-        l->paths = p;
-        l->cap = cap;
-    }
+    if (array_grow((void **)&l->paths, &l->cap, l->n + 1, sizeof *l->paths)) goto oom;
     if (!(l->paths[l->n] = strdup(path))) goto oom;
     l->n++;
     return 0;
