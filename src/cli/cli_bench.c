@@ -31,11 +31,6 @@ static const char BENCH_USAGE[] =
     "  --tau-max LIST  default 5000,2000,1000\n"
     "  --threads N     passed to cells build (default: one per core)\n";
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Runs `geoloc cells build` in a child; wall seconds and peak RSS in MiB. */
 static int timed_build(char **args, double *wall, double *rss_mib) {
     pid_t pid;
@@ -126,7 +121,7 @@ static int bench_cells(int argc, char **argv) {
     if (!rc) {
         double peak = 0;
         for (long r = 0; r < runs; r++) peak = rss[r] > peak ? rss[r] : peak;
-        qsort(wall, (size_t)runs, sizeof wall[0], cmp_double);
+        qsort(wall, (size_t)runs, sizeof wall[0], cli_compare_doubles);
         printf("best %.3f s, median %.3f s, peak RSS %.0f MiB (%.1f M points/s)\n", wall[0],
                wall[runs / 2], peak, (double)n / wall[0] / 1e6);
         printf("targets: <= 3 s wall: %s; < 1024 MiB: %s\n", wall[runs / 2] <= 3.0 ? "met" : "NOT met",

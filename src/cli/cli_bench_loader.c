@@ -38,10 +38,6 @@ static double cpu_s(void) {
            (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
 }
 
-static int cmp_str(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Sorted photo names of dir (NULL on error, message printed). */
 static char **list_photos(const char *cmd, const char *dir, size_t *n_out) {
     DIR *d = opendir(dir);
@@ -69,7 +65,7 @@ static char **list_photos(const char *cmd, const char *dir, size_t *n_out) {
         n++;
     }
     closedir(d);
-    qsort(names, n, sizeof *names, cmp_str);
+    qsort(names, n, sizeof *names, cli_compare_strings);
     *n_out = n;
     return names;
 }

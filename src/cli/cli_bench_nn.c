@@ -20,11 +20,6 @@ static const char USAGE[] =
     "  bench nn: impl=geoloc arch=... mode=... batch=... images/s=... ms/batch=... peak_rss_mib=...\n"
     "Threads: OMP_NUM_THREADS (default: one per core).\n";
 
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 int cli_bench_nn(int argc, char **argv) {
     const char *cmd = "geoloc bench nn", *arch = "resnet50", *mode = "infer";
     long batch = 32, classes = 1000, size = 224, iters = 5, warmup = 2;
@@ -105,7 +100,7 @@ int cli_bench_nn(int argc, char **argv) {
         }
         if (it >= warmup) times[it - warmup] = cli_now_seconds() - t0;
     }
-    qsort(times, (size_t)iters, sizeof *times, cmp_double);
+    qsort(times, (size_t)iters, sizeof *times, cli_compare_doubles);
     double median = iters % 2 ? times[iters / 2] : 0.5 * (times[iters / 2 - 1] + times[iters / 2]);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);

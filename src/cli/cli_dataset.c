@@ -281,10 +281,6 @@ static int info_pack(const char *cmd, const char *dir, int verify) {
     return bad ? 1 : 0;
 }
 
-static int cmp_str(const void *a, const void *b) {
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 static int info_manifest(const char *cmd, const char *path) {
     geoloc_manifest *m = cli_read_manifest(cmd, path, 0);
     if (!m) return 1;
@@ -310,7 +306,7 @@ static int info_manifest(const char *cmd, const char *path) {
         }
         printf("latitude:  %.6f .. %.6f\nlongitude: %.6f .. %.6f\n", la0, la1, lo0, lo1);
         if ((m->columns & GEOLOC_COL_AUTHOR) && authors) {
-            qsort(authors, n_auth, sizeof *authors, cmp_str);
+            qsort(authors, n_auth, sizeof *authors, cli_compare_strings);
             for (size_t k = 0; k < n_auth; k++) distinct += k == 0 || strcmp(authors[k], authors[k - 1]);
             printf("authors:   %zu (%zu photos without one)\n", distinct, no_author);
         }

@@ -48,8 +48,6 @@ oom:
     return -1;
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
-
 /* Adds the photos under dir, sorted by name at every level. */
 static int walk(const char *cmd, cli_photo_list *l, const char *dir, int depth) {
     DIR *d = opendir(dir);
@@ -63,7 +61,7 @@ static int walk(const char *cmd, cli_photo_list *l, const char *dir, int depth) 
     while (rc == 0 && (e = readdir(d)))
         if (e->d_name[0] != '.') rc = push(cmd, &names, e->d_name);
     closedir(d);
-    if (names.n) qsort(names.paths, names.n, sizeof *names.paths, cmp_str);
+    if (names.n) qsort(names.paths, names.n, sizeof *names.paths, cli_compare_strings);
     size_t len = strlen(dir);
     const char *sep = len && dir[len - 1] == '/' ? "" : "/";
     for (size_t k = 0; k < names.n && rc == 0; k++) {

@@ -35,6 +35,12 @@ int cli_mkdir_p(const char *cmd, const char *dir);
  * build folder. Returns 0 and the path in out, or -1 when absent. */
 int cli_find_shared_data(char *out, size_t size);
 
+/* qsort comparator of doubles, ascending. */
+int cli_compare_doubles(const void *a, const void *b);
+
+/* qsort comparator of C strings (an array of char *), strcmp order. */
+int cli_compare_strings(const void *a, const void *b);
+
 /* Monotonic clock in seconds (for timing). */
 double cli_now_seconds(void);
 
