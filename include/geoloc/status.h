@@ -14,7 +14,8 @@ typedef enum geoloc_status {
     GEOLOC_E_PARSE,  /* malformed input (bad number, token, header, row) */
     GEOLOC_E_RANGE,  /* a value is outside its valid range */
     GEOLOC_E_EMPTY,  /* the input holds no usable data */
-    GEOLOC_E_NOMEM   /* an allocation failed */
+    GEOLOC_E_NOMEM,  /* an allocation failed */
+    GEOLOC_E_BUSY    /* another process is writing the same file */
 } geoloc_status;
 
 /* Human-readable detail of a failure: the status and a message that names

@@ -10,6 +10,7 @@ const char *geoloc_status_name(geoloc_status status) {
     case GEOLOC_E_RANGE: return "value out of range";
     case GEOLOC_E_EMPTY: return "no data";
     case GEOLOC_E_NOMEM: return "out of memory";
+    case GEOLOC_E_BUSY: return "busy";
     }
     return "unknown error";
 }

@@ -13,10 +13,13 @@
 
 geoloc_status atomic_file_open(atomic_file *f, const char *path, geoloc_error *err) {
     memset(f, 0, sizeof *f);
+    f->lock.fd = -1;
     if (!strcmp(path, "-")) {
         f->fp = stdout;
         return GEOLOC_OK;
     }
+    geoloc_status locked = file_lock_acquire(&f->lock, path, err);
+    if (locked != GEOLOC_OK) return locked;
     size_t len = strlen(path);
     f->path = strdup(path);
     f->tmp_path = malloc(len + 16);
@@ -78,6 +81,7 @@ geoloc_status atomic_file_commit(atomic_file *f, geoloc_error *err) {
         return st;
     }
     fsync_parent_dir(f->path);
+    file_lock_release(&f->lock);
     free(f->tmp_path);
     free(f->path);
     f->tmp_path = f->path = NULL;
@@ -88,6 +92,7 @@ void atomic_file_abort(atomic_file *f) {
     if (f->fp && f->fp != stdout) fclose(f->fp);
     f->fp = NULL;
     if (f->tmp_path) unlink(f->tmp_path);
+    file_lock_release(&f->lock);
     free(f->tmp_path);
     free(f->path);
     f->tmp_path = f->path = NULL;

@@ -7,15 +7,18 @@
 #include <stdio.h>
 
 #include "geoloc/status.h"
+#include "io/file_lock.h"
 
 typedef struct atomic_file {
     FILE *fp;         /* write here */
     char *path;       /* final name */
     char *tmp_path;   /* temporary name in the same directory */
+    file_lock lock;   /* held from open to commit or abort: one writer per target */
 } atomic_file;
 
-/* Creates the temporary file for `path`. "-" means standard output, which is
- * written directly. */
+/* Takes the target's writer lock (GEOLOC_E_BUSY when another process holds
+ * it) and creates the temporary file for `path`. "-" means standard output,
+ * which is written directly. */
 geoloc_status atomic_file_open(atomic_file *f, const char *path, geoloc_error *err);
 
 /* Flushes, fsyncs, closes and renames into place; reports write errors
