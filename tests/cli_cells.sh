@@ -65,7 +65,7 @@ check "missing file" '[ $? -ne 0 ] && grep -q "does-not-exist.csv: cannot open" 
 "$geoloc" cells build --tau-min 10 --tau-max 5 --out-dir "$tmp/x" "$tmp/photos.csv" 2> "$tmp/err"
 check "tau-max <= tau-min refused" '[ $? -eq 2 ] && grep -q "must be larger" "$tmp/err"'
 "$geoloc" cells build --tau-min 1 --tau-max 10,abc --out-dir "$tmp/x" "$tmp/photos.csv" 2> "$tmp/err"
-check "bad tau list refused" '[ $? -eq 2 ] && grep -q "expected positive integers" "$tmp/err"'
+check "bad tau list refused" '[ $? -eq 2 ] && grep -q "tau-max must be a comma-separated list of non-negative integers from 1" "$tmp/err"'
 
 # --skip-invalid: counted, reported, the rest goes on
 printf "LAT,LON\n1,2\n95,1\n1,2\nx,y\n1,2\n" > "$tmp/skip.csv"

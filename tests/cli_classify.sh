@@ -10,7 +10,7 @@ test_setup cli_classify "$@"
 run_geoloc classify-imagenet --help
 check "--help" '[ $rc -eq 0 ] && [[ $out == *--weights* ]]'
 run_geoloc classify-imagenet img.png
-check "no --weights" '[ $rc -eq 2 ] && [[ $err == *"need --weights"* ]]'
+check "no --weights" '[ $rc -eq 2 ] && [[ $err == *"--weights is required"* ]]'
 run_geoloc classify-imagenet --weights "$tmp/none.safetensors" img.png
 check "missing weights file" '[ $rc -eq 1 ] && [[ $err == *none.safetensors* ]] && [[ $err == *fetch-backbone* ]]'
 
@@ -22,8 +22,8 @@ check_dir="$shared/imagenet-check"
 
 printf 'not an image' > "$tmp/bad.jpg"
 run_geoloc classify-imagenet --weights "$weights" "$tmp/bad.jpg" "$check_dir/cat.png"
-check "a bad image is named and counted, the others classified" \
-  '[ $rc -eq 1 ] && [[ $err == *bad.jpg* ]] && [[ $err == *"1 of 2 images"* ]] && [[ $out == *Egyptian_cat* ]]'
+check "a bad image is named and counted, the others classified (exit 3)" \
+  '[ $rc -eq 3 ] && [[ $err == *bad.jpg* ]] && [[ $err == *"1 of 2 images"* ]] && [[ $out == *Egyptian_cat* ]]'
 
 # expected.csv: image,top1_index_1000,top1_label,top1_prob,...
 images=()

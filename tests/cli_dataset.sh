@@ -83,7 +83,7 @@ if [ -f "$meta" ]; then
   { head -n 31 "$meta"; echo "missing/photo.jpg,someone,1,2,0,0,0,0.5,0.25,0.25"; } > "$tmp/small.csv"
   "$geoloc" dataset pack "$tmp/small.csv" --images "$shared/im2gps3k-dev/images" --out-dir "$tmp/shards" \
     --shard-mb 1 --threads 2 --report "$tmp/pack_skipped.csv" 2> "$tmp/err"
-  check "pack exit code" '[ $? -eq 0 ]'
+  check "pack exit code: 3, a photo skipped" '[ $? -eq 3 ]'
   check "pack summary" 'grep -q "packed 30 photos into [0-9]* shards" "$tmp/err" && grep -q "skipped 1," "$tmp/err"'
   check "pack report" 'grep -q "^missing/photo.jpg," "$tmp/pack_skipped.csv"'
   check "shards and index" '[ -f "$tmp/shards/index.bin" ] && [ -f "$tmp/shards/shard-00000.bin" ] && [ -z "$(ls "$tmp/shards" | grep tmp)" ]'

@@ -3,8 +3,9 @@
 # usage: cli_photo.sh GEOLOC_BINARY SHARED_DATA_DIR TEST_DATA_DIR
 #
 # - usage: --help, no files, unknown option;
-# - unreadable input: a text file named .jpg, a missing file: exit 1 and a
-#   message naming the file, the other files still reported;
+# - unreadable input: a text file named .jpg, a missing file: exit 1 (none
+#   read) and a message naming the file; with some files read, exit 3 and the
+#   other files still reported;
 # - shared data: text and JSON output for photos with GPS, orientation and
 #   altitude (values as exiftool reads them), a WebP, --decode sizes, and
 #   the damaged es-corrupted.jpg refused by --decode.
@@ -21,9 +22,9 @@ expect_match 0 "info" out "photo --help"
 run info --help
 expect_match 0 "usage: geoloc photo info" out "info --help"
 run info
-expect_match 2 "no files given" err "no files"
+expect_match 2 "missing FILE" err "no files"
 run info --bogus x.jpg
-expect_match 2 "unknown option --bogus" err "unknown option"
+expect_match 2 "unknown option '--bogus'" err "unknown option"
 run frobnicate
 expect_match 2 "unknown command" err "unknown subcommand"
 
@@ -49,7 +50,7 @@ expect_match 0 "\"lat\": 51.482995, \"lng\": -3.18533666666666[0-9]*, \"altitude
 expect_match 0 "\"format\": \"WebP\", \"width\": 776, \"height\": 909" out "WebP JSON"
 expect_match 0 "\"gps_time\": \"2011-05-06T07:59:48Z\", \"datetime_original\": \"2011:05:06 09:59:48\"" out "WebP times"
 run info --decode "$photos/mx-leica-t-no-gps.jpg" "$photos/es-corrupted.jpg"
-expect_match 1 "displayed 3264x4928\\), decoded 3264x4928" out "Leica decoded rotated"
-expect_match 1 "es-corrupted.jpg: JPEG: Corrupt JPEG data: premature end of data segment" err "damaged JPEG"
+expect_match 3 "displayed 3264x4928\\), decoded 3264x4928" out "Leica decoded rotated"
+expect_match 3 "es-corrupted.jpg: JPEG: Corrupt JPEG data: premature end of data segment" err "damaged JPEG"
 
 finish

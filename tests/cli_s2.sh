@@ -202,10 +202,10 @@ usage_error "unknown subcommand" "geoloc s2: unknown command 'tokens'" s2 tokens
 usage_error "level 31" "geoloc s2 token: --level must be an integer from 0 to 30, not '31'" s2 token --level 31
 usage_error "level -1" "geoloc s2 token: --level must be an integer from 0 to 30, not '-1'" s2 token --level -1
 usage_error "level x" "geoloc s2 token: --level must be an integer from 0 to 30, not '1x'" s2 token --level=1x
-usage_error "level missing" "geoloc s2 token: --level needs a value (0-30)" s2 token --level
+usage_error "level missing" "geoloc s2 token: --level needs a value (an integer from 0 to 30)" s2 token --level
 usage_error "unknown option" "geoloc s2 token: unknown option '--levels'" s2 token --levels 3
-usage_error "stray argument" "geoloc s2 token: unexpected argument 'points.csv'" s2 token points.csv
-usage_error "cell without token" "geoloc s2 cell: no token given" s2 cell --json
+usage_error "stray argument" "geoloc s2 token: unexpected argument 'b.csv'" s2 token a.csv b.csv
+usage_error "cell without token" "geoloc s2 cell: missing TOKEN..." s2 cell --json
 usage_error "cell option" "geoloc s2 cell: unknown option '--xml'" s2 cell --xml 89c
 
 # ---- bad tokens: named, exit 1, no output ----------------------------------

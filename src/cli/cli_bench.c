@@ -16,20 +16,27 @@
 
 extern char **environ;
 
-static const char BENCH_USAGE[] =
-    "usage: geoloc bench cells [--cells FILE] [--runs N] [--tau-max LIST] [--threads N]\n"
-    "\n"
+typedef struct {
+    const char *cells, *tau_max, *threads;
+    long runs;
+} bench_args;
+
+static const cli_option BENCH_OPTIONS[] = {
+    CLI_OPTION("cells", 0, CLI_STRING, bench_args, cells, "FILE",
+               "partition file to draw the points from\n(default: the shared cells_50_1000.csv)"),
+    CLI_OPTION("runs", 0, CLI_INT, bench_args, runs, "N", "timed runs", .min = 1, .max = 100),
+    CLI_OPTION("tau-max", 0, CLI_STRING, bench_args, tau_max, "LIST", "passed to cells build"),
+    CLI_OPTION("threads", 'j', CLI_STRING, bench_args, threads, "N", "passed to cells build (default: one per core)"),
+    CLI_END};
+
+static const cli_spec BENCH_SPEC = {
+    "geoloc bench cells", NULL, 0, 0,
     "Draws an MP-16-like set of points (each cell's imgs_per_cell points inside the\n"
-    "cell; default FILE: the shared cells_50_1000.csv, 4.7 million points), writes\n"
-    "it as CSV, then times 'geoloc cells build --tau-min 50 --tau-max LIST' on it\n"
-    "(CSV parsing and output included) in a fresh process per run, and prints\n"
-    "wall time and peak memory. Targets: <= 3 s and < 1 GiB for three partitions.\n"
-    "\n"
-    "options:\n"
-    "  --cells FILE    partition file to draw the points from\n"
-    "  --runs N        timed runs (default 3)\n"
-    "  --tau-max LIST  default 5000,2000,1000\n"
-    "  --threads N     passed to cells build (default: one per core)\n";
+    "cell; by default 4.7 million points), writes it as CSV, then times\n"
+    "'geoloc cells build --tau-min 50 --tau-max LIST' on it (CSV parsing and output\n"
+    "included) in a fresh process per run, and prints wall time and peak memory.\n"
+    "Targets: <= 3 s and < 1 GiB for three partitions.\n",
+    BENCH_OPTIONS, NULL};
 
 /* Runs `geoloc cells build` in a child; wall seconds and peak RSS in MiB. */
 static int timed_build(char **args, double *wall, double *rss_mib) {
@@ -45,29 +52,14 @@ static int timed_build(char **args, double *wall, double *rss_mib) {
 }
 
 static int bench_cells(int argc, char **argv) {
-    const char *cmd = "geoloc bench cells", *cells = NULL, *tau_max = "5000,2000,1000";
-    const char *threads = NULL;
-    long runs = 3;
+    const char *cmd = BENCH_SPEC.name;
+    bench_args a = {.tau_max = "5000,2000,1000", .runs = 3};
+    int n_args;
+    int parsed = cli_parse(&BENCH_SPEC, &a, argc, argv, &n_args);
+    if (parsed != CLI_RUN) return parsed;
+    const char *cells = a.cells, *tau_max = a.tau_max, *threads = a.threads;
+    long runs = a.runs;
     char shared[4096], default_cells[4200];
-    for (int k = 1; k < argc; k++) {
-        const char *a = argv[k], *v;
-        if (cli_is_help(a)) {
-            fputs(BENCH_USAGE, stdout);
-            return 0;
-        } else if (!strcmp(a, "--cells")) {
-            if (!(cells = cli_option_value(cmd, argc, argv, &k))) return 2;
-        } else if (!strcmp(a, "--tau-max")) {
-            if (!(tau_max = cli_option_value(cmd, argc, argv, &k))) return 2;
-        } else if (!strcmp(a, "--threads")) {
-            if (!(threads = cli_option_value(cmd, argc, argv, &k))) return 2;
-        } else if (!strcmp(a, "--runs")) {
-            if (!(v = cli_option_value(cmd, argc, argv, &k)) || cli_parse_int(cmd, a, v, &runs)) return 2;
-            if (runs < 1 || runs > 100) runs = 3;
-        } else {
-            fprintf(stderr, "%s: unexpected argument %s\n%s", cmd, a, BENCH_USAGE);
-            return 2;
-        }
-    }
     if (!cells) {
         if (cli_find_shared_data(shared, sizeof shared) != 0) {
             fprintf(stderr, "%s: shared data not found; pass --cells FILE\n", cmd);
@@ -133,21 +125,8 @@ static int bench_cells(int argc, char **argv) {
     return rc;
 }
 
-/* geoloc bench loader (src/cli/cli_bench_loader.c) */
-int cli_bench_loader(int argc, char **argv);
-/* geoloc bench nn (src/cli/cli_bench_nn.c) */
-int cli_bench_nn(int argc, char **argv);
-
-int cli_bench(int argc, char **argv) {
-    if (argc >= 2 && !strcmp(argv[1], "cells")) return bench_cells(argc - 1, argv + 1);
-    if (argc >= 2 && !strcmp(argv[1], "loader")) return cli_bench_loader(argc - 1, argv + 1);
-    if (argc >= 2 && !strcmp(argv[1], "nn")) return cli_bench_nn(argc - 1, argv + 1);
-    if (argc >= 2 && cli_is_help(argv[1])) {
-        printf("usage: geoloc bench cells [options]   (see 'geoloc bench cells --help')\n"
-               "       geoloc bench loader DIR [options]   (see 'geoloc bench loader --help')\n"
-               "       geoloc bench nn [options]   (see 'geoloc bench nn --help')\n");
-        return 0;
-    }
-    fprintf(stderr, "usage: geoloc bench cells|loader|nn ... (see 'geoloc bench --help')\n");
-    return 2;
-}
+const cli_command CLI_BENCH_COMMANDS[] = {
+    {"cells", bench_cells, NULL, "time partition building on an MP-16-sized point set"},
+    {"loader", cli_bench_loader, NULL, "photos per second through the batch loader"},
+    {"nn", cli_bench_nn, NULL, "images per second of the CNN engine (inference or training)"},
+    {NULL}};

@@ -8,28 +8,44 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "cli/cli_options.h"
 #include "cli/cli_photos.h"
 #include "cli/cli_util.h"
 #include "geoloc/loader.h"
 
-static const char LOADER_USAGE[] =
-    "usage: geoloc bench loader DIR [--threads N] [--limit N] [--mode MODE] [options]\n"
-    "\n"
+typedef struct {
+    long threads, limit, epochs, batch, size;
+    int mode, no_dct, stages;
+} loader_args;
+
+static const char *const MODES[] = {"train", "eval", "five", "three", NULL};
+static const geoloc_loader_mode MODE_VALUES[] = {GEOLOC_LOADER_TRAIN, GEOLOC_LOADER_EVAL_CENTER,
+                                                 GEOLOC_LOADER_EVAL_FIVE, GEOLOC_LOADER_EVAL_THREE};
+
+static const cli_option LOADER_OPTIONS[] = {
+    CLI_OPTION("threads", 'j', CLI_INT, loader_args, threads, "N", "worker threads", .min = 1, .max = 256),
+    CLI_OPTION("limit", 0, CLI_INT, loader_args, limit, "N", "use the first N photos only (0: all)", .min = 0,
+               .max = 1e12),
+    CLI_OPTION("mode", 0, CLI_ENUM, loader_args, mode, NULL,
+               "train: random resized crop + flip; eval: resize 256 + center\ncrop; five, three: test crops",
+               .choices = MODES),
+    CLI_OPTION("epochs", 0, CLI_INT, loader_args, epochs, "N", "epochs to time", .min = 1, .max = 1000),
+    CLI_OPTION("batch", 0, CLI_INT, loader_args, batch, "N", "batch size", .min = 1, .max = 1e6),
+    CLI_OPTION("size", 0, CLI_INT, loader_args, size, "N", "output side", .min = 1, .max = 4096),
+    CLI_OPTION("no-dct", 0, CLI_FLAG, loader_args, no_dct, NULL,
+               "decode JPEGs at full size even when smaller would do"),
+    CLI_OPTION("stages", 0, CLI_FLAG, loader_args, stages, NULL,
+               "also time reading, decoding and transforming separately (one thread)"),
+    CLI_END};
+
+static const cli_spec LOADER_SPEC = {
+    "geoloc bench loader", "DIR", 1, 1,
     "Runs the batch loader over the photos (.jpg .jpeg .png .webp) of DIR in name\n"
     "order and prints photos per second for each epoch. The first epoch also reads\n"
     "the files into the page cache; the best epoch is the steady-state figure.\n"
     "Target: >= 600 photos/s on one core (--threads 1) for 427x320 JPEGs in train\n"
-    "mode (random resized crop + flip to 224x224, ImageNet normalisation).\n"
-    "\n"
-    "options:\n"
-    "  --threads N   worker threads (default 1)\n"
-    "  --limit N     use the first N photos only\n"
-    "  --mode M      train (default), eval (resize 256 + center crop), five, three\n"
-    "  --epochs N    epochs to time (default 3)\n"
-    "  --batch N     batch size (default 32)\n"
-    "  --size N      output side (default 224)\n"
-    "  --no-dct      decode JPEGs at full size even when smaller would do\n"
-    "  --stages      also time reading, decoding and transforming separately (one thread)\n";
+    "mode (random resized crop + flip to 224x224, ImageNet normalisation).\n",
+    LOADER_OPTIONS, NULL};
 
 static double cpu_s(void) {
     struct rusage ru;
@@ -118,57 +134,16 @@ static void time_stages(const geoloc_source *src, size_t n, const geoloc_loader_
 }
 
 int cli_bench_loader(int argc, char **argv) {
-    const char *cmd = "geoloc bench loader", *dir = NULL, *mode = "train";
-    long threads = 1, limit = 0, epochs = 3, batch = 32, size = 224;
-    int no_dct = 0, stages = 0;
-    for (int k = 1; k < argc; k++) {
-        const char *a = argv[k], *v;
-        long *target = NULL;
-        if (cli_is_help(a)) {
-            fputs(LOADER_USAGE, stdout);
-            return 0;
-        } else if (!strcmp(a, "--threads")) {
-            target = &threads;
-        } else if (!strcmp(a, "--limit")) {
-            target = &limit;
-        } else if (!strcmp(a, "--epochs")) {
-            target = &epochs;
-        } else if (!strcmp(a, "--batch")) {
-            target = &batch;
-        } else if (!strcmp(a, "--size")) {
-            target = &size;
-        } else if (!strcmp(a, "--mode")) {
-            if (!(mode = cli_option_value(cmd, argc, argv, &k))) return 2;
-        } else if (!strcmp(a, "--no-dct")) {
-            no_dct = 1;
-        } else if (!strcmp(a, "--stages")) {
-            stages = 1;
-        } else if (a[0] != '-' && !dir) {
-            dir = a;
-        } else {
-            fprintf(stderr, "%s: unexpected argument %s\n%s", cmd, a, LOADER_USAGE);
-            return 2;
-        }
-        if (target && (!(v = cli_option_value(cmd, argc, argv, &k)) || cli_parse_int(cmd, a, v, target)))
-            return 2;
-    }
-    if (!dir) {
-        fprintf(stderr, "%s: missing DIR\n%s", cmd, LOADER_USAGE);
-        return 2;
-    }
+    const char *cmd = LOADER_SPEC.name;
+    loader_args a = {.threads = 1, .epochs = 3, .batch = 32, .size = 224};
+    int n_args;
+    int parsed = cli_parse(&LOADER_SPEC, &a, argc, argv, &n_args);
+    if (parsed != CLI_RUN) return parsed;
+    const char *dir = argv[1], *mode = MODES[a.mode];
+    long threads = a.threads, limit = a.limit, epochs = a.epochs, batch = a.batch, size = a.size;
+    int no_dct = a.no_dct, stages = a.stages;
     geoloc_loader_config cfg = geoloc_loader_config_default();
-    if (!strcmp(mode, "train")) cfg.mode = GEOLOC_LOADER_TRAIN;
-    else if (!strcmp(mode, "eval")) cfg.mode = GEOLOC_LOADER_EVAL_CENTER;
-    else if (!strcmp(mode, "five")) cfg.mode = GEOLOC_LOADER_EVAL_FIVE;
-    else if (!strcmp(mode, "three")) cfg.mode = GEOLOC_LOADER_EVAL_THREE;
-    else {
-        fprintf(stderr, "%s: --mode must be train, eval, five or three\n", cmd);
-        return 2;
-    }
-    if (threads < 1 || threads > 256 || epochs < 1 || epochs > 1000 || batch < 1 || size < 1 || size > 4096) {
-        fprintf(stderr, "%s: --threads 1-256, --epochs 1-1000, --batch >= 1, --size 1-4096\n", cmd);
-        return 2;
-    }
+    cfg.mode = MODE_VALUES[a.mode];
     cfg.threads = (int)threads;
     cfg.epochs = (unsigned)epochs;
     cfg.batch_size = (size_t)batch;

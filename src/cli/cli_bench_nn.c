@@ -7,51 +7,50 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "cli/cli_options.h"
 #include "cli/cli_util.h"
+#include "cli/commands.h"
 #include "geoloc/nn.h"
 #include "geoloc/optim.h"
 
-static const char USAGE[] =
-    "usage: geoloc bench nn [--arch resnet50] [--batch 32] [--mode infer|train]\n"
-    "                       [--classes 1000] [--size 224] [--iters N] [--warmup N]\n"
+typedef struct {
+    const char *arch;
+    int mode;
+    long batch, classes, size, iters, warmup;
+} nn_args;
+
+static const char *const MODES[] = {"infer", "train", NULL};
+
+static const cli_option NN_OPTIONS[] = {
+    CLI_OPTION("arch", 0, CLI_STRING, nn_args, arch, "resnetN", "ResNet-18/34/50/101/152"),
+    CLI_OPTION("mode", 0, CLI_ENUM, nn_args, mode, NULL, "inference, or a full training step", .choices = MODES),
+    CLI_OPTION("batch", 0, CLI_INT, nn_args, batch, "N", "images per batch", .min = 1, .max = 4096),
+    CLI_OPTION("classes", 0, CLI_INT, nn_args, classes, "N", "classes of the head", .min = 1, .max = 1e6),
+    CLI_OPTION("size", 0, CLI_INT, nn_args, size, "N", "image side", .min = 32, .max = 4096),
+    CLI_OPTION("iters", 0, CLI_INT, nn_args, iters, "N", "timed batches", .min = 1, .max = 1e6),
+    CLI_OPTION("warmup", 0, CLI_INT, nn_args, warmup, "N", "untimed batches first", .min = 0, .max = 1e6),
+    CLI_END};
+
+static const cli_spec NN_SPEC = {
+    "geoloc bench nn", NULL, 0, 0,
     "Times the CNN engine on random weights and images: inference, or a training\n"
     "step (forward, softmax cross-entropy, backward, SGD lr 0.01 momentum 0.9\n"
     "weight decay 1e-4). Prints the median over --iters timed batches:\n"
     "  bench nn: impl=geoloc arch=... mode=... batch=... images/s=... ms/batch=... peak_rss_mib=...\n"
-    "Threads: OMP_NUM_THREADS (default: one per core).\n";
+    "Threads: OMP_NUM_THREADS (default: one per core).\n",
+    NN_OPTIONS, NULL};
 
 int cli_bench_nn(int argc, char **argv) {
-    const char *cmd = "geoloc bench nn", *arch = "resnet50", *mode = "infer";
-    long batch = 32, classes = 1000, size = 224, iters = 5, warmup = 2;
-    for (int k = 1; k < argc; k++) {
-        const char *a = argv[k], *v;
-        long *target = NULL;
-        if (cli_is_help(a)) {
-            fputs(USAGE, stdout);
-            return 0;
-        } else if (!strcmp(a, "--arch")) {
-            if (!(arch = cli_option_value(cmd, argc, argv, &k))) return 2;
-            continue;
-        } else if (!strcmp(a, "--mode")) {
-            if (!(mode = cli_option_value(cmd, argc, argv, &k))) return 2;
-            continue;
-        } else if (!strcmp(a, "--batch")) target = &batch;
-        else if (!strcmp(a, "--classes")) target = &classes;
-        else if (!strcmp(a, "--size")) target = &size;
-        else if (!strcmp(a, "--iters")) target = &iters;
-        else if (!strcmp(a, "--warmup")) target = &warmup;
-        else {
-            fprintf(stderr, "%s: unknown option %s\n%s", cmd, a, USAGE);
-            return 2;
-        }
-        if (!(v = cli_option_value(cmd, argc, argv, &k)) || cli_parse_int(cmd, a, v, target)) return 2;
-    }
-    int depth = 0, train = !strcmp(mode, "train");
-    if (sscanf(arch, "resnet%d", &depth) != 1 || (!train && strcmp(mode, "infer")) || batch < 1 ||
-        classes < 1 || iters < 1 || warmup < 0 || size < 32) {
-        fprintf(stderr, "%s: need --arch resnetN, --mode infer|train, positive sizes\n", cmd);
-        return 2;
-    }
+    const char *cmd = NN_SPEC.name;
+    nn_args a = {.arch = "resnet50", .batch = 32, .classes = 1000, .size = 224, .iters = 5, .warmup = 2};
+    int n_args;
+    int parsed = cli_parse(&NN_SPEC, &a, argc, argv, &n_args);
+    if (parsed != CLI_RUN) return parsed;
+    const char *arch = a.arch, *mode = MODES[a.mode];
+    long batch = a.batch, classes = a.classes, size = a.size, iters = a.iters, warmup = a.warmup;
+    int depth = 0, train = a.mode == 1;
+    if (sscanf(arch, "resnet%d", &depth) != 1)
+        return cli_usage_error(&NN_SPEC, "--arch must be resnetN, not '%s'", arch);
     geoloc_error err = {0};
     geoloc_resnet_config cfg;
     geoloc_resnet_config_default(&cfg, depth, (int)classes);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli_util.h"
+#include "cli/cli_options.h"
 #include "cli/commands.h"
 #include "geoloc/partition.h"
 #include "geoloc/points.h"
@@ -37,70 +38,66 @@ static geoloc_points *read_points(const char *cmd, const char *path, int skip_in
 
 /* ---- build ---------------------------------------------------------------- */
 
-static const char BUILD_USAGE[] =
-    "usage: geoloc cells build --tau-min N --tau-max M[,M...] --out-dir DIR [options] DATA.csv\n"
-    "\n"
+typedef struct {
+    long tau_min, level_min, level_max, threads;
+    cli_list tau_max;
+    const char *out_dir;
+    int skip_invalid;
+} build_args;
+
+static const cli_option BUILD_OPTIONS[] = {
+    CLI_OPTION("tau-min", 0, CLI_INT, build_args, tau_min, "N", "drop cells with at most N photos",
+               .min = 0, .max = 1e15, .required = 1),
+    CLI_OPTION("tau-max", 0, CLI_UINT64S, build_args, tau_max, "LIST",
+               "comma-separated split thresholds, one partition each", .min = 1, .max = 1e15,
+               .required = 1, .max_items = MAX_PARTITIONS),
+    CLI_OPTION("out-dir", 'o', CLI_STRING, build_args, out_dir, "DIR", "output folder, created if missing",
+               .required = 1),
+    CLI_OPTION("level-min", 0, CLI_INT, build_args, level_min, "L", "starting level", .min = 0, .max = 30),
+    CLI_OPTION("level-max", 0, CLI_INT, build_args, level_max, "L", "deepest level", .min = 0, .max = 30),
+    CLI_OPTION("skip-invalid", 0, CLI_FLAG, build_args, skip_invalid, NULL,
+               "skip and count bad rows instead of failing"),
+    CLI_OPTION("threads", 'j', CLI_INT, build_args, threads, "N", "parser threads (0: one per core)",
+               .min = 0, .max = 1024),
+    CLI_END};
+
+static const cli_spec BUILD_SPEC = {
+    "geoloc cells build", "DATA.csv", 1, 1,
     "Builds one adaptive S2 partition per tau-max from the photos of DATA.csv\n"
     "(columns found by name: LAT/lat/latitude and LON/lng/lon/longitude), with the\n"
     "semantics of Mueller-Budack et al.'s reference: photos start in their level-2\n"
     "cell, cells with <= tau-min photos are dropped, cells with more than tau-max\n"
     "photos are split level by level, then cells with <= tau-min are dropped again.\n"
     "Writes DIR/cells_<tau-min>_<tau-max>.csv in the published format (classes in\n"
-    "S2 cell-id order; mean location of each cell's photos).\n"
-    "\n"
-    "options:\n"
-    "  --tau-min N         drop cells with at most N photos (required)\n"
-    "  --tau-max LIST      comma-separated split thresholds, one partition each (required)\n"
-    "  --out-dir DIR       output folder, created if missing (required)\n"
-    "  --level-min L       starting level (default 2)\n"
-    "  --level-max L       deepest level (default 30)\n"
-    "  --skip-invalid      skip and count bad rows instead of failing\n"
-    "  --threads N         parser threads (default: one per core)\n";
+    "S2 cell-id order; mean location of each cell's photos).\n",
+    BUILD_OPTIONS, NULL};
+
+/* DIR/cells_<tau-min>_<tau-max>.csv of partition k. */
+static void build_output_path(const build_args *a, int k, char *path, size_t size) {
+    snprintf(path, size, "%s/cells_%ld_%" PRIu64 ".csv", a->out_dir, a->tau_min, a->tau_max.u64[k]);
+}
 
 static int cells_build(int argc, char **argv) {
-    const char *cmd = "geoloc cells build";
-    const char *out_dir = NULL, *input = NULL;
-    uint64_t tau_max[MAX_PARTITIONS];
-    int n_tau = 0, skip_invalid = 0;
-    long tau_min = -1, level_min = 2, level_max = 30, threads = 0;
-    for (int k = 1; k < argc; k++) {
-        const char *a = argv[k], *v;
-        if (cli_is_help(a)) {
-            fputs(BUILD_USAGE, stdout);
-            return 0;
-        } else if (!strcmp(a, "--skip-invalid")) {
-            skip_invalid = 1;
-        } else if (!strcmp(a, "--tau-min") || !strcmp(a, "--level-min") ||
-                   !strcmp(a, "--level-max") || !strcmp(a, "--threads")) {
-            if (!(v = cli_option_value(cmd, argc, argv, &k))) return 2;
-            long *dst = !strcmp(a, "--tau-min") ? &tau_min
-                        : !strcmp(a, "--level-min") ? &level_min
-                        : !strcmp(a, "--level-max") ? &level_max : &threads;
-            if (cli_parse_int(cmd, a, v, dst) != 0) return 2;
-        } else if (!strcmp(a, "--tau-max")) {
-            if (!(v = cli_option_value(cmd, argc, argv, &k))) return 2;
-            if ((n_tau = cli_parse_uint_list(cmd, a, v, tau_max, MAX_PARTITIONS)) < 0) return 2;
-        } else if (!strcmp(a, "--out-dir")) {
-            if (!(out_dir = cli_option_value(cmd, argc, argv, &k))) return 2;
-        } else if (cli_single_argument(cmd, BUILD_USAGE, "input file", a, &input) != 0) {
-            return 2;
-        }
+    const char *cmd = BUILD_SPEC.name;
+    build_args a = {.level_min = 2, .level_max = 30};
+    int n_args;
+    int parsed = cli_parse(&BUILD_SPEC, &a, argc, argv, &n_args);
+    if (parsed != CLI_RUN) return parsed;
+    const char *input = argv[1], *out_dir = a.out_dir;
+    long tau_min = a.tau_min, threads = a.threads;
+    const uint64_t *tau_max = a.tau_max.u64;
+    int n_tau = a.tau_max.n, skip_invalid = a.skip_invalid;
+    if (a.level_min > a.level_max)
+        return cli_usage_error(&BUILD_SPEC, "levels must satisfy --level-min <= --level-max");
+    for (int k = 0; k < n_tau; k++) {
+        if (tau_max[k] <= (uint64_t)tau_min)
+            return cli_usage_error(&BUILD_SPEC, "--tau-max %" PRIu64 " must be larger than --tau-min %ld",
+                                   tau_max[k], tau_min);
+        char path[4096];
+        build_output_path(&a, k, path, sizeof path);
+        cli_file in = {"DATA.csv", input}, out = {"file", path};
+        if (cli_check_outputs(cmd, &in, 1, &out, 1) != 0) return CLI_EXIT_USAGE;
     }
-    if (!input || tau_min < 0 || n_tau == 0 || !out_dir) {
-        fprintf(stderr, "%s: DATA.csv, --tau-min, --tau-max and --out-dir are required\n%s", cmd,
-                BUILD_USAGE);
-        return 2;
-    }
-    if (level_min > 30 || level_max > 30 || level_min > level_max) {
-        fprintf(stderr, "%s: levels must satisfy 0 <= --level-min <= --level-max <= 30\n", cmd);
-        return 2;
-    }
-    for (int k = 0; k < n_tau; k++)
-        if (tau_max[k] <= (uint64_t)tau_min) {
-            fprintf(stderr, "%s: --tau-max %" PRIu64 " must be larger than --tau-min %ld\n", cmd,
-                    tau_max[k], tau_min);
-            return 2;
-        }
     geoloc_points *pts = read_points(cmd, input, skip_invalid, 0, threads);
     if (!pts) return 1;
     if (cli_mkdir_p(cmd, out_dir) != 0) {
@@ -108,8 +105,8 @@ static int cells_build(int argc, char **argv) {
         return 1;
     }
     geoloc_partition *parts[MAX_PARTITIONS];
-    geoloc_partition_params params = {(uint64_t)tau_min, tau_max, (size_t)n_tau, (int)level_min,
-                                      (int)level_max, (int)threads};
+    geoloc_partition_params params = {(uint64_t)tau_min, tau_max, (size_t)n_tau, (int)a.level_min,
+                                      (int)a.level_max, (int)threads};
     geoloc_error err;
     int rc = 0;
     if (geoloc_partitions_build(pts->lat, pts->lng, pts->n, &params, parts, &err) != GEOLOC_OK) {
@@ -119,7 +116,7 @@ static int cells_build(int argc, char **argv) {
     }
     for (int k = 0; k < n_tau; k++) {
         char path[4096];
-        snprintf(path, sizeof path, "%s/cells_%ld_%" PRIu64 ".csv", out_dir, tau_min, tau_max[k]);
+        build_output_path(&a, k, path, sizeof path);
         uint64_t kept = 0;
         for (size_t c = 0; c < parts[k]->n; c++) kept += parts[k]->count[c];
         if (rc == 0 && geoloc_partition_write(parts[k], path, &err) != GEOLOC_OK) {
@@ -138,7 +135,7 @@ static int cells_build(int argc, char **argv) {
 /* ---- reading several partitions ---------------------------------------------- */
 
 /* Reads comma-separated (or repeated) partition files; returns the count or -1. */
-static int read_partitions(const char *cmd, char **files, int n_files, geoloc_partition **parts) {
+static int read_partitions(const char *cmd, const char *const *files, int n_files, geoloc_partition **parts) {
     for (int k = 0; k < n_files; k++) {
         geoloc_error err;
         if (geoloc_partition_read(files[k], &parts[k], &err) != GEOLOC_OK) {
@@ -152,42 +149,35 @@ static int read_partitions(const char *cmd, char **files, int n_files, geoloc_pa
 
 /* ---- hierarchy ----------------------------------------------------------------- */
 
-static const char HIERARCHY_USAGE[] =
-    "usage: geoloc cells hierarchy [--out FILE] COARSE.csv [MIDDLE.csv ...] FINE.csv\n"
-    "\n"
+typedef struct {
+    const char *out;
+} hierarchy_args;
+
+static const cli_option HIERARCHY_OPTIONS[] = {
+    CLI_OPTION("out", 'o', CLI_STRING, hierarchy_args, out, "FILE",
+               "write here (atomically); '-': standard output"),
+    CLI_END};
+
+static const cli_spec HIERARCHY_SPEC = {
+    "geoloc cells hierarchy", "COARSE.csv [MIDDLE.csv ...] FINE.csv", 2, MAX_PARTITIONS,
     "Maps every cell of the last (finest) partition to the class of its ancestor\n"
     "cell in each other partition, as the hierarchical classification needs.\n"
     "Writes CSV: class_label,hex_id,<one column per coarser partition, named by its\n"
     "file name>; an empty value where a cell has no ancestor (such cells are\n"
-    "reported on stderr, and the exit code is then 3).\n"
-    "\n"
-    "options:\n"
-    "  --out FILE   write here (atomically) instead of standard output\n";
+    "reported on stderr, and the exit code is then 3).\n",
+    HIERARCHY_OPTIONS, NULL};
 
 static int cells_hierarchy(int argc, char **argv) {
-    const char *cmd = "geoloc cells hierarchy", *out = "-";
-    char *files[MAX_PARTITIONS];
-    int n = 0;
-    for (int k = 1; k < argc; k++) {
-        if (cli_is_help(argv[k])) {
-            fputs(HIERARCHY_USAGE, stdout);
-            return 0;
-        } else if (!strcmp(argv[k], "--out")) {
-            if (!(out = cli_option_value(cmd, argc, argv, &k))) return 2;
-        } else if (argv[k][0] == '-' && argv[k][1]) {
-            fprintf(stderr, "%s: unknown option %s\n%s", cmd, argv[k], HIERARCHY_USAGE);
-            return 2;
-        } else if (n == MAX_PARTITIONS) {
-            fprintf(stderr, "%s: at most %d partitions\n", cmd, MAX_PARTITIONS);
-            return 2;
-        } else {
-            files[n++] = argv[k];
-        }
-    }
-    if (n < 2) {
-        fprintf(stderr, "%s: give at least two partition files\n%s", cmd, HIERARCHY_USAGE);
-        return 2;
-    }
+    const char *cmd = HIERARCHY_SPEC.name;
+    hierarchy_args a = {.out = "-"};
+    int n;
+    int parsed = cli_parse(&HIERARCHY_SPEC, &a, argc, argv, &n);
+    if (parsed != CLI_RUN) return parsed;
+    const char *out = a.out;
+    const char *const *files = (const char *const *)argv + 1;
+    cli_file inputs[MAX_PARTITIONS], output = {"--out", out};
+    for (int k = 0; k < n; k++) inputs[k] = (cli_file){"partition", files[k]};
+    if (cli_check_outputs(cmd, inputs, n, &output, 1) != 0) return CLI_EXIT_USAGE;
     geoloc_partition *parts[MAX_PARTITIONS];
     if (read_partitions(cmd, files, n, parts) < 0) return 1;
     const geoloc_partition *fine = parts[n - 1];
@@ -220,10 +210,10 @@ static int cells_hierarchy(int argc, char **argv) {
         geoloc_s2_to_token(fine->cell[c], token);
         fprintf(f.fp, "%zu,%s", c, token);
         for (int p = 0; p < n - 1; p++) {
-            int32_t a = anc[(size_t)p * fine->n + c];
-            if (a >= 0) fprintf(f.fp, ",%d", a);
+            int32_t ancestor = anc[(size_t)p * fine->n + c];
+            if (ancestor >= 0) fprintf(f.fp, ",%d", ancestor);
             else fputc(',', f.fp);
-            if (a < 0 && orphans <= 20) fprintf(stderr, "%s: no ancestor in %s for cell %s (class %zu)\n", cmd, files[p], token, c);
+            if (ancestor < 0 && orphans <= 20) fprintf(stderr, "%s: no ancestor in %s for cell %s (class %zu)\n", cmd, files[p], token, c);
         }
         fputc('\n', f.fp);
     }
@@ -241,55 +231,42 @@ done:
 
 /* ---- assign ---------------------------------------------------------------------- */
 
-static const char ASSIGN_USAGE[] =
-    "usage: geoloc cells assign --cells P1.csv[,P2.csv...] [--out FILE] [options] DATA.csv\n"
-    "\n"
+typedef struct {
+    cli_list cells;
+    const char *out;
+    int skip_invalid;
+} assign_args;
+
+static const cli_option ASSIGN_OPTIONS[] = {
+    CLI_OPTION("cells", 'c', CLI_STRINGS, assign_args, cells, "LIST", "partition files, comma-separated",
+               .required = 1, .max_items = MAX_PARTITIONS),
+    CLI_OPTION("out", 'o', CLI_STRING, assign_args, out, "FILE",
+               "write here (atomically); '-': standard output"),
+    CLI_OPTION("skip-invalid", 0, CLI_FLAG, assign_args, skip_invalid, NULL,
+               "skip and count bad rows instead of failing"),
+    CLI_END};
+
+static const cli_spec ASSIGN_SPEC = {
+    "geoloc cells assign", "DATA.csv", 1, 1,
     "Labels each photo of DATA.csv with its class in each partition: the class of\n"
     "the partition cell that contains the photo's leaf cell (the reference's first\n"
     "ancestor level found; cells of a partition never overlap). Writes CSV:\n"
     "IMG_ID (when DATA.csv has an id column),LAT,LON,<one column per partition,\n"
-    "named by its file name>; an empty value where no cell holds the photo.\n"
-    "\n"
-    "options:\n"
-    "  --cells LIST      partition files, comma-separated (required)\n"
-    "  --out FILE        write here (atomically) instead of standard output\n"
-    "  --skip-invalid    skip and count bad rows instead of failing\n";
-
-static int split_list(char *text, char **items, int max) {
-    int n = 0;
-    for (char *tok = strtok(text, ","); tok; tok = strtok(NULL, ",")) {
-        if (n == max) return -1;
-        items[n++] = tok;
-    }
-    return n;
-}
+    "named by its file name>; an empty value where no cell holds the photo.\n",
+    ASSIGN_OPTIONS, NULL};
 
 static int cells_assign(int argc, char **argv) {
-    const char *cmd = "geoloc cells assign", *out = "-", *input = NULL;
-    char *cells_arg = NULL;
-    int skip_invalid = 0;
-    for (int k = 1; k < argc; k++) {
-        const char *a = argv[k];
-        if (cli_is_help(a)) {
-            fputs(ASSIGN_USAGE, stdout);
-            return 0;
-        } else if (!strcmp(a, "--skip-invalid")) {
-            skip_invalid = 1;
-        } else if (!strcmp(a, "--out")) {
-            if (!(out = cli_option_value(cmd, argc, argv, &k))) return 2;
-        } else if (!strcmp(a, "--cells")) {
-            if (!(cells_arg = (char *)cli_option_value(cmd, argc, argv, &k))) return 2;
-        } else if (cli_single_argument(cmd, ASSIGN_USAGE, "input file", a, &input) != 0) {
-            return 2;
-        }
-    }
-    char *files[MAX_PARTITIONS];
-    int n = cells_arg ? split_list(cells_arg, files, MAX_PARTITIONS) : 0;
-    if (!input || n <= 0) {
-        fprintf(stderr, "%s: DATA.csv and --cells are required (at most %d files)\n%s", cmd,
-                MAX_PARTITIONS, ASSIGN_USAGE);
-        return 2;
-    }
+    const char *cmd = ASSIGN_SPEC.name;
+    assign_args a = {.out = "-"};
+    int n_args;
+    int parsed = cli_parse(&ASSIGN_SPEC, &a, argc, argv, &n_args);
+    if (parsed != CLI_RUN) return parsed;
+    const char *out = a.out, *input = argv[1];
+    int skip_invalid = a.skip_invalid, n = a.cells.n;
+    const char *const *files = a.cells.str;
+    cli_file inputs[MAX_PARTITIONS + 1] = {{"DATA.csv", input}}, output = {"--out", out};
+    for (int k = 0; k < n; k++) inputs[k + 1] = (cli_file){"--cells", files[k]};
+    if (cli_check_outputs(cmd, inputs, n + 1, &output, 1) != 0) return CLI_EXIT_USAGE;
     geoloc_partition *parts[MAX_PARTITIONS];
     if (read_partitions(cmd, files, n, parts) < 0) return 1;
     geoloc_points *pts = read_points(cmd, input, skip_invalid, 1, 0);
@@ -344,31 +321,9 @@ static int cells_assign(int argc, char **argv) {
     return rc;
 }
 
-/* ---- dispatch ------------------------------------------------------------------------- */
-
-static const char CELLS_USAGE[] =
-    "usage: geoloc cells <build|hierarchy|assign|sample> [options]\n"
-    "\n"
-    "  build       adaptive partitions from a CSV of photo coordinates\n"
-    "  hierarchy   map the cells of the finest partition to their coarser ancestors\n"
-    "  assign      label photos with their class in each partition\n"
-    "  sample      draw photo-like points inside the cells of a partition file\n"
-    "\n"
-    "Run 'geoloc cells <command> --help' for its options.\n";
-
-int cli_cells(int argc, char **argv) {
-    if (argc < 2) {
-        fputs(CELLS_USAGE, stderr);
-        return 2;
-    }
-    if (cli_is_help(argv[1])) {
-        fputs(CELLS_USAGE, stdout);
-        return 0;
-    }
-    if (!strcmp(argv[1], "build")) return cells_build(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "hierarchy")) return cells_hierarchy(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "assign")) return cells_assign(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "sample")) return cli_cells_sample(argc - 1, argv + 1);
-    fprintf(stderr, "geoloc cells: unknown command '%s'\n%s", argv[1], CELLS_USAGE);
-    return 2;
-}
+const cli_command CLI_CELLS_COMMANDS[] = {
+    {"build", cells_build, NULL, "adaptive partitions from a CSV of photo coordinates"},
+    {"hierarchy", cells_hierarchy, NULL, "map the cells of the finest partition to their coarser ancestors"},
+    {"assign", cells_assign, NULL, "label photos with their class in each partition"},
+    {"sample", cli_cells_sample, NULL, "draw photo-like points inside the cells of a partition file"},
+    {NULL}};

@@ -7,58 +7,45 @@
 #include "cli/commands.h"
 #include "cli/sample.h"
 
-static const char SAMPLE_USAGE[] =
-    "usage: geoloc cells sample --from CELLS.csv --out DATA.csv [--seed S] [--scale F]\n"
-    "\n"
+typedef struct {
+    const char *from, *out;
+    uint64_t seed;
+    double scale;
+} sample_args;
+
+static const cli_option SAMPLE_OPTIONS[] = {
+    CLI_OPTION("from", 0, CLI_STRING, sample_args, from, "FILE", "partition file to draw from", .required = 1),
+    CLI_OPTION("out", 'o', CLI_STRING, sample_args, out, "FILE",
+               "output CSV, written atomically ('-': standard output)", .required = 1),
+    CLI_OPTION("seed", 0, CLI_UINT64, sample_args, seed, "S", "random seed"),
+    CLI_OPTION("scale", 0, CLI_DOUBLE, sample_args, scale, "F", "points per photo of the cell, in (0, 100]",
+               .min = 0, .max = 100),
+    CLI_END};
+
+static const cli_spec SAMPLE_SPEC = {
+    "geoloc cells sample", NULL, 0, 0,
     "Writes IMG_ID,LAT,LON rows: for every cell of CELLS.csv, imgs_per_cell x F\n"
     "points drawn uniformly among the cell's leaf cells, shuffled. With the\n"
-    "published cells_50_1000.csv this gives an MP-16-sized set (4.7 million points).\n"
-    "\n"
-    "options:\n"
-    "  --from FILE   partition file to draw from (required)\n"
-    "  --out FILE    output CSV, written atomically ('-' = standard output) (required)\n"
-    "  --seed S      random seed (default 1)\n"
-    "  --scale F     points per photo of the cell (default 1)\n";
+    "published cells_50_1000.csv this gives an MP-16-sized set (4.7 million points).\n",
+    SAMPLE_OPTIONS, NULL};
 
 int cli_cells_sample(int argc, char **argv) {
-    const char *cmd = "geoloc cells sample", *from = NULL, *out = NULL;
-    long seed = 1;
-    double scale = 1;
-    for (int k = 1; k < argc; k++) {
-        const char *a = argv[k], *v;
-        if (cli_is_help(a)) {
-            fputs(SAMPLE_USAGE, stdout);
-            return 0;
-        } else if (!strcmp(a, "--from")) {
-            if (!(from = cli_option_value(cmd, argc, argv, &k))) return 2;
-        } else if (!strcmp(a, "--out")) {
-            if (!(out = cli_option_value(cmd, argc, argv, &k))) return 2;
-        } else if (!strcmp(a, "--seed")) {
-            if (!(v = cli_option_value(cmd, argc, argv, &k)) || cli_parse_int(cmd, a, v, &seed)) return 2;
-        } else if (!strcmp(a, "--scale")) {
-            char *end;
-            if (!(v = cli_option_value(cmd, argc, argv, &k))) return 2;
-            scale = strtod(v, &end);
-            if (*end || !(scale > 0 && scale <= 100)) {
-                fprintf(stderr, "%s: --scale: expected a number in (0, 100], got '%s'\n", cmd, v);
-                return 2;
-            }
-        } else {
-            fprintf(stderr, "%s: unexpected argument %s\n%s", cmd, a, SAMPLE_USAGE);
-            return 2;
-        }
-    }
-    if (!from || !out) {
-        fprintf(stderr, "%s: --from and --out are required\n%s", cmd, SAMPLE_USAGE);
-        return 2;
-    }
+    const char *cmd = SAMPLE_SPEC.name;
+    sample_args a = {.seed = 1, .scale = 1};
+    int n_args;
+    int parsed = cli_parse(&SAMPLE_SPEC, &a, argc, argv, &n_args);
+    if (parsed != CLI_RUN) return parsed;
+    if (a.scale == 0) return cli_usage_error(&SAMPLE_SPEC, "--scale must be larger than 0");
+    const char *from = a.from, *out = a.out;
+    cli_file in = {"--from", from}, output = {"--out", out};
+    if (cli_check_outputs(cmd, &in, 1, &output, 1) != 0) return CLI_EXIT_USAGE;
     geoloc_partition *p;
     geoloc_error err;
     if (geoloc_partition_read(from, &p, &err) != GEOLOC_OK) {
         fprintf(stderr, "%s: %s\n", cmd, err.message);
         return 1;
     }
-    long long n = sample_points_write(p, (uint64_t)seed, scale, out);
+    long long n = sample_points_write(p, a.seed, a.scale, out);
     geoloc_partition_free(p);
     if (n < 0) return 1;
     fprintf(stderr, "%s: %lld points written to %s\n", cmd, n, out);

@@ -5,17 +5,31 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli_util.h"
+#include "cli/cli_options.h"
+#include "cli/commands.h"
 #include "geoloc/image.h"
 #include "geoloc/nn.h"
 #include "geoloc/transform.h"
 
-static const char USAGE[] =
-    "usage: geoloc classify-imagenet --weights FILE [--top K] IMAGE...\n"
-    "Prints the K (default 5) most probable classes of each image: central square\n"
-    "crop, resize to 224x224, the normalisation the weights file names\n"
-    "(geoloc.input: caffe_bgr for the Keras ResNet-50), then the network.\n"
-    "Weights: geoloc weights import-keras (tools/fetch-backbone.sh).\n";
+typedef struct {
+    const char *weights;
+    long top;
+} classify_args;
+
+static const cli_option CLASSIFY_OPTIONS[] = {
+    CLI_OPTION("weights", 'w', CLI_STRING, classify_args, weights, "FILE",
+               "ImageNet network (geoloc weights import-keras;\ntools/fetch-backbone.sh)", .required = 1),
+    CLI_OPTION("top", 'k', CLI_INT, classify_args, top, "K", "classes printed per image", .min = 1, .max = 1000),
+    CLI_END};
+
+static const cli_spec CLASSIFY_SPEC = {
+    "geoloc classify-imagenet", "IMAGE...", 1, -1,
+    "Prints the K most probable classes of each image: central square crop, resize\n"
+    "to 224x224, the normalisation the weights file names (geoloc.input: caffe_bgr\n"
+    "for the Keras ResNet-50), then the network.\n",
+    CLASSIFY_OPTIONS,
+    "Exit status: 0 when every image was classified, 3 when some could not be,\n"
+    "1 when none could be, 2 on a usage error.\n"};
 
 typedef struct classifier {
     geoloc_safetensors *st;
@@ -113,30 +127,12 @@ static int classify(classifier *c, const char *path, int k, geoloc_error *err) {
 }
 
 int cli_classify_imagenet(int argc, char **argv) {
-    const char *cmd = "geoloc classify-imagenet", *weights = NULL;
-    long top = 5;
-    int first_image = argc;
-    for (int k = 1; k < argc; k++) {
-        const char *a = argv[k], *v;
-        if (cli_is_help(a)) {
-            fputs(USAGE, stdout);
-            return 0;
-        } else if (!strcmp(a, "--weights")) {
-            if (!(weights = cli_option_value(cmd, argc, argv, &k))) return 2;
-        } else if (!strcmp(a, "--top")) {
-            if (!(v = cli_option_value(cmd, argc, argv, &k)) || cli_parse_int(cmd, a, v, &top)) return 2;
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "%s: unknown option %s\n%s", cmd, a, USAGE);
-            return 2;
-        } else {
-            first_image = k;
-            break;
-        }
-    }
-    if (!weights || first_image == argc || top < 1) {
-        fprintf(stderr, "%s: need --weights FILE and at least one image\n%s", cmd, USAGE);
-        return 2;
-    }
+    const char *cmd = CLASSIFY_SPEC.name;
+    classify_args a = {.top = 5};
+    int n_images;
+    int parsed = cli_parse(&CLASSIFY_SPEC, &a, argc, argv, &n_images);
+    if (parsed != CLI_RUN) return parsed;
+    const char *weights = a.weights;
     classifier c = {0};
     geoloc_error err = {0};
     if (classifier_open(&c, weights, &err)) {
@@ -146,12 +142,12 @@ int cli_classify_imagenet(int argc, char **argv) {
         return 1;
     }
     int failed = 0;
-    for (int k = first_image; k < argc; k++)
-        if (classify(&c, argv[k], (int)top, &err)) {
+    for (int k = 1; k <= n_images && !ferror(stdout); k++)
+        if (classify(&c, argv[k], (int)a.top, &err)) {
             fprintf(stderr, "%s: %s\n", cmd, err.message);
             failed++;
         }
     classifier_free(&c);
-    if (failed) fprintf(stderr, "%s: %d of %d images could not be classified\n", cmd, failed, argc - first_image);
-    return failed ? 1 : 0;
+    if (failed) fprintf(stderr, "%s: %d of %d images could not be classified\n", cmd, failed, n_images);
+    return failed == 0 ? CLI_EXIT_OK : failed < n_images ? CLI_EXIT_SKIPPED : CLI_EXIT_FAILURE;
 }

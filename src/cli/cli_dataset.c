@@ -36,69 +36,88 @@ geoloc_manifest *cli_read_manifest(const char *cmd, const char *path, int skip_i
     return m;
 }
 
-static int progress_shown;
+/* Seconds as "1:05:09" or "5:09". */
+static void format_duration(double seconds, char *out, size_t size) {
+    long s = seconds < 0 ? 0 : seconds > 1e7 ? 9999999 : (long)(seconds + 0.5);
+    if (s >= 3600) snprintf(out, size, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+    else snprintf(out, size, "%ld:%02ld", s / 60, s % 60);
+}
+
+/* The one progress line of the process. */
+static struct {
+    double start, shown_at; /* cli_now_seconds() of the first update and of the last line; 0: none */
+    int shown;              /* a line is on the terminal */
+} progress;
 
 void cli_progress(void *ctx, size_t done, size_t total) {
     if (!isatty(STDERR_FILENO)) return;
-    if (total) fprintf(stderr, "\r%s: %zu/%zu", (const char *)ctx, done, total);
-    else fprintf(stderr, "\r%s: %zu found", (const char *)ctx, done);
-    progress_shown = 1;
+    double now = cli_now_seconds();
+    if (progress.start == 0) progress.start = now;
+    if (progress.shown && now - progress.shown_at < 0.2 && done != total) return;
+    progress.shown = 1;
+    progress.shown_at = now;
+    if (!total) {
+        fprintf(stderr, "\r%s: %zu found\033[K", (const char *)ctx, done);
+        return;
+    }
+    double elapsed = now - progress.start, rate = elapsed > 0 ? (double)done / elapsed : 0;
+    char eta[32] = "--:--";
+    if (rate > 0) format_duration((double)(total - done) / rate, eta, sizeof eta);
+    fprintf(stderr, "\r%s: %zu/%zu (%.0f%%), %.1f/s, ETA %s\033[K", (const char *)ctx, done, total,
+            100.0 * (double)done / (double)total, rate, eta);
 }
 
 void cli_progress_end(void) {
-    if (progress_shown) fputs("\r\033[K", stderr);
-    progress_shown = 0;
-}
-
-double cli_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+    if (progress.shown) fputs("\r\033[K", stderr);
+    progress.shown = 0;
+    progress.start = 0;
 }
 
 /* ---- scan ------------------------------------------------------------------------ */
 
-static const char SCAN_USAGE[] =
-    "usage: geoloc dataset scan DIR --out photos.csv [--report skipped.csv] [--threads N]\n"
-    "\n"
+typedef struct {
+    const char *out, *report;
+    long threads;
+} scan_args;
+
+static const cli_option SCAN_OPTIONS[] = {
+    CLI_OPTION("out", 'o', CLI_STRING, scan_args, out, "FILE", "the manifest", .required = 1),
+    CLI_OPTION("report", 0, CLI_STRING, scan_args, report, "FILE", "CSV of skipped files: path,reason,detail"),
+    CLI_OPTION("threads", 'j', CLI_INT, scan_args, threads, "N", "reader threads (0: two per core)", .min = 0,
+               .max = 1024),
+    CLI_END};
+
+static const cli_spec SCAN_SPEC = {
+    "geoloc dataset scan", "DIR", 1, 1,
     "Walks the folder tree DIR (following symbolic links; loops and folders or files\n"
     "reached twice are reported, not followed), reads the EXIF GPS position of every\n"
     "photo (JPEG, PNG, WebP; for JPEGs only the file's head) and writes the photos\n"
     "that have one as a manifest: IMG_ID (path relative to DIR), LAT, LON, sorted by\n"
     "path. Every other file goes to the report with its reason: no_gps, not_image,\n"
     "unreadable, permission_denied, symlink_loop, broken_link, duplicate,\n"
-    "not_regular_file. Outputs are written atomically; a summary goes to stderr.\n"
-    "\n"
-    "options:\n"
-    "  --out FILE      the manifest (required)\n"
-    "  --report FILE   CSV of skipped files: path,reason,detail\n"
-    "  --threads N     reader threads (default: two per core)\n";
+    "not_regular_file. Outputs are written atomically; a summary goes to stderr.\n",
+    SCAN_OPTIONS,
+    "Exit status: 0 on success, 3 when some files could not be read (unreadable,\n"
+    "permission_denied, broken_link; the manifest holds the others),\n"
+    "1 on a failure, 2 on a usage error.\n"};
+
+/* 1 for the reasons that are files that could not be read, rather than what
+ * the folder holds (photos without GPS, other files, loops, duplicates). */
+static int is_read_failure(geoloc_scan_reason r) {
+    return r == GEOLOC_SCAN_UNREADABLE || r == GEOLOC_SCAN_PERMISSION || r == GEOLOC_SCAN_BROKEN_LINK;
+}
 
 static int dataset_scan(int argc, char **argv) {
-    const char *cmd = "geoloc dataset scan", *dir = NULL, *out = NULL, *report = NULL;
-    long threads = 0;
-    for (int k = 1; k < argc; k++) {
-        const char *a = argv[k];
-        if (cli_is_help(a)) {
-            fputs(SCAN_USAGE, stdout);
-            return 0;
-        } else if (!strcmp(a, "--out") || !strcmp(a, "--report")) {
-            const char *v = cli_option_value(cmd, argc, argv, &k);
-            if (!v) return 2;
-            *(!strcmp(a, "--out") ? &out : &report) = v;
-        } else if (!strcmp(a, "--threads")) {
-            const char *v = cli_option_value(cmd, argc, argv, &k);
-            if (!v || cli_parse_int(cmd, a, v, &threads) != 0) return 2;
-        } else if (cli_single_argument(cmd, SCAN_USAGE, "folder", a, &dir) != 0) {
-            return 2;
-        }
-    }
-    if (!dir || !out) {
-        fprintf(stderr, "%s: DIR and --out are required\n%s", cmd, SCAN_USAGE);
-        return 2;
-    }
-    double t0 = cli_seconds();
-    geoloc_scan_options opt = {(int)threads, cli_progress, "scan"};
+    const char *cmd = SCAN_SPEC.name;
+    scan_args a = {0};
+    int n_args;
+    int parsed = cli_parse(&SCAN_SPEC, &a, argc, argv, &n_args);
+    if (parsed != CLI_RUN) return parsed;
+    const char *dir = argv[1], *out = a.out, *report = a.report;
+    cli_file outputs[2] = {{"--out", out}, {"--report", report}};
+    if (cli_check_outputs(cmd, NULL, 0, outputs, 2) != 0) return CLI_EXIT_USAGE;
+    double t0 = cli_now_seconds();
+    geoloc_scan_options opt = {(int)a.threads, cli_progress, "scan"};
     geoloc_scan_result *r;
     geoloc_error err;
     geoloc_status st = geoloc_dataset_scan(dir, &opt, &r, &err);
@@ -122,8 +141,10 @@ static int dataset_scan(int argc, char **argv) {
                                          geoloc_scan_reason_name((geoloc_scan_reason)k));
         fprintf(stderr, "%s: %zu files, %zu photos with GPS, %zu skipped%s%s in %.2f s\n", cmd,
                 r->n_files, r->photos->n, r->n_skipped, counts, used ? ")" : "",
-                cli_seconds() - t0);
+                cli_now_seconds() - t0);
         if (r->photos->n == 0) fprintf(stderr, "%s: warning: no photo in %s has a GPS position\n", cmd, dir);
+        for (int k = 0; k < GEOLOC_SCAN_N_REASONS; k++)
+            if (r->count[k] && is_read_failure((geoloc_scan_reason)k)) rc = CLI_EXIT_SKIPPED;
     }
     geoloc_scan_result_free(r);
     return rc;
@@ -131,66 +152,47 @@ static int dataset_scan(int argc, char **argv) {
 
 /* ---- split ------------------------------------------------------------------------ */
 
-static const char SPLIT_USAGE[] =
-    "usage: geoloc dataset split MANIFEST --val-fraction F --seed S --out-train T.csv\n"
-    "                            --out-val V.csv [--group-column NAME] [--skip-invalid]\n"
-    "\n"
+typedef struct {
+    double val_fraction;
+    uint64_t seed;
+    const char *train, *val, *group_column;
+    int skip_invalid;
+} split_args;
+
+static const cli_option SPLIT_OPTIONS[] = {
+    CLI_OPTION("val-fraction", 0, CLI_DOUBLE, split_args, val_fraction, "F",
+               "share of photos for validation, 0 < F < 1", .min = 0, .max = 1),
+    CLI_OPTION("seed", 0, CLI_UINT64, split_args, seed, "S", "non-negative integer (default 0)"),
+    CLI_OPTION("out-train", 0, CLI_STRING, split_args, train, "FILE", "training manifest", .required = 1),
+    CLI_OPTION("out-val", 0, CLI_STRING, split_args, val, "FILE", "validation manifest", .required = 1),
+    CLI_OPTION("group-column", 0, CLI_STRING, split_args, group_column, "NAME",
+               "group by this column instead of AUTHOR"),
+    CLI_OPTION("skip-invalid", 0, CLI_FLAG, split_args, skip_invalid, NULL,
+               "skip and count bad rows instead of failing"),
+    CLI_END};
+
+static const cli_spec SPLIT_SPEC = {
+    "geoloc dataset split", "MANIFEST", 1, 1,
     "Splits the photos of MANIFEST into training and validation sets so that no\n"
     "photographer (AUTHOR, or the column given by --group-column) has photos in\n"
     "both; a row with an empty group value is a group of its own. The validation\n"
     "share is as close to F as whole groups allow; the split depends only on the\n"
-    "seed and the rows (not their order). Both outputs keep every column.\n"
-    "\n"
-    "options:\n"
-    "  --val-fraction F    share of photos for validation, 0 < F < 1 (default 0.2)\n"
-    "  --seed S            non-negative integer (default 0)\n"
-    "  --out-train FILE    training manifest (required)\n"
-    "  --out-val FILE      validation manifest (required)\n"
-    "  --group-column NAME group by this column instead of AUTHOR\n"
-    "  --skip-invalid      skip and count bad rows instead of failing\n";
+    "seed and the rows (not their order). Both outputs keep every column.\n",
+    SPLIT_OPTIONS, NULL};
 
 static int dataset_split(int argc, char **argv) {
-    const char *cmd = "geoloc dataset split", *input = NULL, *train = NULL, *val = NULL;
-    geoloc_split_options opt = {0.2, 0, NULL};
-    int skip_invalid = 0;
-    for (int k = 1; k < argc; k++) {
-        const char *a = argv[k], *v;
-        if (cli_is_help(a)) {
-            fputs(SPLIT_USAGE, stdout);
-            return 0;
-        } else if (!strcmp(a, "--skip-invalid")) {
-            skip_invalid = 1;
-        } else if (!strcmp(a, "--out-train") || !strcmp(a, "--out-val") ||
-                   !strcmp(a, "--group-column")) {
-            if (!(v = cli_option_value(cmd, argc, argv, &k))) return 2;
-            *(!strcmp(a, "--out-train") ? &train : !strcmp(a, "--out-val") ? &val
-                                                                          : &opt.group_column) = v;
-        } else if (!strcmp(a, "--val-fraction")) {
-            if (!(v = cli_option_value(cmd, argc, argv, &k))) return 2;
-            char *end;
-            opt.val_fraction = strtod(v, &end);
-            if (end == v || *end || !(opt.val_fraction > 0 && opt.val_fraction < 1)) {
-                fprintf(stderr, "%s: --val-fraction: expected a number in (0, 1), got '%s'\n", cmd, v);
-                return 2;
-            }
-        } else if (!strcmp(a, "--seed")) {
-            if (!(v = cli_option_value(cmd, argc, argv, &k))) return 2;
-            char *end;
-            errno = 0;
-            opt.seed = strtoull(v, &end, 10);
-            if (errno || end == v || *end || *v == '-') {
-                fprintf(stderr, "%s: --seed: expected a non-negative integer, got '%s'\n", cmd, v);
-                return 2;
-            }
-        } else if (cli_single_argument(cmd, SPLIT_USAGE, "manifest", a, &input) != 0) {
-            return 2;
-        }
-    }
-    if (!input || !train || !val) {
-        fprintf(stderr, "%s: MANIFEST, --out-train and --out-val are required\n%s", cmd,
-                SPLIT_USAGE);
-        return 2;
-    }
+    const char *cmd = SPLIT_SPEC.name;
+    split_args a = {.val_fraction = 0.2};
+    int n_args;
+    int parsed = cli_parse(&SPLIT_SPEC, &a, argc, argv, &n_args);
+    if (parsed != CLI_RUN) return parsed;
+    if (!(a.val_fraction > 0 && a.val_fraction < 1))
+        return cli_usage_error(&SPLIT_SPEC, "--val-fraction must be a number between 0 and 1 (both excluded)");
+    const char *input = argv[1], *train = a.train, *val = a.val;
+    int skip_invalid = a.skip_invalid;
+    geoloc_split_options opt = {a.val_fraction, a.seed, a.group_column};
+    cli_file in = {"MANIFEST", input}, outputs[2] = {{"--out-train", train}, {"--out-val", val}};
+    if (cli_check_outputs(cmd, &in, 1, outputs, 2) != 0) return CLI_EXIT_USAGE;
     geoloc_manifest *m = cli_read_manifest(cmd, input, skip_invalid);
     if (!m) return 1;
     int rc = 0;
@@ -233,11 +235,18 @@ static int dataset_split(int argc, char **argv) {
 
 /* ---- info --------------------------------------------------------------------------- */
 
-static const char INFO_USAGE[] =
-    "usage: geoloc dataset info SHARDS_DIR|MANIFEST [--verify]\n"
-    "\n"
-    "Describes a pack (a folder with index.bin) or a manifest CSV. --verify reads\n"
-    "every photo of a pack and checks its CRC-32C.\n";
+typedef struct {
+    int verify;
+} info_args;
+
+static const cli_option INFO_OPTIONS[] = {
+    CLI_OPTION("verify", 0, CLI_FLAG, info_args, verify, NULL,
+               "read every photo of a pack and check its CRC-32C"),
+    CLI_END};
+
+static const cli_spec INFO_SPEC = {"geoloc dataset info", "SHARDS_DIR|MANIFEST", 1, 1,
+                                   "Describes a pack (a folder with index.bin) or a manifest CSV.\n",
+                                   INFO_OPTIONS, NULL};
 
 static int info_pack(const char *cmd, const char *dir, int verify) {
     geoloc_shard_index *x;
@@ -317,56 +326,22 @@ static int info_manifest(const char *cmd, const char *path) {
 }
 
 static int dataset_info(int argc, char **argv) {
-    const char *cmd = "geoloc dataset info", *target = NULL;
-    int verify = 0;
-    for (int k = 1; k < argc; k++) {
-        if (cli_is_help(argv[k])) {
-            fputs(INFO_USAGE, stdout);
-            return 0;
-        } else if (!strcmp(argv[k], "--verify")) {
-            verify = 1;
-        } else if (argv[k][0] == '-' && argv[k][1]) {
-            fprintf(stderr, "%s: unknown option %s\n%s", cmd, argv[k], INFO_USAGE);
-            return 2;
-        } else {
-            target = argv[k];
-        }
-    }
-    if (!target) {
-        fprintf(stderr, "%s: give a pack folder or a manifest\n%s", cmd, INFO_USAGE);
-        return 2;
-    }
+    const char *cmd = INFO_SPEC.name;
+    info_args a = {0};
+    int n_args;
+    int parsed = cli_parse(&INFO_SPEC, &a, argc, argv, &n_args);
+    if (parsed != CLI_RUN) return parsed;
+    const char *target = argv[1];
+    int verify = a.verify;
     char index[4200];
     snprintf(index, sizeof index, "%s/index.bin", target);
     if (access(index, F_OK) == 0) return info_pack(cmd, target, verify);
     return info_manifest(cmd, target);
 }
 
-/* ---- dispatch ------------------------------------------------------------------------ */
-
-static const char DATASET_USAGE[] =
-    "usage: geoloc dataset <scan|split|pack|info> [options]\n"
-    "\n"
-    "  scan    find the photos with an EXIF GPS position in a folder tree (manifest)\n"
-    "  split   train/validation split grouped by photographer\n"
-    "  pack    resize and pack a manifest's photos into shards\n"
-    "  info    describe a pack or a manifest\n"
-    "\n"
-    "Run 'geoloc dataset <command> --help' for its options.\n";
-
-int cli_dataset(int argc, char **argv) {
-    if (argc < 2) {
-        fputs(DATASET_USAGE, stderr);
-        return 2;
-    }
-    if (cli_is_help(argv[1])) {
-        fputs(DATASET_USAGE, stdout);
-        return 0;
-    }
-    if (!strcmp(argv[1], "scan")) return dataset_scan(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "split")) return dataset_split(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "pack")) return cli_dataset_pack(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "info")) return dataset_info(argc - 1, argv + 1);
-    fprintf(stderr, "geoloc dataset: unknown command '%s'\n%s", argv[1], DATASET_USAGE);
-    return 2;
-}
+const cli_command CLI_DATASET_COMMANDS[] = {
+    {"scan", dataset_scan, NULL, "find the photos with an EXIF GPS position in a folder tree (manifest)"},
+    {"split", dataset_split, NULL, "train/validation split grouped by photographer"},
+    {"pack", cli_dataset_pack, NULL, "resize and pack a manifest's photos into shards"},
+    {"info", dataset_info, NULL, "describe a pack or a manifest"},
+    {NULL}};

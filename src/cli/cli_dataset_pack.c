@@ -10,26 +10,41 @@
 #include "io/atomic_file.h"
 #include "io/csv.h"
 
-static const char PACK_USAGE[] =
-    "usage: geoloc dataset pack MANIFEST --images DIR --out-dir SHARDS [options]\n"
-    "\n"
+typedef struct {
+    const char *images, *out_dir, *report;
+    long side, quality, shard_mb, threads;
+    int skip_invalid;
+} pack_args;
+
+static const cli_option PACK_OPTIONS[] = {
+    CLI_OPTION("images", 0, CLI_STRING, pack_args, images, "DIR", "folder the IMG_IDs are relative to",
+               .required = 1),
+    CLI_OPTION("out-dir", 'o', CLI_STRING, pack_args, out_dir, "SHARDS", "output folder, created if missing",
+               .required = 1),
+    CLI_OPTION("shorter-side", 0, CLI_INT, pack_args, side, "N",
+               "shorter side of the stored photos\n(0: store the original files unchanged)", .min = 0,
+               .max = 65535),
+    CLI_OPTION("quality", 0, CLI_INT, pack_args, quality, "Q", "JPEG quality", .min = 1, .max = 100),
+    CLI_OPTION("shard-mb", 0, CLI_INT, pack_args, shard_mb, "N", "shard size in MiB", .min = 1, .max = 1 << 20),
+    CLI_OPTION("threads", 'j', CLI_INT, pack_args, threads, "N", "encoder threads (0: one per core)", .min = 0,
+               .max = 64),
+    CLI_OPTION("report", 0, CLI_STRING, pack_args, report, "FILE", "CSV of skipped photos: IMG_ID,reason"),
+    CLI_OPTION("skip-invalid", 0, CLI_FLAG, pack_args, skip_invalid, NULL,
+               "skip bad manifest rows instead of failing"),
+    CLI_END};
+
+static const cli_spec PACK_SPEC = {
+    "geoloc dataset pack", "MANIFEST", 1, 1,
     "Decodes every photo of MANIFEST (DIR/IMG_ID), resizes it so its shorter side\n"
     "is --shorter-side pixels (never enlarging), re-encodes it as JPEG and packs\n"
     "the results into SHARDS/shard-00000.bin, ... of about --shard-mb MiB each,\n"
     "with SHARDS/index.bin holding each photo's place, IMG_ID, LAT, LON, AUTHOR and\n"
     "scene labels. Photos that cannot be read are skipped and reported. Files are\n"
-    "written under temporary names and renamed at the end, the index last.\n"
-    "\n"
-    "options:\n"
-    "  --images DIR         folder the IMG_IDs are relative to (required)\n"
-    "  --out-dir SHARDS     output folder, created if missing (required)\n"
-    "  --shorter-side N     shorter side of the stored photos (default 320;\n"
-    "                       0 = store the original files unchanged)\n"
-    "  --quality Q          JPEG quality 1-100 (default 90)\n"
-    "  --shard-mb N         shard size in MiB (default 256)\n"
-    "  --threads N          encoder threads (default: one per core)\n"
-    "  --report FILE        CSV of skipped photos: IMG_ID,reason\n"
-    "  --skip-invalid       skip bad manifest rows instead of failing\n";
+    "written under temporary names and renamed at the end, the index last. On a\n"
+    "terminal, progress and the time left are shown on stderr.\n",
+    PACK_OPTIONS,
+    "Exit status: 0 on success, 3 when some photos were skipped, 1 on a failure,\n"
+    "2 on a usage error.\n"};
 
 typedef struct {
     atomic_file *report; /* or NULL */
@@ -56,42 +71,15 @@ static void on_progress(void *ctx, size_t done, size_t total) {
 }
 
 int cli_dataset_pack(int argc, char **argv) {
-    const char *cmd = "geoloc dataset pack", *input = NULL, *images = NULL, *out_dir = NULL,
-               *report = NULL;
-    long side = 320, quality = 90, shard_mb = 256, threads = 0;
-    int skip_invalid = 0;
-    for (int k = 1; k < argc; k++) {
-        const char *a = argv[k], *v;
-        if (cli_is_help(a)) {
-            fputs(PACK_USAGE, stdout);
-            return 0;
-        } else if (!strcmp(a, "--skip-invalid")) {
-            skip_invalid = 1;
-        } else if (!strcmp(a, "--images") || !strcmp(a, "--out-dir") || !strcmp(a, "--report")) {
-            if (!(v = cli_option_value(cmd, argc, argv, &k))) return 2;
-            *(!strcmp(a, "--images") ? &images : !strcmp(a, "--out-dir") ? &out_dir : &report) = v;
-        } else if (!strcmp(a, "--shorter-side") || !strcmp(a, "--quality") ||
-                   !strcmp(a, "--shard-mb") || !strcmp(a, "--threads")) {
-            if (!(v = cli_option_value(cmd, argc, argv, &k))) return 2;
-            long *dst = !strcmp(a, "--shorter-side") ? &side
-                        : !strcmp(a, "--quality")    ? &quality
-                        : !strcmp(a, "--shard-mb")   ? &shard_mb
-                                                     : &threads;
-            if (cli_parse_int(cmd, a, v, dst) != 0) return 2;
-        } else if (cli_single_argument(cmd, PACK_USAGE, "manifest", a, &input) != 0) {
-            return 2;
-        }
-    }
-    if (!input || !images || !out_dir) {
-        fprintf(stderr, "%s: MANIFEST, --images and --out-dir are required\n%s", cmd, PACK_USAGE);
-        return 2;
-    }
-    if (side > 65535 || quality < 1 || quality > 100 || shard_mb < 1 || shard_mb > 1 << 20 ||
-        threads > 64) {
-        fprintf(stderr, "%s: --shorter-side 0-65535, --quality 1-100, --shard-mb 1-1048576 and "
-                "--threads 0-64 expected\n", cmd);
-        return 2;
-    }
+    const char *cmd = PACK_SPEC.name;
+    pack_args a = {.side = 320, .quality = 90, .shard_mb = 256};
+    int n_args;
+    int parsed = cli_parse(&PACK_SPEC, &a, argc, argv, &n_args);
+    if (parsed != CLI_RUN) return parsed;
+    const char *input = argv[1], *images = a.images, *out_dir = a.out_dir, *report = a.report;
+    int skip_invalid = a.skip_invalid;
+    cli_file in = {"MANIFEST", input}, out = {"--report", report};
+    if (cli_check_outputs(cmd, &in, 1, &out, 1) != 0) return CLI_EXIT_USAGE;
     geoloc_manifest *m = cli_read_manifest(cmd, input, skip_invalid);
     if (!m) return 1;
     if (m->n == 0) {
@@ -115,10 +103,11 @@ int cli_dataset_pack(int argc, char **argv) {
         fputs("IMG_ID,reason\n", rep.fp);
         sc.report = &rep;
     }
-    geoloc_pack_options opt = {side == 0 ? -1 : (int)side, (int)quality,
-                               (uint64_t)shard_mb << 20, (int)threads, on_skip, on_progress, &sc};
+    geoloc_pack_options opt = {a.side == 0 ? -1 : (int)a.side, (int)a.quality, (uint64_t)a.shard_mb << 20,
+                               (int)a.threads, on_skip, on_progress, &sc};
     geoloc_pack_stats s;
-    double t0 = cli_seconds();
+    double t0 = cli_now_seconds();
+    cli_progress("pack", 0, m->n); /* the rate and time left count from here */
     geoloc_status st = geoloc_dataset_pack(m, images, out_dir, &opt, &s, &err);
     cli_progress_end();
     int rc = 0;
@@ -133,7 +122,8 @@ int cli_dataset_pack(int argc, char **argv) {
         }
         fprintf(stderr, "%s: packed %zu photos into %u shards (%.1f MiB), skipped %zu, in %.2f s\n",
                 cmd, s.n_packed, s.n_shards, (double)s.bytes / 1048576.0, s.n_skipped,
-                cli_seconds() - t0);
+                cli_now_seconds() - t0);
+        if (rc == 0 && s.n_skipped) rc = CLI_EXIT_SKIPPED;
     }
     geoloc_manifest_free(m);
     return rc;

@@ -156,14 +156,18 @@ static int demo_builtin(void) {
     return 0;
 }
 
+static const cli_spec DEMO_SPEC = {
+    "geoloc demo", NULL, 0, 0,
+    "Shows the geo core at work: S2 cells of a photo from continent to street, the\n"
+    "published MP-16 partitions and their hierarchy, an oracle accuracy on Im2GPS3k,\n"
+    "partitions built from photos. Uses the shared data when present\n"
+    "($GEOLOC_SHARED_DATA or ../shared/data), built-in landmarks otherwise.\n",
+    NULL, NULL};
+
 int cli_demo(int argc, char **argv) {
-    if (argc > 1 && cli_is_help(argv[1])) {
-        printf("usage: geoloc demo\n\nShows the geo core at work: S2 cells of a photo from continent\n"
-               "to street, the published MP-16 partitions and their hierarchy, an oracle\n"
-               "accuracy on Im2GPS3k, partitions built from photos. Uses the shared data\n"
-               "when present ($GEOLOC_SHARED_DATA or ../shared/data), built-in landmarks otherwise.\n");
-        return 0;
-    }
+    int n_args;
+    int parsed = cli_parse(&DEMO_SPEC, NULL, argc, argv, &n_args);
+    if (parsed != CLI_RUN) return parsed;
     char data[4096];
     if (cli_find_shared_data(data, sizeof data) == 0) return demo_shared(data);
     return demo_builtin();

@@ -11,47 +11,59 @@
 #include "cli/commands.h"
 #include "geoloc/model.h"
 
-static const char MODEL_USAGE[] =
-    "usage: geoloc model <command> [options]\n"
-    "\n"
-    "commands:\n"
-    "  info FILE [--json]   architecture, partitions, scenes, backbone and training\n"
-    "                       metadata of a model file\n"
-    "  init [options] OUT   a new, untrained model from partition files and a backbone\n"
-    "\n"
-    "Run 'geoloc model <command> --help' for a command's options.\n";
+typedef struct {
+    int json;
+} info_args;
 
-static const char INFO_USAGE[] =
-    "usage: geoloc model info FILE [--json]\n"
-    "\n"
+static const cli_option INFO_OPTIONS[] = {
+    CLI_OPTION("json", 0, CLI_FLAG, info_args, json, NULL, "one JSON object"),
+    CLI_END};
+
+static const cli_spec INFO_SPEC = {
+    "geoloc model info", "FILE", 1, 1,
     "Checks a model file (format version, partitions, hierarchy, heads; not the\n"
     "backbone weights) and prints what it holds: architecture, input preprocessing,\n"
     "each partition (classes, training photos, cell levels), scene classes, the\n"
     "backbone file it names (and where it was found) and extra metadata such as a\n"
-    "training summary. Exit status: 0, or 1 when the file is not a valid model.\n";
+    "training summary.\n",
+    INFO_OPTIONS, "Exit status: 0, or 1 when the file is not a valid model.\n"};
 
-static const char INIT_USAGE[] =
-    "usage: geoloc model init --cells A.csv,B.csv,... (--arch resnetN | --backbone FILE [--heads-only])\n"
-    "                         [--names a,b,...] [--scenes indoor,natural,urban] [--seed N]\n"
-    "                         [--image-size N] OUT.safetensors\n"
-    "\n"
+typedef struct init_args {
+    cli_list cells, names, scenes;
+    const char *arch, *backbone;
+    int heads_only;
+    long seed, image_size;
+} init_args;
+
+static const cli_option INIT_OPTIONS[] = {
+    CLI_OPTION("cells", 'c', CLI_STRINGS, init_args, cells, "LIST", "partition files, coarse to fine",
+               .required = 1, .max_items = GEOLOC_MODEL_MAX_PARTITIONS),
+    CLI_OPTION("names", 0, CLI_STRINGS, init_args, names, "LIST",
+               "partition names (default: the files' names without .csv)",
+               .max_items = GEOLOC_MODEL_MAX_PARTITIONS),
+    CLI_OPTION("arch", 0, CLI_STRING, init_args, arch, "resnetN",
+               "a randomly initialised ResNet-18/34/50/101/152 backbone"),
+    CLI_OPTION("backbone", 0, CLI_STRING, init_args, backbone, "FILE",
+               "backbone weights (e.g. models/resnet50-imagenet.safetensors);\n"
+               "its architecture and input preprocessing are used"),
+    CLI_OPTION("heads-only", 0, CLI_FLAG, init_args, heads_only, NULL,
+               "do not copy the backbone into OUT: OUT names FILE's base name,\n"
+               "found at load time in $GEOLOC_DATA_DIR, <bin>/../share/geoloc\n"
+               "or <bin>/../models"),
+    CLI_OPTION("scenes", 0, CLI_STRINGS, init_args, scenes, "LIST", "scene class names (a scene head); default none",
+               .max_items = CLI_LIST_MAX),
+    CLI_OPTION("seed", 0, CLI_INT, init_args, seed, "N", "initialisation seed", .min = 1, .max = 1e18),
+    CLI_OPTION("image-size", 0, CLI_INT, init_args, image_size, "N", "crop side fed to the network", .min = 32,
+               .max = 4096),
+    CLI_END};
+
+static const cli_spec INIT_SPEC = {
+    "geoloc model init", "OUT.safetensors", 1, 1,
     "Writes an untrained model: one head per partition file (published format, coarse\n"
     "to fine, e.g. geoloc cells build) and an optional scene head, on a ResNet\n"
-    "backbone. Heads start from torch's initialisation (seed); its predictions mean\n"
-    "nothing until it is trained.\n"
-    "\n"
-    "options:\n"
-    "  --cells LIST      partition files, coarse to fine (at most 6)\n"
-    "  --names LIST      partition names (default: the files' names without .csv)\n"
-    "  --arch resnetN    a randomly initialised ResNet-18/34/50/101/152 backbone\n"
-    "  --backbone FILE   backbone weights (e.g. models/resnet50-imagenet.safetensors);\n"
-    "                    its architecture and input preprocessing are used\n"
-    "  --heads-only      do not copy the backbone into OUT: OUT names FILE's base name,\n"
-    "                    found at load time in $GEOLOC_DATA_DIR, <bin>/../share/geoloc\n"
-    "                    or <bin>/../models\n"
-    "  --scenes LIST     scene class names (a scene head); default none\n"
-    "  --seed N          initialisation seed (default 1, at least 1)\n"
-    "  --image-size N    crop side fed to the network (default 224)\n";
+    "backbone (--arch or --backbone). Heads start from torch's initialisation (seed);\n"
+    "its predictions mean nothing until it is trained.\n",
+    INIT_OPTIONS, NULL};
 
 /* ---- info ---------------------------------------------------------------------- */
 
@@ -141,22 +153,13 @@ static void print_info(const char *path, const geoloc_model *m, const char *back
 }
 
 static int model_info(int argc, char **argv) {
-    const char *cmd = "geoloc model info", *path = NULL;
-    int json = 0;
-    for (int k = 1; k < argc; k++) {
-        if (cli_is_help(argv[k])) {
-            fputs(INFO_USAGE, stdout);
-            return 0;
-        } else if (!strcmp(argv[k], "--json")) {
-            json = 1;
-        } else if (cli_single_argument(cmd, INFO_USAGE, "model file", argv[k], &path) != 0) {
-            return 2;
-        }
-    }
-    if (!path) {
-        fprintf(stderr, "%s: no model file given\n%s", cmd, INFO_USAGE);
-        return 2;
-    }
+    const char *cmd = INFO_SPEC.name;
+    info_args a = {0};
+    int n_args;
+    int parsed = cli_parse(&INFO_SPEC, &a, argc, argv, &n_args);
+    if (parsed != CLI_RUN) return parsed;
+    const char *path = argv[1];
+    int json = a.json;
     geoloc_model *m = NULL;
     geoloc_error err = {0};
     if (geoloc_model_read_info(path, &m, &err) != GEOLOC_OK) {
@@ -173,68 +176,6 @@ static int model_info(int argc, char **argv) {
 }
 
 /* ---- init ------------------------------------------------------------------------ */
-
-/* Splits a comma-separated list in place into at most max items; the count or -1. */
-static int split_list(char *text, char **items, int max) {
-    int n = 0;
-    for (char *p = text, *next; p; p = next) {
-        next = strchr(p, ',');
-        if (next) *next++ = '\0';
-        if (n == max || !*p) return -1;
-        items[n++] = p;
-    }
-    return n;
-}
-
-typedef struct init_args {
-    char *cells, *names, *scenes;
-    const char *arch, *backbone, *out;
-    int heads_only;
-    long seed, image_size;
-} init_args;
-
-static int parse_init(const char *cmd, int argc, char **argv, init_args *a) {
-    a->seed = 1, a->image_size = 224;
-    for (int k = 1; k < argc; k++) {
-        const char *s = argv[k];
-        char *v;
-        if (cli_is_help(s)) {
-            fputs(INIT_USAGE, stdout);
-            return -1;
-        } else if (!strcmp(s, "--heads-only")) {
-            a->heads_only = 1;
-        } else if (s[0] != '-' || !s[1]) {
-            if (cli_single_argument(cmd, INIT_USAGE, "output file", s, &a->out) != 0) return 2;
-        } else if (!(v = (char *)cli_option_value(cmd, argc, argv, &k))) {
-            return 2;
-        } else if (!strcmp(s, "--cells")) {
-            a->cells = v;
-        } else if (!strcmp(s, "--names")) {
-            a->names = v;
-        } else if (!strcmp(s, "--scenes")) {
-            a->scenes = v;
-        } else if (!strcmp(s, "--arch")) {
-            a->arch = v;
-        } else if (!strcmp(s, "--backbone")) {
-            a->backbone = v;
-        } else if (!strcmp(s, "--seed") || !strcmp(s, "--image-size")) {
-            if (cli_parse_int(cmd, s, v, !strcmp(s, "--seed") ? &a->seed : &a->image_size) != 0) return 2;
-        } else {
-            fprintf(stderr, "%s: unknown option %s\n%s", cmd, s, INIT_USAGE);
-            return 2;
-        }
-    }
-    if (a->seed < 1) {
-        fprintf(stderr, "%s: --seed must be at least 1\n", cmd);
-        return 2;
-    }
-    if (!a->cells || !a->out || (!a->arch == !a->backbone) || (a->heads_only && !a->backbone)) {
-        fprintf(stderr, "%s: needs --cells, OUT and either --arch or --backbone (--heads-only needs "
-                "--backbone)\n%s", cmd, INIT_USAGE);
-        return 2;
-    }
-    return 0;
-}
 
 /* The backbone's configuration (and weights into net later) from --arch or --backbone. */
 static int backbone_config(const char *cmd, const init_args *a, geoloc_safetensors **st,
@@ -258,29 +199,34 @@ static int backbone_config(const char *cmd, const init_args *a, geoloc_safetenso
 }
 
 static int model_init(int argc, char **argv) {
-    const char *cmd = "geoloc model init";
-    init_args a = {0};
-    int rc = parse_init(cmd, argc, argv, &a);
-    if (rc) return rc < 0 ? 0 : rc;
-    char *files[GEOLOC_MODEL_MAX_PARTITIONS], *names[GEOLOC_MODEL_MAX_PARTITIONS], *scenes[256];
+    const char *cmd = INIT_SPEC.name;
+    init_args a = {.seed = 1, .image_size = 224};
+    int n_args;
+    int parsed = cli_parse(&INIT_SPEC, &a, argc, argv, &n_args);
+    if (parsed != CLI_RUN) return parsed;
+    const char *out = argv[1];
+    if (!a.arch == !a.backbone || (a.heads_only && !a.backbone))
+        return cli_usage_error(&INIT_SPEC, "needs either --arch or --backbone (--heads-only needs --backbone)");
+    int n = a.cells.n, n_scenes = a.scenes.n;
+    if (a.names.n && a.names.n != n)
+        return cli_usage_error(&INIT_SPEC, "--names: as many names as --cells files (%d)", n);
+    const char *const *files = a.cells.str;
+    const char *names[GEOLOC_MODEL_MAX_PARTITIONS];
     char stems[GEOLOC_MODEL_MAX_PARTITIONS][64];
-    int n = split_list(a.cells, files, GEOLOC_MODEL_MAX_PARTITIONS);
-    int n_names = a.names ? split_list(a.names, names, GEOLOC_MODEL_MAX_PARTITIONS) : n;
-    int n_scenes = a.scenes ? split_list(a.scenes, scenes, 256) : 0;
-    if (n < 1 || n_names != n || n_scenes < 0) {
-        fprintf(stderr, "%s: --cells: 1 to %d files, --names as many names, --scenes at most 256 names "
-                "(comma-separated, none empty)\n", cmd, GEOLOC_MODEL_MAX_PARTITIONS);
-        return 2;
-    }
+    cli_file inputs[GEOLOC_MODEL_MAX_PARTITIONS + 1] = {{"--backbone", a.backbone}}, output = {"OUT", out};
+    for (int f = 0; f < n; f++) inputs[f + 1] = (cli_file){"--cells", files[f]};
+    if (cli_check_outputs(cmd, inputs, n + 1, &output, 1) != 0) return CLI_EXIT_USAGE;
     geoloc_partition *parts[GEOLOC_MODEL_MAX_PARTITIONS] = {0};
     geoloc_safetensors *st = NULL;
     geoloc_model *m = NULL;
     geoloc_resnet_config cfg;
     geoloc_norm norm;
     geoloc_error err = {0};
-    rc = backbone_config(cmd, &a, &st, &cfg, &norm);
+    int rc = backbone_config(cmd, &a, &st, &cfg, &norm);
     for (int f = 0; rc == 0 && f < n; f++) {
-        if (!a.names) {
+        if (a.names.n) {
+            names[f] = a.names.str[f];
+        } else {
             cli_stem(files[f], stems[f], sizeof stems[f]);
             names[f] = stems[f];
         }
@@ -290,8 +236,8 @@ static int model_init(int argc, char **argv) {
         }
     }
     /* the whole network torch-initialised from the seed, then the pretrained backbone over it */
-    if (rc == 0 && geoloc_model_create(&cfg, (const geoloc_partition *const *)parts, (const char *const *)names,
-                                       (size_t)n, (const char *const *)scenes, (size_t)n_scenes,
+    if (rc == 0 && geoloc_model_create(&cfg, (const geoloc_partition *const *)parts, names,
+                                       (size_t)n, a.scenes.str, (size_t)n_scenes,
                                        (uint64_t)a.seed, &m, &err) != GEOLOC_OK) {
         fprintf(stderr, "%s: %s\n", cmd, err.message);
         rc = 1;
@@ -309,13 +255,13 @@ static int model_init(int argc, char **argv) {
         const char *slash = strrchr(a.backbone, '/');
         snprintf(base, sizeof base, "%s", slash ? slash + 1 : a.backbone);
     }
-    if (rc == 0 && geoloc_model_save(m, a.out, a.heads_only, a.heads_only ? base : NULL, &err) != GEOLOC_OK) {
+    if (rc == 0 && geoloc_model_save(m, out, a.heads_only, a.heads_only ? base : NULL, &err) != GEOLOC_OK) {
         fprintf(stderr, "%s: %s\n", cmd, err.message);
         rc = 1;
     }
     if (rc == 0) {
         char found[4096];
-        printf("%s: ResNet-%d, %d partition%s, %d scene classes%s\n", a.out, cfg.depth, n, n == 1 ? "" : "s",
+        printf("%s: ResNet-%d, %d partition%s, %d scene classes%s\n", out, cfg.depth, n, n == 1 ? "" : "s",
                n_scenes, a.heads_only ? ", heads only" : "");
         if (a.heads_only && geoloc_model_find_data(base, found, sizeof found) != 0)
             fprintf(stderr, "%s: warning: %s is not where the model will look for it ($GEOLOC_DATA_DIR, "
@@ -327,17 +273,7 @@ static int model_init(int argc, char **argv) {
     return rc;
 }
 
-int cli_model(int argc, char **argv) {
-    if (argc < 2) {
-        fputs(MODEL_USAGE, stderr);
-        return 2;
-    }
-    if (cli_is_help(argv[1])) {
-        fputs(MODEL_USAGE, stdout);
-        return 0;
-    }
-    if (!strcmp(argv[1], "info")) return model_info(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "init")) return model_init(argc - 1, argv + 1);
-    fprintf(stderr, "geoloc model: unknown command '%s'\n%s", argv[1], MODEL_USAGE);
-    return 2;
-}
+const cli_command CLI_MODEL_COMMANDS[] = {
+    {"info", model_info, NULL, "architecture, partitions, scenes, backbone and training metadata of a model file"},
+    {"init", model_init, NULL, "a new, untrained model from partition files and a backbone"},
+    {NULL}};

@@ -16,31 +16,28 @@
 #define CMD "geoloc photo info"
 #define MAX_FILE_BYTES (256u << 20)
 
-static const char PHOTO_USAGE[] =
-    "usage: geoloc photo <command> [options]\n"
-    "\n"
-    "commands:\n"
-    "  info [--json] [--decode] FILE...  size, orientation, GPS and times of photos\n"
-    "\n"
-    "Run 'geoloc photo <command> --help' for a command's options.\n";
+typedef struct {
+    int json, decode;
+} info_args;
 
-static const char INFO_USAGE[] =
-    "usage: geoloc photo info [--json] [--decode] FILE...\n"
-    "\n"
+static const cli_option INFO_OPTIONS[] = {
+    CLI_OPTION("json", 0, CLI_FLAG, info_args, json, NULL,
+               "one JSON array with an object per file; absent values are null,\n"
+               "a file that cannot be read has an \"error\" member"),
+    CLI_OPTION("decode", 0, CLI_FLAG, info_args, decode, NULL,
+               "also decode the pixels and report the decoded size and time"),
+    CLI_END};
+
+static const cli_spec INFO_SPEC = {
+    CMD, "FILE...", 1, -1,
     "For each JPEG, PNG or WebP file (the format is found from the bytes, not the\n"
     "name): the stored pixel size from the image header, the EXIF orientation and\n"
     "the size the photo is displayed (and decoded) at, the GPS position (decimal\n"
     "degrees, negative south and west), altitude, GPS time (UTC) and\n"
-    "DateTimeOriginal when the file has them.\n"
-    "\n"
-    "options:\n"
-    "  --json      one JSON array with an object per file; absent values are null,\n"
-    "              a file that cannot be read has an \"error\" member\n"
-    "  --decode    also decode the pixels and report the decoded size and time\n"
-    "  -h, --help  show this help\n"
-    "\n"
-    "Exit status: 0 when every file was read, 1 when one could not be (the others\n"
-    "are still reported), 2 on a usage error.\n";
+    "DateTimeOriginal when the file has them.\n",
+    INFO_OPTIONS,
+    "Exit status: 0 when every file was read, 3 when some could not be (the others\n"
+    "are still reported), 1 when none could be, 2 on a usage error.\n"};
 
 static uint8_t *read_all(const char *path, size_t *size, char *why, size_t why_size) {
     FILE *f = fopen(path, "rb");
@@ -192,41 +189,19 @@ static void print_json(const char *path, const photo_report *r, int decode) {
 }
 
 static int photo_info(int argc, char **argv) {
-    int json = 0, decode = 0, n_files = 0, only_files = 0;
-    char **files = malloc((size_t)argc * sizeof *files);
-    if (!files) return 1;
-    for (int k = 1; k < argc; k++) {
-        const char *a = argv[k];
-        if (only_files || a[0] != '-' || !a[1]) {
-            files[n_files++] = argv[k];
-        } else if (cli_is_help(a)) {
-            fputs(INFO_USAGE, stdout);
-            free(files);
-            return 0;
-        } else if (!strcmp(a, "--json")) {
-            json = 1;
-        } else if (!strcmp(a, "--decode")) {
-            decode = 1;
-        } else if (!strcmp(a, "--")) {
-            only_files = 1;
-        } else {
-            fprintf(stderr, "%s: unknown option %s\n%s", CMD, a, INFO_USAGE);
-            free(files);
-            return 2;
-        }
-    }
-    if (n_files == 0) {
-        fprintf(stderr, "%s: no files given\n%s", CMD, INFO_USAGE);
-        free(files);
-        return 2;
-    }
+    info_args a = {0};
+    int n_files;
+    int parsed = cli_parse(&INFO_SPEC, &a, argc, argv, &n_files);
+    if (parsed != CLI_RUN) return parsed;
+    char **files = argv + 1;
+    int json = a.json, decode = a.decode;
     int failed = 0;
     if (json) printf("[");
-    for (int k = 0; k < n_files; k++) {
+    for (int k = 0; k < n_files && !ferror(stdout); k++) {
         photo_report r;
         inspect(files[k], decode, &r);
         if (!r.ok) {
-            failed = 1;
+            failed++;
             fprintf(stderr, "%s: %s\n", CMD, r.error);
         }
         if (json) {
@@ -237,16 +212,9 @@ static int photo_info(int argc, char **argv) {
         }
     }
     if (json) printf("\n]\n");
-    free(files);
-    return failed ? 1 : 0;
+    return failed == 0 ? CLI_EXIT_OK : failed < n_files ? CLI_EXIT_SKIPPED : CLI_EXIT_FAILURE;
 }
 
-int cli_photo(int argc, char **argv) {
-    if (argc < 2 || cli_is_help(argv[1])) {
-        fputs(PHOTO_USAGE, argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
-    }
-    if (!strcmp(argv[1], "info")) return photo_info(argc - 1, argv + 1);
-    fprintf(stderr, "geoloc photo: unknown command '%s'\n%s", argv[1], PHOTO_USAGE);
-    return 2;
-}
+const cli_command CLI_PHOTO_COMMANDS[] = {
+    {"info", photo_info, NULL, "size, orientation, GPS and times of photos"},
+    {NULL}};

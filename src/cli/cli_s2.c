@@ -10,40 +10,48 @@
 #include "io/csv.h"
 #include "geoloc/s2.h"
 
-static const char S2_USAGE[] =
-    "usage: geoloc s2 <command> [options]\n"
-    "\n"
-    "commands:\n"
-    "  token [--level L] [--skip-invalid]  S2 cell tokens of the lat,lng lines on stdin\n"
-    "  cell [--json] TOKEN...              level, face, center and vertices of cells\n"
-    "\n"
-    "Run 'geoloc s2 <command> --help' for a command's options.\n";
+static const char TOKEN_ABOUT[] =
+    "Reads one point per line from FILE (standard input when absent or '-'),\n"
+    "'lat,lng' in decimal degrees (lat in [-90, 90], lng in [-180, 180]), and\n"
+    "prints the token of the S2 cell of level L that holds it, one per line.\n"
+    "Spaces around the numbers and empty lines are ignored; a non-numeric first\n"
+    "line (a header such as 'lat,lng') is skipped.\n";
 
-static const char TOKEN_USAGE[] =
-    "usage: geoloc s2 token [--level L] [--skip-invalid] < points.csv\n"
-    "\n"
-    "Reads one point per line from stdin, 'lat,lng' in decimal degrees (lat in\n"
-    "[-90, 90], lng in [-180, 180]), and prints the token of the S2 cell of level\n"
-    "L that holds it, one per line. Spaces around the numbers and empty lines are\n"
-    "ignored; a non-numeric first line (a header such as 'lat,lng') is skipped.\n"
-    "\n"
-    "options:\n"
-    "  --level L       cell level, 0 (cube face) to 30 (leaf, about 1 cm); default 30\n"
-    "  --skip-invalid  skip bad lines instead of stopping at the first one, and\n"
-    "                  report how many were skipped on stderr at the end\n"
-    "\n"
+typedef struct {
+    long level;
+    int skip_invalid;
+} token_args;
+
+static const cli_option TOKEN_OPTIONS[] = {
+    CLI_OPTION("level", 'l', CLI_INT, token_args, level, "L",
+               "cell level, 0 (cube face) to 30 (leaf, about 1 cm)", .min = 0, .max = GEOLOC_S2_MAX_LEVEL),
+    CLI_OPTION("skip-invalid", 0, CLI_FLAG, token_args, skip_invalid, NULL,
+               "skip bad lines instead of stopping at the first one, and\n"
+               "report how many were skipped on stderr at the end"),
+    CLI_END};
+
+static const cli_spec TOKEN_SPEC = {
+    "geoloc s2 token", "[FILE|-]", 0, 1, TOKEN_ABOUT, TOKEN_OPTIONS,
     "Exit status: 0 on success, 1 on a bad input line or an I/O error, 2 on a\n"
-    "usage error.\n";
+    "usage error.\n"};
 
-static const char CELL_USAGE[] =
-    "usage: geoloc s2 cell [--json] TOKEN...\n"
-    "\n"
+typedef struct {
+    int json;
+} cell_args;
+
+static const cli_option CELL_OPTIONS[] = {
+    CLI_OPTION("json", 0, CLI_FLAG, cell_args, json, NULL,
+               "a JSON array with one object per cell, its numbers exact\n"
+               "(they read back to the same doubles)"),
+    CLI_END};
+
+static const cli_spec CELL_SPEC = {
+    "geoloc s2 cell", "TOKEN...", 1, -1,
     "Prints, for each S2 cell token (1-16 hex digits, e.g. 89c259), the token,\n"
     "level, face, center and four vertices (counter-clockwise; lat, lng in\n"
-    "degrees). With --json: a JSON array with one object per cell, its numbers\n"
-    "exact (they read back to the same doubles).\n"
-    "\n"
-    "Exit status: 0 on success, 1 on a malformed token, 2 on a usage error.\n";
+    "degrees).\n",
+    CELL_OPTIONS,
+    "Exit status: 0 on success, 1 on a malformed token, 2 on a usage error.\n"};
 
 /* ---- geoloc s2 token -------------------------------------------------- */
 
@@ -92,43 +100,18 @@ static int parse_point(char *line, size_t len, long line_no, double *lat, double
     return 1;
 }
 
-static int parse_level(const char *s, int *level) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end != '\0' || errno != 0 || v < 0 || v > GEOLOC_S2_MAX_LEVEL) return -1;
-    *level = (int)v;
-    return 0;
-}
-
 static int cmd_token(int argc, char **argv) {
-    int level = GEOLOC_S2_MAX_LEVEL, skip_invalid = 0;
-    for (int k = 1; k < argc; k++) {
-        const char *arg = argv[k], *value = NULL;
-        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
-            fputs(TOKEN_USAGE, stdout);
-            return 0;
-        } else if (!strcmp(arg, "--skip-invalid")) {
-            skip_invalid = 1;
-        } else if (!strcmp(arg, "--level")) {
-            if (k + 1 >= argc) {
-                fprintf(stderr, "geoloc s2 token: --level needs a value (0-30)\n");
-                return 2;
-            }
-            value = argv[++k];
-        } else if (!strncmp(arg, "--level=", 8)) {
-            value = arg + 8;
-        } else {
-            fprintf(stderr, "geoloc s2 token: %s '%s'\n%s", arg[0] == '-' ? "unknown option" : "unexpected argument",
-                    arg, TOKEN_USAGE);
-            return 2;
-        }
-        if (value != NULL && parse_level(value, &level) != 0) {
-            fprintf(stderr, "geoloc s2 token: --level must be an integer from 0 to 30, not '%s'\n", value);
-            return 2;
-        }
+    token_args a = {.level = GEOLOC_S2_MAX_LEVEL};
+    int n_args;
+    int parsed = cli_parse(&TOKEN_SPEC, &a, argc, argv, &n_args);
+    if (parsed != CLI_RUN) return parsed;
+    const char *path = n_args && strcmp(argv[1], "-") ? argv[1] : NULL, *name = path ? path : "<stdin>";
+    FILE *in = path ? fopen(path, "r") : stdin;
+    if (!in) {
+        fprintf(stderr, "geoloc s2 token: %s: %s\n", path, strerror(errno));
+        return 1;
     }
-
+    int level = (int)a.level, skip_invalid = a.skip_invalid;
     static char out_buf[1 << 16];
     setvbuf(stdout, out_buf, _IOFBF, sizeof out_buf);
     char *line = NULL, why[160], first_why[200] = "";
@@ -136,7 +119,7 @@ static int cmd_token(int argc, char **argv) {
     long line_no = 0, skipped = 0;
     ssize_t got;
     int status = 0;
-    while ((got = getline(&line, &cap, stdin)) >= 0) {
+    while ((got = getline(&line, &cap, in)) >= 0 && !ferror(stdout)) {
         size_t len = (size_t)got;
         line_no++;
         if (len > 0 && line[len - 1] == '\n') line[--len] = '\0';
@@ -151,11 +134,11 @@ static int cmd_token(int argc, char **argv) {
         if (r < 0) {
             if (!skip_invalid) {
                 fflush(stdout);
-                fprintf(stderr, "geoloc s2 token: <stdin>:%ld: %s\n", line_no, why);
+                fprintf(stderr, "geoloc s2 token: %s:%ld: %s\n", name, line_no, why);
                 status = 1;
                 break;
             }
-            if (skipped++ == 0) snprintf(first_why, sizeof first_why, "<stdin>:%ld: %s", line_no, why);
+            if (skipped++ == 0) snprintf(first_why, sizeof first_why, "%s:%ld: %s", name, line_no, why);
             continue;
         }
         char tok[GEOLOC_S2_TOKEN_SIZE];
@@ -163,15 +146,12 @@ static int cmd_token(int argc, char **argv) {
         fputs(tok, stdout);
         putchar('\n');
     }
-    if (status == 0 && ferror(stdin)) {
-        fprintf(stderr, "geoloc s2 token: <stdin>: read error: %s\n", strerror(errno));
+    if (status == 0 && ferror(in)) {
+        fprintf(stderr, "geoloc s2 token: %s: read error: %s\n", name, strerror(errno));
         status = 1;
     }
     free(line);
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "geoloc s2 token: write error: %s\n", strerror(errno));
-        status = 1;
-    }
+    if (path) fclose(in);
     if (skip_invalid && status == 0) {
         if (skipped)
             fprintf(stderr, "geoloc s2 token: skipped %ld invalid rows (first: %s)\n", skipped, first_why);
@@ -191,27 +171,11 @@ static void print_json_latlng(double lat, double lng) {
 }
 
 static int cmd_cell(int argc, char **argv) {
-    int json = 0, n_tokens = 0, only_tokens = 0;
-    for (int k = 1; k < argc; k++) {
-        const char *arg = argv[k];
-        if (only_tokens || arg[0] != '-' || arg[1] == '\0') {
-            n_tokens++;
-        } else if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
-            fputs(CELL_USAGE, stdout);
-            return 0;
-        } else if (!strcmp(arg, "--json")) {
-            json = 1;
-        } else if (!strcmp(arg, "--")) {
-            only_tokens = 1;
-        } else {
-            fprintf(stderr, "geoloc s2 cell: unknown option '%s'\n%s", arg, CELL_USAGE);
-            return 2;
-        }
-    }
-    if (n_tokens == 0) {
-        fprintf(stderr, "geoloc s2 cell: no token given\n%s", CELL_USAGE);
-        return 2;
-    }
+    cell_args a = {0};
+    int n_tokens;
+    int parsed = cli_parse(&CELL_SPEC, &a, argc, argv, &n_tokens);
+    if (parsed != CLI_RUN) return parsed;
+    int json = a.json;
     geoloc_cell *cells = calloc((size_t)n_tokens, sizeof *cells);
     if (cells == NULL) {
         fprintf(stderr, "geoloc s2 cell: out of memory\n");
@@ -219,13 +183,8 @@ static int cmd_cell(int argc, char **argv) {
     }
     /* every token is checked before anything is printed */
     int n = 0;
-    only_tokens = 0;
-    for (int k = 1; k < argc; k++) {
+    for (int k = 1; k <= n_tokens; k++) {
         const char *arg = argv[k];
-        if (!only_tokens && arg[0] == '-' && arg[1] != '\0') {
-            only_tokens = !strcmp(arg, "--");
-            continue;
-        }
         geoloc_status st = geoloc_s2_from_token(arg, strlen(arg), &cells[n]);
         if (st != GEOLOC_OK) {
             if (st == GEOLOC_E_PARSE)
@@ -271,25 +230,10 @@ static int cmd_cell(int argc, char **argv) {
     }
     if (json) fputs("]\n", stdout);
     free(cells);
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "geoloc s2 cell: write error: %s\n", strerror(errno));
-        return 1;
-    }
     return 0;
 }
 
-int cli_s2(int argc, char **argv) {
-    if (argc < 2) {
-        fputs(S2_USAGE, stderr);
-        return 2;
-    }
-    const char *cmd = argv[1];
-    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
-        fputs(S2_USAGE, stdout);
-        return 0;
-    }
-    if (!strcmp(cmd, "token")) return cmd_token(argc - 1, argv + 1);
-    if (!strcmp(cmd, "cell")) return cmd_cell(argc - 1, argv + 1);
-    fprintf(stderr, "geoloc s2: unknown command '%s'\n%s", cmd, S2_USAGE);
-    return 2;
-}
+const cli_command CLI_S2_COMMANDS[] = {
+    {"token", cmd_token, NULL, "S2 cell tokens of lat,lng lines (a file or stdin)"},
+    {"cell", cmd_cell, NULL, "level, face, center and vertices of cells"},
+    {NULL}};

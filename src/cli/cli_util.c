@@ -1,6 +1,9 @@
 /* Small helpers shared by the CLI's subcommands. */
 #include "cli/cli_util.h"
 
+#include "cli/cli_options.h"
+#include "io/same_file.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,4 +154,40 @@ int cli_compare_doubles(const void *a, const void *b) {
 
 int cli_compare_strings(const void *a, const void *b) {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* 1 when two files of a command are one: "-" only meets "-" among outputs. */
+static int same(const cli_file *a, int a_is_output, const cli_file *b) {
+    if (!a->path || !b->path) return 0;
+    int a_std = !strcmp(a->path, "-"), b_std = !strcmp(b->path, "-");
+    if (a_std || b_std) return a_std && b_std && a_is_output;
+    return paths_same_file(a->path, b->path);
+}
+
+int cli_check_outputs(const char *cmd, const cli_file *inputs, int n_inputs, const cli_file *outputs,
+                      int n_outputs) {
+    for (int o = 0; o < n_outputs; o++) {
+        for (int i = 0; i < n_inputs; i++)
+            if (same(&inputs[i], 0, &outputs[o])) {
+                fprintf(stderr, "%s: the output %s '%s' is the input %s '%s'; refusing to overwrite it\n",
+                        cmd, outputs[o].what, outputs[o].path, inputs[i].what, inputs[i].path);
+                return CLI_EXIT_USAGE;
+            }
+        for (int p = 0; p < o; p++)
+            if (same(&outputs[p], 1, &outputs[o])) {
+                fprintf(stderr, "%s: the outputs %s '%s' and %s '%s' are the same file\n", cmd,
+                        outputs[p].what, outputs[p].path, outputs[o].what, outputs[o].path);
+                return CLI_EXIT_USAGE;
+            }
+    }
+    return 0;
+}
+
+int cli_finish_stdout(int rc) {
+    int failed_before = ferror(stdout);
+    errno = 0;
+    int flush_failed = fflush(stdout) != 0;
+    if (!failed_before && !flush_failed) return rc;
+    fprintf(stderr, "geoloc: standard output: %s\n", flush_failed && errno ? strerror(errno) : "write error");
+    return rc == CLI_EXIT_OK || rc == CLI_EXIT_SKIPPED ? CLI_EXIT_FAILURE : rc;
 }

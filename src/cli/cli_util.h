@@ -5,6 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Hand-parsing helpers of the commands not yet on cli_options.h (predict,
+ * evaluate, train): remove them with the last of those conversions. */
+
 /* 1 if argv[k] is "--help" or "-h". */
 int cli_is_help(const char *arg);
 
@@ -40,6 +43,24 @@ int cli_compare_doubles(const void *a, const void *b);
 
 /* qsort comparator of C strings (an array of char *), strcmp order. */
 int cli_compare_strings(const void *a, const void *b);
+
+/* A file a command reads or writes (path NULL: not given), for cli_check_outputs. */
+typedef struct cli_file {
+    const char *what; /* "--out", "DATA.csv" */
+    const char *path;
+} cli_file;
+
+/* Refuses, before any work, an output that is one of the inputs or another
+ * output (same name, or the same device and inode: io/same_file.h); "-" is
+ * standard input as an input and standard output as an output. 0 when all
+ * differ, else 2 (usage) after a message naming both on stderr. */
+int cli_check_outputs(const char *cmd, const cli_file *inputs, int n_inputs, const cli_file *outputs,
+                      int n_outputs);
+
+/* Flushes standard output and checks that everything written to it arrived:
+ * on an error prints "geoloc: standard output: REASON" and returns 1 (or rc
+ * when it already says failure); otherwise returns rc. */
+int cli_finish_stdout(int rc);
 
 /* Monotonic clock in seconds (for timing). */
 double cli_now_seconds(void);

