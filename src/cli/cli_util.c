@@ -187,7 +187,8 @@ int cli_finish_stdout(int rc) {
     int failed_before = ferror(stdout);
     errno = 0;
     int flush_failed = fflush(stdout) != 0;
-    if (!failed_before && !flush_failed) return rc;
+    /* a command that failed has said why (the atomic writer reports its stdout errors) */
+    if ((!failed_before && !flush_failed) || (rc != CLI_EXIT_OK && rc != CLI_EXIT_SKIPPED)) return rc;
     fprintf(stderr, "geoloc: standard output: %s\n", flush_failed && errno ? strerror(errno) : "write error");
-    return rc == CLI_EXIT_OK || rc == CLI_EXIT_SKIPPED ? CLI_EXIT_FAILURE : rc;
+    return CLI_EXIT_FAILURE;
 }

@@ -58,8 +58,9 @@ int cli_check_outputs(const char *cmd, const cli_file *inputs, int n_inputs, con
                       int n_outputs);
 
 /* Flushes standard output and checks that everything written to it arrived:
- * on an error prints "geoloc: standard output: REASON" and returns 1 (or rc
- * when it already says failure); otherwise returns rc. */
+ * on an error after a command that succeeded (rc 0 or 3) prints "geoloc:
+ * standard output: REASON" and returns 1; otherwise returns rc (a command
+ * that failed has reported why). */
 int cli_finish_stdout(int rc);
 
 /* Monotonic clock in seconds (for timing). */
