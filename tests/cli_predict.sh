@@ -109,12 +109,15 @@ check "json with the distribution" 'py "
 import json, sys
 d = json.loads(sys.stdin.read())
 p = d[\"predictions\"]
-assert d[\"partition\"] == \"hierarchical\" and d[\"predicted\"] == 2 and len(p) == 2
+assert d[\"schema\"] == 1 and d[\"partition\"] == \"hierarchical\" and d[\"predicted\"] == 2 and len(p) == 2
 assert p[0][\"exif\"][\"lat\"] == 43.467448 and p[1][\"exif\"] is None
 for q in p:
-    assert len(q[\"distribution\"]) == $classes and abs(sum(q[\"distribution\"]) - 1) < 1e-3
+    assert q[\"schema\"] == 1
+    dist = {c[\"cell\"]: c[\"p\"] for c in q[\"distribution\"]}
+    assert len(dist) == $classes and abs(sum(dist.values()) - 1) < 1e-3
     assert [t[\"prob\"] for t in q[\"top\"]] == sorted((t[\"prob\"] for t in q[\"top\"]), reverse=True)
-    assert q[\"top\"][0][\"prob\"] == max(q[\"distribution\"]) or abs(q[\"top\"][0][\"prob\"] - max(q[\"distribution\"])) < 1e-6
+    assert all(dist[t[\"cell\"]] == t[\"prob\"] for t in q[\"top\"]), \"top cells labelled with their own p\"
+    assert q[\"top\"][0][\"prob\"] == max(dist.values())
     assert q[\"scene\"] in (\"indoor\", \"natural\", \"urban\")
 "'
 run_geoloc predict --model "$model" --format json --partition cells_5_100 --crops five "$photo"
@@ -131,7 +134,7 @@ expect_match 2 "cells_5_400 \(0\), cells_5_100 \(1\), cells_5_30 \(2\)" err "unk
 # ---- unreadable photos, folders ---------------------------------------------------
 printf 'not a photo' >"$tmp/bad.jpg"
 run_geoloc predict --model "$model" "$tmp/bad.jpg" "$photo" "$tmp/missing.jpg"
-expect_match 0 "2 skipped" err "unreadable photos skipped"
+expect_match 3 "2 skipped" err "unreadable photos skipped: exit 3"
 check "unreadable photos named on stderr, the good one predicted" \
     '[[ $err == *bad.jpg*"(skipped)"* && $err == *missing.jpg* ]] && [ "$(wc -l <<<"$out")" -eq 1 ] && [[ $out == "$photo"* ]]'
 run_geoloc predict --model "$model" "$tmp/bad.jpg"
@@ -143,7 +146,7 @@ cp "$photo" "$tmp/folder/.hidden/x.jpg"
 cp "$photo" "$tmp/folder/c.jpeg"
 printf 'x' >"$tmp/folder/notes.txt"
 run_geoloc predict --model "$model" --batch 2 "$tmp/folder"
-expect_match 0 "3 photos predicted, 0 skipped.*images/s" err "folder: images/s"
+expect_match 0 "3 photos predicted, 0 skipped.*photos/s" err "folder: photos/s"
 check "folder walked in order, other files left out" \
     '[ "$(cut -d: -f1 <<<"$out" | tr "\n" " ")" = "$tmp/folder/a.jpg $tmp/folder/b/z.JPG $tmp/folder/c.jpeg " ]'
 check "the same photo gives the same answer in any batch" '[ "$(cut -d: -f2- <<<"$out" | sort -u | wc -l)" -eq 1 ]'

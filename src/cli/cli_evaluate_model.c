@@ -101,9 +101,10 @@ typedef struct eval_ctx {
     double *pred_lat, *pred_lon, *km;
     unsigned char *ok;
     size_t done, failed;
+    cli_eta eta;
 } eval_ctx;
 
-static void on_result(void *ctx, const cli_photo_result *r) {
+static int on_result(void *ctx, const geoloc_photo_answer *r) {
     eval_ctx *e = ctx;
     if (r->pred) {
         const geoloc_manifest_row *row = &e->m->row[r->index];
@@ -113,10 +114,11 @@ static void on_result(void *ctx, const cli_photo_result *r) {
         e->km[r->index] = geoloc_haversine_km(row->lat, row->lng, r->pred->lat, r->pred->lon);
     } else {
         e->failed++;
-        cli_progress_end();
+        cli_eta_clear(&e->eta);
         fprintf(stderr, CMD ": %s (skipped)\n", r->error);
     }
-    cli_progress("evaluating", ++e->done, e->m->n);
+    cli_eta_update(&e->eta, ++e->done);
+    return 0;
 }
 
 /* Python's repr of round(v, 6) for values in [0, 1]: "0.43038", "1.0". */
@@ -252,7 +254,7 @@ int cli_evaluate_model(int argc, char **argv) {
     }
     char **paths = photo_paths(m, a.images);
     eval_ctx e = {m, malloc(m->n * sizeof(double)), malloc(m->n * sizeof(double)), malloc(m->n * sizeof(double)),
-                  calloc(m->n, 1), 0, 0};
+                  calloc(m->n, 1), 0, 0, {0}};
     double *buf = malloc(m->n * sizeof *buf);
     cli_runner c = {0};
     rc = !paths ? 1 : !e.pred_lat || !e.pred_lon || !e.km || !e.ok || !buf ? 1 : 0;
@@ -260,12 +262,14 @@ int cli_evaluate_model(int argc, char **argv) {
     if (rc == 0) rc = cli_runner_open(CMD, a.model, a.partition, &a.opt, m->n, &c);
     if (rc == 0) {
         double t0 = cli_now_seconds();
-        long failed = cli_predict_files(CMD, &c, (const char *const *)paths, m->n, 0, on_result, &e);
+        geoloc_batch_stats stats;
+        cli_eta_start(&e.eta, "evaluate", m->n);
+        int failed = cli_predict_paths(CMD, &c, (const char *const *)paths, m->n, 0, on_result, &e, &stats);
         double seconds = cli_now_seconds() - t0;
-        cli_progress_end();
-        if (failed < 0) {
+        cli_eta_clear(&e.eta);
+        if (failed) {
             rc = 1;
-        } else if ((size_t)failed == m->n) {
+        } else if (stats.failed == m->n) {
             fprintf(stderr, CMD ": none of the %zu photos could be read\n", m->n);
             rc = 1;
         } else {
