@@ -13,6 +13,7 @@
 #include "cli/cli_util.h"
 #include "io/atomic_file.h"
 #include "io/csv.h"
+#include "io/same_file.h"
 
 #define CMD "geoloc evaluate"
 #define MAX_LISTED_MISSING 5
@@ -91,6 +92,13 @@ static int parse(int argc, char **argv, eval_args *a, int *done) {
         fprintf(stderr, CMD ": --meta CSV and --images DIR are both needed to evaluate a model\n");
         return 2;
     }
+    const char *inputs[2][2] = {{"--meta", a->meta}, {"--model", a->model}};
+    for (int k = 0; a->out && k < 2; k++)
+        if (inputs[k][1] && io_same_file(a->out, inputs[k][1])) {
+            fprintf(stderr, CMD ": --out %s is the input %s %s: refused (it would be overwritten)\n", a->out,
+                    inputs[k][0], inputs[k][1]);
+            return 2;
+        }
     a->opt.top_k = 1;
     return 0;
 }
@@ -290,9 +298,5 @@ int cli_evaluate_model(int argc, char **argv) {
     free(e.ok);
     free(buf);
     geoloc_manifest_free(m);
-    if (rc == 0 && (fflush(stdout) != 0 || ferror(stdout))) {
-        fprintf(stderr, CMD ": cannot write the output\n");
-        return 1;
-    }
-    return rc;
+    return rc == 0 ? cli_check_stdout(CMD) : rc;
 }

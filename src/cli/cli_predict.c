@@ -380,6 +380,17 @@ static int json_end(out_ctx *o, const geoloc_batch_stats *st) {
     return -1;
 }
 
+/* The final line on stderr: photos predicted, kept by --resume, skipped, speed. */
+static void print_summary(const geoloc_batch_stats *st, size_t resumed, size_t left_out, double seconds,
+                          double load_seconds) {
+    char kept[64] = "";
+    if (resumed) snprintf(kept, sizeof kept, " (+%zu already in the output)", resumed);
+    fprintf(stderr, CMD ": %zu photo%s predicted%s, %zu skipped (%zu unreadable, %zu left out of folders); "
+            "%.2f photos/s (model loaded in %.2f s)\n", st->predicted, st->predicted == 1 ? "" : "s", kept,
+            st->failed + left_out, st->failed, left_out, seconds > 0 ? (double)st->predicted / seconds : 0.0,
+            load_seconds);
+}
+
 /* The photos still to predict (all, or those --resume found no row for). */
 static char **todo_list(const args *a, const dest *d, size_t *n) {
     char **todo = malloc((a->photos.n ? a->photos.n : 1) * sizeof *todo);
@@ -422,13 +433,14 @@ int cli_predict(int argc, char **argv) {
         print_csv_header(&o, mem);
         fclose(mem);
     }
-    dest d;
+    dest d = {0};
     rc = !header ? 1 : dest_open(&d, &a, header, &o.out);
     o.journal = d.journal != NULL;
     size_t n = 0;
     char **todo = rc == 0 ? todo_list(&a, &d, &n) : NULL;
     geoloc_batch_stats st = {0};
     double seconds = 0;
+    int quiet = 0; /* standard output's reader left */
     if (rc == 0 && todo) {
         if (a.format == FMT_CSV && !o.journal) fputs(header, o.out);
         if (a.format == FMT_JSON) json_begin(&o, &c);
@@ -441,23 +453,23 @@ int cli_predict(int argc, char **argv) {
         if (!failed && !o.write_errno && a.format == FMT_JSON && json_end(&o, &st) != 0 && !o.write_errno)
             o.write_errno = errno ? errno : EIO;
         if (!failed && !o.write_errno && (fflush(o.out) != 0 || ferror(o.out))) o.write_errno = errno ? errno : EIO;
-        if (o.write_errno)
+        int closed_pipe = o.write_errno == EPIPE && !a.out; /* the reader is gone: nothing to say */
+        if (o.write_errno && !closed_pipe)
             fprintf(stderr, CMD ": cannot write the output%s%s: %s\n", a.out ? " to " : "", a.out ? a.out : "",
                     strerror(o.write_errno));
-        rc = failed || o.write_errno ? 1 : 0;
+        rc = failed || (o.write_errno && !closed_pipe) ? 1 : 0;
+        if (closed_pipe) quiet = 1;
     } else if (rc == 0) {
         fprintf(stderr, CMD ": out of memory\n");
         rc = 1;
     }
-    if (a.out && dest_close(&d, rc == 0) != 0) rc = 1;
+    if (a.out && dest_close(&d, rc == 0) != 0 && rc == 0) rc = 1;
     size_t skipped = a.photos.skipped + st.failed;
-    if (rc == 0 && (skipped || a.photos.folders || a.photos.n > 1))
-        fprintf(stderr, CMD ": %zu photo%s predicted%s%.0zu%s, %zu skipped (%zu unreadable, %zu left out of folders); "
-                "%.2f photos/s (model loaded in %.2f s)\n", st.predicted, st.predicted == 1 ? "" : "s",
-                d.resumed ? " (+" : "", d.resumed, d.resumed ? " already in the output)" : "", skipped, st.failed,
-                a.photos.skipped, seconds > 0 ? (double)st.predicted / seconds : 0.0, c.load_seconds);
-    if (rc == 0 && st.predicted + d.resumed == 0) rc = 1;
-    else if (rc == 0 && skipped) rc = 3;
+    if (quiet) rc = 0;
+    else if (rc == 0 && (skipped || a.photos.folders || a.photos.n > 1))
+        print_summary(&st, d.resumed, a.photos.skipped, seconds, c.load_seconds);
+    if (rc == 0 && !quiet && st.predicted + d.resumed == 0) rc = 1;
+    else if (rc == 0 && !quiet && skipped) rc = 3;
     free(todo);
     free(header);
     cli_runner_close(&c);
