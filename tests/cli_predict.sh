@@ -186,6 +186,9 @@ EOF2
 run_geoloc predict --model "$tmp/nan.safetensors" --format csv "$photo"
 expect_match 1 "finite" err "a NaN model is refused"
 check "a NaN model prints no prediction (the CSV header only)" '[[ $out != *nan* ]] && [ "$(wc -l <<<"$out")" -eq 1 ] && [[ $out == file,lat,lon* ]]'
+run_geoloc predict --model "$tmp/nan.safetensors" --format json "$photo"
+check "a NaN model in JSON: exit 1, a valid document without predictions" \
+    '[ $rc -eq 1 ] && py "import json,sys; d=json.loads(sys.stdin.read()); assert d[\"predictions\"] == [] and d[\"predicted\"] == 0"'
 "$geoloc" predict --model "$model" "$photo" >/dev/full 2>"$tmp/err"
 rc=$?
 check "stdout on a full disk: exit 1 with a message" '[ $rc -eq 1 ] && grep -q "cannot write the output" "$tmp/err"'
@@ -196,6 +199,13 @@ check "a closed pipe ends quietly (exit $rc)" '{ [ $rc -eq 0 ] || [ $rc -eq 141 
  exit "${PIPESTATUS[0]}")
 rc=$?
 check "a closed pipe with SIGPIPE ignored ends quietly too (exit $rc)" '[ $rc -eq 0 ] && ! grep -q "cannot write" "$tmp/err"'
+# progress with an ETA on a terminal only
+check "no progress line when stderr is not a terminal" '[[ $(cat "$tmp/err") != *ETA* ]]'
+if command -v script >/dev/null; then
+    script -qec "'$geoloc' predict --model '$model' --batch 1 '$tmp/folder' >/dev/null" "$tmp/typescript" >/dev/null 2>&1
+    check "progress on a terminal: N/M photos, photos/s, ETA mm:ss" \
+        'tr "\r" "\n" <"$tmp/typescript" | grep -qE "^predict: 3/3 photos, [0-9.]+ photos/s, ETA 00:00"'
+fi
 # --out: whole or nothing; --resume: the same file as one uninterrupted run
 run_geoloc predict --model "$model" --format csv --top 2 --out "$tmp/all.csv" "$tmp/folder" "$photo"
 check "--out: the file written, nothing on stdout" '[ $rc -eq 0 ] && [ -z "$out" ] && [ "$(wc -l <"$tmp/all.csv")" -eq 5 ] && [ ! -e "$tmp/all.csv.partial" ]'

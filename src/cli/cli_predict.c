@@ -450,7 +450,7 @@ int cli_predict(int argc, char **argv) {
         int failed = cli_predict_paths(CMD, &c, (const char *const *)todo, n, a.distribution, on_answer, &o, &st);
         seconds = cli_now_seconds() - t0;
         cli_eta_clear(&o.eta);
-        if (!failed && !o.write_errno && a.format == FMT_JSON && json_end(&o, &st) != 0 && !o.write_errno)
+        if (!o.write_errno && a.format == FMT_JSON && json_end(&o, &st) != 0) /* valid JSON even after a failure */
             o.write_errno = errno ? errno : EIO;
         if (!failed && !o.write_errno && (fflush(o.out) != 0 || ferror(o.out))) o.write_errno = errno ? errno : EIO;
         int closed_pipe = o.write_errno == EPIPE && !a.out; /* the reader is gone: nothing to say */
