@@ -3,7 +3,8 @@
 # usage: cli_evaluate.sh GEOLOC_BINARY SHARED_DATA_DIR TEST_DATA_DIR
 #
 # - hand-checked results on small CSVs in both accepted namings (LF, CRLF,
-#   quoted fields, BOM, a summary after a blank line);
+#   quoted fields, BOM, a summary after a blank line, the rows after it named
+#   in a warning); predictions joined to a manifest (--truth); a full disk;
 # - bad input: exit 1 and "geoloc evaluate: FILE:LINE: FIELD ..." on stderr;
 # - --skip-invalid counting; usage errors;
 # - shared data: every GeoEstimation Im2GPS results file reproduces its own
@@ -121,6 +122,31 @@ write tail.csv 'LAT,LON,PRED_LAT,PRED_LON\n0,0,0,0\n\nnot,a,prediction,row\nx\n'
 run "$tmp/tail.csv" --json
 [ "$rc" -eq 0 ] && pass || fail "tail.csv: exit $rc: $err"
 expect_num n 1 0 "stop at the blank line"
+grep -qF "warning: $tmp/tail.csv: reading stopped at the blank line 3; 2 rows after it ignored (lines 4, 5)" <<<"$err" &&
+    pass || fail "the rows after the blank line are counted and named: $err"
+write tail_many.csv 'LAT,LON,PRED_LAT,PRED_LON\n0,0,0,0\n\n1\n2\n\n3\n4\n5\n6\n'
+run "$tmp/tail_many.csv" --json
+grep -qF "blank line 3; 6 rows after it ignored (lines 4, 5, 7, 8, 9, ...)" <<<"$err" && pass ||
+    fail "many ignored rows: the count and the first five lines: $err"
+write tail_none.csv 'LAT,LON,PRED_LAT,PRED_LON\n0,0,0,0\n\n\n'
+run "$tmp/tail_none.csv" --json
+[ "$rc" -eq 0 ] && [ -z "$err" ] && pass || fail "blank lines at the end only: no warning: $err"
+
+# --truth: predictions (geoloc predict's CSV) joined to a manifest by IMG_ID
+write truth.csv 'IMG_ID,LAT,LON\na.jpg,0,0\nsub/b.jpg,10,10\nc.jpg,0,90\n'
+write pred.csv 'file,lat,lon,cell\nphotos/a.jpg,0,1,x\n/data/photos/sub/b.jpg,10,10,x\nzz/b.jpg,5,5,x\nd.jpg,1,1,x\n'
+run "$tmp/pred.csv" --truth "$tmp/truth.csv" --json
+[ "$rc" -eq 0 ] && pass || fail "--truth: exit $rc: $err"
+expect_num n 2 0 "--truth: a.jpg and sub/b.jpg joined (zz/b.jpg and d.jpg are not theirs)"
+expect_num median_km 55.597463 1e-3 "--truth: distances from the manifest's positions"
+grep -qF "c.jpg (line 4 of $tmp/truth.csv): no prediction" <<<"$err" && grep -qF "2 predictions of $tmp/pred.csv have no truth" <<<"$err" &&
+    pass || fail "--truth: photos missing on either side named and counted: $err"
+run "$tmp/pred.csv" --truth "$tmp/none.csv"
+[ "$rc" -eq 1 ] && grep -qF "none.csv" <<<"$err" && pass || fail "--truth: a missing manifest: exit $rc: $err"
+
+# standard output on a full disk
+"$geoloc" evaluate "$tmp/tail.csv" >/dev/full 2>"$tmp/err"
+[ $? -eq 1 ] && grep -qF "cannot write the output" "$tmp/err" && pass || fail "evaluate > /dev/full: $(cat "$tmp/err")"
 
 # ---- bad input ----
 run "$tmp/missing.csv"

@@ -12,7 +12,14 @@
 #   im2gps3k-dev photos (accuracy, scenes, the GeoEstimation results file read
 #   back by `geoloc evaluate`), missing photos and an empty manifest refused
 #   with nothing written; a heads-only model over the ImageNet backbone when
-#   tools/fetch-backbone.sh has fetched it.
+#   tools/fetch-backbone.sh has fetched it;
+# - trustworthy output: JSON always valid (a file name with byte 0xFF, python's
+#   strict json module), text --top with coordinates, a NaN model refused,
+#   stdout on a full disk (exit 1) and a closed pipe (quiet), --out written
+#   atomically and --resume equal to one uninterrupted run, a folder with an
+#   unreadable subfolder (as user nobody when root: exit 3, the rest
+#   predicted), predict's CSV evaluated against a manifest (--truth), an
+#   evaluate --out that is its own --meta refused.
 # The shared-data part is skipped (exit 77) when SHARED_DATA_DIR is absent.
 . "$(dirname "$0")/lib.sh"
 test_setup cli_predict "$@"
@@ -109,12 +116,15 @@ check "json with the distribution" 'py "
 import json, sys
 d = json.loads(sys.stdin.read())
 p = d[\"predictions\"]
-assert d[\"partition\"] == \"hierarchical\" and d[\"predicted\"] == 2 and len(p) == 2
-assert p[0][\"exif\"][\"lat\"] == 43.467448 and p[1][\"exif\"] is None
+assert d[\"schema\"] == 1 and d[\"partition\"] == \"hierarchical\" and d[\"predicted\"] == 2 and len(p) == 2
+assert abs(p[0][\"exif\"][\"lat\"] - 43.467448) < 1e-6 and p[1][\"exif\"] is None
 for q in p:
-    assert len(q[\"distribution\"]) == $classes and abs(sum(q[\"distribution\"]) - 1) < 1e-3
+    assert q[\"schema\"] == 1
+    dist = {c[\"cell\"]: c[\"p\"] for c in q[\"distribution\"]}
+    assert len(dist) == $classes and abs(sum(dist.values()) - 1) < 1e-3
     assert [t[\"prob\"] for t in q[\"top\"]] == sorted((t[\"prob\"] for t in q[\"top\"]), reverse=True)
-    assert q[\"top\"][0][\"prob\"] == max(q[\"distribution\"]) or abs(q[\"top\"][0][\"prob\"] - max(q[\"distribution\"])) < 1e-6
+    assert all(dist[t[\"cell\"]] == t[\"prob\"] for t in q[\"top\"]), \"top cells labelled with their own p\"
+    assert q[\"top\"][0][\"prob\"] == max(dist.values())
     assert q[\"scene\"] in (\"indoor\", \"natural\", \"urban\")
 "'
 run_geoloc predict --model "$model" --format json --partition cells_5_100 --crops five "$photo"
@@ -131,7 +141,7 @@ expect_match 2 "cells_5_400 \(0\), cells_5_100 \(1\), cells_5_30 \(2\)" err "unk
 # ---- unreadable photos, folders ---------------------------------------------------
 printf 'not a photo' >"$tmp/bad.jpg"
 run_geoloc predict --model "$model" "$tmp/bad.jpg" "$photo" "$tmp/missing.jpg"
-expect_match 0 "2 skipped" err "unreadable photos skipped"
+expect_match 3 "2 skipped" err "unreadable photos skipped: exit 3"
 check "unreadable photos named on stderr, the good one predicted" \
     '[[ $err == *bad.jpg*"(skipped)"* && $err == *missing.jpg* ]] && [ "$(wc -l <<<"$out")" -eq 1 ] && [[ $out == "$photo"* ]]'
 run_geoloc predict --model "$model" "$tmp/bad.jpg"
@@ -143,10 +153,109 @@ cp "$photo" "$tmp/folder/.hidden/x.jpg"
 cp "$photo" "$tmp/folder/c.jpeg"
 printf 'x' >"$tmp/folder/notes.txt"
 run_geoloc predict --model "$model" --batch 2 "$tmp/folder"
-expect_match 0 "3 photos predicted, 0 skipped.*images/s" err "folder: images/s"
+expect_match 0 "3 photos predicted, 0 skipped.*photos/s" err "folder: photos/s"
 check "folder walked in order, other files left out" \
     '[ "$(cut -d: -f1 <<<"$out" | tr "\n" " ")" = "$tmp/folder/a.jpg $tmp/folder/b/z.JPG $tmp/folder/c.jpeg " ]'
 check "the same photo gives the same answer in any batch" '[ "$(cut -d: -f2- <<<"$out" | sort -u | wc -l)" -eq 1 ]'
+
+# ---- trustworthy output ----------------------------------------------------------------
+mkdir "$tmp/ff"
+cp "$photo" "$tmp/ff/$(printf 'photo\xff.jpg')"
+run_geoloc predict --model "$model" --format json --top 2 "$tmp/ff"
+check "json: a file name with byte 0xFF gives valid JSON (strict UTF-8)" '[ $rc -eq 0 ] && python3 -c "
+import json, sys
+d = json.loads(open(sys.argv[1], \"rb\").read().decode(\"utf-8\"))
+assert d[\"predictions\"][0][\"file\"].endswith(\"photo\u00ff.jpg\"), d[\"predictions\"][0][\"file\"]
+assert d[\"schema\"] == 1 and d[\"predicted\"] == 1
+" "$tmp/out"'
+run_geoloc predict --model "$model" --top 3 "$photo"
+check "text --top 3: every guess with its coordinates" \
+    '[[ $out =~ top:\ [0-9a-f]+\ \(-?[0-9]+\.[0-9]+,\ -?[0-9]+\.[0-9]+\)\ [0-9.]+,\ [0-9a-f]+\ \(-?[0-9.]+,\ -?[0-9.]+\)\ [0-9.]+ ]]'
+# a model whose geo head weights are NaN: refused, never p=-nan
+python3 - "$model" "$tmp/nan.safetensors" <<'EOF2'
+import json, struct, sys
+data = bytearray(open(sys.argv[1], "rb").read())
+n = struct.unpack("<Q", data[:8])[0]
+header = json.loads(data[8:8 + n])
+for name, t in header.items():
+    if name.startswith("geo") and t["dtype"] == "F32":
+        a, b = t["data_offsets"]
+        data[8 + n + a:8 + n + b] = struct.pack("<f", float("nan")) * ((b - a) // 4)
+open(sys.argv[2], "wb").write(data)
+EOF2
+run_geoloc predict --model "$tmp/nan.safetensors" --format csv "$photo"
+expect_match 1 "finite" err "a NaN model is refused"
+check "a NaN model prints no prediction (the CSV header only)" '[[ $out != *nan* ]] && [ "$(wc -l <<<"$out")" -eq 1 ] && [[ $out == file,lat,lon* ]]'
+run_geoloc predict --model "$tmp/nan.safetensors" --format json "$photo"
+check "a NaN model in JSON: exit 1, a valid document without predictions" \
+    '[ $rc -eq 1 ] && py "import json,sys; d=json.loads(sys.stdin.read()); assert d[\"predictions\"] == [] and d[\"predicted\"] == 0"'
+"$geoloc" predict --model "$model" "$photo" >/dev/full 2>"$tmp/err"
+rc=$?
+check "stdout on a full disk: exit 1 with a message" '[ $rc -eq 1 ] && grep -q "cannot write the output" "$tmp/err"'
+"$geoloc" predict --model "$model" --batch 1 "$tmp/folder" "$tmp/folder" 2>"$tmp/err" | head -c 1 >/dev/null
+rc=${PIPESTATUS[0]}
+check "a closed pipe ends quietly (exit $rc)" '{ [ $rc -eq 0 ] || [ $rc -eq 141 ]; } && ! grep -q "cannot write" "$tmp/err"'
+(trap '' PIPE; "$geoloc" predict --model "$model" --batch 1 "$tmp/folder" "$tmp/folder" 2>"$tmp/err" | head -c 1 >/dev/null
+ exit "${PIPESTATUS[0]}")
+rc=$?
+check "a closed pipe with SIGPIPE ignored ends quietly too (exit $rc)" '[ $rc -eq 0 ] && ! grep -q "cannot write" "$tmp/err"'
+# progress with an ETA on a terminal only
+check "no progress line when stderr is not a terminal" '[[ $(cat "$tmp/err") != *ETA* ]]'
+if command -v script >/dev/null; then
+    script -qec "'$geoloc' predict --model '$model' --batch 1 '$tmp/folder' >/dev/null" "$tmp/typescript" >/dev/null 2>&1
+    check "progress on a terminal: N/M photos, photos/s, ETA mm:ss" \
+        'tr "\r" "\n" <"$tmp/typescript" | grep -qE "^predict: 3/3 photos, [0-9.]+ photos/s, ETA 00:00"'
+fi
+# --out: whole or nothing; --resume: the same file as one uninterrupted run
+run_geoloc predict --model "$model" --format csv --top 2 --out "$tmp/all.csv" "$tmp/folder" "$photo"
+check "--out: the file written, nothing on stdout" '[ $rc -eq 0 ] && [ -z "$out" ] && [ "$(wc -l <"$tmp/all.csv")" -eq 5 ] && [ ! -e "$tmp/all.csv.partial" ]'
+{ head -n 2 "$tmp/all.csv"; sed -n 3p "$tmp/all.csv" | head -c 20; } >"$tmp/cut.csv.partial"
+run_geoloc predict --model "$model" --format csv --top 2 --out "$tmp/cut.csv" --resume "$tmp/folder" "$photo"
+check "--resume after an interruption: identical to one run" '[ $rc -eq 0 ] && cmp -s "$tmp/all.csv" "$tmp/cut.csv" && [ ! -e "$tmp/cut.csv.partial" ]'
+check "--resume: the rows kept are counted" '[[ $err == *"3 photos predicted (+1 already in the output)"* ]]'
+run_geoloc predict --model "$model" --format csv --top 2 --out "$tmp/cut.csv" --resume "$tmp/folder" "$photo"
+check "--resume of a finished file: nothing predicted, file unchanged" '[ $rc -eq 0 ] && cmp -s "$tmp/all.csv" "$tmp/cut.csv"'
+run_geoloc predict --model "$model" --format csv --top 3 --out "$tmp/cut.csv" --resume "$photo"
+expect_match 2 "other options" err "--resume with other options refused"
+run_geoloc predict --model "$model" --resume "$photo"
+expect_match 2 "--resume needs --out FILE and --format csv" err "--resume without --out"
+# predict's CSV evaluated against a manifest
+head -n 4 "$dev/im2gps3k_dev.csv" >"$tmp/three_truth.csv"
+mkdir -p "$tmp/dev3/sub"
+for id in $(sed -n '3,5p' "$dev/im2gps3k_dev.csv" | cut -d, -f1); do cp "$dev/images/$id" "$tmp/dev3/"; done
+run_geoloc predict --model "$model" --format csv --out "$tmp/pred3.csv" "$tmp/dev3"
+run_geoloc evaluate "$tmp/pred3.csv" --truth "$tmp/three_truth.csv" --json
+check "evaluate PRED.csv --truth: the photos on both sides" '[ $rc -eq 0 ] && py "import json,sys; d=json.loads(sys.stdin.read()); assert d[\"n\"] == 2, d"'
+check "evaluate --truth: missing on either side counted and named" \
+    '[[ $err == *"1 of the 3 photos of $tmp/three_truth.csv have no prediction"* && $err == *"1 prediction of $tmp/pred3.csv has no truth"* ]]'
+# an output that is an input is refused before any work
+cp "$tmp/six.csv" "$tmp/v.csv" 2>/dev/null || head -n 7 "$dev/im2gps3k_dev.csv" >"$tmp/v.csv"
+ln "$tmp/v.csv" "$tmp/v-link.csv"
+for target in "$tmp/v.csv" "$tmp/v-link.csv"; do
+    run_geoloc evaluate --model "$model" --meta "$tmp/v.csv" --images "$dev/images" --out "$target"
+    expect_match 2 "--out .*v(-link)?\.csv is the input --meta .*v\.csv" err "evaluate --out equal to --meta refused ($(basename "$target"))"
+done
+check "the manifest is intact" 'cmp -s "$tmp/v.csv" <(head -n 7 "$dev/im2gps3k_dev.csv")'
+# a folder with an unreadable subfolder: the rest is predicted (as nobody when root)
+mkdir -p "$tmp/locked/open" "$tmp/locked/shut"
+cp "$photo" "$tmp/locked/open/a.jpg"
+cp "$photo" "$tmp/locked/shut/b.jpg"
+mkfifo "$tmp/locked/pipe.jpg"
+chmod 000 "$tmp/locked/shut"
+as_user=()
+if [ "$(id -u)" -eq 0 ]; then
+    chmod 755 "$tmp" && chmod -R a+rX "$tmp/locked/open" "$model" "$tmp/locked" 2>/dev/null
+    chmod 000 "$tmp/locked/shut"
+    as_user=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+fi
+"${as_user[@]}" "$geoloc" predict --model "$model" "$tmp/locked" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+out=$(cat "$tmp/out")
+err=$(cat "$tmp/err")
+expect_match 3 "skipped .*locked/shut: cannot open the folder" err "an unreadable subfolder is named; exit 3"
+check "the readable photo is predicted" '[[ $out == "$tmp/locked/open/a.jpg: "* ]]'
+check "the fifo is named and counted" '[[ $err == *"locked/pipe.jpg: not a regular file"* && $err == *"2 left out of folders"* ]]'
+chmod 755 "$tmp/locked/shut"
 
 # ---- evaluate --model ----------------------------------------------------------------
 head -n 7 "$dev/im2gps3k_dev.csv" >"$tmp/six.csv"

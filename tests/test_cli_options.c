@@ -1,13 +1,12 @@
 /* The CLI's option tables (src/cli/cli_options.c): every kind of value, both
  * --opt value and --opt=value, short options, "--" and "-", ranges, lists,
  * required options, positional counts, the exit codes, the help made from the
- * table, and same_file (src/io/same_file.c). */
+ * table. */
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli/cli_options.h"
-#include "io/same_file.h"
 #include "test_util.h"
 
 typedef struct {
@@ -136,22 +135,5 @@ int main(void) {
         CHECK(strstr(help, want) != NULL, "%s in the help", want);
     }
 
-    /* same_file: names, ./names, hard links; missing files only by name */
-    char dir[] = "/tmp/geoloc_test_cli_options.XXXXXX", a_path[128], b_path[128], dot_path[128];
-    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
-    snprintf(a_path, sizeof a_path, "%s/a.csv", dir);
-    snprintf(b_path, sizeof b_path, "%s/b.csv", dir);
-    snprintf(dot_path, sizeof dot_path, "%s/./a.csv", dir);
-    CHECK(paths_same_file(a_path, a_path) == 1, "same name, missing file");
-    CHECK(paths_same_file(a_path, dot_path) == 0, "different names of a missing file are not compared");
-    FILE *f = fopen(a_path, "w");
-    CHECK(f && fputs("x\n", f) >= 0 && fclose(f) == 0, "write a.csv");
-    CHECK(paths_same_file(a_path, dot_path) == 1, "./name");
-    CHECK(link(a_path, b_path) == 0 && paths_same_file(a_path, b_path) == 1, "hard link");
-    CHECK(unlink(b_path) == 0 && (f = fopen(b_path, "w")) && fclose(f) == 0 && paths_same_file(a_path, b_path) == 0,
-          "two different files");
-    unlink(a_path);
-    unlink(b_path);
-    rmdir(dir);
     TEST_END();
 }

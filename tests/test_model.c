@@ -2,7 +2,10 @@
  * synthetic photos) saved whole and heads-only and loaded back tensor for
  * tensor; hostile files refused with messages naming file and field;
  * prediction checked against direct computations (hierarchical scores,
- * three-crop averaging, batching, top-k, Class2GPS); model files found.
+ * three-crop averaging, batching, top-k, Class2GPS); the scores -> answer
+ * module on crafted probabilities (heads found by role, non-finite values
+ * refused, a NaN model refused); batch prediction of files and memory
+ * buffers; model files found.
  *
  * With a path as third argument (after the data folders) it also writes the
  * tiny heads-only model the fuzz seed fuzz/seeds/fuzz_model/tiny.safetensors is. */
@@ -14,6 +17,7 @@
 
 #include "geo/partition_internal.h"
 #include "geoloc/model.h"
+#include "geoloc/predict.h"
 #include "geoloc/safetensors.h"
 #include "test_util.h"
 
@@ -515,6 +519,146 @@ static void test_crops_and_batches(geoloc_partition *const p[3]) {
 
 /* ---- the fuzz seed ------------------------------------------------------------- */
 
+/* ---- scores -> answer ------------------------------------------------------------ */
+
+/* Crafted probabilities: two crops per partition, each a normalised pattern. */
+static float *crafted_probs(size_t classes, int seed) {
+    float *p = malloc(2 * classes * sizeof *p);
+    for (int c = 0; c < 2; c++) {
+        double sum = 0;
+        for (size_t k = 0; k < classes; k++) sum += p[c * classes + k] = (float)(1.1 + sin(0.9 * (double)k * (seed + 1) + c * 2.3));
+        for (size_t k = 0; k < classes; k++) p[c * classes + k] = (float)(p[c * classes + k] / sum);
+    }
+    return p;
+}
+
+static void test_answer(geoloc_partition *const p[3]) {
+    geoloc_model *m = make_model(p, 0);
+    /* heads by role, by name whatever their position */
+    CHECK(geoloc_model_head(m, GEOLOC_HEAD_GEO, 0) == 0 && geoloc_model_head(m, GEOLOC_HEAD_GEO, 2) == 2 &&
+          geoloc_model_head(m, GEOLOC_HEAD_SCENE, 0) == 3 && geoloc_model_head(m, GEOLOC_HEAD_GEO, 3) == -1,
+          "heads by role");
+    geoloc_head_config saved = m->config.heads[0];
+    m->config.heads[0] = m->config.heads[3];
+    m->config.heads[3] = saved;
+    CHECK(geoloc_model_head(m, GEOLOC_HEAD_SCENE, 0) == 0 && geoloc_model_head(m, GEOLOC_HEAD_GEO, 0) == 3,
+          "heads found by name, not position");
+    m->config.heads[3] = m->config.heads[0];
+    m->config.heads[0] = saved;
+    CHECK(geoloc_model_find_partition(m, "middle") == 1 && geoloc_model_find_partition(m, "2") == 2 &&
+          geoloc_model_find_partition(m, NULL) == -1 && geoloc_model_find_partition(m, "hierarchical") == -1 &&
+          geoloc_model_find_partition(m, "3") == -2 && geoloc_model_find_partition(m, "x") == -2, "find partition");
+
+    float *geo[3], scene[6] = {0.2f, 0.3f, 0.5f, 0.1f, 0.7f, 0.2f}; /* natural on average */
+    for (int f = 0; f < 3; f++) geo[f] = crafted_probs(p[f]->n, f);
+    size_t nf = p[2]->n;
+    double *mean[3], *want = malloc(nf * sizeof *want), total = 0;
+    for (int f = 0; f < 3; f++) {
+        mean[f] = malloc(p[f]->n * sizeof *mean[f]);
+        for (size_t k = 0; k < p[f]->n; k++) mean[f][k] = ((double)geo[f][k] + geo[f][p[f]->n + k]) / 2;
+    }
+    for (size_t k = 0; k < nf; k++)
+        total += want[k] = mean[2][k] * mean[1][m->ancestor[2][1][k]] * mean[0][m->ancestor[2][0][k]];
+    for (size_t k = 0; k < nf; k++) want[k] /= total;
+    geoloc_prediction pred;
+    float *dist = malloc(nf * sizeof *dist);
+    geoloc_error err = {0};
+    CHECK(geoloc_answer_from_probs(m, (const float *const *)geo, scene, 2, -1, 5, &pred, dist, &err) == GEOLOC_OK,
+          "answer: %s", err.message);
+    double worst = 0;
+    for (size_t k = 0; k < nf; k++) worst = fmax(worst, fabs(dist[k] - want[k]));
+    CHECK(worst < 1e-6, "answer: hierarchical scores of the crops' average off by %g", worst);
+    int best = 0;
+    for (size_t k = 1; k < nf; k++) best = want[k] > want[best] ? (int)k : best;
+    CHECK(pred.n_top == 5 && pred.top[0].cls == best && pred.lat == p[2]->lat[best] && pred.lon == p[2]->lng[best] &&
+          pred.partition == 2, "answer: best cell %d (want %d) at its Class2GPS location", pred.top[0].cls, best);
+    CHECK(pred.scene == 1 && fabs(pred.scene_prob - 0.5) < 1e-6 && !strcmp(m->scene_names[pred.scene], "natural"),
+          "answer: scene %d (%g)", pred.scene, (double)pred.scene_prob);
+    /* one partition: its averaged probabilities */
+    CHECK(geoloc_answer_from_probs(m, (const float *const *)geo, NULL, 2, 1, 3, &pred, dist, &err) == GEOLOC_OK &&
+          pred.scene == -1, "answer, partition 1: %s", err.message);
+    worst = 0;
+    for (size_t k = 0; k < p[1]->n; k++) worst = fmax(worst, fabs(dist[k] - mean[1][k]));
+    CHECK(worst < 1e-6 && pred.partition == 1, "answer, partition 1: off by %g", worst);
+    /* non-finite or impossible probabilities are refused, never answered */
+    const float bad[3] = {NAN, INFINITY, 1.5f};
+    for (int b = 0; b < 3; b++) {
+        float keep = geo[0][p[0]->n + 1];
+        geo[0][p[0]->n + 1] = bad[b]; /* second crop */
+        CHECK(geoloc_answer_from_probs(m, (const float *const *)geo, scene, 2, -1, 5, &pred, dist, &err) ==
+              GEOLOC_E_RANGE && strstr(err.message, "coarse"), "answer: %g refused (%s)", (double)bad[b], err.message);
+        geo[0][p[0]->n + 1] = keep;
+    }
+    scene[4] = NAN;
+    CHECK(geoloc_answer_from_probs(m, (const float *const *)geo, scene, 2, -1, 5, &pred, dist, &err) == GEOLOC_E_RANGE,
+          "answer: a NaN scene probability refused");
+    for (int f = 0; f < 3; f++) {
+        free(geo[f]);
+        free(mean[f]);
+    }
+    free(want);
+    free(dist);
+    geoloc_model_free(m);
+}
+
+/* A model whose head weights are NaN: prediction fails, nothing is answered. */
+static void test_nan_model(geoloc_partition *const p[3]) {
+    geoloc_model *m = make_model(p, 3);
+    geoloc_param *w = geoloc_net_find_param(m->net, "geo1.bias");
+    for (size_t k = 0; k < w->n; k++) w->data[k] = NAN;
+    geoloc_predictor *pr = predictor(m, GEOLOC_CROPS_CENTER, -1, 3, 1);
+    geoloc_image img = make_image(80, 64, 4);
+    geoloc_prediction pred;
+    geoloc_error err = {0};
+    CHECK(geoloc_predict(pr, &img, 1, &pred, NULL, &err) == GEOLOC_E_RANGE && strstr(err.message, "finite"),
+          "a NaN model is refused: %s", err.message);
+    geoloc_image_free(&img);
+    geoloc_predictor_free(pr);
+    geoloc_model_free(m);
+}
+
+typedef struct batch_seen {
+    size_t calls, order_ok;
+    geoloc_prediction pred[4];
+    int has[4];
+    char error[4][512];
+} batch_seen;
+
+static int batch_collect(void *ctx, const geoloc_photo_answer *a) {
+    batch_seen *b = ctx;
+    b->order_ok += a->index == b->calls;
+    if (a->index < 4) {
+        b->has[a->index] = a->pred != NULL;
+        if (a->pred) b->pred[a->index] = *a->pred;
+        snprintf(b->error[a->index], sizeof b->error[0], "%s", a->error ? a->error : "");
+    }
+    b->calls++;
+    return 0;
+}
+
+/* Batch prediction over a file and the same bytes in memory, with an
+ * unreadable buffer and a missing file among them. */
+static void test_batch(geoloc_partition *const p[3], const char *photo) {
+    size_t size;
+    void *bytes = test_read_file(photo, &size);
+    geoloc_model *m = make_model(p, 3);
+    geoloc_predictor *pr = predictor(m, GEOLOC_CROPS_THREE, -1, 5, 3);
+    geoloc_photo_input in[4] = {{photo, NULL, 0, NULL}, {NULL, "garbage", 7, "garbage.jpg"},
+                                {NULL, bytes, size, "memory.jpg"}, {tmp_path("missing.jpg"), NULL, 0, NULL}};
+    batch_seen seen = {0};
+    geoloc_batch_stats st;
+    geoloc_error err = {0};
+    CHECK(geoloc_predict_photos(pr, in, 4, 0, batch_collect, &seen, &st, &err) == GEOLOC_OK, "%s", err.message);
+    CHECK(seen.calls == 4 && seen.order_ok == 4 && st.predicted == 2 && st.failed == 2 && !st.stopped,
+          "batch: %zu answers in order, %zu predicted, %zu failed", seen.calls, st.predicted, st.failed);
+    CHECK(seen.has[0] && seen.has[2] && !seen.has[1] && !seen.has[3] && strstr(seen.error[1], "garbage.jpg") &&
+          strstr(seen.error[3], "missing.jpg"), "batch: unreadable photos answered with their error");
+    CHECK(!memcmp(&seen.pred[0], &seen.pred[2], sizeof seen.pred[0]), "batch: a file and its bytes in memory agree");
+    free(bytes);
+    geoloc_predictor_free(pr);
+    geoloc_model_free(m);
+}
+
 /* A heads-only ResNet-18 model with partitions of 1, 2 and 3 cells and a scene head (~20 KB). */
 static void write_tiny_model(const char *path) {
     geoloc_cell root = geoloc_s2_parent(geoloc_s2_from_latlng(48.86, 2.35), 2);
@@ -556,6 +700,11 @@ int main(int argc, char **argv) {
     test_resolve();
     test_crafted_heads(p);
     test_crops_and_batches(p);
+    test_answer(p);
+    test_nan_model(p);
+    char photo[4096];
+    snprintf(photo, sizeof photo, "%s/../../share/geoloc/example.jpg", argv[2]);
+    test_batch(p, photo);
     write_tiny_model(argc > 3 ? argv[3] : tmp_path("tiny.safetensors"));
     for (int f = 0; f < 3; f++) geoloc_partition_free(p[f]);
     test_remove_tree(dir);

@@ -106,6 +106,21 @@ int geoloc_model_find_data(const char *name, char *out, size_t size);
  * with err naming what was looked for. */
 int geoloc_model_resolve(const char *path, char *out, size_t size, geoloc_error *err);
 
+/* The roles of a model's network heads. */
+typedef enum geoloc_head_role {
+    GEOLOC_HEAD_GEO = 0, /* the classifier over one partition's cells */
+    GEOLOC_HEAD_SCENE    /* the scene classifier (names: m->scene_names) */
+} geoloc_head_role;
+
+/* The index among the network's heads of the head with a role, found by its
+ * name ("geo<k>" for partition k, "scene"; k is ignored for the scene), or -1
+ * when the model has no such head. */
+int geoloc_model_head(const geoloc_model *m, geoloc_head_role role, size_t k);
+
+/* The partition a text names: a partition name or number; NULL or
+ * "hierarchical" give -1 (all partitions); -2 when it names none. */
+int geoloc_model_find_partition(const geoloc_model *m, const char *text);
+
 /* ---- prediction ---------------------------------------------------------------- */
 
 typedef enum geoloc_crop_mode {
@@ -177,6 +192,35 @@ void geoloc_predictor_free(geoloc_predictor *p);
 geoloc_status geoloc_predict(geoloc_predictor *p, const geoloc_image *images, size_t n,
                              geoloc_prediction *out, float *const *distributions,
                              geoloc_error *err);
+
+/* The size of the distributions geoloc_predict writes: the answering
+ * partition's number of cells. */
+size_t geoloc_predictor_classes(const geoloc_predictor *p);
+
+/* The model a predictor was made for. */
+const geoloc_model *geoloc_predictor_model(const geoloc_predictor *p);
+
+/* The options in force (partition -1: hierarchical; batch as created). */
+geoloc_predict_options geoloc_predictor_options(const geoloc_predictor *p);
+
+/* ---- scores -> answer ------------------------------------------------------------ */
+
+/* One photo's answer from its heads' softmax outputs: geo_probs[f] holds
+ * n_crops rows (crop-major) of partition f's probabilities, for every
+ * partition (hierarchical) or at least the answering one; scene_probs n_crops
+ * rows of the scene head's (NULL: no scene). Crops are averaged; partition -1
+ * scores each cell k of the finest partition p_fine(k) times the probabilities
+ * of its ancestor cells in the coarser partitions (a cell without an ancestor
+ * in one: that factor left out), normalised over the fine cells; otherwise that
+ * partition's averaged probabilities. Fills the top top_k (1 to
+ * GEOLOC_MODEL_MAX_TOP) cells with their Class2GPS locations, the scene argmax,
+ * and distribution (when not NULL: one value per cell of the answering
+ * partition). A probability that is not a finite number in [0, 1] (a model with
+ * NaN weights, ...) is refused with GEOLOC_E_RANGE. */
+geoloc_status geoloc_answer_from_probs(const geoloc_model *m, const float *const *geo_probs,
+                                       const float *scene_probs, size_t n_crops, int partition,
+                                       int top_k, geoloc_prediction *out, float *distribution,
+                                       geoloc_error *err);
 
 #ifdef __cplusplus
 }

@@ -1,9 +1,11 @@
 /* geoloc evaluate: distance accuracy of a predictions CSV. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli_dataset.h"
 #include "cli/cli_evaluate.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
@@ -17,7 +19,7 @@
 
 static void usage(FILE *out) {
     fprintf(out,
-            "usage: geoloc evaluate FILE.csv [--json] [--skip-invalid]\n"
+            "usage: geoloc evaluate FILE.csv [--truth MANIFEST.csv] [--json] [--skip-invalid]\n"
             "       geoloc evaluate [--model M] --meta CSV --images DIR [options]  (see below)\n"
             "\n"
             "Great-circle (haversine, R = 6371 km) error of each prediction in FILE.csv\n"
@@ -31,12 +33,19 @@ static void usage(FILE *out) {
             "      (GeoEstimation results; a great_circle_distance column is ignored,\n"
             "      distances are recomputed from the coordinates)\n"
             "  IMG_ID,LAT,LON,PRED_LAT,PRED_LON\n"
-            "      (written by geoloc's predictor)\n"
+            "With --truth, FILE.csv holds predictions only (the CSV of geoloc predict:\n"
+            "file,lat,lon,...; or img_id/IMG_ID with predicted_lat/PRED_LAT and\n"
+            "predicted_long/PRED_LON) and the truth comes from the manifest\n"
+            "(IMG_ID,LAT,LON): a prediction's file is joined to the IMG_ID it equals\n"
+            "or ends with after a '/' (photos/a/b.jpg -> a/b.jpg); photos missing on\n"
+            "either side are counted and reported.\n"
             "Coordinates are decimal degrees: latitude in [-90, 90], longitude in\n"
             "[-180, 180]. LF or CRLF line ends. Reading stops at the first blank line\n"
-            "(GeoEstimation files put a summary after one).\n"
+            "(GeoEstimation files put a summary after one); the rows after it are\n"
+            "counted and named in a warning.\n"
             "\n"
             "options:\n"
+            "  --truth CSV     the true positions, from a manifest (see above)\n"
             "  --json          print one JSON object: n, accuracy {\"1km\": fraction, ...},\n"
             "                  median_km, mean_km, skipped\n"
             "  --skip-invalid  skip rows with a missing, non-numeric or out-of-range\n"
@@ -61,6 +70,10 @@ static const char *const GT_LAT[] = {"gt_lat", "LAT", NULL};
 static const char *const GT_LNG[] = {"gt_long", "LON", NULL};
 static const char *const PRED_LAT[] = {"predicted_lat", "PRED_LAT", NULL};
 static const char *const PRED_LNG[] = {"predicted_long", "PRED_LON", NULL};
+/* With --truth: the prediction's photo and position (geoloc predict's CSV too). */
+static const char *const PRED_KEY[] = {"file", "img_id", "IMG_ID", NULL};
+static const char *const PRED_LAT_ONLY[] = {"predicted_lat", "PRED_LAT", "lat", NULL};
+static const char *const PRED_LNG_ONLY[] = {"predicted_long", "PRED_LON", "lon", NULL};
 
 /* Parses coordinate c of a row; on a problem writes "FIELD: ..." to msg
  * and returns -1. */
@@ -156,6 +169,14 @@ static int read_header(csv_reader *r, const char *path, coord_col *cols, size_t 
     return status;
 }
 
+int cli_check_stdout(const char *cmd) {
+    errno = 0;
+    if (fflush(stdout) == 0 && !ferror(stdout)) return 0;
+    if (errno == EPIPE) return 0; /* the reader left (SIGPIPE ignored): nothing to say */
+    fprintf(stderr, "%s: cannot write the output: %s\n", cmd, strerror(errno ? errno : EIO));
+    return 1;
+}
+
 void cli_print_accuracy(const geoloc_distance_summary *s) {
     printf("accuracy (share of photos within the distance):\n");
     for (int t = 0; t < GEOLOC_N_THRESHOLDS; t++) {
@@ -189,11 +210,120 @@ static void print_json(const geoloc_distance_summary *s, size_t skipped) {
     printf(", \"skipped\": %zu}\n", skipped);
 }
 
+/* ---- --truth: the true positions from a manifest ------------------------------------ */
+
+typedef struct truth_index {
+    geoloc_manifest *m;
+    const geoloc_manifest_row **by_id;  /* sorted by IMG_ID */
+    unsigned char *used;                /* by position in by_id */
+    size_t unmatched;                   /* predictions without a truth */
+} truth_index;
+
+static int compare_row_ids(const void *a, const void *b) {
+    return strcmp((*(const geoloc_manifest_row *const *)a)->id, (*(const geoloc_manifest_row *const *)b)->id);
+}
+
+/* Reads the manifest and sorts it by IMG_ID; 0, or 1 after a message. */
+static int truth_open(truth_index *t, const char *path, int skip_invalid) {
+    memset(t, 0, sizeof *t);
+    if (!(t->m = cli_read_manifest(CMD, path, skip_invalid))) return 1;
+    t->by_id = malloc((t->m->n ? t->m->n : 1) * sizeof *t->by_id);
+    t->used = calloc(t->m->n ? t->m->n : 1, 1);
+    if (!t->by_id || !t->used) {
+        fprintf(stderr, CMD ": out of memory\n");
+        return 1;
+    }
+    for (size_t k = 0; k < t->m->n; k++) t->by_id[k] = &t->m->row[k];
+    qsort(t->by_id, t->m->n, sizeof *t->by_id, compare_row_ids);
+    return 0;
+}
+
+static void truth_close(truth_index *t) {
+    geoloc_manifest_free(t->m);
+    free(t->by_id);
+    free(t->used);
+}
+
+/* The truth of a prediction's photo: the IMG_ID equal to it or to its tail
+ * after a '/'; its position in by_id, or -1. */
+static long truth_find(const truth_index *t, const char *file) {
+    for (const char *p = file; p; p = strchr(p, '/')) {
+        if (*p == '/') p++;
+        geoloc_manifest_row key = {.id = p};
+        const geoloc_manifest_row *kp = &key;
+        const geoloc_manifest_row **hit = bsearch(&kp, t->by_id, t->m->n, sizeof *t->by_id, compare_row_ids);
+        if (hit) return (long)(hit - t->by_id);
+    }
+    return -1;
+}
+
+/* Counts and names (the first few) the manifest's photos no prediction had. */
+static void truth_report(const truth_index *t, const char *path, const char *truth_path) {
+    size_t missing = 0;
+    for (size_t k = 0; k < t->m->n; k++)
+        if (!t->used[k] && ++missing <= MAX_REPORTED_SKIPS)
+            fprintf(stderr, CMD ": %s (line %ld of %s): no prediction in %s\n", t->by_id[k]->id, t->by_id[k]->line,
+                    truth_path, path);
+    if (missing)
+        fprintf(stderr, CMD ": %zu of the %zu photos of %s have no prediction in %s\n", missing, t->m->n,
+                truth_path, path);
+    if (t->unmatched)
+        fprintf(stderr, CMD ": %zu prediction%s of %s %s no truth in %s\n", t->unmatched,
+                t->unmatched == 1 ? "" : "s", path, t->unmatched == 1 ? "has" : "have", truth_path);
+}
+
+/* ---- reading the predictions ------------------------------------------------------- */
+
+/* Rows after the blank line that ends the predictions: counted, a few named. */
+typedef struct ignored_rows {
+    long blank_line;   /* 0: no blank line yet */
+    size_t n;
+    long lines[5];
+} ignored_rows;
+
+static void warn_ignored(const ignored_rows *ig, const char *path) {
+    if (!ig->n) return;
+    fprintf(stderr, CMD ": warning: %s: reading stopped at the blank line %ld; %zu row%s after it ignored (line",
+            path, ig->blank_line, ig->n, ig->n == 1 ? "" : "s");
+    size_t shown = ig->n < 5 ? ig->n : 5;
+    for (size_t k = 0; k < shown; k++) fprintf(stderr, "%s %ld", k ? "," : (shown > 1 ? "s" : ""), ig->lines[k]);
+    fprintf(stderr, "%s)\n", ig->n > shown ? ", ..." : "");
+}
+
+/* One prediction row's distance: its truth from the row (4 coordinates) or
+ * from the manifest (cols[2] the photo). 0, 1 when the photo has no truth,
+ * -1 with msg for a bad row. */
+static int row_distance(const coord_col *cols, truth_index *truth, const csv_field *f, size_t n_fields, double *km,
+                        char *msg, size_t msg_size) {
+    double v[4];
+    int first = truth ? 2 : 0;
+    for (int c = 0; c < (truth ? 2 : 4); c++)
+        if (parse_coord(&cols[c], f, n_fields, &v[first + c], msg, msg_size) != 0) return -1;
+    if (truth) {
+        if ((size_t)cols[2].col >= n_fields || f[cols[2].col].len == 0) {
+            snprintf(msg, msg_size, "%s: missing", cols[2].found);
+            return -1;
+        }
+        char name[4096];
+        snprintf(name, sizeof name, "%.*s", (int)f[cols[2].col].len, f[cols[2].col].p);
+        long t = truth_find(truth, name);
+        if (t < 0) {
+            truth->unmatched++;
+            return 1;
+        }
+        truth->used[t] = 1;
+        v[0] = truth->by_id[t]->lat;
+        v[1] = truth->by_id[t]->lng;
+    }
+    *km = geoloc_haversine_km(v[0], v[1], v[2], v[3]);
+    return 0;
+}
+
 int cli_evaluate(int argc, char **argv) {
     for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
         if (!strcmp(argv[i], "--model") || !strcmp(argv[i], "--meta") || !strcmp(argv[i], "--images"))
             return cli_evaluate_model(argc, argv);
-    const char *path = NULL;
+    const char *path = NULL, *truth_path = NULL;
     int json = 0, skip_invalid = 0, options_done = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -205,6 +335,8 @@ int cli_evaluate(int argc, char **argv) {
                 json = 1;
             } else if (!strcmp(a, "--skip-invalid")) {
                 skip_invalid = 1;
+            } else if (!strcmp(a, "--truth")) {
+                if (!(truth_path = cli_option_value(CMD, argc, argv, &i))) return 2;
             } else if (!strcmp(a, "--")) {
                 options_done = 1;
             } else {
@@ -226,9 +358,15 @@ int cli_evaluate(int argc, char **argv) {
     }
 
     geoloc_error err = {0};
+    truth_index truth_store, *truth = truth_path ? &truth_store : NULL;
+    if (truth && truth_open(truth, truth_path, skip_invalid) != 0) {
+        truth_close(truth);
+        return 1;
+    }
     csv_reader *r = csv_open(path, &err);
     if (!r) {
         fprintf(stderr, CMD ": %s\n", err.message);
+        if (truth) truth_close(truth);
         return 1;
     }
     coord_col cols[4] = {
@@ -237,15 +375,23 @@ int cli_evaluate(int argc, char **argv) {
         {"predicted latitude", PRED_LAT, 90.0, NULL, -1},
         {"predicted longitude", PRED_LNG, 180.0, NULL, -1},
     };
-    if (read_header(r, path, cols, 4) != 0) {
+    if (truth) {
+        cols[0] = (coord_col){"predicted latitude", PRED_LAT_ONLY, 90.0, NULL, -1};
+        cols[1] = (coord_col){"predicted longitude", PRED_LNG_ONLY, 180.0, NULL, -1};
+        cols[2] = (coord_col){"photo", PRED_KEY, 0, NULL, -1};
+    }
+    size_t n_cols = truth ? 3 : 4;
+    if (read_header(r, path, cols, n_cols) != 0) {
         csv_close(r);
+        if (truth) truth_close(truth);
         return 1;
     }
     size_t need = 0;
-    for (int c = 0; c < 4; c++)
+    for (size_t c = 0; c < n_cols; c++)
         if ((size_t)cols[c].col + 1 > need) need = (size_t)cols[c].col + 1;
     csv_field *f = malloc(need * sizeof *f);
     dist_vec dist = {0};
+    ignored_rows ignored = {0};
     size_t skipped = 0;
     int status = 0;
     if (!f) {
@@ -257,23 +403,23 @@ int cli_evaluate(int argc, char **argv) {
         char msg[sizeof err.message + 128];
         int rc = csv_next_row(r, f, need, &n_fields, &err);
         if (rc == 0) break;
+        int blank = rc == 1 && n_fields == 1 && f[0].len == 0;
+        if (ignored.blank_line || blank) { /* the predictions ended at a blank line */
+            if (!ignored.blank_line) ignored.blank_line = csv_line(r);
+            else if (!blank && ignored.n++ < 5) ignored.lines[ignored.n - 1] = csv_line(r);
+            continue;
+        }
         if (rc < 0) {
             snprintf(msg, sizeof msg, "%s", err.message);
         } else {
-            if (n_fields == 1 && f[0].len == 0) break; /* blank line: end of predictions */
-            double v[4];
-            int c = 0;
-            msg[0] = '\0';
             char detail[300];
-            for (; c < 4; c++)
-                if (parse_coord(&cols[c], f, n_fields, &v[c], detail, sizeof detail) != 0) break;
-            if (c == 4) {
-                if (dist_push(&dist, geoloc_haversine_km(v[0], v[1], v[2], v[3])) != 0) {
-                    fprintf(stderr, CMD ": %s: out of memory after %zu rows\n", path, dist.n);
-                    status = 1;
-                }
-                continue;
+            double km;
+            int got = row_distance(cols, truth, f, n_fields, &km, detail, sizeof detail);
+            if (got == 0 && dist_push(&dist, km) != 0) {
+                fprintf(stderr, CMD ": %s: out of memory after %zu rows\n", path, dist.n);
+                status = 1;
             }
+            if (got >= 0) continue;
             snprintf(msg, sizeof msg, "%s:%ld: %s", path, csv_line(r), detail);
         }
         if (!skip_invalid) {
@@ -286,12 +432,15 @@ int cli_evaluate(int argc, char **argv) {
     }
     free(f);
     csv_close(r);
+    if (status == 0) warn_ignored(&ignored, path);
+    if (status == 0 && truth) truth_report(truth, path, truth_path);
+    if (truth) truth_close(truth);
     if (status == 0 && skipped > 0)
         fprintf(stderr, CMD ": %s: skipped %zu invalid row%s\n", path, skipped,
                 skipped == 1 ? "" : "s");
     if (status == 0 && dist.n == 0) {
-        fprintf(stderr, CMD ": %s: no %sprediction rows after the header\n", path,
-                skipped ? "valid " : "");
+        fprintf(stderr, CMD ": %s: no %sprediction rows after the header%s\n", path,
+                skipped ? "valid " : "", truth ? " with a truth" : "");
         status = 1;
     }
     geoloc_distance_summary s;
@@ -306,9 +455,5 @@ int cli_evaluate(int argc, char **argv) {
         print_json(&s, skipped);
     else
         print_table(path, &s, skipped, skip_invalid);
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, CMD ": cannot write the output\n");
-        return 1;
-    }
-    return 0;
+    return cli_check_stdout(CMD);
 }

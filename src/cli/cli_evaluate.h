@@ -13,6 +13,10 @@ void cli_print_accuracy(const geoloc_distance_summary *s);
 /* Prints "n": N, "accuracy": {...}, "median_km": M, "mean_km": X (no braces). */
 void cli_print_accuracy_json(const geoloc_distance_summary *s);
 
+/* Flushes standard output; 0, or 1 after "CMD: cannot write the output: WHY"
+ * on stderr (disk full, I/O error). */
+int cli_check_stdout(const char *cmd);
+
 /* Prints the usage of the model mode. */
 void cli_evaluate_model_usage(FILE *out);
 

@@ -13,6 +13,7 @@
 #include "cli/cli_util.h"
 #include "io/atomic_file.h"
 #include "io/csv.h"
+#include "io/same_file.h"
 
 #define CMD "geoloc evaluate"
 #define MAX_LISTED_MISSING 5
@@ -91,6 +92,13 @@ static int parse(int argc, char **argv, eval_args *a, int *done) {
         fprintf(stderr, CMD ": --meta CSV and --images DIR are both needed to evaluate a model\n");
         return 2;
     }
+    const char *inputs[2][2] = {{"--meta", a->meta}, {"--model", a->model}};
+    for (int k = 0; a->out && k < 2; k++)
+        if (inputs[k][1] && io_same_file(a->out, inputs[k][1])) {
+            fprintf(stderr, CMD ": --out %s is the input %s %s: refused (it would be overwritten)\n", a->out,
+                    inputs[k][0], inputs[k][1]);
+            return 2;
+        }
     a->opt.top_k = 1;
     return 0;
 }
@@ -101,9 +109,10 @@ typedef struct eval_ctx {
     double *pred_lat, *pred_lon, *km;
     unsigned char *ok;
     size_t done, failed;
+    cli_eta eta;
 } eval_ctx;
 
-static void on_result(void *ctx, const cli_photo_result *r) {
+static int on_result(void *ctx, const geoloc_photo_answer *r) {
     eval_ctx *e = ctx;
     if (r->pred) {
         const geoloc_manifest_row *row = &e->m->row[r->index];
@@ -113,10 +122,11 @@ static void on_result(void *ctx, const cli_photo_result *r) {
         e->km[r->index] = geoloc_haversine_km(row->lat, row->lng, r->pred->lat, r->pred->lon);
     } else {
         e->failed++;
-        cli_progress_end();
+        cli_eta_clear(&e->eta);
         fprintf(stderr, CMD ": %s (skipped)\n", r->error);
     }
-    cli_progress("evaluating", ++e->done, e->m->n);
+    cli_eta_update(&e->eta, ++e->done);
+    return 0;
 }
 
 /* Python's repr of round(v, 6) for values in [0, 1]: "0.43038", "1.0". */
@@ -252,7 +262,7 @@ int cli_evaluate_model(int argc, char **argv) {
     }
     char **paths = photo_paths(m, a.images);
     eval_ctx e = {m, malloc(m->n * sizeof(double)), malloc(m->n * sizeof(double)), malloc(m->n * sizeof(double)),
-                  calloc(m->n, 1), 0, 0};
+                  calloc(m->n, 1), 0, 0, {0}};
     double *buf = malloc(m->n * sizeof *buf);
     cli_runner c = {0};
     rc = !paths ? 1 : !e.pred_lat || !e.pred_lon || !e.km || !e.ok || !buf ? 1 : 0;
@@ -260,12 +270,14 @@ int cli_evaluate_model(int argc, char **argv) {
     if (rc == 0) rc = cli_runner_open(CMD, a.model, a.partition, &a.opt, m->n, &c);
     if (rc == 0) {
         double t0 = cli_now_seconds();
-        long failed = cli_predict_files(CMD, &c, (const char *const *)paths, m->n, 0, on_result, &e);
+        geoloc_batch_stats stats;
+        cli_eta_start(&e.eta, "evaluate", m->n);
+        int failed = cli_predict_paths(CMD, &c, (const char *const *)paths, m->n, 0, on_result, &e, &stats);
         double seconds = cli_now_seconds() - t0;
-        cli_progress_end();
-        if (failed < 0) {
+        cli_eta_clear(&e.eta);
+        if (failed) {
             rc = 1;
-        } else if ((size_t)failed == m->n) {
+        } else if (stats.failed == m->n) {
             fprintf(stderr, CMD ": none of the %zu photos could be read\n", m->n);
             rc = 1;
         } else {
@@ -286,9 +298,5 @@ int cli_evaluate_model(int argc, char **argv) {
     free(e.ok);
     free(buf);
     geoloc_manifest_free(m);
-    if (rc == 0 && (fflush(stdout) != 0 || ferror(stdout))) {
-        fprintf(stderr, CMD ": cannot write the output\n");
-        return 1;
-    }
-    return rc;
+    return rc == 0 ? cli_check_stdout(CMD) : rc;
 }

@@ -1,5 +1,5 @@
-/* Photos for the commands that take photos and folders: photo lists, the
- * model and its predictor, batched prediction of files. */
+/* Photos for the commands that take photos and folders: photo lists, progress,
+ * the model and its predictor, prediction of files. */
 #include "cli/cli_photos.h"
 
 #include <ctype.h>
@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/cli_util.h"
 #include "core/array.h"
 #include "geoloc/image.h"
-#include "io/mapped_file.h"
 
 #define MAX_DEPTH 64
 
@@ -27,16 +27,7 @@ int cli_is_photo_name(const char *name) {
     return !strcmp(ext, "jpg") || !strcmp(ext, "jpeg") || !strcmp(ext, "png") || !strcmp(ext, "webp");
 }
 
-void cli_json_string(FILE *out, const char *s) {
-    fputc('"', out);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\') fprintf(out, "\\%c", c);
-        else if (c < 0x20) fprintf(out, "\\u%04x", c);
-        else fputc(c, out);
-    }
-    fputc('"', out);
-}
+void cli_json_string(FILE *out, const char *s) { geoloc_json_write_string(out, s); }
 
 static int push(const char *cmd, cli_photo_list *l, const char *path) {
     if (array_grow((void **)&l->paths, &l->cap, l->n + 1, sizeof *l->paths)) goto oom;
@@ -48,12 +39,18 @@ oom:
     return -1;
 }
 
+/* Names an entry left out on stderr and counts it. */
+static void skip(const char *cmd, cli_photo_list *l, const char *path, const char *why, int errnum) {
+    fprintf(stderr, "%s: skipped %s: %s%s%s\n", cmd, path, why, errnum ? ": " : "", errnum ? strerror(errnum) : "");
+    l->skipped++;
+}
+
 /* Adds the photos under dir, sorted by name at every level. */
 static int walk(const char *cmd, cli_photo_list *l, const char *dir, int depth) {
     DIR *d = opendir(dir);
     if (!d) {
-        fprintf(stderr, "%s: cannot open folder %s: %s\n", cmd, dir, strerror(errno));
-        return -1;
+        skip(cmd, l, dir, "cannot open the folder", errno);
+        return 0;
     }
     cli_photo_list names = {0};
     struct dirent *e;
@@ -72,12 +69,15 @@ static int walk(const char *cmd, cli_photo_list *l, const char *dir, int depth) 
             break;
         }
         sprintf(path, "%s%s%s", dir, sep, names.paths[k]);
+        int photo = cli_is_photo_name(names.paths[k]);
         struct stat ls, st;
-        if (lstat(path, &ls) == 0 && S_ISDIR(ls.st_mode)) {
-            if (depth < MAX_DEPTH) rc = walk(cmd, l, path, depth + 1);
-        } else if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && cli_is_photo_name(names.paths[k])) {
-            rc = push(cmd, l, path);
-        }
+        if (lstat(path, &ls) != 0) skip(cmd, l, path, "cannot inspect it", errno);
+        else if (S_ISDIR(ls.st_mode) && depth < MAX_DEPTH) rc = walk(cmd, l, path, depth + 1);
+        else if (S_ISDIR(ls.st_mode)) skip(cmd, l, path, "folders nested too deep", 0);
+        else if (stat(path, &st) != 0) skip(cmd, l, path, "cannot follow the link", errno);
+        else if (S_ISDIR(st.st_mode)) skip(cmd, l, path, "a link to a folder (not followed)", 0);
+        else if (photo && S_ISREG(st.st_mode)) rc = push(cmd, l, path);
+        else if (photo) skip(cmd, l, path, "not a regular file", 0);
         free(path);
     }
     cli_photo_list_free(&names);
@@ -87,10 +87,11 @@ static int walk(const char *cmd, cli_photo_list *l, const char *dir, int depth) 
 int cli_photo_list_add(const char *cmd, cli_photo_list *l, const char *arg) {
     struct stat st;
     if (stat(arg, &st) == 0 && S_ISDIR(st.st_mode)) {
-        size_t before = l->n;
+        size_t before = l->n, skipped = l->skipped;
         l->folders++;
         if (walk(cmd, l, arg, 0) != 0) return -1;
-        if (l->n == before) fprintf(stderr, "%s: no photos (.jpg, .jpeg, .png, .webp) in %s\n", cmd, arg);
+        if (l->n == before && l->skipped == skipped)
+            fprintf(stderr, "%s: no photos (.jpg, .jpeg, .png, .webp) in %s\n", cmd, arg);
         return 0;
     }
     return push(cmd, l, arg); /* a missing file is reported when it is read */
@@ -100,6 +101,28 @@ void cli_photo_list_free(cli_photo_list *l) {
     for (size_t k = 0; k < l->n; k++) free(l->paths[k]);
     free(l->paths);
     memset(l, 0, sizeof *l);
+}
+
+/* ---- progress ------------------------------------------------------------------- */
+
+void cli_eta_start(cli_eta *e, const char *what, size_t total) {
+    *e = (cli_eta){what, total, cli_now_seconds(), 0, 0, isatty(STDERR_FILENO)};
+}
+
+void cli_eta_update(cli_eta *e, size_t done) {
+    double now = cli_now_seconds();
+    if (!e->tty || (now - e->last < 0.25 && done < e->total)) return;
+    e->last = now;
+    double rate = now > e->start ? (double)done / (now - e->start) : 0;
+    long eta = rate > 0 ? (long)((double)(e->total - done) / rate + 0.5) : 0;
+    fprintf(stderr, "\r%s: %zu/%zu photos, %.1f photos/s, ETA %02ld:%02ld\033[K", e->what, done, e->total, rate,
+            eta / 60, eta % 60);
+    e->shown = 1;
+}
+
+void cli_eta_clear(cli_eta *e) {
+    if (e->shown) fputs("\r\033[K", stderr);
+    e->shown = 0;
 }
 
 /* ---- the model ------------------------------------------------------------------ */
@@ -144,16 +167,6 @@ int cli_parse_batch(const char *cmd, const char *text, int *out) {
     return 0;
 }
 
-/* The partition named by text (a name, an index, or "hierarchical"), or -2. */
-static int find_partition(const geoloc_model *m, const char *text) {
-    if (!text || !strcmp(text, "hierarchical")) return -1;
-    for (size_t f = 0; f < m->n_partitions; f++)
-        if (!strcmp(m->partition_names[f], text)) return (int)f;
-    char *end;
-    long v = strtol(text, &end, 10);
-    return end != text && !*end && v >= 0 && v < (long)m->n_partitions ? (int)v : -2;
-}
-
 int cli_runner_open(const char *cmd, const char *model_arg, const char *partition,
                     const geoloc_predict_options *opt, size_t n_photos, cli_runner *c) {
     memset(c, 0, sizeof *c);
@@ -165,7 +178,7 @@ int cli_runner_open(const char *cmd, const char *model_arg, const char *partitio
         return 1;
     }
     c->opt = *opt;
-    c->opt.partition = find_partition(c->model, partition);
+    c->opt.partition = geoloc_model_find_partition(c->model, partition);
     if (c->opt.partition == -2) {
         fprintf(stderr, "%s: --partition %s: the model's partitions are", cmd, partition);
         for (size_t f = 0; f < c->model->n_partitions; f++)
@@ -174,7 +187,6 @@ int cli_runner_open(const char *cmd, const char *model_arg, const char *partitio
         return 2;
     }
     if (n_photos < (size_t)c->opt.batch) c->opt.batch = n_photos ? (int)n_photos : 1;
-    c->batch = c->opt.batch;
     if (geoloc_predictor_create(c->model, &c->opt, &c->pred, &err) != GEOLOC_OK) {
         fprintf(stderr, "%s: %s: %s\n", cmd, c->path, err.message);
         return 1;
@@ -191,81 +203,20 @@ void cli_runner_close(cli_runner *c) {
 
 /* ---- prediction of files ----------------------------------------------------------- */
 
-/* Buffers for one batch. */
-typedef struct batch_bufs {
-    geoloc_image *img;
-    geoloc_prediction *pred;
-    geoloc_photo_meta *meta;
-    int *slot;             /* decoded image of each photo, -1: failed */
-    char (*why)[512];
-    float **dist;
-} batch_bufs;
-
-/* Reads, inspects and decodes one photo into *img; 0, or -1 with why. */
-static int read_photo(const char *path, const geoloc_decode_options *dopt, geoloc_image *img,
-                      geoloc_photo_meta *meta, char *why, size_t why_size) {
-    const void *data;
-    size_t size;
-    geoloc_error err = {0};
-    memset(meta, 0, sizeof *meta);
-    if (mapped_file_open(path, &data, &size, &err) != GEOLOC_OK) {
-        snprintf(why, why_size, "%s", err.message);
+int cli_predict_paths(const char *cmd, cli_runner *c, const char *const *paths, size_t n, int want_distribution,
+                      geoloc_answer_fn done, void *ctx, geoloc_batch_stats *stats) {
+    geoloc_photo_input *in = calloc(n ? n : 1, sizeof *in);
+    if (!in) {
+        fprintf(stderr, "%s: out of memory\n", cmd);
         return -1;
     }
-    if (geoloc_photo_meta_read(data, size, path, meta, &err) != GEOLOC_OK) memset(meta, 0, sizeof *meta);
-    geoloc_status s = geoloc_image_decode(data, size, path, dopt, img, &err);
-    mapped_file_close(data, size);
+    for (size_t i = 0; i < n; i++) in[i].path = paths[i];
+    geoloc_error err = {0};
+    geoloc_status s = geoloc_predict_photos(c->pred, in, n, want_distribution, done, ctx, stats, &err);
+    free(in);
     if (s != GEOLOC_OK) {
-        snprintf(why, why_size, "%s", err.message);
+        fprintf(stderr, "%s: %s: %s\n", cmd, c->path, err.message);
         return -1;
     }
     return 0;
-}
-
-long cli_predict_files(const char *cmd, cli_runner *c, const char *const *paths, size_t n,
-                       int want_distribution, void (*done)(void *ctx, const cli_photo_result *r),
-                       void *ctx) {
-    size_t B = (size_t)c->batch, classes = c->model->partitions[c->opt.partition >= 0
-                                                                    ? (size_t)c->opt.partition
-                                                                    : c->model->n_partitions - 1]->n;
-    batch_bufs b = {calloc(B, sizeof *b.img), calloc(B, sizeof *b.pred), calloc(B, sizeof *b.meta),
-                    calloc(B, sizeof *b.slot), calloc(B, sizeof *b.why), calloc(B, sizeof *b.dist)};
-    long failed = 0;
-    int ok = b.img && b.pred && b.meta && b.slot && b.why && b.dist;
-    for (size_t i = 0; ok && want_distribution && i < B; i++) ok = (b.dist[i] = malloc(classes * sizeof(float))) != NULL;
-    if (!ok) {
-        fprintf(stderr, "%s: out of memory\n", cmd);
-        failed = -1;
-    }
-    geoloc_decode_options dopt = {.min_shorter_side = geoloc_predict_min_side(c->model, c->opt.crops)};
-    for (size_t start = 0; failed >= 0 && start < n; start += B) {
-        size_t count = n - start < B ? n - start : B, decoded = 0;
-        for (size_t i = 0; i < count; i++) {
-            b.slot[i] = read_photo(paths[start + i], &dopt, &b.img[decoded], &b.meta[i], b.why[i],
-                                   sizeof b.why[i]) == 0 ? (int)decoded++ : -1;
-            failed += b.slot[i] < 0;
-        }
-        geoloc_error err = {0};
-        if (decoded && geoloc_predict(c->pred, b.img, decoded, b.pred, want_distribution ? b.dist : NULL,
-                                      &err) != GEOLOC_OK) {
-            fprintf(stderr, "%s: %s\n", cmd, err.message);
-            failed = -1;
-        }
-        for (size_t i = 0; failed >= 0 && i < count; i++) {
-            int s = b.slot[i];
-            cli_photo_result r = {start + i, paths[start + i], s >= 0 ? &b.pred[s] : NULL,
-                                  s >= 0 && want_distribution ? b.dist[s] : NULL, &b.meta[i],
-                                  s >= 0 ? NULL : b.why[i]};
-            done(ctx, &r);
-        }
-        for (size_t i = 0; i < decoded; i++) geoloc_image_free(&b.img[i]);
-    }
-    for (size_t i = 0; b.dist && i < B; i++) free(b.dist[i]);
-    free(b.img);
-    free(b.pred);
-    free(b.meta);
-    free(b.slot);
-    free(b.why);
-    free(b.dist);
-    return failed;
 }

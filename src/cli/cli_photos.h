@@ -1,27 +1,31 @@
 /* Photos for the commands that take photos and folders (predict, evaluate):
  * lists of photo files with folders walked, a loaded model with its
- * predictor, batched prediction of files with their EXIF metadata, and a
- * JSON string writer. */
+ * predictor, prediction of files through the library's batch prediction,
+ * progress with an ETA. */
 #ifndef GEOLOC_CLI_PHOTOS_H
 #define GEOLOC_CLI_PHOTOS_H
 
 #include <stddef.h>
 #include <stdio.h>
 
-#include "geoloc/exif.h"
 #include "geoloc/model.h"
+#include "geoloc/predict.h"
 
 /* Photo paths in the order given; folders contribute their photos (.jpg,
- * .jpeg, .png, .webp, any case; hidden entries and links to folders left out)
- * walked recursively in sorted order. */
+ * .jpeg, .png, .webp, any case; hidden entries left out) walked recursively
+ * in sorted order. What a walk cannot take is named on stderr ("skipped: ...")
+ * and counted: folders that cannot be opened, entries that cannot be
+ * inspected (broken links, no permission), links to folders (not followed)
+ * and photo names that are not regular files. */
 typedef struct cli_photo_list {
     char **paths;
     size_t n, cap;
     size_t folders;  /* folders walked */
+    size_t skipped;  /* entries named and left out */
 } cli_photo_list;
 
 /* Adds a file (whatever its name) or a folder's photos; 0, or -1 after a
- * message on stderr (out of memory, unreadable folder). */
+ * message on stderr (out of memory). */
 int cli_photo_list_add(const char *cmd, cli_photo_list *l, const char *arg);
 
 /* Releases the list's paths. */
@@ -30,8 +34,28 @@ void cli_photo_list_free(cli_photo_list *l);
 /* 1 when a file name ends in .jpg, .jpeg, .png or .webp (any case). */
 int cli_is_photo_name(const char *name);
 
-/* Writes s as a JSON string (quotes, escapes). */
+/* Writes s as a JSON string (geoloc_json_write_string: escapes, bytes that
+ * are not UTF-8 as \u00XX). */
 void cli_json_string(FILE *out, const char *s);
+
+/* Progress of a long run on a terminal: a line on stderr updated in place,
+ * "WHAT: N/M photos, X photos/s, ETA mm:ss"; nothing when stderr is not a
+ * terminal. */
+typedef struct cli_eta {
+    const char *what;
+    size_t total;
+    double start, last;  /* seconds */
+    int shown, tty;
+} cli_eta;
+
+/* Starts counting (total photos to do). */
+void cli_eta_start(cli_eta *e, const char *what, size_t total);
+
+/* Shows done of total (at most a few times a second). */
+void cli_eta_update(cli_eta *e, size_t done);
+
+/* Clears the line (before other messages and at the end). */
+void cli_eta_clear(cli_eta *e);
 
 /* Parses a --crops value (three, five, center); 0, or 2 after a message. */
 int cli_parse_crops(const char *cmd, const char *text, geoloc_crop_mode *out);
@@ -57,7 +81,6 @@ typedef struct cli_runner {
     geoloc_predictor *pred;
     geoloc_predict_options opt;
     char path[4096];
-    int batch;             /* photos per network call */
     double load_seconds;   /* resolving, loading and preparing */
 } cli_runner;
 
@@ -72,21 +95,10 @@ int cli_runner_open(const char *cmd, const char *model_arg, const char *partitio
 /* Releases what cli_runner_open made. */
 void cli_runner_close(cli_runner *c);
 
-/* What became of one photo. */
-typedef struct cli_photo_result {
-    size_t index;                      /* in the list given */
-    const char *path;
-    const geoloc_prediction *pred;     /* NULL when the photo could not be read */
-    const float *distribution;         /* the answering partition's, when asked */
-    const geoloc_photo_meta *meta;     /* EXIF (printed beside, never used to predict) */
-    const char *error;                 /* why it could not be read */
-} cli_photo_result;
-
-/* Predicts the photos paths[0..n) in batches and calls done() for each, in
- * order (failures included). Returns the number of photos that could not be
- * read, or -1 after a message on stderr when prediction itself failed. */
-long cli_predict_files(const char *cmd, cli_runner *c, const char *const *paths, size_t n,
-                       int want_distribution, void (*done)(void *ctx, const cli_photo_result *r),
-                       void *ctx);
+/* Predicts the files paths[0..n) (geoloc_predict_photos) and calls done()
+ * for each, in order (failures included). 0, or -1 after a message on stderr
+ * when prediction itself failed. */
+int cli_predict_paths(const char *cmd, cli_runner *c, const char *const *paths, size_t n, int want_distribution,
+                      geoloc_answer_fn done, void *ctx, geoloc_batch_stats *stats);
 
 #endif

@@ -1,20 +1,26 @@
 /* geoloc predict: where photos were taken, from their pixels alone. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli_photos.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "core/array.h"
 #include "geoloc/distance.h"
+#include "io/atomic_file.h"
 #include "io/csv.h"
+#include "io/same_file.h"
 
 #define CMD "geoloc predict"
 
 static const char USAGE[] =
     "usage: geoloc predict [--model FILE] [--format text|csv|json] [--top K]\n"
     "                      [--crops three|five|center] [--partition NAME|hierarchical]\n"
-    "                      [--distribution] [--batch N] IMAGE|FOLDER...\n"
+    "                      [--distribution] [--batch N] [--out FILE [--resume]]\n"
+    "                      IMAGE|FOLDER...\n"
     "\n"
     "Predicts where each photo was taken from its pixels: the photo's crops go\n"
     "through the model, their probabilities over the S2 cells are averaged, and\n"
@@ -28,166 +34,146 @@ static const char USAGE[] =
     "  --model FILE     the model (default: $GEOLOC_MODEL, else geoloc-default.safetensors\n"
     "                   in $GEOLOC_DATA_DIR, <bin>/../share/geoloc or <bin>/../models)\n"
     "  --format F       text (default: one line per photo), csv (a header, one row per\n"
-    "                   photo) or json (one document: {\"model\", ..., \"predictions\": [...]})\n"
+    "                   photo) or json (one document: {\"schema\": 1, \"model\", ...,\n"
+    "                   \"predictions\": [...]}; docs/answer-schema.md)\n"
     "  --top K          cells reported per photo (default 5, at most 64)\n"
     "  --crops C        three squares along the longer side (default, the paper's),\n"
     "                   five (corners and center) or center\n"
     "  --partition P    answer with one partition (its name or number) instead of the\n"
     "                   hierarchical combination of all of them (default)\n"
     "  --distribution   also write the whole distribution over the answering\n"
-    "                   partition's cells (csv: a column p_<cell> per cell; json: an\n"
-    "                   array); not with --format text\n"
+    "                   partition's cells (csv: a column p_<cell> per cell; json: a\n"
+    "                   list of {\"cell\": TOKEN, \"p\": P}); not with --format text\n"
     "  --batch N        photos per network call (default 8)\n"
+    "  --out FILE       write the output to FILE (whole or not at all: it appears when\n"
+    "                   the run ends) instead of standard output; csv keeps the rows\n"
+    "                   done so far in FILE.partial while it runs\n"
+    "  --resume         with --out FILE and --format csv: keep the rows of an\n"
+    "                   interrupted run (FILE.partial, else FILE), predict only the\n"
+    "                   photos they lack; the result is that of one uninterrupted run\n"
     "  -h, --help       show this help\n"
     "\n"
-    "text: FILE: LAT, LON  cell TOKEN (level L) p=P  top: TOKEN P, ...  scene: NAME P\n"
+    "text: FILE: LAT, LON  cell TOKEN (level L) p=P  top: TOKEN (LAT, LON) P, ...\n"
+    "      scene: NAME P\n"
     "      EXIF GPS: LAT, LON, D km from the prediction\n"
     "csv:  file,lat,lon,cell,level,prob,partition,scene,scene_prob,exif_lat,exif_lon,\n"
     "      exif_km, then top<r>_cell,top<r>_lat,top<r>_lon,top<r>_prob for r = 2..K\n"
     "\n"
-    "Photos that cannot be read are reported on stderr (json: an \"error\" entry)\n"
-    "and skipped; a summary line on stderr counts them (and gives images/s for\n"
-    "folders). Exit status: 0 when at least one photo was predicted, 1 when none\n"
-    "could be (or the model cannot be loaded), 2 on a usage error.\n";
+    "Photos that cannot be read, folders that cannot be opened and entries of\n"
+    "folders that are not photo files are named on stderr (json: an \"error\" entry\n"
+    "for photos) and skipped; a summary line on stderr counts them (and gives\n"
+    "photos/s). On a terminal, folders show progress with an ETA. Exit status: 0\n"
+    "when every photo was answered, 3 when some were skipped, 1 when none could be\n"
+    "(or the model cannot be loaded, or the output cannot be written), 2 on a usage\n"
+    "error.\n";
 
 enum { FMT_TEXT, FMT_CSV, FMT_JSON };
 
 typedef struct out_ctx {
-    int format, top, distribution;
+    int format, top, distribution, journal;  /* journal: flush every row (--out with csv) */
     const geoloc_model *m;
-    size_t answer;  /* the answering partition */
-    size_t predicted, failed, written;
+    size_t answer;     /* the answering partition */
+    FILE *out;
+    geoloc_json json;
+    cli_eta eta;
+    size_t done;
+    int write_errno;   /* the output could not be written (0: fine) */
 } out_ctx;
 
 static void token_of(geoloc_cell cell, char *out) { geoloc_s2_to_token(cell, out); }
 
-static void print_text(out_ctx *o, const cli_photo_result *r) {
-    const geoloc_prediction *p = r->pred;
+static void print_text(out_ctx *o, const geoloc_photo_answer *a) {
+    const geoloc_prediction *p = a->pred;
     char tok[GEOLOC_S2_TOKEN_SIZE];
     token_of(p->top[0].cell, tok);
-    printf("%s: %.6f, %.6f  cell %s (level %d) p=%.4f", r->path, p->lat, p->lon, tok,
-           geoloc_s2_level(p->top[0].cell), (double)p->top[0].prob);
+    fprintf(o->out, "%s: %.6f, %.6f  cell %s (level %d) p=%.4f", a->name, p->lat, p->lon, tok,
+            geoloc_s2_level(p->top[0].cell), (double)p->top[0].prob);
     for (int k = 1; k < p->n_top; k++) {
         token_of(p->top[k].cell, tok);
-        printf("%s%s %.4f", k == 1 ? "  top: " : ", ", tok, (double)p->top[k].prob);
+        fprintf(o->out, "%s%s (%.6f, %.6f) %.4f", k == 1 ? "  top: " : ", ", tok, p->top[k].lat, p->top[k].lon,
+                (double)p->top[k].prob);
     }
-    if (p->scene >= 0) printf("  scene: %s %.2f", o->m->scene_names[p->scene], (double)p->scene_prob);
-    if (r->meta->has_gps)
-        printf("  EXIF GPS: %.6f, %.6f, %.1f km from the prediction", r->meta->lat, r->meta->lng,
-               geoloc_haversine_km(r->meta->lat, r->meta->lng, p->lat, p->lon));
-    putchar('\n');
+    if (p->scene >= 0) fprintf(o->out, "  scene: %s %.2f", o->m->scene_names[p->scene], (double)p->scene_prob);
+    if (a->meta->has_gps)
+        fprintf(o->out, "  EXIF GPS: %.6f, %.6f, %.1f km from the prediction", a->meta->lat, a->meta->lng,
+                geoloc_haversine_km(a->meta->lat, a->meta->lng, p->lat, p->lon));
+    fputc('\n', o->out);
 }
 
-static void print_csv_header(const out_ctx *o) {
-    printf("file,lat,lon,cell,level,prob,partition,scene,scene_prob,exif_lat,exif_lon,exif_km");
-    for (int k = 2; k <= o->top; k++) printf(",top%d_cell,top%d_lat,top%d_lon,top%d_prob", k, k, k, k);
+static void print_csv_header(const out_ctx *o, FILE *out) {
+    fprintf(out, "file,lat,lon,cell,level,prob,partition,scene,scene_prob,exif_lat,exif_lon,exif_km");
+    for (int k = 2; k <= o->top; k++) fprintf(out, ",top%d_cell,top%d_lat,top%d_lon,top%d_prob", k, k, k, k);
     if (o->distribution) {
         const geoloc_partition *p = o->m->partitions[o->answer];
         char tok[GEOLOC_S2_TOKEN_SIZE];
         for (size_t k = 0; k < p->n; k++) {
             token_of(p->cell[k], tok);
-            printf(",p_%s", tok);
+            fprintf(out, ",p_%s", tok);
         }
     }
-    putchar('\n');
+    fputc('\n', out);
 }
 
-static void print_csv(out_ctx *o, const cli_photo_result *r) {
-    const geoloc_prediction *p = r->pred;
+static void print_csv(out_ctx *o, const geoloc_photo_answer *a) {
+    const geoloc_prediction *p = a->pred;
+    FILE *out = o->out;
     char tok[GEOLOC_S2_TOKEN_SIZE];
-    csv_write_field(stdout, r->path);
+    csv_write_field(out, a->name);
     token_of(p->top[0].cell, tok);
-    printf(",%.6f,%.6f,%s,%d,%.6g,", p->lat, p->lon, tok, geoloc_s2_level(p->top[0].cell), (double)p->top[0].prob);
-    csv_write_field(stdout, o->m->partition_names[p->partition]);
-    putchar(',');
+    fprintf(out, ",%.6f,%.6f,%s,%d,%.6g,", p->lat, p->lon, tok, geoloc_s2_level(p->top[0].cell),
+            (double)p->top[0].prob);
+    csv_write_field(out, o->m->partition_names[p->partition]);
+    fputc(',', out);
     if (p->scene >= 0) {
-        csv_write_field(stdout, o->m->scene_names[p->scene]);
-        printf(",%.4f", (double)p->scene_prob);
+        csv_write_field(out, o->m->scene_names[p->scene]);
+        fprintf(out, ",%.4f", (double)p->scene_prob);
     } else {
-        putchar(',');
+        fputc(',', out);
     }
-    if (r->meta->has_gps)
-        printf(",%.6f,%.6f,%.3f", r->meta->lat, r->meta->lng,
-               geoloc_haversine_km(r->meta->lat, r->meta->lng, p->lat, p->lon));
+    if (a->meta->has_gps)
+        fprintf(out, ",%.6f,%.6f,%.3f", a->meta->lat, a->meta->lng,
+                geoloc_haversine_km(a->meta->lat, a->meta->lng, p->lat, p->lon));
     else
-        printf(",,,");
+        fputs(",,,", out);
     for (int k = 1; k < o->top; k++) {
         if (k >= p->n_top) {
-            printf(",,,,");
+            fputs(",,,,", out);
             continue;
         }
         token_of(p->top[k].cell, tok);
-        printf(",%s,%.6f,%.6f,%.6g", tok, p->top[k].lat, p->top[k].lon, (double)p->top[k].prob);
+        fprintf(out, ",%s,%.6f,%.6f,%.6g", tok, p->top[k].lat, p->top[k].lon, (double)p->top[k].prob);
     }
     size_t n = o->m->partitions[p->partition]->n;
-    for (size_t k = 0; r->distribution && k < n; k++) printf(",%.6g", (double)r->distribution[k]);
-    putchar('\n');
+    for (size_t k = 0; a->distribution && k < n; k++) fprintf(out, ",%.6g", (double)a->distribution[k]);
+    fputc('\n', out);
 }
 
-static void print_json(out_ctx *o, const cli_photo_result *r) {
-    printf("%s\n  {\"file\": ", o->written ? "," : "");
-    cli_json_string(stdout, r->path);
-    if (!r->pred) {
-        printf(", \"error\": ");
-        cli_json_string(stdout, r->error);
-        putchar('}');
-        return;
-    }
-    const geoloc_prediction *p = r->pred;
-    char tok[GEOLOC_S2_TOKEN_SIZE];
-    token_of(p->top[0].cell, tok);
-    printf(", \"lat\": %.6f, \"lon\": %.6f, \"cell\": \"%s\", \"level\": %d, \"prob\": %.6g, \"partition\": ",
-           p->lat, p->lon, tok, geoloc_s2_level(p->top[0].cell), (double)p->top[0].prob);
-    cli_json_string(stdout, o->m->partition_names[p->partition]);
-    printf(", \"top\": [");
-    for (int k = 0; k < p->n_top; k++) {
-        token_of(p->top[k].cell, tok);
-        printf("%s{\"cell\": \"%s\", \"level\": %d, \"class\": %d, \"lat\": %.6f, \"lon\": %.6f, \"prob\": %.6g}",
-               k ? ", " : "", tok, geoloc_s2_level(p->top[k].cell), p->top[k].cls, p->top[k].lat, p->top[k].lon,
-               (double)p->top[k].prob);
-    }
-    printf("], \"scene\": ");
-    if (p->scene >= 0) {
-        cli_json_string(stdout, o->m->scene_names[p->scene]);
-        printf(", \"scene_prob\": %.4f", (double)p->scene_prob);
-    } else {
-        printf("null, \"scene_prob\": null");
-    }
-    if (r->meta->has_gps)
-        printf(", \"exif\": {\"lat\": %.6f, \"lon\": %.6f, \"distance_km\": %.3f}", r->meta->lat, r->meta->lng,
-               geoloc_haversine_km(r->meta->lat, r->meta->lng, p->lat, p->lon));
-    else
-        printf(", \"exif\": null");
-    if (r->distribution) {
-        size_t n = o->m->partitions[p->partition]->n;
-        printf(", \"distribution\": [");
-        for (size_t k = 0; k < n; k++) printf("%s%.6g", k ? ", " : "", (double)r->distribution[k]);
-        putchar(']');
-    }
-    putchar('}');
-}
-
-static void on_result(void *ctx, const cli_photo_result *r) {
+/* Writes one answer; 1 (stop) when the output cannot be written. */
+static int on_answer(void *ctx, const geoloc_photo_answer *a) {
     out_ctx *o = ctx;
-    if (r->pred) o->predicted++;
-    else {
-        o->failed++;
-        fprintf(stderr, CMD ": %s (skipped)\n", r->error);
+    if (!a->pred) {
+        cli_eta_clear(&o->eta);
+        fprintf(stderr, CMD ": %s (skipped)\n", a->error);
     }
-    if (o->format == FMT_JSON) print_json(o, r);
-    else if (r->pred && o->format == FMT_CSV) print_csv(o, r);
-    else if (r->pred) print_text(o, r);
-    o->written++;
+    if (o->format == FMT_JSON) geoloc_answer_write_json(&o->json, o->m, a);
+    else if (a->pred && o->format == FMT_CSV) print_csv(o, a);
+    else if (a->pred) print_text(o, a);
+    if ((o->journal && fflush(o->out) != 0) || ferror(o->out)) {
+        o->write_errno = errno ? errno : EIO;
+        return 1;
+    }
+    cli_eta_update(&o->eta, ++o->done);
+    return 0;
 }
 
-/* Parses the options into the arguments; 0, or the exit code of a usage error / --help. */
 typedef struct args {
-    const char *model, *partition;
-    int format, distribution, help;
+    const char *model, *partition, *out;
+    int format, distribution, resume, help;
     geoloc_predict_options opt;
     cli_photo_list photos;
 } args;
 
+/* Parses the options into the arguments; 0, or the exit code of a usage error / --help. */
 static int parse_args(int argc, char **argv, args *a) {
     a->opt = geoloc_predict_options_default();
     int options_done = 0;
@@ -203,10 +189,15 @@ static int parse_args(int argc, char **argv, args *a) {
             return 0;
         } else if (!strcmp(s, "--distribution")) {
             a->distribution = 1;
-        } else if (cli_is_prediction_option(s) || !strcmp(s, "--format") || !strcmp(s, "--top")) {
+        } else if (!strcmp(s, "--resume")) {
+            a->resume = 1;
+        } else if (cli_is_prediction_option(s) || !strcmp(s, "--format") || !strcmp(s, "--top") ||
+                   !strcmp(s, "--out")) {
             if (!(v = cli_option_value(CMD, argc, argv, &k))) return 2;
             if (cli_is_prediction_option(s)) {
                 if (cli_set_prediction_option(CMD, s, v, &a->model, &a->partition, &a->opt) != 0) return 2;
+            } else if (!strcmp(s, "--out")) {
+                a->out = v;
             } else if (!strcmp(s, "--format")) {
                 a->format = !strcmp(v, "text") ? FMT_TEXT : !strcmp(v, "csv") ? FMT_CSV : !strcmp(v, "json") ? FMT_JSON : -1;
                 if (a->format < 0) {
@@ -230,7 +221,183 @@ static int parse_args(int argc, char **argv, args *a) {
         fprintf(stderr, CMD ": --distribution needs --format csv or json\n");
         return 2;
     }
+    if (a->resume && (!a->out || !strcmp(a->out, "-") || a->format != FMT_CSV)) {
+        fprintf(stderr, CMD ": --resume needs --out FILE and --format csv\n");
+        return 2;
+    }
+    for (size_t k = 0; a->out && k < a->photos.n; k++)
+        if (io_same_file(a->out, a->photos.paths[k])) {
+            fprintf(stderr, CMD ": --out %s is the input photo %s: refused\n", a->out, a->photos.paths[k]);
+            return 2;
+        }
     return 0;
+}
+
+/* ---- --out and --resume ---------------------------------------------------------- */
+
+/* Where the output goes: standard output, or FILE written atomically (csv: via
+ * the journal FILE.partial, flushed at every row). */
+typedef struct dest {
+    atomic_file file;
+    int opened;
+    char *journal_path;
+    FILE *journal;
+    size_t resumed;        /* rows kept from an interrupted run */
+    char **done;           /* their photos, sorted */
+} dest;
+
+/* The rows of an interrupted run (FILE.partial, else FILE): kept when the
+ * header is the one this run writes; their photos go to d->done. 0, or 2 after
+ * a message (another header: other options). Writes the kept bytes to out. */
+static int resume_rows(dest *d, const char *out_path, const char *header, FILE *out) {
+    const char *from = access(d->journal_path, F_OK) == 0 ? d->journal_path : out_path;
+    geoloc_error err = {0};
+    csv_reader *r = access(from, F_OK) == 0 ? csv_open(from, &err) : NULL;
+    if (!r) return 0; /* nothing to resume */
+    size_t size, hlen = strlen(header), kept = 0;
+    const char *data = csv_data(r, &size);
+    if (size < hlen || memcmp(data, header, hlen) != 0) {
+        fprintf(stderr, CMD ": --resume: %s was written with other options (its header differs); "
+                "run without --resume to start again\n", from);
+        csv_close(r);
+        return 2;
+    }
+    csv_field f[1];
+    size_t n, cap = 0;
+    int rc = csv_next_row(r, f, 1, &n, &err); /* the header */
+    while (rc == 1 && (rc = csv_next_row(r, f, 1, &n, &err)) == 1) {
+        size_t end = csv_offset(r);
+        if (end == 0 || data[end - 1] != '\n' || f[0].len == 0) break; /* a row cut short */
+        char *name = strndup(f[0].p, f[0].len);
+        if (!name || array_grow((void **)&d->done, &cap, d->resumed + 1, sizeof *d->done)) {
+            free(name);
+            break;
+        }
+        d->done[d->resumed++] = name;
+        kept = end;
+    }
+    fwrite(data, 1, kept ? kept : hlen, out);
+    csv_close(r);
+    if (d->resumed) qsort(d->done, d->resumed, sizeof *d->done, cli_compare_strings);
+    return 0;
+}
+
+/* Opens the destination; 0, or the exit code after a message. */
+static int dest_open(dest *d, const args *a, const char *header, FILE **out) {
+    memset(d, 0, sizeof *d);
+    *out = stdout;
+    if (!a->out) return 0;
+    geoloc_error err = {0};
+    if (atomic_file_open(&d->file, a->out, &err) != GEOLOC_OK) {
+        fprintf(stderr, CMD ": %s\n", err.message);
+        return 1;
+    }
+    d->opened = 1;
+    *out = d->file.fp;
+    if (a->format != FMT_CSV || !strcmp(a->out, "-")) return 0;
+    size_t len = strlen(a->out) + sizeof ".partial";
+    if (!(d->journal_path = malloc(len))) return 1;
+    snprintf(d->journal_path, len, "%s.partial", a->out);
+    char *kept = NULL;
+    size_t kept_size = 0;
+    FILE *mem = a->resume ? open_memstream(&kept, &kept_size) : NULL;
+    int rc = mem ? resume_rows(d, a->out, header, mem) : 0;
+    if (mem) fclose(mem);
+    if (rc == 0 && !(d->journal = fopen(d->journal_path, "w"))) {
+        fprintf(stderr, CMD ": cannot write %s: %s\n", d->journal_path, strerror(errno));
+        rc = 1;
+    }
+    if (rc == 0 && kept_size) fwrite(kept, 1, kept_size, d->journal);
+    else if (rc == 0) fputs(header, d->journal);
+    free(kept);
+    *out = d->journal;
+    return rc;
+}
+
+/* 1 when a photo already has its row. */
+static int dest_has(const dest *d, const char *path) {
+    return d->resumed && bsearch(&path, d->done, d->resumed, sizeof *d->done, cli_compare_strings);
+}
+
+/* Commits (ok) or abandons the destination; 0, or 1 after a message. */
+static int dest_close(dest *d, int ok) {
+    int rc = 0;
+    geoloc_error err = {0};
+    if (d->journal) { /* the journal becomes the file */
+        ok = ok && fflush(d->journal) == 0 && !ferror(d->journal);
+        rewind(d->journal);
+        FILE *in = ok ? fopen(d->journal_path, "r") : NULL;
+        char buf[65536];
+        size_t got;
+        while (in && (got = fread(buf, 1, sizeof buf, in)) > 0) fwrite(buf, 1, got, d->file.fp);
+        ok = in && !ferror(in);
+        if (in) fclose(in);
+        fclose(d->journal);
+    }
+    if (d->opened && ok && atomic_file_commit(&d->file, &err) != GEOLOC_OK) {
+        fprintf(stderr, CMD ": %s\n", err.message);
+        rc = 1;
+    } else if (d->opened && !ok) {
+        atomic_file_abort(&d->file);
+        rc = 1;
+    }
+    if (d->journal && rc == 0) unlink(d->journal_path); /* kept after a failure, for --resume */
+    free(d->journal_path);
+    for (size_t k = 0; k < d->resumed; k++) free(d->done[k]);
+    free(d->done);
+    return rc;
+}
+
+/* ---- the command ----------------------------------------------------------------- */
+
+static void json_begin(out_ctx *o, const cli_runner *c) {
+    geoloc_json *w = &o->json;
+    geoloc_json_init(w, o->out, 2);
+    geoloc_json_object_begin(w);
+    geoloc_json_key(w, "schema");
+    geoloc_json_int(w, GEOLOC_ANSWER_SCHEMA);
+    geoloc_json_key(w, "model");
+    geoloc_json_string(w, c->path);
+    geoloc_json_key(w, "partition");
+    geoloc_json_string(w, c->opt.partition < 0 ? "hierarchical" : c->model->partition_names[c->opt.partition]);
+    geoloc_json_key(w, "crops");
+    geoloc_json_string(w, cli_crops_name(c->opt.crops));
+    geoloc_json_key(w, "predictions");
+    geoloc_json_array_begin(w);
+}
+
+static int json_end(out_ctx *o, const geoloc_batch_stats *st) {
+    geoloc_json *w = &o->json;
+    geoloc_json_array_end(w);
+    geoloc_json_key(w, "predicted");
+    geoloc_json_int(w, (int64_t)st->predicted);
+    geoloc_json_key(w, "skipped");
+    geoloc_json_int(w, (int64_t)st->failed);
+    geoloc_json_object_end(w);
+    geoloc_error err = {0};
+    if (geoloc_json_finish(w, &err) == GEOLOC_OK) return 0;
+    if (err.status != GEOLOC_E_IO) fprintf(stderr, CMD ": %s\n", err.message);
+    return -1;
+}
+
+/* The final line on stderr: photos predicted, kept by --resume, skipped, speed. */
+static void print_summary(const geoloc_batch_stats *st, size_t resumed, size_t left_out, double seconds,
+                          double load_seconds) {
+    char kept[64] = "";
+    if (resumed) snprintf(kept, sizeof kept, " (+%zu already in the output)", resumed);
+    fprintf(stderr, CMD ": %zu photo%s predicted%s, %zu skipped (%zu unreadable, %zu left out of folders); "
+            "%.2f photos/s (model loaded in %.2f s)\n", st->predicted, st->predicted == 1 ? "" : "s", kept,
+            st->failed + left_out, st->failed, left_out, seconds > 0 ? (double)st->predicted / seconds : 0.0,
+            load_seconds);
+}
+
+/* The photos still to predict (all, or those --resume found no row for). */
+static char **todo_list(const args *a, const dest *d, size_t *n) {
+    char **todo = malloc((a->photos.n ? a->photos.n : 1) * sizeof *todo);
+    *n = 0;
+    for (size_t k = 0; todo && k < a->photos.n; k++)
+        if (!dest_has(d, a->photos.paths[k])) todo[(*n)++] = a->photos.paths[k];
+    return todo;
 }
 
 int cli_predict(int argc, char **argv) {
@@ -247,7 +414,7 @@ int cli_predict(int argc, char **argv) {
         return 2;
     }
     if (a.photos.n == 0) {
-        fprintf(stderr, CMD ": no photos to predict\n");
+        fprintf(stderr, CMD ": no photos to predict%s\n", a.photos.skipped ? " (everything was skipped)" : "");
         cli_photo_list_free(&a.photos);
         return 1;
     }
@@ -257,30 +424,55 @@ int cli_predict(int argc, char **argv) {
         cli_photo_list_free(&a.photos);
         return rc;
     }
-    out_ctx o = {a.format, a.opt.top_k, a.distribution, c.model,
-                 c.opt.partition < 0 ? c.model->n_partitions - 1 : (size_t)c.opt.partition, 0, 0, 0};
-    if (a.format == FMT_CSV) print_csv_header(&o);
-    if (a.format == FMT_JSON) {
-        printf("{\"model\": ");
-        cli_json_string(stdout, c.path);
-        printf(", \"partition\": ");
-        cli_json_string(stdout, c.opt.partition < 0 ? "hierarchical" : c.model->partition_names[c.opt.partition]);
-        printf(", \"crops\": \"%s\", \"predictions\": [", cli_crops_name(c.opt.crops));
+    out_ctx o = {.format = a.format, .top = a.opt.top_k, .distribution = a.distribution, .m = c.model,
+                 .answer = c.opt.partition < 0 ? c.model->n_partitions - 1 : (size_t)c.opt.partition};
+    char *header = NULL;
+    size_t header_size = 0;
+    FILE *mem = open_memstream(&header, &header_size);
+    if (mem) {
+        print_csv_header(&o, mem);
+        fclose(mem);
     }
-    double t0 = cli_now_seconds();
-    long failed = cli_predict_files(CMD, &c, (const char *const *)a.photos.paths, a.photos.n, a.distribution,
-                                    on_result, &o);
-    double seconds = cli_now_seconds() - t0;
-    if (a.format == FMT_JSON) printf("\n], \"predicted\": %zu, \"skipped\": %zu}\n", o.predicted, o.failed);
-    if (failed >= 0 && (o.failed || a.photos.folders || a.photos.n > 1))
-        fprintf(stderr, CMD ": %zu photo%s predicted, %zu skipped (unreadable); %.1f images/s (model loaded in "
-                "%.2f s)\n", o.predicted, o.predicted == 1 ? "" : "s", o.failed,
-                seconds > 0 ? (double)o.predicted / seconds : 0.0, c.load_seconds);
+    dest d = {0};
+    rc = !header ? 1 : dest_open(&d, &a, header, &o.out);
+    o.journal = d.journal != NULL;
+    size_t n = 0;
+    char **todo = rc == 0 ? todo_list(&a, &d, &n) : NULL;
+    geoloc_batch_stats st = {0};
+    double seconds = 0;
+    int quiet = 0; /* standard output's reader left */
+    if (rc == 0 && todo) {
+        if (a.format == FMT_CSV && !o.journal) fputs(header, o.out);
+        if (a.format == FMT_JSON) json_begin(&o, &c);
+        if (a.photos.folders) cli_eta_start(&o.eta, "predict", n);
+        double t0 = cli_now_seconds();
+        errno = 0;
+        int failed = cli_predict_paths(CMD, &c, (const char *const *)todo, n, a.distribution, on_answer, &o, &st);
+        seconds = cli_now_seconds() - t0;
+        cli_eta_clear(&o.eta);
+        if (!o.write_errno && a.format == FMT_JSON && json_end(&o, &st) != 0) /* valid JSON even after a failure */
+            o.write_errno = errno ? errno : EIO;
+        if (!failed && !o.write_errno && (fflush(o.out) != 0 || ferror(o.out))) o.write_errno = errno ? errno : EIO;
+        int closed_pipe = o.write_errno == EPIPE && !a.out; /* the reader is gone: nothing to say */
+        if (o.write_errno && !closed_pipe)
+            fprintf(stderr, CMD ": cannot write the output%s%s: %s\n", a.out ? " to " : "", a.out ? a.out : "",
+                    strerror(o.write_errno));
+        rc = failed || (o.write_errno && !closed_pipe) ? 1 : 0;
+        if (closed_pipe) quiet = 1;
+    } else if (rc == 0) {
+        fprintf(stderr, CMD ": out of memory\n");
+        rc = 1;
+    }
+    if (a.out && dest_close(&d, rc == 0) != 0 && rc == 0) rc = 1;
+    size_t skipped = a.photos.skipped + st.failed;
+    if (quiet) rc = 0;
+    else if (rc == 0 && (skipped || a.photos.folders || a.photos.n > 1))
+        print_summary(&st, d.resumed, a.photos.skipped, seconds, c.load_seconds);
+    if (rc == 0 && !quiet && st.predicted + d.resumed == 0) rc = 1;
+    else if (rc == 0 && !quiet && skipped) rc = 3;
+    free(todo);
+    free(header);
     cli_runner_close(&c);
     cli_photo_list_free(&a.photos);
-    if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, CMD ": cannot write the output\n");
-        return 1;
-    }
-    return failed < 0 || o.predicted == 0 ? 1 : 0;
+    return rc;
 }

@@ -1,10 +1,11 @@
-/* Whether two path names reach the same file. */
+/* Whether two paths name the same file (same_file.h). */
 #include "io/same_file.h"
 
 #include <string.h>
 #include <sys/stat.h>
 
-int paths_same_file(const char *a, const char *b) {
+int io_same_file(const char *a, const char *b) {
+    if (!a || !b || !strcmp(a, "-") || !strcmp(b, "-")) return 0;
     if (!strcmp(a, b)) return 1;
     struct stat sa, sb;
     return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;

@@ -1,10 +1,9 @@
 /* Prediction with a geolocation model: each photo's crops (the paper's three
  * squares along the longer side, five crops or the center) go through the
- * network in one batch, the softmax of every head is averaged over the crops,
- * and the answer is one partition's distribution or the hierarchical one
- * (fine class k scores p_fine(k) times the probabilities of its ancestor cells
- * in the coarser partitions, normalised over the fine classes); a cell's
- * location is the mean of its training photos (Class2GPS). */
+ * network in one batch, and the softmax of every head goes to the answer
+ * module (answer.c: crop averaging, hierarchical or single-partition scores,
+ * top-k, Class2GPS, scene). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,9 +20,8 @@ struct geoloc_predictor {
     geoloc_transformer *tf;
     float *input;                       /* batch x crops x 3 x size x size */
     size_t n_heads;
-    float *probs[GEOLOC_NN_MAX_HEADS];  /* batch x crops x classes */
-    double *mean[GEOLOC_NN_MAX_HEADS];  /* one photo's average over its crops */
-    double *score;                      /* the answering partition's distribution */
+    float *probs[GEOLOC_NN_MAX_HEADS];  /* batch x crops x classes, by network head */
+    int geo_head[GEOLOC_MODEL_MAX_PARTITIONS], scene_head; /* network head of each role */
 };
 
 geoloc_predict_options geoloc_predict_options_default(void) {
@@ -45,11 +43,7 @@ void geoloc_predictor_free(geoloc_predictor *p) {
     geoloc_exec_free(p->ex);
     geoloc_transformer_destroy(p->tf);
     free(p->input);
-    for (size_t h = 0; h < p->n_heads; h++) {
-        free(p->probs[h]);
-        free(p->mean[h]);
-    }
-    free(p->score);
+    for (size_t h = 0; h < p->n_heads; h++) free(p->probs[h]);
     free(p);
 }
 
@@ -84,11 +78,19 @@ geoloc_status geoloc_predictor_create(const geoloc_model *m, const geoloc_predic
     geoloc_status s = o.partition < 0 && m->n_partitions > 1 ? check_hierarchy(m, err) : GEOLOC_OK;
     if (s != GEOLOC_OK) return s;
     const geoloc_resnet_config *cfg = geoloc_net_config(m->net);
-    if (cfg->n_heads != m->n_partitions + (m->n_scenes > 0))
-        return error_set(err, GEOLOC_E_ARG, "the network has %zu heads for %zu partitions and %zu scenes",
-                         cfg->n_heads, m->n_partitions, m->n_scenes);
+    int geo_head[GEOLOC_MODEL_MAX_PARTITIONS], scene_head = geoloc_model_head(m, GEOLOC_HEAD_SCENE, 0);
+    for (size_t f = 0; f < m->n_partitions; f++) {
+        geo_head[f] = geoloc_model_head(m, GEOLOC_HEAD_GEO, f);
+        if (geo_head[f] < 0 || cfg->heads[geo_head[f]].classes != (int)m->partitions[f]->n)
+            return error_set(err, GEOLOC_E_ARG, "the network has no head of %zu classes for partition %s",
+                             m->partitions[f]->n, m->partition_names[f]);
+    }
+    if (m->n_scenes > 0 && (scene_head < 0 || cfg->heads[scene_head].classes != (int)m->n_scenes))
+        return error_set(err, GEOLOC_E_ARG, "the network has no scene head of %zu classes", m->n_scenes);
     geoloc_predictor *p = calloc(1, sizeof *p);
     if (!p) return error_set(err, GEOLOC_E_NOMEM, "out of memory");
+    memcpy(p->geo_head, geo_head, sizeof geo_head);
+    p->scene_head = scene_head;
     p->m = m;
     p->opt = o;
     p->crops = geoloc_predict_crop_count(o.crops);
@@ -106,14 +108,9 @@ geoloc_status geoloc_predictor_create(const geoloc_model *m, const geoloc_predic
     p->tf = geoloc_transformer_create();
     p->input = malloc(images * 3 * (size_t)p->size * (size_t)p->size * sizeof *p->input);
     int ok = p->tf && p->input;
-    for (size_t h = 0; h < p->n_heads && ok; h++) {
-        size_t classes = (size_t)cfg->heads[h].classes;
-        p->probs[h] = malloc(images * classes * sizeof *p->probs[h]);
-        p->mean[h] = malloc(classes * sizeof *p->mean[h]);
-        ok = p->probs[h] && p->mean[h];
-    }
-    p->score = ok ? malloc(m->partitions[p->answer]->n * sizeof *p->score) : NULL;
-    if (!p->score) {
+    for (size_t h = 0; h < p->n_heads && ok; h++)
+        ok = (p->probs[h] = malloc(images * (size_t)cfg->heads[h].classes * sizeof *p->probs[h])) != NULL;
+    if (!ok) {
         geoloc_predictor_free(p);
         return error_set(err, GEOLOC_E_NOMEM, "out of memory for prediction");
     }
@@ -147,71 +144,32 @@ static geoloc_status write_crops(geoloc_predictor *p, const geoloc_image *img, s
     return GEOLOC_OK;
 }
 
-/* Keeps top[0..*n) sorted by descending score (ties: lower class first). */
-static void top_insert(int *top, double *val, int *n, int k, int cls, double v) {
-    if (*n == k && !(v > val[k - 1])) return;
-    int j = *n < k ? (*n)++ : k - 1;
-    while (j > 0 && v > val[j - 1]) {
-        top[j] = top[j - 1];
-        val[j] = val[j - 1];
-        j--;
-    }
-    top[j] = cls;
-    val[j] = v;
-}
-
 /* The answer for photo i of the batch just run. */
-static void answer(geoloc_predictor *p, size_t i, geoloc_prediction *out, float *distribution) {
+static geoloc_status answer(geoloc_predictor *p, size_t i, size_t index, geoloc_prediction *out,
+                            float *distribution, geoloc_error *err) {
     const geoloc_model *m = p->m;
     const geoloc_resnet_config *cfg = geoloc_net_config(m->net);
-    for (size_t h = 0; h < p->n_heads; h++) {
-        size_t classes = (size_t)cfg->heads[h].classes;
-        const float *pr = p->probs[h] + i * (size_t)p->crops * classes;
-        for (size_t k = 0; k < classes; k++) {
-            double sum = 0;
-            for (int c = 0; c < p->crops; c++) sum += pr[(size_t)c * classes + k];
-            p->mean[h][k] = sum / p->crops;
-        }
+    size_t rows = i * (size_t)p->crops;
+    const float *geo[GEOLOC_MODEL_MAX_PARTITIONS] = {0};
+    for (size_t f = 0; f < m->n_partitions; f++)
+        geo[f] = p->probs[p->geo_head[f]] + rows * (size_t)cfg->heads[p->geo_head[f]].classes;
+    const float *scene = p->scene_head < 0 ? NULL
+                                           : p->probs[p->scene_head] + rows * (size_t)cfg->heads[p->scene_head].classes;
+    geoloc_status s = geoloc_answer_from_probs(m, geo, scene, (size_t)p->crops, p->opt.partition, p->opt.top_k,
+                                               out, distribution, err);
+    if (s != GEOLOC_OK && err) {
+        char why[sizeof err->message];
+        snprintf(why, sizeof why, "%s", err->message);
+        error_set(err, s, "photo %zu: %s", index, why);
     }
-    size_t f = (size_t)p->answer, n = m->partitions[f]->n;
-    double total = 0;
-    for (size_t k = 0; k < n; k++) {
-        double v = p->mean[f][k];
-        for (size_t c = 0; p->opt.partition < 0 && c < f; c++) v *= p->mean[c][m->ancestor[f][c][k]];
-        p->score[k] = v;
-        total += v;
-    }
-    if (total > 0)
-        for (size_t k = 0; k < n; k++) p->score[k] /= total;
-    else
-        for (size_t k = 0; k < n; k++) p->score[k] = p->mean[f][k];
-    int top[GEOLOC_MODEL_MAX_TOP], n_top = 0, want = p->opt.top_k < (int)n ? p->opt.top_k : (int)n;
-    double val[GEOLOC_MODEL_MAX_TOP];
-    for (size_t k = 0; k < n; k++) top_insert(top, val, &n_top, want, (int)k, p->score[k]);
-    memset(out, 0, sizeof *out);
-    out->partition = p->answer;
-    out->n_top = n_top;
-    for (int r = 0; r < n_top; r++) {
-        geoloc_cell_guess *g = &out->top[r];
-        g->cls = top[r];
-        g->cell = m->partitions[f]->cell[top[r]];
-        g->lat = m->partitions[f]->lat[top[r]];
-        g->lon = m->partitions[f]->lng[top[r]];
-        g->prob = (float)val[r];
-    }
-    out->lat = out->top[0].lat;
-    out->lon = out->top[0].lon;
-    out->scene = -1;
-    if (m->n_scenes > 0) {
-        const double *sc = p->mean[m->n_partitions];
-        out->scene = 0;
-        for (size_t k = 1; k < m->n_scenes; k++)
-            if (sc[k] > sc[out->scene]) out->scene = (int)k;
-        out->scene_prob = (float)sc[out->scene];
-    }
-    if (distribution)
-        for (size_t k = 0; k < n; k++) distribution[k] = (float)p->score[k];
+    return s;
 }
+
+size_t geoloc_predictor_classes(const geoloc_predictor *p) { return p->m->partitions[p->answer]->n; }
+
+const geoloc_model *geoloc_predictor_model(const geoloc_predictor *p) { return p->m; }
+
+geoloc_predict_options geoloc_predictor_options(const geoloc_predictor *p) { return p->opt; }
 
 geoloc_status geoloc_predict(geoloc_predictor *p, const geoloc_image *images, size_t n,
                              geoloc_prediction *out, float *const *distributions,
@@ -232,7 +190,9 @@ geoloc_status geoloc_predict(geoloc_predictor *p, const geoloc_image *images, si
             geoloc_softmax(geoloc_exec_logits(p->ex, h), count * (size_t)p->crops,
                            (size_t)cfg->heads[h].classes, p->probs[h]);
         for (size_t i = 0; i < count; i++)
-            answer(p, i, &out[start + i], distributions ? distributions[start + i] : NULL);
+            if ((s = answer(p, i, start + i, &out[start + i], distributions ? distributions[start + i] : NULL,
+                            err)) != GEOLOC_OK)
+                return s;
     }
     return GEOLOC_OK;
 }

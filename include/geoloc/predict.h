@@ -1,0 +1,64 @@
+/* geoloc: batch prediction of photos given as files or as bytes in memory
+ * (the command line and a server call the same code), and the answer as
+ * JSON (schema 1: docs/answer-schema.md). */
+#ifndef GEOLOC_PREDICT_H
+#define GEOLOC_PREDICT_H
+
+#include <stddef.h>
+
+#include "geoloc/exif.h"
+#include "geoloc/json.h"
+#include "geoloc/model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GEOLOC_ANSWER_SCHEMA 1 /* the "schema" of the answer JSON */
+
+/* One photo to predict: the bytes data[0..size) when data is not NULL, else
+ * the file at path. name labels it in answers and messages (NULL: path). */
+typedef struct geoloc_photo_input {
+    const char *path;
+    const void *data;
+    size_t size;
+    const char *name;
+} geoloc_photo_input;
+
+/* What became of one photo. */
+typedef struct geoloc_photo_answer {
+    size_t index;                   /* in the inputs given */
+    const char *name;
+    const geoloc_prediction *pred;  /* NULL when the photo could not be read or decoded */
+    const float *distribution;      /* the answering partition's, when asked (else NULL) */
+    const geoloc_photo_meta *meta;  /* EXIF (printed beside, never used to predict); NULL: none */
+    const char *error;              /* why pred is NULL */
+} geoloc_photo_answer;
+
+/* Receives each photo's answer in input order; 0 to go on, non-zero to stop. */
+typedef int (*geoloc_answer_fn)(void *ctx, const geoloc_photo_answer *a);
+
+/* Counts of a batch prediction. */
+typedef struct geoloc_batch_stats {
+    size_t predicted;  /* answers with a prediction */
+    size_t failed;     /* photos that could not be read or decoded */
+    int stopped;       /* the callback asked to stop */
+} geoloc_batch_stats;
+
+/* Predicts in[0..n) in batches of the predictor's batch size: each batch is
+ * read and decoded in parallel (EXIF metadata read beside), run through the
+ * network, and answered through fn in input order. An unreadable photo is an
+ * answer with its error, not a failure. Fails only when prediction itself
+ * fails (out of memory, a non-finite probability from the model: E_RANGE). */
+geoloc_status geoloc_predict_photos(geoloc_predictor *p, const geoloc_photo_input *in, size_t n,
+                                    int want_distribution, geoloc_answer_fn fn, void *ctx,
+                                    geoloc_batch_stats *stats, geoloc_error *err);
+
+/* Writes one photo's answer as a JSON object of schema 1 (the format of
+ * docs/answer-schema.md) with w; returns w's status (the first error). */
+geoloc_status geoloc_answer_write_json(geoloc_json *w, const geoloc_model *m, const geoloc_photo_answer *a);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

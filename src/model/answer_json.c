@@ -1,0 +1,94 @@
+/* One photo's answer as JSON, schema 1 (docs/answer-schema.md describes
+ * every field): the one place that writes it. */
+#include "geoloc/distance.h"
+#include "geoloc/predict.h"
+#include "geoloc/s2.h"
+
+/* Writes "cell": TOKEN, "level": L of an S2 cell. */
+static void cell_fields(geoloc_json *w, geoloc_cell cell) {
+    char tok[GEOLOC_S2_TOKEN_SIZE];
+    geoloc_s2_to_token(cell, tok);
+    geoloc_json_key(w, "cell");
+    geoloc_json_string(w, tok);
+    geoloc_json_key(w, "level");
+    geoloc_json_int(w, geoloc_s2_level(cell));
+}
+
+static void guess(geoloc_json *w, const geoloc_cell_guess *g) {
+    geoloc_json_object_begin(w);
+    cell_fields(w, g->cell);
+    geoloc_json_key(w, "class");
+    geoloc_json_int(w, g->cls);
+    geoloc_json_key(w, "lat");
+    geoloc_json_double(w, g->lat);
+    geoloc_json_key(w, "lon");
+    geoloc_json_double(w, g->lon);
+    geoloc_json_key(w, "prob");
+    geoloc_json_float(w, g->prob);
+    geoloc_json_object_end(w);
+}
+
+static void distribution(geoloc_json *w, const geoloc_partition *part, const float *d) {
+    char tok[GEOLOC_S2_TOKEN_SIZE];
+    geoloc_json_key(w, "distribution");
+    geoloc_json_array_begin(w);
+    for (size_t k = 0; k < part->n; k++) {
+        geoloc_s2_to_token(part->cell[k], tok);
+        geoloc_json_object_begin(w);
+        geoloc_json_key(w, "cell");
+        geoloc_json_string(w, tok);
+        geoloc_json_key(w, "p");
+        geoloc_json_float(w, d[k]);
+        geoloc_json_object_end(w);
+    }
+    geoloc_json_array_end(w);
+}
+
+geoloc_status geoloc_answer_write_json(geoloc_json *w, const geoloc_model *m, const geoloc_photo_answer *a) {
+    geoloc_json_object_begin(w);
+    geoloc_json_key(w, "schema");
+    geoloc_json_int(w, GEOLOC_ANSWER_SCHEMA);
+    geoloc_json_key(w, "file");
+    geoloc_json_string(w, a->name);
+    const geoloc_prediction *p = a->pred;
+    if (!p) {
+        geoloc_json_key(w, "error");
+        geoloc_json_string(w, a->error ? a->error : "unreadable");
+        geoloc_json_object_end(w);
+        return w->err.status;
+    }
+    geoloc_json_key(w, "lat");
+    geoloc_json_double(w, p->lat);
+    geoloc_json_key(w, "lon");
+    geoloc_json_double(w, p->lon);
+    cell_fields(w, p->top[0].cell);
+    geoloc_json_key(w, "prob");
+    geoloc_json_float(w, p->top[0].prob);
+    geoloc_json_key(w, "partition");
+    geoloc_json_string(w, m->partition_names[p->partition]);
+    geoloc_json_key(w, "top");
+    geoloc_json_array_begin(w);
+    for (int k = 0; k < p->n_top; k++) guess(w, &p->top[k]);
+    geoloc_json_array_end(w);
+    geoloc_json_key(w, "scene");
+    geoloc_json_string(w, p->scene >= 0 ? m->scene_names[p->scene] : NULL);
+    geoloc_json_key(w, "scene_prob");
+    if (p->scene >= 0) geoloc_json_float(w, p->scene_prob);
+    else geoloc_json_null(w);
+    geoloc_json_key(w, "exif");
+    if (a->meta && a->meta->has_gps) {
+        geoloc_json_object_begin(w);
+        geoloc_json_key(w, "lat");
+        geoloc_json_double(w, a->meta->lat);
+        geoloc_json_key(w, "lon");
+        geoloc_json_double(w, a->meta->lng);
+        geoloc_json_key(w, "distance_km");
+        geoloc_json_double(w, geoloc_haversine_km(a->meta->lat, a->meta->lng, p->lat, p->lon));
+        geoloc_json_object_end(w);
+    } else {
+        geoloc_json_null(w);
+    }
+    if (a->distribution) distribution(w, m->partitions[p->partition], a->distribution);
+    geoloc_json_object_end(w);
+    return w->err.status;
+}
