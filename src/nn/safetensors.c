@@ -8,6 +8,7 @@
 #include "core/array.h"
 #include "core/error.h"
 #include "io/atomic_file.h"
+#include "io/crc32c.h"
 #include "io/mapped_file.h"
 #include "nn/st_json.h"
 
@@ -27,6 +28,7 @@ struct geoloc_safetensors {
     geoloc_tensor_info *t;    /* sorted by name */
     size_t n_meta;
     meta_entry *meta;         /* sorted by key */
+    int has_checksum;         /* the data matched its GEOLOC_ST_CHECKSUM_KEY entry */
 };
 
 static const struct {
@@ -427,6 +429,26 @@ out:
     return s;
 }
 
+/* The data area (after the header parse validated its length) against the
+ * checksum entry, when there is one. */
+static geoloc_status verify_checksum(geoloc_safetensors *st, const unsigned char *data, size_t size,
+                                     geoloc_error *err) {
+    const char *want = geoloc_safetensors_metadata_get(st, GEOLOC_ST_CHECKSUM_KEY);
+    if (!want) return GEOLOC_OK;
+    uint64_t hlen = 0;
+    for (int k = 7; k >= 0; k--) hlen = (hlen << 8) | data[k];
+    char got[9];
+    snprintf(got, sizeof got, "%08x", (unsigned)crc32c(0, data + 8 + hlen, size - 8 - (size_t)hlen));
+    if (strlen(want) != 8 || strspn(want, "0123456789abcdef") != 8)
+        return error_set(err, GEOLOC_E_PARSE, "%s: header: __metadata__ \"%s\": \"%.40s\" is not 8 "
+                         "lowercase hex digits", st->name, GEOLOC_ST_CHECKSUM_KEY, want);
+    if (strcmp(want, got) != 0)
+        return error_set(err, GEOLOC_E_PARSE, "%s: data checksum mismatch (file damaged or edited): "
+                         "crc32c %s in the header, %s of the data", st->name, want, got);
+    st->has_checksum = 1;
+    return GEOLOC_OK;
+}
+
 static geoloc_status open_impl(const void *data, size_t size, const void *map, const char *name,
                                geoloc_safetensors **out, geoloc_error *err) {
     *out = NULL;
@@ -440,6 +462,7 @@ static geoloc_status open_impl(const void *data, size_t size, const void *map, c
     st->map = map;
     st->map_size = size;
     geoloc_status s = parse(st, data, size, err);
+    if (s == GEOLOC_OK) s = verify_checksum(st, data, size, err);
     if (s != GEOLOC_OK) {
         geoloc_safetensors_close(st);
         return s;
@@ -468,6 +491,8 @@ geoloc_status geoloc_safetensors_open_buffer(const void *data, size_t size, cons
 }
 
 size_t geoloc_safetensors_count(const geoloc_safetensors *st) { return st->n; }
+
+int geoloc_safetensors_has_checksum(const geoloc_safetensors *st) { return st->has_checksum; }
 
 const geoloc_tensor_info *geoloc_safetensors_tensor(const geoloc_safetensors *st, size_t i) {
     return i < st->n ? &st->t[i] : NULL;
@@ -599,7 +624,7 @@ geoloc_status geoloc_safetensors_write(const char *path, const geoloc_tensor_des
     if (!bytes) return error_set(err, GEOLOC_E_NOMEM, "%s: out of memory", path);
     strbuf b = {0};
     geoloc_status s = GEOLOC_OK;
-    /* validate */
+    /* validate (a caller's checksum entry is replaced by the one computed here) */
     for (size_t k = 0; k < n_meta && s == GEOLOC_OK; k++) {
         if (!meta_keys[k] || !meta_values[k] || !valid_text(meta_keys[k], GEOLOC_ST_MAX_NAME) ||
             !valid_text(meta_values[k], GEOLOC_ST_MAX_HEADER))
@@ -652,26 +677,29 @@ geoloc_status geoloc_safetensors_write(const char *path, const geoloc_tensor_des
         free(bytes);
         return s;
     }
-    /* header */
-    sb_str(&b, "{");
-    int first = 1;
-    if (n_meta) {
-        sb_str(&b, "\"__metadata__\":{");
-        for (size_t k = 0; k < n_meta; k++) {
-            if (k) sb_str(&b, ",");
-            sb_json_string(&b, meta_keys[k]);
-            sb_str(&b, ":");
-            sb_json_string(&b, meta_values[k]);
-        }
-        sb_str(&b, "}");
-        first = 0;
+    /* header: the metadata, then the checksum of the data in writing order */
+    uint32_t crc = 0;
+    for (size_t k = 0; k < n; k++)
+        if (bytes[k]) crc = crc32c(crc, tensors[k].data, (size_t)bytes[k]);
+    char crc_hex[9];
+    snprintf(crc_hex, sizeof crc_hex, "%08x", (unsigned)crc);
+    sb_str(&b, "{\"__metadata__\":{");
+    for (size_t k = 0; k < n_meta; k++) {
+        if (!strcmp(meta_keys[k], GEOLOC_ST_CHECKSUM_KEY)) continue;
+        sb_json_string(&b, meta_keys[k]);
+        sb_str(&b, ":");
+        sb_json_string(&b, meta_values[k]);
+        sb_str(&b, ",");
     }
+    sb_json_string(&b, GEOLOC_ST_CHECKSUM_KEY);
+    sb_str(&b, ":");
+    sb_json_string(&b, crc_hex);
+    sb_str(&b, "}");
     uint64_t off = 0;
     for (size_t k = 0; k < n; k++) {
         const geoloc_tensor_desc *t = &tensors[k];
         char num[64];
-        if (!first) sb_str(&b, ",");
-        first = 0;
+        sb_str(&b, ",");
         sb_json_string(&b, t->name);
         sb_str(&b, ":{\"dtype\":\"");
         sb_str(&b, dtypes[t->dtype].name);
