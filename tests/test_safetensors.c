@@ -375,34 +375,34 @@ static void test_hostile(void) {
 
     /* JSON syntax */
     EXPECT_FAIL("[]", 0, "JSON object expected");
-    EXPECT_FAIL("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}", 4, "JSON ends");
+    EXPECT_FAIL("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}", 4, "'}' expected near end of file");
     EXPECT_FAIL("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},}", 4,
-                "tensor name (a string) expected");
+                "string or '}' expected");
     EXPECT_FAIL("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}} x", 4,
-                "unexpected text after the JSON object");
+                "end of file expected near 'x'");
     EXPECT_FAIL("{\"a\" {}}", 0, "':' expected");
-    EXPECT_FAIL("{\"a:{}}", 0, "unterminated string");
-    EXPECT_FAIL("{\"a\\q\":{}}", 0, "bad escape");
-    EXPECT_FAIL("{\"a\\ud800\":{}}", 0, "unpaired surrogate");
-    EXPECT_FAIL("{\"a\\u0000\":{}}", 0, "NUL character");
-    EXPECT_FAIL("{\"a\xc3\x28\":{}}", 0, "invalid UTF-8");
+    EXPECT_FAIL("{\"a:{}}", 0, "premature end of input");
+    EXPECT_FAIL("{\"a\\q\":{}}", 0, "invalid escape");
+    EXPECT_FAIL("{\"a\\ud800\":{}}", 0, "invalid Unicode '\\uD800'");
+    EXPECT_FAIL("{\"a\\u0000\":{}}", 0, "NUL byte in object key not supported");
+    EXPECT_FAIL("{\"a\xc3\x28\":{}}", 0, "unable to decode byte 0xc3");
     EXPECT_FAIL("{\"a\x01\":{}}", 0, "control character");
     EXPECT_FAIL("{\"a\":{\"dtype\":\"F32\",\"x\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
                 "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"
                 "]]]]]]]]]]]]]]]]]],\"shape\":[1],\"data_offsets\":[0,4]}}", 4, "nested deeper than 64");
     EXPECT_FAIL("{\"a\":{\"dtype\":\"F32\",\"x\":tru,\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
-                "value expected");
+                "invalid token near 'tru'");
     EXPECT_FAIL("{\"a\":[]}", 0, "tensor \"a\": an object expected");
     EXPECT_FAIL("{\"a\":{\"dtype\":\"F32\",\"shape\":[1]}}", 0, "tensor \"a\": no \"data_offsets\"");
     EXPECT_FAIL("{\"a\":{\"dtype\":\"F32\",\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4,
-                "\"dtype\" given twice");
+                "duplicate object key near '\"dtype\"'");
     EXPECT_FAIL("{\"a\":{\"dtype\":3,\"shape\":[1],\"data_offsets\":[0,4]}}", 4, "dtype is not a string");
     EXPECT_FAIL("{\"a\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,4]}}", 4,
-                "tensor \"a\": shape: JSON: non-negative integer expected");
+                "tensor \"a\": shape: dimension 0: a non-negative integer expected");
     EXPECT_FAIL("{\"a\":{\"dtype\":\"F32\",\"shape\":[1.0],\"data_offsets\":[0,4]}}", 4,
                 "non-negative integer expected");
     EXPECT_FAIL("{\"a\":{\"dtype\":\"F32\",\"shape\":[18446744073709551616],\"data_offsets\":[0,4]}}", 4,
-                "exceeds 64 bits");
+                "too big integer");
     EXPECT_FAIL("{\"a\":{\"dtype\":\"F32\",\"shape\":1,\"data_offsets\":[0,4]}}", 4, "shape is not an array");
     EXPECT_FAIL("{\"a\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1],"
                 "\"data_offsets\":[0,4]}}", 4, "more than 16 dimensions");
@@ -412,8 +412,8 @@ static void test_hostile(void) {
                 "data_offsets is not a pair");
     EXPECT_FAIL("{\"__metadata__\":{\"k\":1}}", 0, "__metadata__ \"k\": a string value expected");
     EXPECT_FAIL("{\"__metadata__\":[]}", 0, "__metadata__ is not an object");
-    EXPECT_FAIL("{\"__metadata__\":{\"k\":\"1\",\"k\":\"2\"}}", 0, "key \"k\" given twice");
-    EXPECT_FAIL("{\"__metadata__\":{},\"__metadata__\":{}}", 0, "__metadata__ given twice");
+    EXPECT_FAIL("{\"__metadata__\":{\"k\":\"1\",\"k\":\"2\"}}", 0, "duplicate object key near '\"k\"'");
+    EXPECT_FAIL("{\"__metadata__\":{},\"__metadata__\":{}}", 0, "duplicate object key near '\"__metadata__\"'");
 
     /* dtypes and shapes */
     EXPECT_FAIL("{\"w\":{\"dtype\":\"F8_E4M3\",\"shape\":[1],\"data_offsets\":[0,1]}}", 1,
@@ -430,10 +430,23 @@ static void test_hostile(void) {
                 "tensor \"w\": data_offsets [0,8] beyond the data area (4 bytes)");
     EXPECT_FAIL("{\"w\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[4,0]}}", 4,
                 "data_offsets [4,0] end before begin");
-    EXPECT_FAIL("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[18446744073709551612,"
-                "18446744073709551615]}}", 4, "hold 3 bytes");
-    EXPECT_FAIL("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[18446744073709551611,"
-                "18446744073709551615]}}", 4, "beyond the data area");
+    /* JSON integers are 64-bit signed (jansson): offsets up to 2^63 - 1 */
+    EXPECT_FAIL("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[9223372036854775804,"
+                "9223372036854775807]}}", 4, "hold 3 bytes");
+    EXPECT_FAIL("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[9223372036854775803,"
+                "9223372036854775807]}}", 4, "beyond the data area");
+    EXPECT_FAIL("{\"w\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,9223372036854775808]}}", 4,
+                "too big integer");
+    /* a header of many values is refused before its tree is built */
+    {
+        size_t n = 4000010, len = 2 * n + 64;
+        char *many = malloc(len);
+        size_t at = (size_t)sprintf(many, "{\"a\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[0,0],\"x\":[");
+        for (size_t k = 0; k < n; k++) many[at++] = '0', many[at++] = ',';
+        strcpy(many + at - 1, "]}}");
+        EXPECT_FAIL(many, 0, "more than 4000000 values");
+        free(many);
+    }
     EXPECT_FAIL("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
                 "\"b\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 12,
                 "tensor \"b\": data_offsets [4,12] overlap tensor \"a\"");
@@ -449,7 +462,7 @@ static void test_hostile(void) {
     /* names */
     EXPECT_FAIL("{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},"
                 "\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[1,2]}}", 2,
-                "tensor \"a\" given twice");
+                "duplicate object key near '\"a\"'");
     char *long_name = malloc(2200);
     strcpy(long_name, "{\"");
     memset(long_name + 2, 'n', 2000);
