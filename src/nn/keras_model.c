@@ -260,8 +260,9 @@ static geoloc_status check_pair(const ctx *c, const json_t *cfg, const char *key
                                 int optional) {
     const json_t *v = json_object_get(cfg, key);
     if (!v) return optional ? GEOLOC_OK : LAYER_ERR(c, GEOLOC_E_PARSE, "no \"%s\"", key);
-    if (!json_is_array(v) || json_array_size(v) != 2 || !json_is_integer(json_array_get(v, 0)) || !json_is_integer(json_array_get(v, 1)) ||
-        json_integer_value(json_array_get(v, 0)) != a || json_integer_value(json_array_get(v, 1)) != b) {
+    const json_t *x = json_array_get(v, 0), *y = json_array_get(v, 1);
+    if (json_array_size(v) != 2 || !json_is_integer(x) || !json_is_integer(y) || json_integer_value(x) != a ||
+        json_integer_value(y) != b) {
         char buf[200];
         return LAYER_ERR(c, json_is_array(v) ? GEOLOC_E_RANGE : GEOLOC_E_PARSE,
                          "%s %s, expected [%d,%d]", key, value_text(v, buf, sizeof buf), a, b);
@@ -285,7 +286,7 @@ static geoloc_status check_int(const ctx *c, const json_t *cfg, const char *key,
 /* config[key], when given, must be true (the default). */
 static geoloc_status check_true(const ctx *c, const json_t *cfg, const char *key) {
     const json_t *v = json_object_get(cfg, key);
-    if (v && (!json_is_true(v))) {
+    if (v && !json_is_true(v)) {
         char buf[200];
         return LAYER_ERR(c, GEOLOC_E_RANGE, "%s %s, expected true", key,
                          value_text(v, buf, sizeof buf));
@@ -298,7 +299,8 @@ static geoloc_status check_str(const ctx *c, const json_t *cfg, const char *key,
                                const char *b, int optional) {
     const json_t *v = json_object_get(cfg, key);
     if (!v) return optional ? GEOLOC_OK : LAYER_ERR(c, GEOLOC_E_PARSE, "no \"%s\"", key);
-    if (!json_is_string(v) || (strcmp(json_string_value(v), a) != 0 && (!b || strcmp(json_string_value(v), b) != 0))) {
+    const char *text = json_string_value(v);
+    if (!text || (strcmp(text, a) != 0 && (!b || strcmp(text, b) != 0))) {
         char buf[200];
         return LAYER_ERR(c, GEOLOC_E_RANGE, "%s %s, expected \"%s\"%s%s%s", key,
                          value_text(v, buf, sizeof buf), a, b ? " or \"" : "", b ? b : "",
@@ -375,40 +377,41 @@ static geoloc_status check_layer(geoloc_keras_model *m, const char *file, size_t
     if (!json_is_object(lv))
         return LAYER_ERR(&c, GEOLOC_E_PARSE, "%s", "not a JSON object");
     const json_t *name = json_object_get(lv, "name"), *cls = json_object_get(lv, "class_name"),
-                    *cfg = json_object_get(lv, "config");
+                 *cfg = json_object_get(lv, "config");
     if (!name || !json_is_string(name)) return LAYER_ERR(&c, GEOLOC_E_PARSE, "%s", "no \"name\" string");
     c.layer = json_string_value(name);
-    if (!cls || !json_is_string(cls))
+    const char *class_name = json_string_value(cls);
+    if (!class_name)
         return LAYER_ERR(&c, GEOLOC_E_PARSE, "%s", "no \"class_name\" string");
     if (!cfg || !json_is_object(cfg))
         return LAYER_ERR(&c, GEOLOC_E_PARSE, "%s", "no \"config\" object");
-    int li = find_layer(m, json_string_value(name));
+    int li = find_layer(m, c.layer);
     const char *kind_class[] = {"Conv2D", "BatchNormalization", "Dense"};
     if (li < 0) {
         for (size_t k = 0; k < sizeof PLAIN_CLASSES / sizeof PLAIN_CLASSES[0]; k++) {
-            if (strcmp(json_string_value(cls), PLAIN_CLASSES[k]) != 0) continue;
-            if (!strcmp(json_string_value(cls), "Activation"))
+            if (strcmp(class_name, PLAIN_CLASSES[k]) != 0) continue;
+            if (!strcmp(class_name, "Activation"))
                 return check_str(&c, cfg, "activation", "relu", NULL, 0);
-            if (!strcmp(json_string_value(cls), "MaxPooling2D")) {
+            if (!strcmp(class_name, "MaxPooling2D")) {
                 TRY(check_pair(&c, cfg, "pool_size", 3, 3, 0));
                 return check_pair(&c, cfg, "strides", 2, 2, 0);
             }
             return GEOLOC_OK;
         }
         for (int k = 0; k < 3; k++)
-            if (!strcmp(json_string_value(cls), kind_class[k]))
+            if (!strcmp(class_name, kind_class[k]))
                 return error_set(err, GEOLOC_E_RANGE,
                                  "%s: layer %s: a %.40s layer that Keras ResNet-50 does not have "
-                                 "(ResNet-101/152 or another model?)", file, json_string_value(name),
-                                 json_string_value(cls));
+                                 "(ResNet-101/152 or another model?)", file, c.layer,
+                                 class_name);
         return error_set(err, GEOLOC_E_RANGE,
                          "%s: layer %s: class %.60s is not part of Keras ResNet-50", file,
-                         json_string_value(name), json_string_value(cls));
+                         c.layer, class_name);
     }
     const layer_spec *l = &m->layers[li];
-    if (strcmp(json_string_value(cls), kind_class[l->kind]) != 0)
+    if (strcmp(class_name, kind_class[l->kind]) != 0)
         return error_set(err, GEOLOC_E_RANGE, "%s: layer %s: class %.60s, expected %s", file,
-                         l->name, json_string_value(cls), kind_class[l->kind]);
+                         l->name, class_name, kind_class[l->kind]);
     if (m->layer_seen[li]++)
         return error_set(err, GEOLOC_E_PARSE, "%s: layer %s given twice", file, l->name);
     return l->kind == K_CONV ? check_conv(&c, l, cfg)
@@ -442,7 +445,8 @@ static geoloc_status check_topology(geoloc_keras_model *m, const char *file,
     const json_t *layers = json_object_get(cfg, "layers");
     if (!layers || !json_is_array(layers))
         return error_set(err, GEOLOC_E_PARSE, "%s: modelTopology: no \"config\".\"layers\" array", file);
-    for (size_t k = 0; k < json_array_size(layers); k++) TRY(check_layer(m, file, k, json_array_get(layers, k), err));
+    for (size_t k = 0; k < json_array_size(layers); k++)
+        TRY(check_layer(m, file, k, json_array_get(layers, k), err));
     return GEOLOC_OK;
 }
 

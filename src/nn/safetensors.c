@@ -14,6 +14,7 @@
 /* Most values in a header: 20 a tensor leaves room for 200,000 tensors (the largest
  * models have a few thousand), and bounds the parsed tree to a few hundred MB. */
 #define MAX_HEADER_VALUES 4000000
+#define MAX_HEADER_DEPTH 64 /* nesting of unknown members (the format itself needs 3) */
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "safetensors data is little-endian: only little-endian hosts are supported"
@@ -152,8 +153,8 @@ static geoloc_status parse_tensor(const json_t *obj, const char *file, geoloc_te
                              "%s: tensor \"%s\": data_offsets is not a pair of non-negative integers", file,
                              tn);
         if (e < b)
-            return error_set(err, GEOLOC_E_RANGE, "%s: tensor \"%s\": data_offsets [%llu,%llu] end before begin",
-                             file, tn, (unsigned long long)b, (unsigned long long)e);
+            return error_set(err, GEOLOC_E_RANGE,
+                             "%s: tensor \"%s\": data_offsets [%llu,%llu] end before begin", file, tn, (unsigned long long)b, (unsigned long long)e);
         t->offset = b;
         *end = e;
     }
@@ -198,8 +199,9 @@ static geoloc_status parse_metadata(const json_t *obj, geoloc_safetensors *st, c
     json_t *v;
     json_object_foreach((json_t *)obj, key, v) {
         if (strlen(key) > GEOLOC_ST_MAX_NAME)
-            return error_set(err, GEOLOC_E_RANGE, "%s: header: __metadata__ key \"%.40s...\" longer than %d bytes",
-                             file, key, GEOLOC_ST_MAX_NAME);
+            return error_set(err, GEOLOC_E_RANGE,
+                             "%s: header: __metadata__ key \"%.40s...\" longer than %d bytes", file, key,
+                             GEOLOC_ST_MAX_NAME);
         if (!json_is_string(v))
             return error_set(err, GEOLOC_E_PARSE, "%s: header: __metadata__ \"%s\": a string value expected",
                              file, key);
@@ -240,7 +242,8 @@ static geoloc_status parse(geoloc_safetensors *st, const unsigned char *data, si
     uint64_t area_size = size - 8 - hlen;
 
     char msg[300];
-    json_t *root = json_doc_parse((const char *)data + 8, (size_t)hlen, 64, MAX_HEADER_VALUES, msg, sizeof msg);
+    json_t *root = json_doc_parse((const char *)data + 8, (size_t)hlen, MAX_HEADER_DEPTH, MAX_HEADER_VALUES, msg,
+                                  sizeof msg);
     if (!root) return error_set(err, GEOLOC_E_PARSE, "%s: header: %s", file, msg);
     uint64_t *ends = NULL;
     geoloc_status s = GEOLOC_OK;
