@@ -1,7 +1,8 @@
 /* libFuzzer target: the safetensors reader (geoloc_safetensors_open_buffer).
  * Whatever it accepts must be consistent: names sorted and unique, every
  * tensor's bytes inside the buffer with n_bytes = product of the shape *
- * element size, and the tensors covering the data area exactly. */
+ * element size, the tensors covering the data area exactly, and a data
+ * checksum entry only in files whose data matched it. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,6 +47,9 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
             covered += t->n_bytes;
         }
         REQUIRE(covered == size - 8 - hlen); /* no holes, no overlaps */
+        /* a checksum entry in an accepted file means its data matched it */
+        REQUIRE(geoloc_safetensors_has_checksum(st) ==
+                (geoloc_safetensors_metadata_get(st, GEOLOC_ST_CHECKSUM_KEY) != NULL));
         for (size_t k = 0; k < geoloc_safetensors_metadata_count(st); k++) {
             const char *key, *value;
             geoloc_safetensors_metadata_entry(st, k, &key, &value);

@@ -4,7 +4,7 @@
  * element of every tensor is checked at its torchvision position; then
  * hostile model.json texts, labels and shard sets, each refused with a
  * message naming the layer, weight, field or shard. Also the JSON reader's
- * numbers and trees (nn/st_json.h). */
+ * documents, their bounds and errors (nn/json_doc.h). */
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -13,7 +13,7 @@
 
 #include "geoloc/keras.h"
 #include "geoloc/safetensors.h"
-#include "nn/st_json.h"
+#include "nn/json_doc.h"
 #include "test_util.h"
 
 /* ---- growing text --------------------------------------------------------------- */
@@ -241,68 +241,55 @@ static char *gen_model(const mut *m, int n_shards, uint64_t *total) {
 /* ---- the JSON reader ------------------------------------------------------------ */
 
 static void test_json(void) {
-    static const struct {
-        const char *text;
-        int ok, is_int;
-        double v;
-        int64_t iv;
-    } nums[] = {
-        {"0", 1, 1, 0, 0}, {"-0", 1, 1, 0, 0}, {"42", 1, 1, 42, 42}, {"-7", 1, 1, -7, -7},
-        {"0.001", 1, 0, 0.001, 0}, {"1e-3", 1, 0, 0.001, 0}, {"2E+2", 1, 0, 200, 0},
-        {"9223372036854775807", 1, 1, 9223372036854775807.0, INT64_MAX},
-        {"-9223372036854775808", 1, 1, -9223372036854775808.0, INT64_MIN},
-        {"9223372036854775808", 1, 0, 9223372036854775808.0, 0},
-        {"1e400", 0, 0, 0, 0}, {"-", 0, 0, 0, 0}, {"01", 0, 0, 0, 0}, {"1.", 0, 0, 0, 0},
-        {".5", 0, 0, 0, 0}, {"1e", 0, 0, 0, 0}, {"+1", 0, 0, 0, 0}, {"NaN", 0, 0, 0, 0},
-    };
-    for (size_t k = 0; k < sizeof nums / sizeof nums[0]; k++) {
-        st_json j;
-        double v = -1;
-        int is_int = -1;
-        int64_t iv = -1;
-        stj_init(&j, nums[k].text, strlen(nums[k].text));
-        int r = stj_number(&j, &v, &is_int, &iv);
-        if (nums[k].ok && r == 0 && stj_offset(&j) != strlen(nums[k].text)) r = -1;
-        CHECK((r == 0) == nums[k].ok, "number %s: %d %s", nums[k].text, r, j.msg);
-        if (nums[k].ok && r == 0)
-            CHECK(v == nums[k].v && is_int == nums[k].is_int && (!is_int || iv == nums[k].iv),
-                  "number %s: %.17g %d %lld", nums[k].text, v, is_int, (long long)iv);
-    }
-    char big[400];
-    memset(big, '1', sizeof big - 1);
-    big[sizeof big - 1] = '\0';
-    st_json j;
-    double v;
-    stj_init(&j, big, strlen(big));
-    CHECK(stj_number(&j, &v, NULL, NULL) != 0 && strstr(j.msg, "longer than"), "%s", j.msg);
-
-    stj_value root;
-    const char *doc = " {\"a\": [1, -2.5, \"x\\u00e9\", true, false, null, {}], \"b\": {\"c\": []}} ";
-    stj_init(&j, doc, strlen(doc));
-    CHECK(stj_parse(&j, &root, 8, 100) == 0, "%s", j.msg);
-    const stj_value *a = stj_get(&root, "a");
-    CHECK(a && a->kind == STJ_ARRAY && a->n == 7 && a->items[0].is_int && a->items[0].integer == 1 &&
-              a->items[1].number == -2.5 && !strcmp(a->items[2].string, "x\xc3\xa9") &&
-              a->items[3].boolean && a->items[4].kind == STJ_BOOL && !a->items[4].boolean &&
-              a->items[5].kind == STJ_NULL && a->items[6].kind == STJ_OBJECT && a->items[6].n == 0,
+    char msg[300];
+    const char *doc = " {\"a\": [1, -2.5, \"x\\u00e9\", true, false, null, {}, 9223372036854775807],"
+                      " \"b\": {\"c\": []}, \"z\": 0} ";
+    json_t *root = json_doc_parse(doc, strlen(doc), 8, 100, msg, sizeof msg);
+    CHECK(root != NULL, "%s", msg);
+    const json_t *a = json_object_get(root, "a");
+    CHECK(json_array_size(a) == 8 && json_integer_value(json_array_get(a, 0)) == 1 &&
+              json_is_real(json_array_get(a, 1)) && json_real_value(json_array_get(a, 1)) == -2.5 &&
+              !strcmp(json_string_value(json_array_get(a, 2)), "x\xc3\xa9") && json_is_true(json_array_get(a, 3)) &&
+              json_is_false(json_array_get(a, 4)) && json_is_null(json_array_get(a, 5)) &&
+              json_object_size(json_array_get(a, 6)) == 0 && json_integer_value(json_array_get(a, 7)) == INT64_MAX,
           "tree");
-    CHECK(stj_get(stj_get(&root, "b"), "c") && !stj_get(&root, "z") && !stj_get(a, "a"), "get");
-    stj_free(&root);
+    CHECK(json_object_get(json_object_get(root, "b"), "c") && !json_object_get(root, "y") &&
+              !json_object_get(a, "a"), "get");
+    const char *order[3] = {"a", "b", "z"}, *key;
+    json_t *v;
+    size_t k = 0;
+    json_object_foreach(root, key, v) CHECK(k < 3 && !strcmp(key, order[k++]), "member order: %s", key);
+    json_decref(root);
+    /* the bounds hold exactly: 12 values, depth 8 */
+    root = json_doc_parse("[1,2,3,4,5,6,7,8,9,10,11]", 25, 8, 12, msg, sizeof msg);
+    CHECK(root != NULL, "%s", msg);
+    json_decref(root);
+    root = json_doc_parse("[[[[[[[[1]]]]]]]]", 17, 8, 12, msg, sizeof msg);
+    CHECK(root != NULL, "%s", msg);
+    json_decref(root);
     static const struct {
         const char *text, *msg;
     } bad[] = {
-        {"{\"a\": 1, \"a\": 2}", "given twice"},
-        {"{\"k1\":1,\"k2\":1,\"k3\":1,\"k4\":1,\"k5\":1,\"k6\":1,\"k7\":1,\"k8\":1,\"k9\":1,\"k3\":2}",
-         "\"k3\" given twice"},
-        {"[1] x", "unexpected text"}, {"[1,]", "value expected"}, {"{\"a\" 1}", "':' expected"},
-        {"[[[[[[[[[[1]]]]]]]]]]", "nested deeper than 8"}, {"[1,2,3,4,5,6,7,8,9,10,11,12]", "too many"},
-        {"", "ends"}, {"\"abc", "unterminated"}, {"{1: 2}", "member name"}, {"[tru]", "value expected"},
+        {"{\"a\": 1, \"a\": 2}", "duplicate object key"},
+        {"{\"k1\":1,\"k2\":1,\"k3\":{\"x\":[1]},\"k3\":2}", "duplicate object key near '\"k3\"'"},
+        {"[1] x", "end of file expected"}, {"[1,]", "unexpected token"}, {"{\"a\" 1}", "':' expected"},
+        {"[[[[[[[[[1]]]]]]]]]", "nested deeper than 8 at byte 8"},
+        {"[1,2,3,4,5,6,7,8,9,10,11,12]", "more than 12 values"},
+        {"[\"[[[[[[[[[[,,,,,,,,,,,,,,,,", "premature end of input"}, /* strings are not counted */
+        {"", "end of file"}, {"\"abc", "premature end of input"}, {"{1: 2}", "string or '}' expected"},
+        {"[tru]", "invalid token"}, {"[18446744073709551616]", "too big integer"}, {"[1e400]", "overflow"},
+        {"[01]", "invalid token"}, {"[\"\\u0000\"]", "NUL"}, {"[\"\\ud800\"]", "invalid Unicode"},
+        {"[\"\xc3\x28\"]", "unable to decode byte"}, {"[\"\xed\xa0\x80\"]", "unable to decode byte"},
+        {"[NaN]", "invalid token"},
     };
-    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
-        stj_init(&j, bad[k].text, strlen(bad[k].text));
-        CHECK(stj_parse(&j, &root, 8, 12) != 0 && strstr(j.msg, bad[k].msg) && root.n == 0 &&
-                  root.items == NULL, "%s: %s", bad[k].text, j.msg);
+    for (k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        msg[0] = '\0';
+        root = json_doc_parse(bad[k].text, strlen(bad[k].text), 8, 12, msg, sizeof msg);
+        CHECK(!root && strstr(msg, bad[k].msg), "%s: %s", bad[k].text, msg);
+        json_decref(root);
     }
+    CHECK(json_doc_valid_utf8("caf\xc3\xa9", 5) && !json_doc_valid_utf8("a\0b", 3) &&
+              !json_doc_valid_utf8("\xc0\xaf", 2) && !json_doc_valid_utf8("\xed\xa0\x80", 3), "UTF-8 check");
 }
 
 /* ---- model.json --------------------------------------------------------------------- */
@@ -666,7 +653,7 @@ static void test_labels(void) {
     expect_labels("{\"0\": \"x\", \"1\": \"a\\nb\", \"2\": \"z\"}", 3, "class 1: not a one-line", __LINE__);
     expect_labels("{\"0\": \"x\", \"1\": \"\", \"2\": \"z\"}", 3, "class 1", __LINE__);
     expect_labels("{\"0\": \"x\", \"1\": 5, \"2\": \"z\"}", 3, "class 1", __LINE__);
-    expect_labels("{\"0\": \"x\", \"0\": \"y\", \"2\": \"z\"}", 3, "given twice", __LINE__);
+    expect_labels("{\"0\": \"x\", \"0\": \"y\", \"2\": \"z\"}", 3, "duplicate object key", __LINE__);
     expect_labels("[\"x\", \"y\", \"z\"]", 3, "not a JSON object", __LINE__);
     expect_labels("{\"0\": \"x\", ", 3, "not valid JSON", __LINE__);
 }

@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "dataset/crc32c.h"
+#include "io/crc32c.h"
 #include "dataset/shard_encode.h"
 #include "geoloc/dataset.h"
 #include "geoloc/image.h"

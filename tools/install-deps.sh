@@ -9,6 +9,7 @@ packages=(
   python3 time                       # test scripts, benchmark memory figures
   libjpeg62-turbo-dev libpng-dev libwebp-dev libexif-dev   # photos in
   libdnnl-dev                        # the CNN engine (oneDNN, with its OpenMP runtime)
+  libjansson-dev                     # JSON of weights files and Keras models
   libjpeg-turbo-progs                # djpeg: tests compare decoded pixels with it
 )
 missing=()

@@ -3,7 +3,11 @@
  * UTF-8 JSON naming every tensor with its dtype, shape and byte range, then
  * the raw little-endian data. Reading validates the whole header (syntax,
  * dtypes, shapes, ranges that cover the data area exactly, names) and gives
- * pointers into the mapped file; writing is atomic. */
+ * pointers into the mapped file; writing is atomic. Files geoloc writes carry
+ * the CRC-32C of their data area in the metadata (GEOLOC_ST_CHECKSUM_KEY, 8
+ * lowercase hex digits), which reading verifies: a changed byte anywhere in the
+ * data is an error naming the file. Files without it (other writers, geoloc
+ * before checksums) are read unverified. */
 #ifndef GEOLOC_SAFETENSORS_H
 #define GEOLOC_SAFETENSORS_H
 
@@ -33,6 +37,7 @@ typedef enum geoloc_dtype {
 #define GEOLOC_ST_MAX_DIMS 16          /* most dimensions of a tensor */
 #define GEOLOC_ST_MAX_NAME 1024        /* longest tensor name or metadata key, bytes */
 #define GEOLOC_ST_MAX_HEADER 100000000 /* largest JSON header (as the reference library) */
+#define GEOLOC_ST_CHECKSUM_KEY "geoloc.crc32c" /* metadata key of the data area's CRC-32C */
 
 /* One tensor of an open file. Pointers are owned by the file. */
 typedef struct geoloc_tensor_info {
@@ -74,6 +79,10 @@ geoloc_status geoloc_safetensors_open_buffer(const void *data, size_t size, cons
 /* Releases an open file (NULL is allowed). */
 void geoloc_safetensors_close(geoloc_safetensors *st);
 
+/* 1 when the file carried a checksum of its data (verified when it was opened), 0 when
+ * it had none (written before checksums or by another program: not verified). */
+int geoloc_safetensors_has_checksum(const geoloc_safetensors *st);
+
 /* Number of tensors. */
 size_t geoloc_safetensors_count(const geoloc_safetensors *st);
 
@@ -99,7 +108,9 @@ geoloc_status geoloc_safetensors_get_f32(const geoloc_safetensors *st, const cha
                                          const uint64_t *expected, size_t ndim,
                                          const float **out, geoloc_error *err);
 
-/* Writes tensors[0..n) in that order, with n_meta metadata pairs, atomically to path. */
+/* Writes tensors[0..n) in that order, with n_meta metadata pairs and the data's
+ * checksum (GEOLOC_ST_CHECKSUM_KEY: a caller's entry of that key is replaced), atomically
+ * to path. */
 geoloc_status geoloc_safetensors_write(const char *path, const geoloc_tensor_desc *tensors,
                                        size_t n, const char *const *meta_keys,
                                        const char *const *meta_values, size_t n_meta,

@@ -122,9 +122,20 @@ static void print_info_json(const char *path, const geoloc_model *m, const char 
     printf("}}\n");
 }
 
+/* Whether the weights file at path carried a data checksum (verified as it was read). */
+static void print_checksum(const char *path) {
+    geoloc_safetensors *st = NULL;
+    geoloc_error err = {0};
+    if (geoloc_safetensors_open(path, &st, &err) != GEOLOC_OK) printf("checksum:    %s\n", err.message);
+    else if (geoloc_safetensors_has_checksum(st)) printf("checksum:    %s: data verified (CRC-32C)\n", path);
+    else printf("checksum:    %s: written before checksums; not verified\n", path);
+    geoloc_safetensors_close(st);
+}
+
 static void print_info(const char *path, const geoloc_model *m, const char *backbone_path) {
     const geoloc_resnet_config *c = &m->config;
     printf("model:       %s (%s)\n", path, GEOLOC_MODEL_FORMAT);
+    print_checksum(path);
     printf("network:     ResNet-%d (stride on %s, conv bias %s, batch-norm eps %g)\n", c->depth,
            c->stride_on_conv1 ? "conv1" : "conv2", c->conv_bias ? "yes" : "no", (double)c->bn_eps);
     printf("input:       %s, %dx%d crops\n", geoloc_model_input_name(m->norm), m->image_size, m->image_size);
@@ -149,6 +160,7 @@ static void print_info(const char *path, const geoloc_model *m, const char *back
                backbone_path ? backbone_path : "NOT FOUND: tools/fetch-backbone.sh (run by ./setup.sh) fetches it");
     else
         printf("backbone:    in the file\n");
+    if (backbone_path) print_checksum(backbone_path);
     for (size_t k = 0; k < m->n_meta; k++) printf("%-12s %s\n", m->meta_keys[k], m->meta_values[k]);
 }
 

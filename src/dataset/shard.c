@@ -73,7 +73,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
-#include "dataset/crc32c.h"
+#include "io/crc32c.h"
 #include "dataset/shard_encode.h"
 #include "dataset/shard_format.h"
 #include "geoloc/dataset.h"

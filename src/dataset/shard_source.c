@@ -8,7 +8,7 @@
 
 #include "core/error.h"
 #include "io/mapped_file.h"
-#include "dataset/crc32c.h"
+#include "io/crc32c.h"
 #include "dataset/shard_index_internal.h"
 
 typedef struct {

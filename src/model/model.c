@@ -51,7 +51,8 @@ int model_feature_dim(int depth) {
 static const char *const RESERVED[] = {
     "geoloc.format",     "geoloc.arch",   "geoloc.stride_in_bottleneck", "geoloc.bn_eps",
     "geoloc.conv_bias",  "geoloc.heads",  "geoloc.partitions",           "geoloc.scenes",
-    "geoloc.input",      "geoloc.image_size", "geoloc.backbone",         "geoloc.num_images"};
+    "geoloc.input",      "geoloc.image_size", "geoloc.backbone",         "geoloc.num_images",
+    GEOLOC_ST_CHECKSUM_KEY};
 
 int model_reserved_key(const char *key) {
     for (size_t k = 0; k < sizeof RESERVED / sizeof RESERVED[0]; k++)

@@ -2,19 +2,10 @@
  * Training normalises with the batch's statistics, keeps them for backward
  * and updates the running averages as torch does (momentum, unbiased
  * variance). Its output is not kept: backward rebuilds it (and the ReLU
- * mask) from the kept convolution output and statistics, which saves a
+ * mask) from the kept convolution output and statistics (rebuild.c), which saves a
  * third of the activation memory for one cheap pass. Inference uses the
  * running statistics, normally folded into the convolution (conv.c). */
 #include "nn/exec.h"
-
-static unsigned bn_flags(const geoloc_exec *ex, int k) {
-    return dnnl_use_scale | dnnl_use_shift | (ex->plan[k].relu ? dnnl_fuse_norm_relu : 0u);
-}
-
-static void channel_md(dnnl_memory_desc_t *md, int c) {
-    dnnl_dims_t d = {c};
-    dnnl_memory_desc_init_by_tag(md, 1, d, dnnl_f32, dnnl_a);
-}
 
 /* Step after a training forward: running = (1 - m) running + m batch (variance unbiased). */
 static void step_running_stats(geoloc_exec *ex, const nn_call *c) {
@@ -29,20 +20,13 @@ static void step_running_stats(geoloc_exec *ex, const nn_call *c) {
     }
 }
 
-static dnnl_memory_t param_mem(geoloc_exec *ex, int index, int grad) {
-    geoloc_param *p = &ex->net->params[index];
-    dnnl_memory_desc_t md;
-    nn_param_md(p, &md);
-    return nn_mem_ptr(ex, &md, grad ? p->grad : p->data);
-}
-
 void bn_plan(geoloc_exec *ex, int k) {
     if (ex->plan[k].fused_into >= 0) return;
     const geoloc_net *net = ex->net;
     const nn_node *nd = &net->nodes[k];
     nn_value *in = &ex->values[nd->in[0]], *out = &ex->values[nd->out];
     const int train = ex->mode == GEOLOC_NN_TRAIN;
-    unsigned flags = bn_flags(ex, k) | (train ? 0u : dnnl_use_global_stats);
+    unsigned flags = nn_bn_flags(ex, k) | (train ? 0u : dnnl_use_global_stats);
     dnnl_batch_normalization_desc_t desc;
     if (nn_fail(ex, dnnl_batch_normalization_forward_desc_init(&desc, train ? dnnl_forward_training : dnnl_forward_inference,
                                                                 &in->md, net->cfg.bn_eps, flags),
@@ -53,7 +37,7 @@ void bn_plan(geoloc_exec *ex, int k) {
     ex->plan[k].fwd_pd = pd;
     out->md = *nn_query(pd, dnnl_query_dst_md, 0);
     dnnl_memory_desc_t cmd;
-    channel_md(&cmd, in->c);
+    nn_vector_md(&cmd, in->c);
     dnnl_memory_t mean, var, ws = NULL;
     if (train) {
         ex->plan[k].mean = nn_buffer_new(ex, 0);
@@ -63,12 +47,12 @@ void bn_plan(geoloc_exec *ex, int k) {
         const dnnl_memory_desc_t *wsmd = nn_query(pd, dnnl_query_workspace_md, 0);
         if (ex->plan[k].relu && wsmd) ws = nn_mem(ex, wsmd, ex->recompute_ws);
     } else {
-        mean = param_mem(ex, nd->param + 2, 0);
-        var = param_mem(ex, nd->param + 3, 0);
+        mean = nn_param_mem(ex, nd->param + 2, 0);
+        var = nn_param_mem(ex, nd->param + 3, 0);
     }
     nn_call_prim(ex, &ex->forward, pd, 7, DNNL_ARG_SRC, nn_value_mem(ex, nd->in[0]), DNNL_ARG_DST,
-                 nn_value_mem(ex, nd->out), DNNL_ARG_SCALE, param_mem(ex, nd->param, 0), DNNL_ARG_SHIFT,
-                 param_mem(ex, nd->param + 1, 0), DNNL_ARG_MEAN, mean, DNNL_ARG_VARIANCE, var,
+                 nn_value_mem(ex, nd->out), DNNL_ARG_SCALE, nn_param_mem(ex, nd->param, 0), DNNL_ARG_SHIFT,
+                 nn_param_mem(ex, nd->param + 1, 0), DNNL_ARG_MEAN, mean, DNNL_ARG_VARIANCE, var,
                  DNNL_ARG_WORKSPACE, ws);
     if (train) {
         nn_call *c = nn_call_step(ex, &ex->forward, step_running_stats);
@@ -80,80 +64,31 @@ void bn_plan(geoloc_exec *ex, int k) {
     }
 }
 
-/* The input of batch norm k in backward: the kept convolution output, or that
- * output computed again (into a slot held until the next batch norm's). */
-static dnnl_memory_t bn_source(geoloc_exec *ex, int k) {
-    if (ex->source_node == k) return ex->source_mem;
-    if (ex->source_slot >= 0) nn_slot_release(ex, ex->source_slot);
-    int in = ex->net->nodes[k].in[0];
-    ex->source_slot = -1;
-    ex->source_node = k;
-    if (ex->values[nn_root(ex, in)].saved)
-        ex->source_mem = nn_value_mem(ex, in);
-    else
-        ex->source_mem = conv_plan_rebuild(ex, nn_producer(ex->net, in), &ex->source_slot);
-    return ex->source_mem;
-}
-
-/* Appends batch norm k's forward again (batch statistics kept from the forward) into
- * dst, or into the recompute slot when dst is NULL: its output and ReLU mask. */
-static void recompute(geoloc_exec *ex, int k, dnnl_memory_t dst) {
-    const geoloc_net *net = ex->net;
-    const nn_node *nd = &net->nodes[k];
-    const nn_value *in = &ex->values[nd->in[0]], *out = &ex->values[nd->out];
-    dnnl_batch_normalization_desc_t desc;
-    if (nn_fail(ex, dnnl_batch_normalization_forward_desc_init(&desc, dnnl_forward_training, &in->md, net->cfg.bn_eps,
-                                                                bn_flags(ex, k) | dnnl_use_global_stats),
-                "batch norm (rebuild) descriptor"))
-        return;
-    dnnl_primitive_desc_t pd = nn_pd(ex, &desc, NULL, NULL, "batch norm rebuild");
-    if (!pd) return;
-    dnnl_memory_desc_t cmd;
-    channel_md(&cmd, in->c);
-    const dnnl_memory_desc_t *wsmd = nn_query(pd, dnnl_query_workspace_md, 0);
-    dnnl_memory_t ws = ex->plan[k].relu && wsmd ? nn_mem(ex, wsmd, ex->recompute_ws) : NULL;
-    dnnl_memory_t src = bn_source(ex, k);
-    if (!dst) {
-        if (ex->recompute >= 0) nn_slot_release(ex, ex->recompute);
-        ex->recompute = nn_slot_acquire(ex, dnnl_memory_desc_get_size(&out->md));
-        dst = nn_mem(ex, &out->md, ex->recompute);
-    }
-    nn_call_prim(ex, &ex->backward, pd, 7, DNNL_ARG_SRC, src, DNNL_ARG_DST, dst, DNNL_ARG_SCALE, param_mem(ex, nd->param, 0),
-                 DNNL_ARG_SHIFT, param_mem(ex, nd->param + 1, 0), DNNL_ARG_MEAN,
-                 nn_mem(ex, &cmd, ex->plan[k].mean), DNNL_ARG_VARIANCE, nn_mem(ex, &cmd, ex->plan[k].var),
-                 DNNL_ARG_WORKSPACE, ws);
-    ex->recompute_node = k;
-}
-
-void bn_plan_recompute(geoloc_exec *ex, int k) {
-    if (ex->recompute_node != k) recompute(ex, k, NULL);
-}
-
 void bn_plan_backward(geoloc_exec *ex, int k) {
     const geoloc_net *net = ex->net;
     const nn_node *nd = &net->nodes[k];
     const nn_value *in = &ex->values[nd->in[0]];
     dnnl_batch_normalization_desc_t desc;
     if (nn_fail(ex, dnnl_batch_normalization_backward_desc_init(&desc, dnnl_backward, &in->md, &in->md,
-                                                                 net->cfg.bn_eps, bn_flags(ex, k)),
+                                                                 net->cfg.bn_eps, nn_bn_flags(ex, k)),
                 "batch norm backward descriptor"))
         return;
     dnnl_primitive_desc_t pd = nn_pd(ex, &desc, NULL, ex->plan[k].fwd_pd, "batch norm backward");
     if (!pd) return;
     dnnl_memory_desc_t cmd;
-    channel_md(&cmd, in->c);
+    nn_vector_md(&cmd, in->c);
     const dnnl_memory_desc_t *wsmd = nn_query(pd, dnnl_query_workspace_md, 0);
     dnnl_memory_t ws = ex->plan[k].relu && wsmd ? nn_mem(ex, wsmd, ex->recompute_ws) : NULL;
     int dscale = nn_buffer_new(ex, 0), dshift = nn_buffer_new(ex, 0), tmp;
-    dnnl_memory_t src = bn_source(ex, k);
+    dnnl_memory_t src = nn_bn_source(ex, k);
     dnnl_memory_t diff_dst = nn_diff_mem(ex, nd->out);
     dnnl_memory_t diff_src = nn_diff_target(ex, nd->in[0], &tmp);
     /* the ReLU mask, when no consumer rebuilt it: the output goes where the
      * input gradient is about to be written */
-    if (ex->plan[k].relu && ex->recompute_node != k) recompute(ex, k, diff_src);
+    if (ex->plan[k].relu && ex->recompute_node != k) nn_bn_rebuild(ex, k, diff_src);
     nn_call_prim(ex, &ex->backward, pd, 10, DNNL_ARG_SRC, src, DNNL_ARG_MEAN,
                  nn_mem(ex, &cmd, ex->plan[k].mean), DNNL_ARG_VARIANCE, nn_mem(ex, &cmd, ex->plan[k].var),
-                 DNNL_ARG_SCALE, param_mem(ex, nd->param, 0), DNNL_ARG_SHIFT, param_mem(ex, nd->param + 1, 0),
+                 DNNL_ARG_SCALE, nn_param_mem(ex, nd->param, 0), DNNL_ARG_SHIFT, nn_param_mem(ex, nd->param + 1, 0),
                  DNNL_ARG_WORKSPACE, ws, DNNL_ARG_DIFF_DST, diff_dst, DNNL_ARG_DIFF_SRC, diff_src,
                  DNNL_ARG_DIFF_SCALE, nn_mem(ex, &cmd, dscale), DNNL_ARG_DIFF_SHIFT, nn_mem(ex, &cmd, dshift));
     nn_diff_commit(ex, nd->in[0], tmp);

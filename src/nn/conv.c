@@ -128,30 +128,6 @@ void conv_plan(geoloc_exec *ex, int k) {
                  DNNL_ARG_BIAS, bmem, DNNL_ARG_DST, nn_value_mem(ex, target));
 }
 
-/* The input of conv k in backward: kept, or a batch norm output rebuilt from its input. */
-static dnnl_memory_t backward_source(geoloc_exec *ex, int v) {
-    int r = nn_root(ex, v);
-    if (ex->values[r].saved) return nn_value_mem(ex, v);
-    bn_plan_recompute(ex, nn_producer(ex->net, r));
-    return nn_mem(ex, &ex->values[v].md, ex->recompute);
-}
-
-dnnl_memory_t conv_plan_rebuild(geoloc_exec *ex, int k, int *slot) {
-    const nn_node *nd = &ex->net->nodes[k];
-    const nn_value *out = &ex->values[nd->out];
-    *slot = nn_slot_acquire(ex, dnnl_memory_desc_get_size(&out->md));
-    dnnl_memory_t dst = nn_mem(ex, &out->md, *slot), bias = NULL;
-    if (nd->has_bias) {
-        dnnl_dims_t bd = {out->c};
-        dnnl_memory_desc_t b_md;
-        dnnl_memory_desc_init_by_tag(&b_md, 1, bd, dnnl_f32, dnnl_a);
-        bias = nn_mem_ptr(ex, &b_md, ex->net->params[nd->param + 1].data);
-    }
-    nn_call_prim(ex, &ex->backward, ex->plan[k].fwd_pd, 4, DNNL_ARG_SRC, nn_value_mem(ex, nd->in[0]),
-                 DNNL_ARG_WEIGHTS, ex->plan[k].weights, DNNL_ARG_BIAS, bias, DNNL_ARG_DST, dst);
-    return dst;
-}
-
 void conv_plan_backward(geoloc_exec *ex, int k) {
     const geoloc_net *net = ex->net;
     const nn_node *nd = &net->nodes[k];
@@ -202,7 +178,7 @@ void conv_plan_backward(geoloc_exec *ex, int k) {
         bias_tmp = nn_buffer_new(ex, w->shape[0] * sizeof(float));
         db = nn_mem(ex, &b_md, bias_tmp);
     }
-    nn_call_prim(ex, &ex->backward, pd, 4, DNNL_ARG_SRC, backward_source(ex, nd->in[0]),
+    nn_call_prim(ex, &ex->backward, pd, 4, DNNL_ARG_SRC, nn_conv_source(ex, nd->in[0]),
                  DNNL_ARG_DIFF_DST, diff_dst, DNNL_ARG_DIFF_WEIGHTS, dw, DNNL_ARG_DIFF_BIAS, db);
     nn_call_reorder(ex, &ex->backward, pdw, dw, &plain_md, nn_mem_ptr(ex, &plain_md, w->grad), 1);
     if (nd->has_bias) {

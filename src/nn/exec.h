@@ -193,14 +193,35 @@ void nn_release_after(geoloc_exec *ex, int k);
 /* Step adding buffer b to buffer a over n floats. */
 void nn_step_accumulate(geoloc_exec *ex, const nn_call *c);
 
+/* The memory descriptor of a plain vector of n floats. */
+void nn_vector_md(dnnl_memory_desc_t *md, int n);
+
+/* A memory object over parameter `index`'s data (or its gradient when grad). */
+dnnl_memory_t nn_param_mem(geoloc_exec *ex, int index, int grad);
+
+/* ---- values rebuilt in backward (rebuild.c) ---- */
+
+/* oneDNN flags of batch norm k (scale, shift, the fused ReLU). */
+unsigned nn_bn_flags(const geoloc_exec *ex, int k);
+
+/* The input of batch norm k in backward: the kept convolution output, or that
+ * output computed again (into a slot held until the next batch norm's). */
+dnnl_memory_t nn_bn_source(geoloc_exec *ex, int k);
+
+/* Appends batch norm k's forward again (batch statistics kept from the forward) into
+ * dst, or into the rebuild slot when dst is NULL: its output and ReLU mask. */
+void nn_bn_rebuild(geoloc_exec *ex, int k, dnnl_memory_t dst);
+
+/* Value v as a convolution's input in backward: kept, or the batch norm output
+ * rebuilt from its input (once per batch norm). */
+dnnl_memory_t nn_conv_source(geoloc_exec *ex, int v);
+
 /* ---- layers: forward and backward planning of each kind of node ---- */
 
 void conv_plan(geoloc_exec *ex, int k);
 void conv_plan_backward(geoloc_exec *ex, int k);
-dnnl_memory_t conv_plan_rebuild(geoloc_exec *ex, int k, int *slot);
 void bn_plan(geoloc_exec *ex, int k);
 void bn_plan_backward(geoloc_exec *ex, int k);
-void bn_plan_recompute(geoloc_exec *ex, int k);
 void pool_plan(geoloc_exec *ex, int k);
 void pool_plan_backward(geoloc_exec *ex, int k);
 void add_plan(geoloc_exec *ex, int k);

@@ -9,11 +9,6 @@ static void md2(dnnl_memory_desc_t *md, int rows, int cols) {
     dnnl_memory_desc_init_by_tag(md, 2, d, dnnl_f32, dnnl_ab);
 }
 
-static void md1(dnnl_memory_desc_t *md, int n) {
-    dnnl_dims_t d = {n};
-    dnnl_memory_desc_init_by_tag(md, 1, d, dnnl_f32, dnnl_a);
-}
-
 void heads_plan(geoloc_exec *ex) {
     const geoloc_net *net = ex->net;
     dnnl_memory_desc_t src;
@@ -24,7 +19,7 @@ void heads_plan(geoloc_exec *ex) {
         int classes = net->cfg.heads[h].classes;
         dnnl_memory_desc_t wmd, bmd, dmd;
         md2(&wmd, classes, ex->feature_dim);
-        md1(&bmd, classes);
+        nn_vector_md(&bmd, classes);
         md2(&dmd, ex->batch, classes);
         dnnl_inner_product_desc_t desc;
         if (nn_fail(ex, dnnl_inner_product_forward_desc_init(&desc, ex->mode == GEOLOC_NN_TRAIN ? dnnl_forward_training

@@ -14,7 +14,7 @@
 #include "core/error.h"
 #include "geoloc/safetensors.h"
 #include "io/mapped_file.h"
-#include "nn/st_json.h"
+#include "nn/json_doc.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "tfjs shards are little-endian float32: only little-endian hosts are supported"
@@ -30,23 +30,22 @@ geoloc_status geoloc_keras_labels_parse(const char *text, size_t len, const char
     *joined = NULL;
     if ((!text && len) || n_classes == 0 || n_classes > 1000000)
         return error_set(err, GEOLOC_E_ARG, "%s: bad arguments", file);
-    st_json j;
-    stj_value root;
-    stj_init(&j, text ? text : "", len);
-    if (stj_parse(&j, &root, 4, 2 * n_classes + 16) != 0)
-        return error_set(err, GEOLOC_E_PARSE, "%s: not valid JSON: %s", file, j.msg);
+    char msg[300];
+    json_t *root = json_doc_parse(text ? text : "", len, 4, 2 * n_classes + 16, msg, sizeof msg);
+    if (!root) return error_set(err, GEOLOC_E_PARSE, "%s: not valid JSON: %s", file, msg);
     geoloc_status s = GEOLOC_OK;
     const char **names = NULL;
-    if (root.kind != STJ_OBJECT)
+    if (!json_is_object(root))
         s = error_set(err, GEOLOC_E_PARSE, "%s: not a JSON object of class names", file);
-    else if (root.n != n_classes)
+    else if (json_object_size(root) != n_classes)
         s = error_set(err, GEOLOC_E_RANGE, "%s: %zu class names, the model has %zu classes", file,
-                      root.n, n_classes);
+                      json_object_size(root), n_classes);
     else if (!(names = calloc(n_classes, sizeof *names)))
         s = error_set(err, GEOLOC_E_NOMEM, "%s: out of memory", file);
     size_t total = 0;
-    for (size_t k = 0; k < root.n && s == GEOLOC_OK; k++) {
-        const char *key = root.keys[k];
+    const char *key;
+    json_t *v;
+    json_object_foreach(s == GEOLOC_OK ? root : NULL, key, v) {
         size_t idx = 0, d = 0;
         for (; key[d] >= '0' && key[d] <= '9' && d < 8; d++) idx = idx * 10 + (size_t)(key[d] - '0');
         if (d == 0 || key[d] || (key[0] == '0' && d > 1) || idx >= n_classes) {
@@ -54,13 +53,12 @@ geoloc_status geoloc_keras_labels_parse(const char *text, size_t len, const char
                           key, n_classes - 1);
             break;
         }
-        const stj_value *v = &root.items[k];
-        if (v->kind != STJ_STRING || v->len == 0 || strpbrk(v->string, "\r\n")) {
+        if (!json_is_string(v) || json_string_length(v) == 0 || strpbrk(json_string_value(v), "\r\n")) {
             s = error_set(err, GEOLOC_E_PARSE, "%s: class %zu: not a one-line, non-empty name", file, idx);
             break;
         }
-        names[idx] = v->string; /* keys are unique and canonical: each index once */
-        total += v->len + 1;
+        names[idx] = json_string_value(v); /* keys are unique and canonical: each index once */
+        total += json_string_length(v) + 1;
     }
     if (s == GEOLOC_OK) {
         char *buf = malloc(total);
@@ -78,7 +76,7 @@ geoloc_status geoloc_keras_labels_parse(const char *text, size_t len, const char
         }
     }
     free(names);
-    stj_free(&root);
+    json_decref(root);
     return s;
 }
 
@@ -113,17 +111,16 @@ static void default_source(const char *dir, char *out, size_t cap) {
         free(path);
         return;
     }
-    st_json j;
-    stj_value root;
-    stj_init(&j, data, size);
-    if (stj_parse(&j, &root, MAX_DEPTH, 1000000) == 0) {
-        const stj_value *n = stj_get(&root, "name"), *v = stj_get(&root, "version");
-        int ok = n && v && n->kind == STJ_STRING && v->kind == STJ_STRING && n->len &&
-                 v->len && n->len < 64 && v->len < 64;
-        for (size_t k = 0; ok && k < n->len; k++) ok = n->string[k] > ' ' && n->string[k] < 127;
-        for (size_t k = 0; ok && k < v->len; k++) ok = v->string[k] > ' ' && v->string[k] < 127;
-        if (ok) snprintf(out, cap, "keras %s@%s", n->string, v->string);
-        stj_free(&root);
+    char msg[300];
+    json_t *root = json_doc_parse(data, size, MAX_DEPTH, 1000000, msg, sizeof msg);
+    if (root) {
+        const char *n = json_string_value(json_object_get(root, "name")),
+                   *v = json_string_value(json_object_get(root, "version"));
+        int ok = n && v && n[0] && v[0] && strlen(n) < 64 && strlen(v) < 64;
+        for (size_t k = 0; ok && n[k]; k++) ok = n[k] > ' ' && n[k] < 127;
+        for (size_t k = 0; ok && v[k]; k++) ok = v[k] > ' ' && v[k] < 127;
+        if (ok) snprintf(out, cap, "keras %s@%s", n, v);
+        json_decref(root);
     }
     mapped_file_close(data, size);
     free(path);

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "nn/st_json.h"
+#include "nn/json_doc.h"
 
 #define MAX_DEPTH 64
 #define MAX_VALUES 1000000 /* values in a model.json (the real one has 7,160): at most ~96 MB of tree */
@@ -191,35 +191,44 @@ static void tb_add(textbuf *t, const char *fmt, ...) {
     if (r > 0) t->n = (size_t)r >= t->cap - t->n ? t->cap - 1 : t->n + (size_t)r;
 }
 
-static void render(textbuf *t, const stj_value *v, int depth) {
-    switch (v->kind) {
-    case STJ_NULL: tb_add(t, "null"); break;
-    case STJ_BOOL: tb_add(t, v->boolean ? "true" : "false"); break;
-    case STJ_NUMBER:
-        if (v->is_int) tb_add(t, "%lld", (long long)v->integer);
-        else tb_add(t, "%.9g", v->number);
+static void render(textbuf *t, const json_t *v, int depth) {
+    switch (json_typeof(v)) {
+    case JSON_NULL: tb_add(t, "null"); break;
+    case JSON_TRUE: tb_add(t, "true"); break;
+    case JSON_FALSE: tb_add(t, "false"); break;
+    case JSON_INTEGER: tb_add(t, "%lld", (long long)json_integer_value(v)); break;
+    case JSON_REAL: tb_add(t, "%.9g", json_real_value(v)); break;
+    case JSON_STRING:
+        tb_add(t, "\"%.60s%s\"", json_string_value(v), json_string_length(v) > 60 ? "..." : "");
         break;
-    case STJ_STRING: tb_add(t, "\"%.60s%s\"", v->string, v->len > 60 ? "..." : ""); break;
-    case STJ_ARRAY:
-    case STJ_OBJECT:
-        tb_add(t, v->kind == STJ_ARRAY ? "[" : "{");
-        for (size_t k = 0; k < v->n && depth < 3; k++) {
+    case JSON_ARRAY:
+    case JSON_OBJECT: {
+        int array = json_is_array(v);
+        size_t n = array ? json_array_size(v) : json_object_size(v), k = 0;
+        tb_add(t, array ? "[" : "{");
+        for (void *it = array ? NULL : json_object_iter((json_t *)v); k < n && depth < 3; k++) {
             if (k == 8) {
                 tb_add(t, ",...");
                 break;
             }
             if (k) tb_add(t, ",");
-            if (v->kind == STJ_OBJECT) tb_add(t, "\"%.30s\":", v->keys[k]);
-            render(t, &v->items[k], depth + 1);
+            if (array) {
+                render(t, json_array_get(v, k), depth + 1);
+            } else {
+                tb_add(t, "\"%.30s\":", json_object_iter_key(it));
+                render(t, json_object_iter_value(it), depth + 1);
+                it = json_object_iter_next((json_t *)v, it);
+            }
         }
-        if (depth >= 3 && v->n) tb_add(t, "...");
-        tb_add(t, v->kind == STJ_ARRAY ? "]" : "}");
+        if (depth >= 3 && n) tb_add(t, "...");
+        tb_add(t, array ? "]" : "}");
         break;
+    }
     }
 }
 
 /* A short text of v ("[1,1]", "\"same\"") in buf. */
-static const char *value_text(const stj_value *v, char *buf, size_t cap) {
+static const char *value_text(const json_t *v, char *buf, size_t cap) {
     textbuf t = {buf, cap, 0};
     buf[0] = '\0';
     render(&t, v, 0);
@@ -247,25 +256,26 @@ typedef struct ctx {
     error_set((c)->err, status, "%s: layer %s: " fmt, (c)->file, (c)->layer, __VA_ARGS__)
 
 /* config[key] must be a pair of integers (a, b) ("kernel_size [3,3]"). */
-static geoloc_status check_pair(const ctx *c, const stj_value *cfg, const char *key, int a, int b,
+static geoloc_status check_pair(const ctx *c, const json_t *cfg, const char *key, int a, int b,
                                 int optional) {
-    const stj_value *v = stj_get(cfg, key);
+    const json_t *v = json_object_get(cfg, key);
     if (!v) return optional ? GEOLOC_OK : LAYER_ERR(c, GEOLOC_E_PARSE, "no \"%s\"", key);
-    if (v->kind != STJ_ARRAY || v->n != 2 || !v->items[0].is_int || !v->items[1].is_int ||
-        v->items[0].integer != a || v->items[1].integer != b) {
+    const json_t *x = json_array_get(v, 0), *y = json_array_get(v, 1);
+    if (json_array_size(v) != 2 || !json_is_integer(x) || !json_is_integer(y) || json_integer_value(x) != a ||
+        json_integer_value(y) != b) {
         char buf[200];
-        return LAYER_ERR(c, v->kind == STJ_ARRAY ? GEOLOC_E_RANGE : GEOLOC_E_PARSE,
+        return LAYER_ERR(c, json_is_array(v) ? GEOLOC_E_RANGE : GEOLOC_E_PARSE,
                          "%s %s, expected [%d,%d]", key, value_text(v, buf, sizeof buf), a, b);
     }
     return GEOLOC_OK;
 }
 
 /* config[key] must be the integer want. */
-static geoloc_status check_int(const ctx *c, const stj_value *cfg, const char *key, int want,
+static geoloc_status check_int(const ctx *c, const json_t *cfg, const char *key, int want,
                                int optional) {
-    const stj_value *v = stj_get(cfg, key);
+    const json_t *v = json_object_get(cfg, key);
     if (!v) return optional ? GEOLOC_OK : LAYER_ERR(c, GEOLOC_E_PARSE, "no \"%s\"", key);
-    if (v->kind != STJ_NUMBER || !v->is_int || v->integer != want) {
+    if (!json_is_integer(v) || json_integer_value(v) != want) {
         char buf[200];
         return LAYER_ERR(c, GEOLOC_E_RANGE, "%s %s, expected %d", key,
                          value_text(v, buf, sizeof buf), want);
@@ -274,9 +284,9 @@ static geoloc_status check_int(const ctx *c, const stj_value *cfg, const char *k
 }
 
 /* config[key], when given, must be true (the default). */
-static geoloc_status check_true(const ctx *c, const stj_value *cfg, const char *key) {
-    const stj_value *v = stj_get(cfg, key);
-    if (v && (v->kind != STJ_BOOL || !v->boolean)) {
+static geoloc_status check_true(const ctx *c, const json_t *cfg, const char *key) {
+    const json_t *v = json_object_get(cfg, key);
+    if (v && !json_is_true(v)) {
         char buf[200];
         return LAYER_ERR(c, GEOLOC_E_RANGE, "%s %s, expected true", key,
                          value_text(v, buf, sizeof buf));
@@ -285,11 +295,12 @@ static geoloc_status check_true(const ctx *c, const stj_value *cfg, const char *
 }
 
 /* config[key] must be one of the strings a, b (b may be NULL). */
-static geoloc_status check_str(const ctx *c, const stj_value *cfg, const char *key, const char *a,
+static geoloc_status check_str(const ctx *c, const json_t *cfg, const char *key, const char *a,
                                const char *b, int optional) {
-    const stj_value *v = stj_get(cfg, key);
+    const json_t *v = json_object_get(cfg, key);
     if (!v) return optional ? GEOLOC_OK : LAYER_ERR(c, GEOLOC_E_PARSE, "no \"%s\"", key);
-    if (v->kind != STJ_STRING || (strcmp(v->string, a) != 0 && (!b || strcmp(v->string, b) != 0))) {
+    const char *text = json_string_value(v);
+    if (!text || (strcmp(text, a) != 0 && (!b || strcmp(text, b) != 0))) {
         char buf[200];
         return LAYER_ERR(c, GEOLOC_E_RANGE, "%s %s, expected \"%s\"%s%s%s", key,
                          value_text(v, buf, sizeof buf), a, b ? " or \"" : "", b ? b : "",
@@ -304,7 +315,7 @@ static geoloc_status check_str(const ctx *c, const stj_value *cfg, const char *k
         if (s_ != GEOLOC_OK) return s_;          \
     } while (0)
 
-static geoloc_status check_conv(const ctx *c, const layer_spec *l, const stj_value *cfg) {
+static geoloc_status check_conv(const ctx *c, const layer_spec *l, const json_t *cfg) {
     TRY(check_int(c, cfg, "filters", l->filters, 0));
     TRY(check_pair(c, cfg, "kernel_size", l->k, l->k, 0));
     TRY(check_pair(c, cfg, "strides", l->stride, l->stride, 0));
@@ -317,8 +328,8 @@ static geoloc_status check_conv(const ctx *c, const layer_spec *l, const stj_val
     TRY(check_int(c, cfg, "groups", 1, 1));
     TRY(check_str(c, cfg, "data_format", "channels_last", NULL, 1));
     TRY(check_str(c, cfg, "activation", "linear", NULL, 1));
-    const stj_value *b = stj_get(cfg, "use_bias");
-    if (!b || b->kind != STJ_BOOL || !b->boolean) {
+    const json_t *b = json_object_get(cfg, "use_bias");
+    if (!b || !json_is_true(b)) {
         char buf[200];
         if (!b) return LAYER_ERR(c, GEOLOC_E_PARSE, "no \"%s\"", "use_bias");
         return LAYER_ERR(c, GEOLOC_E_RANGE, "use_bias %s, expected true (Keras ResNet-50 convs have biases)",
@@ -327,18 +338,18 @@ static geoloc_status check_conv(const ctx *c, const layer_spec *l, const stj_val
     return GEOLOC_OK;
 }
 
-static geoloc_status check_bn(const ctx *c, const stj_value *cfg) {
-    const stj_value *a = stj_get(cfg, "axis");
+static geoloc_status check_bn(const ctx *c, const json_t *cfg) {
+    const json_t *a = json_object_get(cfg, "axis");
     if (!a) return LAYER_ERR(c, GEOLOC_E_PARSE, "no \"%s\"", "axis");
-    const stj_value *one = a->kind == STJ_ARRAY && a->n == 1 ? &a->items[0] : a;
-    if (one->kind != STJ_NUMBER || !one->is_int || (one->integer != 3 && one->integer != -1)) {
+    const json_t *one = json_is_array(a) && json_array_size(a) == 1 ? json_array_get(a, 0) : a;
+    if (!json_is_integer(one) || (json_integer_value(one) != 3 && json_integer_value(one) != -1)) {
         char buf[200];
         return LAYER_ERR(c, GEOLOC_E_RANGE, "axis %s, expected [3] (channels last)",
                          value_text(a, buf, sizeof buf));
     }
-    const stj_value *e = stj_get(cfg, "epsilon");
+    const json_t *e = json_object_get(cfg, "epsilon");
     if (!e) return LAYER_ERR(c, GEOLOC_E_PARSE, "no \"%s\"", "epsilon");
-    if (e->kind != STJ_NUMBER || fabs(e->number - 1e-3) > 1e-12) {
+    if (!json_is_number(e) || fabs(json_number_value(e) - 1e-3) > 1e-12) {
         char buf[200];
         return LAYER_ERR(c, GEOLOC_E_RANGE, "epsilon %s, expected 0.001",
                          value_text(e, buf, sizeof buf));
@@ -347,7 +358,7 @@ static geoloc_status check_bn(const ctx *c, const stj_value *cfg) {
     return check_true(c, cfg, "scale");
 }
 
-static geoloc_status check_dense(const ctx *c, const layer_spec *l, const stj_value *cfg) {
+static geoloc_status check_dense(const ctx *c, const layer_spec *l, const json_t *cfg) {
     TRY(check_int(c, cfg, "units", l->filters, 0));
     TRY(check_true(c, cfg, "use_bias"));
     return check_str(c, cfg, "activation", "softmax", "linear", 1);
@@ -359,47 +370,48 @@ static const char *const PLAIN_CLASSES[] = {"InputLayer", "ZeroPadding2D", "Acti
                                             "AveragePooling2D", "Flatten"};
 
 static geoloc_status check_layer(geoloc_keras_model *m, const char *file, size_t index,
-                                 const stj_value *lv, geoloc_error *err) {
+                                 const json_t *lv, geoloc_error *err) {
     char where[48];
     snprintf(where, sizeof where, "#%zu", index);
     ctx c = {file, where, err};
-    if (lv->kind != STJ_OBJECT)
+    if (!json_is_object(lv))
         return LAYER_ERR(&c, GEOLOC_E_PARSE, "%s", "not a JSON object");
-    const stj_value *name = stj_get(lv, "name"), *cls = stj_get(lv, "class_name"),
-                    *cfg = stj_get(lv, "config");
-    if (!name || name->kind != STJ_STRING) return LAYER_ERR(&c, GEOLOC_E_PARSE, "%s", "no \"name\" string");
-    c.layer = name->string;
-    if (!cls || cls->kind != STJ_STRING)
+    const json_t *name = json_object_get(lv, "name"), *cls = json_object_get(lv, "class_name"),
+                 *cfg = json_object_get(lv, "config");
+    if (!name || !json_is_string(name)) return LAYER_ERR(&c, GEOLOC_E_PARSE, "%s", "no \"name\" string");
+    c.layer = json_string_value(name);
+    const char *class_name = json_string_value(cls);
+    if (!class_name)
         return LAYER_ERR(&c, GEOLOC_E_PARSE, "%s", "no \"class_name\" string");
-    if (!cfg || cfg->kind != STJ_OBJECT)
+    if (!cfg || !json_is_object(cfg))
         return LAYER_ERR(&c, GEOLOC_E_PARSE, "%s", "no \"config\" object");
-    int li = find_layer(m, name->string);
+    int li = find_layer(m, c.layer);
     const char *kind_class[] = {"Conv2D", "BatchNormalization", "Dense"};
     if (li < 0) {
         for (size_t k = 0; k < sizeof PLAIN_CLASSES / sizeof PLAIN_CLASSES[0]; k++) {
-            if (strcmp(cls->string, PLAIN_CLASSES[k]) != 0) continue;
-            if (!strcmp(cls->string, "Activation"))
+            if (strcmp(class_name, PLAIN_CLASSES[k]) != 0) continue;
+            if (!strcmp(class_name, "Activation"))
                 return check_str(&c, cfg, "activation", "relu", NULL, 0);
-            if (!strcmp(cls->string, "MaxPooling2D")) {
+            if (!strcmp(class_name, "MaxPooling2D")) {
                 TRY(check_pair(&c, cfg, "pool_size", 3, 3, 0));
                 return check_pair(&c, cfg, "strides", 2, 2, 0);
             }
             return GEOLOC_OK;
         }
         for (int k = 0; k < 3; k++)
-            if (!strcmp(cls->string, kind_class[k]))
+            if (!strcmp(class_name, kind_class[k]))
                 return error_set(err, GEOLOC_E_RANGE,
                                  "%s: layer %s: a %.40s layer that Keras ResNet-50 does not have "
-                                 "(ResNet-101/152 or another model?)", file, name->string,
-                                 cls->string);
+                                 "(ResNet-101/152 or another model?)", file, c.layer,
+                                 class_name);
         return error_set(err, GEOLOC_E_RANGE,
                          "%s: layer %s: class %.60s is not part of Keras ResNet-50", file,
-                         name->string, cls->string);
+                         c.layer, class_name);
     }
     const layer_spec *l = &m->layers[li];
-    if (strcmp(cls->string, kind_class[l->kind]) != 0)
+    if (strcmp(class_name, kind_class[l->kind]) != 0)
         return error_set(err, GEOLOC_E_RANGE, "%s: layer %s: class %.60s, expected %s", file,
-                         l->name, cls->string, kind_class[l->kind]);
+                         l->name, class_name, kind_class[l->kind]);
     if (m->layer_seen[li]++)
         return error_set(err, GEOLOC_E_PARSE, "%s: layer %s given twice", file, l->name);
     return l->kind == K_CONV ? check_conv(&c, l, cfg)
@@ -408,32 +420,33 @@ static geoloc_status check_layer(geoloc_keras_model *m, const char *file, size_t
 }
 
 static geoloc_status check_topology(geoloc_keras_model *m, const char *file,
-                                    const stj_value *root, geoloc_error *err) {
-    const stj_value *fmt = stj_get(root, "format");
-    if (fmt && (fmt->kind != STJ_STRING || strcmp(fmt->string, "layers-model") != 0)) {
+                                    const json_t *root, geoloc_error *err) {
+    const json_t *fmt = json_object_get(root, "format");
+    if (fmt && (!json_is_string(fmt) || strcmp(json_string_value(fmt), "layers-model") != 0)) {
         char buf[200];
         return error_set(err, GEOLOC_E_RANGE,
                          "%s: format %s: only a Keras \"layers-model\" can be imported", file,
                          value_text(fmt, buf, sizeof buf));
     }
-    const stj_value *topo = stj_get(root, "modelTopology");
-    if (!topo || topo->kind != STJ_OBJECT)
+    const json_t *topo = json_object_get(root, "modelTopology");
+    if (!topo || !json_is_object(topo))
         return error_set(err, GEOLOC_E_PARSE, "%s: no \"modelTopology\" object", file);
-    const stj_value *mc = stj_get(topo, "model_config");
+    const json_t *mc = json_object_get(topo, "model_config");
     if (!mc) mc = topo;
-    const stj_value *cls = stj_get(mc, "class_name");
-    if (!cls || cls->kind != STJ_STRING ||
-        (strcmp(cls->string, "Model") != 0 && strcmp(cls->string, "Functional") != 0)) {
+    const json_t *cls = json_object_get(mc, "class_name");
+    if (!cls || !json_is_string(cls) ||
+        (strcmp(json_string_value(cls), "Model") != 0 && strcmp(json_string_value(cls), "Functional") != 0)) {
         char buf[200];
         return error_set(err, GEOLOC_E_PARSE,
                          "%s: modelTopology: class_name %s, expected \"Model\" (a functional Keras model)",
                          file, cls ? value_text(cls, buf, sizeof buf) : "missing");
     }
-    const stj_value *cfg = stj_get(mc, "config");
-    const stj_value *layers = stj_get(cfg, "layers");
-    if (!layers || layers->kind != STJ_ARRAY)
+    const json_t *cfg = json_object_get(mc, "config");
+    const json_t *layers = json_object_get(cfg, "layers");
+    if (!layers || !json_is_array(layers))
         return error_set(err, GEOLOC_E_PARSE, "%s: modelTopology: no \"config\".\"layers\" array", file);
-    for (size_t k = 0; k < layers->n; k++) TRY(check_layer(m, file, k, &layers->items[k], err));
+    for (size_t k = 0; k < json_array_size(layers); k++)
+        TRY(check_layer(m, file, k, json_array_get(layers, k), err));
     return GEOLOC_OK;
 }
 
@@ -452,39 +465,39 @@ static int safe_path(const char *p) {
 }
 
 static geoloc_status check_weight(geoloc_keras_model *m, const char *file, size_t g, size_t k,
-                                  const stj_value *wv, uint64_t *offset, geoloc_error *err) {
-    if (wv->kind != STJ_OBJECT)
+                                  const json_t *wv, uint64_t *offset, geoloc_error *err) {
+    if (!json_is_object(wv))
         return error_set(err, GEOLOC_E_PARSE, "%s: weightsManifest[%zu].weights[%zu]: not a JSON object",
                          file, g, k);
-    const stj_value *name = stj_get(wv, "name"), *dtype = stj_get(wv, "dtype"),
-                    *shape = stj_get(wv, "shape");
-    if (!name || name->kind != STJ_STRING)
+    const json_t *name = json_object_get(wv, "name"), *dtype = json_object_get(wv, "dtype"),
+                    *shape = json_object_get(wv, "shape");
+    if (!name || !json_is_string(name))
         return error_set(err, GEOLOC_E_PARSE, "%s: weightsManifest[%zu].weights[%zu]: no \"name\" string",
                          file, g, k);
-    const char *wn = name->string;
-    if (!shape || shape->kind != STJ_ARRAY)
+    const char *wn = json_string_value(name);
+    if (!shape || !json_is_array(shape))
         return error_set(err, GEOLOC_E_PARSE, "%s: weight %.80s: no \"shape\" array", file, wn);
     uint64_t dims[4] = {0}, count = 1;
     char buf[200];
-    for (size_t d = 0; d < shape->n; d++) {
-        const stj_value *x = &shape->items[d];
-        if (x->kind != STJ_NUMBER || !x->is_int || x->integer < 0)
+    for (size_t d = 0; d < json_array_size(shape); d++) {
+        const json_t *x = json_array_get(shape, d);
+        if (!json_is_integer(x) || json_integer_value(x) < 0)
             return error_set(err, GEOLOC_E_PARSE,
                              "%s: weight %.80s: shape %s: dimension %zu is not a non-negative integer",
                              file, wn, value_text(shape, buf, sizeof buf), d);
-        if (__builtin_mul_overflow(count, (uint64_t)x->integer, &count))
+        if (__builtin_mul_overflow(count, (uint64_t)json_integer_value(x), &count))
             return error_set(err, GEOLOC_E_RANGE, "%s: weight %.80s: shape %s has more than 2^64 elements",
                              file, wn, value_text(shape, buf, sizeof buf));
-        if (d < 4) dims[d] = (uint64_t)x->integer;
+        if (d < 4) dims[d] = (uint64_t)json_integer_value(x);
     }
     uint64_t bytes;
     if (__builtin_mul_overflow(count, (uint64_t)4, &bytes))
         return error_set(err, GEOLOC_E_RANGE, "%s: weight %.80s: shape %s exceeds 2^64 bytes", file,
                          wn, value_text(shape, buf, sizeof buf));
-    if (!dtype || dtype->kind != STJ_STRING || strcmp(dtype->string, "float32") != 0)
+    if (!dtype || !json_is_string(dtype) || strcmp(json_string_value(dtype), "float32") != 0)
         return error_set(err, GEOLOC_E_RANGE, "%s: weight %.80s: dtype %s, only \"float32\" is supported",
                          file, wn, dtype ? value_text(dtype, buf, sizeof buf) : "missing");
-    if (stj_get(wv, "quantization"))
+    if (json_object_get(wv, "quantization"))
         return error_set(err, GEOLOC_E_RANGE, "%s: weight %.80s: quantized weights are not supported",
                          file, wn);
     int i = find_weight(m, wn);
@@ -494,7 +507,7 @@ static geoloc_status check_weight(geoloc_keras_model *m, const char *file, size_
     if (m->weight_seen[i]++)
         return error_set(err, GEOLOC_E_PARSE, "%s: weight %s given twice in the weightsManifest",
                          file, w->keras_name);
-    int same = shape->n == w->ndim;
+    int same = json_array_size(shape) == w->ndim;
     for (size_t d = 0; same && d < w->ndim; d++) same = dims[d] == w->shape[d];
     if (!same) {
         char want[100];
@@ -510,36 +523,36 @@ static geoloc_status check_weight(geoloc_keras_model *m, const char *file, size_
 }
 
 static geoloc_status check_manifest(geoloc_keras_model *m, const char *file,
-                                    const stj_value *root, geoloc_error *err) {
-    const stj_value *wm = stj_get(root, "weightsManifest");
-    if (!wm || wm->kind != STJ_ARRAY || wm->n == 0)
+                                    const json_t *root, geoloc_error *err) {
+    const json_t *wm = json_object_get(root, "weightsManifest");
+    if (!wm || !json_is_array(wm) || json_array_size(wm) == 0)
         return error_set(err, GEOLOC_E_PARSE, "%s: no \"weightsManifest\" array of groups", file);
-    m->groups = calloc(wm->n, sizeof *m->groups);
+    m->groups = calloc(json_array_size(wm), sizeof *m->groups);
     if (!m->groups) return error_set(err, GEOLOC_E_NOMEM, "%s: out of memory", file);
-    m->n_groups = wm->n;
-    for (size_t g = 0; g < wm->n; g++) {
-        const stj_value *gv = &wm->items[g];
-        const stj_value *paths = stj_get(gv, "paths"), *weights = stj_get(gv, "weights");
-        if (!paths || paths->kind != STJ_ARRAY || !weights || weights->kind != STJ_ARRAY)
+    m->n_groups = json_array_size(wm);
+    for (size_t g = 0; g < json_array_size(wm); g++) {
+        const json_t *gv = json_array_get(wm, g);
+        const json_t *paths = json_object_get(gv, "paths"), *weights = json_object_get(gv, "weights");
+        if (!paths || !json_is_array(paths) || !weights || !json_is_array(weights))
             return error_set(err, GEOLOC_E_PARSE,
                              "%s: weightsManifest[%zu]: no \"paths\" and \"weights\" arrays", file, g);
         group *gr = &m->groups[g];
-        gr->paths = calloc(paths->n ? paths->n : 1, sizeof *gr->paths);
+        gr->paths = calloc(json_array_size(paths) ? json_array_size(paths) : 1, sizeof *gr->paths);
         if (!gr->paths) return error_set(err, GEOLOC_E_NOMEM, "%s: out of memory", file);
-        for (size_t k = 0; k < paths->n; k++) {
-            const stj_value *p = &paths->items[k];
-            if (p->kind != STJ_STRING || !safe_path(p->string)) {
+        for (size_t k = 0; k < json_array_size(paths); k++) {
+            const json_t *p = json_array_get(paths, k);
+            if (!json_is_string(p) || !safe_path(json_string_value(p))) {
                 char buf[200];
                 return error_set(err, GEOLOC_E_PARSE,
                                  "%s: weightsManifest[%zu].paths[%zu]: %s is not a relative path "
                                  "inside the model folder", file, g, k, value_text(p, buf, sizeof buf));
             }
-            if (!(gr->paths[k] = strdup(p->string)))
+            if (!(gr->paths[k] = strdup(json_string_value(p))))
                 return error_set(err, GEOLOC_E_NOMEM, "%s: out of memory", file);
             gr->n_paths++;
         }
-        for (size_t k = 0; k < weights->n; k++)
-            TRY(check_weight(m, file, g, k, &weights->items[k], &gr->bytes, err));
+        for (size_t k = 0; k < json_array_size(weights); k++)
+            TRY(check_weight(m, file, g, k, json_array_get(weights, k), &gr->bytes, err));
         if (gr->bytes && !gr->n_paths)
             return error_set(err, GEOLOC_E_PARSE, "%s: weightsManifest[%zu]: weights but no shard paths",
                              file, g);
@@ -555,18 +568,17 @@ geoloc_status geoloc_keras_model_parse(const char *text, size_t len, const char 
     geoloc_keras_model *m = calloc(1, sizeof *m);
     if (!m) return error_set(err, GEOLOC_E_NOMEM, "%s: out of memory", file);
     build_tables(m);
-    st_json j;
-    stj_value root;
-    stj_init(&j, text ? text : "", len);
-    if (stj_parse(&j, &root, MAX_DEPTH, MAX_VALUES) != 0) {
+    char msg[300];
+    json_t *root = json_doc_parse(text ? text : "", len, MAX_DEPTH, MAX_VALUES, msg, sizeof msg);
+    if (!root) {
         geoloc_keras_model_free(m);
-        return error_set(err, GEOLOC_E_PARSE, "%s: not valid JSON: %s", file, j.msg);
+        return error_set(err, GEOLOC_E_PARSE, "%s: not valid JSON: %s", file, msg);
     }
     geoloc_status s = GEOLOC_OK;
-    if (root.kind != STJ_OBJECT)
+    if (!json_is_object(root))
         s = error_set(err, GEOLOC_E_PARSE, "%s: not a JSON object", file);
-    if (s == GEOLOC_OK) s = check_topology(m, file, &root, err);
-    if (s == GEOLOC_OK) s = check_manifest(m, file, &root, err);
+    if (s == GEOLOC_OK) s = check_topology(m, file, root, err);
+    if (s == GEOLOC_OK) s = check_manifest(m, file, root, err);
     for (size_t i = 0; i < N_LAYERS && s == GEOLOC_OK; i++)
         if (!m->layer_seen[i])
             s = error_set(err, GEOLOC_E_RANGE, "%s: layer %s missing from the topology (not a Keras "
@@ -575,7 +587,7 @@ geoloc_status geoloc_keras_model_parse(const char *text, size_t len, const char 
         if (!m->weight_seen[i])
             s = error_set(err, GEOLOC_E_RANGE, "%s: weight %s missing from the weightsManifest", file,
                           m->w[i].keras_name);
-    stj_free(&root);
+    json_decref(root);
     if (s != GEOLOC_OK) {
         geoloc_keras_model_free(m);
         return s;

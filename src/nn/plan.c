@@ -179,6 +179,18 @@ void nn_param_md(const geoloc_param *p, dnnl_memory_desc_t *md) {
     dnnl_memory_desc_init_by_tag(md, (int)p->ndim, dims, dnnl_f32, tags[p->ndim]);
 }
 
+void nn_vector_md(dnnl_memory_desc_t *md, int n) {
+    dnnl_dims_t d = {n};
+    dnnl_memory_desc_init_by_tag(md, 1, d, dnnl_f32, dnnl_a);
+}
+
+dnnl_memory_t nn_param_mem(geoloc_exec *ex, int index, int grad) {
+    geoloc_param *p = &ex->net->params[index];
+    dnnl_memory_desc_t md;
+    nn_param_md(p, &md);
+    return nn_mem_ptr(ex, &md, grad ? p->grad : p->data);
+}
+
 /* ---- activation storage ------------------------------------------------------------ */
 
 int nn_slot_acquire(geoloc_exec *ex, size_t bytes) {

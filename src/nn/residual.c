@@ -47,5 +47,10 @@ void add_plan_backward(geoloc_exec *ex, int k) {
     }
     /* both branches get the same gradient: shared storage */
     nn_diff_share(ex, nd->in[0], nd->out);
+#ifdef GEOLOC_MUTANT_CUT_GRADIENT
+    /* a deliberately broken build for the learning tests: identity shortcuts
+     * pass no gradient back (a downsampling shortcut still needs one) */
+    if (nn_producer(ex->net, nd->in[1]) >= 0 && ex->net->nodes[nn_producer(ex->net, nd->in[1])].op == NN_BN)
+#endif
     nn_diff_share(ex, nd->in[1], nd->out);
 }

@@ -5,11 +5,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/array.h"
 #include "core/error.h"
 #include "io/atomic_file.h"
+#include "io/crc32c.h"
 #include "io/mapped_file.h"
-#include "nn/st_json.h"
+#include "nn/json_doc.h"
+
+/* Most values in a header: 20 a tensor leaves room for 200,000 tensors (the largest
+ * models have a few thousand), and bounds the parsed tree to a few hundred MB. */
+#define MAX_HEADER_VALUES 4000000
+#define MAX_HEADER_DEPTH 64 /* nesting of unknown members (the format itself needs 3) */
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "safetensors data is little-endian: only little-endian hosts are supported"
@@ -27,6 +32,7 @@ struct geoloc_safetensors {
     geoloc_tensor_info *t;    /* sorted by name */
     size_t n_meta;
     meta_entry *meta;         /* sorted by key */
+    int has_checksum;         /* the data matched its GEOLOC_ST_CHECKSUM_KEY entry */
 };
 
 static const struct {
@@ -97,107 +103,60 @@ static int cmp_ptr_offset(const void *a, const void *b) {
     return 0;
 }
 
-#define JSON_FAIL(j) error_set(err, GEOLOC_E_PARSE, "%s: header: %s", file, (j)->msg)
+/* A non-negative JSON integer (jansson's integers are 64-bit signed). */
+static int get_uint(const json_t *v, uint64_t *out) {
+    if (!json_is_integer(v) || json_integer_value(v) < 0) return -1;
+    *out = (uint64_t)json_integer_value(v);
+    return 0;
+}
 
-/* Reads one tensor's {"dtype":..,"shape":..,"data_offsets":..} into t (name set). */
-static geoloc_status parse_tensor(st_json *j, const char *file, geoloc_tensor_info *t,
+/* Reads one tensor's {"dtype":..,"shape":..,"data_offsets":..} into t (name set);
+ * other members are ignored. */
+static geoloc_status parse_tensor(const json_t *obj, const char *file, geoloc_tensor_info *t,
                                   uint64_t *end, geoloc_error *err) {
     const char *tn = t->name;
-    int have_dtype = 0, have_shape = 0, have_off = 0;
-    if (stj_peek(j) != '{')
-        return error_set(err, GEOLOC_E_PARSE, "%s: tensor \"%s\": an object expected at byte %zu",
-                         file, tn, stj_offset(j));
-    j->p++;
-    if (stj_peek(j) == '}') {
-        j->p++;
-    } else {
-        for (;;) {
-            char *key;
-            if (stj_string(j, &key, NULL, GEOLOC_ST_MAX_HEADER) != 0) return JSON_FAIL(j);
-            if (stj_expect(j, ':') != 0) {
-                free(key);
-                return JSON_FAIL(j);
-            }
-            int which = !strcmp(key, "dtype") ? 1 : !strcmp(key, "shape") ? 2
-                        : !strcmp(key, "data_offsets") ? 3 : 0;
-            int dup = (which == 1 && have_dtype) || (which == 2 && have_shape) ||
-                      (which == 3 && have_off);
-            if (dup) {
-                geoloc_status s = error_set(err, GEOLOC_E_PARSE,
-                                            "%s: tensor \"%s\": \"%s\" given twice", file, tn, key);
-                free(key);
-                return s;
-            }
-            free(key);
-            if (which == 1) {
-                char *dt;
-                if (stj_peek(j) != '"')
-                    return error_set(err, GEOLOC_E_PARSE,
-                                     "%s: tensor \"%s\": dtype is not a string", file, tn);
-                if (stj_string(j, &dt, NULL, 64) != 0) return JSON_FAIL(j);
-                size_t d = 0;
-                while (d < N_DTYPES && strcmp(dtypes[d].name, dt) != 0) d++;
-                if (d == N_DTYPES) {
-                    geoloc_status s = error_set(err, GEOLOC_E_PARSE,
-                        "%s: tensor \"%s\": unknown or unsupported dtype \"%s\" (supported: F32 F16 "
-                        "BF16 F64 I64 I32 I16 I8 U8 BOOL)", file, tn, dt);
-                    free(dt);
-                    return s;
-                }
-                free(dt);
-                t->dtype = (geoloc_dtype)d;
-                have_dtype = 1;
-            } else if (which == 2) {
-                if (stj_expect(j, '[') != 0)
-                    return error_set(err, GEOLOC_E_PARSE,
-                                     "%s: tensor \"%s\": shape is not an array", file, tn);
-                t->ndim = 0;
-                if (stj_peek(j) == ']') {
-                    j->p++;
-                } else {
-                    for (;;) {
-                        uint64_t v;
-                        if (stj_uint(j, &v) != 0)
-                            return error_set(err, GEOLOC_E_PARSE, "%s: tensor \"%s\": shape: %s",
-                                             file, tn, j->msg);
-                        if (t->ndim == GEOLOC_ST_MAX_DIMS)
-                            return error_set(err, GEOLOC_E_RANGE,
-                                             "%s: tensor \"%s\": more than %d dimensions", file,
-                                             tn, GEOLOC_ST_MAX_DIMS);
-                        t->shape[t->ndim++] = v;
-                        if (stj_peek(j) == ',') {
-                            j->p++;
-                            continue;
-                        }
-                        if (stj_expect(j, ']') != 0) return JSON_FAIL(j);
-                        break;
-                    }
-                }
-                have_shape = 1;
-            } else if (which == 3) {
-                uint64_t b, e;
-                if (stj_expect(j, '[') != 0 || stj_uint(j, &b) != 0 || stj_expect(j, ',') != 0 ||
-                    stj_uint(j, &e) != 0 || stj_expect(j, ']') != 0)
-                    return error_set(err, GEOLOC_E_PARSE,
-                                     "%s: tensor \"%s\": data_offsets is not a pair of "
-                                     "non-negative integers (%s)", file, tn, j->msg);
-                if (e < b)
-                    return error_set(err, GEOLOC_E_RANGE,
-                                     "%s: tensor \"%s\": data_offsets [%llu,%llu] end before begin",
-                                     file, tn, (unsigned long long)b, (unsigned long long)e);
-                t->offset = b;
-                *end = e;
-                have_off = 1;
-            } else if (stj_skip_value(j) != 0) {
-                return JSON_FAIL(j);
-            }
-            if (stj_peek(j) == ',') {
-                j->p++;
-                continue;
-            }
-            if (stj_expect(j, '}') != 0) return JSON_FAIL(j);
-            break;
-        }
+    if (!json_is_object(obj))
+        return error_set(err, GEOLOC_E_PARSE, "%s: tensor \"%s\": an object expected", file, tn);
+    const json_t *dtype = json_object_get(obj, "dtype"), *shape = json_object_get(obj, "shape"),
+                 *offsets = json_object_get(obj, "data_offsets");
+    int have_dtype = dtype != NULL, have_shape = shape != NULL, have_off = offsets != NULL;
+    if (dtype) {
+        if (!json_is_string(dtype))
+            return error_set(err, GEOLOC_E_PARSE, "%s: tensor \"%s\": dtype is not a string", file, tn);
+        const char *dt = json_string_value(dtype);
+        size_t d = 0;
+        while (d < N_DTYPES && strcmp(dtypes[d].name, dt) != 0) d++;
+        if (d == N_DTYPES)
+            return error_set(err, GEOLOC_E_PARSE,
+                             "%s: tensor \"%s\": unknown or unsupported dtype \"%.64s\" (supported: F32 F16 "
+                             "BF16 F64 I64 I32 I16 I8 U8 BOOL)", file, tn, dt);
+        t->dtype = (geoloc_dtype)d;
+    }
+    if (shape) {
+        if (!json_is_array(shape))
+            return error_set(err, GEOLOC_E_PARSE, "%s: tensor \"%s\": shape is not an array", file, tn);
+        if (json_array_size(shape) > GEOLOC_ST_MAX_DIMS)
+            return error_set(err, GEOLOC_E_RANGE, "%s: tensor \"%s\": more than %d dimensions", file, tn,
+                             GEOLOC_ST_MAX_DIMS);
+        t->ndim = json_array_size(shape);
+        for (size_t k = 0; k < t->ndim; k++)
+            if (get_uint(json_array_get(shape, k), &t->shape[k]) != 0)
+                return error_set(err, GEOLOC_E_PARSE,
+                                 "%s: tensor \"%s\": shape: dimension %zu: a non-negative integer expected",
+                                 file, tn, k);
+    }
+    if (offsets) {
+        uint64_t b, e;
+        if (!json_is_array(offsets) || json_array_size(offsets) != 2 ||
+            get_uint(json_array_get(offsets, 0), &b) != 0 || get_uint(json_array_get(offsets, 1), &e) != 0)
+            return error_set(err, GEOLOC_E_PARSE,
+                             "%s: tensor \"%s\": data_offsets is not a pair of non-negative integers", file,
+                             tn);
+        if (e < b)
+            return error_set(err, GEOLOC_E_RANGE,
+                             "%s: tensor \"%s\": data_offsets [%llu,%llu] end before begin", file, tn, (unsigned long long)b, (unsigned long long)e);
+        t->offset = b;
+        *end = e;
     }
     if (!have_dtype || !have_shape || !have_off)
         return error_set(err, GEOLOC_E_PARSE, "%s: tensor \"%s\": no \"%s\"", file, tn,
@@ -230,47 +189,33 @@ static geoloc_status parse_tensor(st_json *j, const char *file, geoloc_tensor_in
     return GEOLOC_OK;
 }
 
-static geoloc_status parse_metadata(st_json *j, geoloc_safetensors *st, const char *file,
+static geoloc_status parse_metadata(const json_t *obj, geoloc_safetensors *st, const char *file,
                                     geoloc_error *err) {
-    size_t cap = 0;
-    if (stj_peek(j) != '{')
+    if (!json_is_object(obj))
         return error_set(err, GEOLOC_E_PARSE, "%s: header: __metadata__ is not an object", file);
-    j->p++;
-    if (stj_peek(j) == '}') {
-        j->p++;
-        return GEOLOC_OK;
-    }
-    for (;;) {
-        meta_entry m = {NULL, NULL};
-        if (stj_string(j, &m.key, NULL, GEOLOC_ST_MAX_NAME) != 0 || stj_expect(j, ':') != 0) {
-            free(m.key);
-            return error_set(err, GEOLOC_E_PARSE, "%s: header: __metadata__: %s", file, j->msg);
-        }
-        if (stj_peek(j) != '"' || stj_string(j, &m.value, NULL, GEOLOC_ST_MAX_HEADER) != 0) {
-            geoloc_status s = error_set(err, GEOLOC_E_PARSE,
-                                        "%s: header: __metadata__ \"%s\": a string value expected%s%s",
-                                        file, m.key, j->msg[0] ? ": " : "", j->msg);
-            free(m.key);
-            return s;
-        }
-        if (array_grow((void **)&st->meta, &cap, st->n_meta + 1, sizeof *st->meta) != 0) {
-            free(m.key);
-            free(m.value);
+    st->meta = calloc(json_object_size(obj) + 1, sizeof *st->meta);
+    if (!st->meta) return error_set(err, GEOLOC_E_NOMEM, "%s: out of memory", file);
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)obj, key, v) {
+        if (strlen(key) > GEOLOC_ST_MAX_NAME)
+            return error_set(err, GEOLOC_E_RANGE,
+                             "%s: header: __metadata__ key \"%.40s...\" longer than %d bytes", file, key,
+                             GEOLOC_ST_MAX_NAME);
+        if (!json_is_string(v))
+            return error_set(err, GEOLOC_E_PARSE, "%s: header: __metadata__ \"%s\": a string value expected",
+                             file, key);
+        meta_entry *m = &st->meta[st->n_meta];
+        m->key = strdup(key);
+        m->value = strdup(json_string_value(v));
+        if (!m->key || !m->value) {
+            free(m->key);
+            free(m->value);
             return error_set(err, GEOLOC_E_NOMEM, "%s: out of memory", file);
         }
-        st->meta[st->n_meta++] = m;
-        if (stj_peek(j) == ',') {
-            j->p++;
-            continue;
-        }
-        if (stj_expect(j, '}') != 0) return JSON_FAIL(j);
-        break;
+        st->n_meta++;
     }
     qsort(st->meta, st->n_meta, sizeof *st->meta, cmp_meta_key);
-    for (size_t k = 1; k < st->n_meta; k++)
-        if (!strcmp(st->meta[k - 1].key, st->meta[k].key))
-            return error_set(err, GEOLOC_E_PARSE, "%s: header: __metadata__ key \"%s\" given twice",
-                             file, st->meta[k].key);
     return GEOLOC_OK;
 }
 
@@ -296,78 +241,41 @@ static geoloc_status parse(geoloc_safetensors *st, const unsigned char *data, si
     const unsigned char *area = data + 8 + hlen;
     uint64_t area_size = size - 8 - hlen;
 
-    st_json j;
-    stj_init(&j, (const char *)data + 8, (size_t)hlen);
-    if (stj_peek(&j) != '{')
-        return error_set(err, GEOLOC_E_PARSE, "%s: header: JSON object expected at byte 0", file);
-    j.p++;
-    int have_meta = 0;
-    size_t cap = 0;
+    char msg[300];
+    json_t *root = json_doc_parse((const char *)data + 8, (size_t)hlen, MAX_HEADER_DEPTH, MAX_HEADER_VALUES, msg,
+                                  sizeof msg);
+    if (!root) return error_set(err, GEOLOC_E_PARSE, "%s: header: %s", file, msg);
     uint64_t *ends = NULL;
-    size_t ends_cap = 0;
     geoloc_status s = GEOLOC_OK;
-    if (stj_peek(&j) == '}') {
-        j.p++;
-    } else {
-        for (;;) {
-            char *name;
-            size_t at = stj_offset(&j);
-            if (stj_peek(&j) != '"') {
-                s = error_set(err, GEOLOC_E_PARSE,
-                              "%s: header: JSON: tensor name (a string) expected at byte %zu", file, at);
-                goto out;
-            }
-            int r = stj_string(&j, &name, NULL, GEOLOC_ST_MAX_NAME);
-            if (r == -2) {
-                s = error_set(err, GEOLOC_E_RANGE,
-                              "%s: header: tensor name at byte %zu (\"%.40s...\") longer than %d bytes",
-                              file, at, j.begin + at + 1, GEOLOC_ST_MAX_NAME);
-                goto out;
-            }
-            if (r != 0) {
-                s = JSON_FAIL(&j);
-                goto out;
-            }
-            if (stj_expect(&j, ':') != 0) {
-                free(name);
-                s = JSON_FAIL(&j);
-                goto out;
-            }
-            if (!strcmp(name, "__metadata__")) {
-                free(name);
-                if (have_meta) {
-                    s = error_set(err, GEOLOC_E_PARSE, "%s: header: __metadata__ given twice", file);
-                    goto out;
-                }
-                have_meta = 1;
-                if ((s = parse_metadata(&j, st, file, err)) != GEOLOC_OK) goto out;
-            } else {
-                if (array_grow((void **)&st->t, &cap, st->n + 1, sizeof *st->t) != 0 ||
-                    array_grow((void **)&ends, &ends_cap, st->n + 1, sizeof *ends) != 0) {
-                    free(name);
-                    s = error_set(err, GEOLOC_E_NOMEM, "%s: out of memory", file);
-                    goto out;
-                }
-                geoloc_tensor_info *t = &st->t[st->n++];
-                memset(t, 0, sizeof *t);
-                t->name = name;
-                if ((s = parse_tensor(&j, file, t, &ends[st->n - 1], err)) != GEOLOC_OK) goto out;
-            }
-            if (stj_peek(&j) == ',') {
-                j.p++;
-                continue;
-            }
-            if (stj_expect(&j, '}') != 0) {
-                s = JSON_FAIL(&j);
-                goto out;
-            }
-            break;
-        }
-    }
-    if (stj_peek(&j) >= 0) {
-        s = error_set(err, GEOLOC_E_PARSE, "%s: header: unexpected text after the JSON object at byte %zu",
-                      file, stj_offset(&j));
+    if (!json_is_object(root)) {
+        s = error_set(err, GEOLOC_E_PARSE, "%s: header: JSON object expected at byte 0", file);
         goto out;
+    }
+    const json_t *meta = json_object_get(root, "__metadata__");
+    if (meta && (s = parse_metadata(meta, st, file, err)) != GEOLOC_OK) goto out;
+    size_t n = json_object_size(root) - (meta != NULL);
+    st->t = calloc(n + 1, sizeof *st->t);
+    ends = calloc(n + 1, sizeof *ends);
+    if (!st->t || !ends) {
+        s = error_set(err, GEOLOC_E_NOMEM, "%s: out of memory", file);
+        goto out;
+    }
+    const char *name;
+    json_t *value;
+    json_object_foreach(root, name, value) {
+        if (value == meta) continue;
+        if (strlen(name) > GEOLOC_ST_MAX_NAME) {
+            s = error_set(err, GEOLOC_E_RANGE, "%s: header: tensor name \"%.40s...\" longer than %d bytes",
+                          file, name, GEOLOC_ST_MAX_NAME);
+            goto out;
+        }
+        geoloc_tensor_info *t = &st->t[st->n];
+        if (!(t->name = strdup(name))) {
+            s = error_set(err, GEOLOC_E_NOMEM, "%s: out of memory", file);
+            goto out;
+        }
+        st->n++;
+        if ((s = parse_tensor(value, file, t, &ends[st->n - 1], err)) != GEOLOC_OK) goto out;
     }
 
     /* ranges: sorted by begin, they must tile [0, area_size) exactly */
@@ -417,14 +325,30 @@ static geoloc_status parse(geoloc_safetensors *st, const unsigned char *data, si
     }
     for (size_t k = 0; k < st->n; k++) st->t[k].data = area + st->t[k].offset;
     if (st->n > 1) qsort(st->t, st->n, sizeof *st->t, cmp_info_name);
-    for (size_t k = 1; k < st->n; k++)
-        if (!strcmp(st->t[k - 1].name, st->t[k].name)) {
-            s = error_set(err, GEOLOC_E_PARSE, "%s: tensor \"%s\" given twice", file, st->t[k].name);
-            goto out;
-        }
 out:
     free(ends);
+    json_decref(root);
     return s;
+}
+
+/* The data area (after the header parse validated its length) against the
+ * checksum entry, when there is one. */
+static geoloc_status verify_checksum(geoloc_safetensors *st, const unsigned char *data, size_t size,
+                                     geoloc_error *err) {
+    const char *want = geoloc_safetensors_metadata_get(st, GEOLOC_ST_CHECKSUM_KEY);
+    if (!want) return GEOLOC_OK;
+    uint64_t hlen = 0;
+    for (int k = 7; k >= 0; k--) hlen = (hlen << 8) | data[k];
+    char got[9];
+    snprintf(got, sizeof got, "%08x", (unsigned)crc32c(0, data + 8 + hlen, size - 8 - (size_t)hlen));
+    if (strlen(want) != 8 || strspn(want, "0123456789abcdef") != 8)
+        return error_set(err, GEOLOC_E_PARSE, "%s: header: __metadata__ \"%s\": \"%.40s\" is not 8 "
+                         "lowercase hex digits", st->name, GEOLOC_ST_CHECKSUM_KEY, want);
+    if (strcmp(want, got) != 0)
+        return error_set(err, GEOLOC_E_PARSE, "%s: data checksum mismatch (file damaged or edited): "
+                         "crc32c %s in the header, %s of the data", st->name, want, got);
+    st->has_checksum = 1;
+    return GEOLOC_OK;
 }
 
 static geoloc_status open_impl(const void *data, size_t size, const void *map, const char *name,
@@ -440,6 +364,7 @@ static geoloc_status open_impl(const void *data, size_t size, const void *map, c
     st->map = map;
     st->map_size = size;
     geoloc_status s = parse(st, data, size, err);
+    if (s == GEOLOC_OK) s = verify_checksum(st, data, size, err);
     if (s != GEOLOC_OK) {
         geoloc_safetensors_close(st);
         return s;
@@ -468,6 +393,8 @@ geoloc_status geoloc_safetensors_open_buffer(const void *data, size_t size, cons
 }
 
 size_t geoloc_safetensors_count(const geoloc_safetensors *st) { return st->n; }
+
+int geoloc_safetensors_has_checksum(const geoloc_safetensors *st) { return st->has_checksum; }
 
 const geoloc_tensor_info *geoloc_safetensors_tensor(const geoloc_safetensors *st, size_t i) {
     return i < st->n ? &st->t[i] : NULL;
@@ -582,7 +509,7 @@ static void sb_json_string(strbuf *b, const char *s) {
 /* 1 when s is valid UTF-8 of at most max bytes. */
 static int valid_text(const char *s, size_t max) {
     size_t n = strlen(s);
-    return n <= max && stj_valid_utf8(s, n);
+    return n <= max && json_doc_valid_utf8(s, n);
 }
 
 static int cmp_str_ptr(const void *a, const void *b) {
@@ -599,7 +526,7 @@ geoloc_status geoloc_safetensors_write(const char *path, const geoloc_tensor_des
     if (!bytes) return error_set(err, GEOLOC_E_NOMEM, "%s: out of memory", path);
     strbuf b = {0};
     geoloc_status s = GEOLOC_OK;
-    /* validate */
+    /* validate (a caller's checksum entry is replaced by the one computed here) */
     for (size_t k = 0; k < n_meta && s == GEOLOC_OK; k++) {
         if (!meta_keys[k] || !meta_values[k] || !valid_text(meta_keys[k], GEOLOC_ST_MAX_NAME) ||
             !valid_text(meta_values[k], GEOLOC_ST_MAX_HEADER))
@@ -652,26 +579,29 @@ geoloc_status geoloc_safetensors_write(const char *path, const geoloc_tensor_des
         free(bytes);
         return s;
     }
-    /* header */
-    sb_str(&b, "{");
-    int first = 1;
-    if (n_meta) {
-        sb_str(&b, "\"__metadata__\":{");
-        for (size_t k = 0; k < n_meta; k++) {
-            if (k) sb_str(&b, ",");
-            sb_json_string(&b, meta_keys[k]);
-            sb_str(&b, ":");
-            sb_json_string(&b, meta_values[k]);
-        }
-        sb_str(&b, "}");
-        first = 0;
+    /* header: the metadata, then the checksum of the data in writing order */
+    uint32_t crc = 0;
+    for (size_t k = 0; k < n; k++)
+        if (bytes[k]) crc = crc32c(crc, tensors[k].data, (size_t)bytes[k]);
+    char crc_hex[9];
+    snprintf(crc_hex, sizeof crc_hex, "%08x", (unsigned)crc);
+    sb_str(&b, "{\"__metadata__\":{");
+    for (size_t k = 0; k < n_meta; k++) {
+        if (!strcmp(meta_keys[k], GEOLOC_ST_CHECKSUM_KEY)) continue;
+        sb_json_string(&b, meta_keys[k]);
+        sb_str(&b, ":");
+        sb_json_string(&b, meta_values[k]);
+        sb_str(&b, ",");
     }
+    sb_json_string(&b, GEOLOC_ST_CHECKSUM_KEY);
+    sb_str(&b, ":");
+    sb_json_string(&b, crc_hex);
+    sb_str(&b, "}");
     uint64_t off = 0;
     for (size_t k = 0; k < n; k++) {
         const geoloc_tensor_desc *t = &tensors[k];
         char num[64];
-        if (!first) sb_str(&b, ",");
-        first = 0;
+        sb_str(&b, ",");
         sb_json_string(&b, t->name);
         sb_str(&b, ":{\"dtype\":\"");
         sb_str(&b, dtypes[t->dtype].name);

@@ -83,7 +83,11 @@ SGD_INLINE void sgd_loop(const sgd_args *a, int fused, int use_wd, int mode, int
             buf[i] = b;
             g = nesterov ? sgd_madd(fused, b, m, g) : b;
         }
+        /* GEOLOC_MUTANT_NO_UPDATE: a deliberately broken build for the learning
+         * tests (the momentum still moves, the parameters never do) */
+#ifndef GEOLOC_MUTANT_NO_UPDATE
         w[i] = sgd_madd(fused, g, neg_lr, w[i]);
+#endif
     }
 }
 

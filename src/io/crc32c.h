@@ -1,7 +1,8 @@
-/* CRC-32C (Castagnoli), as used by iSCSI, ext4 and many storage formats.
+/* CRC-32C (Castagnoli), as used by iSCSI, ext4 and many storage formats: the
+ * shard index's per-photo check and the weights files' data check.
  * Internal API. */
-#ifndef GEOLOC_DATASET_CRC32C_H
-#define GEOLOC_DATASET_CRC32C_H
+#ifndef GEOLOC_IO_CRC32C_H
+#define GEOLOC_IO_CRC32C_H
 
 #include <stddef.h>
 #include <stdint.h>
