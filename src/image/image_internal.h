@@ -60,7 +60,7 @@ int image_exif_orientation(const uint8_t *exif, size_t size);
 int image_flir_gps(const uint8_t *data, size_t size, double *lat, double *lng, double *alt,
                    int *has_alt);
 
-/* ---- decode.c helpers shared by the decoders ---- */
+/* ---- pixels.c: helpers shared by the decoders ---- */
 
 /* Fails with E_RANGE (message naming `name`, the size and the limit) when
  * width x height is zero or exceeds opt->max_pixels; checked before any
