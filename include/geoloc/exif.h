@@ -40,6 +40,11 @@ typedef struct geoloc_photo_meta {
 geoloc_status geoloc_photo_meta_read(const uint8_t *data, size_t size, const char *name,
                                      geoloc_photo_meta *out, geoloc_error *err);
 
+/* Reads the metadata of the photo file `path` (at most 256 MiB). Anything
+ * but a regular file (a FIFO, a directory, a device) is refused at once with
+ * E_IO ("path: not a regular file (a FIFO)"), never waited on. */
+geoloc_status geoloc_photo_meta_load(const char *path, geoloc_photo_meta *out, geoloc_error *err);
+
 #ifdef __cplusplus
 }
 #endif

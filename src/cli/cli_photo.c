@@ -12,6 +12,7 @@
 #include "geoloc/exif.h"
 #include "geoloc/image.h"
 #include "io/csv.h"
+#include "io/regular_file.h"
 
 #define CMD "geoloc photo info"
 #define MAX_FILE_BYTES (256u << 20)
@@ -43,45 +44,14 @@ static const char INFO_USAGE[] =
     "are still reported), 2 on a usage error.\n";
 
 static uint8_t *read_all(const char *path, size_t *size, char *why, size_t why_size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(why, why_size, "%s: cannot open", path);
+    uint8_t *data;
+    geoloc_error err;
+    if (regular_file_read(path, MAX_FILE_BYTES, "the photo size limit", &data, size, &err) !=
+        GEOLOC_OK) {
+        snprintf(why, why_size, "%s", err.message);
         return NULL;
     }
-    size_t cap = 1 << 16, n = 0;
-    uint8_t *buf = malloc(cap);
-    while (buf) {
-        if (n == cap) {
-            if (cap >= MAX_FILE_BYTES) {
-                snprintf(why, why_size, "%s: larger than %u bytes", path, MAX_FILE_BYTES);
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            uint8_t *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t r = fread(buf + n, 1, cap - n, f);
-        n += r;
-        if (r == 0) {
-            if (ferror(f)) {
-                snprintf(why, why_size, "%s: read error", path);
-                free(buf);
-                buf = NULL;
-            }
-            break;
-        }
-    }
-    if (!buf && !why[0]) snprintf(why, why_size, "%s: out of memory", path);
-    fclose(f);
-    *size = n;
-    return buf;
+    return data;
 }
 
 static const char *format_name(geoloc_image_format f) {

@@ -32,6 +32,7 @@
 #include "core/error.h"
 #include "geoloc/exif.h"
 #include "image/image_internal.h"
+#include "io/regular_file.h"
 
 /* libexif reads at most 64 KiB of EXIF (a JPEG APP1 segment); copying more
  * of a PNG/WebP block would only cost time. */
@@ -260,4 +261,18 @@ geoloc_status geoloc_photo_meta_read(const uint8_t *data, size_t size, const cha
         }
     }
     return GEOLOC_OK;
+}
+
+geoloc_status geoloc_photo_meta_load(const char *path, geoloc_photo_meta *out, geoloc_error *err) {
+    if (!path || !out)
+        return error_set(err, GEOLOC_E_ARG, "geoloc_photo_meta_load: no path or output");
+    memset(out, 0, sizeof *out);
+    uint8_t *data;
+    size_t size;
+    geoloc_status st = regular_file_read(path, IMAGE_DEFAULT_MAX_FILE_BYTES,
+                                         "the photo size limit", &data, &size, err);
+    if (st != GEOLOC_OK) return st;
+    st = geoloc_photo_meta_read(data, size, path, out, err);
+    free(data);
+    return st;
 }
