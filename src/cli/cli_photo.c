@@ -70,6 +70,8 @@ typedef struct {
     geoloc_photo_meta meta;
     int dec_w, dec_h;
     double dec_ms;
+    int n_warnings; /* the decoder's, with the first texts */
+    char warnings[GEOLOC_IMAGE_MAX_WARNINGS][GEOLOC_IMAGE_WARNING_SIZE];
 } photo_report;
 
 static void inspect(const char *path, int decode, photo_report *r) {
@@ -95,6 +97,8 @@ static void inspect(const char *path, int decode, photo_report *r) {
             r->decoded = 1;
             r->dec_w = img.width;
             r->dec_h = img.height;
+            r->n_warnings = img.n_warnings;
+            memcpy(r->warnings, img.warnings, sizeof r->warnings);
             r->dec_ms =
                 1e3 * (double)(t1.tv_sec - t0.tv_sec) + 1e-6 * (double)(t1.tv_nsec - t0.tv_nsec);
             geoloc_image_free(&img);
@@ -118,6 +122,8 @@ static void print_text(const char *path, const photo_report *r, int decode) {
     if (m->has_altitude) printf("  altitude %.1f m\n", m->altitude_m);
     if (m->has_gps_time) printf("  GPS time %s\n", m->gps_time);
     if (m->has_datetime) printf("  taken %s\n", m->datetime);
+    for (int k = 0; k < GEOLOC_IMAGE_MAX_WARNINGS && r->warnings[k][0]; k++)
+        printf("  decoder warning: %s\n", r->warnings[k]);
 }
 
 static void print_number_or_null(int has, double v) {
@@ -156,8 +162,16 @@ static void print_json(const char *path, const photo_report *r, int decode) {
     printf(", \"datetime_original\": ");
     if (m->has_datetime) cli_json_string(stdout, m->datetime);
     else printf("null");
-    if (decode) printf(", \"decoded_width\": %d, \"decoded_height\": %d, \"decode_ms\": %.3f",
-                       r->dec_w, r->dec_h, r->dec_ms);
+    if (decode) {
+        printf(", \"decoded_width\": %d, \"decoded_height\": %d, \"decode_ms\": %.3f, "
+               "\"warnings\": [",
+               r->dec_w, r->dec_h, r->dec_ms);
+        for (int k = 0; k < GEOLOC_IMAGE_MAX_WARNINGS && r->warnings[k][0]; k++) {
+            if (k) printf(", ");
+            cli_json_string(stdout, r->warnings[k]);
+        }
+        printf("]");
+    }
     printf("}");
 }
 

@@ -1,6 +1,7 @@
 /* geoloc_image_decode / geoloc_image_load: the format from the bytes (never
  * the file name), the size limits, dispatch to the JPEG/PNG/WebP decoder,
- * then the EXIF orientation applied to the pixels. */
+ * the strict option (decoder warnings refused), then the EXIF orientation
+ * applied to the pixels. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,6 +45,11 @@ geoloc_status geoloc_image_decode(const uint8_t *data, size_t size, const char *
     default:
         return error_set(err, GEOLOC_E_PARSE,
                          "%s: not a JPEG, PNG or WebP image (unrecognised first bytes)", name);
+    }
+    if (st == GEOLOC_OK && o.strict && out->n_warnings > 0) {
+        st = error_set(err, GEOLOC_E_PARSE, "%s: %s (refused: decode option strict)", name,
+                       out->warnings[0]);
+        geoloc_image_free(out);
     }
     if (st != GEOLOC_OK) {
         memset(out, 0, sizeof *out);

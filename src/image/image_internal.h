@@ -72,6 +72,12 @@ geoloc_status image_check_pixels(uint64_t width, uint64_t height, const char *na
  * failure). Every decoder and the orientation transform use it. */
 uint8_t *image_alloc_pixels(size_t width, size_t height);
 
+/* Records a decoder warning on img (printf-style text, cut to
+ * GEOLOC_IMAGE_WARNING_SIZE): n_warnings counts every call, warnings[]
+ * keeps the first GEOLOC_IMAGE_MAX_WARNINGS distinct texts. */
+void image_add_warning(geoloc_image *img, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* Test hook for the fuzz targets, not for production: when 0-255, every
  * buffer from image_alloc_pixels is first filled with that byte, so that
  * decoding the same input with two fill bytes exposes pixels a decoder

@@ -1,6 +1,8 @@
-/* The pixel helpers every decoder and the orientation transform share:
- * the size limit checked from an image header and the allocation of a
- * decoded RGB buffer (with the fuzz targets' fill hook). */
+/* The helpers every decoder and the orientation transform share: the size
+ * limit checked from an image header, the allocation of a decoded RGB
+ * buffer (with the fuzz targets' fill hook) and the warnings list. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,4 +31,20 @@ geoloc_status image_check_pixels(uint64_t width, uint64_t height, const char *na
                          name, (unsigned long long)width, (unsigned long long)height,
                          (unsigned long long)opt->max_pixels);
     return GEOLOC_OK;
+}
+
+void image_add_warning(geoloc_image *img, const char *fmt, ...) {
+    char text[GEOLOC_IMAGE_WARNING_SIZE];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    img->n_warnings++;
+    for (int k = 0; k < GEOLOC_IMAGE_MAX_WARNINGS; k++) {
+        if (strcmp(img->warnings[k], text) == 0) return; /* the same text again */
+        if (img->warnings[k][0] == '\0') {
+            memcpy(img->warnings[k], text, sizeof text);
+            return;
+        }
+    }
 }
