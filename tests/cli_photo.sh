@@ -29,7 +29,7 @@ expect_match 2 "unknown command" err "unknown subcommand"
 
 printf 'not a photo\n' >"$tmp/note.jpg"
 run info "$tmp/note.jpg" "$tmp/missing.jpg"
-expect_match 1 "note.jpg: not a JPEG, PNG or WebP" err "text file named .jpg"
+expect_match 1 "note.jpg: not a JPEG, PNG, WebP or HEIF" err "text file named .jpg"
 expect_match 1 "missing.jpg: cannot open" err "missing file"
 run info --json "$tmp/note.jpg"
 expect_match 1 "\"error\": \".*note.jpg: not a JPEG" out "JSON error member"

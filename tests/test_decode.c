@@ -649,7 +649,7 @@ static void test_files(void) {
               strstr(e.message, "empty"),
           "empty: %s", e.message);
     CHECK(geoloc_image_load(text, NULL, &img, &e) == GEOLOC_E_PARSE && strstr(e.message, text) &&
-              strstr(e.message, "not a JPEG, PNG or WebP"),
+              strstr(e.message, "not a JPEG, PNG, WebP or HEIF"),
           "text: %s", e.message);
     CHECK(geoloc_image_load(missing, NULL, &img, &e) == GEOLOC_E_IO && strstr(e.message, missing),
           "missing: %s", e.message);

@@ -18,7 +18,9 @@ extern "C" {
  * PNG IHDR, WebP VP8/VP8L/VP8X), before any EXIF rotation: what exiftool
  * calls ImageWidth/ImageHeight. A photo with orientation 5-8 is displayed
  * (and decoded by geoloc_image_decode) as height x width. EXIF's own
- * ExifImageWidth/Height tags are not used: editors often leave them stale. */
+ * ExifImageWidth/Height tags are not used: editors often leave them stale.
+ * HEIF photos report the size as displayed (and decoded): libheif applies
+ * the container's rotation/mirroring, so orientation is 1 for them. */
 typedef struct geoloc_photo_meta {
     int width, height;       /* stored pixel size from the file's header */
     int orientation;         /* EXIF orientation 1-8 (1 when absent or invalid) */
@@ -33,7 +35,7 @@ typedef struct geoloc_photo_meta {
     char datetime[32];       /* DateTimeOriginal as written, "YYYY:MM:DD HH:MM:SS" */
 } geoloc_photo_meta;
 
-/* Reads the metadata of an encoded photo (JPEG, PNG or WebP bytes). A file
+/* Reads the metadata of an encoded photo (JPEG, PNG, WebP or HEIF bytes). A file
  * without EXIF is fine (flags 0); GPS values that are out of range or have
  * a zero denominator leave has_gps 0. Fails only when the bytes are not a
  * readable image header. */

@@ -1,5 +1,6 @@
 /* geoloc: photos in memory and their decoding (JPEG via libjpeg-turbo, PNG via
- * libpng, WebP via libwebp; the format is detected from the bytes). */
+ * libpng, WebP via libwebp, HEIF/HEIC via libheif; the format is detected
+ * from the bytes). */
 #ifndef GEOLOC_IMAGE_H
 #define GEOLOC_IMAGE_H
 
@@ -35,7 +36,8 @@ typedef enum geoloc_image_format {
     GEOLOC_FORMAT_UNKNOWN = 0,
     GEOLOC_FORMAT_JPEG,
     GEOLOC_FORMAT_PNG,
-    GEOLOC_FORMAT_WEBP
+    GEOLOC_FORMAT_WEBP,
+    GEOLOC_FORMAT_HEIF       /* HEIF container (ftyp brand heic, heix, mif1, msf1, ...) */
 } geoloc_image_format;
 
 /* Limits and options for decoding. Zero-initialised = defaults. The limits
@@ -62,7 +64,10 @@ geoloc_image_format geoloc_image_detect(const uint8_t *data, size_t size);
 
 /* Decodes an encoded image to RGB (grey, palette, 16-bit, alpha and CMYK are
  * converted; alpha is dropped), applying the EXIF orientation unless told
- * not to (orientations 5-8 swap width and height). `name` is used in
+ * not to (orientations 5-8 swap width and height). HEIF images come out as
+ * libheif presents them, with the container's own rotation and mirroring
+ * (irot/imir) applied whatever ignore_orientation says, and their EXIF
+ * orientation never applied on top (in HEIF it is informative only). `name` is used in
  * messages. Damaged data the decoder can still render (a truncated or
  * corrupt JPEG, as djpeg renders it) gives the image with out->warnings,
  * unless opt->strict. Errors: E_PARSE (unknown format, unreadable header,

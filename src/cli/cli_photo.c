@@ -28,8 +28,8 @@ static const char PHOTO_USAGE[] =
 static const char INFO_USAGE[] =
     "usage: geoloc photo info [--json] [--decode] FILE...\n"
     "\n"
-    "For each JPEG, PNG or WebP file (the format is found from the bytes, not the\n"
-    "name): the stored pixel size from the image header, the EXIF orientation and\n"
+    "For each JPEG, PNG, WebP or HEIF file (the format is found from the bytes, not\n"
+    "the name): the stored pixel size from the image header, the EXIF orientation and\n"
     "the size the photo is displayed (and decoded) at, the GPS position (decimal\n"
     "degrees, negative south and west), altitude, GPS time (UTC) and\n"
     "DateTimeOriginal when the file has them.\n"
@@ -59,6 +59,7 @@ static const char *format_name(geoloc_image_format f) {
     case GEOLOC_FORMAT_JPEG: return "JPEG";
     case GEOLOC_FORMAT_PNG: return "PNG";
     case GEOLOC_FORMAT_WEBP: return "WebP";
+    case GEOLOC_FORMAT_HEIF: return "HEIF";
     default: return "unknown";
     }
 }

@@ -79,8 +79,8 @@ static scan_read_result read_open(int fd, const struct stat *st, const char *nam
                     strerror(errno));
     geoloc_image_format fmt = geoloc_image_detect(buf->data, have);
     if (fmt == GEOLOC_FORMAT_UNKNOWN)
-        return skip(GEOLOC_SCAN_NOT_IMAGE, detail, detail_size, "%snot a JPEG, PNG or WebP file",
-                    "");
+        return skip(GEOLOC_SCAN_NOT_IMAGE, detail, detail_size,
+                    "%snot a JPEG, PNG, WebP or HEIF file", "");
     size_t use = fmt == GEOLOC_FORMAT_JPEG ? scan_jpeg_header_length(buf->data, have) : 0;
     geoloc_photo_meta meta;
     geoloc_error err;

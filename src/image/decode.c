@@ -42,9 +42,11 @@ geoloc_status geoloc_image_decode(const uint8_t *data, size_t size, const char *
     case GEOLOC_FORMAT_JPEG: st = image_decode_jpeg(data, size, name, &o, out, err); break;
     case GEOLOC_FORMAT_PNG: st = image_decode_png(data, size, name, &o, out, err); break;
     case GEOLOC_FORMAT_WEBP: st = image_decode_webp(data, size, name, &o, out, err); break;
+    case GEOLOC_FORMAT_HEIF: st = image_decode_heif(data, size, name, &o, out, err); break;
     default:
         return error_set(err, GEOLOC_E_PARSE,
-                         "%s: not a JPEG, PNG or WebP image (unrecognised first bytes)", name);
+                         "%s: not a JPEG, PNG, WebP or HEIF image (unrecognised first bytes)",
+                         name);
     }
     if (st == GEOLOC_OK && o.strict && out->n_warnings > 0) {
         st = error_set(err, GEOLOC_E_PARSE, "%s: %s (refused: decode option strict)", name,
@@ -55,7 +57,8 @@ geoloc_status geoloc_image_decode(const uint8_t *data, size_t size, const char *
         memset(out, 0, sizeof *out);
         return st;
     }
-    if (!o.ignore_orientation) {
+    /* HEIF: libheif applied the container's rotation; EXIF's is informative */
+    if (!o.ignore_orientation && geoloc_image_detect(data, size) != GEOLOC_FORMAT_HEIF) {
         image_probe_info info;
         geoloc_error ignored;
         if (image_probe(data, size, name, &info, &ignored) == GEOLOC_OK && info.exif) {
@@ -63,6 +66,7 @@ geoloc_status geoloc_image_decode(const uint8_t *data, size_t size, const char *
                                          name, err);
             if (st != GEOLOC_OK) geoloc_image_free(out);
         }
+        image_probe_release(&info);
     }
     return st;
 }

@@ -25,13 +25,19 @@ typedef struct image_probe_info {
     const uint8_t *exif;      /* EXIF payload (TIFF header onwards, maybe with a
                                  leading "Exif\0\0"), NULL when absent */
     size_t exif_size;         /* bytes available from exif (clipped to the input) */
+    uint8_t *owned;           /* HEIF: the EXIF block as libheif copied it out
+                                 (exif points into it); see image_probe_release */
 } image_probe_info;
 
-/* Reads the container structure of a JPEG, PNG or WebP: stored size and
- * where the EXIF block is. Fails (E_PARSE, message naming `name`) when the
- * format is unknown or the size cannot be found. */
+/* Reads the container structure of a JPEG, PNG, WebP or HEIF: stored size
+ * and where the EXIF block is. Fails (E_PARSE, message naming `name`) when
+ * the format is unknown or the size cannot be found. Release the result
+ * with image_probe_release (HEIF's EXIF block is a copy). */
 geoloc_status image_probe(const uint8_t *data, size_t size, const char *name,
                           image_probe_info *info, geoloc_error *err);
+
+/* Frees what image_probe allocated (nothing for JPEG, PNG and WebP). */
+void image_probe_release(image_probe_info *info);
 
 /* JPEG marker segments before the first SOS, in file order. */
 typedef struct jpeg_walker {
@@ -93,6 +99,20 @@ geoloc_status image_decode_png(const uint8_t *data, size_t size, const char *nam
                                const geoloc_decode_options *opt, geoloc_image *out,
                                geoloc_error *err);
 geoloc_status image_decode_webp(const uint8_t *data, size_t size, const char *name,
+                                const geoloc_decode_options *opt, geoloc_image *out,
+                                geoloc_error *err);
+
+/* ---- heif.c (libheif) ---- */
+
+/* HEIF's image_probe: the primary image's size as libheif presents it
+ * (after the container's rotation/mirroring and crop) and a copy of its
+ * Exif item (info->owned). */
+geoloc_status image_heif_probe(const uint8_t *data, size_t size, const char *name,
+                               image_probe_info *info, geoloc_error *err);
+
+/* HEIF's decoder: the primary image, 8-bit RGB, with the container's
+ * rotation/mirroring applied (HEIF's orientation; EXIF's is not). */
+geoloc_status image_decode_heif(const uint8_t *data, size_t size, const char *name,
                                 const geoloc_decode_options *opt, geoloc_image *out,
                                 geoloc_error *err);
 
