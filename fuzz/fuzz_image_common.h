@@ -1,4 +1,4 @@
-/* Shared body of the decoder fuzz targets (fuzz_decode_jpeg/png/webp.c).
+/* Shared body of the decoder fuzz targets (fuzz_decode_jpeg/png/webp/heif.c).
  *
  * One input goes through geoloc_photo_meta_read and geoloc_image_decode
  * (max_pixels 4M; full size, DCT-scaled, and without EXIF rotation).

@@ -12,11 +12,13 @@
  *   a reduced scale, so a larger HEIF is refused as PNG and WebP are.
  *   libheif's own limit on a side is set to 65535 pixels.
  * - Threads: tiles are decoded on the calling thread (the batch loader
- *   already decodes several photos in parallel).
+ *   already decodes several photos in parallel); libheif is initialised
+ *   once (heif_init, under pthread_once) before the first use.
  * - Warnings: libheif's decoding warnings (non-strict decoding) are
  *   recorded on the image as "HEIF: ...".
  * - EXIF: the Exif item's payload starts with a 4-byte offset to the TIFF
  *   header; the bytes from there are handed to the EXIF reader. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,10 +44,27 @@ static void heif_file_close(heif_file *f) {
     f->ctx = NULL;
 }
 
+/* A libheif error as E_NOMEM (a failed allocation) or E_PARSE (anything
+ * else, including libheif's security limits on crafted sizes, which it
+ * reports as allocation errors), "name: HEIF: message". */
+static geoloc_status heif_failure(struct heif_error he, const char *name, const char *fallback,
+                                  geoloc_error *err) {
+    int oom = he.code == heif_error_Memory_allocation_error &&
+              he.subcode != heif_suberror_Security_limit_exceeded;
+    return error_set(err, oom ? GEOLOC_E_NOMEM : GEOLOC_E_PARSE, "%s: HEIF: %s", name,
+                     he.message ? he.message : fallback);
+}
+
+/* libheif's plugins are registered once, before any thread uses them (the
+ * library stays initialised for the life of the process). */
+static pthread_once_t heif_once = PTHREAD_ONCE_INIT;
+static void heif_start(void) { (void)heif_init(NULL); }
+
 /* Parses the container (no pixel decoding) and finds the primary image. */
 static geoloc_status heif_file_open(const uint8_t *data, size_t size, const char *name,
                                     heif_file *f, geoloc_error *err) {
     memset(f, 0, sizeof *f);
+    pthread_once(&heif_once, heif_start);
     f->ctx = heif_context_alloc();
     if (!f->ctx) return error_set(err, GEOLOC_E_NOMEM, "%s: HEIF: out of memory", name);
     heif_context_set_maximum_image_size_limit(f->ctx, HEIF_MAX_SIDE);
@@ -53,11 +72,10 @@ static geoloc_status heif_file_open(const uint8_t *data, size_t size, const char
     struct heif_error he = heif_context_read_from_memory_without_copy(f->ctx, data, size, NULL);
     if (he.code == heif_error_Ok) he = heif_context_get_primary_image_handle(f->ctx, &f->primary);
     if (he.code != heif_error_Ok) {
+        /* the message belongs to the context: formatted before it is freed */
+        geoloc_status st = heif_failure(he, name, "unreadable file", err);
         heif_file_close(f);
-        return error_set(err,
-                         he.code == heif_error_Memory_allocation_error ? GEOLOC_E_NOMEM
-                                                                       : GEOLOC_E_PARSE,
-                         "%s: HEIF: %s", name, he.message ? he.message : "unreadable file");
+        return st;
     }
     return GEOLOC_OK;
 }
@@ -94,6 +112,31 @@ geoloc_status image_heif_probe(const uint8_t *data, size_t size, const char *nam
     return GEOLOC_OK;
 }
 
+/* The decoded image's interleaved RGB plane into out (w x h expected), with
+ * libheif's decoding warnings. */
+static geoloc_status copy_rgb(struct heif_image *img, int w, int h, const char *name,
+                              geoloc_image *out, geoloc_error *err) {
+    int stride = 0;
+    const uint8_t *plane = heif_image_get_plane_readonly(img, heif_channel_interleaved, &stride);
+    if (!plane || heif_image_get_width(img, heif_channel_interleaved) != w ||
+        heif_image_get_height(img, heif_channel_interleaved) != h || stride < w * 3 ||
+        heif_image_get_bits_per_pixel_range(img, heif_channel_interleaved) != 8)
+        return error_set(err, GEOLOC_E_PARSE, "%s: HEIF: decoded image is not %dx%d 8-bit RGB",
+                         name, w, h);
+    uint8_t *pixels = image_alloc_pixels((size_t)w, (size_t)h);
+    if (!pixels)
+        return error_set(err, GEOLOC_E_NOMEM, "%s: out of memory for %dx%d pixels", name, w, h);
+    for (int y = 0; y < h; y++)
+        memcpy(pixels + (size_t)y * w * 3, plane + (size_t)y * stride, (size_t)w * 3);
+    struct heif_error warning;
+    for (int k = 0; heif_image_get_decoding_warnings(img, k, &warning, 1) == 1; k++)
+        image_add_warning(out, "HEIF: %s", warning.message ? warning.message : "warning");
+    out->width = w;
+    out->height = h;
+    out->rgb = pixels;
+    return GEOLOC_OK;
+}
+
 geoloc_status image_decode_heif(const uint8_t *data, size_t size, const char *name,
                                 const geoloc_decode_options *opt, geoloc_image *out,
                                 geoloc_error *err) {
@@ -120,37 +163,9 @@ geoloc_status image_decode_heif(const uint8_t *data, size_t size, const char *na
     struct heif_error he = heif_decode_image(f.primary, &img, heif_colorspace_RGB,
                                              heif_chroma_interleaved_RGB, dopt);
     heif_decoding_options_free(dopt);
+    st = he.code == heif_error_Ok ? copy_rgb(img, w, h, name, out, err)
+                                  : heif_failure(he, name, "cannot decode", err);
+    if (img) heif_image_release(img);
     heif_file_close(&f);
-    if (he.code != heif_error_Ok) {
-        if (img) heif_image_release(img);
-        return error_set(err,
-                         he.code == heif_error_Memory_allocation_error ? GEOLOC_E_NOMEM
-                                                                       : GEOLOC_E_PARSE,
-                         "%s: HEIF: %s", name, he.message ? he.message : "cannot decode");
-    }
-    int stride = 0;
-    const uint8_t *plane = heif_image_get_plane_readonly(img, heif_channel_interleaved, &stride);
-    int pw = heif_image_get_width(img, heif_channel_interleaved);
-    int ph = heif_image_get_height(img, heif_channel_interleaved);
-    if (!plane || pw != w || ph != h || stride < w * 3 ||
-        heif_image_get_bits_per_pixel_range(img, heif_channel_interleaved) != 8) {
-        heif_image_release(img);
-        return error_set(err, GEOLOC_E_PARSE, "%s: HEIF: decoded image is not %dx%d 8-bit RGB",
-                         name, w, h);
-    }
-    uint8_t *pixels = image_alloc_pixels((size_t)w, (size_t)h);
-    if (!pixels) {
-        heif_image_release(img);
-        return error_set(err, GEOLOC_E_NOMEM, "%s: out of memory for %dx%d pixels", name, w, h);
-    }
-    for (int y = 0; y < h; y++)
-        memcpy(pixels + (size_t)y * w * 3, plane + (size_t)y * stride, (size_t)w * 3);
-    struct heif_error warning;
-    for (int k = 0; heif_image_get_decoding_warnings(img, k, &warning, 1) == 1; k++)
-        image_add_warning(out, "HEIF: %s", warning.message ? warning.message : "warning");
-    heif_image_release(img);
-    out->width = w;
-    out->height = h;
-    out->rgb = pixels;
-    return GEOLOC_OK;
+    return st;
 }
