@@ -9,8 +9,8 @@
  *   output byte was written: decoding again with the pixel buffers
  *   pre-filled with another byte (image_debug_fill) gives the same bytes;
  * - a decoded image's size agrees with the metadata reader: stored size
- *   (swapped for orientation 5-8), or for JPEG the DCT-scaled size the
- *   max_pixels and min_shorter_side rules give; rotation keeps the pixels (a permutation
+ *   (swapped for orientation 5-8), or for JPEG (and WebP) the reduced
+ *   size the max_pixels (and for JPEG min_shorter_side) rules give; rotation keeps the pixels (a permutation
  *   of the unrotated decode, checked on a checksum of the pixel multiset);
  * - metadata: orientation 1-8, GPS finite within +-90/+-180, strings
  *   NUL-terminated.
@@ -48,10 +48,11 @@ static geoloc_status fuzz_decode(const uint8_t *buf, size_t size, const char *na
     return st;
 }
 
-/* The JPEG DCT scaling denominator geoloc_image_decode must choose: the
- * smallest of 1, 2, 4, 8 whose size (sides rounded up) fits max_pixels
- * (0: none fits), raised while the shorter side stays >= min_side. */
-static int jpeg_expected_denominator(int w, int h, uint64_t max_pixels, int min_side) {
+/* The JPEG DCT scaling (or WebP rescaling) denominator geoloc_image_decode
+ * must choose: the smallest of 1, 2, 4, 8 whose size (sides rounded up)
+ * fits max_pixels (0: none fits), raised while the shorter side stays
+ * >= min_side. */
+static int expected_denominator(int w, int h, uint64_t max_pixels, int min_side) {
     int d = 1;
     while (d <= 8 && (uint64_t)((w + d - 1) / d) * (uint64_t)((h + d - 1) / d) > max_pixels) d *= 2;
     if (d > 8) return 0;
@@ -112,8 +113,9 @@ static void fuzz_image_one(const uint8_t *data, size_t size, const char *name) {
         REQUIRE(memcmp(img.rgb, again.rgb, (size_t)img.width * img.height * 3) == 0);
         REQUIRE(mst == GEOLOC_OK);
         int d = 1, sw = m.width, sh = m.height; /* the decoded stored size */
-        if (geoloc_image_detect(buf, size) == GEOLOC_FORMAT_JPEG) {
-            d = jpeg_expected_denominator(m.width, m.height, o.max_pixels, 0);
+        geoloc_image_format f = geoloc_image_detect(buf, size);
+        if (f == GEOLOC_FORMAT_JPEG || f == GEOLOC_FORMAT_WEBP) {
+            d = expected_denominator(m.width, m.height, o.max_pixels, 0);
             REQUIRE(d > 0);
             sw = (m.width + d - 1) / d;
             sh = (m.height + d - 1) / d;
@@ -140,7 +142,7 @@ static void fuzz_image_one(const uint8_t *data, size_t size, const char *name) {
         o.ignore_orientation = 1;
         geoloc_status s3 = fuzz_decode(buf, size, name, &o, &img);
         if (s3 == GEOLOC_OK) {
-            int d = jpeg_expected_denominator(m.width, m.height, o.max_pixels, o.min_shorter_side);
+            int d = expected_denominator(m.width, m.height, o.max_pixels, o.min_shorter_side);
             REQUIRE(d > 0);
             REQUIRE(img.width == (m.width + d - 1) / d && img.height == (m.height + d - 1) / d);
         }

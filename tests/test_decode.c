@@ -590,8 +590,10 @@ static void test_limits(void) {
                     (uint32_t)w.data[24] << 24;
     bits = (bits & 0xF0000000u) | 16383u | 16383u << 14;
     for (int k = 0; k < 4; k++) w.data[21 + k] = (uint8_t)(bits >> (8 * k));
-    CHECK(dec(&w, "huge.webp", NULL, &img, &e) == GEOLOC_E_RANGE &&
-              strstr(e.message, "16384x16384"),
+    geoloc_decode_options wlim = {0}; /* 1/8 is 2048 x 2048: over this */
+    wlim.max_pixels = 2048 * 2048 - 1;
+    CHECK(dec(&w, "huge.webp", &wlim, &img, &e) == GEOLOC_E_RANGE &&
+              strstr(e.message, "16384x16384") && strstr(e.message, "1/8"),
           "16384x16384 WebP: %s", e.message);
     fx_free(&w);
 

@@ -2,8 +2,9 @@
  * decoded at the smallest DCT reduction (1/2, 1/4, 1/8) that fits, pixel
  * for pixel what `djpeg -scale 1/N` gives (when djpeg is installed), and
  * refused only when even 1/8 is over; min_shorter_side may reduce further
- * but never past what max_pixels allows; PNG and WebP over the limit are
- * refused (their decoders cannot scale). A generated 2000 x 1500 photo with
+ * but never past what max_pixels allows. A WebP is reduced the same way
+ * (libwebp's rescaler); a PNG over the limit is refused (libpng cannot
+ * scale). A generated 2000 x 1500 photo with
  * small limits exercises the path a 12000 x 9000 one takes at the default
  * 100 MP. */
 #include <png.h>
@@ -44,7 +45,7 @@ static void expect_scaled(const char *path, uint64_t max_pixels, int min_side, i
           (unsigned long long)max_pixels, min_side, e.message, img.width, img.height, ew, eh,
           denom);
     if (st == GEOLOC_OK && have_djpeg) {
-        char scale[8];
+        char scale[16];
         snprintf(scale, sizeof scale, "1/%d", denom);
         int dw = 0, dh = 0;
         uint8_t *ref = fx_djpeg(path, scale, &dw, &dh);
@@ -87,26 +88,58 @@ int main(void) {
               strstr(e.message, "max_pixels") && img.rgb == NULL,
           "over at 1/8: %s", e.message);
 
-    /* PNG and WebP: refused over the limit, decoded at it */
+    /* PNG: refused over the limit, decoded at it (libpng cannot scale) */
     fx_buf png = {0}, webp = {0};
     fx_png_opts po = {PNG_COLOR_TYPE_RGB, 8, 0, NULL, 0, NULL, 0, NULL, 0};
     CHECK(fx_png(rgb, W, H, &po, &png) == 0, "PNG encode");
-    CHECK(fx_webp(rgb, W, H, 3, 0, 50, NULL, 0, &webp) == 0, "WebP encode");
-    const fx_buf *others[2] = {&png, &webp};
-    const char *names[2] = {"big.png", "big.webp"};
-    for (int k = 0; k < 2; k++) {
-        o.max_pixels = (uint64_t)W * H - 1;
-        CHECK(geoloc_image_decode(others[k]->data, others[k]->size, names[k], &o, &img, &e) ==
-                      GEOLOC_E_RANGE &&
-                  strstr(e.message, "2000x1500"),
-              "%s over the limit: %s", names[k], e.message);
-        o.max_pixels = (uint64_t)W * H;
-        CHECK(geoloc_image_decode(others[k]->data, others[k]->size, names[k], &o, &img, &e) ==
-                      GEOLOC_OK &&
-                  img.width == W && img.height == H,
-              "%s at the limit: %s", names[k], e.message);
+    o.max_pixels = (uint64_t)W * H - 1;
+    CHECK(geoloc_image_decode(png.data, png.size, "big.png", &o, &img, &e) == GEOLOC_E_RANGE &&
+              strstr(e.message, "2000x1500"),
+          "PNG over the limit: %s", e.message);
+    o.max_pixels = (uint64_t)W * H;
+    CHECK(geoloc_image_decode(png.data, png.size, "big.png", &o, &img, &e) == GEOLOC_OK &&
+              img.width == W && img.height == H,
+          "PNG at the limit: %s", e.message);
+    geoloc_image_free(&img);
+
+    /* WebP: reduced like a JPEG by libwebp's rescaler (lossless, so the
+     * result is close to the pattern's 2x2 / 4x4 block means), refused over
+     * the limit at 1/8 */
+    CHECK(fx_webp(rgb, W, H, 3, 1, 0, NULL, 0, &webp) == 0, "WebP encode");
+    static const struct {
+        uint64_t max_pixels;
+        int denom;
+    } wcases[] = {{(uint64_t)W * H, 1}, {1000 * 1000, 2}, {200 * 1000, 4}, {250 * 188, 8}};
+    for (size_t k = 0; k < sizeof wcases / sizeof wcases[0]; k++) {
+        int d = wcases[k].denom, ew = (W + d - 1) / d, eh = (H + d - 1) / d;
+        o.max_pixels = wcases[k].max_pixels;
+        geoloc_status st = geoloc_image_decode(webp.data, webp.size, "big.webp", &o, &img, &e);
+        CHECK(st == GEOLOC_OK && img.width == ew && img.height == eh,
+              "WebP max_pixels %llu: %s %dx%d, want %dx%d", (unsigned long long)o.max_pixels,
+              e.message, img.width, img.height, ew, eh);
+        if (st == GEOLOC_OK && d > 1) { /* against the block means of the source, away from edges */
+            double sum = 0;
+            long n = 0;
+            for (int y = 1; y < eh - 1; y += 7)
+                for (int x = 1; x < ew - 1; x += 7)
+                    for (int c = 0; c < 3; c++) {
+                        int mean = 0;
+                        for (int dy = 0; dy < d; dy++)
+                            for (int dx = 0; dx < d; dx++)
+                                mean += rgb[3 * ((size_t)(y * d + dy) * W + x * d + dx) + c];
+                        mean /= d * d;
+                        sum += abs(mean - img.rgb[3 * ((size_t)y * ew + x) + c]);
+                        n++;
+                    }
+            CHECK(sum / n < 12.0, "WebP at 1/%d: mean |difference| from block means %.2f", d,
+                  sum / n);
+        }
         geoloc_image_free(&img);
     }
+    o.max_pixels = 250 * 188 - 1;
+    CHECK(geoloc_image_decode(webp.data, webp.size, "big.webp", &o, &img, &e) == GEOLOC_E_RANGE &&
+              strstr(e.message, "2000x1500") && strstr(e.message, "1/8"),
+          "WebP over at 1/8: %s", e.message);
     fx_free(&png);
     fx_free(&webp);
     fx_free(&jpg);

@@ -44,10 +44,11 @@ typedef enum geoloc_image_format {
  * are checked from the headers, before any pixel buffer is allocated. */
 typedef struct geoloc_decode_options {
     uint64_t max_pixels;     /* limit on the DECODED width x height (default 100
-                                megapixels, capped at 2^30). A larger JPEG is
-                                decoded at the smallest DCT reduction (1/2, 1/4,
-                                1/8) that fits, and refused only when even 1/8
-                                is over; PNG, WebP and HEIF larger than this are
+                                megapixels, capped at 2^30). A larger JPEG or
+                                WebP is decoded at the smallest reduction (1/2,
+                                1/4, 1/8; JPEG by DCT scaling, WebP by libwebp's
+                                rescaler) that fits, and refused only when even
+                                1/8 is over; PNG and HEIF larger than this are
                                 refused (their decoders cannot scale) */
     uint64_t max_file_bytes; /* refuse larger files (default 256 MiB) */
     int min_shorter_side;    /* if > 0, JPEGs may be DCT-scaled down (1/2, 1/4,

@@ -9,7 +9,8 @@
  * error ("truncated") rather than a read past the end, also when only
  * the final IEND chunk is missing (the file is read to IEND, as for JPEG
  * to EOI). The pixel limit is checked after the header (png_read_info)
- * and before any pixel buffer exists. */
+ * and before any pixel buffer exists; libpng cannot decode at a reduced
+ * scale, so a PNG over max_pixels is refused. */
 #include <png.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -9,7 +9,7 @@
  *   and is not applied again (decode.c, exif.c).
  * - Limits: max_pixels is checked on the image's size, and on its coded
  *   (ispe) size, before libheif decodes anything; libheif cannot decode at
- *   a reduced scale, so a larger HEIF is refused as PNG and WebP are.
+ *   a reduced scale, so a larger HEIF is refused, as a PNG is.
  *   libheif's own limit on a side is set to 65535 pixels.
  * - Threads: tiles are decoded on the calling thread (the batch loader
  *   already decodes several photos in parallel); libheif is initialised
