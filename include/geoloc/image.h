@@ -68,8 +68,8 @@ geoloc_image_format geoloc_image_detect(const uint8_t *data, size_t size);
  * not to (orientations 5-8 swap width and height). HEIF images come out as
  * libheif presents them, with the container's own rotation and mirroring
  * (irot/imir) applied whatever ignore_orientation says, and their EXIF
- * orientation never applied on top (in HEIF it is informative only). `name` is used in
- * messages. Damaged data the decoder can still render (a truncated or
+ * orientation never applied on top (in HEIF it is informative only).
+ * `name` is used in messages. Damaged data the decoder can still render (a truncated or
  * corrupt JPEG, as djpeg renders it) gives the image with out->warnings,
  * unless opt->strict. Errors: E_PARSE (unknown format, unreadable header,
  * undecodable data, any warning when strict), E_RANGE (over a limit),

@@ -386,9 +386,7 @@ geoloc_status geoloc_transform_image(geoloc_transformer *t, const geoloc_image *
             }
         }
     }
-    out->width = ow;
-    out->height = oh;
-    out->rgb = px;
+    *out = (geoloc_image){.width = ow, .height = oh, .rgb = px}; /* no warnings */
     return GEOLOC_OK;
 }
 

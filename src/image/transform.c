@@ -182,9 +182,7 @@ geoloc_status geoloc_image_crop(const geoloc_image *src, geoloc_rect r, geoloc_i
     for (int y = 0; y < r.height; y++)
         memcpy(px + (size_t)y * r.width * 3,
                src->rgb + ((size_t)(r.y + y) * src->width + (size_t)r.x) * 3, (size_t)r.width * 3);
-    out->width = r.width;
-    out->height = r.height;
-    out->rgb = px;
+    *out = (geoloc_image){.width = r.width, .height = r.height, .rgb = px}; /* no warnings */
     return GEOLOC_OK;
 }
 
