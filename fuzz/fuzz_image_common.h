@@ -1,4 +1,4 @@
-/* Shared body of the decoder fuzz targets (fuzz_decode_jpeg/png/webp.c).
+/* Shared body of the decoder fuzz targets (fuzz_decode_jpeg/png/webp/heif.c).
  *
  * One input goes through geoloc_photo_meta_read and geoloc_image_decode
  * (max_pixels 4M; full size, DCT-scaled, and without EXIF rotation).
@@ -9,8 +9,8 @@
  *   output byte was written: decoding again with the pixel buffers
  *   pre-filled with another byte (image_debug_fill) gives the same bytes;
  * - a decoded image's size agrees with the metadata reader: stored size
- *   (swapped for orientation 5-8), or for JPEG the DCT-scaled size the
- *   min_shorter_side rule gives; rotation keeps the pixels (a permutation
+ *   (swapped for orientation 5-8), or for JPEG (and WebP) the reduced
+ *   size the max_pixels (and for JPEG min_shorter_side) rules give; rotation keeps the pixels (a permutation
  *   of the unrotated decode, checked on a checksum of the pixel multiset);
  * - metadata: orientation 1-8, GPS finite within +-90/+-180, strings
  *   NUL-terminated.
@@ -46,6 +46,20 @@ static geoloc_status fuzz_decode(const uint8_t *buf, size_t size, const char *na
     REQUIRE(img->rgb != NULL && img->width > 0 && img->height > 0);
     REQUIRE((uint64_t)img->width * (uint64_t)img->height <= o->max_pixels);
     return st;
+}
+
+/* The JPEG DCT scaling (or WebP rescaling) denominator geoloc_image_decode
+ * must choose: the smallest of 1, 2, 4, 8 whose size (sides rounded up)
+ * fits max_pixels (0: none fits), raised while the shorter side stays
+ * >= min_side. */
+static int expected_denominator(int w, int h, uint64_t max_pixels, int min_side) {
+    int d = 1;
+    while (d <= 8 && (uint64_t)((w + d - 1) / d) * (uint64_t)((h + d - 1) / d) > max_pixels) d *= 2;
+    if (d > 8) return 0;
+    int shorter = w < h ? w : h;
+    for (int k = 8; min_side > 0 && k > d; k /= 2)
+        if ((shorter + k - 1) / k >= min_side) return k;
+    return d;
 }
 
 /* Order-independent checksum of the pixels (a rotation permutes them). */
@@ -98,13 +112,21 @@ static void fuzz_image_one(const uint8_t *data, size_t size, const char *name) {
         REQUIRE(img.width == again.width && img.height == again.height);
         REQUIRE(memcmp(img.rgb, again.rgb, (size_t)img.width * img.height * 3) == 0);
         REQUIRE(mst == GEOLOC_OK);
+        int d = 1, sw = m.width, sh = m.height; /* the decoded stored size */
+        geoloc_image_format f = geoloc_image_detect(buf, size);
+        if (f == GEOLOC_FORMAT_JPEG || f == GEOLOC_FORMAT_WEBP) {
+            d = expected_denominator(m.width, m.height, o.max_pixels, 0);
+            REQUIRE(d > 0);
+            sw = (m.width + d - 1) / d;
+            sh = (m.height + d - 1) / d;
+        }
         int swap = m.orientation >= 5;
-        REQUIRE(img.width == (swap ? m.height : m.width));
-        REQUIRE(img.height == (swap ? m.width : m.height));
+        REQUIRE(img.width == (swap ? sh : sw));
+        REQUIRE(img.height == (swap ? sw : sh));
         /* without rotation: the stored size, the same pixels */
         o.ignore_orientation = 1;
         REQUIRE(fuzz_decode(buf, size, name, &o, &raw) == GEOLOC_OK);
-        REQUIRE(raw.width == m.width && raw.height == m.height);
+        REQUIRE(raw.width == sw && raw.height == sh);
         REQUIRE(pixel_multiset(&raw) == pixel_multiset(&img));
         if (m.orientation == 1)
             REQUIRE(!memcmp(raw.rgb, img.rgb, (size_t)img.width * img.height * 3));
@@ -120,12 +142,8 @@ static void fuzz_image_one(const uint8_t *data, size_t size, const char *name) {
         o.ignore_orientation = 1;
         geoloc_status s3 = fuzz_decode(buf, size, name, &o, &img);
         if (s3 == GEOLOC_OK) {
-            int shorter = m.width < m.height ? m.width : m.height, d = 1;
-            for (int k = 8; k > 1; k /= 2)
-                if ((shorter + k - 1) / k >= o.min_shorter_side) {
-                    d = k;
-                    break;
-                }
+            int d = expected_denominator(m.width, m.height, o.max_pixels, o.min_shorter_side);
+            REQUIRE(d > 0);
             REQUIRE(img.width == (m.width + d - 1) / d && img.height == (m.height + d - 1) / d);
         }
         geoloc_image_free(&img);

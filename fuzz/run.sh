@@ -9,7 +9,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 shared="$here/../../shared/data"
 status=0
 for target in fuzz_csv fuzz_s2_token fuzz_points fuzz_partition \
-              fuzz_decode_jpeg fuzz_decode_png fuzz_decode_webp \
+              fuzz_decode_jpeg fuzz_decode_png fuzz_decode_webp fuzz_decode_heif \
               fuzz_shard_index fuzz_manifest fuzz_safetensors fuzz_keras_model \
               fuzz_model; do
   bin="$build/fuzz/$target"

@@ -8,7 +8,7 @@
 #   other files still reported;
 # - shared data: text and JSON output for photos with GPS, orientation and
 #   altitude (values as exiftool reads them), a WebP, --decode sizes, and
-#   the damaged es-corrupted.jpg refused by --decode.
+#   the damaged es-corrupted.jpg decoded by --decode with libjpeg's warning.
 # The shared-data part is skipped (exit 77) when SHARED_DATA_DIR is absent,
 # after everything else has run.
 . "$(dirname "$0")/lib.sh"
@@ -30,10 +30,14 @@ expect_match 2 "unknown command" err "unknown subcommand"
 
 printf 'not a photo\n' >"$tmp/note.jpg"
 run info "$tmp/note.jpg" "$tmp/missing.jpg"
-expect_match 1 "note.jpg: not a JPEG, PNG or WebP" err "text file named .jpg"
+expect_match 1 "note.jpg: not a JPEG, PNG, WebP or HEIF" err "text file named .jpg"
 expect_match 1 "missing.jpg: cannot open" err "missing file"
 run info --json "$tmp/note.jpg"
 expect_match 1 "\"error\": \".*note.jpg: not a JPEG" out "JSON error member"
+mkfifo "$tmp/fifo.jpg"
+run info "$tmp/fifo.jpg" "$tmp"
+expect_match 1 "fifo.jpg: not a regular file \\(a FIFO\\)" err "FIFO refused, not waited on"
+expect_match 1 ": not a regular file \\(a directory\\)" err "folder refused"
 
 if [ -z "$shared" ] || [ ! -d "$shared/exif-photos" ]; then
     skip_rest "SKIP (shared-data part): exif-photos not found under '$shared'"
@@ -50,7 +54,9 @@ expect_match 0 "\"lat\": 51.482995, \"lng\": -3.18533666666666[0-9]*, \"altitude
 expect_match 0 "\"format\": \"WebP\", \"width\": 776, \"height\": 909" out "WebP JSON"
 expect_match 0 "\"gps_time\": \"2011-05-06T07:59:48Z\", \"datetime_original\": \"2011:05:06 09:59:48\"" out "WebP times"
 run info --decode "$photos/mx-leica-t-no-gps.jpg" "$photos/es-corrupted.jpg"
-expect_match 3 "displayed 3264x4928\\), decoded 3264x4928" out "Leica decoded rotated"
-expect_match 3 "es-corrupted.jpg: JPEG: Corrupt JPEG data: premature end of data segment" err "damaged JPEG"
+expect_match 0 "displayed 3264x4928\\), decoded 3264x4928" out "Leica decoded rotated"
+expect_match 0 "decoder warning: JPEG: Corrupt JPEG data: premature end of data segment" out "damaged JPEG"
+run info --decode --json "$photos/es-corrupted.jpg"
+expect_match 0 "\"warnings\": \\[\"JPEG: Corrupt JPEG data: premature end of data segment\"" out "damaged JPEG JSON"
 
 finish

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <jpeglib.h>
+#include <libheif/heif.h>
 #include <png.h>
 #include <webp/encode.h>
 
@@ -377,3 +378,43 @@ uint8_t *fx_djpeg(const char *path, const char *scale, int *w, int *h) {
     return rgb;
 }
 
+int fx_have_heif_encoder(void) { return heif_have_encoder_for_format(heif_compression_HEVC); }
+
+static struct heif_error heif_append(struct heif_context *ctx, const void *data, size_t size,
+                                     void *user) {
+    (void)ctx;
+    struct heif_error ok = {heif_error_Ok, heif_suberror_Unspecified, "ok"};
+    struct heif_error bad = {heif_error_Memory_allocation_error, heif_suberror_Unspecified, "oom"};
+    return fx_append(user, data, size) == 0 ? ok : bad;
+}
+
+int fx_heif(const uint8_t *rgb, int w, int h, int quality, int orientation, const uint8_t *exif,
+            size_t exif_size, fx_buf *out) {
+    struct heif_context *ctx = heif_context_alloc();
+    struct heif_encoder *enc = NULL;
+    struct heif_image *img = NULL;
+    struct heif_image_handle *handle = NULL;
+    struct heif_encoding_options *eo = heif_encoding_options_alloc();
+    int rc = -1;
+    if (!ctx || !eo ||
+        heif_context_get_encoder_for_format(ctx, heif_compression_HEVC, &enc).code ||
+        heif_encoder_set_lossy_quality(enc, quality).code ||
+        heif_image_create(w, h, heif_colorspace_RGB, heif_chroma_interleaved_RGB, &img).code ||
+        heif_image_add_plane(img, heif_channel_interleaved, w, h, 8).code)
+        goto done;
+    int stride;
+    uint8_t *plane = heif_image_get_plane(img, heif_channel_interleaved, &stride);
+    for (int y = 0; y < h; y++) memcpy(plane + (size_t)y * stride, rgb + (size_t)y * w * 3, (size_t)w * 3);
+    if (orientation >= 1 && orientation <= 8) eo->image_orientation = (enum heif_orientation)orientation;
+    if (heif_context_encode_image(ctx, img, enc, eo, &handle).code) goto done;
+    if (exif && heif_context_add_exif_metadata(ctx, handle, exif, (int)exif_size).code) goto done;
+    struct heif_writer writer = {1, heif_append};
+    rc = heif_context_write(ctx, &writer, out).code ? -1 : 0;
+done:
+    if (handle) heif_image_handle_release(handle);
+    if (img) heif_image_release(img);
+    if (enc) heif_encoder_release(enc);
+    if (eo) heif_encoding_options_free(eo);
+    if (ctx) heif_context_free(ctx);
+    return rc;
+}

@@ -1,6 +1,6 @@
-/* Generated test images: in-memory JPEG (libjpeg), PNG (libpng) and WebP
- * (libwebp) encoders, a small EXIF (TIFF) writer for crafted metadata, and
- * ways to put that EXIF into each container. Used by test_decode,
+/* Generated test images: in-memory JPEG (libjpeg), PNG (libpng), WebP
+ * (libwebp) and HEIC (libheif) encoders, a small EXIF (TIFF) writer for
+ * crafted metadata, and ways to put that EXIF into each container. Used by test_decode,
  * test_exif and tools/gen_image_seeds.c. Functions return 0 or -1. */
 #ifndef GEOLOC_TEST_IMAGE_FIXTURES_H
 #define GEOLOC_TEST_IMAGE_FIXTURES_H
@@ -84,6 +84,15 @@ int fx_jpeg_with_exif(const uint8_t *jpeg, size_t jpeg_size, const uint8_t *tiff
 
 /* Deterministic test pattern: w x h RGB, distinct corners and gradients. */
 void fx_pattern(uint8_t *rgb, int w, int h);
+
+/* 1 when libheif can encode HEVC (Debian's libheif1 has the x265 plugin). */
+int fx_have_heif_encoder(void);
+/* Encodes w x h RGB pixels as HEIC (libheif's HEVC encoder, quality 1-100),
+ * with `orientation` 2-8 stored as the container's irot/imir (what a
+ * viewer applies; 0 or 1 for none) and an Exif item holding the TIFF
+ * structure `exif` (NULL for none). -1 on failure (no encoder). */
+int fx_heif(const uint8_t *rgb, int w, int h, int quality, int orientation, const uint8_t *exif,
+            size_t exif_size, fx_buf *out);
 
 /* 1 when libjpeg-turbo's djpeg (Debian libjpeg-turbo-progs) can be run. */
 int fx_have_djpeg(void);

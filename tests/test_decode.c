@@ -142,18 +142,46 @@ static void test_jpeg_truncated(void) {
             close &= px_diff(img.rgb + 3 * k, rgb + 3 * k) < 12;
         CHECK(close, "variant %d: pixels far from the pattern", variant);
         geoloc_image_free(&img);
-        /* every cut: no crash, no overread (exact-size copies), and an
-         * error naming the file, even when only the final EOI is missing */
-        int wrong = 0;
+        /* every cut: no crash, no overread (exact-size copies); an error
+         * naming the file, or (once the scan data has begun) the image with
+         * a warning, even when only the final EOI is missing; with strict
+         * always an error */
+        size_t sos = 2; /* the end of the first scan header (SOS) */
+        while (sos + 4 < b.size && b.data[sos + 1] != 0xDA)
+            sos += 2 + ((size_t)b.data[sos + 2] << 8 | b.data[sos + 3]);
+        sos += 2 + ((size_t)b.data[sos + 2] << 8 | b.data[sos + 3]);
+        int wrong = 0, rendered = 0, strict_wrong = 0;
+        geoloc_decode_options strict = {0};
+        strict.strict = 1;
         for (size_t n = 0; n < b.size; n++) {
             fx_buf cut = {0};
             fx_append(&cut, b.data, n);
             geoloc_status st = dec(&cut, "cut.jpg", NULL, &img, &e);
-            if (st != GEOLOC_E_PARSE) wrong++;
+            if (st == GEOLOC_OK) {
+                rendered += n >= sos;
+                if (img.n_warnings < 1 || img.width != W || img.height != H ||
+                    strncmp(img.warnings[0], "JPEG: ", 6) != 0)
+                    wrong++;
+            } else if (st != GEOLOC_E_PARSE || strncmp(e.message, "cut.jpg: ", 9) != 0) {
+                wrong++;
+            }
+            geoloc_image_free(&img);
+            if (dec(&cut, "cut.jpg", &strict, &img, &e) != GEOLOC_E_PARSE) strict_wrong++;
             geoloc_image_free(&img);
             fx_free(&cut);
         }
-        CHECK(wrong == 0, "variant %d: %d truncated JPEGs decoded", variant, wrong);
+        CHECK(wrong == 0, "variant %d: %d truncated JPEGs wrong", variant, wrong);
+        /* a sequential JPEG cut anywhere in its scan data renders (libjpeg
+         * fills the rest, as djpeg does); a progressive one can also be cut
+         * inside a later scan's tables, which libjpeg refuses */
+        if (variant != 1)
+            CHECK(rendered == (int)(b.size - sos), "variant %d: %d cuts rendered, %zu past SOS",
+                  variant, rendered, b.size - sos);
+        else
+            CHECK(rendered > (int)(b.size - sos) / 2, "progressive: %d cuts rendered of %zu",
+                  rendered, b.size - sos);
+        CHECK(strict_wrong == 0, "variant %d: %d truncated JPEGs decoded when strict", variant,
+              strict_wrong);
         fx_free(&b);
     }
 }
@@ -525,12 +553,13 @@ static void test_limits(void) {
         CHECK(pos + 9 < b.size, "SOF not found");
         b.data[pos + 5] = b.data[pos + 7] = 60000 >> 8;
         b.data[pos + 6] = b.data[pos + 8] = 60000 & 0xFF;
-        CHECK(dec(&b, "huge.jpg", NULL, &img, &e) == GEOLOC_E_RANGE &&
-                  strstr(e.message, "60000x60000"),
+        /* max_pixels applies to the decoded size: refused only when even
+         * 1/8 (7500 x 7500) is over the limit */
+        geoloc_decode_options lim = {0};
+        lim.max_pixels = 7500 * 7500 - 1;
+        CHECK(dec(&b, "huge.jpg", &lim, &img, &e) == GEOLOC_E_RANGE &&
+                  strstr(e.message, "60000x60000") && strstr(e.message, "1/8"),
               "60000x60000 JPEG: %s", e.message);
-        geoloc_decode_options big = {0};
-        big.max_pixels = UINT64_MAX; /* capped at 2^30 */
-        CHECK(dec(&b, "huge.jpg", &big, &img, &e) == GEOLOC_E_RANGE, "cap: %s", e.message);
         fx_free(&b);
     }
     /* PNG: IHDR says 60000 x 60000 (CRC fixed) */
@@ -547,6 +576,9 @@ static void test_limits(void) {
     for (int k = 0; k < 4; k++) p.data[29 + k] = (uint8_t)(crc >> (24 - 8 * k));
     CHECK(dec(&p, "huge.png", NULL, &img, &e) == GEOLOC_E_RANGE && strstr(e.message, "60000x60000"),
           "60000x60000 PNG: %s", e.message);
+    geoloc_decode_options big = {0};
+    big.max_pixels = UINT64_MAX; /* capped at 2^30 */
+    CHECK(dec(&p, "huge.png", &big, &img, &e) == GEOLOC_E_RANGE, "cap: %s", e.message);
     p.data[29] ^= 1; /* and with a bad CRC: a parse error */
     CHECK(dec(&p, "huge.png", NULL, &img, &e) == GEOLOC_E_PARSE, "bad CRC: %s", e.message);
     fx_free(&p);
@@ -558,8 +590,10 @@ static void test_limits(void) {
                     (uint32_t)w.data[24] << 24;
     bits = (bits & 0xF0000000u) | 16383u | 16383u << 14;
     for (int k = 0; k < 4; k++) w.data[21 + k] = (uint8_t)(bits >> (8 * k));
-    CHECK(dec(&w, "huge.webp", NULL, &img, &e) == GEOLOC_E_RANGE &&
-              strstr(e.message, "16384x16384"),
+    geoloc_decode_options wlim = {0}; /* 1/8 is 2048 x 2048: over this */
+    wlim.max_pixels = 2048 * 2048 - 1;
+    CHECK(dec(&w, "huge.webp", &wlim, &img, &e) == GEOLOC_E_RANGE &&
+              strstr(e.message, "16384x16384") && strstr(e.message, "1/8"),
           "16384x16384 WebP: %s", e.message);
     fx_free(&w);
 
@@ -567,8 +601,14 @@ static void test_limits(void) {
     fx_buf b = {0};
     fx_jpeg(rgb, W, H, NULL, &b);
     geoloc_decode_options o = {0};
-    o.max_pixels = W * H - 1;
-    CHECK(dec(&b, "small.jpg", &o, &img, &e) == GEOLOC_E_RANGE, "max_pixels - 1: %s", e.message);
+    o.max_pixels = W * H - 1; /* JPEG: decoded at 1/2 */
+    CHECK(dec(&b, "small.jpg", &o, &img, &e) == GEOLOC_OK && img.width == W / 2 &&
+              img.height == H / 2,
+          "max_pixels - 1: %s %dx%d", e.message, img.width, img.height);
+    geoloc_image_free(&img);
+    o.max_pixels = (W / 8) * (H / 8) - 1; /* over even at 1/8 */
+    CHECK(dec(&b, "small.jpg", &o, &img, &e) == GEOLOC_E_RANGE, "max_pixels at 1/8: %s",
+          e.message);
     o.max_pixels = W * H;
     CHECK(dec(&b, "small.jpg", &o, &img, &e) == GEOLOC_OK, "max_pixels exact: %s", e.message);
     geoloc_image_free(&img);
@@ -611,7 +651,7 @@ static void test_files(void) {
               strstr(e.message, "empty"),
           "empty: %s", e.message);
     CHECK(geoloc_image_load(text, NULL, &img, &e) == GEOLOC_E_PARSE && strstr(e.message, text) &&
-              strstr(e.message, "not a JPEG, PNG or WebP"),
+              strstr(e.message, "not a JPEG, PNG, WebP or HEIF"),
           "text: %s", e.message);
     CHECK(geoloc_image_load(missing, NULL, &img, &e) == GEOLOC_E_IO && strstr(e.message, missing),
           "missing: %s", e.message);

@@ -1,7 +1,7 @@
 /* The batch loader over a temporary folder of generated JPEGs and PNGs (plus
- * a truncated JPEG and a text file named .jpg): the same batches with 1 and
- * 3 threads, every photo once per epoch, a new order each epoch, unreadable
- * files skipped and reported by name, eval crops equal to the transforms
+ * a truncated JPEG, refused by strict decoding, and a text file named .jpg):
+ * the same batches with 1 and 3 threads, every photo once per epoch, a new
+ * order each epoch, unreadable files skipped and reported by name, eval crops equal to the transforms
  * called directly, and clean shutdown in any state. */
 #include <dirent.h>
 #include <math.h>
@@ -249,6 +249,7 @@ static void test_shared_photos(const char *shared) {
     geoloc_error err;
     if (n && geoloc_source_files(root, (const char *const *)files, n, &src, &err) == GEOLOC_OK) {
         geoloc_loader_config cfg = geoloc_loader_config_default();
+        cfg.decode.strict = 1; /* the half-cut JPEG is skipped, not rendered with grey */
         cfg.batch_size = 16;
         cfg.out_size = OUT; /* small output: 427x320 photos shrink a lot (wide filters) */
         cfg.epochs = 2;
@@ -284,6 +285,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     geoloc_loader_config cfg = geoloc_loader_config_default();
+    cfg.decode.strict = 1; /* the half-cut JPEG is skipped, not rendered with grey */
     cfg.batch_size = 4;
     cfg.out_size = OUT;
     cfg.seed = 11;

@@ -329,7 +329,7 @@ static void test_resolve(void) {
 
 /* A smooth colour pattern with some texture, different for each seed. */
 static geoloc_image make_image(int w, int h, int seed) {
-    geoloc_image img = {w, h, malloc((size_t)w * (size_t)h * 3)};
+    geoloc_image img = {.width = w, .height = h, .rgb = malloc((size_t)w * (size_t)h * 3)};
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++)
             for (int c = 0; c < 3; c++)
@@ -488,7 +488,7 @@ static void test_crops_and_batches(geoloc_partition *const p[3]) {
     geoloc_predictor_params_changed(p2);
     CHECK(geoloc_predict(p2, five, 1, batched, NULL, &err) == GEOLOC_OK && batched[0].top[0].cls == 0,
           "after params_changed: class %d", batched[0].top[0].cls);
-    geoloc_image bad = {0, 0, NULL};
+    geoloc_image bad = {0};
     CHECK(geoloc_predict(p2, &bad, 1, batched, NULL, &err) == GEOLOC_E_ARG, "an empty photo is refused");
     geoloc_predictor_free(p1);
     geoloc_predictor_free(p2);

@@ -242,7 +242,7 @@ static void test_reference_file(const char *path) {
 /* ---- properties ---- */
 
 static void test_flip(void) {
-    geoloc_image im = {5, 3, malloc(45)};
+    geoloc_image im = {.width = 5, .height = 3, .rgb = malloc(45)};
     for (int i = 0; i < 45; i++) im.rgb[i] = (uint8_t)(i * 7);
     uint8_t orig[45];
     memcpy(orig, im.rgb, 45);
@@ -260,7 +260,7 @@ static void test_flip(void) {
 
 static void test_errors(void) {
     uint8_t px[12] = {0};
-    geoloc_image im = {2, 2, px}, out = {0};
+    geoloc_image im = {.width = 2, .height = 2, .rgb = px}, out = {0};
     geoloc_error err;
     geoloc_rect r;
     CHECK(geoloc_image_crop(&im, (geoloc_rect){1, 1, 2, 1}, &out, &err) == GEOLOC_E_ARG, "crop outside");
@@ -401,7 +401,7 @@ static void test_fused_random(void) {
     for (int c = 0; c < cases; c++) {
         int W = 1 + (int)geoloc_rng_below(&rng, c % 10 == 0 ? 1200 : 70);
         int H = 1 + (int)geoloc_rng_below(&rng, c % 10 == 5 ? 1200 : 70);
-        geoloc_image src = {W, H, malloc((size_t)W * H * 3)};
+        geoloc_image src = {.width = W, .height = H, .rgb = malloc((size_t)W * H * 3)};
         for (size_t i = 0; i < (size_t)W * H * 3; i++) src.rgb[i] = (uint8_t)geoloc_rng_next(&rng);
         geoloc_resample_spec sp;
         sp.crop.width = 1 + (int)geoloc_rng_below(&rng, (uint64_t)W);

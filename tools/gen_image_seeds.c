@@ -1,5 +1,5 @@
 /* Writes the committed seed corpora of the decoder fuzz targets: tiny
- * generated images (no photo content) in fuzz/seeds/fuzz_decode_{jpeg,png,webp}/.
+ * generated images (no photo content) in fuzz/seeds/fuzz_decode_{jpeg,png,webp,heif}/.
  * Built with the tests (build/tools/gen_image_seeds); run by hand:
  *   build/tools/gen_image_seeds fuzz/seeds */
 #include <errno.h>
@@ -164,11 +164,24 @@ int main(int argc, char **argv) {
         save(dir, "fuzz_decode_webp", webps[k].name, &b);
         fx_free(&b);
     }
+    /* HEIC (libheif's x265 encoder): plain, with EXIF GPS, with the
+     * container rotation of orientation 6 */
+    static const struct {
+        const char *name;
+        int orientation, exif;
+    } heifs[] = {{"plain.heic", 0, 0}, {"exif.heic", 0, 1}, {"irot.heic", 6, 2}};
+    for (size_t k = 0; k < sizeof heifs / sizeof heifs[0]; k++) {
+        const fx_buf *t = heifs[k].exif == 1 ? &tiff_le : heifs[k].exif == 2 ? &tiff_be : NULL;
+        fx_buf b = {0};
+        fx_heif(rgb, W, H, 50, heifs[k].orientation, t ? t->data : NULL, t ? t->size : 0, &b);
+        save(dir, "fuzz_decode_heif", heifs[k].name, &b);
+        fx_free(&b);
+    }
     fx_free(&tiff_le);
     fx_free(&tiff_be);
     if (failures) return 1;
-    printf("gen_image_seeds: wrote %zu JPEG, %zu PNG, %zu WebP seeds under %s\n",
+    printf("gen_image_seeds: wrote %zu JPEG, %zu PNG, %zu WebP, %zu HEIC seeds under %s\n",
            sizeof jpegs / sizeof jpegs[0], sizeof pngs / sizeof pngs[0],
-           sizeof webps / sizeof webps[0], dir);
+           sizeof webps / sizeof webps[0], sizeof heifs / sizeof heifs[0], dir);
     return 0;
 }

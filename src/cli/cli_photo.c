@@ -12,6 +12,7 @@
 #include "geoloc/exif.h"
 #include "geoloc/image.h"
 #include "io/csv.h"
+#include "io/regular_file.h"
 
 #define CMD "geoloc photo info"
 #define MAX_FILE_BYTES (256u << 20)
@@ -30,8 +31,8 @@ static const cli_option INFO_OPTIONS[] = {
 
 static const cli_spec INFO_SPEC = {
     CMD, "FILE...", 1, -1,
-    "For each JPEG, PNG or WebP file (the format is found from the bytes, not the\n"
-    "name): the stored pixel size from the image header, the EXIF orientation and\n"
+    "For each JPEG, PNG, WebP or HEIF file (the format is found from the bytes, not\n"
+    "the name): the stored pixel size from the image header, the EXIF orientation and\n"
     "the size the photo is displayed (and decoded) at, the GPS position (decimal\n"
     "degrees, negative south and west), altitude, GPS time (UTC) and\n"
     "DateTimeOriginal when the file has them.\n",
@@ -40,45 +41,14 @@ static const cli_spec INFO_SPEC = {
     "are still reported), 1 when none could be, 2 on a usage error.\n"};
 
 static uint8_t *read_all(const char *path, size_t *size, char *why, size_t why_size) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(why, why_size, "%s: cannot open", path);
+    uint8_t *data;
+    geoloc_error err;
+    if (regular_file_read(path, MAX_FILE_BYTES, "the photo size limit", &data, size, &err) !=
+        GEOLOC_OK) {
+        snprintf(why, why_size, "%s", err.message);
         return NULL;
     }
-    size_t cap = 1 << 16, n = 0;
-    uint8_t *buf = malloc(cap);
-    while (buf) {
-        if (n == cap) {
-            if (cap >= MAX_FILE_BYTES) {
-                snprintf(why, why_size, "%s: larger than %u bytes", path, MAX_FILE_BYTES);
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            uint8_t *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t r = fread(buf + n, 1, cap - n, f);
-        n += r;
-        if (r == 0) {
-            if (ferror(f)) {
-                snprintf(why, why_size, "%s: read error", path);
-                free(buf);
-                buf = NULL;
-            }
-            break;
-        }
-    }
-    if (!buf && !why[0]) snprintf(why, why_size, "%s: out of memory", path);
-    fclose(f);
-    *size = n;
-    return buf;
+    return data;
 }
 
 static const char *format_name(geoloc_image_format f) {
@@ -86,6 +56,7 @@ static const char *format_name(geoloc_image_format f) {
     case GEOLOC_FORMAT_JPEG: return "JPEG";
     case GEOLOC_FORMAT_PNG: return "PNG";
     case GEOLOC_FORMAT_WEBP: return "WebP";
+    case GEOLOC_FORMAT_HEIF: return "HEIF";
     default: return "unknown";
     }
 }
@@ -97,6 +68,8 @@ typedef struct {
     geoloc_photo_meta meta;
     int dec_w, dec_h;
     double dec_ms;
+    int n_warnings; /* the decoder's, with the first texts */
+    char warnings[GEOLOC_IMAGE_MAX_WARNINGS][GEOLOC_IMAGE_WARNING_SIZE];
 } photo_report;
 
 static void inspect(const char *path, int decode, photo_report *r) {
@@ -122,6 +95,8 @@ static void inspect(const char *path, int decode, photo_report *r) {
             r->decoded = 1;
             r->dec_w = img.width;
             r->dec_h = img.height;
+            r->n_warnings = img.n_warnings;
+            memcpy(r->warnings, img.warnings, sizeof r->warnings);
             r->dec_ms =
                 1e3 * (double)(t1.tv_sec - t0.tv_sec) + 1e-6 * (double)(t1.tv_nsec - t0.tv_nsec);
             geoloc_image_free(&img);
@@ -145,6 +120,8 @@ static void print_text(const char *path, const photo_report *r, int decode) {
     if (m->has_altitude) printf("  altitude %.1f m\n", m->altitude_m);
     if (m->has_gps_time) printf("  GPS time %s\n", m->gps_time);
     if (m->has_datetime) printf("  taken %s\n", m->datetime);
+    for (int k = 0; k < GEOLOC_IMAGE_MAX_WARNINGS && r->warnings[k][0]; k++)
+        printf("  decoder warning: %s\n", r->warnings[k]);
 }
 
 static void print_number_or_null(int has, double v) {
@@ -183,8 +160,16 @@ static void print_json(const char *path, const photo_report *r, int decode) {
     printf(", \"datetime_original\": ");
     if (m->has_datetime) cli_json_string(stdout, m->datetime);
     else printf("null");
-    if (decode) printf(", \"decoded_width\": %d, \"decoded_height\": %d, \"decode_ms\": %.3f",
-                       r->dec_w, r->dec_h, r->dec_ms);
+    if (decode) {
+        printf(", \"decoded_width\": %d, \"decoded_height\": %d, \"decode_ms\": %.3f, "
+               "\"warnings\": [",
+               r->dec_w, r->dec_h, r->dec_ms);
+        for (int k = 0; k < GEOLOC_IMAGE_MAX_WARNINGS && r->warnings[k][0]; k++) {
+            if (k) printf(", ");
+            cli_json_string(stdout, r->warnings[k]);
+        }
+        printf("]");
+    }
     printf("}");
 }
 

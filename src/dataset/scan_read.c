@@ -16,6 +16,7 @@
 #include "geoloc/dataset.h"
 #include "geoloc/exif.h"
 #include "geoloc/image.h"
+#include "io/regular_file.h"
 
 #define HEAD_BYTES (64u * 1024)
 #define MAX_FILE_BYTES ((uint64_t)256 << 20)
@@ -66,26 +67,20 @@ static scan_read_result skip(int reason, char *detail, size_t size, const char *
     return (scan_read_result){reason, 0, 0};
 }
 
-static scan_read_result read_open(int fd, const char *name, scan_buffer *buf, char *detail,
-                                  size_t detail_size) {
-    struct stat st;
-    if (fstat(fd, &st) != 0)
-        return skip(GEOLOC_SCAN_UNREADABLE, detail, detail_size, "cannot stat: %s",
-                    strerror(errno));
-    if (!S_ISREG(st.st_mode))
-        return skip(GEOLOC_SCAN_SPECIAL, detail, detail_size, "%snot a regular file", "");
-    if (st.st_size == 0)
+static scan_read_result read_open(int fd, const struct stat *st, const char *name,
+                                  scan_buffer *buf, char *detail, size_t detail_size) {
+    if (st->st_size == 0)
         return skip(GEOLOC_SCAN_NOT_IMAGE, detail, detail_size, "%sempty file", "");
-    if ((uint64_t)st.st_size > MAX_FILE_BYTES)
+    if ((uint64_t)st->st_size > MAX_FILE_BYTES)
         return skip(GEOLOC_SCAN_UNREADABLE, detail, detail_size, "%slarger than 256 MiB", "");
-    size_t size = (size_t)st.st_size, have = size < HEAD_BYTES ? size : HEAD_BYTES;
+    size_t size = (size_t)st->st_size, have = size < HEAD_BYTES ? size : HEAD_BYTES;
     if (reserve(buf, have) != 0 || read_range(fd, buf->data, 0, have) != 0)
         return skip(GEOLOC_SCAN_UNREADABLE, detail, detail_size, "read error: %s",
                     strerror(errno));
     geoloc_image_format fmt = geoloc_image_detect(buf->data, have);
     if (fmt == GEOLOC_FORMAT_UNKNOWN)
-        return skip(GEOLOC_SCAN_NOT_IMAGE, detail, detail_size, "%snot a JPEG, PNG or WebP file",
-                    "");
+        return skip(GEOLOC_SCAN_NOT_IMAGE, detail, detail_size,
+                    "%snot a JPEG, PNG, WebP or HEIF file", "");
     size_t use = fmt == GEOLOC_FORMAT_JPEG ? scan_jpeg_header_length(buf->data, have) : 0;
     geoloc_photo_meta meta;
     geoloc_error err;
@@ -106,16 +101,21 @@ static scan_read_result read_open(int fd, const char *name, scan_buffer *buf, ch
 
 scan_read_result scan_read_file(const char *path, const char *name, scan_buffer *buf,
                                 char *detail, size_t detail_size) {
-    /* O_NONBLOCK: a fifo put in place since the walk must not block us */
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-    if (fd < 0) {
+    /* never blocks: a FIFO put in place since the walk is refused at once */
+    int fd;
+    struct stat st;
+    geoloc_error err;
+    if (regular_file_open(path, &fd, &st, &err) != GEOLOC_OK) {
+        if (st.st_mode != 0)
+            return skip(GEOLOC_SCAN_SPECIAL, detail, detail_size, "not a regular file (%s)",
+                        regular_file_kind(st.st_mode));
         int e = errno;
         int reason = e == EACCES || e == EPERM ? GEOLOC_SCAN_PERMISSION
                      : e == ELOOP              ? GEOLOC_SCAN_SYMLINK_LOOP
                                                : GEOLOC_SCAN_UNREADABLE;
         return skip(reason, detail, detail_size, "cannot open: %s", strerror(e));
     }
-    scan_read_result r = read_open(fd, name, buf, detail, detail_size);
+    scan_read_result r = read_open(fd, &st, name, buf, detail, detail_size);
     close(fd);
     return r;
 }

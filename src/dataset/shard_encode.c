@@ -6,14 +6,10 @@
  * and re-encode as baseline JPEG with libjpeg-turbo. */
 #include "dataset/shard_encode.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <jpeglib.h>
 #include <jerror.h>
@@ -21,6 +17,7 @@
 #include "core/error.h"
 #include "geoloc/exif.h"
 #include "geoloc/transform.h"
+#include "io/regular_file.h"
 
 #define MAX_FILE_BYTES ((uint64_t)256 << 20)
 
@@ -128,35 +125,14 @@ geoloc_status shard_encode_jpeg(const geoloc_image *img, int quality, uint8_t **
 /* ---- one photo ------------------------------------------------------------------ */
 
 static geoloc_status read_file(const char *path, uint8_t **data, size_t *size, geoloc_error *err) {
-    *data = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) return error_set(err, GEOLOC_E_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    geoloc_status status = GEOLOC_OK;
-    size_t got = 0;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
-        status = error_set(err, GEOLOC_E_IO, "%s: not a regular file", path);
-    else if (st.st_size == 0 || (uint64_t)st.st_size > MAX_FILE_BYTES)
-        status = error_set(err, GEOLOC_E_RANGE, "%s: %s", path,
-                           st.st_size ? "larger than 256 MiB" : "empty file");
-    else if (!(*data = malloc((size_t)st.st_size)))
-        status = error_set(err, GEOLOC_E_NOMEM, "%s: out of memory", path);
-    while (status == GEOLOC_OK && got < (size_t)st.st_size) {
-        ssize_t r = read(fd, *data + got, (size_t)st.st_size - got);
-        if (r < 0 && errno == EINTR) continue;
-        if (r <= 0)
-            status = error_set(err, GEOLOC_E_IO, "%s: read failed: %s", path,
-                               r ? strerror(errno) : "file shrank");
-        else got += (size_t)r;
-    }
-    close(fd);
-    if (status != GEOLOC_OK) {
+    geoloc_status st =
+        regular_file_read(path, MAX_FILE_BYTES, "the photo size limit", data, size, err);
+    if (st == GEOLOC_OK && *size == 0) {
         free(*data);
         *data = NULL;
-        return status;
+        return error_set(err, GEOLOC_E_RANGE, "%s: empty file", path);
     }
-    *size = got;
-    return GEOLOC_OK;
+    return st;
 }
 
 /* 1 if a w x h decode is the full_w x full_h image DCT-scaled by 1, 1/2, 1/4

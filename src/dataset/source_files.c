@@ -1,16 +1,13 @@
 /* geoloc_source over files in a folder: each read opens, reads whole and
  * closes its file into a buffer of its own, so reads from several threads
  * never share state. */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "core/error.h"
 #include "dataset/arena.h"
 #include "geoloc/source.h"
+#include "io/regular_file.h"
 
 #define MAX_FILE_BYTES ((uint64_t)256 << 20)
 
@@ -40,36 +37,14 @@ static geoloc_status files_read(void *ctx, size_t k, const uint8_t **data, size_
     *name = path;
     *data = NULL;
     *size = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) return error_set(err, GEOLOC_E_IO, "%s: cannot open: %s", path, strerror(errno));
-    struct stat st;
-    geoloc_status status = GEOLOC_OK;
-    uint8_t *buf = NULL;
-    size_t got = 0;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        status = error_set(err, GEOLOC_E_IO, "%s: not a regular file", path);
-    } else if ((uint64_t)st.st_size > MAX_FILE_BYTES) {
-        status = error_set(err, GEOLOC_E_RANGE, "%s: larger than 256 MiB", path);
-    } else if (st.st_size == 0) {
-        status = error_set(err, GEOLOC_E_EMPTY, "%s: empty file", path);
-    } else if (!(buf = malloc((size_t)st.st_size))) {
-        status = error_set(err, GEOLOC_E_NOMEM, "%s: out of memory", path);
-    } else {
-        while (got < (size_t)st.st_size) {
-            ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
-            if (r < 0 && errno == EINTR) continue;
-            if (r <= 0) {
-                status = error_set(err, GEOLOC_E_IO, "%s: read failed: %s", path,
-                                   r == 0 ? "file shrank while reading" : strerror(errno));
-                break;
-            }
-            got += (size_t)r;
-        }
-    }
-    close(fd);
-    if (status != GEOLOC_OK) {
+    uint8_t *buf;
+    size_t got;
+    geoloc_status status =
+        regular_file_read(path, MAX_FILE_BYTES, "the photo size limit", &buf, &got, err);
+    if (status != GEOLOC_OK) return status;
+    if (got == 0) {
         free(buf);
-        return status;
+        return error_set(err, GEOLOC_E_EMPTY, "%s: empty file", path);
     }
     *data = buf;
     *size = got;

@@ -2,24 +2,28 @@
  *
  * - Errors: a custom error manager formats libjpeg's message into the
  *   geoloc_error and longjmps back here (libjpeg's default would exit()).
- *   Warnings that mean the pixels are incomplete or damaged (premature end
- *   of file or data segment, bad Huffman/arithmetic code, lost restart
- *   sync, inconsistent progression) stop the decode with an error, as
- *   TurboJPEG's "stop on warning" does; harmless ones (stray bytes between
- *   segments, unknown JFIF revision or Adobe transform, bad ICC chunk) are
- *   ignored. Any truncation is an error, even of the final EOI marker
- *   alone (jpeg_finish_decompress reads on to it); data after EOI is
- *   ignored.
- * - Limits: the header size is checked against max_pixels before libjpeg
- *   allocates anything for the frame; libjpeg's own memory is capped
+ * - Warnings: damaged but decodable data (premature end of file or of a
+ *   data segment, bad Huffman/arithmetic codes, lost restart sync,
+ *   extraneous bytes, ...) is decoded as djpeg decodes it (libjpeg fills
+ *   what is missing) and each warning is recorded on the image
+ *   ("JPEG: <libjpeg's text>"); geoloc_image_decode refuses them when
+ *   strict. The file is read on to EOI (a missing EOI is a warning too);
+ *   data after EOI is ignored.
+ * - Limits: max_pixels applies to the decoded size. A larger image is
+ *   decoded at the smallest DCT reduction (1/2, 1/4, 1/8) that brings it
+ *   within max_pixels, and refused (before libjpeg allocates anything for
+ *   the frame) only when even 1/8 is over. libjpeg's own memory is capped
  *   (max_memory_to_use, proportional to max_pixels: a progressive JPEG
- *   holds all its DCT coefficients) and a progress hook refuses more than
+ *   holds all its DCT coefficients at the stored size, ~3 bytes per stored
+ *   pixel for 4:2:0, so the default 100 MP allows ~280 MP progressive and
+ *   any size of baseline JPEG) and a progress hook refuses more than
  *   JPEG_MAX_SCANS scans (a crafted progressive file can hold thousands of
  *   tiny scans, each a pass over the whole coefficient buffer).
  * - DCT scaling: with min_shorter_side > 0, the largest of 1/8, 1/4, 1/2
  *   that keeps the shorter side >= min_shorter_side is decoded directly
  *   (libjpeg's reduced-size inverse DCTs, SIMD-accelerated for these
- *   three; libjpeg-turbo also has 3/8, 5/8, ... which are plain C).
+ *   three; libjpeg-turbo also has 3/8, 5/8, ... which are plain C); when
+ *   max_pixels needs a larger reduction, max_pixels wins.
  * - Colour: YCbCr and RGB come out as RGB, greyscale is replicated to RGB by
  *   libjpeg; CMYK and YCCK are read as CMYK and converted here, as inverted
  *   CMYK (what Adobe applications write) when the Adobe marker is present.
@@ -56,6 +60,7 @@ typedef struct {
     struct jpeg_error_mgr pub;
     jmp_buf jump;
     char message[JMSG_LENGTH_MAX + 64];
+    geoloc_image *out; /* receives the warnings */
 } jpeg_error_ctx;
 
 static void on_error_exit(j_common_ptr cinfo) {
@@ -64,22 +69,13 @@ static void on_error_exit(j_common_ptr cinfo) {
     longjmp(e->jump, 1);
 }
 
-static int fatal_warning(int code) {
-    switch (code) {
-    case JWRN_JPEG_EOF:
-    case JWRN_HIT_MARKER:
-    case JWRN_HUFF_BAD_CODE:
-    case JWRN_ARITH_BAD_CODE:
-    case JWRN_MUST_RESYNC:
-    case JWRN_BOGUS_PROGRESSION: return 1;
-    default: return 0;
-    }
-}
-
 static void on_emit_message(j_common_ptr cinfo, int level) {
     if (level >= 0) return; /* trace messages */
+    jpeg_error_ctx *e = (jpeg_error_ctx *)cinfo->err;
+    char text[JMSG_LENGTH_MAX];
     cinfo->err->num_warnings++;
-    if (fatal_warning(cinfo->err->msg_code)) on_error_exit(cinfo);
+    cinfo->err->format_message(cinfo, text);
+    image_add_warning(e->out, "JPEG: %s", text);
 }
 
 static void on_output_message(j_common_ptr cinfo) { (void)cinfo; }
@@ -95,13 +91,30 @@ static void on_progress(j_common_ptr cinfo) {
     }
 }
 
-/* Denominator (1, 2, 4 or 8) for DCT scaling: the largest that keeps the
- * scaled shorter side (rounded up, as libjpeg does) >= min_side. */
-static unsigned scale_denominator(unsigned width, unsigned height, int min_side) {
-    if (min_side <= 0) return 1;
-    unsigned shorter = width < height ? width : height;
-    for (unsigned d = 8; d > 1; d /= 2)
-        if ((shorter + d - 1) / d >= (unsigned)min_side) return d;
+/* Sets the DCT scaling (1/1, 1/2, 1/4 or 1/8) and the output size: the
+ * smallest reduction that brings the decoded size within max_pixels, made
+ * larger while the shorter side stays >= min_shorter_side. 0 when even 1/8
+ * is over max_pixels. */
+static int choose_scale(j_decompress_ptr cinfo, const geoloc_decode_options *opt) {
+    unsigned d = 1;
+    for (;; d *= 2) {
+        if (d > 8) return 0;
+        cinfo->scale_denom = d;
+        jpeg_calc_output_dimensions(cinfo);
+        if ((uint64_t)cinfo->output_width * cinfo->output_height <= opt->max_pixels) break;
+    }
+    if (opt->min_shorter_side > 0) {
+        unsigned shorter = cinfo->image_width < cinfo->image_height ? cinfo->image_width
+                                                                    : cinfo->image_height;
+        unsigned side = 8; /* the largest reduction keeping the shorter side (rounded up) */
+        while (side > 1 && (shorter + side - 1) / side < (unsigned)opt->min_shorter_side)
+            side /= 2;
+        if (side > d) {
+            d = side;
+            cinfo->scale_denom = d;
+            jpeg_calc_output_dimensions(cinfo);
+        }
+    }
     return 1;
 }
 
@@ -136,6 +149,7 @@ geoloc_status image_decode_jpeg(const uint8_t *data, size_t size, const char *na
     jerr.pub.emit_message = on_emit_message;
     jerr.pub.output_message = on_output_message;
     jerr.message[0] = '\0';
+    jerr.out = out;
     if (setjmp(jerr.jump)) {
         int code = jerr.pub.msg_code;
         jpeg_destroy_decompress(&cinfo);
@@ -158,18 +172,25 @@ geoloc_status image_decode_jpeg(const uint8_t *data, size_t size, const char *na
     jpeg_mem_src(&cinfo, data, (unsigned long)size);
     (void)jpeg_read_header(&cinfo, TRUE);
 
-    geoloc_status st = image_check_pixels(cinfo.image_width, cinfo.image_height, name, opt, err);
-    if (st != GEOLOC_OK) {
-        jpeg_destroy_decompress(&cinfo);
-        return st;
-    }
     int cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
     cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
     cinfo.dct_method = JDCT_ISLOW;
     cinfo.do_fancy_upsampling = TRUE;
     cinfo.scale_num = 1;
-    cinfo.scale_denom = scale_denominator(cinfo.image_width, cinfo.image_height,
-                                          opt->min_shorter_side);
+    if (cinfo.image_width > 0 && cinfo.image_height > 0 && !choose_scale(&cinfo, opt)) {
+        jpeg_destroy_decompress(&cinfo);
+        return error_set(err, GEOLOC_E_RANGE,
+                         "%s: image is %ux%u pixels, over the limit of %llu pixels (decode "
+                         "option max_pixels) even decoded at 1/8 scale",
+                         name, (unsigned)cinfo.image_width, (unsigned)cinfo.image_height,
+                         (unsigned long long)opt->max_pixels);
+    }
+    geoloc_status st =
+        image_check_pixels(cinfo.output_width, cinfo.output_height, name, opt, err);
+    if (st != GEOLOC_OK) {
+        jpeg_destroy_decompress(&cinfo);
+        return st;
+    }
     (void)jpeg_start_decompress(&cinfo);
 
     unsigned w = cinfo.output_width, h = cinfo.output_height;

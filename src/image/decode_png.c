@@ -3,12 +3,14 @@
  * scaled with rounding, grey replicated, alpha and tRNS transparency
  * dropped: the stored colour is kept, as PIL's convert("RGB") does; no
  * gamma correction), interlaced images through libpng's pass handling.
- * libpng reports errors through a callback that longjmps back here; the
+ * libpng reports errors through a callback that longjmps back here, and
+ * warnings (e.g. a bad ancillary chunk it skips) are recorded on the image; the
  * input is read from memory with bounds checks, so a truncated file is an
  * error ("truncated") rather than a read past the end, also when only
  * the final IEND chunk is missing (the file is read to IEND, as for JPEG
  * to EOI). The pixel limit is checked after the header (png_read_info)
- * and before any pixel buffer exists. */
+ * and before any pixel buffer exists; libpng cannot decode at a reduced
+ * scale, so a PNG over max_pixels is refused. */
 #include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +26,7 @@ typedef struct {
     const uint8_t *data;
     size_t size, pos;
     char message[256];
+    geoloc_image *out; /* receives the warnings */
 } png_ctx;
 
 static void on_read(png_structp png, png_bytep out, size_t n) {
@@ -40,14 +43,14 @@ static void on_error(png_structp png, png_const_charp msg) {
 }
 
 static void on_warning(png_structp png, png_const_charp msg) {
-    (void)png;
-    (void)msg;
+    png_ctx *c = png_get_error_ptr(png);
+    image_add_warning(c->out, "PNG: %s", msg ? msg : "warning");
 }
 
 geoloc_status image_decode_png(const uint8_t *data, size_t size, const char *name,
                                const geoloc_decode_options *opt, geoloc_image *out,
                                geoloc_error *err) {
-    png_ctx ctx = {data, size, 0, ""};
+    png_ctx ctx = {data, size, 0, "", out};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, on_error, on_warning);
     if (!png) return error_set(err, GEOLOC_E_NOMEM, "%s: PNG: out of memory", name);
     png_infop info = png_create_info_struct(png);

@@ -21,7 +21,13 @@
  * the "Exif\0\0" anyway), so the block is checked for a TIFF header here and
  * given to libexif behind a "Exif\0\0" prefix. libexif's spec "fixing"
  * (which would add default tags) is switched off so only what the file
- * holds is reported. */
+ * holds is reported.
+ *
+ * HEIF (HEIC) photos: libheif finds the Exif item (heif.c), read here like
+ * the others; width/height are the size as displayed (libheif applies the
+ * container's irot/imir rotation and mirroring) and the orientation is 1,
+ * whatever an EXIF Orientation tag in it says (HEIF makes it informative:
+ * applying it too would rotate twice). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +38,7 @@
 #include "core/error.h"
 #include "geoloc/exif.h"
 #include "image/image_internal.h"
+#include "io/regular_file.h"
 
 /* libexif reads at most 64 KiB of EXIF (a JPEG APP1 segment); copying more
  * of a PNG/WebP block would only cost time. */
@@ -230,9 +237,12 @@ geoloc_status geoloc_photo_meta_read(const uint8_t *data, size_t size, const cha
     out->height = info.height;
 
     ExifData *ed = exif_load(info.exif, info.exif_size);
+    image_probe_release(&info);
     if (ed) {
         ExifByteOrder o = exif_data_get_byte_order(ed);
-        int orientation = read_orientation(ed, o);
+        /* HEIF: the size is as displayed, the container's rotation applied;
+         * an EXIF orientation there is informative and never applied */
+        int orientation = info.format == GEOLOC_FORMAT_HEIF ? 0 : read_orientation(ed, o);
         if (orientation) {
             out->orientation = orientation;
             out->has_orientation = 1;
@@ -260,4 +270,18 @@ geoloc_status geoloc_photo_meta_read(const uint8_t *data, size_t size, const cha
         }
     }
     return GEOLOC_OK;
+}
+
+geoloc_status geoloc_photo_meta_load(const char *path, geoloc_photo_meta *out, geoloc_error *err) {
+    if (!path || !out)
+        return error_set(err, GEOLOC_E_ARG, "geoloc_photo_meta_load: no path or output");
+    memset(out, 0, sizeof *out);
+    uint8_t *data;
+    size_t size;
+    geoloc_status st = regular_file_read(path, IMAGE_DEFAULT_MAX_FILE_BYTES,
+                                         "the photo size limit", &data, &size, err);
+    if (st != GEOLOC_OK) return st;
+    st = geoloc_photo_meta_read(data, size, path, out, err);
+    free(data);
+    return st;
 }

@@ -25,13 +25,19 @@ typedef struct image_probe_info {
     const uint8_t *exif;      /* EXIF payload (TIFF header onwards, maybe with a
                                  leading "Exif\0\0"), NULL when absent */
     size_t exif_size;         /* bytes available from exif (clipped to the input) */
+    uint8_t *owned;           /* HEIF: the EXIF block as libheif copied it out
+                                 (exif points into it); see image_probe_release */
 } image_probe_info;
 
-/* Reads the container structure of a JPEG, PNG or WebP: stored size and
- * where the EXIF block is. Fails (E_PARSE, message naming `name`) when the
- * format is unknown or the size cannot be found. */
+/* Reads the container structure of a JPEG, PNG, WebP or HEIF: stored size
+ * and where the EXIF block is. Fails (E_PARSE, message naming `name`) when
+ * the format is unknown or the size cannot be found. Release the result
+ * with image_probe_release (HEIF's EXIF block is a copy). */
 geoloc_status image_probe(const uint8_t *data, size_t size, const char *name,
                           image_probe_info *info, geoloc_error *err);
+
+/* Frees what image_probe allocated (nothing for JPEG, PNG and WebP). */
+void image_probe_release(image_probe_info *info);
 
 /* JPEG marker segments before the first SOS, in file order. */
 typedef struct jpeg_walker {
@@ -60,7 +66,7 @@ int image_exif_orientation(const uint8_t *exif, size_t size);
 int image_flir_gps(const uint8_t *data, size_t size, double *lat, double *lng, double *alt,
                    int *has_alt);
 
-/* ---- decode.c helpers shared by the decoders ---- */
+/* ---- pixels.c: helpers shared by the decoders ---- */
 
 /* Fails with E_RANGE (message naming `name`, the size and the limit) when
  * width x height is zero or exceeds opt->max_pixels; checked before any
@@ -71,6 +77,12 @@ geoloc_status image_check_pixels(uint64_t width, uint64_t height, const char *na
 /* Allocates the w x h x 3 bytes of a decoded image (malloc; NULL on
  * failure). Every decoder and the orientation transform use it. */
 uint8_t *image_alloc_pixels(size_t width, size_t height);
+
+/* Records a decoder warning on img (printf-style text, cut to
+ * GEOLOC_IMAGE_WARNING_SIZE): n_warnings counts every call, warnings[]
+ * keeps the first GEOLOC_IMAGE_MAX_WARNINGS distinct texts. */
+void image_add_warning(geoloc_image *img, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Test hook for the fuzz targets, not for production: when 0-255, every
  * buffer from image_alloc_pixels is first filled with that byte, so that
@@ -87,6 +99,20 @@ geoloc_status image_decode_png(const uint8_t *data, size_t size, const char *nam
                                const geoloc_decode_options *opt, geoloc_image *out,
                                geoloc_error *err);
 geoloc_status image_decode_webp(const uint8_t *data, size_t size, const char *name,
+                                const geoloc_decode_options *opt, geoloc_image *out,
+                                geoloc_error *err);
+
+/* ---- heif.c (libheif) ---- */
+
+/* HEIF's image_probe: the primary image's size as libheif presents it
+ * (after the container's rotation/mirroring and crop) and a copy of its
+ * Exif item (info->owned). */
+geoloc_status image_heif_probe(const uint8_t *data, size_t size, const char *name,
+                               image_probe_info *info, geoloc_error *err);
+
+/* HEIF's decoder: the primary image, 8-bit RGB, with the container's
+ * rotation/mirroring applied (HEIF's orientation; EXIF's is not). */
+geoloc_status image_decode_heif(const uint8_t *data, size_t size, const char *name,
                                 const geoloc_decode_options *opt, geoloc_image *out,
                                 geoloc_error *err);
 

@@ -1,7 +1,10 @@
 /* Container structure of JPEG, PNG and WebP files: the format from the
  * leading bytes, the stored pixel size from the image header and where the
  * EXIF block is, without decoding any pixels. Every read is bounds-checked
- * against the input; a truncated container yields what was readable. */
+ * against the input; a truncated container yields what was readable. HEIF
+ * is recognised here from its ftyp box; its boxes are read by libheif
+ * (heif.c). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -17,6 +20,27 @@ static uint32_t le32(const uint8_t *p) { return le24(p) | (uint32_t)p[3] << 24; 
 
 static const uint8_t PNG_SIGNATURE[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
 
+/* Brands of still-image HEIF files (HEVC, generic image, AV1). */
+static int heif_brand(const uint8_t *b) {
+    static const char brands[][5] = {"heic", "heix", "heim", "heis", "hevc",
+                                     "hevx", "mif1", "msf1", "avif", "avis"};
+    for (size_t k = 0; k < sizeof brands / sizeof brands[0]; k++)
+        if (memcmp(b, brands[k], 4) == 0) return 1;
+    return 0;
+}
+
+/* A leading ISO-BMFF ftyp box whose major or a compatible brand is HEIF's. */
+static int is_heif(const uint8_t *data, size_t size) {
+    if (size < 16 || memcmp(data + 4, "ftyp", 4) != 0) return 0;
+    size_t box = be32(data);
+    if (box < 16) return 0;
+    if (box > size) box = size;
+    if (heif_brand(data + 8)) return 1;
+    for (size_t pos = 16; pos + 4 <= box; pos += 4) /* after major brand + minor version */
+        if (heif_brand(data + pos)) return 1;
+    return 0;
+}
+
 geoloc_image_format geoloc_image_detect(const uint8_t *data, size_t size) {
     if (!data) return GEOLOC_FORMAT_UNKNOWN;
     if (size >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF)
@@ -24,6 +48,7 @@ geoloc_image_format geoloc_image_detect(const uint8_t *data, size_t size) {
     if (size >= 8 && memcmp(data, PNG_SIGNATURE, 8) == 0) return GEOLOC_FORMAT_PNG;
     if (size >= 12 && memcmp(data, "RIFF", 4) == 0 && memcmp(data + 8, "WEBP", 4) == 0)
         return GEOLOC_FORMAT_WEBP;
+    if (is_heif(data, size)) return GEOLOC_FORMAT_HEIF;
     return GEOLOC_FORMAT_UNKNOWN;
 }
 
@@ -196,9 +221,17 @@ geoloc_status image_probe(const uint8_t *data, size_t size, const char *name,
     case GEOLOC_FORMAT_JPEG: return probe_jpeg(data, size, name, info, err);
     case GEOLOC_FORMAT_PNG: return probe_png(data, size, name, info, err);
     case GEOLOC_FORMAT_WEBP: return probe_webp(data, size, name, info, err);
+    case GEOLOC_FORMAT_HEIF: return image_heif_probe(data, size, name, info, err);
     case GEOLOC_FORMAT_UNKNOWN: break;
     }
     if (size == 0) return error_set(err, GEOLOC_E_PARSE, "%s: empty file (0 bytes)", name);
     return error_set(err, GEOLOC_E_PARSE,
-                     "%s: not a JPEG, PNG or WebP image (unrecognised first bytes)", name);
+                     "%s: not a JPEG, PNG, WebP or HEIF image (unrecognised first bytes)", name);
+}
+
+void image_probe_release(image_probe_info *info) {
+    free(info->owned);
+    info->owned = NULL;
+    info->exif = NULL;
+    info->exif_size = 0;
 }

@@ -1,5 +1,5 @@
-/* Antialiased resampling and the fused crop -> resample -> flip -> normalise
- * path.
+/* Antialiased resampling (geoloc_image_resize) and the fused crop -> resample
+ * -> flip -> normalise path.
  *
  * Filter: PIL's / torch's antialiased bilinear. For output pixel o of an axis
  * resized from `in` to `out` pixels, scale = in / out, the triangle filter is
@@ -386,8 +386,23 @@ geoloc_status geoloc_transform_image(geoloc_transformer *t, const geoloc_image *
             }
         }
     }
-    out->width = ow;
-    out->height = oh;
-    out->rgb = px;
+    *out = (geoloc_image){.width = ow, .height = oh, .rgb = px}; /* no warnings */
     return GEOLOC_OK;
+}
+
+geoloc_status geoloc_image_resize(const geoloc_image *src, int width, int height,
+                                  geoloc_image *out, geoloc_error *err) {
+    if (!src || !src->rgb || src->width <= 0 || src->height <= 0 || !out)
+        return error_set(err, GEOLOC_E_ARG, "resize: no image");
+    geoloc_transformer *t = geoloc_transformer_create();
+    if (!t) return error_set(err, GEOLOC_E_NOMEM, "resize: out of memory");
+    geoloc_resample_spec spec = {
+        .crop = {0, 0, src->width, src->height},
+        .resize_w = width,
+        .resize_h = height,
+        .window = {0, 0, width, height},
+    };
+    geoloc_status st = geoloc_transform_image(t, src, &spec, out, err);
+    geoloc_transformer_destroy(t);
+    return st;
 }

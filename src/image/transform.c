@@ -1,6 +1,7 @@
 /* Photo transforms: random numbers, crop rectangles as torchvision defines
- * them, crop / flip / normalise on images. The resampling itself (and the
- * fused path) is in resample.c. */
+ * them, crop / flip / normalise on images. The resampling itself (the
+ * resize and the fused path) is in resample.c, which uses this file's
+ * normalisation values (never the other way round). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,26 +182,8 @@ geoloc_status geoloc_image_crop(const geoloc_image *src, geoloc_rect r, geoloc_i
     for (int y = 0; y < r.height; y++)
         memcpy(px + (size_t)y * r.width * 3,
                src->rgb + ((size_t)(r.y + y) * src->width + (size_t)r.x) * 3, (size_t)r.width * 3);
-    out->width = r.width;
-    out->height = r.height;
-    out->rgb = px;
+    *out = (geoloc_image){.width = r.width, .height = r.height, .rgb = px}; /* no warnings */
     return GEOLOC_OK;
-}
-
-geoloc_status geoloc_image_resize(const geoloc_image *src, int width, int height,
-                                  geoloc_image *out, geoloc_error *err) {
-    if (!image_ok(src) || !out) return error_set(err, GEOLOC_E_ARG, "resize: no image");
-    geoloc_transformer *t = geoloc_transformer_create();
-    if (!t) return error_set(err, GEOLOC_E_NOMEM, "resize: out of memory");
-    geoloc_resample_spec spec = {
-        .crop = {0, 0, src->width, src->height},
-        .resize_w = width,
-        .resize_h = height,
-        .window = {0, 0, width, height},
-    };
-    geoloc_status st = geoloc_transform_image(t, src, &spec, out, err);
-    geoloc_transformer_destroy(t);
-    return st;
 }
 
 void geoloc_image_flip(geoloc_image *img) {

@@ -2,23 +2,20 @@
 #include "io/mapped_file.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/error.h"
+#include "io/regular_file.h"
 
 geoloc_status mapped_file_open(const char *path, const void **data, size_t *size,
                                geoloc_error *err) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return error_set(err, GEOLOC_E_IO, "%s: cannot open: %s", path, strerror(errno));
+    int fd;
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return error_set(err, GEOLOC_E_IO, "%s: not a regular file", path);
-    }
+    geoloc_status status = regular_file_open(path, &fd, &st, err); /* never blocks on a FIFO */
+    if (status != GEOLOC_OK) return status;
     *size = (size_t)st.st_size;
     *data = "";
     if (st.st_size > 0) {
