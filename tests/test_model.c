@@ -619,9 +619,12 @@ static void test_nan_model(geoloc_partition *const p[3]) {
 
 typedef struct batch_seen {
     size_t calls, order_ok;
+    int warnings[4];
+    char json[4][2048];
     geoloc_prediction pred[4];
     int has[4];
     char error[4][512];
+    const geoloc_model *model; /* answers also written as JSON when set */
 } batch_seen;
 
 static int batch_collect(void *ctx, const geoloc_photo_answer *a) {
@@ -631,6 +634,12 @@ static int batch_collect(void *ctx, const geoloc_photo_answer *a) {
         b->has[a->index] = a->pred != NULL;
         if (a->pred) b->pred[a->index] = *a->pred;
         snprintf(b->error[a->index], sizeof b->error[0], "%s", a->error ? a->error : "");
+        b->warnings[a->index] = a->n_warnings;
+        FILE *f = fmemopen(b->json[a->index], sizeof b->json[0] - 1, "w");
+        geoloc_json w;
+        geoloc_json_init(&w, f, 0);
+        if (b->model) geoloc_answer_write_json(&w, b->model, a);
+        fclose(f);
     }
     b->calls++;
     return 0;
@@ -656,6 +665,39 @@ static void test_batch(geoloc_partition *const p[3], const char *photo) {
     CHECK(!memcmp(&seen.pred[0], &seen.pred[2], sizeof seen.pred[0]), "batch: a file and its bytes in memory agree");
     free(bytes);
     geoloc_predictor_free(pr);
+    geoloc_model_free(m);
+}
+
+/* A damaged photo (its last 30 % cut off) is answered with the decoder's
+ * warnings, in the JSON too; strict refuses it; a small max_pixels reduces the
+ * photo instead of refusing it. */
+static void test_damaged(geoloc_partition *const p[3], const char *photo) {
+    size_t size;
+    void *bytes = test_read_file(photo, &size);
+    geoloc_model *m = make_model(p, 3);
+    geoloc_photo_input in[2] = {{NULL, bytes, size * 7 / 10, "cut.jpg"}, {NULL, bytes, size, "whole.jpg"}};
+    for (int strict = 0; strict < 2; strict++) {
+        geoloc_predict_options o = geoloc_predict_options_default();
+        o.batch = 6;
+        o.strict = strict;
+        o.max_pixels = 40000; /* the 427x320 photo is decoded at 1/2 or 1/4 */
+        geoloc_predictor *pr = NULL;
+        geoloc_error err = {0};
+        CHECK(geoloc_predictor_create(m, &o, &pr, &err) == GEOLOC_OK, "%s", err.message);
+        batch_seen seen = {.model = m};
+        geoloc_batch_stats st;
+        CHECK(geoloc_predict_photos(pr, in, 2, 0, batch_collect, &seen, &st, &err) == GEOLOC_OK, "%s", err.message);
+        CHECK(seen.has[1] && seen.warnings[1] == 0 && !strstr(seen.json[1], "\"warnings\""),
+              "strict %d: the whole photo answered without warnings under max_pixels: %s", strict, seen.error[1]);
+        if (!strict)
+            CHECK(seen.has[0] && seen.warnings[0] > 0 && strstr(seen.json[0], "\"warnings\": [\"JPEG: "),
+                  "a cut photo is answered with warnings: %s", seen.json[0]);
+        else
+            CHECK(!seen.has[0] && strstr(seen.error[0], "cut.jpg") && strstr(seen.error[0], "strict"),
+                  "strict refuses a cut photo: %s", seen.error[0]);
+        geoloc_predictor_free(pr);
+    }
+    free(bytes);
     geoloc_model_free(m);
 }
 
@@ -705,6 +747,7 @@ int main(int argc, char **argv) {
     char photo[4096];
     snprintf(photo, sizeof photo, "%s/../../share/geoloc/example.jpg", argv[2]);
     test_batch(p, photo);
+    test_damaged(p, photo);
     write_tiny_model(argc > 3 ? argv[3] : tmp_path("tiny.safetensors"));
     for (int f = 0; f < 3; f++) geoloc_partition_free(p[f]);
     test_remove_tree(dir);

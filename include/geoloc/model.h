@@ -136,6 +136,9 @@ typedef struct geoloc_predict_options {
     int partition;  /* -1: hierarchical over all partitions (default), else that partition only */
     int top_k;      /* cells reported (default 5, at most GEOLOC_MODEL_MAX_TOP) */
     int batch;      /* images per network call (default 8) */
+    uint64_t max_pixels; /* photos by geoloc_predict_photos: decoded-size limit (0: the
+                            decoder's default; JPEG and WebP are reduced to fit) */
+    int strict;     /* geoloc_predict_photos: refuse photos with decoder warnings */
 } geoloc_predict_options;
 
 /* One candidate cell. */

@@ -33,6 +33,8 @@ typedef struct geoloc_photo_answer {
     const float *distribution;      /* the answering partition's, when asked (else NULL) */
     const geoloc_photo_meta *meta;  /* EXIF (printed beside, never used to predict); NULL: none */
     const char *error;              /* why pred is NULL */
+    int n_warnings;                 /* decoder warnings (damaged but decodable data) */
+    const char (*warnings)[GEOLOC_IMAGE_WARNING_SIZE]; /* the first few of them */
 } geoloc_photo_answer;
 
 /* Receives each photo's answer in input order; 0 to go on, non-zero to stop. */

@@ -88,6 +88,13 @@ geoloc_status geoloc_answer_write_json(geoloc_json *w, const geoloc_model *m, co
     } else {
         geoloc_json_null(w);
     }
+    if (a->n_warnings > 0) { /* damaged but decodable: answered, with what the decoder said */
+        geoloc_json_key(w, "warnings");
+        geoloc_json_array_begin(w);
+        for (int k = 0; k < a->n_warnings && k < GEOLOC_IMAGE_MAX_WARNINGS; k++)
+            if (a->warnings[k][0]) geoloc_json_string(w, a->warnings[k]);
+        geoloc_json_array_end(w);
+    }
     if (a->distribution) distribution(w, m->partitions[p->partition], a->distribution);
     geoloc_json_object_end(w);
     return w->err.status;

@@ -75,7 +75,8 @@ geoloc_status geoloc_predict_photos(geoloc_predictor *p, const geoloc_photo_inpu
     geoloc_status s = GEOLOC_OK;
     if (bufs_alloc(&b, B, geoloc_predictor_classes(p), want_distribution) != 0)
         s = error_set(err, GEOLOC_E_NOMEM, "out of memory for a batch of %zu photos", B);
-    geoloc_decode_options dopt = {.min_shorter_side = geoloc_predict_min_side(m, opt.crops)};
+    geoloc_decode_options dopt = {.min_shorter_side = geoloc_predict_min_side(m, opt.crops),
+                                  .max_pixels = opt.max_pixels, .strict = opt.strict};
     for (size_t start = 0; s == GEOLOC_OK && !st.stopped && start < n; start += B) {
         size_t count = n - start < B ? n - start : B, decoded = 0;
         geoloc_image *tmp = calloc(count, sizeof *tmp);
@@ -92,9 +93,11 @@ geoloc_status geoloc_predict_photos(geoloc_predictor *p, const geoloc_photo_inpu
         free(tmp);
         if (decoded) s = geoloc_predict(p, b.img, decoded, b.pred, want_distribution ? b.dist : NULL, err);
         for (size_t i = 0, slot = 0; s == GEOLOC_OK && !st.stopped && i < count; i++) {
-            geoloc_photo_answer a = {start + i, input_name(&in[start + i]), NULL, NULL, &b.meta[i], NULL};
+            geoloc_photo_answer a = {start + i, input_name(&in[start + i]), NULL, NULL, &b.meta[i], NULL, 0, NULL};
             if (b.ok[i]) {
                 a.pred = &b.pred[slot];
+                a.n_warnings = b.img[slot].n_warnings;
+                a.warnings = (const char(*)[GEOLOC_IMAGE_WARNING_SIZE])b.img[slot].warnings;
                 a.distribution = want_distribution ? b.dist[slot] : NULL;
                 slot++;
                 st.predicted++;
