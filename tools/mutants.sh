@@ -13,7 +13,7 @@
 # few files and relinks the listed tests; only the listed tests are built.
 #
 # mutant        define                      the bug                                  tests that must catch it
-# NO_UPDATE     GEOLOC_MUTANT_NO_UPDATE     src/nn/sgd.c: geoloc_sgd_step changes    test_trajectory test_learn_heads
+# NO_UPDATE     GEOLOC_MUTANT_NO_UPDATE     src/nn/sgd.c: geoloc_sgd_step changes    test_trajectory test_learn
 #                                           no weight
 # CUT_GRADIENT  GEOLOC_MUTANT_CUT_GRADIENT  the engine's backward drops one          test_trajectory test_nn_reference
 #                                           gradient path                            test_nn_gradcheck
@@ -25,7 +25,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 declare -A catchers=(
-  [NO_UPDATE]="test_trajectory test_learn_heads"
+  [NO_UPDATE]="test_trajectory test_learn"
   [CUT_GRADIENT]="test_trajectory test_nn_reference test_nn_gradcheck"
   [NO_ANCESTORS]="test_model"
   [ONE_CROP]="test_model"
@@ -65,10 +65,17 @@ for m in "${mutants[@]}"; do
     continue
   fi
   regex="^($(echo "$tests" | tr ' ' '|'))\$"
-  ctest --test-dir "$dir" -R "$regex" --stop-on-failure >"$log" 2>&1
+  known=$(ctest --test-dir "$dir" -N -R "$regex" | sed -n 's/^Total Tests: //p')
+  if [ "${known:-0}" -ne "$(echo "$tests" | wc -w)" ]; then
+    echo "mutant $m: only ${known:-0} of the tests $tests exist"
+    failed+=("$m (tests missing)")
+    continue
+  fi
+  # passive OpenMP waits: spinning threads slow the engine tests tenfold on a loaded machine
+  OMP_WAIT_POLICY=passive ctest --test-dir "$dir" -R "$regex" --stop-on-failure >"$log" 2>&1
   bad=$(sed -n 's/.* tests passed, \([0-9]*\) tests failed out of .*/\1/p' "$log")
   if [ "${bad:-0}" -gt 0 ]; then
-    caught=$(grep -E '\*\*\*Failed|\(Failed\)|\*\*\*Exception|\*\*\*Timeout' "$log" | awk '{print $4}' | paste -sd' ')
+    caught=$(grep -E 'Test +#[0-9]+: .*\*\*\*(Failed|Exception|Timeout)' "$log" | awk '{print $4}' | paste -sd' ')
     echo "mutant $m: caught by $caught ($((SECONDS - t0)) s)"
   else
     echo "mutant $m: SURVIVED: $tests all passed or skipped ($((SECONDS - t0)) s)"
