@@ -1,11 +1,12 @@
 #!/usr/bin/python3
 """PyTorch references for the C ResNet engine (checked the way llm.c checks its C
 against PyTorch): writes tests/data/resnet18_ref.safetensors (a whole ResNet-18
-training step) and tests/data/layers_ref.safetensors (single layers, forward
-and backward). Dev-only; needs the Debian packages python3-torch and
+training step), tests/data/layers_ref.safetensors (single layers, forward
+and backward) and tests/data/resnet18_trajectory.safetensors (the loss over
+12 SGD steps of a ResNet-18 with four heads). Dev-only; needs the Debian packages python3-torch and
 python3-torchvision (run with /usr/bin/python3).
 
-    /usr/bin/python3 tools/gen_resnet_ref.py [--out-dir tests/data]
+    /usr/bin/python3 tools/gen_resnet_ref.py [--out-dir tests/data] [--only STEM]
 
 No weights are stored: every input and parameter comes from the generator
 below, which the C engine implements too, so it rebuilds the same values.
@@ -40,6 +41,27 @@ RESNET-18 (resnet18_ref.safetensors)
   4096 flattened indices idx_j = splitmix64((2000 << 32) | j) mod numel,
   j = 0..4095 (stream 2000, the raw 64-bit value, not u), with the float64 sum
   and sum of squares of the whole gradient.
+
+TRAJECTORY (resnet18_trajectory.safetensors)
+  torchvision resnet18 with fc = Identity and four heads Linear(512, C) added
+  as modules geo0 (5 classes), geo1 (9), geo2 (17), scene (3), so the
+  state_dict order is the backbone's 100 tensors then geo0.weight, geo0.bias,
+  ..., scene.bias: streams 0..107 with the rules above (heads as fc).
+  input [8, 3, 64, 64] = u of stream 1001; labels TRAJ_LABELS (scene has one
+  -1: ignored). Loss = the paper's: mean of the three geo heads'
+  cross-entropies plus the scene cross-entropy (each a mean over its
+  labelled photos, ignore_index -1). train() mode throughout (batch
+  statistics). torch.optim.SGD(all parameters, lr 0.001, momentum 0.9,
+  weight_decay 1e-4); 12 steps of zero_grad, forward, loss, backward, step.
+  loss[t], head_loss[t] = the step's values before its update, t = 0..11;
+  t = 12 is one more training-mode forward after the last update. Tensors:
+  labels [4, 8], loss [13], head_loss [13, 4], head_weight [4] and
+  sgd [lr, momentum, weight_decay] (F64).
+  Why lr 0.001: these generator weights give large gradients, so the loss
+  already falls 100-fold (4.70 to 0.047) in 12 steps; from lr 0.002 up
+  (momentum 0.9) the trajectory is chaotic at the 1e-4 level: PyTorch in
+  float32 and in float64 differ by more than 1e-4 within 12 steps, so a
+  1e-4 comparison would measure rounding luck. At 0.001 they agree to 1e-6.
 
 LAYERS (layers_ref.safetensors): streams 3000-3599, listed in LAYER_STREAMS and
   in the metadata key "streams"; weights follow the ResNet rules above.
@@ -284,6 +306,77 @@ def build_resnet_dump():
     return d, meta
 
 
+# ---------------------------------------------------------------- trajectory
+
+TRAJ_HEADS = [("geo0", 5), ("geo1", 9), ("geo2", 17), ("scene", 3)]
+TRAJ_WEIGHTS = [1.0 / 3.0, 1.0 / 3.0, 1.0 / 3.0, 1.0]
+TRAJ_INPUT_STREAM = 1001
+TRAJ_BATCH = 8
+TRAJ_SIZE = 64
+TRAJ_STEPS = 12
+TRAJ_LR, TRAJ_MOMENTUM, TRAJ_WD = 0.001, 0.9, 1e-4
+TRAJ_LABELS = [
+    [3, 0, 4, 1, 2, 3, 0, 4],
+    [8, 2, 5, 0, 7, 3, 1, 6],
+    [16, 4, 11, 0, 9, 13, 2, 7],
+    [0, 2, 1, -1, 2, 0, 1, 2],
+]
+
+TRAJECTORY_TEXT = (
+    "torchvision resnet18 with fc = Identity plus heads Linear(512, C) geo0 (5), geo1 (9), "
+    "geo2 (17), scene (3) registered in that order; state_dict tensors get streams 0..107 "
+    "(heads as fc). input [8,3,64,64] = u of stream 1001; labels in tensor 'labels' [4,8] "
+    "(-1 ignored). loss = (ce(geo0) + ce(geo1) + ce(geo2)) / 3 + ce(scene), each "
+    "CrossEntropyLoss(mean, ignore_index=-1). train() mode. SGD(lr 0.001, momentum 0.9, "
+    "weight_decay 1e-4) over all parameters, 12 steps; loss[t] and head_loss[t] before "
+    "step t's update (t = 0..11), t = 12: a forward after the last update.")
+
+
+def build_trajectory_dump():
+    setup_torch()
+    model = torchvision.models.resnet18(num_classes=10).float()
+    model.fc = nn.Identity()
+    for name, classes in TRAJ_HEADS:
+        model.add_module(name, nn.Linear(512, classes))
+    streams = fill_resnet(model)
+    assert len(streams) == 108 and streams[100][1] == "geo0.weight"
+    x = gen(TRAJ_INPUT_STREAM, (TRAJ_BATCH, 3, TRAJ_SIZE, TRAJ_SIZE))
+    labels = torch.tensor(TRAJ_LABELS, dtype=torch.int64)
+    ce = nn.CrossEntropyLoss(reduction="mean", ignore_index=-1)
+    opt = torch.optim.SGD(model.parameters(), lr=TRAJ_LR, momentum=TRAJ_MOMENTUM,
+                          weight_decay=TRAJ_WD)
+    model.train()
+    losses, head_losses = [], []
+    for t in range(TRAJ_STEPS + 1):
+        opt.zero_grad(set_to_none=True)
+        features = model(x)
+        per_head = [ce(model.get_submodule(name)(features), labels[h])
+                    for h, (name, _) in enumerate(TRAJ_HEADS)]
+        loss = sum(w * l for w, l in zip(TRAJ_WEIGHTS, per_head))
+        losses.append(loss.item())
+        head_losses.append([l.item() for l in per_head])
+        if t < TRAJ_STEPS:
+            loss.backward()
+            opt.step()
+    d = Dump()
+    d.add("labels", labels)
+    d.add("loss", torch.tensor(losses, dtype=torch.float64))
+    d.add("head_loss", torch.tensor(head_losses, dtype=torch.float64))
+    d.add("head_weight", torch.tensor(TRAJ_WEIGHTS, dtype=torch.float64))
+    d.add("sgd", torch.tensor([TRAJ_LR, TRAJ_MOMENTUM, TRAJ_WD], dtype=torch.float64))
+    meta = {
+        "generator": GENERATOR_TEXT,
+        "model": TRAJECTORY_TEXT,
+        "weight_streams": ";".join(f"{k}={n}" for k, n in streams),
+        "heads": ";".join(f"{n}={c}" for n, c in TRAJ_HEADS),
+        "sgd": f"lr={TRAJ_LR};momentum={TRAJ_MOMENTUM};weight_decay={TRAJ_WD};steps={TRAJ_STEPS}",
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "script": "tools/gen_resnet_ref.py",
+    }
+    return d, meta
+
+
 # ---------------------------------------------------------------- single layers
 
 # name -> stream; the formula of each value is in LAYER_STREAMS_TEXT
@@ -456,12 +549,23 @@ def main():
     ap.add_argument("--out-dir", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                       "..", "tests", "data"))
     ap.add_argument("--list", action="store_true", help="print every tensor name, dtype and shape")
+    ap.add_argument("--only", choices=sorted(FILES), action="append",
+                    help="write only this file (repeatable; default: all three)")
     a = ap.parse_args()
     self_test_generator()
     out = os.path.normpath(a.out_dir)
-    r = write_checked(os.path.join(out, "resnet18_ref.safetensors"), build_resnet_dump, a.list)
-    assert len(r) < 2 * 1024 * 1024
-    write_checked(os.path.join(out, "layers_ref.safetensors"), build_layers_dump, a.list)
+    for name in a.only or sorted(FILES):
+        builder, max_bytes = FILES[name]
+        data = write_checked(os.path.join(out, name + ".safetensors"), builder, a.list)
+        assert len(data) < max_bytes, name
+
+
+# file stem -> (builder, size bound)
+FILES = {
+    "resnet18_ref": (build_resnet_dump, 2 * 1024 * 1024),
+    "layers_ref": (build_layers_dump, 1024 * 1024),
+    "resnet18_trajectory": (build_trajectory_dump, 16 * 1024),
+}
 
 
 if __name__ == "__main__":
