@@ -83,8 +83,8 @@ SGD_INLINE void sgd_loop(const sgd_args *a, int fused, int use_wd, int mode, int
             buf[i] = b;
             g = nesterov ? sgd_madd(fused, b, m, g) : b;
         }
-        /* GEOLOC_MUTANT_NO_UPDATE: a deliberately broken build for the learning
-         * tests (the momentum still moves, the parameters never do) */
+        /* GEOLOC_MUTANT_NO_UPDATE (tools/mutants.sh): a deliberately broken build
+         * for the learning tests (the momentum still moves, the parameters never do) */
 #ifndef GEOLOC_MUTANT_NO_UPDATE
         w[i] = sgd_madd(fused, g, neg_lr, w[i]);
 #endif
@@ -276,9 +276,7 @@ void geoloc_sgd_step(geoloc_sgd *opt, double lr, float grad_scale) {
             .mode = c->momentum == 0 ? 0 : p->started ? 2 : 1,
             .nesterov = c->nesterov,
         };
-#ifndef GEOLOC_MUTANT_NO_UPDATE /* tools/mutants.sh: the suite must fail without the update */
         if (p->n > 0) sgd_run(&a, opt->fused, opt->hw_fma);
-#endif
         if (a.mode != 0) p->started = 1;
     }
     opt->steps++;
