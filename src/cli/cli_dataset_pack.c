@@ -7,8 +7,7 @@
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "geoloc/dataset.h"
-#include "io/atomic_file.h"
-#include "io/csv.h"
+#include "geoloc/io.h"
 
 static const char PACK_USAGE[] =
     "usage: geoloc dataset pack MANIFEST --images DIR --out-dir SHARDS [options]\n"
@@ -32,7 +31,7 @@ static const char PACK_USAGE[] =
     "  --skip-invalid       skip bad manifest rows instead of failing\n";
 
 typedef struct {
-    atomic_file *report; /* or NULL */
+    geoloc_atomic_file *report; /* or NULL */
     size_t shown;
 } skip_ctx;
 
@@ -43,9 +42,9 @@ static void on_skip(void *ctx, const char *id, const char *message) {
         fprintf(stderr, "skipped %s: %s\n", id, message);
     }
     if (s->report) {
-        csv_write_field(s->report->fp, id);
+        geoloc_csv_write_field(s->report->fp, id);
         fputc(',', s->report->fp);
-        csv_write_field(s->report->fp, message);
+        geoloc_csv_write_field(s->report->fp, message);
         fputc('\n', s->report->fp);
     }
 }
@@ -104,10 +103,10 @@ int cli_dataset_pack(int argc, char **argv) {
         return 1;
     }
     geoloc_error err;
-    atomic_file rep;
+    geoloc_atomic_file rep;
     skip_ctx sc = {NULL, 0};
     if (report) {
-        if (atomic_file_open(&rep, report, &err) != GEOLOC_OK) {
+        if (geoloc_atomic_file_open(&rep, report, &err) != GEOLOC_OK) {
             fprintf(stderr, "%s: %s\n", cmd, err.message);
             geoloc_manifest_free(m);
             return 1;
@@ -124,10 +123,10 @@ int cli_dataset_pack(int argc, char **argv) {
     int rc = 0;
     if (st != GEOLOC_OK) {
         fprintf(stderr, "%s: %s\n", cmd, err.message);
-        if (report) atomic_file_abort(&rep);
+        if (report) geoloc_atomic_file_abort(&rep);
         rc = 1;
     } else {
-        if (report && atomic_file_commit(&rep, &err) != GEOLOC_OK) {
+        if (report && geoloc_atomic_file_commit(&rep, &err) != GEOLOC_OK) {
             fprintf(stderr, "%s: %s\n", cmd, err.message);
             rc = 1;
         }

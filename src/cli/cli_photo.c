@@ -11,7 +11,7 @@
 #include "cli/commands.h"
 #include "geoloc/exif.h"
 #include "geoloc/image.h"
-#include "io/csv.h"
+#include "geoloc/io.h"
 
 #define CMD "geoloc photo info"
 #define MAX_FILE_BYTES (256u << 20)
@@ -156,7 +156,7 @@ static void print_number_or_null(int has, double v) {
         return;
     }
     char buf[32];
-    csv_format_double(v, buf);
+    geoloc_csv_format_double(v, buf);
     printf("%s", buf);
 }
 

@@ -10,9 +10,9 @@
 #include <sys/stat.h>
 
 #include "cli/cli_util.h"
-#include "core/array.h"
+#include "geoloc/array.h"
 #include "geoloc/image.h"
-#include "io/mapped_file.h"
+#include "geoloc/io.h"
 
 #define MAX_DEPTH 64
 
@@ -39,7 +39,7 @@ void cli_json_string(FILE *out, const char *s) {
 }
 
 static int push(const char *cmd, cli_photo_list *l, const char *path) {
-    if (array_grow((void **)&l->paths, &l->cap, l->n + 1, sizeof *l->paths)) goto oom;
+    if (geoloc_array_grow((void **)&l->paths, &l->cap, l->n + 1, sizeof *l->paths)) goto oom;
     if (!(l->paths[l->n] = strdup(path))) goto oom;
     l->n++;
     return 0;
@@ -208,13 +208,13 @@ static int read_photo(const char *path, const geoloc_decode_options *dopt, geolo
     size_t size;
     geoloc_error err = {0};
     memset(meta, 0, sizeof *meta);
-    if (mapped_file_open(path, &data, &size, &err) != GEOLOC_OK) {
+    if (geoloc_mapped_file_open(path, &data, &size, &err) != GEOLOC_OK) {
         snprintf(why, why_size, "%s", err.message);
         return -1;
     }
     if (geoloc_photo_meta_read(data, size, path, meta, &err) != GEOLOC_OK) memset(meta, 0, sizeof *meta);
     geoloc_status s = geoloc_image_decode(data, size, path, dopt, img, &err);
-    mapped_file_close(data, size);
+    geoloc_mapped_file_close(data, size);
     if (s != GEOLOC_OK) {
         snprintf(why, why_size, "%s", err.message);
         return -1;

@@ -7,7 +7,7 @@
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "geoloc/distance.h"
-#include "io/csv.h"
+#include "geoloc/io.h"
 
 #define CMD "geoloc predict"
 
@@ -95,13 +95,13 @@ static void print_csv_header(const out_ctx *o) {
 static void print_csv(out_ctx *o, const cli_photo_result *r) {
     const geoloc_prediction *p = r->pred;
     char tok[GEOLOC_S2_TOKEN_SIZE];
-    csv_write_field(stdout, r->path);
+    geoloc_csv_write_field(stdout, r->path);
     token_of(p->top[0].cell, tok);
     printf(",%.6f,%.6f,%s,%d,%.6g,", p->lat, p->lon, tok, geoloc_s2_level(p->top[0].cell), (double)p->top[0].prob);
-    csv_write_field(stdout, o->m->partition_names[p->partition]);
+    geoloc_csv_write_field(stdout, o->m->partition_names[p->partition]);
     putchar(',');
     if (p->scene >= 0) {
-        csv_write_field(stdout, o->m->scene_names[p->scene]);
+        geoloc_csv_write_field(stdout, o->m->scene_names[p->scene]);
         printf(",%.4f", (double)p->scene_prob);
     } else {
         putchar(',');
