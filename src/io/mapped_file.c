@@ -10,14 +10,31 @@
 
 #include "core/error.h"
 
+/* What a non-regular file is, for messages: "a FIFO", "a folder", ... */
+static const char *file_kind(mode_t mode) {
+    if (S_ISFIFO(mode)) return "a FIFO";
+    if (S_ISDIR(mode)) return "a folder";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISSOCK(mode)) return "a socket";
+    return "not a file";
+}
+
 geoloc_status mapped_file_open(const char *path, const void **data, size_t *size,
                                geoloc_error *err) {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO without a writer must not wait for one
+     * (it is refused just below); O_NOCTTY: a terminal never becomes ours */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) return error_set(err, GEOLOC_E_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
         close(fd);
-        return error_set(err, GEOLOC_E_IO, "%s: not a regular file", path);
+        return error_set(err, GEOLOC_E_IO, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return error_set(err, GEOLOC_E_IO, "%s: not a regular file (%s)", path, file_kind(st.st_mode));
     }
     *size = (size_t)st.st_size;
     *data = "";
