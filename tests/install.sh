@@ -3,12 +3,14 @@
 # says; the installed geoloc runs from there and finds the default model in
 # PREFIX/share/geoloc; a C program compiled with only the installed headers
 # and `pkg-config --static geoloc` links libgeoloc.a and runs.
-# usage: install.sh BUILD_DIR CMAKE CC SOURCE_DIR
+# usage: install.sh BUILD_DIR CMAKE CC SOURCE_DIR [CFLAGS]
+# (CFLAGS: the instrumentation the build has, e.g. -fsanitize=address,undefined)
 . "$(dirname "$0")/lib.sh"
 build=${1:?usage: install.sh BUILD_DIR CMAKE CC SOURCE_DIR}
 cmake=${2:?}
 cc=${3:?}
 src=$(cd "${4:?}" && pwd)
+read -r -a build_flags <<<"${5:-}"
 make_tmp install
 prefix=$tmp/prefix
 
@@ -32,7 +34,8 @@ check "pkg-config geoloc: $(cat "$tmp/pc.err")" '[ -n "$flags" ]'
 libdir=$(pkg-config --variable=libdir geoloc)
 check "pkg-config's libdir $libdir is not $prefix/lib" '[ "$(cd "$libdir" && pwd -P)" = "$(cd "$prefix/lib" && pwd -P)" ]'
 # shellcheck disable=SC2086  # the flags are words
-"$cc" -std=c17 -Wall -Wextra -Werror -o "$tmp/use" "$src/tests/install_use.c" $flags 2>"$tmp/cc.err"
+"$cc" -std=c17 -Wall -Wextra -Werror "${build_flags[@]}" -o "$tmp/use" "$src/tests/install_use.c" \
+    $flags 2>"$tmp/cc.err"
 rc=$?
 check "compiling and linking with the installed geoloc: $(head -5 "$tmp/cc.err")" '[ $rc -eq 0 ]'
 if [ -x "$tmp/use" ]; then

