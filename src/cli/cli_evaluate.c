@@ -9,9 +9,9 @@
 #include "cli/cli_evaluate.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
-#include "core/array.h"
+#include "geoloc/array.h"
+#include "geoloc/io.h"
 #include "geoloc/distance.h"
-#include "io/csv.h"
 
 #define CMD "geoloc evaluate"
 /* Per-row problems printed under --skip-invalid before only counting. */
@@ -77,14 +77,14 @@ static const char *const PRED_LNG_ONLY[] = {"predicted_long", "PRED_LON", "lon",
 
 /* Parses coordinate c of a row; on a problem writes "FIELD: ..." to msg
  * and returns -1. */
-static int parse_coord(const coord_col *c, const csv_field *f, size_t n_fields, double *out,
+static int parse_coord(const coord_col *c, const geoloc_csv_field *f, size_t n_fields, double *out,
                        char *msg, size_t msg_size) {
     if ((size_t)c->col >= n_fields) {
         snprintf(msg, msg_size, "%s: missing (the row has %zu field%s, the column is number %d)",
                  c->found, n_fields, n_fields == 1 ? "" : "s", c->col + 1);
         return -1;
     }
-    return csv_parse_coordinate(f[c->col].p, f[c->col].len, c->found, c->limit, out, msg, msg_size);
+    return geoloc_csv_parse_coordinate(f[c->col].p, f[c->col].len, c->found, c->limit, out, msg, msg_size);
 }
 
 typedef struct {
@@ -93,34 +93,34 @@ typedef struct {
 } dist_vec;
 
 static int dist_push(dist_vec *v, double d) {
-    if (array_grow((void **)&v->km, &v->cap, v->n + 1, sizeof *v->km)) return -1;
+    if (geoloc_array_grow((void **)&v->km, &v->cap, v->n + 1, sizeof *v->km)) return -1;
     v->km[v->n++] = d;
     return 0;
 }
 
 /* Reads the header, filling cols[].col and .found; returns 0, or 1 after an
  * error message. */
-static int read_header(csv_reader *r, const char *path, coord_col *cols, size_t n_cols) {
+static int read_header(geoloc_csv_reader *r, const char *path, coord_col *cols, size_t n_cols) {
     geoloc_error err = {0};
     size_t cap = 64, n = 0;
-    csv_reader *again = NULL;
-    csv_field *h = malloc(cap * sizeof *h);
+    geoloc_csv_reader *again = NULL;
+    geoloc_csv_field *h = malloc(cap * sizeof *h);
     if (!h) {
         fprintf(stderr, CMD ": out of memory\n");
         return 1;
     }
-    int rc = csv_next_row(r, h, cap, &n, &err);
+    int rc = geoloc_csv_next_row(r, h, cap, &n, &err);
     if (rc == 1 && n > cap) {
         /* A wide header: read it again, whole, from the same bytes (kept
          * open until the end: quoted fields may point into its memory). */
         size_t size, n2 = 0;
-        const char *data = csv_data(r, &size);
-        again = csv_open_buffer(data, size, path);
-        csv_field *wide = again ? malloc(n * sizeof *wide) : NULL;
-        if (!wide || csv_next_row(again, wide, n, &n2, &err) != 1 || n2 != n) {
+        const char *data = geoloc_csv_data(r, &size);
+        again = geoloc_csv_open_buffer(data, size, path);
+        geoloc_csv_field *wide = again ? malloc(n * sizeof *wide) : NULL;
+        if (!wide || geoloc_csv_next_row(again, wide, n, &n2, &err) != 1 || n2 != n) {
             fprintf(stderr, CMD ": out of memory\n");
             free(wide);
-            csv_close(again);
+            geoloc_csv_close(again);
             free(h);
             return 1;
         }
@@ -144,7 +144,7 @@ static int read_header(csv_reader *r, const char *path, coord_col *cols, size_t 
         char missing[400] = "";
         size_t used = 0;
         for (size_t c = 0; c < n_cols; c++) {
-            cols[c].col = csv_find_column(h, n, cols[c].names);
+            cols[c].col = geoloc_csv_find_column(h, n, cols[c].names);
             if (cols[c].col < 0) {
                 int k = snprintf(missing + used, sizeof missing - used, "%s%s (%s or %s)",
                                  used ? ", " : "", cols[c].what, cols[c].names[0],
@@ -153,19 +153,19 @@ static int read_header(csv_reader *r, const char *path, coord_col *cols, size_t 
                 continue;
             }
             for (const char *const *name = cols[c].names; *name; name++)
-                if (csv_field_is(h[cols[c].col], *name)) {
+                if (geoloc_csv_field_is(h[cols[c].col], *name)) {
                     cols[c].found = *name;
                     break;
                 }
         }
         if (used > 0) {
             fprintf(stderr, CMD ": %s:%ld: header: no column for the %s; see "
-                    "'geoloc evaluate --help'\n", path, csv_line(r), missing);
+                    "'geoloc evaluate --help'\n", path, geoloc_csv_line(r), missing);
             status = 1;
         }
     }
     free(h);
-    csv_close(again);
+    geoloc_csv_close(again);
     return status;
 }
 
@@ -293,7 +293,7 @@ static void warn_ignored(const ignored_rows *ig, const char *path) {
 /* One prediction row's distance: its truth from the row (4 coordinates) or
  * from the manifest (cols[2] the photo). 0, 1 when the photo has no truth,
  * -1 with msg for a bad row. */
-static int row_distance(const coord_col *cols, truth_index *truth, const csv_field *f, size_t n_fields, double *km,
+static int row_distance(const coord_col *cols, truth_index *truth, const geoloc_csv_field *f, size_t n_fields, double *km,
                         char *msg, size_t msg_size) {
     double v[4];
     int first = truth ? 2 : 0;
@@ -363,7 +363,7 @@ int cli_evaluate(int argc, char **argv) {
         truth_close(truth);
         return 1;
     }
-    csv_reader *r = csv_open(path, &err);
+    geoloc_csv_reader *r = geoloc_csv_open(path, &err);
     if (!r) {
         fprintf(stderr, CMD ": %s\n", err.message);
         if (truth) truth_close(truth);
@@ -382,14 +382,14 @@ int cli_evaluate(int argc, char **argv) {
     }
     size_t n_cols = truth ? 3 : 4;
     if (read_header(r, path, cols, n_cols) != 0) {
-        csv_close(r);
+        geoloc_csv_close(r);
         if (truth) truth_close(truth);
         return 1;
     }
     size_t need = 0;
     for (size_t c = 0; c < n_cols; c++)
         if ((size_t)cols[c].col + 1 > need) need = (size_t)cols[c].col + 1;
-    csv_field *f = malloc(need * sizeof *f);
+    geoloc_csv_field *f = malloc(need * sizeof *f);
     dist_vec dist = {0};
     ignored_rows ignored = {0};
     size_t skipped = 0;
@@ -401,12 +401,12 @@ int cli_evaluate(int argc, char **argv) {
     while (status == 0) {
         size_t n_fields = 0;
         char msg[sizeof err.message + 128];
-        int rc = csv_next_row(r, f, need, &n_fields, &err);
+        int rc = geoloc_csv_next_row(r, f, need, &n_fields, &err);
         if (rc == 0) break;
         int blank = rc == 1 && n_fields == 1 && f[0].len == 0;
         if (ignored.blank_line || blank) { /* the predictions ended at a blank line */
-            if (!ignored.blank_line) ignored.blank_line = csv_line(r);
-            else if (!blank && ignored.n++ < 5) ignored.lines[ignored.n - 1] = csv_line(r);
+            if (!ignored.blank_line) ignored.blank_line = geoloc_csv_line(r);
+            else if (!blank && ignored.n++ < 5) ignored.lines[ignored.n - 1] = geoloc_csv_line(r);
             continue;
         }
         if (rc < 0) {
@@ -420,7 +420,7 @@ int cli_evaluate(int argc, char **argv) {
                 status = 1;
             }
             if (got >= 0) continue;
-            snprintf(msg, sizeof msg, "%s:%ld: %s", path, csv_line(r), detail);
+            snprintf(msg, sizeof msg, "%s:%ld: %s", path, geoloc_csv_line(r), detail);
         }
         if (!skip_invalid) {
             fprintf(stderr, CMD ": %s\n", msg);
@@ -431,7 +431,7 @@ int cli_evaluate(int argc, char **argv) {
         }
     }
     free(f);
-    csv_close(r);
+    geoloc_csv_close(r);
     if (status == 0) warn_ignored(&ignored, path);
     if (status == 0 && truth) truth_report(truth, path, truth_path);
     if (truth) truth_close(truth);

@@ -11,9 +11,7 @@
 #include "cli/cli_evaluate.h"
 #include "cli/cli_photos.h"
 #include "cli/cli_util.h"
-#include "io/atomic_file.h"
-#include "io/csv.h"
-#include "io/same_file.h"
+#include "geoloc/io.h"
 
 #define CMD "geoloc evaluate"
 #define MAX_LISTED_MISSING 5
@@ -94,7 +92,7 @@ static int parse(int argc, char **argv, eval_args *a, int *done) {
     }
     const char *inputs[2][2] = {{"--meta", a->meta}, {"--model", a->model}};
     for (int k = 0; a->out && k < 2; k++)
-        if (inputs[k][1] && io_same_file(a->out, inputs[k][1])) {
+        if (inputs[k][1] && geoloc_same_file(a->out, inputs[k][1])) {
             fprintf(stderr, CMD ": --out %s is the input %s %s: refused (it would be overwritten)\n", a->out,
                     inputs[k][0], inputs[k][1]);
             return 2;
@@ -137,9 +135,9 @@ static void format_fraction(double v, char out[32]) {
 }
 
 static int write_results(const char *path, const eval_ctx *e, const geoloc_distance_summary *s) {
-    atomic_file f;
+    geoloc_atomic_file f;
     geoloc_error err = {0};
-    if (atomic_file_open(&f, path, &err) != GEOLOC_OK) {
+    if (geoloc_atomic_file_open(&f, path, &err) != GEOLOC_OK) {
         fprintf(stderr, CMD ": %s\n", err.message);
         return 1;
     }
@@ -148,9 +146,9 @@ static int write_results(const char *path, const eval_ctx *e, const geoloc_dista
         if (!e->ok[k]) continue;
         const geoloc_manifest_row *row = &e->m->row[k];
         char lat[32], lon[32];
-        csv_format_double(row->lat, lat);
-        csv_format_double(row->lng, lon);
-        csv_write_field(f.fp, row->id);
+        geoloc_csv_format_double(row->lat, lat);
+        geoloc_csv_format_double(row->lng, lon);
+        geoloc_csv_write_field(f.fp, row->id);
         fprintf(f.fp, ",%s,%.6f,%s,%.6f,%.2f\r\n", lat, e->pred_lat[k], lon, e->pred_lon[k], e->km[k]);
     }
     fputs("\r\nstreet acc (1km),city acc (25km),region acc (200km),country acc (750km),"
@@ -161,7 +159,7 @@ static int write_results(const char *path, const eval_ctx *e, const geoloc_dista
         fprintf(f.fp, "%s,", v);
     }
     fprintf(f.fp, "%.2f\r\n", s->mean_km);
-    if (atomic_file_commit(&f, &err) != GEOLOC_OK) {
+    if (geoloc_atomic_file_commit(&f, &err) != GEOLOC_OK) {
         fprintf(stderr, CMD ": %s\n", err.message);
         return 1;
     }

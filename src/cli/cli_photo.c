@@ -10,9 +10,8 @@
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "geoloc/exif.h"
+#include "geoloc/io.h"
 #include "geoloc/image.h"
-#include "io/csv.h"
-#include "io/regular_file.h"
 
 #define CMD "geoloc photo info"
 #define MAX_FILE_BYTES (256u << 20)
@@ -43,7 +42,7 @@ static const cli_spec INFO_SPEC = {
 static uint8_t *read_all(const char *path, size_t *size, char *why, size_t why_size) {
     uint8_t *data;
     geoloc_error err;
-    if (regular_file_read(path, MAX_FILE_BYTES, "the photo size limit", &data, size, &err) !=
+    if (geoloc_file_read(path, MAX_FILE_BYTES, "the photo size limit", &data, size, &err) !=
         GEOLOC_OK) {
         snprintf(why, why_size, "%s", err.message);
         return NULL;
@@ -130,7 +129,7 @@ static void print_number_or_null(int has, double v) {
         return;
     }
     char buf[32];
-    csv_format_double(v, buf);
+    geoloc_csv_format_double(v, buf);
     printf("%s", buf);
 }
 

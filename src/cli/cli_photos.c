@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "cli/cli_util.h"
-#include "core/array.h"
+#include "geoloc/array.h"
 #include "geoloc/image.h"
 
 #define MAX_DEPTH 64
@@ -30,7 +30,7 @@ int cli_is_photo_name(const char *name) {
 void cli_json_string(FILE *out, const char *s) { geoloc_json_write_string(out, s); }
 
 static int push(const char *cmd, cli_photo_list *l, const char *path) {
-    if (array_grow((void **)&l->paths, &l->cap, l->n + 1, sizeof *l->paths)) goto oom;
+    if (geoloc_array_grow((void **)&l->paths, &l->cap, l->n + 1, sizeof *l->paths)) goto oom;
     if (!(l->paths[l->n] = strdup(path))) goto oom;
     l->n++;
     return 0;

@@ -8,11 +8,10 @@
 #include "cli/cli_photos.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
-#include "core/array.h"
+#include "geoloc/array.h"
+#include "geoloc/io.h"
 #include "geoloc/distance.h"
-#include "io/atomic_file.h"
-#include "io/csv.h"
-#include "io/same_file.h"
+#include "geoloc/io.h"
 
 #define CMD "geoloc predict"
 
@@ -118,14 +117,14 @@ static void print_csv(out_ctx *o, const geoloc_photo_answer *a) {
     const geoloc_prediction *p = a->pred;
     FILE *out = o->out;
     char tok[GEOLOC_S2_TOKEN_SIZE];
-    csv_write_field(out, a->name);
+    geoloc_csv_write_field(out, a->name);
     token_of(p->top[0].cell, tok);
     fprintf(out, ",%.6f,%.6f,%s,%d,%.6g,", p->lat, p->lon, tok, geoloc_s2_level(p->top[0].cell),
             (double)p->top[0].prob);
-    csv_write_field(out, o->m->partition_names[p->partition]);
+    geoloc_csv_write_field(out, o->m->partition_names[p->partition]);
     fputc(',', out);
     if (p->scene >= 0) {
-        csv_write_field(out, o->m->scene_names[p->scene]);
+        geoloc_csv_write_field(out, o->m->scene_names[p->scene]);
         fprintf(out, ",%.4f", (double)p->scene_prob);
     } else {
         fputc(',', out);
@@ -226,7 +225,7 @@ static int parse_args(int argc, char **argv, args *a) {
         return 2;
     }
     for (size_t k = 0; a->out && k < a->photos.n; k++)
-        if (io_same_file(a->out, a->photos.paths[k])) {
+        if (geoloc_same_file(a->out, a->photos.paths[k])) {
             fprintf(stderr, CMD ": --out %s is the input photo %s: refused\n", a->out, a->photos.paths[k]);
             return 2;
         }
@@ -238,7 +237,7 @@ static int parse_args(int argc, char **argv, args *a) {
 /* Where the output goes: standard output, or FILE written atomically (csv: via
  * the journal FILE.partial, flushed at every row). */
 typedef struct dest {
-    atomic_file file;
+    geoloc_atomic_file file;
     int opened;
     char *journal_path;
     FILE *journal;
@@ -252,24 +251,24 @@ typedef struct dest {
 static int resume_rows(dest *d, const char *out_path, const char *header, FILE *out) {
     const char *from = access(d->journal_path, F_OK) == 0 ? d->journal_path : out_path;
     geoloc_error err = {0};
-    csv_reader *r = access(from, F_OK) == 0 ? csv_open(from, &err) : NULL;
+    geoloc_csv_reader *r = access(from, F_OK) == 0 ? geoloc_csv_open(from, &err) : NULL;
     if (!r) return 0; /* nothing to resume */
     size_t size, hlen = strlen(header), kept = 0;
-    const char *data = csv_data(r, &size);
+    const char *data = geoloc_csv_data(r, &size);
     if (size < hlen || memcmp(data, header, hlen) != 0) {
         fprintf(stderr, CMD ": --resume: %s was written with other options (its header differs); "
                 "run without --resume to start again\n", from);
-        csv_close(r);
+        geoloc_csv_close(r);
         return 2;
     }
-    csv_field f[1];
+    geoloc_csv_field f[1];
     size_t n, cap = 0;
-    int rc = csv_next_row(r, f, 1, &n, &err); /* the header */
-    while (rc == 1 && (rc = csv_next_row(r, f, 1, &n, &err)) == 1) {
-        size_t end = csv_offset(r);
+    int rc = geoloc_csv_next_row(r, f, 1, &n, &err); /* the header */
+    while (rc == 1 && (rc = geoloc_csv_next_row(r, f, 1, &n, &err)) == 1) {
+        size_t end = geoloc_csv_offset(r);
         if (end == 0 || data[end - 1] != '\n' || f[0].len == 0) break; /* a row cut short */
         char *name = strndup(f[0].p, f[0].len);
-        if (!name || array_grow((void **)&d->done, &cap, d->resumed + 1, sizeof *d->done)) {
+        if (!name || geoloc_array_grow((void **)&d->done, &cap, d->resumed + 1, sizeof *d->done)) {
             free(name);
             break;
         }
@@ -277,7 +276,7 @@ static int resume_rows(dest *d, const char *out_path, const char *header, FILE *
         kept = end;
     }
     fwrite(data, 1, kept ? kept : hlen, out);
-    csv_close(r);
+    geoloc_csv_close(r);
     if (d->resumed) qsort(d->done, d->resumed, sizeof *d->done, cli_compare_strings);
     return 0;
 }
@@ -288,7 +287,7 @@ static int dest_open(dest *d, const args *a, const char *header, FILE **out) {
     *out = stdout;
     if (!a->out) return 0;
     geoloc_error err = {0};
-    if (atomic_file_open(&d->file, a->out, &err) != GEOLOC_OK) {
+    if (geoloc_atomic_file_open(&d->file, a->out, &err) != GEOLOC_OK) {
         fprintf(stderr, CMD ": %s\n", err.message);
         return 1;
     }
@@ -334,11 +333,11 @@ static int dest_close(dest *d, int ok) {
         if (in) fclose(in);
         fclose(d->journal);
     }
-    if (d->opened && ok && atomic_file_commit(&d->file, &err) != GEOLOC_OK) {
+    if (d->opened && ok && geoloc_atomic_file_commit(&d->file, &err) != GEOLOC_OK) {
         fprintf(stderr, CMD ": %s\n", err.message);
         rc = 1;
     } else if (d->opened && !ok) {
-        atomic_file_abort(&d->file);
+        geoloc_atomic_file_abort(&d->file);
         rc = 1;
     }
     if (d->journal && rc == 0) unlink(d->journal_path); /* kept after a failure, for --resume */

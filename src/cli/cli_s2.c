@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
-#include "io/csv.h"
+#include "geoloc/io.h"
 #include "geoloc/s2.h"
 
 static const char TOKEN_ABOUT[] =
@@ -95,8 +95,8 @@ static int parse_point(char *line, size_t len, long line_no, double *lat, double
     char *comma = memchr(line, ',', len);
     char *a = trim_field(line, comma), *b = trim_field(comma + 1, end);
     if (line_no == 1 && *a && *b && non_numeric(a) && non_numeric(b)) return 0; /* header */
-    if (csv_parse_coordinate(a, strlen(a), "lat", 90, lat, why, why_size) != 0) return -1;
-    if (csv_parse_coordinate(b, strlen(b), "lng", 180, lng, why, why_size) != 0) return -1;
+    if (geoloc_csv_parse_coordinate(a, strlen(a), "lat", 90, lat, why, why_size) != 0) return -1;
+    if (geoloc_csv_parse_coordinate(b, strlen(b), "lng", 180, lng, why, why_size) != 0) return -1;
     return 1;
 }
 
@@ -165,8 +165,8 @@ static int cmd_token(int argc, char **argv) {
 
 static void print_json_latlng(double lat, double lng) {
     char a[32], b[32];
-    csv_format_double(lat, a);
-    csv_format_double(lng, b);
+    geoloc_csv_format_double(lat, a);
+    geoloc_csv_format_double(lng, b);
     printf("{\"lat\": %s, \"lng\": %s}", a, b);
 }
 

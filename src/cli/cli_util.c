@@ -2,7 +2,7 @@
 #include "cli/cli_util.h"
 
 #include "cli/cli_options.h"
-#include "io/same_file.h"
+#include "geoloc/io.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -161,7 +161,7 @@ static int same(const cli_file *a, int a_is_output, const cli_file *b) {
     if (!a->path || !b->path) return 0;
     int a_std = !strcmp(a->path, "-"), b_std = !strcmp(b->path, "-");
     if (a_std || b_std) return a_std && b_std && a_is_output;
-    return io_same_file(a->path, b->path);
+    return geoloc_same_file(a->path, b->path);
 }
 
 int cli_check_outputs(const char *cmd, const cli_file *inputs, int n_inputs, const cli_file *outputs,

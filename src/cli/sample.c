@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "io/atomic_file.h"
+#include "geoloc/io.h"
 
 /* splitmix64: small, fast, good enough for drawing test points. */
 static uint64_t next_random(uint64_t *state) {
@@ -39,9 +39,9 @@ long long sample_points_write(const geoloc_partition *p, uint64_t seed, double s
         leaf[k - 1] = leaf[j];
         leaf[j] = t;
     }
-    atomic_file f;
+    geoloc_atomic_file f;
     geoloc_error err;
-    if (atomic_file_open(&f, path, &err) != GEOLOC_OK) {
+    if (geoloc_atomic_file_open(&f, path, &err) != GEOLOC_OK) {
         fprintf(stderr, "sample: %s\n", err.message);
         free(leaf);
         return -1;
@@ -53,7 +53,7 @@ long long sample_points_write(const geoloc_partition *p, uint64_t seed, double s
         fprintf(f.fp, "p%zu,%.6f,%.6f\n", k, lat, lng);
     }
     free(leaf);
-    if (atomic_file_commit(&f, &err) != GEOLOC_OK) {
+    if (geoloc_atomic_file_commit(&f, &err) != GEOLOC_OK) {
         fprintf(stderr, "sample: %s\n", err.message);
         return -1;
     }

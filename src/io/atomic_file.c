@@ -41,9 +41,10 @@ geoloc_status atomic_file_open(atomic_file *f, const char *path, geoloc_error *e
     fchmod(fd, 0644);
     f->fp = fdopen(fd, "w");
     if (!f->fp) {
+        geoloc_status st = error_set(err, GEOLOC_E_IO, "%s: cannot open: %s", path, strerror(errno));
         close(fd);
         atomic_file_abort(f);
-        return error_set(err, GEOLOC_E_IO, "%s: cannot open: %s", path, strerror(errno));
+        return st;
     }
     return GEOLOC_OK;
 }
@@ -59,6 +60,17 @@ static void fsync_parent_dir(const char *path) {
     free(copy);
 }
 
+/* Flushes, fsyncs and closes fp; 0, or the errno of the first step that
+ * failed (EIO for an earlier write error whose errno is gone). */
+static int flush_sync_close(FILE *fp) {
+    int failure = 0;
+    if (fflush(fp) != 0) failure = errno ? errno : EIO;
+    else if (ferror(fp)) failure = EIO;
+    else if (fsync(fileno(fp)) != 0) failure = errno;
+    if (fclose(fp) != 0 && !failure) failure = errno ? errno : EIO;
+    return failure;
+}
+
 geoloc_status atomic_file_commit(atomic_file *f, geoloc_error *err) {
     if (f->fp == stdout) {
         if (fflush(stdout) != 0 || ferror(stdout))
@@ -66,17 +78,12 @@ geoloc_status atomic_file_commit(atomic_file *f, geoloc_error *err) {
         f->fp = NULL;
         return GEOLOC_OK;
     }
-    int failed = fflush(f->fp) != 0 || ferror(f->fp) || fsync(fileno(f->fp)) != 0;
-    int saved = errno;
-    failed |= fclose(f->fp) != 0;
+    int failure = flush_sync_close(f->fp);
     f->fp = NULL;
-    if (!failed && rename(f->tmp_path, f->path) != 0) {
-        failed = 1;
-        saved = errno;
-    }
-    if (failed) {
+    if (!failure && rename(f->tmp_path, f->path) != 0) failure = errno;
+    if (failure) {
         geoloc_status st = error_set(err, GEOLOC_E_IO, "%s: write failed: %s", f->path,
-                                     strerror(saved ? saved : EIO));
+                                     strerror(failure));
         atomic_file_abort(f);
         return st;
     }

@@ -4,17 +4,12 @@
 #ifndef GEOLOC_IO_ATOMIC_FILE_H
 #define GEOLOC_IO_ATOMIC_FILE_H
 
-#include <stdio.h>
-
-#include "geoloc/status.h"
+#include "geoloc/io.h"
 #include "io/file_lock.h"
 
-typedef struct atomic_file {
-    FILE *fp;         /* write here */
-    char *path;       /* final name */
-    char *tmp_path;   /* temporary name in the same directory */
-    file_lock lock;   /* held from open to commit or abort: one writer per target */
-} atomic_file;
+/* fp (write here), path, tmp_path and the writer lock: see geoloc/io.h,
+ * whose geoloc_atomic_file_* wrap these functions (src/io/io_api.c). */
+typedef geoloc_atomic_file atomic_file;
 
 /* Takes the target's writer lock (GEOLOC_E_BUSY when another process holds
  * it) and creates the temporary file for `path`. "-" means standard output,

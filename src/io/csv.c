@@ -14,7 +14,7 @@
 #include "core/error.h"
 #include "io/mapped_file.h"
 
-struct csv_reader {
+struct geoloc_csv_reader {
     const char *data;
     size_t size;
     size_t pos;        /* start of the next row */

@@ -6,15 +6,14 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "geoloc/status.h"
+#include "geoloc/io.h"
 
-/* One field: bytes [p, p+len), quotes removed and "" unescaped. */
-typedef struct csv_field {
-    const char *p;
-    size_t len;
-} csv_field;
+/* One field: bytes [p, p+len), quotes removed and "" unescaped. The types
+ * are the public ones of geoloc/io.h, whose geoloc_csv_* wrap these
+ * functions (src/io/io_api.c). */
+typedef geoloc_csv_field csv_field;
 
-typedef struct csv_reader csv_reader;
+typedef geoloc_csv_reader csv_reader;
 
 /* Opens and maps `path`; on failure returns NULL and fills `err`. */
 csv_reader *csv_open(const char *path, geoloc_error *err);

@@ -5,12 +5,11 @@
 #ifndef GEOLOC_IO_FILE_LOCK_H
 #define GEOLOC_IO_FILE_LOCK_H
 
-#include "geoloc/status.h"
+#include "geoloc/io.h"
 
-typedef struct file_lock {
-    int fd;        /* the locked sidecar; -1 when not held */
-    char *path;    /* the sidecar's name */
-} file_lock;
+/* fd: the locked sidecar (-1 when not held); path: the sidecar's name. The
+ * struct is public as part of geoloc_atomic_file (geoloc/io.h). */
+typedef struct geoloc_file_lock file_lock;
 
 /* Takes the exclusive lock on writing `target` without waiting; GEOLOC_E_BUSY
  * naming the target when another process holds it. */

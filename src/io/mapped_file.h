@@ -7,8 +7,9 @@
 #include "geoloc/status.h"
 
 /* Maps the regular file `path` read-only: *data and *size cover it (an empty
- * file gives a non-NULL empty buffer that needs no unmapping). Errors name
- * the file: cannot open, not a regular file, cannot map. */
+ * file gives a non-NULL empty buffer that needs no unmapping). Never waits:
+ * a FIFO, device, socket or folder is refused ("PATH: not a regular file (a
+ * FIFO)"). Errors name the file: cannot open, not a regular file, cannot map. */
 geoloc_status mapped_file_open(const char *path, const void **data, size_t *size,
                                geoloc_error *err);
 

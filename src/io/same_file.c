@@ -1,10 +1,10 @@
-/* Whether two paths name the same file (same_file.h). */
-#include "io/same_file.h"
+/* Whether two paths name the same file (geoloc/io.h). */
+#include "geoloc/io.h"
 
 #include <string.h>
 #include <sys/stat.h>
 
-int io_same_file(const char *a, const char *b) {
+int geoloc_same_file(const char *a, const char *b) {
     if (!a || !b || !strcmp(a, "-") || !strcmp(b, "-")) return 0;
     if (!strcmp(a, b)) return 1;
     struct stat sa, sb;

@@ -1,0 +1,33 @@
+# cmake --install BUILD --prefix P: P/bin/geoloc, P/lib/libgeoloc.a,
+# P/include/geoloc/*.h, P/lib/pkgconfig/geoloc.pc and P/share/geoloc (the
+# default model and the example photo, where the model finder looks:
+# <bin>/../share/geoloc). tests/install.sh installs into a temporary prefix.
+include(GNUInstallDirs)
+
+install(TARGETS geoloc_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+install(FILES ${GEOLOC_ARCHIVE} DESTINATION ${CMAKE_INSTALL_LIBDIR})
+install(DIRECTORY ${CMAKE_SOURCE_DIR}/include/geoloc DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
+        FILES_MATCHING PATTERN "*.h")
+install(FILES ${CMAKE_SOURCE_DIR}/share/geoloc/geoloc-default.safetensors
+              ${CMAKE_SOURCE_DIR}/share/geoloc/example.jpg
+              ${CMAKE_SOURCE_DIR}/share/geoloc/README.md
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/geoloc)
+
+# geoloc.pc, relocatable (the prefix is found from the .pc file's own place,
+# so --prefix at install time is honoured). Libs.private: what the archive's
+# objects call besides the pkg-config packages of Requires.private.
+file(RELATIVE_PATH GEOLOC_PC_UP /prefix/${CMAKE_INSTALL_LIBDIR}/pkgconfig /prefix)
+string(REGEX REPLACE "/$" "" GEOLOC_PC_UP ${GEOLOC_PC_UP})
+get_filename_component(dnnl_name ${GEOLOC_DNNL} NAME_WE)
+string(REGEX REPLACE "^lib" "-l" GEOLOC_PC_LIBS_PRIVATE ${dnnl_name})
+# libheif and jansson as plain -l: their own .pc files would pull, with
+# --static, encoder libraries (x265, numa) the archive never calls
+string(APPEND GEOLOC_PC_LIBS_PRIVATE " -lheif -ljansson")
+foreach(lib ${OpenMP_C_LIB_NAMES} m)
+  if(NOT lib STREQUAL "pthread")
+    string(APPEND GEOLOC_PC_LIBS_PRIVATE " -l${lib}")
+  endif()
+endforeach()
+string(APPEND GEOLOC_PC_LIBS_PRIVATE " -lpthread")
+configure_file(${CMAKE_SOURCE_DIR}/cmake/geoloc.pc.in ${CMAKE_BINARY_DIR}/geoloc.pc @ONLY)
+install(FILES ${CMAKE_BINARY_DIR}/geoloc.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
