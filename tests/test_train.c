@@ -178,6 +178,12 @@ static void test_heads(const geoloc_manifest *m) {
               "the saved model's answers (median %.3f km) are validation's (%.3f km)", ps.median_km, val.median_km);
         geoloc_manifest_free(vm);
         geoloc_predictor_free(pred);
+        /* a model with a NaN weight is never saved */
+        geoloc_param *head = geoloc_net_param(model->net, geoloc_net_param_count(model->net) - 1);
+        head->data[0] = NAN;
+        CHECK(geoloc_model_save(model, path_in("nan.safetensors"), 1, NULL, &err) == GEOLOC_E_RANGE &&
+                  strstr(err.message, "non-finite") && !exists(path_in("nan.safetensors")),
+              "NaN model refused: %s", err.message);
         geoloc_model_free(model);
     }
 

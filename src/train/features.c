@@ -160,9 +160,10 @@ static uint64_t features_key(const train_run *r, const train_data *d, const trai
     snprintf(where, sizeof where, "%s:%s", r->o->images_dir ? "images" : "shards",
              realpath(dir, resolved) ? resolved : dir);
     uint64_t h = train_hash_bytes(d->photos_hash, where, strlen(where));
-    int64_t fields[7] = {views, r->o->image_size, m->norm, m->backbone_cfg.depth,
-                         views > 6 ? (int64_t)r->o->seed : 0, (int64_t)d->n, views > 6 ? (int64_t)chunk : 0};
+    int64_t fields[6] = {views, r->o->image_size, m->norm, m->backbone_cfg.depth,
+                         views > 6 ? (int64_t)r->o->seed : 0, (int64_t)d->n};
     h = train_hash_bytes(h, fields, sizeof fields);
+    if (views > 6) h = train_hash_bytes(h, &chunk, sizeof chunk); /* random views are drawn per chunk */
     return train_hash_bytes(h ^ m->backbone_hash, FEATURES_FORMAT, sizeof FEATURES_FORMAT);
 }
 
