@@ -257,6 +257,13 @@ static void test_full(const geoloc_manifest *m) {
     }
     CHECK(tensor_diffs(path_in("f1.safetensors"), path_in("f2.safetensors")) == 0, "resumed full training differs");
     CHECK(same_log(path_in("f1.log.csv"), path_in("f2.log.csv")), "same log");
+    /* full mode diverging: stopped by the step's check, nothing written */
+    o = base_options(GEOLOC_TRAIN_FULL, m, path_in("fd.safetensors"));
+    o.lr = 1e30;
+    o.epochs = 1;
+    CHECK(geoloc_train(&o, &r, &err) == GEOLOC_E_RANGE && strstr(err.message, "training diverged at epoch 1 step") &&
+              strstr(err.message, "no checkpoint written yet"), "full divergence: %s", err.message);
+    CHECK(!exists(path_in("fd.safetensors")) && !exists(path_in("fd.ckpt.safetensors")), "nothing written");
     /* frozen backbone: only the heads and batch-norm statistics move */
     o = base_options(GEOLOC_TRAIN_FULL, m, path_in("f3.safetensors"));
     o.freeze_backbone = 1;

@@ -137,6 +137,7 @@ static void report_baseline(const train_run *c, const char *name, const geoloc_d
 geoloc_status train_baselines(train_run *r, const train_data *c, const train_features *ft, geoloc_error *err) {
     if (c->n_val == 0) return error_set(err, GEOLOC_E_ARG, "baselines need validation photos");
     size_t f = c->n_parts - 1, dim = (size_t)ft->dim;
+    int finest_head = train_head(c, TRAIN_HEAD_GEO, f);
     const geoloc_partition *fine = c->part[f];
     double *lat = malloc(c->n_val * sizeof *lat), *lng = malloc(c->n_val * sizeof *lng);
     uint64_t *count = calloc(fine->n, sizeof *count);
@@ -151,7 +152,7 @@ geoloc_status train_baselines(train_run *r, const train_data *c, const train_fea
     for (size_t i = 0; i < c->n_val; i++) skip[i] = !ft->ok[c->val[i]];
     /* (a) the most populated finest cell of the training photos */
     for (size_t i = 0; i < c->n_train; i++) {
-        int32_t l = c->label[f][c->train[i]];
+        int32_t l = c->label[finest_head][c->train[i]];
         if (l >= 0) count[l]++;
     }
     size_t top = 0;

@@ -1,5 +1,6 @@
-/* Heads mode: the model's linear heads (one per partition, and the scene
- * head) trained by SGD on cached backbone features.
+/* Heads mode: the pieces of training the model's linear heads (one per
+ * partition, and the scene head) by SGD on cached backbone features (the
+ * step itself is in step.c).
  *
  * A training sample is one view of one training photo. Each epoch visits
  * every sample once in an order drawn from (seed, epoch) alone, in batches;

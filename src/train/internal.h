@@ -321,7 +321,7 @@ typedef struct train_trainer {
 } train_trainer;
 /* Sets the trainer of the run's mode up (the heads on the features, or the whole model). */
 geoloc_status train_trainer_setup(train_trainer *T, train_run *r, const train_data *d, train_model *m,
-                                  const train_features *f, geoloc_error *err);
+                                  const train_features *f, const geoloc_lr_schedule *sched, geoloc_error *err);
 /* Starts an epoch at st's position. */
 geoloc_status train_epoch_begin(train_trainer *T, const train_state *st, geoloc_error *err);
 /* One optimizer step: batch -> forward -> loss -> backward -> divergence check -> SGD
@@ -339,6 +339,6 @@ void train_trainer_free(train_trainer *T);
 /* ---- loop.c ---- */
 /* The epochs from the start or the checkpoint: steps, checkpoints, the log, validation. */
 geoloc_status train_loop(train_run *r, const train_data *d, train_model *m, const train_features *f,
-                         geoloc_error *err);
+                         const geoloc_lr_schedule *sched, geoloc_error *err);
 
 #endif

@@ -72,13 +72,13 @@ static geoloc_status end_epoch(train_trainer *T, train_state *st, double lr, con
 }
 
 geoloc_status train_loop(train_run *r, const train_data *d, train_model *m, const train_features *f,
-                         geoloc_error *err) {
+                         const geoloc_lr_schedule *sched, geoloc_error *err) {
     const geoloc_train_options *o = r->o;
     train_trainer T;
     memset(&T, 0, sizeof T);
     train_state st;
     memset(&st, 0, sizeof st);
-    geoloc_status s = train_trainer_setup(&T, r, d, m, f, err);
+    geoloc_status s = train_trainer_setup(&T, r, d, m, f, sched, err);
     if (s == GEOLOC_OK && r->resume) {
         s = train_ckpt_read(r, d, &T.opt, &st, err);
         if (s == GEOLOC_OK && T.mode == GEOLOC_TRAIN_FULL) geoloc_exec_params_changed(T.full.train_ex);

@@ -13,11 +13,10 @@
 #include "train/internal.h"
 
 geoloc_status train_trainer_setup(train_trainer *T, train_run *r, const train_data *d, train_model *m,
-                                  const train_features *f, geoloc_error *err) {
+                                  const train_features *f, const geoloc_lr_schedule *sched, geoloc_error *err) {
     const geoloc_train_options *o = r->o;
-    geoloc_status s = geoloc_lr_schedule_parse(o->lr_schedule ? o->lr_schedule : "constant", o->lr, "lr schedule",
-                                               &T->opt.sched, err);
-    if (s != GEOLOC_OK) return s;
+    geoloc_status s;
+    T->opt.sched = *sched;
     T->mode = o->mode;
     T->r = r;
     T->d = d;

@@ -310,7 +310,7 @@ geoloc_status geoloc_train(const geoloc_train_options *opt, geoloc_train_result 
         goto done;
     }
     double t_train = train_now();
-    s = train_loop(&r, &d, &m, &f, err);
+    s = train_loop(&r, &d, &m, &f, &sched, err);
     res->train_seconds = train_now() - t_train;
     if (s != GEOLOC_OK || res->stopped) goto done;
     if (res->epochs_before >= opt->epochs && access(opt->out, F_OK) == 0) {
