@@ -38,12 +38,12 @@ size_t train_first_nonfinite(const float *x, size_t n) {
     return n;
 }
 
-geoloc_status train_diverged(const train_run *r, const train_state *s, const char *what, geoloc_error *err) {
+geoloc_status train_diverged(const train_run *r, int epoch, long step, const char *what, geoloc_error *err) {
     char kept[TRAIN_PATH + 48];
     if (access(r->ckpt_path, F_OK) == 0) snprintf(kept, sizeof kept, "last good checkpoint kept: %s", r->ckpt_path);
     else snprintf(kept, sizeof kept, "no checkpoint written yet");
-    return error_set(err, GEOLOC_E_RANGE, "training diverged at epoch %d step %ld: %s; %s; try a lower --lr",
-                     s->epoch + 1, s->step, what, kept);
+    return error_set(err, GEOLOC_E_RANGE, "training diverged at epoch %d step %ld: %s; %s; try a lower --lr", epoch,
+                     step, what, kept);
 }
 
 geoloc_status train_optim_add_tensor(train_optim *opt, const char *name, float *data, const float *grad, size_t n,
@@ -65,14 +65,16 @@ void train_optim_free(train_optim *opt) {
     memset(opt, 0, sizeof *opt);
 }
 
-/* The divergence error when a saved tensor or momentum buffer holds a NaN or an infinity. */
+/* The divergence error when a saved tensor or momentum buffer holds a NaN or an infinity
+ * (s: the state after its last step; at an epoch's start that step ended the previous epoch). */
 static geoloc_status check_finite(const train_run *r, const train_optim *opt, const train_state *s,
                                   geoloc_error *err) {
     char what[160];
+    int epoch = s->batch_in_epoch == 0 ? s->epoch : s->epoch + 1;
     for (size_t k = 0; k < opt->nt; k++)
         if (train_first_nonfinite(opt->t[k].data, opt->t[k].n) < opt->t[k].n) {
             snprintf(what, sizeof what, "weight %.100s is not finite", opt->t[k].name);
-            return train_diverged(r, s, what, err);
+            return train_diverged(r, epoch, s->step, what, err);
         }
     size_t np = geoloc_sgd_param_count(opt->sgd);
     for (size_t i = 0; i < np; i++) {
@@ -80,7 +82,7 @@ static geoloc_status check_finite(const train_run *r, const train_optim *opt, co
         size_t n = geoloc_sgd_param_size(opt->sgd, i);
         if (m && geoloc_sgd_momentum_started(opt->sgd, i) && train_first_nonfinite(m, n) < n) {
             snprintf(what, sizeof what, "momentum %zu is not finite", i);
-            return train_diverged(r, s, what, err);
+            return train_diverged(r, epoch, s->step, what, err);
         }
     }
     return GEOLOC_OK;

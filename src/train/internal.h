@@ -231,8 +231,9 @@ geoloc_status train_ckpt_write(train_run *r, const train_data *d, const train_op
 /* Restores tensors, optimizer state and *s. */
 geoloc_status train_ckpt_read(train_run *r, const train_data *d, train_optim *opt, train_state *s,
                               geoloc_error *err);
-/* The divergence error: "training diverged at epoch E step S: WHAT; last good checkpoint ...". */
-geoloc_status train_diverged(const train_run *r, const train_state *s, const char *what, geoloc_error *err);
+/* The divergence error: "training diverged at epoch E step S: WHAT; last good checkpoint ..."
+ * (E, S: 1-based). */
+geoloc_status train_diverged(const train_run *r, int epoch, long step, const char *what, geoloc_error *err);
 /* Index of the first non-finite value of x[0..n), or n. */
 size_t train_first_nonfinite(const float *x, size_t n);
 /* Adds a tensor to those a checkpoint saves. */

@@ -48,18 +48,18 @@ void train_epoch_end(train_trainer *T) {
     if (T->mode == GEOLOC_TRAIN_FULL) train_full_epoch_end(&T->full);
 }
 
-/* The divergence error when the step's loss or a gradient is not finite. */
+/* The divergence error when the step's loss or a gradient is not finite (st: before the step). */
 static geoloc_status check_step(train_trainer *T, const train_state *st, double total, geoloc_error *err) {
     char what[160];
     if (!isfinite(total)) {
         snprintf(what, sizeof what, "loss is %s", isnan(total) ? "nan" : "inf");
-        return train_diverged(T->r, st, what, err);
+        return train_diverged(T->r, st->epoch + 1, st->step + 1, what, err);
     }
     for (size_t k = 0; k < T->opt.nt; k++) {
         const train_tensor *t = &T->opt.t[k];
         if (t->grad && train_first_nonfinite(t->grad, t->n) < t->n) {
             snprintf(what, sizeof what, "gradient of %.100s is not finite", t->name);
-            return train_diverged(T->r, st, what, err);
+            return train_diverged(T->r, st->epoch + 1, st->step + 1, what, err);
         }
     }
     return GEOLOC_OK;

@@ -220,9 +220,8 @@ static geoloc_status save_model(train_run *r, const train_data *dt, train_model 
         const geoloc_param *p = geoloc_net_param(net, i);
         if (train_first_nonfinite(p->data, p->n) < p->n) {
             char what[128];
-            train_state at = {.epoch = r->res->epochs_done - 1, .step = r->res->steps};
             snprintf(what, sizeof what, "weight %.64s is not finite", p->name);
-            return train_diverged(r, &at, what, err);
+            return train_diverged(r, r->res->epochs_done, r->res->steps, what, err);
         }
     }
     int heads_only = o->heads_only < 0 ? o->mode == GEOLOC_TRAIN_HEADS : o->heads_only;
