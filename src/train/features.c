@@ -303,6 +303,7 @@ geoloc_status train_features_get(train_features *f, train_run *r, const train_da
     f->dim = model_feature_dim(m->backbone_cfg.depth);
     if ((f->owner = open_matching(r->features_path, key, d->n, views, f->dim, "ok", &f->feat, &f->ok))) {
         r->res->features_cached = 1;
+        remove_chunks(r, d->n, chunk); /* left when killed between writing the cache and removing them */
         train_info(r, "features: cache %s (%zu photos x %d views)", r->features_path, d->n, views);
         return GEOLOC_OK;
     }
