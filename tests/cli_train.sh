@@ -3,8 +3,12 @@
 # 96x96 (written by train_fixture): usage errors, heads mode with baselines
 # (log, partitions, features cache reused), full mode killed with SIGKILL
 # mid-run and resumed gives the same model file as an uninterrupted run,
-# and bad inputs (missing photo, empty manifest, no backbone) are refused
-# with a clear message and leave nothing behind.
+# a feature extraction stopped after a chunk resumes to the same bits, a
+# finished run's resume keeps the model and its metadata, a diverging run
+# (--lr 1e30) stops with exit 1 and writes nothing non-finite, a second run
+# on the same outputs is refused while the first goes on, and bad inputs
+# (missing photo, empty manifest, no backbone, --resume without a
+# checkpoint) are refused with a clear message and leave nothing behind.
 . "$(dirname "$0")/lib.sh"
 test_setup cli_train "$@"
 fixture=${4:?usage: cli_train.sh GEOLOC SHARED_DATA TEST_DATA TRAIN_FIXTURE}
@@ -47,6 +51,51 @@ GEOLOC_TRAIN_STOP_AFTER=2 run_geoloc train "${common[@]}" --epochs 2 --batch 8 -
 check "GEOLOC_TRAIN_STOP_AFTER" '[ $rc -eq 0 ] && [[ $err == *"stopped after step 2"* ]] && [ ! -f "$tmp/st/model.safetensors" ]'
 run_geoloc train "${common[@]}" --epochs 2 --batch 8 --out "$tmp/st/model.safetensors" --resume "$tmp/train.csv"
 check "resumed after the stop" '[ $rc -eq 0 ] && [ -f "$tmp/st/model.safetensors" ] && [ "$(grep -c "^epoch " <<< "$out")" -eq 2 ]'
+# a finished run resumed again: nothing to do, the model (and its metadata) untouched
+cp "$tmp/st/model.safetensors" "$tmp/st/finished.safetensors"
+run_geoloc train "${common[@]}" --epochs 2 --batch 8 --out "$tmp/st/model.safetensors" --resume "$tmp/train.csv"
+check "finished run resumed: nothing to do ($err)" '[ $rc -eq 0 ] && [[ $err == *"nothing to do: training finished at epoch 2"* ]] && cmp -s "$tmp/st/model.safetensors" "$tmp/st/finished.safetensors"'
+# ... and with the model gone (killed between the last checkpoint and the save): written again, same metadata
+rm "$tmp/st/model.safetensors"
+run_geoloc train "${common[@]}" --epochs 2 --batch 8 --out "$tmp/st/model.safetensors" --resume "$tmp/train.csv"
+run_geoloc model info "$tmp/st/model.safetensors"
+val_meta=$(grep "^geoloc.train.val " <<< "$out")
+run_geoloc model info "$tmp/st/finished.safetensors"
+check "finished run resumed without its model: the same metadata (${val_meta:-no geoloc.train.val})" '[ -n "$val_meta" ] && [ "$val_meta" = "$(grep "^geoloc.train.val " <<< "$out")" ]'
+check "... and the same weights" 'cmp -s "$tmp/st/model.safetensors" "$tmp/st/finished.safetensors"'
+
+# --resume without a checkpoint is an error, found before any work
+run_geoloc train "${common[@]}" --epochs 2 --batch 8 --out "$tmp/nc/model.safetensors" --resume "$tmp/train.csv"
+check "--resume without a checkpoint" '[ $rc -eq 1 ] && [[ $err == *"--resume: no checkpoint at $tmp/nc/model.ckpt.safetensors"* ]] && [[ $err != *features* ]]'
+
+# feature extraction stopped after its first chunk of 4 photos, then resumed: the same features
+GEOLOC_TRAIN_FEATURES_CHUNK=4 run_geoloc train "${common[@]}" --epochs 1 --batch 8 --out "$tmp/fu/model.safetensors" "$tmp/train.csv"
+check "features in chunks, uninterrupted ($err)" '[ $rc -eq 0 ] && [ -f "$tmp/fu/model.features.safetensors" ] && [ -z "$(ls "$tmp/fu" | grep chunk)" ]'
+GEOLOC_TRAIN_FEATURES_CHUNK=4 GEOLOC_TRAIN_STOP_AFTER_CHUNKS=1 run_geoloc train "${common[@]}" --epochs 1 --batch 8 --out "$tmp/fr/model.safetensors" "$tmp/train.csv"
+check "features stopped after a chunk ($err)" '[ $rc -eq 0 ] && [ -f "$tmp/fr/model.features.safetensors.chunk0" ] && [ ! -f "$tmp/fr/model.features.safetensors" ] && [ ! -f "$tmp/fr/model.safetensors" ]'
+GEOLOC_TRAIN_FEATURES_CHUNK=4 run_geoloc train "${common[@]}" --epochs 1 --batch 8 --out "$tmp/fr/model.safetensors" --resume "$tmp/train.csv"
+check "features resumed ($err)" '[ $rc -eq 0 ] && [[ $err == *"resuming feature extraction at photo 4 of 12"* ]] && [ -z "$(ls "$tmp/fr" | grep chunk)" ]'
+check "resumed features are the uninterrupted ones, byte for byte" 'cmp -s "$tmp/fu/model.features.safetensors" "$tmp/fr/model.features.safetensors"'
+check "... and so is the model" 'cmp -s "$tmp/fu/model.safetensors" "$tmp/fr/model.safetensors"'
+
+# divergence: stopped with a clear error, the last good checkpoint kept, nothing non-finite written
+run_geoloc train "${common[@]}" --epochs 3 --batch 8 --lr 1e30 --checkpoint-every 1 --out "$tmp/d/model.safetensors" "$tmp/train.csv"
+check "--lr 1e30 diverges ($err)" '[ $rc -eq 1 ] && [[ $err == *"training diverged at epoch 1 step "* ]] && [[ $err == *"try a lower --lr"* ]] && [ ! -f "$tmp/d/model.safetensors" ]'
+check "divergence: the last good checkpoint named and kept" '[[ $err == *"last good checkpoint kept: $tmp/d/model.ckpt.safetensors"* ]] && [ -f "$tmp/d/model.ckpt.safetensors" ]'
+run_geoloc train "${common[@]}" --epochs 3 --batch 8 --lr 1e30 --checkpoint-every 1 --out "$tmp/d/model.safetensors" --resume "$tmp/train.csv"
+check "divergence: resuming from the kept checkpoint diverges again, cleanly" '[ $rc -eq 1 ] && [[ $err == *"resumed from"* ]] && [[ $err == *"training diverged"* ]]'
+
+# two runs on the same outputs: the second is refused at once, the first goes on undisturbed
+mkdir -p "$tmp/two"
+GEOLOC_TRAIN_FEATURES_CHUNK=1 "$geoloc" train "${common[@]}" --epochs 2 --batch 8 --out "$tmp/two/model.safetensors" "$tmp/train.csv" > "$tmp/two/first.out" 2>&1 &
+pid=$!
+for _ in $(seq 1000); do [ -e "$tmp/two/.model.safetensors.run.lock" ] && break; sleep 0.01; done
+run_geoloc train "${common[@]}" --epochs 2 --batch 8 --out "$tmp/two/model.safetensors" "$tmp/train.csv"
+kill -0 "$pid" 2>/dev/null && first_running=1 || first_running=0
+wait "$pid"
+first_rc=$?
+check "a second run on the same outputs is refused ($err)" '[ $first_running -eq 1 ] && [ $rc -eq 1 ] && [[ $err == *"$tmp/two/model.safetensors is in use by another geoloc train run"* ]]'
+check "the first run went on undisturbed" '[ $first_rc -eq 0 ] && [ -f "$tmp/two/model.safetensors" ] && [ "$(grep -c "^epoch," "$tmp/two/model.log.csv")" -eq 2 ] && ! tr -d "[:print:]\n" < "$tmp/two/model.log.csv" | grep -q .'
 
 # photos from shards, and a validation manifest of its own
 run_geoloc dataset pack "$tmp/train.csv" --images "$images" --out-dir "$tmp/shards" --shorter-side 128

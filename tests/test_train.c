@@ -2,8 +2,10 @@
  * heads mode (features cache reused, baselines, the saved model predicts
  * what validation measured), full mode, and resuming after interruptions
  * (GEOLOC_TRAIN_STOP_AFTER's option: stop as if killed) ends with the same
- * weights, bit for bit, and the same log as an uninterrupted run; bad inputs
- * are refused with clear messages and leave nothing behind. */
+ * weights, bit for bit, and the same log as an uninterrupted run; so does a
+ * feature extraction stopped after a chunk; a diverging run (lr 1e30) stops
+ * with GEOLOC_E_RANGE, writes no model and keeps a finite checkpoint; bad
+ * inputs are refused with clear messages and leave nothing behind. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +55,25 @@ static int tensor_diffs(const char *a, const char *b) {
     geoloc_safetensors_close(sa);
     geoloc_safetensors_close(sb);
     return diffs;
+}
+
+/* 1 when every F32 tensor of a safetensors file is finite. */
+static int all_finite(const char *path) {
+    geoloc_safetensors *st = NULL;
+    geoloc_error err = {0};
+    if (geoloc_safetensors_open(path, &st, &err) != GEOLOC_OK) return 0;
+    int finite = 1;
+    for (size_t i = 0; i < geoloc_safetensors_count(st); i++) {
+        const geoloc_tensor_info *t = geoloc_safetensors_tensor(st, i);
+        if (t->dtype != GEOLOC_DTYPE_F32) continue;
+        for (size_t k = 0; k < t->n_bytes / 4; k++) {
+            float v;
+            memcpy(&v, (const char *)t->data + 4 * k, 4);
+            finite &= isfinite(v) != 0;
+        }
+    }
+    geoloc_safetensors_close(st);
+    return finite;
 }
 
 /* The log without its last two columns (images/s and elapsed time). */
@@ -157,6 +178,12 @@ static void test_heads(const geoloc_manifest *m) {
               "the saved model's answers (median %.3f km) are validation's (%.3f km)", ps.median_km, val.median_km);
         geoloc_manifest_free(vm);
         geoloc_predictor_free(pred);
+        /* a model with a NaN weight is never saved */
+        geoloc_param *head = geoloc_net_param(model->net, geoloc_net_param_count(model->net) - 1);
+        head->data[0] = NAN;
+        CHECK(geoloc_model_save(model, path_in("nan.safetensors"), 1, NULL, &err) == GEOLOC_E_RANGE &&
+                  strstr(err.message, "non-finite") && !exists(path_in("nan.safetensors")),
+              "NaN model refused: %s", err.message);
         geoloc_model_free(model);
     }
 
@@ -180,6 +207,30 @@ static void test_heads(const geoloc_manifest *m) {
     o.lr = 0.5;
     o.resume = 1;
     CHECK(geoloc_train(&o, &r, &err) == GEOLOC_E_ARG && strstr(err.message, "other settings"), "%s", err.message);
+    /* a diverging run: stopped with a clear error, no model, the last checkpoint finite */
+    o = base_options(GEOLOC_TRAIN_HEADS, m, path_in("hd.safetensors"));
+    o.lr = 1e30;
+    o.checkpoint_every = 1;
+    CHECK(geoloc_train(&o, &r, &err) == GEOLOC_E_RANGE && strstr(err.message, "training diverged at epoch 1") &&
+              strstr(err.message, "last good checkpoint kept") && strstr(err.message, "try a lower --lr"),
+          "divergence: %s", err.message);
+    CHECK(!exists(path_in("hd.safetensors")), "no model written after a divergence");
+    CHECK(exists(path_in("hd.ckpt.safetensors")) && all_finite(path_in("hd.ckpt.safetensors")),
+          "the kept checkpoint is finite");
+    /* feature extraction stopped after one chunk of 5 photos, resumed: the same bits */
+    for (int k = 0; k < 2; k++) {
+        o = base_options(GEOLOC_TRAIN_HEADS, m, path_in("hc.safetensors"));
+        o.epochs = 1;
+        o.features = path_in("features_chunked.safetensors");
+        o.features_chunk = 5;
+        o.stop_after_chunks = k == 0;
+        memset(&r, 0, sizeof r);
+        CHECK(geoloc_train(&o, &r, &err) == GEOLOC_OK, "chunked features %d: %s", k, err.message);
+        CHECK(r.stopped == (k == 0) && exists(path_in("features_chunked.safetensors.chunk0")) == (k == 0),
+              "part %d: stopped %d", k, r.stopped);
+    }
+    CHECK(tensor_diffs(path_in("features.safetensors"), path_in("features_chunked.safetensors")) == 0,
+          "resumed feature extraction differs");
     /* random views: a different features key */
     o = base_options(GEOLOC_TRAIN_HEADS, m, path_in("h3.safetensors"));
     o.views = 8;
@@ -206,6 +257,13 @@ static void test_full(const geoloc_manifest *m) {
     }
     CHECK(tensor_diffs(path_in("f1.safetensors"), path_in("f2.safetensors")) == 0, "resumed full training differs");
     CHECK(same_log(path_in("f1.log.csv"), path_in("f2.log.csv")), "same log");
+    /* full mode diverging: stopped by the step's check, nothing written */
+    o = base_options(GEOLOC_TRAIN_FULL, m, path_in("fd.safetensors"));
+    o.lr = 1e30;
+    o.epochs = 1;
+    CHECK(geoloc_train(&o, &r, &err) == GEOLOC_E_RANGE && strstr(err.message, "training diverged at epoch 1 step") &&
+              strstr(err.message, "no checkpoint written yet"), "full divergence: %s", err.message);
+    CHECK(!exists(path_in("fd.safetensors")) && !exists(path_in("fd.ckpt.safetensors")), "nothing written");
     /* frozen backbone: only the heads and batch-norm statistics move */
     o = base_options(GEOLOC_TRAIN_FULL, m, path_in("f3.safetensors"));
     o.freeze_backbone = 1;

@@ -121,6 +121,10 @@ typedef struct geoloc_train_options {
     /* progress (may be NULL) */
     void (*report)(void *ctx, const geoloc_train_event *ev);
     void *ctx;
+    /* feature extraction in chunks, each saved next to the cache (<features>.chunkN) so
+     * that an interrupted extraction resumes at the last complete chunk */
+    size_t features_chunk;         /* photos per chunk (0: 256) */
+    long stop_after_chunks;        /* testing: stop after this many new chunks as if killed (0: never) */
 } geoloc_train_options;
 
 /* What a run did. */
@@ -130,12 +134,15 @@ typedef struct geoloc_train_result {
     int classes[8];                  /* per head */
     long steps;                      /* optimizer steps in total */
     int epochs_done;
-    int stopped;                     /* stop_after reached: nothing but the checkpoint written */
+    int stopped;                     /* stop_after (or stop_after_chunks) reached: nothing but the
+                                        checkpoint (or the features' chunks) written */
     int features_cached;             /* heads: features read from the cache */
     double features_seconds;         /* heads: feature extraction (0 when cached) */
     double train_seconds;            /* optimisation and validation of this run */
     geoloc_distance_summary val;     /* after the last epoch */
     geoloc_distance_summary baseline_cell, baseline_nn; /* with baselines */
+    int epochs_before;               /* epochs finished before this run (a resume) */
+    int nothing_to_do;               /* resumed a finished run whose model exists: left untouched */
 } geoloc_train_result;
 
 /* Defaults of a mode: the paper's recipe (lr 0.01, momentum 0.9, weight decay 1e-4,
@@ -145,7 +152,10 @@ geoloc_train_options geoloc_train_options_default(geoloc_train_mode mode);
 
 /* Trains a model and writes it (with the partitions built, the log, the checkpoints
  * and the features cache); on failure nothing but complete files is left (checkpoints
- * and a complete features cache are kept for a resume). */
+ * and a complete features cache are kept for a resume). The run holds an exclusive
+ * lock on its outputs (GEOLOC_E_BUSY for a second run on them); a NaN or infinite
+ * loss, gradient or weight stops it (GEOLOC_E_RANGE) without writing anything
+ * non-finite. */
 geoloc_status geoloc_train(const geoloc_train_options *opt, geoloc_train_result *result,
                            geoloc_error *err);
 

@@ -74,7 +74,9 @@ static const char USAGE[] =
     "  --log FILE               CSV log file\n"
     "  --checkpoint-every N     also checkpoint every N steps (default: every epoch)\n"
     "  --log-every N            also log every N steps (full: 1, heads: 0 = epochs only)\n"
-    "  --resume                 continue exactly where the checkpoint left off\n"
+    "  --resume                 continue exactly where the checkpoint left off (an\n"
+    "                           interrupted feature extraction continues at its last\n"
+    "                           saved chunk with or without it)\n"
     "  --baselines              also report on the validation photos: the training\n"
     "                           photos' most populated cell, and the nearest training\n"
     "                           photo in backbone-feature space (1-NN, cosine)\n"
@@ -336,6 +338,10 @@ int cli_train(int argc, char **argv) {
     }
     const char *stop = getenv("GEOLOC_TRAIN_STOP_AFTER"); /* testing: stop as if killed */
     if (stop && *stop) o.stop_after = strtol(stop, NULL, 10);
+    const char *stop_chunks = getenv("GEOLOC_TRAIN_STOP_AFTER_CHUNKS"); /* testing: the same, extracting */
+    if (stop_chunks && *stop_chunks) o.stop_after_chunks = strtol(stop_chunks, NULL, 10);
+    const char *chunk = getenv("GEOLOC_TRAIN_FEATURES_CHUNK"); /* testing: photos per features chunk */
+    if (chunk && *chunk) o.features_chunk = (size_t)strtoul(chunk, NULL, 10);
     o.tau_min = tau_min < 0 ? 0 : (uint64_t)tau_min;
 
     geoloc_manifest *train = NULL, *val = NULL;
@@ -379,9 +385,15 @@ int cli_train(int argc, char **argv) {
     }
     rc = 0;
     if (res.stopped) {
-        fprintf(stderr, "%s: stopped after step %s (GEOLOC_TRAIN_STOP_AFTER): continue with --resume\n", cmd, stop);
+        if (res.steps || !stop_chunks)
+            fprintf(stderr, "%s: stopped after step %s (GEOLOC_TRAIN_STOP_AFTER): continue with --resume\n", cmd,
+                    stop);
+        else
+            fprintf(stderr, "%s: stopped after %s features chunks (GEOLOC_TRAIN_STOP_AFTER_CHUNKS): continue with "
+                    "--resume\n", cmd, stop_chunks);
         goto done;
     }
+    if (res.nothing_to_do) goto done;
     char line[512];
     if (mode == GEOLOC_TRAIN_HEADS)
         printf("features: %s%.1f s; training: %.1f s (%d epochs)\n", res.features_cached ? "cached, " : "",

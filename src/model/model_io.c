@@ -74,6 +74,13 @@ geoloc_status geoloc_model_save(const geoloc_model *m, const char *path, int hea
                          "(without folders, found with geoloc_model_find_data)", path);
     geoloc_net *net = m->net;
     size_t n_params = geoloc_net_param_count(net), np = m->n_partitions;
+    for (size_t i = 0; i < n_params; i++) { /* a NaN or infinite weight is never saved */
+        const geoloc_param *p = geoloc_net_param(net, i);
+        for (size_t k = 0; k < p->n; k++)
+            if (!isfinite(p->data[k]))
+                return error_set(err, GEOLOC_E_RANGE, "%s: %s[%zu] is %s: a model with non-finite weights is "
+                                 "not saved", path, p->name, k, isnan(p->data[k]) ? "nan" : "inf");
+    }
     size_t cap = PARTITION_TENSORS(np) + n_params;
     tensor_list l = {calloc(cap, sizeof *l.t), calloc(cap, sizeof *l.names),
                      calloc(cap, sizeof *l.shapes), 0};

@@ -1,0 +1,207 @@
+/* Validation: the hierarchical Class2GPS answer (the finest partition's
+ * class k scored p_fine(k) * prod_c p_c(ancestor_c(k)), answered with the
+ * mean location of its training photos), the distance summary over the
+ * validation photos in either mode (heads: the cached features of the three
+ * crops; full: the three crops through the network in inference mode, their
+ * probabilities averaged), and the two baselines on the cached features: the
+ * training photos' most populated finest cell, and the nearest training
+ * photo in feature space (cosine of the three crops' mean features). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "geoloc/distance.h"
+#include "train/internal.h"
+
+
+/* The one place where class probabilities become an answer during training. */
+void train_answer(const train_data *c, const float *const *probs, double *lat, double *lng) {
+    size_t f = c->n_parts - 1;
+    const geoloc_partition *fine = c->part[f];
+    size_t best = 0;
+    double best_score = -1;
+    for (size_t k = 0; k < fine->n; k++) {
+        double score = probs[f][k];
+        for (size_t p = 0; p < f; p++) {
+            int32_t a = c->anc[p][k];
+            if (a >= 0) score *= probs[p][a];
+        }
+        if (score > best_score) {
+            best_score = score;
+            best = k;
+        }
+    }
+    *lat = fine->lat[best];
+    *lng = fine->lng[best];
+}
+
+/* Summary of the great-circle errors of answers for the validation photos. */
+static geoloc_status val_summary(const train_data *c, const double *lat, const double *lng, const uint8_t *skip,
+                                 geoloc_distance_summary *out, geoloc_error *err) {
+    double *km = malloc((c->n_val ? c->n_val : 1) * sizeof *km);
+    if (!km) return error_set(err, GEOLOC_E_NOMEM, "out of memory");
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_val; i++) {
+        if (skip && skip[i]) continue;
+        const geoloc_manifest_row *r = c->row[c->val[i]];
+        km[n++] = geoloc_haversine_km(r->lat, r->lng, lat[i], lng[i]);
+    }
+    geoloc_status s = geoloc_distance_summarize(km, n, out, err);
+    free(km);
+    return s;
+}
+
+/* ---- validation of either mode ---- */
+
+geoloc_status train_validate_heads(const train_heads *H, geoloc_distance_summary *out, geoloc_error *err) {
+    const train_data *c = H->d;
+    double *lat = malloc(c->n_val * sizeof *lat), *lng = malloc(c->n_val * sizeof *lng);
+    uint8_t *skip = malloc(c->n_val);
+    int failed = !lat || !lng || !skip;
+    if (!failed) {
+#pragma omp parallel reduction(| : failed)
+        {
+            size_t total = 0;
+            for (size_t h = 0; h < H->n_heads; h++) total += (size_t)c->classes[h];
+            float *buf = malloc((total + (size_t)H->classes_max + (size_t)H->dim) * sizeof *buf);
+            float *probs[TRAIN_MAX_HEADS];
+            if (!buf) failed = 1;
+            for (size_t h = 0, off = 0; buf && h < H->n_heads; off += (size_t)c->classes[h], h++) probs[h] = buf + off;
+#pragma omp for schedule(static)
+            for (size_t i = 0; i < c->n_val; i++) {
+                size_t k = c->val[i];
+                skip[i] = !H->f->ok[k];
+                if (!buf || skip[i]) continue;
+                train_heads_predict(H, k, buf + total + H->classes_max, probs, buf + total);
+                train_answer(c, (const float *const *)probs, &lat[i], &lng[i]);
+            }
+            free(buf);
+        }
+    }
+    geoloc_status s = failed ? error_set(err, GEOLOC_E_NOMEM, "out of memory")
+                             : val_summary(c, lat, lng, skip, out, err);
+    free(lat);
+    free(lng);
+    free(skip);
+    return s;
+}
+
+static void answer_photo(void *ctx, size_t k, int view0, int views, const geoloc_exec *ex, int first) {
+    train_full *F = ctx;
+    const train_data *c = F->d;
+    (void)view0;
+    for (size_t h = 0; h < c->n_heads; h++) {
+        int C = c->classes[h];
+        memset(F->probs[h], 0, (size_t)C * sizeof(float));
+        for (int v = 0; v < views; v++) {
+            geoloc_softmax(geoloc_exec_logits(ex, h) + (size_t)(first + v) * C, 1, (size_t)C, F->tmp);
+            for (int j = 0; j < C; j++) F->probs[h][j] += F->tmp[j] / (float)views;
+        }
+    }
+    train_answer(c, (const float *const *)F->probs, &F->lat[k], &F->lng[k]);
+}
+
+geoloc_status train_validate_full(train_full *F, geoloc_distance_summary *out, geoloc_error *err) {
+    const train_data *c = F->d;
+    memset(F->failed, 0, c->n_val);
+    geoloc_exec_params_changed(F->infer_ex);
+    uint64_t images = F->r->run_images;
+    geoloc_status s = train_run_three(F->r, c, F->m->norm, F->infer_ex, TRAIN_VAL_PHOTOS, 3, c->val, c->n_val,
+                                      answer_photo, F, F->failed, NULL, 0, err);
+    F->r->run_images = images; /* images/s counts training images */
+    if (s != GEOLOC_OK) return s;
+    return val_summary(c, F->lat, F->lng, F->failed, out, err);
+}
+
+/* ---- the baselines ---- */
+
+/* Mean of views 0-2 of photo k, scaled to unit length, into out. */
+static void mean_unit(const train_features *ft, size_t k, float *out) {
+    int dim = ft->dim;
+    const float *f = ft->feat + (size_t)k * ft->views * dim;
+    double norm = 0;
+    for (int d = 0; d < dim; d++) {
+        out[d] = (f[d] + f[dim + d] + f[2 * dim + d]) / 3.0f;
+        norm += (double)out[d] * out[d];
+    }
+    float inv = norm > 0 ? (float)(1.0 / sqrt(norm)) : 0.0f;
+    for (int d = 0; d < dim; d++) out[d] *= inv;
+}
+
+static void report_baseline(const train_run *c, const char *name, const geoloc_distance_summary *sum) {
+    geoloc_train_event ev = {.kind = GEOLOC_TRAIN_EV_BASELINE, .message = name, .val = sum};
+    train_report(c, &ev);
+}
+
+geoloc_status train_baselines(train_run *r, const train_data *c, const train_features *ft, geoloc_error *err) {
+    if (c->n_val == 0) return error_set(err, GEOLOC_E_ARG, "baselines need validation photos");
+    size_t f = c->n_parts - 1, dim = (size_t)ft->dim;
+    int finest_head = train_head(c, TRAIN_HEAD_GEO, f);
+    const geoloc_partition *fine = c->part[f];
+    double *lat = malloc(c->n_val * sizeof *lat), *lng = malloc(c->n_val * sizeof *lng);
+    uint64_t *count = calloc(fine->n, sizeof *count);
+    uint8_t *skip = calloc(c->n_val, 1);
+    float *train = malloc(c->n_train * dim * sizeof *train), *q = malloc(dim * sizeof *q);
+    size_t *train_k = malloc(c->n_train * sizeof *train_k);
+    geoloc_status s = GEOLOC_OK;
+    if (!lat || !lng || !count || !skip || !train || !q || !train_k) {
+        s = error_set(err, GEOLOC_E_NOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < c->n_val; i++) skip[i] = !ft->ok[c->val[i]];
+    /* (a) the most populated finest cell of the training photos */
+    for (size_t i = 0; i < c->n_train; i++) {
+        int32_t l = c->label[finest_head][c->train[i]];
+        if (l >= 0) count[l]++;
+    }
+    size_t top = 0;
+    for (size_t k = 1; k < fine->n; k++)
+        if (count[k] > count[top]) top = k;
+    for (size_t i = 0; i < c->n_val; i++) {
+        lat[i] = fine->lat[top];
+        lng[i] = fine->lng[top];
+    }
+    if ((s = val_summary(c, lat, lng, skip, &r->res->baseline_cell, err)) != GEOLOC_OK) goto done;
+    report_baseline(r, "most populated cell", &r->res->baseline_cell);
+    /* (b) the nearest training photo (cosine similarity of mean three-crop features) */
+    size_t nt = 0;
+    for (size_t i = 0; i < c->n_train; i++) {
+        if (!ft->ok[c->train[i]]) continue;
+        mean_unit(ft, c->train[i], train + nt * dim);
+        train_k[nt++] = c->train[i];
+    }
+    if (nt == 0) {
+        s = error_set(err, GEOLOC_E_EMPTY, "no training photo could be read");
+        goto done;
+    }
+    for (size_t i = 0; i < c->n_val; i++) {
+        if (skip[i]) continue;
+        mean_unit(ft, c->val[i], q);
+        size_t best = 0;
+        float best_sim = -2;
+        for (size_t j = 0; j < nt; j++) {
+            const float *t = train + j * dim;
+            float sim = 0;
+#pragma omp simd reduction(+ : sim)
+            for (size_t d = 0; d < dim; d++) sim += q[d] * t[d];
+            if (sim > best_sim) {
+                best_sim = sim;
+                best = j;
+            }
+        }
+        lat[i] = c->row[train_k[best]]->lat;
+        lng[i] = c->row[train_k[best]]->lng;
+    }
+    if ((s = val_summary(c, lat, lng, skip, &r->res->baseline_nn, err)) != GEOLOC_OK) goto done;
+    report_baseline(r, "nearest training photo (1-NN, cosine)", &r->res->baseline_nn);
+done:
+    free(lat);
+    free(lng);
+    free(count);
+    free(skip);
+    free(train);
+    free(q);
+    free(train_k);
+    return s;
+}
