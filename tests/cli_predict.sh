@@ -7,7 +7,8 @@
 #   ResNet-18, 64-pixel crops, partitions of im2gps3k-dev), its info; text, CSV
 #   and JSON output parsed; EXIF GPS printed beside the prediction with the
 #   distance, and the same prediction for a copy without its EXIF segment;
-#   unreadable photos reported and skipped; folders walked in order;
+#   unreadable photos reported and skipped (evaluate --model: exit 3, and 1
+#   when none could be read); folders walked in order;
 #   --partition, --crops, --distribution; evaluate --model on a few
 #   im2gps3k-dev photos (accuracy, scenes, the GeoEstimation results file read
 #   back by `geoloc evaluate`), missing photos and an empty manifest refused
@@ -294,6 +295,10 @@ printf 'broken' >"$tmp/images/$first"
 run_geoloc evaluate --model "$model" --meta "$tmp/six.csv" --images "$tmp/images" --json
 check "an unreadable photo is named, counted and skipped: exit 3" \
     '[ $rc -eq 3 ] && [[ $err == *"$first"* ]] && py "import json,sys; d=json.loads(sys.stdin.read()); assert d[\"n\"]==5 and d[\"skipped\"]==1"'
+head -n 2 "$tmp/six.csv" >"$tmp/broken-only.csv"
+run_geoloc evaluate --model "$model" --meta "$tmp/broken-only.csv" --images "$tmp/images" --json
+expect_match 1 "none of the 1 photos could be read" err "evaluate: no photo readable: exit 1"
+check "evaluate: nothing printed when no photo was read" '[ -z "$out" ] && [[ $err == *"$first"* ]]'
 
 # ---- heads-only over the ImageNet backbone (when fetched) ------------------------------
 here=$(cd "$(dirname "$0")" && pwd)
