@@ -13,6 +13,9 @@
 # - dataset split with --out-train = --out-val, or an output that is the input
 #   (same name, ./name, a hard link), cells assign/hierarchy/sample --out = an
 #   input: exit 2 before any work, message naming both, files untouched;
+#   predict --out = a photo or --model, evaluate --out = --meta or --model:
+#   the same refusal; predict --top=x, evaluate --bogus: exit 2, named;
+# - predict --format=csv --top=2 with the default model (when installed);
 # - standard output on /dev/full: "geoloc: standard output: No space left on
 #   device", exit 1; a closed pipe ends quietly (SIGPIPE, no message);
 # - dataset scan: exit 3 when a file could not be read (a broken link);
@@ -100,6 +103,17 @@ usage_error "too many list items" "^geoloc model init: --cells: too many items \
     model init --cells a,b,c,d,e,f,g --arch resnet18 out.safetensors
 usage_error "empty list item" "^geoloc cells assign: --cells must be a comma-separated list, not 'a,,b'$" \
     cells assign --cells a,,b x.csv
+usage_error "predict: bad --top=" "^geoloc predict: --top must be an integer from 1 to 64, not 'x'$" \
+    predict --top=x x.jpg
+usage_error "predict: bad --crops" "^geoloc predict: --crops must be one of three, five, center, not 'four'$" \
+    predict --crops four x.jpg
+usage_error "predict: no photo" "^geoloc predict: missing IMAGE\\|FOLDER\\.\\.\\.$" predict --format=csv
+usage_error "evaluate: unknown option" "^geoloc evaluate: unknown option '--bogus'$" evaluate --bogus
+usage_error "evaluate --meta: unknown option" "^geoloc evaluate: unknown option '--bogus'$" \
+    evaluate --meta=m.csv --images=d --bogus
+usage_error "evaluate --meta=: --images required" "^geoloc evaluate: --images is required$" evaluate --meta=m.csv
+usage_error "evaluate: bad --batch=" "^geoloc evaluate: --batch must be an integer from 1 to 256, not '0'$" \
+    evaluate --meta m.csv --images d --batch=0
 run_geoloc cells build --tau-min x --tau-max 10 --out-dir d x.csv
 check "usage errors end with the usage line and a hint" \
     '[[ $err == *"usage: geoloc cells build --tau-min N --tau-max LIST --out-dir DIR [options] DATA.csv"* ]] && [[ $err == *"geoloc cells build --help"* ]]'
@@ -135,6 +149,17 @@ run_geoloc cells sample --from "$tmp/cells/cells_1_10.csv" --out "$tmp/cells/cel
 expect_match 2 "output --out .* is the input --from" err "sample: --out = --from"
 run_geoloc cells build --tau-min 1 --tau-max 10 --out-dir "$tmp/cells" "$tmp/cells/cells_1_10.csv"
 expect_match 2 "output file .*cells_1_10.csv' is the input DATA.csv" err "build: an output file = the input"
+printf 'not a photo' >"$tmp/p.jpg"
+cp "$tmp/p.jpg" "$tmp/p.orig"
+run_geoloc predict --out "$tmp/./p.jpg" "$tmp/p.jpg"
+expect_match 2 "output --out '.*p.jpg' is the input photo '.*p.jpg'" err "predict: --out = a photo"
+run_geoloc predict --model "$tmp/p.jpg" --out="$tmp/p.jpg" "$tmp/pts.csv"
+expect_match 2 "output --out '.*p.jpg' is the input --model '.*p.jpg'" err "predict: --out = --model"
+run_geoloc evaluate --meta "$tmp/t.csv" --images "$tmp" --out "$tmp/hard.csv"
+expect_match 2 "output --out '.*hard.csv' is the input --meta '.*t.csv'" err "evaluate: --out = --meta (hard link)"
+run_geoloc evaluate --model "$tmp/p.jpg" --meta "$tmp/t.csv" --images "$tmp" --out "$tmp/p.jpg"
+expect_match 2 "output --out '.*p.jpg' is the input --model '.*p.jpg'" err "evaluate: --out = --model"
+check "predict, evaluate: inputs untouched" 'cmp -s "$tmp/p.jpg" "$tmp/p.orig" && cmp -s "$tmp/t.csv" "$tmp/t.orig"'
 run_geoloc dataset scan "$tmp" --out "$tmp/s.csv" --report "$tmp/s.csv"
 expect_match 2 "outputs --out .* and --report .* are the same file" err "scan: --out = --report"
 
@@ -161,6 +186,17 @@ mkdir -p "$tmp/tree"
 ln -s "$tmp/nowhere.jpg" "$tmp/tree/broken.jpg"
 run_geoloc dataset scan "$tmp/tree" --out "$tmp/tree.csv"
 expect_match 3 "1 broken_link" err "scan: a file that cannot be read: exit 3"
+
+# ---- predict with the default model: --opt=value forms -------------------------------------
+root=$(cd "$(dirname "$0")/.." && pwd)
+if [ -e "$root/models/resnet50-imagenet.safetensors" ] && [ -e "$root/share/geoloc/geoloc-default.safetensors" ]; then
+    GEOLOC_MODEL= run_geoloc predict --model="$root/share/geoloc/geoloc-default.safetensors" --format=csv --top=2 \
+        --crops=center "$root/share/geoloc/example.jpg"
+    check "predict --format=csv --top=2: a CSV header with top2 columns, one row (exit $rc)" \
+        '[ $rc -eq 0 ] && [[ $(head -n 1 <<<"$out") == file,lat,lon,*,top2_prob ]] && [ "$(wc -l <<<"$out")" -eq 2 ] && [[ $(sed -n 2p <<<"$out") == "$root/share/geoloc/example.jpg,"* ]]'
+else
+    echo "SKIP part: default model or ImageNet backbone absent (predict --format=csv); run ./setup.sh"
+fi
 
 # ---- shared data -----------------------------------------------------------------------------
 if [ -z "$shared" ] || [ ! -d "$shared/exif-photos" ] || [ ! -f "$shared/im2gps3k-dev/im2gps3k_dev.csv" ]; then

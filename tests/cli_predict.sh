@@ -7,7 +7,8 @@
 #   ResNet-18, 64-pixel crops, partitions of im2gps3k-dev), its info; text, CSV
 #   and JSON output parsed; EXIF GPS printed beside the prediction with the
 #   distance, and the same prediction for a copy without its EXIF segment;
-#   unreadable photos reported and skipped; folders walked in order;
+#   unreadable photos reported and skipped (evaluate --model: exit 3, and 1
+#   when none could be read); folders walked in order;
 #   --partition, --crops, --distribution; evaluate --model on a few
 #   im2gps3k-dev photos (accuracy, scenes, the GeoEstimation results file read
 #   back by `geoloc evaluate`), missing photos and an empty manifest refused
@@ -33,13 +34,13 @@ py() { python3 -c "$1" "${@:2}" <<<"$out"; }
 run_geoloc predict --help
 expect_match 0 "--partition" out "--help"
 run_geoloc predict
-expect_match 2 "no photos given" err "no arguments"
+expect_match 2 "^geoloc predict: missing IMAGE\\|FOLDER" err "no arguments"
 run_geoloc predict --colour x.jpg
-expect_match 2 "unknown option --colour" err "unknown option"
+expect_match 2 "unknown option '--colour'" err "unknown option"
 run_geoloc predict --format xml x.jpg
-expect_match 2 "expected text, csv or json" err "bad format"
+expect_match 2 "--format must be one of text, csv, json, not 'xml'" err "bad format"
 run_geoloc predict --top 0 x.jpg
-expect_match 2 "--top 0" err "top 0"
+expect_match 2 "--top must be an integer from 1 to 64, not '0'" err "top 0"
 run_geoloc predict --distribution x.jpg
 expect_match 2 "needs --format csv or json" err "distribution as text"
 run_geoloc predict --model "$tmp/none.safetensors" x.jpg
@@ -56,7 +57,7 @@ expect_match 1 "no photos" err "a folder without photos"
 run_geoloc model info "$tmp/none.safetensors"
 expect_match 1 "none.safetensors" err "model info: missing file"
 run_geoloc evaluate --meta "$tmp/none.csv"
-expect_match 2 "--images" err "evaluate --meta without --images"
+expect_match 2 "--images is required" err "evaluate --meta without --images"
 
 dev=$shared/im2gps3k-dev
 exif=$shared/exif-photos
@@ -233,7 +234,7 @@ cp "$tmp/six.csv" "$tmp/v.csv" 2>/dev/null || head -n 7 "$dev/im2gps3k_dev.csv" 
 ln "$tmp/v.csv" "$tmp/v-link.csv"
 for target in "$tmp/v.csv" "$tmp/v-link.csv"; do
     run_geoloc evaluate --model "$model" --meta "$tmp/v.csv" --images "$dev/images" --out "$target"
-    expect_match 2 "--out .*v(-link)?\.csv is the input --meta .*v\.csv" err "evaluate --out equal to --meta refused ($(basename "$target"))"
+    expect_match 2 "--out '.*v(-link)?\.csv' is the input --meta '.*v\.csv'" err "evaluate --out equal to --meta refused ($(basename "$target"))"
 done
 check "the manifest is intact" 'cmp -s "$tmp/v.csv" <(head -n 7 "$dev/im2gps3k_dev.csv")'
 # a folder with an unreadable subfolder: the rest is predicted (as nobody when root)
@@ -292,8 +293,12 @@ for id in $(tail -n +2 "$tmp/six.csv" | cut -d, -f1); do cp "$dev/images/$id" "$
 first=$(sed -n 2p "$tmp/six.csv" | cut -d, -f1)
 printf 'broken' >"$tmp/images/$first"
 run_geoloc evaluate --model "$model" --meta "$tmp/six.csv" --images "$tmp/images" --json
-check "an unreadable photo is counted and skipped" \
-    '[ $rc -eq 0 ] && [[ $err == *"$first"* ]] && py "import json,sys; d=json.loads(sys.stdin.read()); assert d[\"n\"]==5 and d[\"skipped\"]==1"'
+check "an unreadable photo is named, counted and skipped: exit 3" \
+    '[ $rc -eq 3 ] && [[ $err == *"$first"* ]] && py "import json,sys; d=json.loads(sys.stdin.read()); assert d[\"n\"]==5 and d[\"skipped\"]==1"'
+head -n 2 "$tmp/six.csv" >"$tmp/broken-only.csv"
+run_geoloc evaluate --model "$model" --meta "$tmp/broken-only.csv" --images "$tmp/images" --json
+expect_match 1 "none of the 1 photos could be read" err "evaluate: no photo readable: exit 1"
+check "evaluate: nothing printed when no photo was read" '[ -z "$out" ] && [[ $err == *"$first"* ]]'
 
 # ---- heads-only over the ImageNet backbone (when fetched) ------------------------------
 here=$(cd "$(dirname "$0")" && pwd)

@@ -7,6 +7,7 @@
 
 #include "cli/cli_dataset.h"
 #include "cli/cli_evaluate.h"
+#include "cli/cli_options.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "geoloc/array.h"
@@ -17,45 +18,50 @@
 /* Per-row problems printed under --skip-invalid before only counting. */
 #define MAX_REPORTED_SKIPS 10
 
-static void usage(FILE *out) {
-    fprintf(out,
-            "usage: geoloc evaluate FILE.csv [--truth MANIFEST.csv] [--json] [--skip-invalid]\n"
-            "       geoloc evaluate [--model M] --meta CSV --images DIR [options]  (see below)\n"
-            "\n"
-            "Great-circle (haversine, R = 6371 km) error of each prediction in FILE.csv\n"
-            "and the benchmark summary: the share of photos within 1 km (street),\n"
-            "25 km (city), 200 km (region), 750 km (country) and 2500 km (continent)\n"
-            "of the truth, and the median and mean error in km.\n"
-            "\n"
-            "FILE.csv has a header row; columns are found by name, in any order,\n"
-            "other columns are ignored. Either naming works:\n"
-            "  img_id,gt_lat,predicted_lat,gt_long,predicted_long[,great_circle_distance]\n"
-            "      (GeoEstimation results; a great_circle_distance column is ignored,\n"
-            "      distances are recomputed from the coordinates)\n"
-            "  IMG_ID,LAT,LON,PRED_LAT,PRED_LON\n"
-            "With --truth, FILE.csv holds predictions only (the CSV of geoloc predict:\n"
-            "file,lat,lon,...; or img_id/IMG_ID with predicted_lat/PRED_LAT and\n"
-            "predicted_long/PRED_LON) and the truth comes from the manifest\n"
-            "(IMG_ID,LAT,LON): a prediction's file is joined to the IMG_ID it equals\n"
-            "or ends with after a '/' (photos/a/b.jpg -> a/b.jpg); photos missing on\n"
-            "either side are counted and reported.\n"
-            "Coordinates are decimal degrees: latitude in [-90, 90], longitude in\n"
-            "[-180, 180]. LF or CRLF line ends. Reading stops at the first blank line\n"
-            "(GeoEstimation files put a summary after one); the rows after it are\n"
-            "counted and named in a warning.\n"
-            "\n"
-            "options:\n"
-            "  --truth CSV     the true positions, from a manifest (see above)\n"
-            "  --json          print one JSON object: n, accuracy {\"1km\": fraction, ...},\n"
-            "                  median_km, mean_km, skipped\n"
-            "  --skip-invalid  skip rows with a missing, non-numeric or out-of-range\n"
-            "                  coordinate (and malformed rows), count them and go on;\n"
-            "                  without it the first such row is an error\n"
-            "  -h, --help      show this help\n"
-            "\n"
-            "exit status: 0 on success, 1 on bad or unreadable input, 2 on bad usage\n\n");
-    cli_evaluate_model_usage(out);
-}
+typedef struct file_args {
+    const char *truth;
+    int json, skip_invalid;
+} file_args;
+
+static const cli_option OPTIONS[] = {
+    CLI_OPTION("truth", 0, CLI_STRING, file_args, truth, "CSV", "the true positions, from a manifest (see above)"),
+    CLI_OPTION("json", 0, CLI_FLAG, file_args, json, NULL,
+               "print one JSON object: n, accuracy {\"1km\": fraction,\n"
+               "...}, median_km, mean_km, skipped"),
+    CLI_OPTION("skip-invalid", 0, CLI_FLAG, file_args, skip_invalid, NULL,
+               "skip rows with a missing, non-numeric or out-of-range\n"
+               "coordinate (and malformed rows), count them and go on;\n"
+               "without it the first such row is an error"),
+    CLI_END};
+
+static const cli_spec SPEC = {
+    CMD, "FILE.csv", 1, 1,
+    "(The other form, geoloc evaluate --meta CSV --images DIR [options], evaluates\n"
+    "a model on a manifest's photos: see below.)\n"
+    "\n"
+    "Great-circle (haversine, R = 6371 km) error of each prediction in FILE.csv\n"
+    "and the benchmark summary: the share of photos within 1 km (street),\n"
+    "25 km (city), 200 km (region), 750 km (country) and 2500 km (continent)\n"
+    "of the truth, and the median and mean error in km.\n"
+    "\n"
+    "FILE.csv has a header row; columns are found by name, in any order,\n"
+    "other columns are ignored. Either naming works:\n"
+    "  img_id,gt_lat,predicted_lat,gt_long,predicted_long[,great_circle_distance]\n"
+    "      (GeoEstimation results; a great_circle_distance column is ignored,\n"
+    "      distances are recomputed from the coordinates)\n"
+    "  IMG_ID,LAT,LON,PRED_LAT,PRED_LON\n"
+    "With --truth, FILE.csv holds predictions only (the CSV of geoloc predict:\n"
+    "file,lat,lon,...; or img_id/IMG_ID with predicted_lat/PRED_LAT and\n"
+    "predicted_long/PRED_LON) and the truth comes from the manifest\n"
+    "(IMG_ID,LAT,LON): a prediction's file is joined to the IMG_ID it equals\n"
+    "or ends with after a '/' (photos/a/b.jpg -> a/b.jpg); photos missing on\n"
+    "either side are counted and reported.\n"
+    "Coordinates are decimal degrees: latitude in [-90, 90], longitude in\n"
+    "[-180, 180]. LF or CRLF line ends. Reading stops at the first blank line\n"
+    "(GeoEstimation files put a summary after one); the rows after it are\n"
+    "counted and named in a warning.\n",
+    OPTIONS,
+    "exit status: 0 on success, 1 on bad or unreadable input, 2 on bad usage\n\n"};
 
 /* One coordinate column: accepted header names, the one found, its index. */
 typedef struct {
@@ -319,43 +325,27 @@ static int row_distance(const coord_col *cols, truth_index *truth, const geoloc_
     return 0;
 }
 
-int cli_evaluate(int argc, char **argv) {
+/* 1 when argv names an option of the model mode (--model, --meta, --images,
+ * also as --name=VALUE) before any "--". */
+static int wants_model_mode(int argc, char **argv) {
+    static const char *const NAMES[] = {"--model", "--meta", "--images"};
     for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
-        if (!strcmp(argv[i], "--model") || !strcmp(argv[i], "--meta") || !strcmp(argv[i], "--images"))
-            return cli_evaluate_model(argc, argv);
-    const char *path = NULL, *truth_path = NULL;
-    int json = 0, skip_invalid = 0, options_done = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!options_done && a[0] == '-' && a[1] != '\0') {
-            if (cli_is_help(a)) {
-                usage(stdout);
-                return 0;
-            } else if (!strcmp(a, "--json")) {
-                json = 1;
-            } else if (!strcmp(a, "--skip-invalid")) {
-                skip_invalid = 1;
-            } else if (!strcmp(a, "--truth")) {
-                if (!(truth_path = cli_option_value(CMD, argc, argv, &i))) return 2;
-            } else if (!strcmp(a, "--")) {
-                options_done = 1;
-            } else {
-                fprintf(stderr, CMD ": unknown option '%s'\n", a);
-                usage(stderr);
-                return 2;
-            }
-        } else if (path == NULL) {
-            path = a;
-        } else {
-            fprintf(stderr, CMD ": one predictions file only ('%s' and '%s' given)\n", path, a);
-            return 2;
+        for (size_t k = 0; k < sizeof NAMES / sizeof *NAMES; k++) {
+            size_t len = strlen(NAMES[k]);
+            if (!strncmp(argv[i], NAMES[k], len) && (argv[i][len] == '\0' || argv[i][len] == '=')) return 1;
         }
-    }
-    if (path == NULL) {
-        fprintf(stderr, CMD ": no predictions file given\n");
-        usage(stderr);
-        return 2;
-    }
+    return 0;
+}
+
+int cli_evaluate(int argc, char **argv) {
+    if (wants_model_mode(argc, argv)) return cli_evaluate_model(argc, argv);
+    file_args a = {0};
+    int n;
+    int parsed = cli_parse(&SPEC, &a, argc, argv, &n);
+    if (parsed == CLI_EXIT_OK) cli_evaluate_model_help(stdout); /* --help: both forms */
+    if (parsed != CLI_RUN) return parsed;
+    const char *path = argv[1], *truth_path = a.truth;
+    int json = a.json, skip_invalid = a.skip_invalid;
 
     geoloc_error err = {0};
     truth_index truth_store, *truth = truth_path ? &truth_store : NULL;

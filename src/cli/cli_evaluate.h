@@ -17,8 +17,8 @@ void cli_print_accuracy_json(const geoloc_distance_summary *s);
  * on stderr (disk full, I/O error). */
 int cli_check_stdout(const char *cmd);
 
-/* Prints the usage of the model mode. */
-void cli_evaluate_model_usage(FILE *out);
+/* Prints the help of the model mode (generated from its option table). */
+void cli_evaluate_model_help(FILE *out);
 
 /* geoloc evaluate [--model M] --meta CSV --images DIR ...: predicts the photos. */
 int cli_evaluate_model(int argc, char **argv);

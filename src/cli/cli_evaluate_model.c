@@ -9,6 +9,7 @@
 
 #include "cli/cli_dataset.h"
 #include "cli/cli_evaluate.h"
+#include "cli/cli_options.h"
 #include "cli/cli_photos.h"
 #include "cli/cli_util.h"
 #include "geoloc/io.h"
@@ -18,87 +19,61 @@
 
 static const char *const S3_NAMES[3] = {"indoor", "natural", "urban"};
 
-void cli_evaluate_model_usage(FILE *out) {
-    fputs("usage: geoloc evaluate [--model FILE] --meta CSV --images DIR [--json] [--out RESULTS.csv]\n"
-          "                       [--crops three|five|center] [--partition NAME|hierarchical]\n"
-          "                       [--batch N] [--skip-invalid]\n"
-          "\n"
-          "Predicts every photo the manifest CSV lists (IMG_ID, LAT, LON; optional S3_Label)\n"
-          "from DIR/IMG_ID with the model (default: $GEOLOC_MODEL, else the default model)\n"
-          "and prints the accuracy at 1/25/200/750/2500 km, the median and mean error,\n"
-          "the same per scene (S3_Label: 0 indoor, 1 natural, 2 urban) when the manifest\n"
-          "has the column, and images/s. A photo listed but missing from DIR or an empty\n"
-          "manifest stops the command before anything is predicted or written; photos\n"
-          "that cannot be decoded are reported, counted and left out.\n"
-          "\n"
-          "options:\n"
-          "  --out FILE      per-photo results in the GeoEstimation format (img_id,gt_lat,\n"
-          "                  predicted_lat,gt_long,predicted_long,great_circle_distance; CRLF;\n"
-          "                  a blank line and the summary row), written atomically\n"
-          "  --json          print one JSON object (n, accuracy, median_km, mean_km, skipped,\n"
-          "                  images_per_second, scenes)\n"
-          "  --crops, --partition, --batch   as for geoloc predict\n"
-          "  --skip-invalid  skip bad manifest rows instead of stopping\n"
-          "\n"
-          "exit status: 0 when photos were evaluated, 1 on bad input or when none could be\n"
-          "read, 2 on bad usage\n", out);
-}
-
 typedef struct eval_args {
-    const char *model, *meta, *images, *out, *partition;
+    cli_prediction_args pred;
+    const char *meta, *images, *out;
     int json, skip_invalid;
-    geoloc_predict_options opt;
 } eval_args;
 
-/* 0, or the exit code (2 usage, 0 after --help with *done set). */
-/* 1 for the options that take a value. */
-static int takes_value(const char *s) {
-    return !strcmp(s, "--meta") || !strcmp(s, "--images") || !strcmp(s, "--out") || cli_is_prediction_option(s);
+static const cli_option OPTIONS[] = {
+    CLI_OPTION("meta", 0, CLI_STRING, eval_args, meta, "CSV", "the manifest: IMG_ID, LAT, LON (optional S3_Label)",
+               .required = 1),
+    CLI_OPTION("images", 0, CLI_STRING, eval_args, images, "DIR", "the folder holding the photos DIR/IMG_ID",
+               .required = 1),
+    CLI_PREDICTION_OPTIONS(eval_args, pred),
+    CLI_OPTION("out", 0, CLI_STRING, eval_args, out, "FILE",
+               "per-photo results in the GeoEstimation format (img_id,\n"
+               "gt_lat,predicted_lat,gt_long,predicted_long,\n"
+               "great_circle_distance; CRLF; a blank line and the summary\n"
+               "row), written atomically"),
+    CLI_OPTION("json", 0, CLI_FLAG, eval_args, json, NULL,
+               "print one JSON object (n, accuracy, median_km, mean_km,\n"
+               "skipped, images_per_second, scenes)"),
+    CLI_OPTION("skip-invalid", 0, CLI_FLAG, eval_args, skip_invalid, NULL,
+               "skip bad manifest rows instead of stopping"),
+    CLI_END};
+
+static const cli_spec SPEC = {
+    CMD, NULL, 0, 0,
+    "Predicts every photo the manifest CSV lists (IMG_ID, LAT, LON; optional S3_Label)\n"
+    "from DIR/IMG_ID with the model (default: $GEOLOC_MODEL, else the default model)\n"
+    "and prints the accuracy at 1/25/200/750/2500 km, the median and mean error,\n"
+    "the same per scene (S3_Label: 0 indoor, 1 natural, 2 urban) when the manifest\n"
+    "has the column, and images/s. A photo listed but missing from DIR or an empty\n"
+    "manifest stops the command before anything is predicted or written; photos\n"
+    "that cannot be decoded are named on stderr, counted and left out.\n",
+    OPTIONS,
+    "exit status: 0 when every photo was evaluated, 3 when some could not be read\n"
+    "(each is named on stderr; the others are evaluated), 1 on bad input or when\n"
+    "none could be read, 2 on bad usage\n"};
+
+/* The defaults shown by the help and taken before parsing. */
+static eval_args defaults(void) { return (eval_args){.pred = cli_prediction_args_default()}; }
+
+void cli_evaluate_model_help(FILE *out) {
+    eval_args a = defaults();
+    cli_print_help(&SPEC, &a, out);
 }
 
-static int parse(int argc, char **argv, eval_args *a, int *done) {
-    a->opt = geoloc_predict_options_default();
-    for (int k = 1; k < argc; k++) {
-        const char *s = argv[k], *v = NULL;
-        if (takes_value(s) && !(v = cli_option_value(CMD, argc, argv, &k))) return 2;
-        if (cli_is_help(s)) {
-            cli_evaluate_model_usage(stdout);
-            *done = 1;
-            return 0;
-        } else if (!strcmp(s, "--json")) {
-            a->json = 1;
-        } else if (!strcmp(s, "--skip-invalid")) {
-            a->skip_invalid = 1;
-        } else if (s[0] != '-' || !s[1]) {
-            fprintf(stderr, CMD ": unexpected argument '%s' (with --meta, photos come from the manifest)\n", s);
-            return 2;
-        } else if (cli_is_prediction_option(s)) {
-            if (cli_set_prediction_option(CMD, s, v, &a->model, &a->partition, &a->opt) != 0) return 2;
-        } else if (!strcmp(s, "--meta")) {
-            a->meta = v;
-        } else if (!strcmp(s, "--images")) {
-            a->images = v;
-        } else if (!strcmp(s, "--out")) {
-            a->out = v;
-        } else {
-            fprintf(stderr, CMD ": unknown option %s\n", s);
-            cli_evaluate_model_usage(stderr);
-            return 2;
-        }
-    }
-    if (!a->meta || !a->images) {
-        fprintf(stderr, CMD ": --meta CSV and --images DIR are both needed to evaluate a model\n");
-        return 2;
-    }
-    const char *inputs[2][2] = {{"--meta", a->meta}, {"--model", a->model}};
-    for (int k = 0; a->out && k < 2; k++)
-        if (inputs[k][1] && geoloc_same_file(a->out, inputs[k][1])) {
-            fprintf(stderr, CMD ": --out %s is the input %s %s: refused (it would be overwritten)\n", a->out,
-                    inputs[k][0], inputs[k][1]);
-            return 2;
-        }
-    a->opt.top_k = 1;
-    return 0;
+/* Parses the options and refuses an --out that is an input; CLI_RUN, or the
+ * exit code (2 usage, 0 after --help). */
+static int parse(int argc, char **argv, eval_args *a) {
+    *a = defaults();
+    int n;
+    int rc = cli_parse(&SPEC, a, argc, argv, &n);
+    if (rc != CLI_RUN) return rc;
+    cli_file inputs[2] = {{"--meta", a->meta}, {"--model", a->pred.model}}, out = {"--out", a->out};
+    return cli_check_outputs(CMD, inputs, 2, &out, 1) != 0 ? CLI_EXIT_USAGE : CLI_RUN;
 }
 
 /* Per-photo outcome, in manifest order. */
@@ -243,9 +218,9 @@ static char **photo_paths(const geoloc_manifest *m, const char *dir) {
 }
 
 int cli_evaluate_model(int argc, char **argv) {
-    eval_args a = {0};
-    int done = 0, rc = parse(argc, argv, &a, &done);
-    if (rc != 0 || done) return rc;
+    eval_args a;
+    int rc = parse(argc, argv, &a);
+    if (rc != CLI_RUN) return rc;
     struct stat st;
     if (stat(a.images, &st) != 0 || !S_ISDIR(st.st_mode)) {
         fprintf(stderr, CMD ": --images %s: not a folder\n", a.images);
@@ -265,7 +240,7 @@ int cli_evaluate_model(int argc, char **argv) {
     cli_runner c = {0};
     rc = !paths ? 1 : !e.pred_lat || !e.pred_lon || !e.km || !e.ok || !buf ? 1 : 0;
     if (paths && rc) fprintf(stderr, CMD ": out of memory\n");
-    if (rc == 0) rc = cli_runner_open(CMD, a.model, a.partition, &a.opt, m->n, &c);
+    if (rc == 0) rc = cli_runner_open(CMD, &a.pred, 1, m->n, &c);
     if (rc == 0) {
         double t0 = cli_now_seconds();
         geoloc_batch_stats stats;
@@ -283,8 +258,10 @@ int cli_evaluate_model(int argc, char **argv) {
             summarize(&e, -1, buf, &all);
             if (a.out) rc = write_results(a.out, &e, &all);
             if (rc == 0) print_results(&a, &c, &e, seconds, buf);
-            if (rc == 0 && e.failed)
+            if (rc == 0 && e.failed) {
                 fprintf(stderr, CMD ": %zu of %zu photos skipped (unreadable)\n", e.failed, m->n);
+                rc = CLI_EXIT_SKIPPED;
+            }
         }
     }
     cli_runner_close(&c);
@@ -296,5 +273,6 @@ int cli_evaluate_model(int argc, char **argv) {
     free(e.ok);
     free(buf);
     geoloc_manifest_free(m);
-    return rc == 0 ? cli_check_stdout(CMD) : rc;
+    if (rc != CLI_EXIT_OK && rc != CLI_EXIT_SKIPPED) return rc;
+    return cli_check_stdout(CMD) != 0 ? CLI_EXIT_FAILURE : rc;
 }

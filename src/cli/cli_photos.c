@@ -127,57 +127,32 @@ void cli_eta_clear(cli_eta *e) {
 
 /* ---- the model ------------------------------------------------------------------ */
 
-int cli_parse_crops(const char *cmd, const char *text, geoloc_crop_mode *out) {
-    const geoloc_crop_mode modes[3] = {GEOLOC_CROPS_THREE, GEOLOC_CROPS_FIVE, GEOLOC_CROPS_CENTER};
-    for (int k = 0; k < 3; k++)
-        if (!strcmp(text, cli_crops_name(modes[k]))) {
-            *out = modes[k];
-            return 0;
-        }
-    fprintf(stderr, "%s: --crops %s: expected three, five or center\n", cmd, text);
-    return 2;
-}
+const char *const cli_crops_choices[] = {"three", "five", "center", NULL};
 
 const char *cli_crops_name(geoloc_crop_mode crops) {
-    return crops == GEOLOC_CROPS_FIVE ? "five" : crops == GEOLOC_CROPS_CENTER ? "center" : "three";
+    return (unsigned)crops <= GEOLOC_CROPS_CENTER ? cli_crops_choices[crops] : "three";
 }
 
-int cli_is_prediction_option(const char *name) {
-    return !strcmp(name, "--model") || !strcmp(name, "--partition") || !strcmp(name, "--crops") ||
-           !strcmp(name, "--batch");
+cli_prediction_args cli_prediction_args_default(void) {
+    geoloc_predict_options d = geoloc_predict_options_default();
+    return (cli_prediction_args){.crops = (int)d.crops, .batch = d.batch};
 }
 
-int cli_set_prediction_option(const char *cmd, const char *name, const char *value, const char **model,
-                              const char **partition, geoloc_predict_options *opt) {
-    if (!strcmp(name, "--model")) *model = value;
-    else if (!strcmp(name, "--partition")) *partition = value;
-    else if (!strcmp(name, "--crops")) return cli_parse_crops(cmd, value, &opt->crops);
-    else if (!strcmp(name, "--batch")) return cli_parse_batch(cmd, value, &opt->batch);
-    return 0;
-}
-
-int cli_parse_batch(const char *cmd, const char *text, int *out) {
-    long n;
-    if (cli_parse_int(cmd, "--batch", text, &n) != 0) return 2;
-    if (n < 1 || n > 256) {
-        fprintf(stderr, "%s: --batch %ld: expected 1 to 256\n", cmd, n);
-        return 2;
-    }
-    *out = (int)n;
-    return 0;
-}
-
-int cli_runner_open(const char *cmd, const char *model_arg, const char *partition,
-                    const geoloc_predict_options *opt, size_t n_photos, cli_runner *c) {
+int cli_runner_open(const char *cmd, const cli_prediction_args *args, int top_k, size_t n_photos,
+                    cli_runner *c) {
     memset(c, 0, sizeof *c);
     double t0 = cli_now_seconds();
     geoloc_error err = {0};
-    if (geoloc_model_resolve(model_arg, c->path, sizeof c->path, &err) != 0 ||
+    if (geoloc_model_resolve(args->model, c->path, sizeof c->path, &err) != 0 ||
         geoloc_model_load(c->path, &c->model, &err) != GEOLOC_OK) {
         fprintf(stderr, "%s: %s\n", cmd, err.message);
         return 1;
     }
-    c->opt = *opt;
+    const char *partition = args->partition;
+    c->opt = geoloc_predict_options_default();
+    c->opt.crops = (geoloc_crop_mode)args->crops;
+    c->opt.batch = (int)args->batch;
+    c->opt.top_k = top_k;
     c->opt.partition = geoloc_model_find_partition(c->model, partition);
     if (c->opt.partition == -2) {
         fprintf(stderr, "%s: --partition %s: the model's partitions are", cmd, partition);

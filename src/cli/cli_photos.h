@@ -1,5 +1,6 @@
 /* Photos for the commands that take photos and folders (predict, evaluate):
- * lists of photo files with folders walked, a loaded model with its
+ * lists of photo files with folders walked, the options they share (model,
+ * crops, partition, batch) as option-table rows, a loaded model with its
  * predictor, prediction of files through the library's batch prediction,
  * progress with an ETA. */
 #ifndef GEOLOC_CLI_PHOTOS_H
@@ -8,6 +9,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "cli/cli_options.h"
 #include "geoloc/model.h"
 #include "geoloc/predict.h"
 
@@ -57,23 +59,36 @@ void cli_eta_update(cli_eta *e, size_t done);
 /* Clears the line (before other messages and at the end). */
 void cli_eta_clear(cli_eta *e);
 
-/* Parses a --crops value (three, five, center); 0, or 2 after a message. */
-int cli_parse_crops(const char *cmd, const char *text, geoloc_crop_mode *out);
+/* The options predict and evaluate share, as parsed from their tables. */
+typedef struct cli_prediction_args {
+    const char *model;     /* --model FILE (NULL: $GEOLOC_MODEL, else the default model) */
+    const char *partition; /* --partition NAME|N (NULL: hierarchical) */
+    int crops;             /* --crops: a geoloc_crop_mode, the index in cli_crops_choices */
+    long batch;            /* --batch N */
+} cli_prediction_args;
+
+/* The --crops values in geoloc_crop_mode order, NULL-terminated. */
+extern const char *const cli_crops_choices[];
+
+/* The table rows (cli_options.h) of the shared options, for an argument
+ * struct TYPE whose member FIELD is a cli_prediction_args. */
+#define CLI_PREDICTION_OPTIONS(type_, field_)                                                                  \
+    CLI_OPTION("model", 0, CLI_STRING, type_, field_.model, "FILE",                                          \
+               "the model (default: $GEOLOC_MODEL, else\ngeoloc-default.safetensors in "       \
+               "$GEOLOC_DATA_DIR,\n<bin>/../share/geoloc or <bin>/../models)"),                               \
+    CLI_OPTION("crops", 0, CLI_ENUM, type_, field_.crops, NULL,                                               \
+               "three squares along the longer side (the paper's),\nfive (corners and center) or center",   \
+               .choices = cli_crops_choices),                                                                 \
+    CLI_OPTION("partition", 0, CLI_STRING, type_, field_.partition, "NAME|N",                                 \
+               "answer with one partition (its name or number) instead of\nthe hierarchical "                \
+               "combination of all of them (default;\nalso 'hierarchical')"),                                \
+    CLI_OPTION("batch", 0, CLI_INT, type_, field_.batch, "N", "photos per network call", .min = 1, .max = 256)
+
+/* The library's defaults (crops, batch), before parsing. */
+cli_prediction_args cli_prediction_args_default(void);
 
 /* The --crops name of a crop mode. */
 const char *cli_crops_name(geoloc_crop_mode crops);
-
-/* Parses a --batch value (1-256); 0, or 2 after a message. */
-int cli_parse_batch(const char *cmd, const char *text, int *out);
-
-/* 1 when name is one of the options predict and evaluate share: --model,
- * --partition, --crops, --batch. */
-int cli_is_prediction_option(const char *name);
-
-/* Stores the value of such an option (model and partition point at value);
- * 0, or 2 after a message on stderr. */
-int cli_set_prediction_option(const char *cmd, const char *name, const char *value, const char **model,
-                              const char **partition, geoloc_predict_options *opt);
 
 /* A model ready to predict. */
 typedef struct cli_runner {
@@ -84,13 +99,14 @@ typedef struct cli_runner {
     double load_seconds;   /* resolving, loading and preparing */
 } cli_runner;
 
-/* Resolves the model (model_arg, $GEOLOC_MODEL or the default), loads it and
- * prepares a predictor for batches of min(opt->batch, n_photos) photos with
- * the partition named `partition` (a name, an index; NULL or "hierarchical":
- * all). 0, or after a message on stderr 1 (cannot load) or 2 (no such
- * partition: a usage error). */
-int cli_runner_open(const char *cmd, const char *model_arg, const char *partition,
-                    const geoloc_predict_options *opt, size_t n_photos, cli_runner *out);
+/* Resolves the model (args->model, $GEOLOC_MODEL or the default), loads it
+ * and prepares a predictor reporting top_k cells, for batches of
+ * min(args->batch, n_photos) photos with args->crops and the partition
+ * args->partition (a name, an index; NULL or "hierarchical": all). 0, or
+ * after a message on stderr 1 (cannot load) or 2 (no such partition: a usage
+ * error). */
+int cli_runner_open(const char *cmd, const cli_prediction_args *args, int top_k, size_t n_photos,
+                    cli_runner *out);
 
 /* Releases what cli_runner_open made. */
 void cli_runner_close(cli_runner *c);

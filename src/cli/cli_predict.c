@@ -5,68 +5,18 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/cli_options.h"
 #include "cli/cli_photos.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "geoloc/array.h"
 #include "geoloc/io.h"
 #include "geoloc/distance.h"
-#include "geoloc/io.h"
 
 #define CMD "geoloc predict"
 
-static const char USAGE[] =
-    "usage: geoloc predict [--model FILE] [--format text|csv|json] [--top K]\n"
-    "                      [--crops three|five|center] [--partition NAME|hierarchical]\n"
-    "                      [--distribution] [--batch N] [--out FILE [--resume]]\n"
-    "                      IMAGE|FOLDER...\n"
-    "\n"
-    "Predicts where each photo was taken from its pixels: the photo's crops go\n"
-    "through the model, their probabilities over the S2 cells are averaged, and\n"
-    "the answer is the most probable cell's mean training-photo location\n"
-    "(Müller-Budack et al., ECCV 2018). Folders are walked (.jpg, .jpeg, .png,\n"
-    ".webp; sorted by path). The photo's own EXIF GPS position is never used to\n"
-    "predict; when it has one it is printed beside the prediction with the\n"
-    "distance between them.\n"
-    "\n"
-    "options:\n"
-    "  --model FILE     the model (default: $GEOLOC_MODEL, else geoloc-default.safetensors\n"
-    "                   in $GEOLOC_DATA_DIR, <bin>/../share/geoloc or <bin>/../models)\n"
-    "  --format F       text (default: one line per photo), csv (a header, one row per\n"
-    "                   photo) or json (one document: {\"schema\": 1, \"model\", ...,\n"
-    "                   \"predictions\": [...]}; docs/answer-schema.md)\n"
-    "  --top K          cells reported per photo (default 5, at most 64)\n"
-    "  --crops C        three squares along the longer side (default, the paper's),\n"
-    "                   five (corners and center) or center\n"
-    "  --partition P    answer with one partition (its name or number) instead of the\n"
-    "                   hierarchical combination of all of them (default)\n"
-    "  --distribution   also write the whole distribution over the answering\n"
-    "                   partition's cells (csv: a column p_<cell> per cell; json: a\n"
-    "                   list of {\"cell\": TOKEN, \"p\": P}); not with --format text\n"
-    "  --batch N        photos per network call (default 8)\n"
-    "  --out FILE       write the output to FILE (whole or not at all: it appears when\n"
-    "                   the run ends) instead of standard output; csv keeps the rows\n"
-    "                   done so far in FILE.partial while it runs\n"
-    "  --resume         with --out FILE and --format csv: keep the rows of an\n"
-    "                   interrupted run (FILE.partial, else FILE), predict only the\n"
-    "                   photos they lack; the result is that of one uninterrupted run\n"
-    "  -h, --help       show this help\n"
-    "\n"
-    "text: FILE: LAT, LON  cell TOKEN (level L) p=P  top: TOKEN (LAT, LON) P, ...\n"
-    "      scene: NAME P\n"
-    "      EXIF GPS: LAT, LON, D km from the prediction\n"
-    "csv:  file,lat,lon,cell,level,prob,partition,scene,scene_prob,exif_lat,exif_lon,\n"
-    "      exif_km, then top<r>_cell,top<r>_lat,top<r>_lon,top<r>_prob for r = 2..K\n"
-    "\n"
-    "Photos that cannot be read, folders that cannot be opened and entries of\n"
-    "folders that are not photo files are named on stderr (json: an \"error\" entry\n"
-    "for photos) and skipped; a summary line on stderr counts them (and gives\n"
-    "photos/s). On a terminal, folders show progress with an ETA. Exit status: 0\n"
-    "when every photo was answered, 3 when some were skipped, 1 when none could be\n"
-    "(or the model cannot be loaded, or the output cannot be written), 2 on a usage\n"
-    "error.\n";
-
 enum { FMT_TEXT, FMT_CSV, FMT_JSON };
+
 
 typedef struct out_ctx {
     int format, top, distribution, journal;  /* journal: flush every row (--out with csv) */
@@ -166,70 +116,88 @@ static int on_answer(void *ctx, const geoloc_photo_answer *a) {
 }
 
 typedef struct args {
-    const char *model, *partition, *out;
-    int format, distribution, resume, help;
-    geoloc_predict_options opt;
+    cli_prediction_args pred;
+    const char *out;
+    int format, distribution, resume;
+    long top;
     cli_photo_list photos;
 } args;
 
-/* Parses the options into the arguments; 0, or the exit code of a usage error / --help. */
+static const char *const FORMATS[] = {"text", "csv", "json", NULL};
+
+static const cli_option OPTIONS[] = {
+    CLI_PREDICTION_OPTIONS(args, pred),
+    CLI_OPTION("format", 0, CLI_ENUM, args, format, NULL,
+               "text: one line per photo; csv: a header, one row per\n"
+               "photo; json: one document {\"schema\": 1, \"model\", ...,\n"
+               "\"predictions\": [...]} (docs/answer-schema.md)",
+               .choices = FORMATS),
+    CLI_OPTION("top", 0, CLI_INT, args, top, "K", "cells reported per photo", .min = 1, .max = GEOLOC_MODEL_MAX_TOP),
+    CLI_OPTION("distribution", 0, CLI_FLAG, args, distribution, NULL,
+               "also write the whole distribution over the answering\n"
+               "partition's cells (csv: a column p_<cell> per cell; json:\n"
+               "a list of {\"cell\": TOKEN, \"p\": P}); not with --format text"),
+    CLI_OPTION("out", 0, CLI_STRING, args, out, "FILE",
+               "write the output to FILE (whole or not at all: it appears\n"
+               "when the run ends) instead of standard output; csv keeps\n"
+               "the rows done so far in FILE.partial while it runs"),
+    CLI_OPTION("resume", 0, CLI_FLAG, args, resume, NULL,
+               "with --out FILE and --format csv: keep the rows of an\n"
+               "interrupted run (FILE.partial, else FILE), predict only the\n"
+               "photos they lack; the result is that of one uninterrupted run"),
+    CLI_END};
+
+static const cli_spec SPEC = {
+    CMD, "IMAGE|FOLDER...", 1, -1,
+    "Predicts where each photo was taken from its pixels: the photo's crops go\n"
+    "through the model, their probabilities over the S2 cells are averaged, and\n"
+    "the answer is the most probable cell's mean training-photo location\n"
+    "(Müller-Budack et al., ECCV 2018). Folders are walked (.jpg, .jpeg, .png,\n"
+    ".webp; sorted by path). The photo's own EXIF GPS position is never used to\n"
+    "predict; when it has one it is printed beside the prediction with the\n"
+    "distance between them.\n",
+    OPTIONS,
+    "text: FILE: LAT, LON  cell TOKEN (level L) p=P  top: TOKEN (LAT, LON) P, ...\n"
+    "      scene: NAME P\n"
+    "      EXIF GPS: LAT, LON, D km from the prediction\n"
+    "csv:  file,lat,lon,cell,level,prob,partition,scene,scene_prob,exif_lat,exif_lon,\n"
+    "      exif_km, then top<r>_cell,top<r>_lat,top<r>_lon,top<r>_prob for r = 2..K\n"
+    "\n"
+    "Photos that cannot be read, folders that cannot be opened and entries of\n"
+    "folders that are not photo files are named on stderr (json: an \"error\" entry\n"
+    "for photos) and skipped; a summary line on stderr counts them (and gives\n"
+    "photos/s). On a terminal, folders show progress with an ETA. Exit status: 0\n"
+    "when every photo was answered, 3 when some were skipped, 1 when none could be\n"
+    "(or the model cannot be loaded, or the output cannot be written), 2 on a usage\n"
+    "error.\n"};
+
+/* Parses the options and lists the photos; CLI_RUN, or the exit code (usage
+ * error, --help, out of memory). */
 static int parse_args(int argc, char **argv, args *a) {
-    a->opt = geoloc_predict_options_default();
-    int options_done = 0;
-    for (int k = 1; k < argc; k++) {
-        const char *s = argv[k], *v;
-        long n;
-        if (options_done || s[0] != '-' || !s[1]) {
-            if (cli_photo_list_add(CMD, &a->photos, s) != 0) return 1;
-        } else if (!strcmp(s, "--")) {
-            options_done = 1;
-        } else if (cli_is_help(s)) {
-            a->help = 1;
-            return 0;
-        } else if (!strcmp(s, "--distribution")) {
-            a->distribution = 1;
-        } else if (!strcmp(s, "--resume")) {
-            a->resume = 1;
-        } else if (cli_is_prediction_option(s) || !strcmp(s, "--format") || !strcmp(s, "--top") ||
-                   !strcmp(s, "--out")) {
-            if (!(v = cli_option_value(CMD, argc, argv, &k))) return 2;
-            if (cli_is_prediction_option(s)) {
-                if (cli_set_prediction_option(CMD, s, v, &a->model, &a->partition, &a->opt) != 0) return 2;
-            } else if (!strcmp(s, "--out")) {
-                a->out = v;
-            } else if (!strcmp(s, "--format")) {
-                a->format = !strcmp(v, "text") ? FMT_TEXT : !strcmp(v, "csv") ? FMT_CSV : !strcmp(v, "json") ? FMT_JSON : -1;
-                if (a->format < 0) {
-                    fprintf(stderr, CMD ": --format %s: expected text, csv or json\n", v);
-                    return 2;
-                }
-            } else {
-                if (cli_parse_int(CMD, s, v, &n) != 0) return 2;
-                if (n < 1 || n > GEOLOC_MODEL_MAX_TOP) {
-                    fprintf(stderr, CMD ": --top %ld: expected 1 to %d\n", n, GEOLOC_MODEL_MAX_TOP);
-                    return 2;
-                }
-                a->opt.top_k = (int)n;
-            }
-        } else {
-            fprintf(stderr, CMD ": unknown option %s\n%s", s, USAGE);
-            return 2;
-        }
+    a->pred = cli_prediction_args_default();
+    a->top = geoloc_predict_options_default().top_k;
+    int n;
+    int rc = cli_parse(&SPEC, a, argc, argv, &n);
+    if (rc != CLI_RUN) return rc;
+    if (a->distribution && a->format == FMT_TEXT)
+        return cli_usage_error(&SPEC, "--distribution needs --format csv or json");
+    if (a->resume && (!a->out || !strcmp(a->out, "-") || a->format != FMT_CSV))
+        return cli_usage_error(&SPEC, "--resume needs --out FILE and --format csv");
+    for (int k = 1; k <= n; k++)
+        if (cli_photo_list_add(CMD, &a->photos, argv[k]) != 0) return CLI_EXIT_FAILURE;
+    if (!a->out) return CLI_RUN;
+    /* the output is none of the photos, nor the model */
+    cli_file *inputs = malloc((a->photos.n + 1) * sizeof *inputs);
+    if (!inputs) {
+        fprintf(stderr, CMD ": out of memory\n");
+        return CLI_EXIT_FAILURE;
     }
-    if (a->distribution && a->format == FMT_TEXT) {
-        fprintf(stderr, CMD ": --distribution needs --format csv or json\n");
-        return 2;
-    }
-    if (a->resume && (!a->out || !strcmp(a->out, "-") || a->format != FMT_CSV)) {
-        fprintf(stderr, CMD ": --resume needs --out FILE and --format csv\n");
-        return 2;
-    }
-    for (size_t k = 0; a->out && k < a->photos.n; k++)
-        if (geoloc_same_file(a->out, a->photos.paths[k])) {
-            fprintf(stderr, CMD ": --out %s is the input photo %s: refused\n", a->out, a->photos.paths[k]);
-            return 2;
-        }
-    return 0;
+    for (size_t k = 0; k < a->photos.n; k++) inputs[k] = (cli_file){"photo", a->photos.paths[k]};
+    inputs[a->photos.n] = (cli_file){"--model", a->pred.model};
+    cli_file out = {"--out", a->out};
+    rc = cli_check_outputs(CMD, inputs, (int)a->photos.n + 1, &out, 1);
+    free(inputs);
+    return rc != 0 ? rc : CLI_RUN;
 }
 
 /* ---- --out and --resume ---------------------------------------------------------- */
@@ -402,15 +370,9 @@ static char **todo_list(const args *a, const dest *d, size_t *n) {
 int cli_predict(int argc, char **argv) {
     args a = {0};
     int rc = parse_args(argc, argv, &a);
-    if (rc != 0 || a.help) {
-        if (a.help) fputs(USAGE, stdout);
+    if (rc != CLI_RUN) {
         cli_photo_list_free(&a.photos);
         return rc;
-    }
-    if (argc < 2 || (a.photos.n == 0 && a.photos.folders == 0)) {
-        fprintf(stderr, CMD ": no photos given\n%s", USAGE);
-        cli_photo_list_free(&a.photos);
-        return 2;
     }
     if (a.photos.n == 0) {
         fprintf(stderr, CMD ": no photos to predict%s\n", a.photos.skipped ? " (everything was skipped)" : "");
@@ -418,12 +380,12 @@ int cli_predict(int argc, char **argv) {
         return 1;
     }
     cli_runner c;
-    if ((rc = cli_runner_open(CMD, a.model, a.partition, &a.opt, a.photos.n, &c)) != 0) {
+    if ((rc = cli_runner_open(CMD, &a.pred, (int)a.top, a.photos.n, &c)) != 0) {
         cli_runner_close(&c);
         cli_photo_list_free(&a.photos);
         return rc;
     }
-    out_ctx o = {.format = a.format, .top = a.opt.top_k, .distribution = a.distribution, .m = c.model,
+    out_ctx o = {.format = a.format, .top = (int)a.top, .distribution = a.distribution, .m = c.model,
                  .answer = c.opt.partition < 0 ? c.model->n_partitions - 1 : (size_t)c.opt.partition};
     char *header = NULL;
     size_t header_size = 0;

@@ -5,8 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Hand-parsing helpers of the commands not yet on cli_options.h (predict,
- * evaluate, train): remove them with the last of those conversions. */
+/* Hand-parsing helpers of the last command not yet on cli_options.h (train):
+ * remove them with its conversion. */
 
 /* 1 if argv[k] is "--help" or "-h". */
 int cli_is_help(const char *arg);
