@@ -182,7 +182,11 @@ for name, t in header.items():
     if name.startswith("geo") and t["dtype"] == "F32":
         a, b = t["data_offsets"]
         data[8 + n + a:8 + n + b] = struct.pack("<f", float("nan")) * ((b - a) // 4)
-open(sys.argv[2], "wb").write(data)
+# an edit the data checksum would catch: written as a file from before checksums
+header.get("__metadata__", {}).pop("geoloc.crc32c", None)
+text = json.dumps(header).encode()
+text += b" " * (-len(text) % 8)
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(text)) + text + data[8 + n:])
 EOF2
 run_geoloc predict --model "$tmp/nan.safetensors" --format csv "$photo"
 expect_match 1 "finite" err "a NaN model is refused"
