@@ -1,6 +1,6 @@
-/* Validation: the hierarchical Class2GPS answer (the finest partition's
- * class k scored p_fine(k) * prod_c p_c(ancestor_c(k)), answered with the
- * mean location of its training photos), the distance summary over the
+/* Validation: the hierarchical Class2GPS answer of the answer module (the
+ * finest partition's class k scored p_fine(k) * prod_c p_c(ancestor_c(k)),
+ * answered with the mean location of its training photos), the distance summary over the
  * validation photos in either mode (heads: the cached features of the three
  * crops; full: the three crops through the network in inference mode, their
  * probabilities averaged), and the two baselines on the cached features: the
@@ -15,25 +15,18 @@
 #include "train/internal.h"
 
 
-/* The one place where class probabilities become an answer during training. */
-void train_answer(const train_data *c, const float *const *probs, double *lat, double *lng) {
-    size_t f = c->n_parts - 1;
-    const geoloc_partition *fine = c->part[f];
-    size_t best = 0;
-    double best_score = -1;
-    for (size_t k = 0; k < fine->n; k++) {
-        double score = probs[f][k];
-        for (size_t p = 0; p < f; p++) {
-            int32_t a = c->anc[p][k];
-            if (a >= 0) score *= probs[p][a];
-        }
-        if (score > best_score) {
-            best_score = score;
-            best = k;
-        }
-    }
-    *lat = fine->lat[best];
-    *lng = fine->lng[best];
+/* The one place where class probabilities become an answer during training:
+ * the same module as prediction, on one view of averaged probabilities. */
+geoloc_status train_answer(const geoloc_model *m, const train_data *d, const float *const *probs, double *lat,
+                           double *lng, geoloc_error *err) {
+    const float *geo[TRAIN_MAX_PARTS];
+    for (size_t p = 0; p < d->n_parts; p++) geo[p] = probs[train_head(d, TRAIN_HEAD_GEO, p)];
+    geoloc_prediction pred;
+    geoloc_status s = geoloc_answer_from_probs(m, geo, NULL, 1, -1, 1, &pred, NULL, err);
+    if (s != GEOLOC_OK) return s;
+    *lat = pred.lat;
+    *lng = pred.lon;
+    return GEOLOC_OK;
 }
 
 /* Summary of the great-circle errors of answers for the validation photos. */
@@ -58,9 +51,10 @@ geoloc_status train_validate_heads(const train_heads *H, geoloc_distance_summary
     const train_data *c = H->d;
     double *lat = malloc(c->n_val * sizeof *lat), *lng = malloc(c->n_val * sizeof *lng);
     uint8_t *skip = malloc(c->n_val);
-    int failed = !lat || !lng || !skip;
+    int failed = !lat || !lng || !skip, refused = 0;
+    geoloc_error answer_err = {0};
     if (!failed) {
-#pragma omp parallel reduction(| : failed)
+#pragma omp parallel reduction(| : failed, refused)
         {
             size_t total = 0;
             for (size_t h = 0; h < H->n_heads; h++) total += (size_t)c->classes[h];
@@ -74,13 +68,19 @@ geoloc_status train_validate_heads(const train_heads *H, geoloc_distance_summary
                 skip[i] = !H->f->ok[k];
                 if (!buf || skip[i]) continue;
                 train_heads_predict(H, k, buf + total + H->classes_max, probs, buf + total);
-                train_answer(c, (const float *const *)probs, &lat[i], &lng[i]);
+                geoloc_error e;
+                if (train_answer(H->model, c, (const float *const *)probs, &lat[i], &lng[i], &e) != GEOLOC_OK) {
+                    refused = 1;
+#pragma omp critical(train_answer_error)
+                    answer_err = e;
+                }
             }
             free(buf);
         }
     }
-    geoloc_status s = failed ? error_set(err, GEOLOC_E_NOMEM, "out of memory")
-                             : val_summary(c, lat, lng, skip, out, err);
+    geoloc_status s = failed    ? error_set(err, GEOLOC_E_NOMEM, "out of memory")
+                      : refused ? error_set(err, answer_err.status, "validation: %s", answer_err.message)
+                                : val_summary(c, lat, lng, skip, out, err);
     free(lat);
     free(lng);
     free(skip);
@@ -99,18 +99,24 @@ static void answer_photo(void *ctx, size_t k, int view0, int views, const geoloc
             for (int j = 0; j < C; j++) F->probs[h][j] += F->tmp[j] / (float)views;
         }
     }
-    train_answer(c, (const float *const *)F->probs, &F->lat[k], &F->lng[k]);
+    geoloc_error e;
+    if (train_answer(F->m->model, c, (const float *const *)F->probs, &F->lat[k], &F->lng[k], &e) != GEOLOC_OK &&
+        F->answer_err.status == GEOLOC_OK)
+        F->answer_err = e;
 }
 
 geoloc_status train_validate_full(train_full *F, geoloc_distance_summary *out, geoloc_error *err) {
     const train_data *c = F->d;
     memset(F->failed, 0, c->n_val);
+    F->answer_err = (geoloc_error){0};
     geoloc_exec_params_changed(F->infer_ex);
     uint64_t images = F->r->run_images;
     geoloc_status s = train_run_three(F->r, c, F->m->norm, F->infer_ex, TRAIN_VAL_PHOTOS, 3, c->val, c->n_val,
                                       answer_photo, F, F->failed, NULL, 0, err);
     F->r->run_images = images; /* images/s counts training images */
     if (s != GEOLOC_OK) return s;
+    if (F->answer_err.status != GEOLOC_OK)
+        return error_set(err, F->answer_err.status, "validation: %s", F->answer_err.message);
     return val_summary(c, F->lat, F->lng, F->failed, out, err);
 }
 

@@ -200,6 +200,7 @@ geoloc_status train_heads_setup(train_heads *H, const train_data *c, const train
     H->d = c;
     H->f = f;
     H->o = o;
+    H->model = model;
     H->dim = f->dim;
     H->views = f->views;
     H->n_heads = c->n_heads;

@@ -148,6 +148,7 @@ typedef struct train_heads {
     const train_data *d;
     const train_features *f;
     const geoloc_train_options *o;
+    const geoloc_model *model; /* partitions and hierarchy for the validation's answers */
     int dim, views;
     size_t n_heads;
     float *w[TRAIN_MAX_HEADS], *b[TRAIN_MAX_HEADS], *gw[TRAIN_MAX_HEADS], *gb[TRAIN_MAX_HEADS];
@@ -175,6 +176,7 @@ typedef struct train_full {
     double *lat, *lng;
     uint8_t *failed;
     float *probs[TRAIN_MAX_HEADS], *tmp;
+    geoloc_error answer_err; /* validation: the first answer refused (non-finite probabilities) */
 } train_full;
 
 /* ---- report.c: progress reports and the clock ---- */
@@ -299,8 +301,10 @@ void train_full_epoch_end(train_full *F);
 void train_full_free(train_full *F);
 
 /* ---- eval.c ---- */
-/* The hierarchical Class2GPS answer from each geo head's class probabilities. */
-void train_answer(const train_data *d, const float *const *probs, double *lat, double *lng);
+/* The hierarchical Class2GPS answer from each head's class probabilities,
+ * by the prediction's answer module (geoloc_answer_from_probs). */
+geoloc_status train_answer(const geoloc_model *m, const train_data *d, const float *const *probs, double *lat,
+                           double *lng, geoloc_error *err);
 /* Heads mode validation on the cached features. */
 geoloc_status train_validate_heads(const train_heads *H, geoloc_distance_summary *out, geoloc_error *err);
 /* Full mode validation: the three crops through the network. */
