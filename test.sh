@@ -2,7 +2,9 @@
 # Builds and runs every test: the Release build's suite, instrumented for line
 # coverage (gcc --coverage), the same suite under AddressSanitizer +
 # UndefinedBehaviorSanitizer, and a bounded run of every fuzz target;
-# FUZZ_SECONDS (default 20) bounds each fuzz target. The suites include the
+# FUZZ_SECONDS (default 20) bounds each fuzz target, and the mutation check
+# (tools/mutants.sh: builds with one deliberate bug each must fail the tests
+# meant to catch it). The suites include the
 # install test (tests/install.sh: cmake --install into a temporary prefix,
 # the installed geoloc and a program built with pkg-config) and the exported
 # symbols check. Ends with the line coverage of src/ (total and per area, from
@@ -37,10 +39,14 @@ cmake --build build-fuzz -j"$jobs" --target fuzz_targets
 bash fuzz/run.sh build-fuzz "${FUZZ_SECONDS:-20}"
 fuzzers=$(ls build-fuzz/fuzz | grep -cE "^fuzz_[a-z0-9_]+$")
 
+echo "== Mutation check"
+bash tools/mutants.sh
+mutants=$(grep -c '^  \[[A-Z_]*\]=' tools/mutants.sh)
+
 echo "== Line coverage (Release suite)"
 cat "$coverage"
 
-# one closing line for the whole run (ctest suites and fuzz targets)
+# one closing line for the whole run (ctest suites, fuzz targets, mutants caught)
 total=$(awk '/tests passed, [0-9]+ tests failed out of/ {n += $NF} END {print n + 0}' "$log")
 skipped=$(grep -c ' (Skipped)$' "$log" || true)
-echo "test.sh: $((total - skipped + fuzzers)) passed, 0 failed, $skipped skipped ($((SECONDS / 60)) min $((SECONDS % 60)) s)"
+echo "test.sh: $((total - skipped + fuzzers + mutants)) passed, 0 failed, $skipped skipped ($((SECONDS / 60)) min $((SECONDS % 60)) s)"
