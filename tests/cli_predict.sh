@@ -20,7 +20,8 @@
 #   atomically and --resume equal to one uninterrupted run, a folder with an
 #   unreadable subfolder (as user nobody when root: exit 3, the rest
 #   predicted), predict's CSV evaluated against a manifest (--truth), an
-#   evaluate --out that is its own --meta refused.
+#   evaluate --out that is its own --meta refused; a damaged photo answered
+#   with its warning (skipped with --strict), --max-pixels.
 # The shared-data part is skipped (exit 77) when SHARED_DATA_DIR is absent.
 . "$(dirname "$0")/lib.sh"
 test_setup cli_predict "$@"
@@ -172,6 +173,20 @@ assert d[\"schema\"] == 1 and d[\"predicted\"] == 1
 run_geoloc predict --model "$model" --top 3 "$photo"
 check "text --top 3: every guess with its coordinates" \
     '[[ $out =~ top:\ [0-9a-f]+\ \(-?[0-9]+\.[0-9]+,\ -?[0-9]+\.[0-9]+\)\ [0-9.]+,\ [0-9a-f]+\ \(-?[0-9.]+,\ -?[0-9.]+\)\ [0-9.]+ ]]'
+# a damaged photo (its last 30 % cut off) is answered with the decoder's
+# warning; --strict skips it; a small --max-pixels reduces a photo, never refuses it
+head -c $(( $(stat -c %s "$photo") * 7 / 10 )) "$photo" >"$tmp/cut.jpg"
+run_geoloc predict --model "$model" "$tmp/cut.jpg"
+expect_match 0 "cut.jpg: warning: JPEG: .*answered from what could be decoded" err "damaged photo: answered with a warning"
+run_geoloc predict --model "$model" --format json "$tmp/cut.jpg"
+check "damaged photo: a warnings list in JSON" \
+    'py "import json,sys; d=json.loads(sys.stdin.read()); assert d[\"predictions\"][0][\"warnings\"][0].startswith(\"JPEG: \")"'
+run_geoloc predict --model "$model" --strict "$tmp/cut.jpg"
+expect_match 1 "cut.jpg.*strict" err "--strict skips a damaged photo"
+run_geoloc predict --model "$model" --max-pixels=20000 "$photo"
+expect_match 0 "EXIF GPS" out "--max-pixels: a large photo reduced, not refused"
+run_geoloc predict --model "$model" --max-pixels=lots "$photo"
+expect_match 2 "max-pixels" err "--max-pixels needs a number"
 # a model whose geo head weights are NaN: refused, never p=-nan
 python3 - "$model" "$tmp/nan.safetensors" <<'EOF2'
 import json, struct, sys

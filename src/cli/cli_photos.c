@@ -152,6 +152,8 @@ int cli_runner_open(const char *cmd, const cli_prediction_args *args, int top_k,
     c->opt = geoloc_predict_options_default();
     c->opt.crops = (geoloc_crop_mode)args->crops;
     c->opt.batch = (int)args->batch;
+    c->opt.max_pixels = args->max_pixels;
+    c->opt.strict = args->strict;
     c->opt.top_k = top_k;
     c->opt.partition = geoloc_model_find_partition(c->model, partition);
     if (c->opt.partition == -2) {

@@ -65,6 +65,8 @@ typedef struct cli_prediction_args {
     const char *partition; /* --partition NAME|N (NULL: hierarchical) */
     int crops;             /* --crops: a geoloc_crop_mode, the index in cli_crops_choices */
     long batch;            /* --batch N */
+    uint64_t max_pixels;   /* --max-pixels N (0: the decoder's default) */
+    int strict;            /* --strict: refuse photos that decode with warnings */
 } cli_prediction_args;
 
 /* The --crops values in geoloc_crop_mode order, NULL-terminated. */
@@ -82,7 +84,12 @@ extern const char *const cli_crops_choices[];
     CLI_OPTION("partition", 0, CLI_STRING, type_, field_.partition, "NAME|N",                                 \
                "answer with one partition (its name or number) instead of\nthe hierarchical "                \
                "combination of all of them (default;\nalso 'hierarchical')"),                                \
-    CLI_OPTION("batch", 0, CLI_INT, type_, field_.batch, "N", "photos per network call", .min = 1, .max = 256)
+    CLI_OPTION("batch", 0, CLI_INT, type_, field_.batch, "N", "photos per network call", .min = 1, .max = 256),    \
+    CLI_OPTION("max-pixels", 0, CLI_UINT64, type_, field_.max_pixels, "N",                                     \
+               "limit on a photo's decoded width x height (default\n100000000); larger JPEG and WebP photos are " \
+               "decoded\nat 1/2 to 1/8 scale to fit, others are skipped"),                                       \
+    CLI_OPTION("strict", 0, CLI_FLAG, type_, field_.strict, NULL,                                            \
+               "skip damaged photos that decode with warnings\n(default: answer them, with the warnings)")
 
 /* The library's defaults (crops, batch), before parsing. */
 cli_prediction_args cli_prediction_args_default(void);

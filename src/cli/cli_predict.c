@@ -104,6 +104,11 @@ static int on_answer(void *ctx, const geoloc_photo_answer *a) {
         cli_eta_clear(&o->eta);
         fprintf(stderr, CMD ": %s (skipped)\n", a->error);
     }
+    for (int k = 0; a->pred && k < a->n_warnings && k < GEOLOC_IMAGE_MAX_WARNINGS; k++)
+        if (a->warnings[k][0]) { /* damaged but decoded: answered, and said so */
+            cli_eta_clear(&o->eta);
+            fprintf(stderr, CMD ": %s: warning: %s (answered from what could be decoded)\n", a->name, a->warnings[k]);
+        }
     if (o->format == FMT_JSON) geoloc_answer_write_json(&o->json, o->m, a);
     else if (a->pred && o->format == FMT_CSV) print_csv(o, a);
     else if (a->pred) print_text(o, a);
