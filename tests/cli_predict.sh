@@ -173,6 +173,30 @@ assert d[\"schema\"] == 1 and d[\"predicted\"] == 1
 run_geoloc predict --model "$model" --top 3 "$photo"
 check "text --top 3: every guess with its coordinates" \
     '[[ $out =~ top:\ [0-9a-f]+\ \(-?[0-9]+\.[0-9]+,\ -?[0-9]+\.[0-9]+\)\ [0-9.]+,\ [0-9a-f]+\ \(-?[0-9.]+,\ -?[0-9.]+\)\ [0-9.]+ ]]'
+# a model written before checksums: loads with a notice; `model upgrade`
+# rewrites it with its checksum, and it answers exactly as before
+python3 - "$model" "$tmp/old.safetensors" <<'EOF2'
+import json, struct, sys
+data = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", data[:8])[0]
+header = json.loads(data[8:8 + n])
+assert header["__metadata__"].pop("geoloc.crc32c")
+text = json.dumps(header).encode()
+text += b" " * (-len(text) % 8)
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(text)) + text + data[8 + n:])
+EOF2
+run_geoloc predict --model "$tmp/old.safetensors" --format csv "$photo"
+expect_match 0 "notice: .*old.safetensors: written before checksums; not verified" err "an old model loads with a notice"
+old_out=$out
+run_geoloc model upgrade "$tmp/old.safetensors" --out "$tmp/old.safetensors"
+expect_match 2 "refusing to overwrite" err "model upgrade: not over its input"
+run_geoloc model upgrade "$tmp/old.safetensors" --out "$tmp/upgraded.safetensors"
+expect_match 0 "rewritten with a data checksum" out "model upgrade"
+run_geoloc predict --model "$tmp/upgraded.safetensors" --format csv "$photo"
+check "the upgraded model: no notice, the same answer" '[ -z "$err" ] && [ "$out" = "$old_out" ]'
+run_geoloc model info "$tmp/upgraded.safetensors"
+expect_match 0 "upgraded.safetensors: data verified \\(CRC-32C\\)" out "model info: verified"
+
 # a damaged photo (its last 30 % cut off) is answered with the decoder's
 # warning; --strict skips it; a small --max-pixels reduces a photo, never refuses it
 head -c $(( $(stat -c %s "$photo") * 7 / 10 )) "$photo" >"$tmp/cut.jpg"

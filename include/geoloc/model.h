@@ -44,6 +44,8 @@ typedef struct geoloc_model {
     geoloc_resnet_config config;  /* the network's architecture and heads (also when net is NULL) */
     size_t n_meta;                /* extra metadata saved with the model (training summary, ...) */
     char **meta_keys, **meta_values;
+    char notice[1024];            /* after geoloc_model_load: the files read without a data
+                                     checksum to verify (written before checksums), "" if none */
 } geoloc_model;
 
 /* Builds a model: a ResNet of `backbone` (its heads replaced) with one head per

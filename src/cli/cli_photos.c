@@ -148,6 +148,7 @@ int cli_runner_open(const char *cmd, const cli_prediction_args *args, int top_k,
         fprintf(stderr, "%s: %s\n", cmd, err.message);
         return 1;
     }
+    if (c->model->notice[0]) fprintf(stderr, "%s: notice: %s\n", cmd, c->model->notice);
     const char *partition = args->partition;
     c->opt = geoloc_predict_options_default();
     c->opt.crops = (geoloc_crop_mode)args->crops;

@@ -529,6 +529,14 @@ static geoloc_status load_heads(geoloc_net *net, const geoloc_safetensors *st, g
     return GEOLOC_OK;
 }
 
+/* Adds path to m->notice when st had no data checksum (a file from before checksums). */
+static void note_unverified(geoloc_model *m, const geoloc_safetensors *st, const char *path) {
+    if (geoloc_safetensors_has_checksum(st)) return;
+    size_t len = strlen(m->notice);
+    snprintf(m->notice + len, sizeof m->notice - len, "%s%s: written before checksums; not verified",
+             len ? "; " : "", path);
+}
+
 /* The backbone from the file m->backbone names (found with geoloc_model_find_data). */
 static geoloc_status load_backbone(geoloc_model *m, const char *file, geoloc_error *err) {
     char path[4096];
@@ -552,6 +560,7 @@ static geoloc_status load_backbone(geoloc_model *m, const char *file, geoloc_err
                       (double)cfg.bn_eps, want->depth, want->stride_on_conv1 ? "conv1" : "conv2",
                       want->conv_bias ? "yes" : "no", (double)want->bn_eps);
     if (s == GEOLOC_OK) s = geoloc_net_load(m->net, st, 1, err);
+    if (s == GEOLOC_OK) note_unverified(m, st, path);
     geoloc_safetensors_close(st);
     return s;
 }
@@ -563,6 +572,7 @@ geoloc_status geoloc_model_load(const char *path, geoloc_model **out, geoloc_err
     *out = NULL;
     geoloc_status s = geoloc_safetensors_open(path, &st, err);
     if (s == GEOLOC_OK) s = read_model(st, path, &m, &n_backbone, err);
+    if (s == GEOLOC_OK) note_unverified(m, st, path);
     if (s == GEOLOC_OK) s = geoloc_net_create(&m->config, &m->net, err);
     if (s == GEOLOC_OK && m->backbone[0]) {
         s = load_backbone(m, path, err);
