@@ -29,6 +29,26 @@ unset GEOLOC_MODEL
 export GEOLOC_DATA_DIR=$tmp/data
 mkdir -p "$GEOLOC_DATA_DIR"
 
+# old_format IN OUT [nan]: IN as a file written before checksums (the
+# geoloc.crc32c entry dropped), with its geo head weights set to NaN if asked
+# (an edit the checksum would otherwise catch first)
+old_format() {
+    python3 - "$@" <<'EOF2'
+import json, struct, sys
+data = bytearray(open(sys.argv[1], "rb").read())
+n = struct.unpack("<Q", data[:8])[0]
+header = json.loads(data[8:8 + n])
+assert header["__metadata__"].pop("geoloc.crc32c")
+for name, t in header.items():
+    if len(sys.argv) > 3 and name.startswith("geo") and t["dtype"] == "F32":
+        a, b = t["data_offsets"]
+        data[8 + n + a:8 + n + b] = struct.pack("<f", float("nan")) * ((b - a) // 4)
+text = json.dumps(header).encode()
+text += b" " * (-len(text) % 8)
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(text)) + text + data[8 + n:])
+EOF2
+}
+
 # py CODE ARGS...: runs python3 code (stdin: $out); passes when it exits 0.
 py() { python3 -c "$1" "${@:2}" <<<"$out"; }
 
@@ -175,16 +195,7 @@ check "text --top 3: every guess with its coordinates" \
     '[[ $out =~ top:\ [0-9a-f]+\ \(-?[0-9]+\.[0-9]+,\ -?[0-9]+\.[0-9]+\)\ [0-9.]+,\ [0-9a-f]+\ \(-?[0-9.]+,\ -?[0-9.]+\)\ [0-9.]+ ]]'
 # a model written before checksums: loads with a notice; `model upgrade`
 # rewrites it with its checksum, and it answers exactly as before
-python3 - "$model" "$tmp/old.safetensors" <<'EOF2'
-import json, struct, sys
-data = open(sys.argv[1], "rb").read()
-n = struct.unpack("<Q", data[:8])[0]
-header = json.loads(data[8:8 + n])
-assert header["__metadata__"].pop("geoloc.crc32c")
-text = json.dumps(header).encode()
-text += b" " * (-len(text) % 8)
-open(sys.argv[2], "wb").write(struct.pack("<Q", len(text)) + text + data[8 + n:])
-EOF2
+old_format "$model" "$tmp/old.safetensors"
 run_geoloc predict --model "$tmp/old.safetensors" --format csv "$photo"
 expect_match 0 "notice: .*old.safetensors: written before checksums; not verified" err "an old model loads with a notice"
 old_out=$out
@@ -212,21 +223,7 @@ expect_match 0 "EXIF GPS" out "--max-pixels: a large photo reduced, not refused"
 run_geoloc predict --model "$model" --max-pixels=lots "$photo"
 expect_match 2 "max-pixels" err "--max-pixels needs a number"
 # a model whose geo head weights are NaN: refused, never p=-nan
-python3 - "$model" "$tmp/nan.safetensors" <<'EOF2'
-import json, struct, sys
-data = bytearray(open(sys.argv[1], "rb").read())
-n = struct.unpack("<Q", data[:8])[0]
-header = json.loads(data[8:8 + n])
-for name, t in header.items():
-    if name.startswith("geo") and t["dtype"] == "F32":
-        a, b = t["data_offsets"]
-        data[8 + n + a:8 + n + b] = struct.pack("<f", float("nan")) * ((b - a) // 4)
-# an edit the data checksum would catch: written as a file from before checksums
-header.get("__metadata__", {}).pop("geoloc.crc32c", None)
-text = json.dumps(header).encode()
-text += b" " * (-len(text) % 8)
-open(sys.argv[2], "wb").write(struct.pack("<Q", len(text)) + text + data[8 + n:])
-EOF2
+old_format "$model" "$tmp/nan.safetensors" nan
 run_geoloc predict --model "$tmp/nan.safetensors" --format csv "$photo"
 expect_match 1 "finite" err "a NaN model is refused"
 check "a NaN model prints no prediction (the CSV header only)" '[[ $out != *nan* ]] && [ "$(wc -l <<<"$out")" -eq 1 ] && [[ $out == file,lat,lon* ]]'

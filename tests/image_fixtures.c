@@ -418,3 +418,13 @@ done:
     if (ctx) heif_context_free(ctx);
     return rc;
 }
+
+void fx_smooth(uint8_t *rgb, int w, int h) {
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            uint8_t *p = rgb + 3 * ((size_t)y * w + x);
+            p[0] = (uint8_t)(x * 255 / (w - 1));
+            p[1] = (uint8_t)(y * 255 / (h - 1));
+            p[2] = (uint8_t)(255 - (x + y) * 127 / (w + h));
+        }
+}

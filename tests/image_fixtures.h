@@ -8,6 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Fills a smooth w x h RGB gradient (what lossy codecs keep well). */
+void fx_smooth(uint8_t *rgb, int w, int h);
+
 /* A growable byte buffer (zero-initialise; release with fx_free). */
 typedef struct fx_buf {
     uint8_t *data;

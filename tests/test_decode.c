@@ -38,17 +38,6 @@ static geoloc_status dec(const fx_buf *b, const char *name, const geoloc_decode_
     return st;
 }
 
-/* A smooth w x h RGB image (what lossy codecs keep well). */
-static void smooth(uint8_t *rgb, int w, int h) {
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            uint8_t *p = rgb + 3 * ((size_t)y * w + x);
-            p[0] = (uint8_t)(x * 255 / (w - 1));
-            p[1] = (uint8_t)(y * 255 / (h - 1));
-            p[2] = (uint8_t)(255 - (x + y) * 127 / (w + h));
-        }
-}
-
 /* ---- JPEG colours ---- */
 
 static void test_jpeg_colours(void) {
@@ -127,7 +116,7 @@ static void test_jpeg_colours(void) {
 static void test_jpeg_truncated(void) {
     enum { W = 64, H = 48 };
     static uint8_t rgb[W * H * 3];
-    smooth(rgb, W, H);
+    fx_smooth(rgb, W, H);
     for (int variant = 0; variant < 3; variant++) {
         fx_jpeg_opts o = {3, 90, variant == 1, 0, 0, variant == 2 ? 1 : 0, 0};
         fx_buf b = {0};
@@ -319,7 +308,7 @@ static void test_png(void) {
 static void test_webp(void) {
     enum { W = 30, H = 20 };
     static uint8_t rgb[W * H * 3], rgba[W * H * 4];
-    smooth(rgb, W, H);
+    fx_smooth(rgb, W, H);
     for (int k = 0; k < W * H; k++) {
         memcpy(rgba + 4 * k, rgb + 3 * k, 3);
         rgba[4 * k + 3] = k % 3 ? 255 : 0;

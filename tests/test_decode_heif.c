@@ -22,16 +22,6 @@
 
 enum { W = 96, H = 64 };
 
-static void smooth(uint8_t *rgb, int w, int h) {
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            uint8_t *p = rgb + 3 * ((size_t)y * w + x);
-            p[0] = (uint8_t)(x * 255 / (w - 1));
-            p[1] = (uint8_t)(y * 255 / (h - 1));
-            p[2] = (uint8_t)(255 - (x + y) * 127 / (w + h));
-        }
-}
-
 /* Mean and max absolute difference of two RGB images of n pixels. */
 static void diff(const uint8_t *a, const uint8_t *b, size_t n, double *mean, int *max) {
     double sum = 0;
@@ -50,7 +40,7 @@ int main(void) {
         return 77;
     }
     static uint8_t rgb[W * H * 3], turned[W * H * 3];
-    smooth(rgb, W, H);
+    fx_smooth(rgb, W, H);
     /* orientation 6 (90 degrees clockwise): displayed (x, y) = stored (y, H-1-x) */
     for (int y = 0; y < W; y++)
         for (int x = 0; x < H; x++)
