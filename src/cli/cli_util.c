@@ -132,6 +132,14 @@ int cli_check_outputs(const char *cmd, const cli_file *inputs, int n_inputs, con
     return 0;
 }
 
+int cli_check_stdout(const char *cmd) {
+    errno = 0;
+    if (fflush(stdout) == 0 && !ferror(stdout)) return 0;
+    if (errno == EPIPE) return 0; /* the reader left (SIGPIPE ignored): nothing to say */
+    fprintf(stderr, "%s: cannot write the output: %s\n", cmd, strerror(errno ? errno : EIO));
+    return 1;
+}
+
 int cli_finish_stdout(int rc) {
     int failed_before = ferror(stdout);
     errno = 0;

@@ -35,6 +35,10 @@ typedef struct cli_file {
 int cli_check_outputs(const char *cmd, const cli_file *inputs, int n_inputs, const cli_file *outputs,
                       int n_outputs);
 
+/* Flushes standard output; 0, or 1 after "CMD: cannot write the output: WHY"
+ * on stderr (disk full, I/O error; nothing when the reader left). */
+int cli_check_stdout(const char *cmd);
+
 /* Flushes standard output and checks that everything written to it arrived:
  * on an error after a command that succeeded (rc 0 or 3) prints "geoloc:
  * standard output: REASON" and returns 1; otherwise returns rc (a command
