@@ -319,6 +319,8 @@ int cli_evaluate(int argc, char **argv) {
     if (parsed != CLI_RUN) return parsed;
     const char *path = argv[1], *truth_path = a.truth;
     int json = a.json, skip_invalid = a.skip_invalid;
+    cli_file inputs[2] = {{"FILE.csv", path}, {"--truth", truth_path}};
+    if (cli_check_outputs(CMD, inputs, 2, NULL, 0) != 0) return CLI_EXIT_USAGE;
 
     geoloc_error err = {0};
     truth_index truth_store, *truth = truth_path ? &truth_store : NULL;
