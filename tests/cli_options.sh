@@ -8,6 +8,9 @@
 #   each listed one answers --help with its own usage (exit 0);
 # - --opt=value and --opt value give the same result; -x short options;
 #   '-' and a file name are stdin and a file for s2 token;
+# - '-' is standard input for CSV inputs: cells build, dataset split, evaluate
+#   --truth, cells assign read from a pipe give what the file gives; an empty
+#   standard input is an error; '-' given for two inputs: exit 2, named;
 # - unknown option, missing value, bad number (named), missing required
 #   option, extra argument: exit 2 and the option's name in the message;
 # - dataset split with --out-train = --out-val, or an output that is the input
@@ -162,6 +165,36 @@ expect_match 2 "output --out '.*p.jpg' is the input --model '.*p.jpg'" err "eval
 check "predict, evaluate: inputs untouched" 'cmp -s "$tmp/p.jpg" "$tmp/p.orig" && cmp -s "$tmp/t.csv" "$tmp/t.orig"'
 run_geoloc dataset scan "$tmp" --out "$tmp/s.csv" --report "$tmp/s.csv"
 expect_match 2 "outputs --out .* and --report .* are the same file" err "scan: --out = --report"
+
+# ---- '-': standard input for the CSV inputs -----------------------------------------------
+"$geoloc" cells build --tau-min 1 --tau-max 10,20 --out-dir "$tmp/stdin_cells" - <"$tmp/pts.csv" 2>"$tmp/err"
+rc=$?
+check "cells build - < DATA.csv: the partitions of the file ($(cat "$tmp/err"))" \
+    '[ $rc -eq 0 ] && diff -r "$tmp/cells" "$tmp/stdin_cells" >/dev/null'
+"$geoloc" dataset split --val-fraction 0.4 --seed 3 "$tmp/t.csv" --out-train "$tmp/f_tr.csv" --out-val "$tmp/f_va.csv" 2>/dev/null
+cat "$tmp/t.csv" | "$geoloc" dataset split --val-fraction 0.4 --seed 3 - --out-train "$tmp/p_tr.csv" \
+    --out-val "$tmp/p_va.csv" 2>"$tmp/err"
+rc=$?
+check "dataset split - from a pipe: the split of the file ($(cat "$tmp/err"))" \
+    '[ $rc -eq 0 ] && [ -s "$tmp/f_tr.csv" ] && cmp -s "$tmp/f_tr.csv" "$tmp/p_tr.csv" && cmp -s "$tmp/f_va.csv" "$tmp/p_va.csv"'
+printf 'file,lat,lon\na.jpg,1.1,2\nb.jpg,3,4.5\nc.jpg,40,6\n' >"$tmp/pred.csv"
+run_geoloc evaluate "$tmp/pred.csv" --truth "$tmp/t.csv"
+from_file=$(tail -n +2 <<<"$out")
+cat "$tmp/pred.csv" | "$geoloc" evaluate - --truth "$tmp/t.csv" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+check "evaluate - --truth M.csv from a pipe: the report of the file ($(cat "$tmp/err"))" \
+    '[ $rc -eq 0 ] && [[ $from_file == *"photos:      3"* ]] && [ "$(tail -n +2 "$tmp/out")" = "$from_file" ]'
+"$geoloc" cells assign --cells "$tmp/cells/cells_1_10.csv" "$tmp/pts.csv" --out "$tmp/as_f.csv" 2>/dev/null
+"$geoloc" cells assign --cells "$tmp/cells/cells_1_10.csv" - --out "$tmp/as_p.csv" <"$tmp/pts.csv" 2>/dev/null
+check "cells assign - < DATA.csv: the rows of the file" '[ -s "$tmp/as_f.csv" ] && cmp -s "$tmp/as_f.csv" "$tmp/as_p.csv"'
+"$geoloc" dataset split - --out-train "$tmp/e_tr.csv" --out-val "$tmp/e_va.csv" </dev/null 2>"$tmp/err"
+rc=$?
+check "dataset split - < /dev/null: an empty input is an error about the header, not a hang" \
+    '[ $rc -eq 1 ] && [ -s "$tmp/err" ] && [ ! -e "$tmp/e_tr.csv" ]'
+run_geoloc evaluate - --truth - </dev/null
+expect_match 2 "FILE.csv and --truth are both '-': only one input can be standard input" err "evaluate - --truth -: refused"
+run_geoloc cells assign --cells - - --out "$tmp/x.csv" </dev/null
+expect_match 2 "DATA.csv and --cells are both '-'" err "cells assign --cells - -: refused"
 
 # ---- standard output errors -------------------------------------------------------------
 if [ -w /dev/full ]; then

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # geoloc train on a dozen shared Im2GPS3k photos with a random ResNet-18 at
-# 96x96 (written by train_fixture): usage errors, heads mode with baselines
+# 96x96 (written by train_fixture): usage errors (named options, --opt=value,
+# an output that is an input refused), heads mode with baselines
 # (log, partitions, features cache reused), full mode killed with SIGKILL
 # mid-run and resumed gives the same model file as an uninterrupted run,
 # a feature extraction stopped after a chunk resumes to the same bits, a
@@ -16,15 +17,24 @@ fixture=${4:?usage: cli_train.sh GEOLOC SHARED_DATA TEST_DATA TRAIN_FIXTURE}
 run_geoloc train --help
 check "--help" '[ $rc -eq 0 ] && [[ $out == *--mode* ]] && [[ $out == *--resume* ]] && [[ $out == *--baselines* ]]'
 run_geoloc train
-check "no arguments" '[ $rc -eq 2 ] && [[ $err == *"need TRAIN.csv"* ]]'
+check "no arguments" '[ $rc -eq 2 ] && [[ $err == *"--out is required"* ]]'
 run_geoloc train --out "$tmp/m.safetensors" --images "$tmp" "$tmp/x.csv"
 check "no partitions" '[ $rc -eq 2 ] && [[ $err == *"--partitions"* ]]'
 run_geoloc train --out "$tmp/m.safetensors" --images "$tmp" --tau-min 1 --tau-max 5 --val x.csv --val-fraction 0.2 "$tmp/x.csv"
 check "--val and --val-fraction" '[ $rc -eq 2 ] && [[ $err == *"exclude"* ]]'
 run_geoloc train --mode fast "$tmp/x.csv"
-check "bad mode" '[ $rc -eq 2 ] && [[ $err == *"heads or full"* ]]'
+check "bad mode" '[ $rc -eq 2 ] && [[ $err == *"--mode must be one of heads, full, not"*fast* ]]'
 run_geoloc train --out "$tmp/m.safetensors" --images "$tmp" --tau-min 1 --tau-max 5 --bogus 1 "$tmp/x.csv"
-check "unknown option" '[ $rc -eq 2 ] && [[ $err == *"unknown option --bogus"* ]]'
+check "unknown option" '[ $rc -eq 2 ] && [[ $err == *"unknown option"*--bogus* ]]'
+run_geoloc train --out="$tmp/m.safetensors" --images="$tmp" --tau-min=1 --tau-max=5 --epochs=-1 "$tmp/x.csv"
+check "--opt=value, a bad value named" '[ $rc -eq 2 ] && [[ $err == *"--epochs must be an integer from 0"* ]]'
+run_geoloc train --out "$tmp/m.safetensors" --images "$tmp" --shards "$tmp" --tau-min 1 --tau-max 5 "$tmp/x.csv"
+check "--images and --shards" '[ $rc -eq 2 ] && [[ $err == *"one of --images DIR and --shards DIR"* ]]'
+echo "IMG_ID,LAT,LON" > "$tmp/x.csv"
+run_geoloc train --out "$tmp/m.safetensors" --log "$tmp/x.csv" --images "$tmp" --tau-min 1 --tau-max 5 "$tmp/x.csv"
+check "--log is the manifest: refused, the manifest kept" '[ $rc -eq 2 ] && [[ $err == *"--log"*"is the input TRAIN.csv"* ]] && [ "$(cat "$tmp/x.csv")" = "IMG_ID,LAT,LON" ]'
+run_geoloc train --out "$tmp/m.safetensors" --images "$tmp" --tau-min 1 --tau-max 5 --val - -
+check "standard input as two manifests" '[ $rc -eq 2 ] && [[ $err == *"standard input"* ]]'
 
 dev=$shared/im2gps3k-dev
 [ -f "$dev/im2gps3k_dev.csv" ] || skip_rest "no $dev/im2gps3k_dev.csv (shared data absent)"

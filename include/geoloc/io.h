@@ -105,7 +105,8 @@ void geoloc_csv_write_field(FILE *out, const char *text);
 
 /* Maps the regular file `path` read-only into *data, *size (an empty file
  * gives a non-NULL empty buffer). Errors name the file: cannot open, "not a
- * regular file (a FIFO)" and the like, cannot map. */
+ * regular file (a FIFO)" and the like, cannot map. "-" is standard input,
+ * read to its end. */
 geoloc_status geoloc_mapped_file_open(const char *path, const void **data, size_t *size,
                                       geoloc_error *err);
 

@@ -47,20 +47,20 @@ static void format_duration(double seconds, char *out, size_t size) {
 static struct {
     double start, shown_at; /* cli_now_seconds() of the first update and of the last line; 0: none */
     int shown;              /* a line is on the terminal */
-} progress;
+} progress_line;
 
 void cli_progress(void *ctx, size_t done, size_t total) {
     if (!isatty(STDERR_FILENO)) return;
     double now = cli_now_seconds();
-    if (progress.start == 0) progress.start = now;
-    if (progress.shown && now - progress.shown_at < 0.2 && done != total) return;
-    progress.shown = 1;
-    progress.shown_at = now;
+    if (progress_line.start == 0) progress_line.start = now;
+    if (progress_line.shown && now - progress_line.shown_at < 0.2 && done != total) return;
+    progress_line.shown = 1;
+    progress_line.shown_at = now;
     if (!total) {
         fprintf(stderr, "\r%s: %zu found\033[K", (const char *)ctx, done);
         return;
     }
-    double elapsed = now - progress.start, rate = elapsed > 0 ? (double)done / elapsed : 0;
+    double elapsed = now - progress_line.start, rate = elapsed > 0 ? (double)done / elapsed : 0;
     char eta[32] = "--:--";
     if (rate > 0) format_duration((double)(total - done) / rate, eta, sizeof eta);
     fprintf(stderr, "\r%s: %zu/%zu (%.0f%%), %.1f/s, ETA %s\033[K", (const char *)ctx, done, total,
@@ -68,9 +68,9 @@ void cli_progress(void *ctx, size_t done, size_t total) {
 }
 
 void cli_progress_end(void) {
-    if (progress.shown) fputs("\r\033[K", stderr);
-    progress.shown = 0;
-    progress.start = 0;
+    if (progress_line.shown) fputs("\r\033[K", stderr);
+    progress_line.shown = 0;
+    progress_line.start = 0;
 }
 
 /* ---- scan ------------------------------------------------------------------------ */

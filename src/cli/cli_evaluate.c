@@ -1,10 +1,10 @@
 /* geoloc evaluate: distance accuracy of a predictions CSV. */
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli_accuracy.h"
 #include "cli/cli_dataset.h"
 #include "cli/cli_evaluate.h"
 #include "cli/cli_options.h"
@@ -175,33 +175,6 @@ static int read_header(geoloc_csv_reader *r, const char *path, coord_col *cols, 
     return status;
 }
 
-int cli_check_stdout(const char *cmd) {
-    errno = 0;
-    if (fflush(stdout) == 0 && !ferror(stdout)) return 0;
-    if (errno == EPIPE) return 0; /* the reader left (SIGPIPE ignored): nothing to say */
-    fprintf(stderr, "%s: cannot write the output: %s\n", cmd, strerror(errno ? errno : EIO));
-    return 1;
-}
-
-void cli_print_accuracy(const geoloc_distance_summary *s) {
-    printf("accuracy (share of photos within the distance):\n");
-    for (int t = 0; t < GEOLOC_N_THRESHOLDS; t++) {
-        char label[48];
-        snprintf(label, sizeof label, "%s (%g km)", geoloc_thresholds[t].name,
-                 geoloc_thresholds[t].km);
-        printf("  %-20s %6.2f %%\n", label, 100.0 * s->accuracy[t]);
-    }
-    printf("median error: %.2f km\n", s->median_km);
-    printf("mean error:   %.2f km\n", s->mean_km);
-}
-
-void cli_print_accuracy_json(const geoloc_distance_summary *s) {
-    printf("\"n\": %zu, \"accuracy\": {", s->n);
-    for (int t = 0; t < GEOLOC_N_THRESHOLDS; t++)
-        printf("%s\"%s\": %.10g", t ? ", " : "", geoloc_thresholds[t].key, s->accuracy[t]);
-    printf("}, \"median_km\": %.6f, \"mean_km\": %.6f", s->median_km, s->mean_km);
-}
-
 static void print_table(const char *path, const geoloc_distance_summary *s, size_t skipped,
                         int skip_invalid) {
     printf("predictions: %s\n", path);
@@ -346,6 +319,8 @@ int cli_evaluate(int argc, char **argv) {
     if (parsed != CLI_RUN) return parsed;
     const char *path = argv[1], *truth_path = a.truth;
     int json = a.json, skip_invalid = a.skip_invalid;
+    cli_file inputs[2] = {{"FILE.csv", path}, {"--truth", truth_path}};
+    if (cli_check_outputs(CMD, inputs, 2, NULL, 0) != 0) return CLI_EXIT_USAGE;
 
     geoloc_error err = {0};
     truth_index truth_store, *truth = truth_path ? &truth_store : NULL;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli/cli_accuracy.h"
 #include "cli/cli_dataset.h"
 #include "cli/cli_evaluate.h"
 #include "cli/cli_options.h"

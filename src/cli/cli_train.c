@@ -9,79 +9,131 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/cli_options.h"
 #include "cli/cli_util.h"
 #include "geoloc/train.h"
 
-static const char USAGE[] =
-    "usage: geoloc train --out MODEL (--images DIR | --shards DIR) [options] TRAIN.csv\n"
+/* At most this many partitions (heads), coarse to fine. */
+#define MAX_PARTITIONS 6
+
+typedef struct {
+    int mode, scene, loss;
+    const char *out, *images, *shards, *val, *backbone, *features, *checkpoint, *log, *lr_schedule;
+    double val_fraction, lr, momentum, weight_decay, backbone_lr_scale;
+    uint64_t seed;
+    long image_size, views, epochs, batch, micro_batch, checkpoint_every, log_every, threads;
+    cli_list partitions, tau_min, tau_max;
+    int skip_invalid, nesterov, freeze_backbone, no_standardize, heads_only, with_backbone, resume, baselines;
+} train_args;
+
+static const char *const MODES[] = {"heads", "full", NULL};
+static const char *const SCENES[] = {"auto", "S3", "S16", "S365", "none", NULL};
+static const int SCENE_OF[] = {GEOLOC_SCENE_AUTO, GEOLOC_SCENE_S3, GEOLOC_SCENE_S16, GEOLOC_SCENE_S365,
+                               GEOLOC_SCENE_NONE};
+static const char *const LOSSES[] = {"mean", "sum", NULL};
+
+/* Integer options: non-negative, at most a billion. */
+#define COUNT .min = 0, .max = 1e9
+/* Number options: non-negative. */
+#define AMOUNT .min = 0, .max = 1e300
+
+static const cli_option TRAIN_OPTIONS[] = {
+    CLI_OPTION("out", 'o', CLI_STRING, train_args, out, "MODEL",
+               "the model file; next to it MODEL.log.csv (one line per\n"
+               "epoch), MODEL.ckpt.safetensors (checkpoint)", .required = 1),
+    CLI_OPTION("images", 0, CLI_STRING, train_args, images, "DIR", "photos at DIR/IMG_ID, or"),
+    CLI_OPTION("shards", 0, CLI_STRING, train_args, shards, "DIR",
+               "in packed shards (geoloc dataset pack), by IMG_ID"),
+    CLI_OPTION("val", 0, CLI_STRING, train_args, val, "FILE", "validation manifest, or"),
+    CLI_OPTION("val-fraction", 0, CLI_DOUBLE, train_args, val_fraction, "F",
+               "hold out a share F of TRAIN.csv, grouped by AUTHOR", .min = 0, .max = 1),
+    CLI_OPTION("seed", 0, CLI_UINT64, train_args, seed, "N",
+               "split, order, augmentation, initialisation"),
+    CLI_OPTION("skip-invalid", 0, CLI_FLAG, train_args, skip_invalid, NULL,
+               "skip bad manifest rows (counted) instead of stopping"),
+    CLI_OPTION("partitions", 0, CLI_STRINGS, train_args, partitions, "A.csv,B.csv,...",
+               "partition files, one head each, coarse to fine, or", .max_items = MAX_PARTITIONS),
+    CLI_OPTION("tau-min", 0, CLI_UINT64S, train_args, tau_min, "N",
+               "with --tau-max: partitions built on the training photos,", COUNT, .max_items = 1),
+    CLI_OPTION("tau-max", 0, CLI_UINT64S, train_args, tau_max, "A,B,...",
+               "written as MODEL.cells_N_A.csv ... (MODEL without\n.safetensors)", .min = 1, .max = 1e15,
+               .max_items = MAX_PARTITIONS),
+    CLI_OPTION("scene", 0, CLI_ENUM, train_args, scene, NULL,
+               "scene head from the manifest's S3_Label, S16_Label or\n"
+               "S365_Label (auto: S3 when present); photos without a\n"
+               "label are left out of that head's loss", .choices = SCENES),
+    CLI_OPTION("backbone", 0, CLI_STRING, train_args, backbone, "FILE",
+               "ImageNet weights (default resnet50-imagenet.safetensors\n"
+               "in models/, share/geoloc or $GEOLOC_DATA_DIR: run\n"
+               "tools/fetch-backbone.sh); input normalisation from its\n"
+               "geoloc.input metadata"),
+    CLI_OPTION("image-size", 0, CLI_INT, train_args, image_size, "N", "crop side fed to the network", COUNT),
+    CLI_OPTION("mode", 0, CLI_ENUM, train_args, mode, NULL,
+               "heads: backbone features computed once and cached,\n"
+               "linear heads trained on them (seconds per epoch);\n"
+               "full: fine-tune the whole network (its defaults:\n"
+               "geoloc train --mode full --help)", .choices = MODES),
+    CLI_OPTION("views", 0, CLI_INT, train_args, views, "N",
+               "heads: views per training photo: 3 = the three crops,\n"
+               "6 = and their flips, more = and random resized crops\n"
+               "from a fixed seed", COUNT),
+    CLI_OPTION("no-standardize", 0, CLI_FLAG, train_args, no_standardize, NULL,
+               "heads: train on raw features (default: standardised,\n"
+               "folded into the saved heads)"),
+    CLI_OPTION("features", 0, CLI_STRING, train_args, features, "FILE",
+               "features cache (MODEL.features.safetensors), reused when\n"
+               "backbone, photos, views and image size match"),
+    CLI_OPTION("epochs", 0, CLI_INT, train_args, epochs, "N", "0: only the baselines, no model", COUNT),
+    CLI_OPTION("lr", 0, CLI_DOUBLE, train_args, lr, "X", "learning rate", AMOUNT),
+    CLI_OPTION("lr-schedule", 0, CLI_STRING, train_args, lr_schedule, "S",
+               "per epoch: constant, step:N[:G], multistep:A,B[:G],\n"
+               "exp:G, cosine:T[:MIN], +warmup:W[:F]"),
+    CLI_OPTION("momentum", 0, CLI_DOUBLE, train_args, momentum, "X", "SGD momentum", AMOUNT),
+    CLI_OPTION("weight-decay", 0, CLI_DOUBLE, train_args, weight_decay, "X", "L2 weight decay", AMOUNT),
+    CLI_OPTION("nesterov", 0, CLI_FLAG, train_args, nesterov, NULL, "Nesterov momentum"),
+    CLI_OPTION("batch", 0, CLI_INT, train_args, batch, "N", "photos per step (heads: views)", COUNT),
+    CLI_OPTION("micro-batch", 0, CLI_INT, train_args, micro_batch, "N",
+               "full: photos per network call, gradients accumulated", COUNT),
+    CLI_OPTION("loss", 0, CLI_ENUM, train_args, loss, NULL,
+               "mean or sum of the partitions' cross-entropies, plus\nthe scene's", .choices = LOSSES),
+    CLI_OPTION("freeze-backbone", 0, CLI_FLAG, train_args, freeze_backbone, NULL, "full: update only the heads"),
+    CLI_OPTION("backbone-lr-scale", 0, CLI_DOUBLE, train_args, backbone_lr_scale, "X",
+               "full: the backbone's lr multiplier", AMOUNT),
+    CLI_OPTION("heads-only", 0, CLI_FLAG, train_args, heads_only, NULL,
+               "leave the backbone out, name its file (default in\nheads mode)"),
+    CLI_OPTION("with-backbone", 0, CLI_FLAG, train_args, with_backbone, NULL,
+               "heads mode: store the backbone in the model file too"),
+    CLI_OPTION("checkpoint", 0, CLI_STRING, train_args, checkpoint, "FILE", "checkpoint file"),
+    CLI_OPTION("log", 0, CLI_STRING, train_args, log, "FILE", "CSV log file"),
+    CLI_OPTION("checkpoint-every", 0, CLI_INT, train_args, checkpoint_every, "N",
+               "also checkpoint every N steps (0: every epoch)", COUNT),
+    CLI_OPTION("log-every", 0, CLI_INT, train_args, log_every, "N", "also log every N steps (0: epochs only)",
+               COUNT),
+    CLI_OPTION("resume", 0, CLI_FLAG, train_args, resume, NULL,
+               "continue exactly where the checkpoint left off (an\n"
+               "interrupted feature extraction continues at its last\n"
+               "saved chunk with or without it)"),
+    CLI_OPTION("baselines", 0, CLI_FLAG, train_args, baselines, NULL,
+               "also report on the validation photos: the training\n"
+               "photos' most populated cell, and the nearest training\n"
+               "photo in backbone-feature space (1-NN, cosine)"),
+    CLI_OPTION("threads", 'j', CLI_INT, train_args, threads, "N", "photo decoding threads (0: one per core)",
+               COUNT),
+    CLI_END};
+
+static const cli_spec TRAIN_SPEC = {
+    "geoloc train", "TRAIN.csv", 1, 1,
     "Trains a geolocation model (Mueller-Budack et al., ECCV 2018): a ResNet from\n"
     "ImageNet weights with one classification head per partition of the Earth\n"
     "(coarse to fine) and a scene head, validated after every epoch (three crops,\n"
     "hierarchical answer, accuracy at 1/25/200/750/2500 km and median error).\n"
-    "\n"
-    "data:\n"
-    "  TRAIN.csv                manifest: IMG_ID, LAT, LON, [AUTHOR], [S3_Label ...]\n"
-    "  --images DIR             photos at DIR/IMG_ID, or\n"
-    "  --shards DIR             in packed shards (geoloc dataset pack), by IMG_ID\n"
-    "  --val FILE               validation manifest, or\n"
-    "  --val-fraction F         hold out a share F of TRAIN.csv, grouped by AUTHOR\n"
-    "  --seed N                 split, order, augmentation, initialisation (1)\n"
-    "  --skip-invalid           skip bad manifest rows (counted) instead of stopping\n"
-    "partitions (one head each, coarse to fine):\n"
-    "  --partitions A.csv,B.csv,...  given partition files, or\n"
-    "  --tau-min N --tau-max A,B,... built on the training photos, written as\n"
-    "                           MODEL.cells_N_A.csv ... (MODEL without .safetensors)\n"
-    "  --scene S3|S16|S365|none scene head from the manifest's S3_Label, S16_Label or\n"
-    "                           S365_Label (default: S3 when present); photos without\n"
-    "                           a label are left out of that head's loss\n"
-    "network:\n"
-    "  --backbone FILE          ImageNet weights (default resnet50-imagenet.safetensors in\n"
-    "                           models/, share/geoloc or $GEOLOC_DATA_DIR: run\n"
-    "                           tools/fetch-backbone.sh); input normalisation from its\n"
-    "                           geoloc.input metadata\n"
-    "  --image-size N           crop side fed to the network (224)\n"
-    "mode:\n"
-    "  --mode heads|full        heads (default): backbone features computed once and\n"
-    "                           cached, linear heads trained on them (seconds per epoch);\n"
-    "                           full: fine-tune the whole network\n"
-    "  --views N                heads: views per training photo: 3 = the three crops,\n"
-    "                           6 = and their flips (default), more = and random\n"
-    "                           resized crops from a fixed seed\n"
-    "  --no-standardize         heads: train on raw features (default: standardised,\n"
-    "                           folded into the saved heads)\n"
-    "  --features FILE          features cache (MODEL.features.safetensors), reused when\n"
-    "                           backbone, photos, views and image size match\n"
-    "optimisation (defaults: the paper's recipe):\n"
-    "  --epochs N               heads 30, full 15 (0: only the baselines, no model)\n"
-    "  --lr X                   0.01\n"
-    "  --lr-schedule S          per epoch: constant, step:N[:G], multistep:A,B[:G],\n"
-    "                           exp:G, cosine:T[:MIN], +warmup:W[:F] (step:5:0.5)\n"
-    "  --momentum X             0.9\n"
-    "  --weight-decay X         1e-4\n"
-    "  --nesterov               Nesterov momentum\n"
-    "  --batch N                photos per step (full 128; heads: views, 256)\n"
-    "  --micro-batch N          full: photos per network call, gradients accumulated (32)\n"
-    "  --loss mean|sum          mean (default) or sum of the partitions' cross-entropies,\n"
-    "                           plus the scene's\n"
-    "  --freeze-backbone        full: update only the heads\n"
-    "  --backbone-lr-scale X    full: the backbone's lr multiplier (1)\n"
-    "outputs:\n"
-    "  --out MODEL              the model file; next to it MODEL.log.csv (one line per\n"
-    "                           epoch), MODEL.ckpt.safetensors (checkpoint)\n"
-    "  --heads-only             leave the backbone out, name its file (default in heads mode)\n"
-    "  --with-backbone          heads mode: store the backbone in the model file too\n"
-    "  --checkpoint FILE        checkpoint file\n"
-    "  --log FILE               CSV log file\n"
-    "  --checkpoint-every N     also checkpoint every N steps (default: every epoch)\n"
-    "  --log-every N            also log every N steps (full: 1, heads: 0 = epochs only)\n"
-    "  --resume                 continue exactly where the checkpoint left off (an\n"
-    "                           interrupted feature extraction continues at its last\n"
-    "                           saved chunk with or without it)\n"
-    "  --baselines              also report on the validation photos: the training\n"
-    "                           photos' most populated cell, and the nearest training\n"
-    "                           photo in backbone-feature space (1-NN, cosine)\n"
-    "  --threads N              photo decoding threads (1; 0 = one per core)\n"
-    "Network threads: OMP_NUM_THREADS (default: one per core).\n";
+    "TRAIN.csv ('-': standard input) is a manifest: IMG_ID, LAT, LON, [AUTHOR],\n"
+    "[S3_Label ...]. Give the photos (--images or --shards) and the partitions\n"
+    "(--partitions, or --tau-min and --tau-max). Defaults: the paper's recipe;\n"
+    "those shown are the --mode's.\n",
+    TRAIN_OPTIONS,
+    "Network threads: OMP_NUM_THREADS (default: one per core).\n"
+    "Exit status: 0 on success, 1 on a failure, 2 on a usage error.\n"};
 
 typedef struct progress {
     int tty;
@@ -179,183 +231,138 @@ static void on_event(void *ctx, const geoloc_train_event *ev) {
     }
 }
 
-static int parse_double(const char *cmd, const char *opt, const char *text, double *out) {
-    char *end;
-    double v = strtod(text, &end);
-    if (end == text || *end || !isfinite(v) || v < 0) {
-        fprintf(stderr, "%s: %s: expected a non-negative number, got '%s'\n", cmd, opt, text);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 static void on_skip(void *ctx, const char *message) {
     (void)ctx;
     fprintf(stderr, "geoloc train: skipped %s\n", message);
 }
 
-/* Reads the comma-separated partition files; names are their stems. */
-static int read_partitions(const char *cmd, char *list, geoloc_partition **parts, char names[][64], size_t *n) {
-    *n = 0;
-    for (char *save = NULL, *f = strtok_r(list, ",", &save); f; f = strtok_r(NULL, ",", &save)) {
-        if (*n == 6) {
-            fprintf(stderr, "%s: --partitions: at most 6 files\n", cmd);
-            return -1;
-        }
+/* Reads the partition files; names are their stems. */
+static int read_partitions(const char *cmd, const cli_list *files, geoloc_partition **parts, char names[][64]) {
+    for (int k = 0; k < files->n; k++) {
         geoloc_error err = {0};
-        if (geoloc_partition_read(f, &parts[*n], &err) != GEOLOC_OK) {
+        if (geoloc_partition_read(files->str[k], &parts[k], &err) != GEOLOC_OK) {
             fprintf(stderr, "%s: %s\n", cmd, err.message);
             return -1;
         }
-        cli_stem(f, names[*n], 64);
-        (*n)++;
+        cli_stem(files->str[k], names[k], 64);
     }
     return 0;
 }
 
-int cli_train(int argc, char **argv) {
-    const char *cmd = "geoloc train";
+/* The mode of the last "--mode V" or "--mode=V" before "--" (heads when none
+ * or another value): its defaults are the ones --help shows and the run
+ * starts from; cli_parse then checks V. */
+static geoloc_train_mode mode_given(int argc, char **argv) {
     geoloc_train_mode mode = GEOLOC_TRAIN_HEADS;
-    for (int k = 1; k + 1 < argc; k++)
-        if (!strcmp(argv[k], "--mode")) {
-            if (!strcmp(argv[k + 1], "full")) mode = GEOLOC_TRAIN_FULL;
-            else if (strcmp(argv[k + 1], "heads")) {
-                fprintf(stderr, "%s: --mode: heads or full, got '%s'\n", cmd, argv[k + 1]);
-                return 2;
-            }
-        }
+    for (int k = 1; k < argc && strcmp(argv[k], "--"); k++) {
+        const char *v = !strncmp(argv[k], "--mode=", 7)                   ? argv[k] + 7
+                        : !strcmp(argv[k], "--mode") && k + 1 < argc ? argv[k + 1]
+                                                                          : NULL;
+        if (v) mode = strcmp(v, "full") ? GEOLOC_TRAIN_HEADS : GEOLOC_TRAIN_FULL;
+    }
+    return mode;
+}
+
+/* The options' defaults: those of the library for `mode`. */
+static train_args defaults_of(const geoloc_train_options *o) {
+    return (train_args){.mode = o->mode, .lr_schedule = o->lr_schedule, .lr = o->lr, .momentum = o->momentum,
+                        .weight_decay = o->weight_decay, .backbone_lr_scale = o->backbone_lr_scale,
+                        .seed = o->seed, .image_size = o->image_size, .views = o->views, .epochs = o->epochs,
+                        .batch = o->batch, .micro_batch = o->micro_batch, .log_every = o->log_every,
+                        .threads = o->loader_threads};
+}
+
+/* The parsed options into the library's. */
+static void apply(const train_args *a, geoloc_train_options *o) {
+    o->out = a->out;
+    o->images_dir = a->images;
+    o->shards_dir = a->shards;
+    o->val_fraction = a->val_fraction;
+    o->seed = a->seed;
+    o->tau_min = a->tau_min.n ? a->tau_min.u64[0] : 0;
+    o->tau_max = a->tau_max.u64;
+    o->n_tau = (size_t)a->tau_max.n;
+    o->scene = SCENE_OF[a->scene];
+    o->backbone = a->backbone;
+    o->image_size = (int)a->image_size;
+    o->views = (int)a->views;
+    o->standardize = o->standardize && !a->no_standardize;
+    o->features = a->features;
+    o->epochs = (int)a->epochs;
+    o->lr = a->lr;
+    o->lr_schedule = a->lr_schedule;
+    o->momentum = a->momentum;
+    o->weight_decay = a->weight_decay;
+    o->nesterov = a->nesterov;
+    o->batch = (int)a->batch;
+    o->micro_batch = (int)a->micro_batch;
+    o->loss_sum = a->loss == 1;
+    o->freeze_backbone = a->freeze_backbone;
+    o->backbone_lr_scale = a->backbone_lr_scale;
+    if (a->heads_only) o->heads_only = 1;
+    if (a->with_backbone) o->heads_only = 0;
+    o->checkpoint = a->checkpoint;
+    o->log = a->log;
+    o->checkpoint_every = a->checkpoint_every;
+    o->log_every = a->log_every;
+    o->resume = a->resume;
+    o->baselines = a->baselines;
+    o->loader_threads = (int)a->threads;
+}
+
+/* Checks between options; 0 or CLI_EXIT_USAGE after the message. */
+static int check_args(const train_args *a, geoloc_train_mode mode) {
+    const cli_spec *spec = &TRAIN_SPEC;
+    if ((geoloc_train_mode)a->mode != mode) return cli_usage_error(spec, "--mode must be an option of its own");
+    if (!a->images == !a->shards) return cli_usage_error(spec, "give one of --images DIR and --shards DIR");
+    int built = a->tau_min.n || a->tau_max.n;
+    if (!a->partitions.n == !built || (built && !(a->tau_min.n && a->tau_max.n)))
+        return cli_usage_error(spec, "give the partitions: --partitions A.csv,B.csv,... or --tau-min N "
+                                     "--tau-max A,B,...");
+    if (a->val && a->val_fraction > 0) return cli_usage_error(spec, "--val and --val-fraction exclude each other");
+    if (a->heads_only && a->with_backbone)
+        return cli_usage_error(spec, "--heads-only and --with-backbone exclude each other");
+    return 0;
+}
+
+/* Refuses an output that is an input (or another output); 0 or CLI_EXIT_USAGE. */
+static int check_files(const train_args *a, const char *train_path) {
+    cli_file inputs[3 + MAX_PARTITIONS] = {{"TRAIN.csv", train_path}, {"--val", a->val}, {"--backbone", a->backbone}};
+    for (int k = 0; k < a->partitions.n; k++) inputs[3 + k] = (cli_file){"--partitions", a->partitions.str[k]};
+    cli_file outputs[4] = {{"--out", a->out}, {"--log", a->log}, {"--checkpoint", a->checkpoint},
+                           {"--features", a->features}};
+    return cli_check_outputs(TRAIN_SPEC.name, inputs, 3 + a->partitions.n, outputs, 4);
+}
+
+int cli_train(int argc, char **argv) {
+    const char *cmd = TRAIN_SPEC.name;
+    geoloc_train_mode mode = mode_given(argc, argv);
     geoloc_train_options o = geoloc_train_options_default(mode);
-    const char *train_path = NULL, *val_path = NULL, *parts_arg = NULL;
-    uint64_t tau_max[6];
-    long tau_min = -1;
-    int skip_invalid = 0;
-    for (int k = 1; k < argc; k++) {
-        const char *a = argv[k], *v = NULL;
-        long n;
-        if (cli_is_help(a)) {
-            fputs(USAGE, stdout);
-            return 0;
-        }
-        int flag = 1;
-        if (!strcmp(a, "--skip-invalid")) skip_invalid = 1;
-        else if (!strcmp(a, "--nesterov")) o.nesterov = 1;
-        else if (!strcmp(a, "--freeze-backbone")) o.freeze_backbone = 1;
-        else if (!strcmp(a, "--no-standardize")) o.standardize = 0;
-        else if (!strcmp(a, "--heads-only")) o.heads_only = 1;
-        else if (!strcmp(a, "--with-backbone")) o.heads_only = 0;
-        else if (!strcmp(a, "--resume")) o.resume = 1;
-        else if (!strcmp(a, "--baselines")) o.baselines = 1;
-        else flag = 0;
-        if (flag) continue;
-        if (a[0] != '-' || !a[1]) {
-            if (cli_single_argument(cmd, USAGE, "training manifest", a, &train_path)) return 2;
-            continue;
-        }
-        if (!(v = cli_option_value(cmd, argc, argv, &k))) return 2;
-        if (!strcmp(a, "--mode")) continue;
-        else if (!strcmp(a, "--out")) o.out = v;
-        else if (!strcmp(a, "--images")) o.images_dir = v;
-        else if (!strcmp(a, "--shards")) o.shards_dir = v;
-        else if (!strcmp(a, "--val")) val_path = v;
-        else if (!strcmp(a, "--backbone")) o.backbone = v;
-        else if (!strcmp(a, "--features")) o.features = v;
-        else if (!strcmp(a, "--checkpoint")) o.checkpoint = v;
-        else if (!strcmp(a, "--log")) o.log = v;
-        else if (!strcmp(a, "--lr-schedule")) o.lr_schedule = v;
-        else if (!strcmp(a, "--partitions")) parts_arg = v;
-        else if (!strcmp(a, "--val-fraction")) {
-            if (parse_double(cmd, a, v, &o.val_fraction)) return 2;
-        } else if (!strcmp(a, "--lr")) {
-            if (parse_double(cmd, a, v, &o.lr)) return 2;
-        } else if (!strcmp(a, "--momentum")) {
-            if (parse_double(cmd, a, v, &o.momentum)) return 2;
-        } else if (!strcmp(a, "--weight-decay")) {
-            if (parse_double(cmd, a, v, &o.weight_decay)) return 2;
-        } else if (!strcmp(a, "--backbone-lr-scale")) {
-            if (parse_double(cmd, a, v, &o.backbone_lr_scale)) return 2;
-        } else if (!strcmp(a, "--tau-max")) {
-            int m = cli_parse_uint_list(cmd, a, v, tau_max, 6);
-            if (m < 0) return 2;
-            o.tau_max = tau_max;
-            o.n_tau = (size_t)m;
-        } else if (!strcmp(a, "--loss")) {
-            if (strcmp(v, "mean") && strcmp(v, "sum")) {
-                fprintf(stderr, "%s: --loss: mean or sum, got '%s'\n", cmd, v);
-                return 2;
-            }
-            o.loss_sum = !strcmp(v, "sum");
-        } else if (!strcmp(a, "--scene")) {
-            if (!strcmp(v, "S3")) o.scene = GEOLOC_SCENE_S3;
-            else if (!strcmp(v, "S16")) o.scene = GEOLOC_SCENE_S16;
-            else if (!strcmp(v, "S365")) o.scene = GEOLOC_SCENE_S365;
-            else if (!strcmp(v, "none")) o.scene = GEOLOC_SCENE_NONE;
-            else {
-                fprintf(stderr, "%s: --scene: S3, S16, S365 or none, got '%s'\n", cmd, v);
-                return 2;
-            }
-        } else {
-            static const char *const ints[] = {"--seed", "--tau-min", "--image-size", "--views", "--epochs",
-                                               "--batch", "--micro-batch", "--checkpoint-every", "--log-every",
-                                               "--threads"};
-            size_t which = 0, n_ints = sizeof ints / sizeof ints[0];
-            while (which < n_ints && strcmp(a, ints[which])) which++;
-            if (which == n_ints) {
-                fprintf(stderr, "%s: unknown option %s\n%s", cmd, a, USAGE);
-                return 2;
-            }
-            if (cli_parse_int(cmd, a, v, &n)) return 2;
-            if (n > 1000000000L) {
-                fprintf(stderr, "%s: %s: %ld is too large\n", cmd, a, n);
-                return 2;
-            }
-            switch (which) {
-            case 0: o.seed = (uint64_t)n; break;
-            case 1: tau_min = n; break;
-            case 2: o.image_size = (int)n; break;
-            case 3: o.views = (int)n; break;
-            case 4: o.epochs = (int)n; break;
-            case 5: o.batch = (int)n; break;
-            case 6: o.micro_batch = (int)n; break;
-            case 7: o.checkpoint_every = n; break;
-            case 8: o.log_every = n; break;
-            default: o.loader_threads = (int)n; break;
-            }
-        }
-    }
-    if (!train_path || !o.out || (!o.images_dir == !o.shards_dir)) {
-        fprintf(stderr, "%s: need TRAIN.csv, --out MODEL and one of --images DIR / --shards DIR\n%s", cmd, USAGE);
-        return 2;
-    }
-    if (!parts_arg == (tau_min < 0 || o.n_tau == 0) || (parts_arg && (tau_min >= 0 || o.n_tau))) {
-        fprintf(stderr, "%s: give the partitions: --partitions A.csv,B.csv,... or --tau-min N --tau-max A,B,...\n",
-                cmd);
-        return 2;
-    }
-    if (val_path && o.val_fraction > 0) {
-        fprintf(stderr, "%s: --val and --val-fraction exclude each other\n", cmd);
-        return 2;
-    }
+    train_args a = defaults_of(&o);
+    int n_args;
+    int parsed = cli_parse(&TRAIN_SPEC, &a, argc, argv, &n_args);
+    if (parsed != CLI_RUN) return parsed;
+    const char *train_path = argv[1], *val_path = a.val;
+    if (check_args(&a, mode) || check_files(&a, train_path)) return CLI_EXIT_USAGE;
+    apply(&a, &o);
     const char *stop = getenv("GEOLOC_TRAIN_STOP_AFTER"); /* testing: stop as if killed */
     if (stop && *stop) o.stop_after = strtol(stop, NULL, 10);
     const char *stop_chunks = getenv("GEOLOC_TRAIN_STOP_AFTER_CHUNKS"); /* testing: the same, extracting */
     if (stop_chunks && *stop_chunks) o.stop_after_chunks = strtol(stop_chunks, NULL, 10);
     const char *chunk = getenv("GEOLOC_TRAIN_FEATURES_CHUNK"); /* testing: photos per features chunk */
     if (chunk && *chunk) o.features_chunk = (size_t)strtoul(chunk, NULL, 10);
-    o.tau_min = tau_min < 0 ? 0 : (uint64_t)tau_min;
 
     geoloc_manifest *train = NULL, *val = NULL;
-    geoloc_partition *parts[6] = {0};
-    char names[6][64];
-    const char *name_ptr[6];
-    size_t n_parts = 0;
-    char *parts_copy = parts_arg ? strdup(parts_arg) : NULL;
-    geoloc_manifest_options mo = {.skip_invalid = skip_invalid, .on_skip = on_skip};
+    geoloc_partition *parts[MAX_PARTITIONS] = {0};
+    char names[MAX_PARTITIONS][64];
+    const char *name_ptr[MAX_PARTITIONS];
+    size_t n_parts = (size_t)a.partitions.n;
+    geoloc_manifest_options mo = {.skip_invalid = a.skip_invalid, .on_skip = on_skip};
     geoloc_error err = {0};
     int rc = 1;
-    if (parts_arg && (!parts_copy || read_partitions(cmd, parts_copy, parts, names, &n_parts))) goto done;
+    if (read_partitions(cmd, &a.partitions, parts, names)) goto done;
     for (size_t k = 0; k < n_parts; k++) name_ptr[k] = names[k];
-    if (parts_arg) {
+    if (n_parts) {
         o.partitions = (const geoloc_partition *const *)parts;
         o.partition_names = name_ptr;
         o.n_partitions = n_parts;
@@ -403,8 +410,7 @@ int cli_train(int argc, char **argv) {
         printf("validation: %s\n", line);
     }
 done:
-    free(parts_copy);
-    for (size_t k = 0; k < 6; k++) geoloc_partition_free(parts[k]);
+    for (size_t k = 0; k < MAX_PARTITIONS; k++) geoloc_partition_free(parts[k]);
     geoloc_manifest_free(train);
     geoloc_manifest_free(val);
     return rc;

@@ -12,67 +12,6 @@
 #include <time.h>
 #include <unistd.h>
 
-int cli_is_help(const char *arg) { return !strcmp(arg, "--help") || !strcmp(arg, "-h"); }
-
-int cli_parse_uint_list(const char *cmd, const char *option, const char *text, uint64_t *out,
-                        int max) {
-    int n = 0;
-    const char *p = text;
-    for (;;) {
-        char *end;
-        errno = 0;
-        if (*p < '0' || *p > '9') goto bad;
-        unsigned long long v = strtoull(p, &end, 10);
-        if (errno || end == p || v == 0) goto bad;
-        if (n == max) {
-            fprintf(stderr, "%s: %s: at most %d values\n", cmd, option, max);
-            return -1;
-        }
-        out[n++] = v;
-        if (*end == '\0') return n;
-        if (*end != ',') goto bad;
-        p = end + 1;
-    }
-bad:
-    fprintf(stderr, "%s: %s: expected positive integers separated by commas, got '%s'\n", cmd,
-            option, text);
-    return -1;
-}
-
-int cli_parse_int(const char *cmd, const char *option, const char *text, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (errno || end == text || *end != '\0' || v < 0) {
-        fprintf(stderr, "%s: %s: expected a non-negative integer, got '%s'\n", cmd, option, text);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-int cli_single_argument(const char *cmd, const char *usage, const char *what, const char *arg,
-                        const char **slot) {
-    if (arg[0] == '-' && arg[1] != '\0') {
-        fprintf(stderr, "%s: unknown option %s\n%s", cmd, arg, usage);
-        return 2;
-    }
-    if (*slot) {
-        fprintf(stderr, "%s: one %s expected, got '%s' and '%s'\n", cmd, what, *slot, arg);
-        return 2;
-    }
-    *slot = arg;
-    return 0;
-}
-
-const char *cli_option_value(const char *cmd, int argc, char **argv, int *k) {
-    if (*k + 1 >= argc) {
-        fprintf(stderr, "%s: option %s needs a value\n", cmd, argv[*k]);
-        return NULL;
-    }
-    return argv[++*k];
-}
-
 void cli_stem(const char *path, char *out, size_t size) {
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
@@ -156,16 +95,26 @@ int cli_compare_strings(const void *a, const void *b) {
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* 1 when the file is standard input or output ("-"). */
+static int is_std(const cli_file *f) { return f->path && !strcmp(f->path, "-"); }
+
 /* 1 when two files of a command are one: "-" only meets "-" among outputs. */
 static int same(const cli_file *a, int a_is_output, const cli_file *b) {
     if (!a->path || !b->path) return 0;
-    int a_std = !strcmp(a->path, "-"), b_std = !strcmp(b->path, "-");
+    int a_std = is_std(a), b_std = is_std(b);
     if (a_std || b_std) return a_std && b_std && a_is_output;
     return geoloc_same_file(a->path, b->path);
 }
 
 int cli_check_outputs(const char *cmd, const cli_file *inputs, int n_inputs, const cli_file *outputs,
                       int n_outputs) {
+    for (int i = 0; i < n_inputs; i++)
+        for (int j = 0; j < i; j++)
+            if (is_std(&inputs[j]) && is_std(&inputs[i])) {
+                fprintf(stderr, "%s: %s and %s are both '-': only one input can be standard input\n", cmd,
+                        inputs[j].what, inputs[i].what);
+                return CLI_EXIT_USAGE;
+            }
     for (int o = 0; o < n_outputs; o++) {
         for (int i = 0; i < n_inputs; i++)
             if (same(&inputs[i], 0, &outputs[o])) {
@@ -181,6 +130,14 @@ int cli_check_outputs(const char *cmd, const cli_file *inputs, int n_inputs, con
             }
     }
     return 0;
+}
+
+int cli_check_stdout(const char *cmd) {
+    errno = 0;
+    if (fflush(stdout) == 0 && !ferror(stdout)) return 0;
+    if (errno == EPIPE) return 0; /* the reader left (SIGPIPE ignored): nothing to say */
+    fprintf(stderr, "%s: cannot write the output: %s\n", cmd, strerror(errno ? errno : EIO));
+    return 1;
 }
 
 int cli_finish_stdout(int rc) {

@@ -3,29 +3,6 @@
 #define GEOLOC_CLI_UTIL_H
 
 #include <stddef.h>
-#include <stdint.h>
-
-/* Hand-parsing helpers of the last command not yet on cli_options.h (train):
- * remove them with its conversion. */
-
-/* 1 if argv[k] is "--help" or "-h". */
-int cli_is_help(const char *arg);
-
-/* Parses "5000,2000,1000" into out[0..max); returns the count, or -1 with a
- * message on stderr naming `cmd` and `option`. Values must be positive. */
-int cli_parse_uint_list(const char *cmd, const char *option, const char *text, uint64_t *out,
-                        int max);
-
-/* Parses a whole non-negative integer option value; -1 with a message on failure. */
-int cli_parse_int(const char *cmd, const char *option, const char *text, long *out);
-
-/* Takes a command's one positional argument into *slot, refusing unknown
- * options and a second argument with a message on stderr; 0, or 2 (usage). */
-int cli_single_argument(const char *cmd, const char *usage, const char *what, const char *arg,
-                        const char **slot);
-
-/* Takes the value of option argv[*k] (advancing *k); NULL with a message if missing. */
-const char *cli_option_value(const char *cmd, int argc, char **argv, int *k);
 
 /* File name without directory and extension ("dir/cells_50_5000.csv" -> "cells_50_5000"). */
 void cli_stem(const char *path, char *out, size_t size);
@@ -52,10 +29,15 @@ typedef struct cli_file {
 
 /* Refuses, before any work, an output that is one of the inputs or another
  * output (same name, or the same device and inode: io/same_file.h); "-" is
- * standard input as an input and standard output as an output. 0 when all
+ * standard input as an input and standard output as an output; also refuses
+ * "-" given as two inputs (standard input can be read once). 0 when all
  * differ, else 2 (usage) after a message naming both on stderr. */
 int cli_check_outputs(const char *cmd, const cli_file *inputs, int n_inputs, const cli_file *outputs,
                       int n_outputs);
+
+/* Flushes standard output; 0, or 1 after "CMD: cannot write the output: WHY"
+ * on stderr (disk full, I/O error; nothing when the reader left). */
+int cli_check_stdout(const char *cmd);
 
 /* Flushes standard output and checks that everything written to it arrived:
  * on an error after a command that succeeded (rc 0 or 3) prints "geoloc:

@@ -46,7 +46,7 @@ csv_reader *csv_open(const char *path, geoloc_error *err) {
     size_t size;
     if (mapped_file_open(path, &data, &size, err) != GEOLOC_OK) return NULL;
     if (size > 0) madvise((void *)data, size, MADV_SEQUENTIAL | MADV_WILLNEED);
-    csv_reader *r = reader_new(data, size, path, size > 0);
+    csv_reader *r = reader_new(data, size, strcmp(path, "-") ? path : "(standard input)", size > 0);
     if (!r) {
         mapped_file_close(data, size);
         error_set(err, GEOLOC_E_NOMEM, "%s: out of memory", path);
