@@ -71,7 +71,7 @@ geoloc_status train_validate_heads(const train_heads *H, geoloc_distance_summary
                 geoloc_error e;
                 if (train_answer(H->model, c, (const float *const *)probs, &lat[i], &lng[i], &e) != GEOLOC_OK) {
                     refused = 1;
-#pragma omp critical(train_answer_error)
+#pragma omp critical
                     answer_err = e;
                 }
             }
