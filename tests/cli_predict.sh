@@ -179,6 +179,15 @@ expect_match 0 "3 photos predicted, 0 skipped.*photos/s" err "folder: photos/s"
 check "folder walked in order, other files left out" \
     '[ "$(cut -d: -f1 <<<"$out" | tr "\n" " ")" = "$tmp/folder/a.jpg $tmp/folder/b/z.JPG $tmp/folder/c.jpeg " ]'
 check "the same photo gives the same answer in any batch" '[ "$(cut -d: -f2- <<<"$out" | sort -u | wc -l)" -eq 1 ]'
+# a HEIC photo (phones' default) in a folder is walked and answered like the others
+mkdir "$tmp/heic"
+if command -v heif-enc >/dev/null && heif-enc -q 90 -o "$tmp/heic/d.heic" "$photo" >/dev/null 2>&1 &&
+   [ -s "$tmp/heic/d.heic" ]; then
+    run_geoloc predict --model "$model" --format csv "$tmp/heic"
+    check "a HEIC photo in a folder is predicted" '[ $rc -eq 0 ] && [[ $out == *"$tmp/heic/d.heic,"* ]]'
+else
+    echo "heif-enc (libheif-examples) cannot encode here: HEIC folder check skipped"
+fi
 
 # ---- trustworthy output ----------------------------------------------------------------
 mkdir "$tmp/ff"

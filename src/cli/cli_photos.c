@@ -24,7 +24,10 @@ int cli_is_photo_name(const char *name) {
     if (n == 0 || n >= sizeof ext) return 0;
     for (size_t i = 0; i < n; i++) ext[i] = (char)tolower((unsigned char)dot[1 + i]);
     ext[n] = '\0';
-    return !strcmp(ext, "jpg") || !strcmp(ext, "jpeg") || !strcmp(ext, "png") || !strcmp(ext, "webp");
+    static const char *const PHOTO_EXTENSIONS[] = {"jpg", "jpeg", "png", "webp", "heic", "heif", "hif", NULL};
+    for (const char *const *e = PHOTO_EXTENSIONS; *e; e++)
+        if (!strcmp(ext, *e)) return 1;
+    return 0;
 }
 
 void cli_json_string(FILE *out, const char *s) { geoloc_json_write_string(out, s); }

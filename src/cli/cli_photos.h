@@ -33,7 +33,7 @@ int cli_photo_list_add(const char *cmd, cli_photo_list *l, const char *arg);
 /* Releases the list's paths. */
 void cli_photo_list_free(cli_photo_list *l);
 
-/* 1 when a file name ends in .jpg, .jpeg, .png or .webp (any case). */
+/* 1 when a file name ends in .jpg, .jpeg, .png, .webp, .heic, .heif or .hif (any case). */
 int cli_is_photo_name(const char *name);
 
 /* Writes s as a JSON string (geoloc_json_write_string: escapes, bytes that

@@ -158,9 +158,9 @@ static const cli_spec SPEC = {
     "through the model, their probabilities over the S2 cells are averaged, and\n"
     "the answer is the most probable cell's mean training-photo location\n"
     "(Müller-Budack et al., ECCV 2018). Folders are walked (.jpg, .jpeg, .png,\n"
-    ".webp; sorted by path). The photo's own EXIF GPS position is never used to\n"
-    "predict; when it has one it is printed beside the prediction with the\n"
-    "distance between them.\n",
+    ".webp, .heic, .heif, .hif; sorted by path). The photo's own EXIF GPS position\n"
+    "is never used to predict; when it has one it is printed beside the\n"
+    "prediction with the distance between them.\n",
     OPTIONS,
     "text: FILE: LAT, LON  cell TOKEN (level L) p=P  top: TOKEN (LAT, LON) P, ...\n"
     "      scene: NAME P\n"
