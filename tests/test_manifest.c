@@ -276,6 +276,9 @@ int main(int argc, char **argv) {
     test_build();
     test_bad();
     test_skip_invalid();
+    CHECK(!strcmp(geoloc_s3_label_name(0), "indoor") && !strcmp(geoloc_s3_label_name(1), "natural") &&
+              !strcmp(geoloc_s3_label_name(2), "urban") && !geoloc_s3_label_name(3) && !geoloc_s3_label_name(-1),
+          "S3 label names as GeoEstimation defines them");
     test_real(argc > 1 ? argv[1] : "../shared/data");
     test_remove_tree(tmp_dir);
     TEST_END();

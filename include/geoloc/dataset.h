@@ -60,6 +60,10 @@ typedef struct geoloc_manifest_options {
     void *ctx;
 } geoloc_manifest_options;
 
+/* The name of an S3_Label value as GeoEstimation defines them (0 indoor,
+ * 1 natural, 2 urban), or NULL outside 0..2. */
+const char *geoloc_s3_label_name(int label);
+
 /* Reads a manifest CSV: columns found by name (case-insensitive): IMG_ID
  * (or id/image_id/photo_id), LAT (lat/latitude), LON (lon/lng/longitude),
  * optional AUTHOR, S3_Label, S16_Label, S365_Label, Prob_indoor,

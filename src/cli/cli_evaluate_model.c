@@ -18,7 +18,6 @@
 #define CMD "geoloc evaluate"
 #define MAX_LISTED_MISSING 5
 
-static const char *const S3_NAMES[3] = {"indoor", "natural", "urban"};
 
 typedef struct eval_args {
     cli_prediction_args pred;
@@ -167,7 +166,7 @@ static void print_results(const eval_args *a, const cli_runner *c, const eval_ct
         printf(", \"scenes\": ");
         if (!scenes) printf("null");
         for (int l = 0; scenes && l < 3; l++) {
-            printf("%s\"%s\": {", l ? ", " : "{", S3_NAMES[l]);
+            printf("%s\"%s\": {", l ? ", " : "{", geoloc_s3_label_name(l));
             cli_print_accuracy_json(&scene[l]);
             putchar('}');
         }
@@ -182,7 +181,7 @@ static void print_results(const eval_args *a, const cli_runner *c, const eval_ct
         for (int t = 0; t < GEOLOC_N_THRESHOLDS; t++) printf(" %7s", geoloc_thresholds[t].key);
         printf("  median km\n");
         for (int l = 0; l < 3; l++) {
-            printf("  %-18s %7zu", S3_NAMES[l], scene[l].n);
+            printf("  %-18s %7zu", geoloc_s3_label_name(l), scene[l].n);
             for (int t = 0; t < GEOLOC_N_THRESHOLDS; t++) printf(" %6.2f%%", 100.0 * scene[l].accuracy[t]);
             printf("  %9.2f\n", scene[l].median_km);
         }

@@ -500,3 +500,8 @@ geoloc_status geoloc_manifest_write_rows(const geoloc_manifest *m, const size_t 
 geoloc_status geoloc_manifest_write(const geoloc_manifest *m, const char *path, geoloc_error *err) {
     return geoloc_manifest_write_rows(m, NULL, m->n, path, err);
 }
+
+const char *geoloc_s3_label_name(int label) {
+    static const char *const NAMES[3] = {"indoor", "natural", "urban"};
+    return label >= 0 && label < 3 ? NAMES[label] : NULL;
+}

@@ -114,14 +114,13 @@ static geoloc_status open_backbone(train_model *c, const train_run *r, const tra
     if (s == GEOLOC_OK && input && model_norm_parse(input, &c->norm) != 0)
         s = error_set(err, GEOLOC_E_PARSE, "%s: unknown geoloc.input \"%s\"", c->backbone_path, input);
     if (s == GEOLOC_OK) {
-        const char *names3[] = {"indoor", "natural", "urban"};
         char **names = NULL;
         int scene = train_head(d, TRAIN_HEAD_SCENE, 0);
         size_t n_scenes = scene < 0 ? 0 : (size_t)d->classes[scene];
         if (n_scenes && !(names = calloc(n_scenes, sizeof *names))) s = error_set(err, GEOLOC_E_NOMEM, "out of memory");
         for (size_t k = 0; s == GEOLOC_OK && k < n_scenes; k++) {
             char buf[32];
-            if (d->scene_kind == GEOLOC_SCENE_S3) snprintf(buf, sizeof buf, "%s", names3[k]);
+            if (d->scene_kind == GEOLOC_SCENE_S3) snprintf(buf, sizeof buf, "%s", geoloc_s3_label_name((int)k));
             else snprintf(buf, sizeof buf, "%s_%zu", d->scene_kind == GEOLOC_SCENE_S16 ? "s16" : "s365", k);
             if (!(names[k] = strdup(buf))) s = error_set(err, GEOLOC_E_NOMEM, "out of memory");
         }
