@@ -1,7 +1,8 @@
 /* geoloc: photo data sets: CSV manifests (compatible with the GeoEstimation
- * meta files), scanning a folder of photos for their EXIF GPS positions,
- * train/validation splits grouped by photographer, and packed shards that
- * hold millions of resized photos in a few large files. */
+ * meta files), photo files listed from paths and folders, scanning a folder
+ * of photos for their EXIF GPS positions, train/validation splits grouped by
+ * photographer, and packed shards that hold millions of resized photos in a
+ * few large files. */
 #ifndef GEOLOC_DATASET_H
 #define GEOLOC_DATASET_H
 
@@ -102,6 +103,39 @@ long geoloc_manifest_extra_column(const geoloc_manifest *m, const char *name);
 
 /* Releases a manifest (NULL is fine). */
 void geoloc_manifest_free(geoloc_manifest *m);
+
+/* ---- photo files from paths and folders ------------------------------------ */
+
+/* Photo paths in the order added; folders contribute their photos walked
+ * recursively (sorted by name at every level, hidden entries left out, at
+ * most 64 folders deep). Paths are owned by the list. */
+typedef struct geoloc_photo_paths {
+    char **paths;
+    size_t n, cap;
+    size_t folders;  /* folders walked */
+    size_t skipped;  /* entries reported and left out */
+} geoloc_photo_paths;
+
+/* Called for each entry a walk leaves out: its path, why ("cannot open the
+ * folder", "cannot inspect it", "folders nested too deep", "cannot follow
+ * the link", "a link to a folder (not followed)", "not a regular file") and
+ * the errno behind it (0 when none). */
+typedef void (*geoloc_walk_report_fn)(void *ctx, const char *path, const char *why, int errnum);
+
+/* 1 when a file name ends in .jpg, .jpeg, .png, .webp, .heic, .heif or .hif (any case). */
+int geoloc_is_photo_name(const char *name);
+
+/* Adds a folder's photo files (geoloc_is_photo_name, regular files or links
+ * to them), or path itself when it is not a folder (whatever its name; a
+ * missing file is left to its reader). Folders that cannot be opened,
+ * entries that cannot be inspected, links to folders, folders too deep and
+ * photo names that are not regular files go to report (may be NULL) and
+ * are counted in l->skipped. Fails only when memory runs out. */
+geoloc_status geoloc_photo_paths_add(geoloc_photo_paths *l, const char *path, geoloc_walk_report_fn report,
+                                     void *ctx, geoloc_error *err);
+
+/* Releases the list's paths and empties it. */
+void geoloc_photo_paths_free(geoloc_photo_paths *l);
 
 /* ---- scanning a folder ----------------------------------------------------- */
 

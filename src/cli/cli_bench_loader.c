@@ -9,8 +9,8 @@
 #include <time.h>
 
 #include "cli/cli_options.h"
-#include "cli/cli_photos.h"
 #include "cli/cli_util.h"
+#include "geoloc/dataset.h"
 #include "geoloc/loader.h"
 
 typedef struct {
@@ -70,7 +70,7 @@ static char **list_photos(const char *cmd, const char *dir, size_t *n_out) {
     }
     struct dirent *e;
     while ((e = readdir(d))) {
-        if (e->d_name[0] == '.' || !cli_is_photo_name(e->d_name)) continue;
+        if (e->d_name[0] == '.' || !geoloc_is_photo_name(e->d_name)) continue;
         if (n == cap) {
             cap *= 2;
             char **t = realloc(names, cap * sizeof *t);

@@ -2,108 +2,31 @@
  * the model and its predictor, prediction of files. */
 #include "cli/cli_photos.h"
 
-#include <ctype.h>
-#include <dirent.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli_util.h"
-#include "geoloc/array.h"
 #include "geoloc/image.h"
-
-#define MAX_DEPTH 64
-
-int cli_is_photo_name(const char *name) {
-    const char *dot = strrchr(name, '.');
-    if (!dot) return 0;
-    char ext[8];
-    size_t n = strlen(dot + 1);
-    if (n == 0 || n >= sizeof ext) return 0;
-    for (size_t i = 0; i < n; i++) ext[i] = (char)tolower((unsigned char)dot[1 + i]);
-    ext[n] = '\0';
-    static const char *const PHOTO_EXTENSIONS[] = {"jpg", "jpeg", "png", "webp", "heic", "heif", "hif", NULL};
-    for (const char *const *e = PHOTO_EXTENSIONS; *e; e++)
-        if (!strcmp(ext, *e)) return 1;
-    return 0;
-}
 
 void cli_json_string(FILE *out, const char *s) { geoloc_json_write_string(out, s); }
 
-static int push(const char *cmd, cli_photo_list *l, const char *path) {
-    if (geoloc_array_grow((void **)&l->paths, &l->cap, l->n + 1, sizeof *l->paths)) goto oom;
-    if (!(l->paths[l->n] = strdup(path))) goto oom;
-    l->n++;
+/* Names an entry the walk left out on stderr. */
+static void report_skip(void *cmd, const char *path, const char *why, int errnum) {
+    fprintf(stderr, "%s: skipped %s: %s%s%s\n", (const char *)cmd, path, why, errnum ? ": " : "",
+            errnum ? strerror(errnum) : "");
+}
+
+int cli_photo_paths_add(const char *cmd, geoloc_photo_paths *l, const char *arg) {
+    size_t folders = l->folders, before = l->n, skipped = l->skipped;
+    geoloc_error err = {0};
+    if (geoloc_photo_paths_add(l, arg, report_skip, (void *)cmd, &err) != GEOLOC_OK) {
+        fprintf(stderr, "%s: %s\n", cmd, err.message);
+        return -1;
+    }
+    if (l->folders > folders && l->n == before && l->skipped == skipped)
+        fprintf(stderr, "%s: no photos (.jpg, .jpeg, .png, .webp) in %s\n", cmd, arg);
     return 0;
-oom:
-    fprintf(stderr, "%s: out of memory listing photos\n", cmd);
-    return -1;
-}
-
-/* Names an entry left out on stderr and counts it. */
-static void skip(const char *cmd, cli_photo_list *l, const char *path, const char *why, int errnum) {
-    fprintf(stderr, "%s: skipped %s: %s%s%s\n", cmd, path, why, errnum ? ": " : "", errnum ? strerror(errnum) : "");
-    l->skipped++;
-}
-
-/* Adds the photos under dir, sorted by name at every level. */
-static int walk(const char *cmd, cli_photo_list *l, const char *dir, int depth) {
-    DIR *d = opendir(dir);
-    if (!d) {
-        skip(cmd, l, dir, "cannot open the folder", errno);
-        return 0;
-    }
-    cli_photo_list names = {0};
-    struct dirent *e;
-    int rc = 0;
-    while (rc == 0 && (e = readdir(d)))
-        if (e->d_name[0] != '.') rc = push(cmd, &names, e->d_name);
-    closedir(d);
-    if (names.n) qsort(names.paths, names.n, sizeof *names.paths, cli_compare_strings);
-    size_t len = strlen(dir);
-    const char *sep = len && dir[len - 1] == '/' ? "" : "/";
-    for (size_t k = 0; k < names.n && rc == 0; k++) {
-        char *path = malloc(len + strlen(names.paths[k]) + 2);
-        if (!path) {
-            fprintf(stderr, "%s: out of memory listing photos\n", cmd);
-            rc = -1;
-            break;
-        }
-        sprintf(path, "%s%s%s", dir, sep, names.paths[k]);
-        int photo = cli_is_photo_name(names.paths[k]);
-        struct stat ls, st;
-        if (lstat(path, &ls) != 0) skip(cmd, l, path, "cannot inspect it", errno);
-        else if (S_ISDIR(ls.st_mode) && depth < MAX_DEPTH) rc = walk(cmd, l, path, depth + 1);
-        else if (S_ISDIR(ls.st_mode)) skip(cmd, l, path, "folders nested too deep", 0);
-        else if (stat(path, &st) != 0) skip(cmd, l, path, "cannot follow the link", errno);
-        else if (S_ISDIR(st.st_mode)) skip(cmd, l, path, "a link to a folder (not followed)", 0);
-        else if (photo && S_ISREG(st.st_mode)) rc = push(cmd, l, path);
-        else if (photo) skip(cmd, l, path, "not a regular file", 0);
-        free(path);
-    }
-    cli_photo_list_free(&names);
-    return rc;
-}
-
-int cli_photo_list_add(const char *cmd, cli_photo_list *l, const char *arg) {
-    struct stat st;
-    if (stat(arg, &st) == 0 && S_ISDIR(st.st_mode)) {
-        size_t before = l->n, skipped = l->skipped;
-        l->folders++;
-        if (walk(cmd, l, arg, 0) != 0) return -1;
-        if (l->n == before && l->skipped == skipped)
-            fprintf(stderr, "%s: no photos (.jpg, .jpeg, .png, .webp) in %s\n", cmd, arg);
-        return 0;
-    }
-    return push(cmd, l, arg); /* a missing file is reported when it is read */
-}
-
-void cli_photo_list_free(cli_photo_list *l) {
-    for (size_t k = 0; k < l->n; k++) free(l->paths[k]);
-    free(l->paths);
-    memset(l, 0, sizeof *l);
 }
 
 /* ---- progress ------------------------------------------------------------------- */

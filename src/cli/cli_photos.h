@@ -1,5 +1,5 @@
 /* Photos for the commands that take photos and folders (predict, evaluate):
- * lists of photo files with folders walked, the options they share (model,
+ * lists of photo files with folders walked (the skipped entries printed), the options they share (model,
  * crops, partition, batch) as option-table rows, a loaded model with its
  * predictor, prediction of files through the library's batch prediction,
  * progress with an ETA. */
@@ -10,31 +10,14 @@
 #include <stdio.h>
 
 #include "cli/cli_options.h"
+#include "geoloc/dataset.h"
 #include "geoloc/model.h"
 #include "geoloc/predict.h"
 
-/* Photo paths in the order given; folders contribute their photos (.jpg,
- * .jpeg, .png, .webp, any case; hidden entries left out) walked recursively
- * in sorted order. What a walk cannot take is named on stderr ("skipped: ...")
- * and counted: folders that cannot be opened, entries that cannot be
- * inspected (broken links, no permission), links to folders (not followed)
- * and photo names that are not regular files. */
-typedef struct cli_photo_list {
-    char **paths;
-    size_t n, cap;
-    size_t folders;  /* folders walked */
-    size_t skipped;  /* entries named and left out */
-} cli_photo_list;
-
-/* Adds a file (whatever its name) or a folder's photos; 0, or -1 after a
- * message on stderr (out of memory). */
-int cli_photo_list_add(const char *cmd, cli_photo_list *l, const char *arg);
-
-/* Releases the list's paths. */
-void cli_photo_list_free(cli_photo_list *l);
-
-/* 1 when a file name ends in .jpg, .jpeg, .png, .webp, .heic, .heif or .hif (any case). */
-int cli_is_photo_name(const char *name);
+/* Adds a file or a folder's photos (geoloc_photo_paths_add), naming each
+ * entry left out on stderr ("CMD: skipped PATH: why") and a folder without
+ * photos; 0, or -1 after a message on stderr (out of memory). */
+int cli_photo_paths_add(const char *cmd, geoloc_photo_paths *l, const char *arg);
 
 /* Writes s as a JSON string (geoloc_json_write_string: escapes, bytes that
  * are not UTF-8 as \u00XX). */

@@ -125,7 +125,7 @@ typedef struct args {
     const char *out;
     int format, distribution, resume;
     long top;
-    cli_photo_list photos;
+    geoloc_photo_paths photos;
 } args;
 
 static const char *const FORMATS[] = {"text", "csv", "json", NULL};
@@ -189,7 +189,7 @@ static int parse_args(int argc, char **argv, args *a) {
     if (a->resume && (!a->out || !strcmp(a->out, "-") || a->format != FMT_CSV))
         return cli_usage_error(&SPEC, "--resume needs --out FILE and --format csv");
     for (int k = 1; k <= n; k++)
-        if (cli_photo_list_add(CMD, &a->photos, argv[k]) != 0) return CLI_EXIT_FAILURE;
+        if (cli_photo_paths_add(CMD, &a->photos, argv[k]) != 0) return CLI_EXIT_FAILURE;
     if (!a->out) return CLI_RUN;
     /* the output is none of the photos, nor the model */
     cli_file *inputs = malloc((a->photos.n + 1) * sizeof *inputs);
@@ -376,18 +376,18 @@ int cli_predict(int argc, char **argv) {
     args a = {0};
     int rc = parse_args(argc, argv, &a);
     if (rc != CLI_RUN) {
-        cli_photo_list_free(&a.photos);
+        geoloc_photo_paths_free(&a.photos);
         return rc;
     }
     if (a.photos.n == 0) {
         fprintf(stderr, CMD ": no photos to predict%s\n", a.photos.skipped ? " (everything was skipped)" : "");
-        cli_photo_list_free(&a.photos);
+        geoloc_photo_paths_free(&a.photos);
         return 1;
     }
     cli_runner c;
     if ((rc = cli_runner_open(CMD, &a.pred, (int)a.top, a.photos.n, &c)) != 0) {
         cli_runner_close(&c);
-        cli_photo_list_free(&a.photos);
+        geoloc_photo_paths_free(&a.photos);
         return rc;
     }
     out_ctx o = {.format = a.format, .top = (int)a.top, .distribution = a.distribution, .m = c.model,
@@ -439,6 +439,6 @@ int cli_predict(int argc, char **argv) {
     free(todo);
     free(header);
     cli_runner_close(&c);
-    cli_photo_list_free(&a.photos);
+    geoloc_photo_paths_free(&a.photos);
     return rc;
 }
