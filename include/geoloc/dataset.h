@@ -101,6 +101,21 @@ geoloc_status geoloc_manifest_write_rows(const geoloc_manifest *m, const size_t 
 /* Index of the extra column named `name` (case-insensitive), or -1. */
 long geoloc_manifest_extra_column(const geoloc_manifest *m, const char *name);
 
+/* What `geoloc dataset info` says about a manifest. */
+typedef struct geoloc_manifest_stats {
+    size_t n;                          /* photos */
+    double lat_min, lat_max;           /* bounding box in degrees (all 0 when n == 0) */
+    double lng_min, lng_max;
+    size_t n_authors;                  /* distinct non-empty AUTHOR values */
+    size_t n_without_author;           /* photos with an empty or absent AUTHOR */
+    size_t n_scene[3];                 /* photos per S3_Label: indoor, natural, urban */
+    size_t n_without_scene;            /* photos without an S3_Label */
+} geoloc_manifest_stats;
+
+/* Fills *out with the summary of m (one pass, plus a sort of the authors). */
+geoloc_status geoloc_manifest_summarize(const geoloc_manifest *m, geoloc_manifest_stats *out,
+                                        geoloc_error *err);
+
 /* Releases a manifest (NULL is fine). */
 void geoloc_manifest_free(geoloc_manifest *m);
 

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "geoloc/points.h"
 #include "geoloc/s2.h"
 #include "geoloc/status.h"
 
@@ -72,6 +73,13 @@ long geoloc_partition_find_latlng(const geoloc_partition *p, double lat, double 
  * contains (or equals) fine's cell k, or -1. Returns how many have none. */
 size_t geoloc_partition_ancestors(const geoloc_partition *fine, const geoloc_partition *coarse,
                                   int32_t *ancestor);
+
+/* Photo-like points drawn inside p's cells (for benchmarks and tests): for
+ * each class, round(count * scale) points at the centres of leaf cells drawn
+ * uniformly inside its cell, all shuffled; the same seed gives the same
+ * points. *out (no ids, no lines) is released with geoloc_points_free. */
+geoloc_status geoloc_partition_sample_points(const geoloc_partition *p, uint64_t seed, double scale,
+                                             geoloc_points **out, geoloc_error *err);
 
 /* Releases a partition (NULL is fine). */
 void geoloc_partition_free(geoloc_partition *p);

@@ -2,7 +2,6 @@
  * describe a manifest or a pack (pack itself: cli_dataset_pack.c). */
 #include <errno.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -302,24 +301,20 @@ static int info_manifest(const char *cmd, const char *path) {
         if (m->columns & (1u << k)) printf(",%s", names[k]);
     for (size_t j = 0; j < m->n_extra; j++) printf(",%s", m->extra_name[j]);
     printf("\n");
-    if (m->n) {
-        double la0 = 90, la1 = -90, lo0 = 180, lo1 = -180;
-        const char **authors = malloc(m->n * sizeof *authors);
-        size_t n_auth = 0, no_author = 0, distinct = 0;
-        for (size_t k = 0; k < m->n; k++) {
-            const geoloc_manifest_row *r = &m->row[k];
-            la0 = fmin(la0, r->lat), la1 = fmax(la1, r->lat);
-            lo0 = fmin(lo0, r->lng), lo1 = fmax(lo1, r->lng);
-            if (*r->author && authors) authors[n_auth++] = r->author;
-            else if (!*r->author) no_author++;
-        }
-        printf("latitude:  %.6f .. %.6f\nlongitude: %.6f .. %.6f\n", la0, la1, lo0, lo1);
-        if ((m->columns & GEOLOC_COL_AUTHOR) && authors) {
-            qsort(authors, n_auth, sizeof *authors, cli_compare_strings);
-            for (size_t k = 0; k < n_auth; k++) distinct += k == 0 || strcmp(authors[k], authors[k - 1]);
-            printf("authors:   %zu (%zu photos without one)\n", distinct, no_author);
-        }
-        free(authors);
+    geoloc_manifest_stats st;
+    geoloc_error err;
+    if (geoloc_manifest_summarize(m, &st, &err) != GEOLOC_OK) {
+        fprintf(stderr, "%s: %s\n", cmd, err.message);
+        geoloc_manifest_free(m);
+        return 1;
+    }
+    if (st.n) {
+        printf("latitude:  %.6f .. %.6f\nlongitude: %.6f .. %.6f\n", st.lat_min, st.lat_max, st.lng_min, st.lng_max);
+        if (m->columns & GEOLOC_COL_AUTHOR)
+            printf("authors:   %zu (%zu photos without one)\n", st.n_authors, st.n_without_author);
+        if (m->columns & GEOLOC_COL_S3)
+            printf("scenes:    %zu indoor, %zu natural, %zu urban (%zu photos without a label)\n", st.n_scene[0],
+                   st.n_scene[1], st.n_scene[2], st.n_without_scene);
     }
     geoloc_manifest_free(m);
     return 0;
