@@ -153,6 +153,13 @@ geoloc_status image_decode_heif(const uint8_t *data, size_t size, const char *na
         heif_file_close(&f);
         return st;
     }
+    /* A grid image's tiles and canvas are sized by its grid descriptor, which
+     * may claim far more than the checked size: libheif's side limit, which it
+     * applies at decoding too, becomes the checked size itself. */
+    int side = w > h ? w : h;
+    if (cw > side) side = cw;
+    if (ch > side) side = ch;
+    heif_context_set_maximum_image_size_limit(f.ctx, side > 0 ? side : 1);
     struct heif_decoding_options *dopt = heif_decoding_options_alloc();
     if (!dopt) {
         heif_file_close(&f);
