@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli/cli_dataset.h"
+#include "cli/cli_progress.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "geoloc/dataset.h"
@@ -33,43 +34,6 @@ geoloc_manifest *cli_read_manifest(const char *cmd, const char *path, int skip_i
         fprintf(stderr, "%s: %s: skipped %zu invalid rows%s\n", cmd, path, m->n_skipped,
                 m->n_skipped > 10 ? " (first 10 shown)" : "");
     return m;
-}
-
-/* Seconds as "1:05:09" or "5:09". */
-static void format_duration(double seconds, char *out, size_t size) {
-    long s = seconds < 0 ? 0 : seconds > 1e7 ? 9999999 : (long)(seconds + 0.5);
-    if (s >= 3600) snprintf(out, size, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
-    else snprintf(out, size, "%ld:%02ld", s / 60, s % 60);
-}
-
-/* The one progress line of the process. */
-static struct {
-    double start, shown_at; /* cli_now_seconds() of the first update and of the last line; 0: none */
-    int shown;              /* a line is on the terminal */
-} progress_line;
-
-void cli_progress(void *ctx, size_t done, size_t total) {
-    if (!isatty(STDERR_FILENO)) return;
-    double now = cli_now_seconds();
-    if (progress_line.start == 0) progress_line.start = now;
-    if (progress_line.shown && now - progress_line.shown_at < 0.2 && done != total) return;
-    progress_line.shown = 1;
-    progress_line.shown_at = now;
-    if (!total) {
-        fprintf(stderr, "\r%s: %zu found\033[K", (const char *)ctx, done);
-        return;
-    }
-    double elapsed = now - progress_line.start, rate = elapsed > 0 ? (double)done / elapsed : 0;
-    char eta[32] = "--:--";
-    if (rate > 0) format_duration((double)(total - done) / rate, eta, sizeof eta);
-    fprintf(stderr, "\r%s: %zu/%zu (%.0f%%), %.1f/s, ETA %s\033[K", (const char *)ctx, done, total,
-            100.0 * (double)done / (double)total, rate, eta);
-}
-
-void cli_progress_end(void) {
-    if (progress_line.shown) fputs("\r\033[K", stderr);
-    progress_line.shown = 0;
-    progress_line.start = 0;
 }
 
 /* ---- scan ------------------------------------------------------------------------ */
@@ -116,11 +80,13 @@ static int dataset_scan(int argc, char **argv) {
     cli_file outputs[2] = {{"--out", out}, {"--report", report}};
     if (cli_check_outputs(cmd, NULL, 0, outputs, 2) != 0) return CLI_EXIT_USAGE;
     double t0 = cli_now_seconds();
-    geoloc_scan_options opt = {(int)a.threads, cli_progress, "scan"};
+    cli_progress progress;
+    cli_progress_start(&progress, "scan", NULL, 0);
+    geoloc_scan_options opt = {(int)a.threads, cli_progress_callback, &progress};
     geoloc_scan_result *r;
     geoloc_error err;
     geoloc_status st = geoloc_dataset_scan(dir, &opt, &r, &err);
-    cli_progress_end();
+    cli_progress_clear(&progress);
     if (st != GEOLOC_OK) {
         fprintf(stderr, "%s: %s\n", cmd, err.message);
         return 1;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli_dataset.h"
+#include "cli/cli_progress.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "geoloc/dataset.h"
@@ -48,12 +49,13 @@ static const cli_spec PACK_SPEC = {
 typedef struct {
     geoloc_atomic_file *report; /* or NULL */
     size_t shown;
+    cli_progress progress;
 } skip_ctx;
 
 static void on_skip(void *ctx, const char *id, const char *message) {
     skip_ctx *s = ctx;
     if (s->shown++ < 10) {
-        cli_progress_end();
+        cli_progress_clear(&s->progress);
         fprintf(stderr, "skipped %s: %s\n", id, message);
     }
     if (s->report) {
@@ -65,8 +67,7 @@ static void on_skip(void *ctx, const char *id, const char *message) {
 }
 
 static void on_progress(void *ctx, size_t done, size_t total) {
-    (void)ctx;
-    cli_progress("pack", done, total);
+    cli_progress_callback(&((skip_ctx *)ctx)->progress, done, total);
 }
 
 int cli_dataset_pack(int argc, char **argv) {
@@ -92,7 +93,7 @@ int cli_dataset_pack(int argc, char **argv) {
     }
     geoloc_error err;
     geoloc_atomic_file rep;
-    skip_ctx sc = {NULL, 0};
+    skip_ctx sc = {.report = NULL};
     if (report) {
         if (geoloc_atomic_file_open(&rep, report, &err) != GEOLOC_OK) {
             fprintf(stderr, "%s: %s\n", cmd, err.message);
@@ -106,9 +107,9 @@ int cli_dataset_pack(int argc, char **argv) {
                                (int)a.threads, on_skip, on_progress, &sc};
     geoloc_pack_stats s;
     double t0 = cli_now_seconds();
-    cli_progress("pack", 0, m->n); /* the rate and time left count from here */
+    cli_progress_start(&sc.progress, "pack", NULL, m->n);
     geoloc_status st = geoloc_dataset_pack(m, images, out_dir, &opt, &s, &err);
-    cli_progress_end();
+    cli_progress_clear(&sc.progress);
     int rc = 0;
     if (st != GEOLOC_OK) {
         fprintf(stderr, "%s: %s\n", cmd, err.message);

@@ -12,6 +12,7 @@
 #include "cli/cli_evaluate.h"
 #include "cli/cli_options.h"
 #include "cli/cli_photos.h"
+#include "cli/cli_progress.h"
 #include "cli/cli_util.h"
 #include "geoloc/io.h"
 
@@ -82,7 +83,7 @@ typedef struct eval_ctx {
     double *pred_lat, *pred_lon, *km;
     unsigned char *ok;
     size_t done, failed;
-    cli_eta eta;
+    cli_progress progress;
 } eval_ctx;
 
 static int on_result(void *ctx, const geoloc_photo_answer *r) {
@@ -95,10 +96,10 @@ static int on_result(void *ctx, const geoloc_photo_answer *r) {
         e->km[r->index] = geoloc_haversine_km(row->lat, row->lng, r->pred->lat, r->pred->lon);
     } else {
         e->failed++;
-        cli_eta_clear(&e->eta);
+        cli_progress_clear(&e->progress);
         fprintf(stderr, CMD ": %s (skipped)\n", r->error);
     }
-    cli_eta_update(&e->eta, ++e->done);
+    cli_progress_update(&e->progress, ++e->done);
     return 0;
 }
 
@@ -244,10 +245,10 @@ int cli_evaluate_model(int argc, char **argv) {
     if (rc == 0) {
         double t0 = cli_now_seconds();
         geoloc_batch_stats stats;
-        cli_eta_start(&e.eta, "evaluate", m->n);
+        cli_progress_start(&e.progress, "evaluate", "photos", m->n);
         int failed = cli_predict_paths(CMD, &c, (const char *const *)paths, m->n, 0, on_result, &e, &stats);
         double seconds = cli_now_seconds() - t0;
-        cli_eta_clear(&e.eta);
+        cli_progress_clear(&e.progress);
         if (failed) {
             rc = 1;
         } else if (stats.failed == m->n) {

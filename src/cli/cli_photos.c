@@ -4,7 +4,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cli/cli_util.h"
 #include "geoloc/image.h"
@@ -30,26 +29,6 @@ int cli_photo_paths_add(const char *cmd, geoloc_photo_paths *l, const char *arg)
 }
 
 /* ---- progress ------------------------------------------------------------------- */
-
-void cli_eta_start(cli_eta *e, const char *what, size_t total) {
-    *e = (cli_eta){what, total, cli_now_seconds(), 0, 0, isatty(STDERR_FILENO)};
-}
-
-void cli_eta_update(cli_eta *e, size_t done) {
-    double now = cli_now_seconds();
-    if (!e->tty || (now - e->last < 0.25 && done < e->total)) return;
-    e->last = now;
-    double rate = now > e->start ? (double)done / (now - e->start) : 0;
-    long eta = rate > 0 ? (long)((double)(e->total - done) / rate + 0.5) : 0;
-    fprintf(stderr, "\r%s: %zu/%zu photos, %.1f photos/s, ETA %02ld:%02ld\033[K", e->what, done, e->total, rate,
-            eta / 60, eta % 60);
-    e->shown = 1;
-}
-
-void cli_eta_clear(cli_eta *e) {
-    if (e->shown) fputs("\r\033[K", stderr);
-    e->shown = 0;
-}
 
 /* ---- the model ------------------------------------------------------------------ */
 

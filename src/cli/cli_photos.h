@@ -23,25 +23,6 @@ int cli_photo_paths_add(const char *cmd, geoloc_photo_paths *l, const char *arg)
  * are not UTF-8 as \u00XX). */
 void cli_json_string(FILE *out, const char *s);
 
-/* Progress of a long run on a terminal: a line on stderr updated in place,
- * "WHAT: N/M photos, X photos/s, ETA mm:ss"; nothing when stderr is not a
- * terminal. */
-typedef struct cli_eta {
-    const char *what;
-    size_t total;
-    double start, last;  /* seconds */
-    int shown, tty;
-} cli_eta;
-
-/* Starts counting (total photos to do). */
-void cli_eta_start(cli_eta *e, const char *what, size_t total);
-
-/* Shows done of total (at most a few times a second). */
-void cli_eta_update(cli_eta *e, size_t done);
-
-/* Clears the line (before other messages and at the end). */
-void cli_eta_clear(cli_eta *e);
-
 /* The options predict and evaluate share, as parsed from their tables. */
 typedef struct cli_prediction_args {
     const char *model;     /* --model FILE (NULL: $GEOLOC_MODEL, else the default model) */

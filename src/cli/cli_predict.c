@@ -7,6 +7,7 @@
 
 #include "cli/cli_options.h"
 #include "cli/cli_photos.h"
+#include "cli/cli_progress.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "geoloc/array.h"
@@ -24,7 +25,7 @@ typedef struct out_ctx {
     size_t answer;     /* the answering partition */
     FILE *out;
     geoloc_json json;
-    cli_eta eta;
+    cli_progress progress;
     size_t done;
     int write_errno;   /* the output could not be written (0: fine) */
 } out_ctx;
@@ -101,12 +102,12 @@ static void print_csv(out_ctx *o, const geoloc_photo_answer *a) {
 static int on_answer(void *ctx, const geoloc_photo_answer *a) {
     out_ctx *o = ctx;
     if (!a->pred) {
-        cli_eta_clear(&o->eta);
+        cli_progress_clear(&o->progress);
         fprintf(stderr, CMD ": %s (skipped)\n", a->error);
     }
     for (int k = 0; a->pred && k < a->n_warnings && k < GEOLOC_IMAGE_MAX_WARNINGS; k++)
         if (a->warnings[k][0]) { /* damaged but decoded: answered, and said so */
-            cli_eta_clear(&o->eta);
+            cli_progress_clear(&o->progress);
             fprintf(stderr, CMD ": %s: warning: %s (answered from what could be decoded)\n", a->name, a->warnings[k]);
         }
     if (o->format == FMT_JSON) geoloc_answer_write_json(&o->json, o->m, a);
@@ -116,7 +117,7 @@ static int on_answer(void *ctx, const geoloc_photo_answer *a) {
         o->write_errno = errno ? errno : EIO;
         return 1;
     }
-    cli_eta_update(&o->eta, ++o->done);
+    cli_progress_update(&o->progress, ++o->done);
     return 0;
 }
 
@@ -410,12 +411,12 @@ int cli_predict(int argc, char **argv) {
     if (rc == 0 && todo) {
         if (a.format == FMT_CSV && !o.journal) fputs(header, o.out);
         if (a.format == FMT_JSON) json_begin(&o, &c);
-        if (a.photos.folders) cli_eta_start(&o.eta, "predict", n);
+        if (a.photos.folders) cli_progress_start(&o.progress, "predict", "photos", n);
         double t0 = cli_now_seconds();
         errno = 0;
         int failed = cli_predict_paths(CMD, &c, (const char *const *)todo, n, a.distribution, on_answer, &o, &st);
         seconds = cli_now_seconds() - t0;
-        cli_eta_clear(&o.eta);
+        cli_progress_clear(&o.progress);
         if (!o.write_errno && a.format == FMT_JSON && json_end(&o, &st) != 0) /* valid JSON even after a failure */
             o.write_errno = errno ? errno : EIO;
         if (!failed && !o.write_errno && (fflush(o.out) != 0 || ferror(o.out))) o.write_errno = errno ? errno : EIO;
