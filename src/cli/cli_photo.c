@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli/cli_photos.h"
 #include "cli/cli_util.h"
@@ -85,19 +84,17 @@ static void inspect(const char *path, int decode, photo_report *r) {
     }
     r->ok = 1;
     if (decode) {
-        struct timespec t0, t1;
         geoloc_image img;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        double t0 = cli_now_seconds();
         geoloc_status st = geoloc_image_decode(data, size, path, NULL, &img, &err);
-        clock_gettime(CLOCK_MONOTONIC, &t1);
+        double t1 = cli_now_seconds();
         if (st == GEOLOC_OK) {
             r->decoded = 1;
             r->dec_w = img.width;
             r->dec_h = img.height;
             r->n_warnings = img.n_warnings;
             memcpy(r->warnings, img.warnings, sizeof r->warnings);
-            r->dec_ms =
-                1e3 * (double)(t1.tv_sec - t0.tv_sec) + 1e-6 * (double)(t1.tv_nsec - t0.tv_nsec);
+            r->dec_ms = 1e3 * (t1 - t0);
             geoloc_image_free(&img);
         } else {
             r->ok = 0;
