@@ -195,6 +195,13 @@ static void test_reference(const char *path) {
     geoloc_safetensors_close(st);
 }
 
+/* The header length a file's first 8 bytes give (little endian); 0 for NULL. */
+static uint64_t header_size(const unsigned char *raw) {
+    uint64_t h = 0;
+    for (int k = 7; raw && k >= 0; k--) h = (h << 8) | raw[k];
+    return h;
+}
+
 static void test_round_trip(void) {
     float a[6] = {1, 2, 3, 4, 5, 6};
     int64_t ids[2] = {-1, 1};
@@ -210,8 +217,7 @@ static void test_round_trip(void) {
     CHECK(geoloc_safetensors_write(path, t, 3, NULL, NULL, 0, &err) == GEOLOC_OK, "%s", err.message);
     size_t size;
     unsigned char *raw = test_read_file(path, &size);
-    uint64_t h = 0;
-    for (int k = 7; raw && k >= 0; k--) h = (h << 8) | raw[k];
+    uint64_t h = header_size(raw);
     CHECK(raw && h % 8 == 0 && size == 8 + h + 24 + 16 + 4, "layout: header %llu, size %zu",
           (unsigned long long)h, size);
     char head[300];
@@ -301,8 +307,7 @@ static void test_checksum(void) {
     CHECK(geoloc_safetensors_write(path, t, 7, keys, vals, 2, &err) == GEOLOC_OK, "%s", err.message);
     size_t size;
     unsigned char *raw = test_read_file(path, &size);
-    uint64_t h = 0;
-    for (int k = 7; raw && k >= 0; k--) h = (h << 8) | raw[k];
+    uint64_t h = header_size(raw);
     geoloc_safetensors *st = NULL;
     CHECK(geoloc_safetensors_open(path, &st, &err) == GEOLOC_OK && geoloc_safetensors_has_checksum(st),
           "%s", err.message);
