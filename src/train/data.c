@@ -315,15 +315,17 @@ geoloc_status train_labels_setup(train_data *d, const train_run *r, geoloc_error
         train_info(r, "partition %s: %zu classes; %zu of %zu training photos and %zu of %zu validation "
                    "photos in a cell", d->part_name[p], part->n, in_train, d->n_train, in_val, d->n_val);
     }
-    if (d->n_parts > 1) {
+    if (d->n_parts > 1) { /* the hierarchy itself is the model's (geoloc_model_create) */
         const geoloc_partition *fine = d->part[d->n_parts - 1];
+        int32_t *anc = malloc(fine->n * sizeof *anc);
+        if (!anc) return error_set(err, GEOLOC_E_NOMEM, "out of memory");
         for (size_t p = 0; p + 1 < d->n_parts; p++) {
-            if (!(d->anc[p] = malloc(fine->n * sizeof *d->anc[p]))) return error_set(err, GEOLOC_E_NOMEM, "out of memory");
-            size_t orphans = geoloc_partition_ancestors(fine, d->part[p], d->anc[p]);
+            size_t orphans = geoloc_partition_ancestors(fine, d->part[p], anc);
             if (orphans)
                 train_warn(r, "%zu cells of %s lie in no cell of %s", orphans, d->part_name[d->n_parts - 1],
                            d->part_name[p]);
         }
+        free(anc);
     }
     if ((s = setup_scene(d, r, err)) != GEOLOC_OK) return s;
     /* identity of the data for checkpoints: photos, split, labels, partitions */
@@ -346,9 +348,6 @@ void train_data_free(train_data *d) {
     free(d->row);
     free(d->train);
     free(d->val);
-    for (size_t k = 0; k < TRAIN_MAX_PARTS; k++) {
-        geoloc_partition_free(d->owned[k]);
-        free(d->anc[k]);
-    }
+    for (size_t k = 0; k < TRAIN_MAX_PARTS; k++) geoloc_partition_free(d->owned[k]);
     for (size_t k = 0; k < TRAIN_MAX_HEADS; k++) free(d->label[k]);
 }

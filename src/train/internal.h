@@ -80,7 +80,6 @@ typedef struct train_data {
     const geoloc_partition *part[TRAIN_MAX_PARTS];
     geoloc_partition *owned[TRAIN_MAX_PARTS];
     char part_name[TRAIN_MAX_PARTS][64];
-    int32_t *anc[TRAIN_MAX_PARTS];   /* anc[c][k]: class of partition c holding finest class k */
     /* heads: one per partition, then the scene head (if any); see train_head() */
     size_t n_heads;
     int scene_kind;                  /* GEOLOC_SCENE_S3.. or NONE */
