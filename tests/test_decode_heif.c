@@ -34,25 +34,76 @@ static void diff(const uint8_t *a, const uint8_t *b, size_t n, double *mean, int
     *mean = sum / (double)(n * 3);
 }
 
-/* A 1 KB file whose grid descriptor claims a 28009x28005 canvas behind a
- * 16x24 image (found by fuzz_decode_heif: 4.6 GB and a minute before the
- * fix): refused at once by the size limit, nothing allocated for it. */
-static void grid_bomb(const char *test_data) {
+/* The byte offset just after the k-th (0-based) occurrence of a 4-byte box
+ * type in a file, or 0. */
+static size_t after_box_type(const uint8_t *bytes, size_t size, const char *type, int k) {
+    for (size_t at = 0; at + 4 <= size; at++)
+        if (!memcmp(bytes + at, type, 4) && k-- == 0) return at + 4;
+    return 0;
+}
+
+static void put_be(uint8_t *p, uint32_t v, int n) {
+    for (int k = 0; k < n; k++) p[k] = (uint8_t)(v >> (8 * (n - 1 - k)));
+}
+
+/* Decodes a HEIF held in memory with the default options. */
+static geoloc_status decode_bytes(const uint8_t *bytes, size_t size, const char *name,
+                                  geoloc_image *img, geoloc_error *err) {
+    memset(img, 0, sizeof *img);
+    memset(err, 0, sizeof *err);
+    return geoloc_image_decode(bytes, size, name, NULL, img, err);
+}
+
+/* A 1 KB file whose grid descriptor (in idat) claims a 28009x28005 canvas
+ * behind a 16x24 image, one 64x64 tile (found by fuzz_decode_heif: 4.6 GB
+ * and a minute before the fix): refused at once by the size limit, nothing
+ * allocated for it. Two variants made from its bytes:
+ * - the grid item's ispe changed to 1x28672 (4 thousand pixels, so the
+ *   area passes, while libheif would size the canvas by the longest side:
+ *   another fuzz find, 1.5 GB): refused by the side limit;
+ * - the descriptor made to agree with the image (16x24, as in every real
+ *   grid HEIC, e.g. an iPhone's) and its rotation removed: decoded to
+ *   16x24, not refused by the limit that guards the canvas. */
+static void grid_bombs(const char *test_data) {
     char path[4096];
     snprintf(path, sizeof path, "%s/heif_grid_bomb.heic", test_data);
     size_t size;
     uint8_t *bytes = test_read_file(path, &size);
-    geoloc_image img = {0};
-    geoloc_error err = {0};
-    geoloc_status st = geoloc_image_decode(bytes, size, "bomb.heic", NULL, &img, &err);
+    geoloc_image img;
+    geoloc_error err;
+    geoloc_status st = decode_bytes(bytes, size, "bomb.heic", &img, &err);
     CHECK(st != GEOLOC_OK && strstr(err.message, "bomb.heic") && strstr(err.message, "28009x28005"),
           "a grid claiming 28009x28005 is refused: %s", st == GEOLOC_OK ? "decoded" : err.message);
+
+    size_t grid_ispe = after_box_type(bytes, size, "ispe", 1),
+           idat = after_box_type(bytes, size, "idat", 0);
+    CHECK(grid_ispe && idat && grid_ispe + 12 <= size && idat + 8 <= size, "fixture boxes found");
+    uint8_t *thin = malloc(size);
+    memcpy(thin, bytes, size);
+    put_be(thin + grid_ispe + 4, 1, 4);
+    put_be(thin + grid_ispe + 8, 28672, 4);
+    st = decode_bytes(thin, size, "thin.heic", &img, &err);
+    CHECK(st == GEOLOC_E_RANGE && strstr(err.message, "thin.heic") &&
+              strstr(err.message, "side of 28672 pixels"),
+          "a 1x28672 grid image is refused by the side limit: %s",
+          st == GEOLOC_OK ? "decoded" : err.message);
+    free(thin);
+
+    put_be(bytes + idat + 4, 16, 2); /* output width, height (16-bit fields) */
+    put_be(bytes + idat + 6, 24, 2);
+    size_t irot = after_box_type(bytes, size, "irot", 0);
+    CHECK(irot && irot < size, "fixture irot found");
+    bytes[irot] = 0; /* no rotation (listed before ispe, libheif 1.15 would not turn the size) */
+    st = decode_bytes(bytes, size, "grid.heic", &img, &err);
+    CHECK(st == GEOLOC_OK && img.width == 16 && img.height == 24,
+          "a grid whose canvas is its image size decodes: %s (%dx%d)",
+          st == GEOLOC_OK ? "ok" : err.message, img.width, img.height);
     geoloc_image_free(&img);
     free(bytes);
 }
 
 int main(int argc, char **argv) {
-    if (argc > 2) grid_bomb(argv[2]);
+    if (argc > 2) grid_bombs(argv[2]);
     if (!fx_have_heif_encoder()) {
         printf("SKIP: libheif has no HEVC encoder here (Debian's libheif1 brings x265)\n");
         return 77;

@@ -9,8 +9,10 @@
  *   and is not applied again (decode.c, exif.c).
  * - Limits: max_pixels is checked on the image's size, and on its coded
  *   (ispe) size, before libheif decodes anything; libheif cannot decode at
- *   a reduced scale, so a larger HEIF is refused, as a PNG is.
- *   libheif's own limit on a side is set to 65535 pixels.
+ *   a reduced scale, so a larger HEIF is refused, as a PNG is. The longest
+ *   side is limited to 2 x sqrt(max_pixels) as well (a grid's canvas, see
+ *   image_decode_heif). libheif's own limit on a side is 65535 pixels while
+ *   the container is parsed.
  * - Threads: tiles are decoded on the calling thread (the batch loader
  *   already decodes several photos in parallel); libheif is initialised
  *   once (heif_init, under pthread_once) before the first use.
@@ -18,6 +20,7 @@
  *   recorded on the image as "HEIF: ...".
  * - EXIF: the Exif item's payload starts with a 4-byte offset to the TIFF
  *   header; the bytes from there are handed to the EXIF reader. */
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +31,8 @@
 #include "image/image_internal.h"
 
 #define HEIF_MAX_SIDE 65535
+/* the side limit while decoding small images (their tiles may be larger) */
+#define HEIF_MIN_SIDE_LIMIT 4096u
 /* EXIF blocks beyond this are not read (libexif reads at most 64 KiB). */
 #define HEIF_MAX_EXIF (1u << 20)
 
@@ -153,13 +158,26 @@ geoloc_status image_decode_heif(const uint8_t *data, size_t size, const char *na
         heif_file_close(&f);
         return st;
     }
-    /* A grid image's tiles and canvas are sized by its grid descriptor, which
-     * may claim far more than the checked size: libheif's side limit, which it
-     * applies at decoding too, becomes the checked size itself. */
-    int side = w > h ? w : h;
-    if (cw > side) side = cw;
-    if (ch > side) side = ch;
-    heif_context_set_maximum_image_size_limit(f.ctx, side > 0 ? side : 1);
+    /* A grid (or overlay) image's canvas is sized by its own descriptor, which
+     * libheif 1.15 does not expose and which may claim far more than the
+     * checked size. libheif's side limit, which it applies at decoding to the
+     * canvas and to each tile (refusing sides >= the limit), becomes the
+     * checked longest side + 1, or 4097 for smaller images, whose edge tiles
+     * may be larger than the image. A canvas of side x side must stay within
+     * 4 x max_pixels, so the longest side of a HEIF is at most
+     * 2 x sqrt(max_pixels) (20000 pixels at the default 100 million). */
+    uint64_t side = (uint64_t)(w > h ? w : h);
+    if ((uint64_t)cw > side) side = (uint64_t)cw;
+    if ((uint64_t)ch > side) side = (uint64_t)ch;
+    if (side * side > 4 * opt->max_pixels) {
+        heif_file_close(&f);
+        return error_set(err, GEOLOC_E_RANGE,
+                         "%s: HEIF image side of %llu pixels is over the limit of %.0f "
+                         "(2 x sqrt(max_pixels): libheif sizes a grid canvas up to side x side)",
+                         name, (unsigned long long)side, floor(2 * sqrt((double)opt->max_pixels)));
+    }
+    heif_context_set_maximum_image_size_limit(
+        f.ctx, (int)(side > HEIF_MIN_SIDE_LIMIT ? side : HEIF_MIN_SIDE_LIMIT) + 1);
     struct heif_decoding_options *dopt = heif_decoding_options_alloc();
     if (!dopt) {
         heif_file_close(&f);
