@@ -60,6 +60,12 @@ geoloc_status geoloc_predict_photos(geoloc_predictor *p, const geoloc_photo_inpu
  * docs/answer-schema.md) with w; returns w's status (the first error). */
 geoloc_status geoloc_answer_write_json(geoloc_json *w, const geoloc_model *m, const geoloc_photo_answer *a);
 
+/* Writes what a model is as a JSON object with w: {"schema", "version" (of
+ * geoloc), "backbone": {"arch", "file" (its base name, when the model names
+ * one)}, "image_size", "partitions": [{"name", "cells", "min_level",
+ * "max_level"}], "scene": {"names": [...]} or null}; returns w's status. */
+geoloc_status geoloc_model_write_json(geoloc_json *w, const geoloc_model *m);
+
 #ifdef __cplusplus
 }
 #endif
