@@ -53,6 +53,7 @@ static vec3 vcross(vec3 a, vec3 b) {
 static double vnorm(vec3 a) { return sqrt(vdot(a, a)); }
 static vec3 vscale(vec3 a, double s) { return (vec3){a.x * s, a.y * s, a.z * s}; }
 
+/* The unit vector of a longitude/latitude in degrees. */
 static vec3 vec_of(double lon, double lat) {
     return (vec3){cos(lat * DEG) * cos(lon * DEG), cos(lat * DEG) * sin(lon * DEG), sin(lat * DEG)};
 }
@@ -81,6 +82,7 @@ static double arc_distance(vec3 q, vec3 a, vec3 b) {
     return ends;
 }
 
+/* Appends a position (E_RANGE past MAX_POINTS). */
 static geoloc_status ring_push(ring *r, double lon, double lat, geoloc_error *err) {
     if (r->n == r->cap) {
         size_t cap = r->cap ? 2 * r->cap : 64;
@@ -122,6 +124,7 @@ static geoloc_status densify(ring *r, const node *a, const node *b, double max_r
     return s;
 }
 
+/* 1 when a vertex latitude is a pole's. */
 static int is_pole(double lat) { return fabs(lat) > 90 - POLE_EPS; }
 
 /* The densified boundary, counter-clockwise, longitudes in (-180, 180] (not

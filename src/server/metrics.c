@@ -54,6 +54,7 @@ void serve_metrics_free(serve_metrics *m) {
     free(m);
 }
 
+/* The current second of CLOCK_MONOTONIC. */
 static int64_t monotonic_second(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -104,6 +105,7 @@ static void put_number(FILE *f, double v) {
     else fputs(s, f);
 }
 
+/* Writes a family's # HELP and # TYPE lines. */
 static void put_header(FILE *f, const char *name, const char *type, const char *help) {
     fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }

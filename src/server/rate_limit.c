@@ -64,6 +64,7 @@ void serve_rate_limit_free(serve_rate_limit *r) {
     free(r);
 }
 
+/* The client an address stands for. */
 static client_key key_of(const struct sockaddr *addr) {
     client_key k;
     memset(&k, 0, sizeof k);
@@ -90,6 +91,7 @@ static size_t key_hash(const client_key *k) {
     return (size_t)(h ^ (h >> 29));
 }
 
+/* Takes c out of the recency list. */
 static void list_unlink(serve_rate_limit *r, client *c) {
     if (c->newer) c->newer->older = c->older;
     else r->newest = c->older;
@@ -98,6 +100,7 @@ static void list_unlink(serve_rate_limit *r, client *c) {
     c->newer = c->older = NULL;
 }
 
+/* Puts c first in the recency list. */
 static void list_push_newest(serve_rate_limit *r, client *c) {
     c->older = r->newest;
     c->newer = NULL;
