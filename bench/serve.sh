@@ -8,9 +8,9 @@
 # share/geoloc/example.jpg to /v1/locate (three crops, the server's default),
 # for DURATION seconds at each number of connections in CONNECTIONS, with
 # --timeout 60s. For each it prints photos/s (2xx answers per second), p50 and
-# p99 latency, errors (non-2xx answers + socket errors) and the server's RSS
-# after the run (RSS before the first run too); then the mean batch size from
-# GET /metrics. After stopping the server (SIGTERM) it runs
+# p99 latency, errors (non-2xx answers + socket errors), the run's mean
+# network batch (photos, from GET /metrics before and after) and the server's
+# RSS after the run (RSS before the first run too). After stopping the server (SIGTERM) it runs
 # `geoloc bench nn --arch resnet50 --batch 32 --mode infer` and prints the
 # target: photos/s at three crops >= 80% of (batch-32 images/s) / 3.
 #
@@ -44,6 +44,11 @@ trap cleanup EXIT
 
 # field KEY LINE: the value of KEY=... in a result line
 field() { printf '%s\n' "$2" | awk -v k="$1=" '{ for (i = 1; i <= NF; i++) if (index($i, k) == 1) { print substr($i, length(k) + 1); exit } }'; }
+# batch_totals: "SUM COUNT" of the server's geoloc_batch_photos histogram
+batch_totals() {
+    curl -s "http://127.0.0.1:$port/metrics" |
+        awk '/^geoloc_batch_photos_sum / { s = $2 } /^geoloc_batch_photos_count / { n = $2 } END { print s + 0, n + 0 }'
+}
 # rss_mib PID: the process's resident set (VmRSS) in MiB
 rss_mib() { awk '/^VmRSS:/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo n/a; }
 
@@ -71,6 +76,7 @@ best=0
 for c in $connections; do
     threads=$((c < 2 ? c : 2))
     echo "== $c connection(s), ${duration}s"
+    read -r sum0 count0 < <(batch_totals)
     GEOLOC_BENCH_PHOTO=$photo wrk -t "$threads" -c "$c" -d "${duration}s" --timeout 60s \
         -s "$root/bench/serve_post.lua" "$url" >"$tmp/wrk.out" 2>&1
     line=$(grep -m 1 '^wrk-result ' "$tmp/wrk.out")
@@ -80,12 +86,11 @@ for c in $connections; do
     non2xx=$(field non2xx "$line"); sock=$(field socket_errors "$line")
     pps=$(awk -v r="$req" -v e="$non2xx" -v s="$secs" 'BEGIN { printf "%.2f", (s > 0 ? (r - e) / s : 0) }')
     best=$(awk -v a="$pps" -v b="$best" 'BEGIN { print (a > b ? a : b) }')
-    rows+=("| $c | $pps | $(field p50_ms "$line") | $(field p99_ms "$line") | $((non2xx + sock)) | $(rss_mib "$server") |")
+    read -r sum1 count1 < <(batch_totals)
+    batch=$(awk -v s="$((sum1 - sum0))" -v n="$((count1 - count0))" 'BEGIN { if (n > 0) printf "%.2f", s / n; else print "n/a" }')
+    rows+=("| $c | $pps | $(field p50_ms "$line") | $(field p99_ms "$line") | $((non2xx + sock)) | $batch | $(rss_mib "$server") |")
 done
 
-curl -s "http://127.0.0.1:$port/metrics" >"$tmp/metrics"
-mean_batch=$(awk '/^geoloc_batch_photos_sum / { s = $2 } /^geoloc_batch_photos_count / { n = $2 }
-                  END { if (n > 0) printf "%.2f", s / n; else print "n/a" }' "$tmp/metrics")
 kill -TERM "$server"
 wait "$server"
 rc=$?
@@ -99,11 +104,11 @@ ips=$(field 'images/s' "$nn")
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo
-echo "| connections | photos/s | p50 ms | p99 ms | errors | server RSS MiB after |"
-echo "|---:|---:|---:|---:|---:|---:|"
+echo "| connections | photos/s | p50 ms | p99 ms | errors | mean batch | server RSS MiB after |"
+echo "|---:|---:|---:|---:|---:|---:|---:|"
 for r in "${rows[@]}"; do printf '%s\n' "$r"; done
 echo
-echo "server RSS before the runs: $rss_before MiB; mean network batch: $mean_batch photos"
+echo "server RSS before the runs: $rss_before MiB"
 if [ -n "$ips" ]; then
     awk -v b="$best" -v i="$ips" 'BEGIN {
         ceiling = i / 3; target = 0.8 * ceiling
