@@ -1,6 +1,5 @@
 /* The server's engine (src/server/engine.c, locate.c) on a tiny model built
- * in memory (ResNet-18 at 64 pixels, partitions of 1, 2 and 3 cells, a scene
- * head): its answers equal geoloc_predict_photos' JSON for the same photo and
+ * in memory (tiny_model.h): its answers equal geoloc_predict_photos' JSON for the same photo and
  * options; concurrent requests share batches larger than one while a lone
  * request runs at batch 1; the error statuses (400, 413, 415, 422, 503); a
  * multipart request with a bad part; EXIF echoed only when asked; drain;
@@ -13,45 +12,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "geo/partition_internal.h"
 #include "geoloc/predict.h"
-#include "geoloc/s2.h"
 #include "image_fixtures.h"
 #include "server/engine.h"
 #include "test_util.h"
+#include "tiny_model.h"
 
-static const char *const NAMES[3] = {"coarse", "middle", "fine"};
-static const char *const SCENES[3] = {"indoor", "natural", "urban"};
 static geoloc_model *model;
-
-static geoloc_model *make_model(void) {
-    geoloc_cell root = geoloc_s2_parent(geoloc_s2_from_latlng(48.86, 2.35), 2);
-    geoloc_partition *p[3] = {partition_alloc(1), partition_alloc(2), partition_alloc(3)};
-    geoloc_cell cells[3][3] = {{root},
-                               {geoloc_s2_child(root, 0), geoloc_s2_child(root, 3)},
-                               {geoloc_s2_child(geoloc_s2_child(root, 0), 1), geoloc_s2_child(geoloc_s2_child(root, 0), 2),
-                                geoloc_s2_child(root, 3)}};
-    for (int f = 0; f < 3; f++) {
-        for (size_t k = 0; k < p[f]->n; k++) {
-            p[f]->cell[k] = cells[f][k];
-            p[f]->count[k] = 60 + k;
-            geoloc_s2_center(cells[f][k], &p[f]->lat[k], &p[f]->lng[k]);
-        }
-        partition_index(p[f]);
-        p[f]->num_images = 200;
-    }
-    geoloc_resnet_config cfg;
-    geoloc_resnet_config_default(&cfg, 18, 1);
-    geoloc_model *m = NULL;
-    geoloc_error err = {0};
-    if (geoloc_model_create(&cfg, (const geoloc_partition *const *)p, NAMES, 3, SCENES, 3, 5, &m, &err) != GEOLOC_OK) {
-        fprintf(stderr, "model: %s\n", err.message);
-        exit(1);
-    }
-    m->image_size = 64;
-    for (int f = 0; f < 3; f++) geoloc_partition_free(p[f]);
-    return m;
-}
 
 /* A JPEG of w x h pixels, different for each seed. */
 static fx_buf make_jpeg(int w, int h, int seed) {
@@ -388,7 +355,7 @@ static void test_query(void) {
 }
 
 int main(void) {
-    model = make_model();
+    model = tiny_model_create();
     test_query();
     test_same_as_predict();
     test_concurrent();
