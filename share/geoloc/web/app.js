@@ -79,8 +79,11 @@ function radii(radiusKm) {
   return values.map(Number).filter((r) => Number.isFinite(r) && r > 0).sort((a, b) => b - a);
 }
 
-async function drawAnswer(answer) {
+// Draws an answer's top cells, confidence circles and marker, then shows
+// the top cell `focus` (default: the answer's own cell).
+async function drawAnswer(answer, focus = 0) {
   answerLayer.clearLayers();
+  const shapes = [];
   const maxProb = Math.max(...answer.top.map((c) => c.prob), 1e-9);
   const cells = await Promise.allSettled(answer.top.map((c) => cellFeature(c.cell)));
   cells.forEach((result, k) => {
@@ -89,7 +92,7 @@ async function drawAnswer(answer) {
       say(`Cell ${cell.cell}: ${result.reason.message}`, true);
       return;
     }
-    L.geoJSON(result.value, {
+    shapes[k] = L.geoJSON(result.value, {
       style: {
         className: 'cell', color: COLORS[k % COLORS.length], weight: 1.5,
         fillColor: COLORS[k % COLORS.length], fillOpacity: 0.15 + 0.55 * (cell.prob / maxProb),
@@ -101,10 +104,11 @@ async function drawAnswer(answer) {
       .bindTooltip(`${fmt(r, 0)} km`).addTo(answerLayer);
   }
   const label = placeName(answer.place) || `${fmt(answer.lat, 4)}, ${fmt(answer.lon, 4)}`;
-  L.circleMarker([answer.lat, answer.lon], { radius: 7, color: '#fff', weight: 2, fillColor: '#1d2433', fillOpacity: 1 })
+  L.circleMarker([answer.lat, answer.lon], { radius: 5, color: '#fff', weight: 2, fillColor: '#1d2433', fillOpacity: 1 })
     .bindTooltip(label, { permanent: true, direction: 'top', offset: [0, -8] }).addTo(answerLayer);
-  const bounds = answerLayer.getBounds();
-  if (bounds.isValid()) map.fitBounds(bounds, { padding: [24, 24], maxZoom: 8 });
+  const shown = shapes[focus] || shapes[0];
+  if (shown) map.fitBounds(shown.getBounds(), { padding: [24, 24], maxZoom: focus ? 7 : 5 });
+  else map.setView([answer.lat, answer.lon], 5);
 }
 
 function topTable(answer) {
@@ -114,16 +118,18 @@ function topTable(answer) {
   answer.top.forEach((c, k) => {
     const swatch = el('span', { className: 'swatch' });
     swatch.style.background = COLORS[k % COLORS.length];
-    body.append(el('tr', {}, el('td', {}, swatch, c.cell), el('td', { className: 'num' }, fmt(c.prob, 4)),
-      el('td', { className: 'num' }, `${fmt(c.lat, 4)}, ${fmt(c.lon, 4)}`)));
+    const row = el('tr', { title: 'show on the map' }, el('td', {}, swatch, c.cell),
+      el('td', { className: 'num' }, fmt(c.prob, 4)), el('td', { className: 'num' }, `${fmt(c.lat, 4)}, ${fmt(c.lon, 4)}`));
+    row.addEventListener('click', (e) => { e.stopPropagation(); select(row.closest('.answer'), answer, k); });
+    body.append(row);
   });
   table.append(body);
   return table;
 }
 
-function select(item, answer) {
+function select(item, answer, focus) {
   for (const other of results.children) other.classList.toggle('selected', other === item);
-  drawAnswer(answer).catch((e) => say(e.message, true));
+  drawAnswer(answer, focus).catch((e) => say(e.message, true));
 }
 
 function showAnswer(file, answer) {
