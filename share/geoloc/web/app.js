@@ -81,11 +81,16 @@ function radii(radiusKm) {
 
 // Draws an answer's top cells, confidence circles and marker, then shows
 // the top cell `focus` (default: the answer's own cell).
+// A draw started earlier is dropped when a newer one (or a new upload) began
+// while its cells were being fetched.
+let drawing = 0;
 async function drawAnswer(answer, focus = 0) {
+  const draw = ++drawing;
+  const cells = await Promise.allSettled(answer.top.map((c) => cellFeature(c.cell)));
+  if (draw !== drawing) return;
   answerLayer.clearLayers();
   const shapes = [];
   const maxProb = Math.max(...answer.top.map((c) => c.prob), 1e-9);
-  const cells = await Promise.allSettled(answer.top.map((c) => cellFeature(c.cell)));
   cells.forEach((result, k) => {
     const cell = answer.top[k];
     if (result.status !== 'fulfilled') {
@@ -154,6 +159,7 @@ function showAnswer(file, answer) {
 async function locate(files) {
   if (!files.length) return;
   results.replaceChildren();
+  drawing++;
   answerLayer.clearLayers();
   say(`Locating ${files.length} photo${files.length > 1 ? 's' : ''}…`);
   const form = new FormData();
