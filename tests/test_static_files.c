@@ -7,7 +7,8 @@
  *   made-up contents): served after static_files_load with their types, not
  *   before it nor after static_files_free; an absent one (or a folder in its
  *   place) is missing with a message naming tools/fetch-web.sh;
- * - paths that are not in the list are not found, whatever files exist:
+ * - paths that are not in the list are not found (no message: the server
+ *   answers its plain 404), whatever files exist:
  *   traversals, URL-encoded forms, near misses, other files of web/. */
 #include <string.h>
 #include <sys/stat.h>
@@ -26,8 +27,9 @@ static int served_as(const char *url, const void *bytes, size_t size, const char
     return f.size == size && (size == 0 || memcmp(f.data, bytes, size) == 0) && strcmp(f.content_type, type) == 0;
 }
 
-/* 1 when url is refused; why (when given) receives the message. */
-static int refused(const char *url, char *why, size_t why_size) {
+/* 1 when url is a listed file whose data is missing: refused with a
+ * message (in why). */
+static int missing(const char *url, char *why, size_t why_size) {
     static_file f = {0};
     char local[256];
     if (!why) {
@@ -35,6 +37,13 @@ static int refused(const char *url, char *why, size_t why_size) {
         why_size = sizeof local;
     }
     return static_files_lookup(url, &f, why, why_size) == -1 && why[0] != '\0';
+}
+
+/* 1 when url is not in the list: refused, the message left empty. */
+static int not_listed(const char *url) {
+    static_file f = {0};
+    char why[256] = "x";
+    return static_files_lookup(url, &f, why, sizeof why) == -1 && why[0] == '\0';
 }
 
 static void test_embedded(const char *test_data) {
@@ -84,18 +93,18 @@ static void test_npm_files(void) {
     setenv("GEOLOC_DATA_DIR", dir, 1);
 
     char why[256];
-    CHECK(refused("/static/leaflet.js", why, sizeof why) && strstr(why, "tools/fetch-web.sh"),
+    CHECK(missing("/static/leaflet.js", why, sizeof why) && strstr(why, "tools/fetch-web.sh"),
           "served before static_files_load: %s", why);
 
     CHECK(static_files_load() == 0, "static_files_load");
     CHECK(served_as("/static/leaflet.js", js, strlen(js), "text/javascript; charset=utf-8"), "leaflet.js");
     CHECK(served_as("/static/leaflet.css", css, strlen(css), "text/css; charset=utf-8"), "leaflet.css");
-    CHECK(refused("/static/countries.geojson", why, sizeof why) && strstr(why, "countries.geojson") &&
+    CHECK(missing("/static/countries.geojson", why, sizeof why) && strstr(why, "countries.geojson") &&
               strstr(why, "tools/fetch-web.sh"),
           "absent countries.geojson: %s", why);
     for (size_t i = 0; i < sizeof never_served / sizeof never_served[0]; i++)
-        CHECK(refused(never_served[i], NULL, 0), "\"%s\" was served", never_served[i]);
-    CHECK(refused(NULL, NULL, 0), "NULL url was served");
+        CHECK(not_listed(never_served[i]), "\"%s\" was served or said missing", never_served[i]);
+    CHECK(not_listed(NULL), "NULL url was served");
     static_file f;
     CHECK(static_files_lookup("/nope", &f, NULL, 0) == -1, "no message buffer");
 
@@ -104,20 +113,20 @@ static void test_npm_files(void) {
     snprintf(geojson_dir, sizeof geojson_dir, "%s/countries.geojson", web);
     CHECK(mkdir(geojson_dir, 0700) == 0, "mkdir %s", geojson_dir);
     CHECK(static_files_load() == 0, "static_files_load again");
-    CHECK(refused("/static/countries.geojson", NULL, 0), "a folder served as countries.geojson");
+    CHECK(missing("/static/countries.geojson", NULL, 0), "a folder served as countries.geojson");
     rmdir(geojson_dir);
 
     /* the files are read once, at load: a later change is not seen until the next load */
     const char *geojson = "{\"type\":\"FeatureCollection\",\"features\":[]}";
     write_file(web, "countries.geojson", geojson);
-    CHECK(refused("/static/countries.geojson", NULL, 0), "countries.geojson served before a new load");
+    CHECK(missing("/static/countries.geojson", NULL, 0), "countries.geojson served before a new load");
     CHECK(static_files_load() == 0, "static_files_load after the fetch");
     CHECK(served_as("/static/countries.geojson", geojson, strlen(geojson), "application/geo+json"),
           "countries.geojson");
 
     static_files_free();
-    CHECK(refused("/static/leaflet.js", NULL, 0), "served after static_files_free");
-    CHECK(refused("/static/countries.geojson", NULL, 0), "served after static_files_free");
+    CHECK(missing("/static/leaflet.js", NULL, 0), "served after static_files_free");
+    CHECK(missing("/static/countries.geojson", NULL, 0), "served after static_files_free");
     unsetenv("GEOLOC_DATA_DIR");
     test_remove_tree(dir);
 }

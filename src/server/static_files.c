@@ -75,8 +75,7 @@ int static_files_lookup(const char *url, static_file *out, char *why, size_t why
         *out = (static_file){loaded[i], loaded_size[i], e->content_type};
         return 0;
     }
-    snprintf(why, why_size, "no such page");
-    return -1;
+    return -1; /* not in the list: why stays empty */
 }
 
 void static_files_free(void) {
