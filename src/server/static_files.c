@@ -51,9 +51,10 @@ int static_files_load(void) {
         char path[4200];
         if (model_find_data_in(STATIC_DATA_FOLDER, entries[i].npm_name, path, sizeof path) != 0) continue;
         geoloc_error err = {0};
+        /* a file found but unreadable is served as missing; only memory is fatal */
         if (regular_file_read(path, STATIC_MAX_BYTES, "the page's file size limit", &loaded[i],
-                              &loaded_size[i], &err) != GEOLOC_OK)
-            status = -1; /* found but unreadable: served as missing */
+                              &loaded_size[i], &err) == GEOLOC_E_NOMEM)
+            status = -1;
     }
     return status;
 }
