@@ -6,7 +6,8 @@
  * - the npm files read from $GEOLOC_DATA_DIR/web/ (a temporary folder with
  *   made-up contents): served after static_files_load with their types, not
  *   before it nor after static_files_free; an absent one (or a folder in its
- *   place) is missing with a message naming tools/fetch-web.sh;
+ *   place, or one over the size limit) is missing with a message naming
+ *   tools/fetch-web.sh;
  * - paths that are not in the list are not found (no message: the server
  *   answers its plain 404), whatever files exist:
  *   traversals, URL-encoded forms, near misses, other files of web/. */
@@ -115,6 +116,16 @@ static void test_npm_files(void) {
     CHECK(static_files_load() == 0, "static_files_load again");
     CHECK(missing("/static/countries.geojson", NULL, 0), "a folder served as countries.geojson");
     rmdir(geojson_dir);
+
+    /* a file over the size limit (16 MB) is missing, and the load goes on */
+    char big[4300];
+    snprintf(big, sizeof big, "%s/countries.geojson", web);
+    write_file(web, "countries.geojson", "");
+    CHECK(truncate(big, 17 << 20) == 0, "truncate %s", big);
+    CHECK(static_files_load() == 0, "static_files_load with a file over the limit");
+    CHECK(missing("/static/countries.geojson", NULL, 0), "a file over the limit served");
+    CHECK(served_as("/static/leaflet.js", js, strlen(js), "text/javascript; charset=utf-8"), "leaflet.js beside it");
+    unlink(big);
 
     /* the files are read once, at load: a later change is not seen until the next load */
     const char *geojson = "{\"type\":\"FeatureCollection\",\"features\":[]}";
