@@ -79,12 +79,13 @@ function radii(radiusKm) {
   return values.map(Number).filter((r) => Number.isFinite(r) && r > 0).sort((a, b) => b - a);
 }
 
-// Draws an answer's top cells, confidence circles and marker, then shows
-// the top cell `focus` (default: the answer's own cell).
+// Draws an answer's top cells (shaded by probability, with a dot sized by
+// it, visible when a cell is too small at the zoom), confidence circles and
+// marker, then shows them all, or the top cell `focus` when given.
 // A draw started earlier is dropped when a newer one (or a new upload) began
 // while its cells were being fetched.
 let drawing = 0;
-async function drawAnswer(answer, focus = 0) {
+async function drawAnswer(answer, focus) {
   const draw = ++drawing;
   const cells = await Promise.allSettled(answer.top.map((c) => cellFeature(c.cell)));
   if (draw !== drawing) return;
@@ -103,6 +104,10 @@ async function drawAnswer(answer, focus = 0) {
         fillColor: COLORS[k % COLORS.length], fillOpacity: 0.15 + 0.55 * (cell.prob / maxProb),
       },
     }).bindTooltip(`${cell.cell}: p=${fmt(cell.prob, 4)}`).addTo(answerLayer);
+    L.circleMarker([cell.lat, cell.lon], {
+      className: 'cell-dot', radius: 3 + 12 * Math.sqrt(cell.prob / maxProb), color: COLORS[k % COLORS.length],
+      weight: 1, fillOpacity: 0.35,
+    }).bindTooltip(`${cell.cell}: p=${fmt(cell.prob, 4)}`).addTo(answerLayer);
   });
   for (const r of radii(answer.radius_km)) {
     L.circle([answer.lat, answer.lon], { radius: r * 1000, color: '#1d2433', weight: 1, fill: false, dashArray: '4 4' })
@@ -111,9 +116,8 @@ async function drawAnswer(answer, focus = 0) {
   const label = placeName(answer.place) || `${fmt(answer.lat, 4)}, ${fmt(answer.lon, 4)}`;
   L.circleMarker([answer.lat, answer.lon], { radius: 5, color: '#fff', weight: 2, fillColor: '#1d2433', fillOpacity: 1 })
     .bindTooltip(label, { permanent: true, direction: 'top', offset: [0, -8] }).addTo(answerLayer);
-  const shown = shapes[focus] || shapes[0];
-  if (shown) map.fitBounds(shown.getBounds(), { padding: [24, 24], maxZoom: focus ? 7 : 5 });
-  else map.setView([answer.lat, answer.lon], 5);
+  const shown = focus === undefined ? answerLayer : shapes[focus];
+  if (shown) map.fitBounds(shown.getBounds(), { padding: [32, 32], maxZoom: 9 });
 }
 
 function topTable(answer) {
