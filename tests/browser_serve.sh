@@ -21,8 +21,9 @@ pw=$web/node_modules/playwright-core
 
 [ -x /usr/bin/chromium ] || skip_rest "SKIP: /usr/bin/chromium not found (tools/install-deps.sh installs it)"
 command -v node >/dev/null || skip_rest "SKIP: node not found (tools/install-deps.sh installs it)"
-[ -f "$pw/package.json" ] && [ -f "$web/leaflet.js" ] && [ -f "$web/countries.geojson" ] ||
+if ! [ -f "$pw/package.json" ] || ! [ -f "$web/leaflet.js" ] || ! [ -f "$web/countries.geojson" ]; then
   skip_rest "SKIP: $web is not complete: tools/fetch-web.sh fetches Leaflet, the outlines and playwright-core"
+fi
 [ -f "$build/../models/resnet50-imagenet.safetensors" ] ||
   skip_rest "SKIP: the ImageNet backbone is missing: tools/fetch-backbone.sh fetches it"
 if ! "$geoloc" serve --help >/dev/null 2>&1; then
