@@ -18,11 +18,12 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 web=$repo/models/web
 npmdir=$web/npm
+leaflet=1.9.4 atlas=2.0.2 topojson=3.1.0 playwright=1.65.2
 packages=(
-  "leaflet 1.9.4 84c65a256e50657896f54c33bd857b6849ebe94c817803be818bf32a3dde0b77"
-  "world-atlas 2.0.2 032e7765f2ce00edaeafec23ff22bc3b77e42987c257da944cc585b452c05b97"
-  "topojson-client 3.1.0 889fadb422f6236d0f8337a236ce6499f258b75e44b81733b13bd971067322bf"
-  "playwright-core 1.65.2 7430e43aaff66666975cef27e2268c670d79ad35da50215e654d9cb7be53643e"
+  "leaflet $leaflet 84c65a256e50657896f54c33bd857b6849ebe94c817803be818bf32a3dde0b77"
+  "world-atlas $atlas 032e7765f2ce00edaeafec23ff22bc3b77e42987c257da944cc585b452c05b97"
+  "topojson-client $topojson 889fadb422f6236d0f8337a236ce6499f258b75e44b81733b13bd971067322bf"
+  "playwright-core $playwright 7430e43aaff66666975cef27e2268c670d79ad35da50215e654d9cb7be53643e"
 )
 mkdir -p "$npmdir"
 tmp=$(mktemp -d "$web/.unpack.XXXXXX")
@@ -57,14 +58,14 @@ for p in "${packages[@]}"; do
   fetch $p
 done
 
-unpack leaflet 1.9.4
+unpack leaflet $leaflet
 install_file "$tmp/leaflet/dist/leaflet.js" "$web/leaflet.js"
 install_file "$tmp/leaflet/dist/leaflet.css" "$web/leaflet.css"
 install_file "$tmp/leaflet/LICENSE" "$web/LICENSE-leaflet"
 
 if [ ! -s "$web/countries.geojson" ]; then
-  unpack world-atlas 2.0.2
-  unpack topojson-client 3.1.0
+  unpack world-atlas $atlas
+  unpack topojson-client $topojson
   echo "fetch-web: converting world-atlas countries-110m.json to GeoJSON"
   node -e '
     const topojson = require(process.argv[1]);
@@ -80,9 +81,9 @@ if [ ! -s "$web/countries.geojson" ]; then
 fi
 
 pw=$web/node_modules/playwright-core
-if [ ! -f "$pw/.complete-1.65.2" ]; then
-  unpack playwright-core 1.65.2
-  touch "$tmp/playwright-core/.complete-1.65.2"
+if [ ! -f "$pw/.complete-$playwright" ]; then
+  unpack playwright-core $playwright
+  touch "$tmp/playwright-core/.complete-$playwright"
   mkdir -p "$web/node_modules"
   rm -rf "$pw"
   mv "$tmp/playwright-core" "$pw"
