@@ -31,7 +31,7 @@ trap 'for p in "${servers[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$tmp"
 
 # ---- usage (no model needed) -----------------------------------------------------
 run_geoloc serve --help
-for opt in model bind port token-file tls-cert tls-key threads batch batch-wait queue max-connections \
+for opt in model bind port token-file tls-cert tls-key batch batch-wait queue max-connections \
            max-body max-files max-pixels idle-timeout request-timeout rate burst ready-file; do
     check "--help documents --$opt" '[ $rc -eq 0 ] && [[ $out == *"--$opt"* ]]'
 done
@@ -193,19 +193,22 @@ multipart 10000 - "$tmp/10000.body"
 t0=$(date +%s%N)
 req -H 'Content-Type: multipart/form-data; boundary=BOUNDARY' --data-binary @"$tmp/10000.body" "$url/v1/locate"
 ms=$((($(date +%s%N) - t0) / 1000000))
+echo "10,000-part body refused in $ms ms"
 expect_status "10,000 parts" 413 '"error"'
 check "10,000 parts refused quickly ($ms ms)" '[ $ms -lt 5000 ]'
 req -H "X-Big: $(head -c 100000 /dev/zero | tr '\0' x)" "$url/healthz"
 check "a 100 KB header: 431 (HTTP $code)" '[ "$code" = 431 ]'
 req "$url/v2/nothing"
 expect_status "unknown path" 404 '"error"'
+req -X POST --data-binary x "$url/nothing"
+expect_status "POST to an unknown path" 404 '"error"'
 req "$url/v1/locate"
 expect_status "GET /v1/locate" 405 '"error"'
 req -X DELETE "$url/v1/model"
 expect_status "DELETE /v1/model" 405 '"error"'
 req "$url/metrics"
 expect_status "GET /metrics" 200
-check "/metrics counts the requests by status" 'grep -qE "^geoloc_http_requests_total\{.*code=\"413\".*\} [1-9]" <<<"$body" && grep -qE "^geoloc_http_requests_total\{.*code=\"200\".*\} [1-9]" <<<"$body"'
+check "/metrics counts the requests by status" 'grep -qE "^geoloc_requests_total\{.*code=\"413\".*\} [1-9]" <<<"$body" && grep -qE "^geoloc_requests_total\{.*code=\"200\".*\} [1-9]" <<<"$body"'
 check "the access log names method, path, status (never the query)" 'grep -q "^POST /v1/locate 413 " "$tmp/a.err" && ! grep -q "exif=1" "$tmp/a.err"'
 
 # memory flat: VmRSS after a warm-up, then after 200 more requests
@@ -220,6 +223,7 @@ else
         curl -s -o /dev/null "$url/v1/cells/$cell"
     done
     after=$(rss)
+    echo "VmRSS after a warm-up of 20 requests: $before kB; after 200 more: $after kB"
     check "VmRSS flat over 200 requests (${before} kB -> ${after} kB)" '[ $((after - before)) -lt 20000 ]'
 fi
 
@@ -273,6 +277,7 @@ for _ in range(30):
 print(round(time.time() - t0, 1))
 EOF
 cut=$(cat "$tmp/trickle.out")
+echo "a client trickling a byte a second: cut off after $cut s (--request-timeout 3)"
 check "a client trickling a byte a second is cut off near the 3 s limit (${cut} s)" \
       'python3 -c "import sys; sys.exit(not 2.5 <= float(sys.argv[1]) <= 6)" "$cut" 2>/dev/null'
 codes=""

@@ -60,7 +60,7 @@ struct serve_http {
 };
 
 typedef enum route {
-    ROUTE_NONE,    /* no such path: 404 */
+    ROUTE_NONE,    /* not an API path */
     ROUTE_LOCATE,  /* POST /v1/locate */
     ROUTE_MODEL,   /* GET /v1/model */
     ROUTE_CELL,    /* GET /v1/cells/{token} */
@@ -78,7 +78,7 @@ typedef struct request {
     route route;
     int status;         /* of the reply sent (0: none) */
     char method[12];
-    char path[128];     /* for the log, truncated */
+    char path[128];     /* for the log: truncated, unprintable bytes as '?' */
     uint8_t *body;
     size_t size, cap;
 } request;
@@ -233,9 +233,6 @@ static route route_of(const char *url) {
     if (!strncmp(url, "/v1/cells/", 10) && url[10]) return ROUTE_CELL;
     if (!strcmp(url, "/healthz")) return ROUTE_HEALTH;
     if (!strcmp(url, "/metrics")) return ROUTE_METRICS;
-    static_file f;
-    char why[256];
-    if (static_files_lookup(url, &f, why, sizeof why) == 0 || why[0]) return ROUTE_STATIC;
     return ROUTE_NONE;
 }
 
@@ -264,11 +261,17 @@ static int is_get(const char *method) {
 /* The first call of a request: answers it at once when it is refused
  * (draining, route, method, token, rate, announced size); MHD_YES with no
  * reply queued to go on and read its body. */
-static enum MHD_Result first_call(serve_http *h, struct MHD_Connection *conn, request *rq) {
+static enum MHD_Result first_call(serve_http *h, struct MHD_Connection *conn, request *rq, const char *url) {
     if (atomic_load(&h->draining))
         return send_error(conn, rq, 503, "the server is shutting down", MHD_HTTP_HEADER_RETRY_AFTER, "5");
-    rq->route = route_of(rq->path);
-    if (rq->route == ROUTE_NONE) return send_error(conn, rq, 404, "no such resource", NULL, NULL);
+    rq->route = route_of(url);
+    if (rq->route == ROUTE_NONE) { /* one of the page's files, or nothing */
+        static_file f;
+        char why[256] = "";
+        if (static_files_lookup(url, &f, why, sizeof why) != 0)
+            return send_error(conn, rq, 404, why[0] ? why : "no such resource", NULL, NULL);
+        rq->route = ROUTE_STATIC;
+    }
     int post = rq->route == ROUTE_LOCATE;
     if (post ? strcmp(rq->method, MHD_HTTP_METHOD_POST) != 0 : !is_get(rq->method))
         return send_error(conn, rq, 405, post ? "method not allowed: POST only" : "method not allowed: GET only",
@@ -340,9 +343,8 @@ static enum MHD_Result answer(serve_http *h, struct MHD_Connection *conn, reques
     case ROUTE_METRICS: r = serve_route_metrics(h->c.metrics); break;
     case ROUTE_STATIC: {
         static_file f;
-        char why[256] = "";
-        if (static_files_lookup(url, &f, why, sizeof why) != 0)
-            return send_error(conn, rq, 404, why[0] ? why : "no such resource", NULL, NULL);
+        char why[256];
+        if (static_files_lookup(url, &f, why, sizeof why) != 0) return send_error(conn, rq, 404, why, NULL, NULL);
         r = (serve_reply){.status = 200, .body = (char *)f.data, .size = f.size, .content_type = f.content_type};
         return send_reply(conn, rq, &r, 1, NULL, NULL);
     }
@@ -368,7 +370,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         h->in_flight++;
         rq->counted = 1;
         pthread_mutex_unlock(&h->lock);
-        return first_call(h, conn, rq);
+        return first_call(h, conn, rq, url);
     }
     if (rq->status) { /* answered already: what else arrives is dropped */
         *upload_data_size = 0;
@@ -409,6 +411,7 @@ geoloc_status serve_http_start(const serve_http_config *c, serve_http **out, geo
     if (tls) flags |= MHD_USE_TLS;
     h->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_request, h,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h, /* first, so that every message goes there */
         MHD_OPTION_SOCK_ADDR, c->addr,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)c->idle_timeout_s,
@@ -416,7 +419,6 @@ geoloc_status serve_http_start(const serve_http_config *c, serve_http **out, geo
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, h,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, h,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h,
         /* the key and certificate only for HTTPS: else the option list ends here */
         tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, c->tls_key_pem,
         MHD_OPTION_HTTPS_MEM_CERT, c->tls_cert_pem,
