@@ -198,6 +198,13 @@ geoloc_status geoloc_predict(geoloc_predictor *p, const geoloc_image *images, si
                              geoloc_prediction *out, float *const *distributions,
                              geoloc_error *err);
 
+/* The heads' softmax outputs for photo i (below the batch size) of the last
+ * network run of geoloc_predict, as geoloc_answer_from_probs takes them (to
+ * answer again with another partition or top): geo[f] receives partition f's
+ * rows (one per crop) for every partition, *scene the scene head's (NULL
+ * without one); returns the number of crops. */
+int geoloc_predictor_probs(const geoloc_predictor *p, size_t i, const float **geo, const float **scene);
+
 /* The size of the distributions geoloc_predict writes: the answering
  * partition's number of cells. */
 size_t geoloc_predictor_classes(const geoloc_predictor *p);

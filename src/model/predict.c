@@ -144,18 +144,21 @@ static geoloc_status write_crops(geoloc_predictor *p, const geoloc_image *img, s
     return GEOLOC_OK;
 }
 
+int geoloc_predictor_probs(const geoloc_predictor *p, size_t i, const float **geo, const float **scene) {
+    const geoloc_resnet_config *cfg = geoloc_net_config(p->m->net);
+    size_t rows = i * (size_t)p->crops;
+    for (size_t f = 0; f < p->m->n_partitions; f++)
+        geo[f] = p->probs[p->geo_head[f]] + rows * (size_t)cfg->heads[p->geo_head[f]].classes;
+    *scene = p->scene_head < 0 ? NULL : p->probs[p->scene_head] + rows * (size_t)cfg->heads[p->scene_head].classes;
+    return p->crops;
+}
+
 /* The answer for photo i of the batch just run. */
 static geoloc_status answer(geoloc_predictor *p, size_t i, size_t index, geoloc_prediction *out,
                             float *distribution, geoloc_error *err) {
-    const geoloc_model *m = p->m;
-    const geoloc_resnet_config *cfg = geoloc_net_config(m->net);
-    size_t rows = i * (size_t)p->crops;
-    const float *geo[GEOLOC_MODEL_MAX_PARTITIONS] = {0};
-    for (size_t f = 0; f < m->n_partitions; f++)
-        geo[f] = p->probs[p->geo_head[f]] + rows * (size_t)cfg->heads[p->geo_head[f]].classes;
-    const float *scene = p->scene_head < 0 ? NULL
-                                           : p->probs[p->scene_head] + rows * (size_t)cfg->heads[p->scene_head].classes;
-    geoloc_status s = geoloc_answer_from_probs(m, geo, scene, (size_t)p->crops, p->opt.partition, p->opt.top_k,
+    const float *geo[GEOLOC_MODEL_MAX_PARTITIONS] = {0}, *scene;
+    int crops = geoloc_predictor_probs(p, i, geo, &scene);
+    geoloc_status s = geoloc_answer_from_probs(p->m, geo, scene, (size_t)crops, p->opt.partition, p->opt.top_k,
                                                out, distribution, err);
     if (s != GEOLOC_OK && err) {
         char why[sizeof err->message];

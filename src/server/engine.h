@@ -58,6 +58,17 @@ geoloc_status serve_engine_create(const geoloc_model *m, const serve_engine_opti
 serve_reply serve_engine_locate(serve_engine *e, const char *content_type,
                                 const serve_locate_query *q, const uint8_t *body, size_t size);
 
+/* What the engine has done so far: network batches run, photos in them, the
+ * largest batch, batches of one photo, and photos waiting now. */
+typedef struct serve_engine_stats {
+    uint64_t batches, photos, single;
+    int largest;
+    size_t queued;
+} serve_engine_stats;
+
+/* A snapshot of the engine's counts (for tests and logs). */
+serve_engine_stats serve_engine_stats_get(serve_engine *e);
+
 /* New requests get 503 from now on; photos already queued are answered. */
 void serve_engine_drain(serve_engine *e);
 
