@@ -15,7 +15,8 @@
 #   ASan, whose quarantine grows by design: its leak check at exit covers it);
 #   SIGTERM: a request being uploaded is still answered, a new one gets 503,
 #   exit 0;
-# - a server with --token-file, --rate and a 3 s --request-timeout: 401
+# - a port in use: exit 1, named;
+# - a server on ::1 with --token-file, --rate and a 3 s --request-timeout: 401
 #   without or with a wrong token, /healthz open, 429 past the burst, a client
 #   trickling a byte a second cut off near 3 s;
 # - HTTPS with a self-signed certificate (openssl) and curl -k.
@@ -211,6 +212,9 @@ expect_status "GET /metrics" 200
 check "/metrics counts the requests by status" 'grep -qE "^geoloc_requests_total\{.*code=\"413\".*\} [1-9]" <<<"$body" && grep -qE "^geoloc_requests_total\{.*code=\"200\".*\} [1-9]" <<<"$body"'
 check "the access log names method, path, status (never the query)" 'grep -q "^POST /v1/locate 413 " "$tmp/a.err" && ! grep -q "exif=1" "$tmp/a.err"'
 
+run_geoloc serve --port "$port"
+expect_match 1 "cannot listen on 127.0.0.1:$port \(the port in use" err "a port in use"
+
 # memory flat: VmRSS after a warm-up, then after 200 more requests
 if ldd "$geoloc" 2>/dev/null | grep -q libasan; then
     echo "ASan build: VmRSS check skipped (its quarantine grows by design; LeakSanitizer checks at exit)"
@@ -245,8 +249,8 @@ check "server A: exit 0 after SIGTERM ($stop_rc)" '[ $stop_rc -eq 0 ]'
 
 # ---- server B: token, rate limit, whole-request time limit ----------------------------
 echo "s3cr3t-token" >"$tmp/token"
-start_server b --token-file "$tmp/token" --rate 0.2 --burst 2 --request-timeout 3
-url=http://127.0.0.1:$port
+start_server b --token-file "$tmp/token" --rate 0.2 --burst 2 --request-timeout 3 --bind ::1
+url=http://[::1]:$port
 req "$url/v1/model"
 expect_status "no token" 401 'bearer token'
 req -H 'Authorization: Bearer wrong' "$url/v1/model"
@@ -257,7 +261,7 @@ req "$url/healthz"
 expect_status "/healthz needs no token" 200
 python3 - "$port" >"$tmp/trickle.out" <<'EOF'
 import socket, sys, time
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s = socket.create_connection(("::1", int(sys.argv[1])))
 t0 = time.time()
 s.sendall(b"POST /v1/locate HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cr3t-token\r\n"
           b"Content-Type: image/jpeg\r\nContent-Length: 1000\r\n\r\n")

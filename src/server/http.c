@@ -22,6 +22,7 @@
  * the context. */
 #include "server/http.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <microhttpd.h>
@@ -389,10 +390,25 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 
 /* ---- the daemon ------------------------------------------------------------------- */
 
+static int address_port(const struct sockaddr *a) {
+    return ntohs(a->sa_family == AF_INET6 ? ((const struct sockaddr_in6 *)a)->sin6_port
+                                          : ((const struct sockaddr_in *)a)->sin_port);
+}
+
 static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
     (void)cls;
     fputs("geoloc serve: libmicrohttpd: ", stderr);
     vfprintf(stderr, fmt, ap);
+}
+
+/* "127.0.0.1:8080" or "[::1]:8080". */
+static void format_address(const struct sockaddr *a, char *out, size_t size) {
+    char host[INET6_ADDRSTRLEN] = "?";
+    int v6 = a->sa_family == AF_INET6;
+    const void *ip = v6 ? (const void *)&((const struct sockaddr_in6 *)a)->sin6_addr
+                        : (const void *)&((const struct sockaddr_in *)a)->sin_addr;
+    inet_ntop(a->sa_family, ip, host, sizeof host);
+    snprintf(out, size, v6 ? "[%s]:%d" : "%s:%d", host, address_port(a));
 }
 
 geoloc_status serve_http_start(const serve_http_config *c, serve_http **out, geoloc_error *err) {
@@ -410,7 +426,7 @@ geoloc_status serve_http_start(const serve_http_config *c, serve_http **out, geo
     if (c->addr->sa_family == AF_INET6) flags |= MHD_USE_IPv6;
     if (tls) flags |= MHD_USE_TLS;
     h->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, h,
+        flags, (uint16_t)address_port(c->addr), NULL, NULL, on_request, h,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, h, /* first, so that every message goes there */
         MHD_OPTION_SOCK_ADDR, c->addr,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)c->max_connections,
@@ -425,8 +441,10 @@ geoloc_status serve_http_start(const serve_http_config *c, serve_http **out, geo
         MHD_OPTION_END);
     if (!h->daemon) {
         serve_http_stop(h);
-        return error_set(err, GEOLOC_E_IO, "cannot listen on the address and port asked (in use, or not this host's)%s",
-                         tls ? ", or the TLS certificate and key were refused" : "");
+        char where[INET6_ADDRSTRLEN + 16];
+        format_address(c->addr, where, sizeof where);
+        return error_set(err, GEOLOC_E_IO, "cannot listen on %s (the port in use, or not an address of this host)%s",
+                         where, tls ? ", or the TLS certificate and key were refused" : "");
     }
     if (pthread_create(&h->watchdog, NULL, watchdog_main, h) != 0) {
         serve_http_stop(h);

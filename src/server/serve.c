@@ -270,8 +270,9 @@ geoloc_status geoloc_serve_run(const geoloc_serve_options *opt, geoloc_error *er
     int port = st == GEOLOC_OK ? serve_http_port(s.http) : 0;
     if (st == GEOLOC_OK && opt->ready_file) st = write_ready_file(opt->ready_file, port, err);
     if (st == GEOLOC_OK) {
-        fprintf(stderr, "geoloc serve: listening on %s://%s:%d/ (Ctrl-C or SIGTERM stops)\n",
-                s.cert ? "https" : "http", opt->bind, port);
+        int v6 = strchr(opt->bind, ':') != NULL;
+        fprintf(stderr, "geoloc serve: listening on %s://%s%s%s:%d/ (Ctrl-C or SIGTERM stops)\n",
+                s.cert ? "https" : "http", v6 ? "[" : "", opt->bind, v6 ? "]" : "", port);
         int sig = wait_for_signal();
         fprintf(stderr, "geoloc serve: %s: finishing the requests in flight\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
         /* new requests get 503; those already received (an upload in
