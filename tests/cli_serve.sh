@@ -17,8 +17,9 @@
 #   exit 0;
 # - a port in use: exit 1, named;
 # - a server on ::1 with --token-file, --rate and a 3 s --request-timeout: 401
-#   without or with a wrong token, /healthz open, 429 past the burst, a client
-#   trickling a byte a second cut off near 3 s;
+#   without or with a wrong token, /healthz open, a client trickling a byte a
+#   second cut off near 3 s, 429 past the burst (5 requests, wrong tokens
+#   included: guessing the token is rate-limited too);
 # - HTTPS with a self-signed certificate (openssl) and curl -k.
 # Skipped (exit 77) without curl or the default model.
 . "$(dirname "$0")/lib.sh"
@@ -249,7 +250,7 @@ check "server A: exit 0 after SIGTERM ($stop_rc)" '[ $stop_rc -eq 0 ]'
 
 # ---- server B: token, rate limit, whole-request time limit ----------------------------
 echo "s3cr3t-token" >"$tmp/token"
-start_server b --token-file "$tmp/token" --rate 0.2 --burst 2 --request-timeout 3 --bind ::1
+start_server b --token-file "$tmp/token" --rate 0.2 --burst 5 --request-timeout 3 --bind ::1
 url=http://[::1]:$port
 req "$url/v1/model"
 expect_status "no token" 401 'bearer token'

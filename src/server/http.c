@@ -260,7 +260,7 @@ static int is_get(const char *method) {
 }
 
 /* The first call of a request: answers it at once when it is refused
- * (draining, route, method, token, rate, announced size); MHD_YES with no
+ * (draining, route, method, rate, token, announced size); MHD_YES with no
  * reply queued to go on and read its body. */
 static enum MHD_Result first_call(serve_http *h, struct MHD_Connection *conn, request *rq, const char *url) {
     if (atomic_load(&h->draining))
@@ -279,15 +279,15 @@ static enum MHD_Result first_call(serve_http *h, struct MHD_Connection *conn, re
                           MHD_HTTP_HEADER_ALLOW, post ? "POST" : "GET, HEAD");
     int api = rq->route == ROUTE_LOCATE || rq->route == ROUTE_MODEL || rq->route == ROUTE_CELL ||
               rq->route == ROUTE_METRICS;
-    if (api && h->c.token && !authorized(h, conn))
-        return send_error(conn, rq, 401, "a bearer token is required (Authorization: Bearer TOKEN)",
-                          MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
-    if (api && h->c.rate) {
+    if (api && h->c.rate) { /* before the token: guessing it is rate-limited too */
         const union MHD_ConnectionInfo *info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
         if (info && !serve_rate_limit_allow(h->c.rate, info->client_addr, now_seconds()))
             return send_error(conn, rq, 429, "too many requests from this client: slow down",
                               MHD_HTTP_HEADER_RETRY_AFTER, "1");
     }
+    if (api && h->c.token && !authorized(h, conn))
+        return send_error(conn, rq, 401, "a bearer token is required (Authorization: Bearer TOKEN)",
+                          MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     if (!post) return MHD_YES;
     const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     if (length) {
