@@ -257,11 +257,18 @@ static int search_dir(int i, char *out, size_t size) {
 }
 
 int geoloc_model_find_data(const char *name, char *out, size_t size) {
-    if (!name || !*name || strchr(name, '/')) return -1;
+    return model_find_data_in(NULL, name, out, size);
+}
+
+int model_find_data_in(const char *folder, const char *name, char *out, size_t size) {
+    if (!name || !*name || strchr(name, '/') || (folder && (!*folder || strchr(folder, '/')))) {
+        if (size) out[0] = '\0';
+        return -1;
+    }
     for (int i = 0; i < 3; i++) {
         char dir[4096];
         if (search_dir(i, dir, sizeof dir) != 0) continue;
-        int n = snprintf(out, size, "%s/%s", dir, name);
+        int n = folder ? snprintf(out, size, "%s/%s/%s", dir, folder, name) : snprintf(out, size, "%s/%s", dir, name);
         struct stat st;
         if (n > 0 && (size_t)n < size && stat(out, &st) == 0 && S_ISREG(st.st_mode)) return 0;
     }

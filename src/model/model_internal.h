@@ -28,6 +28,10 @@ geoloc_status model_compute_hierarchy(geoloc_model *m, geoloc_error *err);
 /* The configuration of m's network: `base`'s backbone, heads geo0.. and scene. */
 void model_set_heads(geoloc_model *m, const geoloc_resnet_config *base);
 
+/* geoloc_model_find_data for folder/name (folder NULL: name alone); neither
+ * may hold a '/'. 0 and the path in out, or -1. */
+int model_find_data_in(const char *folder, const char *name, char *out, size_t size);
+
 /* Writes "A, B and C" (the folders geoloc_model_find_data looks in) to out. */
 void model_search_text(char *out, size_t size);
 

@@ -20,8 +20,9 @@ typedef struct static_file {
 int static_files_load(void);
 
 /* The file served at a URL path ("/", "/app.js", "/static/leaflet.js", ...);
- * 0 and *out, or -1 when the path is not one of the list (answer 404) or its
- * data is missing (the message in why names the setup command). */
+ * 0 and *out, or -1 when the path is not one of the list (answer 404; why
+ * left empty) or its data is missing (the message in why names the setup
+ * command). */
 int static_files_lookup(const char *url, static_file *out, char *why, size_t why_size);
 
 /* Frees what static_files_load read. */
