@@ -13,6 +13,7 @@
 #   files 413, 10,000 parts 413 quickly, a 100 KB header 431, unknown path
 #   404, wrong method 405; memory (VmRSS) flat over 200 requests (not under
 #   ASan, whose quarantine grows by design: its leak check at exit covers it);
+#   8 concurrent requests answered in fewer network batches than photos;
 #   SIGTERM: a request being uploaded is still answered, a new one gets 503,
 #   exit 0;
 # - a port in use: exit 1, named;
@@ -231,6 +232,22 @@ else
     echo "VmRSS after a warm-up of 20 requests: $before kB; after 200 more: $after kB"
     check "VmRSS flat over 200 requests (${before} kB -> ${after} kB)" '[ $((after - before)) -lt 20000 ]'
 fi
+
+# concurrent requests share network batches: 8 at once, fewer batches than photos
+batches() { curl -s "$url/metrics" | awk '/^geoloc_batch_photos_(sum|count) / {printf "%s ", $2}'; }
+read -r sum0 count0 <<<"$(batches)"
+clients=()
+for k in 1 2 3 4 5 6 7 8; do
+    curl -s -o "$tmp/concurrent$k.json" -w '%{http_code}' -H 'Content-Type: image/jpeg' --data-binary @"$example" \
+         "$url/v1/locate" >"$tmp/concurrent$k.code" &
+    clients+=($!)
+done
+wait "${clients[@]}"
+read -r sum1 count1 <<<"$(batches)"
+echo "8 concurrent requests: $((${sum1%.*} - ${sum0%.*})) photos in $((count1 - count0)) network batches"
+check "8 concurrent requests all answered" '[ "$(cat "$tmp"/concurrent*.code)" = "$(printf "200%.0s" 1 2 3 4 5 6 7 8)" ]'
+check "8 concurrent photos in fewer network batches ($((${sum1%.*} - ${sum0%.*})) photos, $((count1 - count0)) batches)" \
+      '[ $((${sum1%.*} - ${sum0%.*})) -eq 8 ] && [ $((count1 - count0)) -lt 8 ]'
 
 # SIGTERM: an upload in progress is answered, a new request gets 503, exit 0
 curl -s -o "$tmp/slow.json" -w '%{http_code}' --limit-rate 20K -H 'Content-Type: image/jpeg' \
