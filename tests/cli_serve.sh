@@ -17,7 +17,9 @@
 #   SIGTERM: a request being uploaded is still answered, a new one gets 503,
 #   exit 0;
 # - a port in use: exit 1, named;
-# - a server on ::1 with --token-file, --rate and a 3 s --request-timeout: 401
+# - a server on ::1 with --max-connections 4 (a 5th waits for a free one), a 2 s
+#   --idle-timeout (a silent connection closed), --token-file, --rate and a
+#   3 s --request-timeout: 401
 #   without or with a wrong token, /healthz open, a client trickling a byte a
 #   second cut off near 3 s, 429 past the burst (5 requests, wrong tokens
 #   included: guessing the token is rate-limited too);
@@ -267,8 +269,41 @@ check "server A: exit 0 after SIGTERM ($stop_rc)" '[ $stop_rc -eq 0 ]'
 
 # ---- server B: token, rate limit, whole-request time limit ----------------------------
 echo "s3cr3t-token" >"$tmp/token"
-start_server b --token-file "$tmp/token" --rate 0.2 --burst 5 --request-timeout 3 --bind ::1
+start_server b --token-file "$tmp/token" --rate 0.2 --burst 5 --request-timeout 3 --idle-timeout 2 \
+             --max-connections 4 --bind ::1
 url=http://[::1]:$port
+# 4 silent connections: a 5th waits (libmicrohttpd accepts no more) until the
+# 2 s idle limit has closed them, then is answered
+python3 - "$port" >"$tmp/limits.out" <<'EOF'
+import socket, sys, time
+port = int(sys.argv[1])
+t0 = time.time()
+silent = [socket.create_connection(("::1", port)) for _ in range(4)]
+time.sleep(0.3)
+fifth = socket.create_connection(("::1", port))
+fifth.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+fifth.settimeout(1.0)
+try:
+    print("fifth at once:", fifth.recv(100).split(b"\r\n")[0].decode() or "closed")
+except socket.timeout:
+    print("fifth at once: waiting")
+fifth.settimeout(10)
+print("fifth later:", fifth.recv(100).split(b"\r\n")[0].decode() or "closed")
+silent[0].settimeout(10)
+try:
+    gone = silent[0].recv(100) == b""
+except OSError:
+    gone = True
+print("idle:", round(time.time() - t0, 1) if gone else "open")
+EOF
+check "--max-connections 4: a 5th connection waits ($(head -1 "$tmp/limits.out"))" \
+      'grep -qx "fifth at once: waiting" "$tmp/limits.out"'
+check "... and is answered once the idle ones are closed ($(sed -n 2p "$tmp/limits.out"))" \
+      'grep -qx "fifth later: HTTP/1.1 200 OK" "$tmp/limits.out"'
+idle=$(sed -n 's/^idle: //p' "$tmp/limits.out")
+echo "silent connections: closed after $idle s (--idle-timeout 2)"
+check "--idle-timeout 2: silent connections closed after ${idle} s" \
+      'python3 -c "import sys; sys.exit(not 1.5 <= float(sys.argv[1]) <= 5)" "$idle" 2>/dev/null'
 req "$url/v1/model"
 expect_status "no token" 401 'bearer token'
 req -H 'Authorization: Bearer wrong' "$url/v1/model"
