@@ -19,9 +19,9 @@
 # - a port in use: exit 1, named;
 # - a server on ::1 with --max-connections 4 (a 5th waits for a free one), a 2 s
 #   --idle-timeout (a silent connection closed), --token-file, --rate and a
-#   3 s --request-timeout: 401
+#   3 s --request-timeout, --threads 1 (one thread busy with the network): 401
 #   without or with a wrong token, /healthz open, a client trickling a byte a
-#   second cut off near 3 s, 429 past the burst (5 requests, wrong tokens
+#   second cut off near 3 s, 429 past the burst (6 requests, wrong tokens
 #   included: guessing the token is rate-limited too);
 # - HTTPS with a self-signed certificate (openssl) and curl -k.
 # Skipped (exit 77) without curl or the default model.
@@ -36,7 +36,7 @@ trap 'for p in "${servers[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$tmp"
 
 # ---- usage (no model needed) -----------------------------------------------------
 run_geoloc serve --help
-for opt in model bind port token-file tls-cert tls-key batch batch-wait queue max-connections \
+for opt in model bind port token-file tls-cert tls-key threads batch batch-wait queue max-connections \
            max-body max-files max-pixels idle-timeout request-timeout rate burst ready-file; do
     check "--help documents --$opt" '[ $rc -eq 0 ] && [[ $out == *"--$opt"* ]]'
 done
@@ -269,8 +269,8 @@ check "server A: exit 0 after SIGTERM ($stop_rc)" '[ $stop_rc -eq 0 ]'
 
 # ---- server B: token, rate limit, whole-request time limit ----------------------------
 echo "s3cr3t-token" >"$tmp/token"
-start_server b --token-file "$tmp/token" --rate 0.2 --burst 5 --request-timeout 3 --idle-timeout 2 \
-             --max-connections 4 --bind ::1
+start_server b --token-file "$tmp/token" --rate 0.2 --burst 6 --request-timeout 3 --idle-timeout 2 \
+             --max-connections 4 --bind ::1 --threads 1
 url=http://[::1]:$port
 # 4 silent connections: a 5th waits (libmicrohttpd accepts no more) until the
 # 2 s idle limit has closed them, then is answered
@@ -337,6 +337,12 @@ cut=$(cat "$tmp/trickle.out")
 echo "a client trickling a byte a second: cut off after $cut s (--request-timeout 3)"
 check "a client trickling a byte a second is cut off near the 3 s limit (${cut} s)" \
       'python3 -c "import sys; sys.exit(not 2.5 <= float(sys.argv[1]) <= 6)" "$cut" 2>/dev/null'
+req -H 'Authorization: Bearer s3cr3t-token' -F "a=@$example" -F "a=@$example" -F "a=@$example" -F "a=@$example" \
+    -F "a=@$example" -F "a=@$example" -F "a=@$example" -F "a=@$example" "$url/v1/locate"
+expect_status "--threads 1: 8 photos answered" 200
+# CPU time (clock ticks) of each thread but the main one (which loaded the model)
+busy=$(for f in /proc/"$pid"/task/*/stat; do awk -v pid="$pid" '$1 != pid && $14 + $15 >= 20 {print $1}' "$f"; done | wc -l)
+check "--threads 1: one thread runs the network ($busy threads busy)" '[ "$busy" -eq 1 ]'
 codes=""
 for _ in 1 2 3 4; do
     req -H 'Authorization: Bearer s3cr3t-token' "$url/v1/model"

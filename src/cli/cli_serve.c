@@ -9,7 +9,7 @@
 
 typedef struct args {
     const char *model, *bind, *token_file, *tls_cert, *tls_key, *ready_file;
-    long port, max_connections, max_files, queue, batch, batch_wait, idle_timeout, request_timeout;
+    long port, threads, max_connections, max_files, queue, batch, batch_wait, idle_timeout, request_timeout;
     uint64_t max_body, max_pixels;
     double rate, burst;
 } args;
@@ -27,6 +27,8 @@ static const cli_option OPTIONS[] = {
                "TOKEN being the file's first line"),
     CLI_OPTION("tls-cert", 0, CLI_STRING, args, tls_cert, "FILE", "PEM certificate: HTTPS (with --tls-key)"),
     CLI_OPTION("tls-key", 0, CLI_STRING, args, tls_key, "FILE", "PEM private key of --tls-cert"),
+    CLI_OPTION("threads", 0, CLI_INT, args, threads, "N",
+               "threads of the network (0: OMP_NUM_THREADS, else all cores)", .min = 0, .max = 1024),
     CLI_OPTION("batch", 0, CLI_INT, args, batch, "N", "photos per network call at most (micro-batching)",
                .min = 1, .max = 256),
     CLI_OPTION("batch-wait", 0, CLI_INT, args, batch_wait, "MS",
@@ -62,8 +64,7 @@ static const cli_spec SPEC = {
     "(one photo, or multipart/form-data with several), GET /v1/model,\n"
     "/v1/cells/TOKEN, /healthz, /metrics and the map page at /. Concurrent\n"
     "requests' photos share network batches. Photos are never written to disk nor\n"
-    "logged; a line per request (method, path, status, time) goes to stderr. The\n"
-    "network uses every core; OMP_NUM_THREADS=N sets how many.\n",
+    "logged; a line per request (method, path, status, time) goes to stderr.\n",
     OPTIONS,
     "API and examples: docs/serve.md. On SIGTERM or SIGINT the requests in flight\n"
     "are answered, new ones get 503, then the server exits 0. Exit status: 0 after\n"
@@ -72,7 +73,7 @@ static const cli_spec SPEC = {
 
 int cli_serve(int argc, char **argv) {
     geoloc_serve_options o = geoloc_serve_options_default();
-    args a = {.bind = o.bind, .port = o.port, .max_connections = o.max_connections,
+    args a = {.bind = o.bind, .port = o.port, .threads = o.threads, .max_connections = o.max_connections,
               .max_files = o.max_files, .queue = o.queue, .batch = o.batch, .batch_wait = o.batch_wait_ms,
               .idle_timeout = o.idle_timeout_s, .request_timeout = o.request_timeout_s, .max_body = o.max_body,
               .max_pixels = o.max_pixels, .rate = o.rate_per_s, .burst = o.rate_burst};
@@ -83,6 +84,7 @@ int cli_serve(int argc, char **argv) {
     o.model = a.model;
     o.bind = a.bind;
     o.port = (int)a.port;
+    o.threads = (int)a.threads;
     o.max_connections = (int)a.max_connections;
     o.max_body = (size_t)a.max_body;
     o.max_files = (int)a.max_files;

@@ -9,6 +9,7 @@
  * top of each photo's answer are its request's, computed from the network's
  * probabilities (geoloc_predictor_probs, geoloc_answer_from_probs), so every
  * partition and top shares the same batches. */
+#include <omp.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -160,6 +161,7 @@ static void wait_until(serve_engine *e, double deadline) {
 
 static void *batching_thread(void *arg) {
     serve_engine *e = arg;
+    if (e->o.threads > 0) omp_set_num_threads(e->o.threads); /* this thread's setting: the network runs here */
     engine_job **batch = malloc((size_t)e->o.batch * sizeof *batch);
     pthread_mutex_lock(&e->lock);
     for (;;) {

@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <omp.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -240,8 +241,14 @@ static geoloc_status serve_start(const geoloc_serve_options *o, const struct soc
     if (static_files_load() != 0) return error_set(err, GEOLOC_E_NOMEM, "cannot load the page's files");
     s->static_loaded = 1;
     serve_engine_options eo = {.batch = o->batch, .batch_wait_ms = o->batch_wait_ms, .queue = o->queue,
-                               .max_files = o->max_files, .max_pixels = o->max_pixels};
-    if ((st = serve_engine_create(s->model, &eo, s->metrics, &s->engine, err)) != GEOLOC_OK) return st;
+                               .max_files = o->max_files, .threads = o->threads, .max_pixels = o->max_pixels};
+    /* oneDNN plans its primitives for the threads of the thread creating them
+     * (here) and the engine's batching thread runs them with its own setting */
+    int threads_before = omp_get_max_threads();
+    if (o->threads > 0) omp_set_num_threads(o->threads);
+    st = serve_engine_create(s->model, &eo, s->metrics, &s->engine, err);
+    omp_set_num_threads(threads_before);
+    if (st != GEOLOC_OK) return st;
     geoloc_predict_options po = geoloc_predict_options_default();
     serve_http_config hc = {
         .addr = addr, .addr_len = addr_len, .max_connections = o->max_connections,
