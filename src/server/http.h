@@ -20,8 +20,7 @@ typedef struct serve_http serve_http;
 
 /* What the HTTP layer serves and its limits; the pointers must outlive it. */
 typedef struct serve_http_config {
-    const struct sockaddr *addr;  /* address to listen on (port included) */
-    socklen_t addr_len;
+    const struct sockaddr *addr;  /* address to listen on (port included): IPv4 or IPv6 */
     int max_connections;
     int idle_timeout_s, request_timeout_s;
     size_t max_body;

@@ -56,8 +56,7 @@ static int is_loopback(const struct sockaddr *a) {
 }
 
 /* The address to listen on (bind, port) into *addr; E_ARG when it is none. */
-static geoloc_status resolve_bind(const geoloc_serve_options *o, struct sockaddr_storage *addr, socklen_t *len,
-                                  geoloc_error *err) {
+static geoloc_status resolve_bind(const geoloc_serve_options *o, struct sockaddr_storage *addr, geoloc_error *err) {
     /* numeric addresses only (no name lookup), and localhost */
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST};
     struct addrinfo *res = NULL;
@@ -66,7 +65,6 @@ static geoloc_status resolve_bind(const geoloc_serve_options *o, struct sockaddr
         return error_set(err, GEOLOC_E_ARG, "--bind %s: not an address (an IPv4 or IPv6 address, or localhost)",
                          o->bind);
     memcpy(addr, res->ai_addr, res->ai_addrlen);
-    *len = res->ai_addrlen;
     freeaddrinfo(res);
     if (addr->ss_family == AF_INET) ((struct sockaddr_in *)addr)->sin_port = htons((uint16_t)o->port);
     else ((struct sockaddr_in6 *)addr)->sin6_port = htons((uint16_t)o->port);
@@ -220,8 +218,8 @@ static geoloc_status write_ready_file(const char *path, int port, geoloc_error *
 }
 
 /* Loads and starts everything up to listening. */
-static geoloc_status serve_start(const geoloc_serve_options *o, const struct sockaddr *addr, socklen_t addr_len,
-                                 server *s, geoloc_error *err) {
+static geoloc_status serve_start(const geoloc_serve_options *o, const struct sockaddr *addr, server *s,
+                                 geoloc_error *err) {
     geoloc_status st;
     if (o->token_file && (st = read_token(o->token_file, &s->token, err)) != GEOLOC_OK) return st;
     if (o->tls_cert && ((st = read_small_file("--tls-cert", o->tls_cert, PEM_FILE_MAX, &s->cert, err)) != GEOLOC_OK ||
@@ -251,7 +249,7 @@ static geoloc_status serve_start(const geoloc_serve_options *o, const struct soc
     if (st != GEOLOC_OK) return st;
     geoloc_predict_options po = geoloc_predict_options_default();
     serve_http_config hc = {
-        .addr = addr, .addr_len = addr_len, .max_connections = o->max_connections,
+        .addr = addr, .max_connections = o->max_connections,
         .idle_timeout_s = o->idle_timeout_s, .request_timeout_s = o->request_timeout_s, .max_body = o->max_body,
         .token = s->token, .tls_cert_pem = s->cert, .tls_key_pem = s->key, .model = s->model,
         .engine = s->engine, .metrics = s->metrics, .rate = s->rate,
@@ -261,9 +259,8 @@ static geoloc_status serve_start(const geoloc_serve_options *o, const struct soc
 
 geoloc_status geoloc_serve_run(const geoloc_serve_options *opt, geoloc_error *err) {
     struct sockaddr_storage addr;
-    socklen_t addr_len = 0;
     geoloc_status st = check_options(opt, err);
-    if (st == GEOLOC_OK) st = resolve_bind(opt, &addr, &addr_len, err);
+    if (st == GEOLOC_OK) st = resolve_bind(opt, &addr, err);
     if (st != GEOLOC_OK) return st;
     if (!is_loopback((const struct sockaddr *)&addr) && !opt->token_file)
         return error_set(err, GEOLOC_E_ARG,
@@ -273,7 +270,7 @@ geoloc_status geoloc_serve_run(const geoloc_serve_options *opt, geoloc_error *er
     signals_saved saved;
     if ((st = signals_catch(&saved, err)) != GEOLOC_OK) return st;
     server s = {0};
-    st = serve_start(opt, (const struct sockaddr *)&addr, addr_len, &s, err);
+    st = serve_start(opt, (const struct sockaddr *)&addr, &s, err);
     int port = st == GEOLOC_OK ? serve_http_port(s.http) : 0;
     if (st == GEOLOC_OK && opt->ready_file) st = write_ready_file(opt->ready_file, port, err);
     if (st == GEOLOC_OK) {
