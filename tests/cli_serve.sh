@@ -7,7 +7,7 @@
 # - with the default model (share/geoloc + the ImageNet backbone), a server on
 #   --port 0 (port read from --ready-file): the example photo placed in Paris,
 #   its EXIF position echoed only with exif=1; multipart with 2 files (an array
-#   of 2); /v1/model, /v1/cells/TOKEN (a GeoJSON Feature), /healthz, /metrics
+#   of 2); /v1/model, /v1/cells/TOKEN (a GeoJSON Feature), /healthz, /, /metrics
 #   (request counters); errors: empty body 400, truncated JPEG 400, text 415,
 #   a PNG claiming 30000x30000 pixels 422, a body over --max-body 413, 65
 #   files 413, 10,000 parts 413 quickly, a 100 KB header 431, unknown path
@@ -20,7 +20,7 @@
 # - a server on ::1 with --max-connections 4 (a 5th waits for a free one), a 2 s
 #   --idle-timeout (a silent connection closed), --token-file, --rate and a
 #   3 s --request-timeout, --threads 1 (one thread busy with the network): 401
-#   without or with a wrong token, /healthz open, a client trickling a byte a
+#   without or with a wrong token, /healthz and the page open, a client trickling a byte a
 #   second cut off near 3 s, 429 past the burst (6 requests, wrong tokens
 #   included: guessing the token is rate-limited too);
 # - HTTPS with a self-signed certificate (openssl) and curl -k.
@@ -158,6 +158,9 @@ req "$url/v1/cells/zzz"
 expect_status "a cell token that is none" 404 '"error"'
 req "$url/healthz"
 expect_status "GET /healthz" 200 '^\{"status": ?"ok"\}$'
+req "$url/"
+expect_status "GET / (the map page)" 200 '<html'
+check "GET /: HTML" '[ "$(curl -s -o /dev/null -w "%{content_type}" "$url/")" = "text/html; charset=utf-8" ]'
 
 # errors
 req -H 'Content-Type: image/jpeg' --data-binary @/dev/null "$url/v1/locate"
@@ -312,6 +315,8 @@ req -H 'Authorization: Bearer s3cr3t-toke' "$url/v1/model"
 expect_status "a token's prefix" 401
 req "$url/healthz"
 expect_status "/healthz needs no token" 200
+req "$url/"
+expect_status "the page needs no token" 200 '<html'
 python3 - "$port" >"$tmp/trickle.out" <<'EOF'
 import socket, sys, time
 s = socket.create_connection(("::1", int(sys.argv[1])))
