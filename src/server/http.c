@@ -15,7 +15,7 @@
  * it was reused.
  *
  * A request's life: the URI callback allocates its context (start time, raw
- * query string); the handler's first call checks route, method, token, rate
+ * query string); the handler's first call checks route, method, rate, token
  * and the announced body size, and may answer at once (the body then is never
  * read); the next calls gather the body up to max_body; the last one answers.
  * The completed callback logs the request, counts it in the metrics and frees
@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
