@@ -33,7 +33,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 example=$here/share/geoloc/example.jpg
 
 servers=()
-trap 'for p in "${servers[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$tmp"' EXIT
+trap 'kill -9 "${servers[@]}" 2>/dev/null; rm -rf "$tmp"' EXIT
 
 # ---- usage (no model needed) -----------------------------------------------------
 run_geoloc serve --help
@@ -278,7 +278,7 @@ check "server A: exit 0 after SIGTERM ($stop_rc)" '[ $stop_rc -eq 0 ]'
 echo "s3cr3t-token" >"$tmp/token"
 start_server b --token-file "$tmp/token" --rate 0.2 --burst 6 --request-timeout 3 --idle-timeout 2 \
              --max-connections 4 --bind ::1 --threads 1
-url=http://[::1]:$port
+url="http://[::1]:$port"
 # 4 silent connections: a 5th waits (libmicrohttpd accepts no more) until the
 # 2 s idle limit has closed them, then is answered
 python3 - "$port" >"$tmp/limits.out" <<'EOF'
