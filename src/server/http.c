@@ -79,8 +79,8 @@ typedef struct request {
     int counted;        /* in in_flight */
     route route;
     int status;         /* of the reply sent (0: none) */
-    char method[12];
-    char path[128];     /* for the log: truncated, unprintable bytes as '?' */
+    char method[12];    /* method and path as logged: truncated, unprintable bytes as '?' */
+    char path[128];
     uint8_t *body;
     size_t size, cap;
 } request;
@@ -355,6 +355,13 @@ static enum MHD_Result answer(serve_http *h, struct MHD_Connection *conn, reques
     return send_reply(conn, rq, &r, 0, r.status == 503 ? MHD_HTTP_HEADER_RETRY_AFTER : NULL, "1");
 }
 
+/* src truncated to fit, its unprintable bytes as '?' (for the log). */
+static void copy_printable(char *dst, size_t size, const char *src) {
+    snprintf(dst, size, "%s", src);
+    for (char *p = dst; *p; p++)
+        if (!isprint((unsigned char)*p)) *p = '?';
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_data_size,
                                   void **con_cls) {
@@ -364,10 +371,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (!rq) return MHD_NO; /* out of memory in on_uri */
     if (!rq->started) {
         rq->started = 1;
-        snprintf(rq->method, sizeof rq->method, "%s", method);
-        snprintf(rq->path, sizeof rq->path, "%s", url);
-        for (char *p = rq->path; *p; p++)
-            if (!isprint((unsigned char)*p)) *p = '?';
+        copy_printable(rq->method, sizeof rq->method, method);
+        copy_printable(rq->path, sizeof rq->path, url);
         pthread_mutex_lock(&h->lock);
         h->in_flight++;
         rq->counted = 1;
