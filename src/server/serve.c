@@ -6,7 +6,8 @@
  *
  * Signals: handlers that only write a byte to a pipe (async-signal-safe),
  * whichever thread receives the signal; the calling thread waits on the pipe.
- * The previous handlers are restored on return. One server per process at a
+ * The previous handlers are restored after the first signal (a second one
+ * then acts as before: by default it ends the process at once) and on return. One server per process at a
  * time (the pipe is the process's). SIGPIPE is ignored while serving (a client
  * leaving mid-answer must not end the server). */
 #include "geoloc/serve.h"
@@ -278,7 +279,11 @@ geoloc_status geoloc_serve_run(const geoloc_serve_options *opt, geoloc_error *er
         fprintf(stderr, "geoloc serve: listening on %s://%s%s%s:%d/ (Ctrl-C or SIGTERM stops)\n",
                 s.cert ? "https" : "http", v6 ? "[" : "", opt->bind, v6 ? "]" : "", port);
         int sig = wait_for_signal();
-        fprintf(stderr, "geoloc serve: %s: finishing the requests in flight\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        /* a second signal acts as it did before the server (by default: ends the process at once) */
+        sigaction(SIGTERM, &saved.term, NULL);
+        sigaction(SIGINT, &saved.intr, NULL);
+        fprintf(stderr, "geoloc serve: %s: finishing the requests in flight (a second signal stops at once)\n",
+                sig == SIGINT ? "SIGINT" : "SIGTERM");
         /* new requests get 503; those already received (an upload in
          * progress included) run to their end, the engine still answering;
          * the watchdog bounds how long that takes */
