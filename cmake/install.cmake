@@ -12,6 +12,13 @@ install(FILES ${CMAKE_SOURCE_DIR}/share/geoloc/geoloc-default.safetensors
               ${CMAKE_SOURCE_DIR}/share/geoloc/example.jpg
               ${CMAKE_SOURCE_DIR}/share/geoloc/README.md
         DESTINATION ${CMAKE_INSTALL_DATADIR}/geoloc)
+# the server page's npm files (Leaflet, country outlines), when
+# tools/fetch-web.sh has fetched them into models/web
+set(GEOLOC_WEB_DIR ${CMAKE_SOURCE_DIR}/models/web)
+install(FILES ${GEOLOC_WEB_DIR}/leaflet.js ${GEOLOC_WEB_DIR}/leaflet.css
+              ${GEOLOC_WEB_DIR}/countries.geojson ${GEOLOC_WEB_DIR}/LICENSE-leaflet
+              ${GEOLOC_WEB_DIR}/LICENSE-world-atlas ${GEOLOC_WEB_DIR}/README-world-atlas.md
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/geoloc/web OPTIONAL)
 
 # geoloc.pc, relocatable (the prefix is found from the .pc file's own place,
 # so --prefix at install time is honoured). Libs.private: what the archive's
