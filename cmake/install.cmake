@@ -12,6 +12,13 @@ install(FILES ${CMAKE_SOURCE_DIR}/share/geoloc/geoloc-default.safetensors
               ${CMAKE_SOURCE_DIR}/share/geoloc/example.jpg
               ${CMAKE_SOURCE_DIR}/share/geoloc/README.md
         DESTINATION ${CMAKE_INSTALL_DATADIR}/geoloc)
+# the server page's npm files (Leaflet, country outlines), when
+# tools/fetch-web.sh has fetched them into models/web
+set(GEOLOC_WEB_DIR ${CMAKE_SOURCE_DIR}/models/web)
+install(FILES ${GEOLOC_WEB_DIR}/leaflet.js ${GEOLOC_WEB_DIR}/leaflet.css
+              ${GEOLOC_WEB_DIR}/countries.geojson ${GEOLOC_WEB_DIR}/LICENSE-leaflet
+              ${GEOLOC_WEB_DIR}/LICENSE-world-atlas ${GEOLOC_WEB_DIR}/README-world-atlas.md
+        DESTINATION ${CMAKE_INSTALL_DATADIR}/geoloc/web OPTIONAL)
 
 # geoloc.pc, relocatable (the prefix is found from the .pc file's own place,
 # so --prefix at install time is honoured). Libs.private: what the archive's
@@ -22,7 +29,7 @@ get_filename_component(dnnl_name ${GEOLOC_DNNL} NAME_WE)
 string(REGEX REPLACE "^lib" "-l" GEOLOC_PC_LIBS_PRIVATE ${dnnl_name})
 # libheif and jansson as plain -l: their own .pc files would pull, with
 # --static, encoder libraries (x265, numa) the archive never calls
-string(APPEND GEOLOC_PC_LIBS_PRIVATE " -lheif -ljansson")
+string(APPEND GEOLOC_PC_LIBS_PRIVATE " -lheif -ljansson -lmicrohttpd")
 foreach(lib ${OpenMP_C_LIB_NAMES} m)
   if(NOT lib STREQUAL "pthread")
     string(APPEND GEOLOC_PC_LIBS_PRIVATE " -l${lib}")

@@ -3,12 +3,13 @@
  * them through the network. It takes the oldest photo and the queued photos
  * of the same crop mode, up to `batch`; when fewer are queued it waits for
  * more until the oldest has waited batch_wait_ms (never longer, and not at
- * all when draining). A batch of one runs on a predictor of batch 1, larger
- * ones on a predictor of batch `batch` (which pads a partial batch). One
+ * all when draining). A full batch runs on a predictor of batch `batch`,
+ * a partial one photo by photo on a predictor of batch 1. One
  * predictor pair per crop mode, made when first needed; the partition and
  * top of each photo's answer are its request's, computed from the network's
  * probabilities (geoloc_predictor_probs, geoloc_answer_from_probs), so every
  * partition and top shares the same batches. */
+#include <omp.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -122,20 +123,11 @@ static void fail_batch(engine_job **batch, size_t n, const char *why) {
     }
 }
 
-/* Runs one batch through the network and answers each photo (unlocked). */
-static void run_batch(serve_engine *e, engine_job **batch, size_t n) {
+/* Runs n photos through predictor p and answers each (unlocked). */
+static void predict_and_answer(serve_engine *e, geoloc_predictor *p, engine_job **batch, size_t n) {
     geoloc_error err = {0};
-    geoloc_crop_mode crops = batch[0]->crops;
-    if (pair_create(e, crops, &err) != 0) {
-        fail_batch(batch, n, e->pairs[crops].why);
-        return;
-    }
-    geoloc_predictor *p = n == 1 || !e->pairs[crops].many ? e->pairs[crops].one : e->pairs[crops].many;
     for (size_t i = 0; i < n; i++) e->images[i] = *batch[i]->img;
-    double t0 = now_s();
-    geoloc_status s = geoloc_predict(p, e->images, n, e->preds, NULL, &err);
-    if (e->metrics) serve_metrics_batch(e->metrics, (int)n, now_s() - t0);
-    if (s != GEOLOC_OK) {
+    if (geoloc_predict(p, e->images, n, e->preds, NULL, &err) != GEOLOC_OK) {
         fail_batch(batch, n, err.message);
         return;
     }
@@ -149,6 +141,25 @@ static void run_batch(serve_engine *e, engine_job **batch, size_t n) {
     }
 }
 
+/* Runs one batch through the network and answers each photo (unlocked): a
+ * full batch on the predictor of batch `batch`, a partial one photo by photo
+ * on the predictor of batch 1 (the big one would pad it to its full size; per
+ * image the engine is as fast at batch 1, see the README's server figures). */
+static void run_batch(serve_engine *e, engine_job **batch, size_t n) {
+    geoloc_error err = {0};
+    geoloc_crop_mode crops = batch[0]->crops;
+    if (pair_create(e, crops, &err) != 0) {
+        fail_batch(batch, n, e->pairs[crops].why);
+        return;
+    }
+    double t0 = now_s();
+    if (n == (size_t)e->o.batch && e->pairs[crops].many)
+        predict_and_answer(e, e->pairs[crops].many, batch, n);
+    else
+        for (size_t i = 0; i < n; i++) predict_and_answer(e, e->pairs[crops].one, &batch[i], 1);
+    if (e->metrics) serve_metrics_batch(e->metrics, (int)n, now_s() - t0);
+}
+
 /* Waits (locked) until the deadline in monotonic seconds or a signal. */
 static void wait_until(serve_engine *e, double deadline) {
     struct timespec ts;
@@ -160,6 +171,7 @@ static void wait_until(serve_engine *e, double deadline) {
 
 static void *batching_thread(void *arg) {
     serve_engine *e = arg;
+    if (e->o.threads > 0) omp_set_num_threads(e->o.threads); /* this thread's setting: the network runs here */
     engine_job **batch = malloc((size_t)e->o.batch * sizeof *batch);
     pthread_mutex_lock(&e->lock);
     for (;;) {

@@ -18,6 +18,7 @@ typedef struct serve_engine serve_engine;
 typedef struct serve_engine_options {
     int batch, batch_wait_ms, queue, max_files;
     uint64_t max_pixels;
+    int threads;  /* OpenMP threads of the network (0: OMP_NUM_THREADS, else all cores) */
 } serve_engine_options;
 
 /* The options of one /v1/locate request, from its query string. */
