@@ -47,6 +47,9 @@ run_geoloc serve --bind ::
 expect_match 2 "give a --token-file" err "--bind :: without a token"
 run_geoloc serve --tls-cert "$tmp/c.pem"
 expect_match 2 "--tls-cert and --tls-key go together" err "--tls-cert alone"
+mkfifo "$tmp/token.fifo"
+run_geoloc serve --port 0 --token-file "$tmp/token.fifo"
+expect_match 1 "token.fifo: not a regular file \\(a FIFO\\)" err "a FIFO as --token-file (refused, not waited on)"
 run_geoloc serve --port 70000
 expect_match 2 "--port must be an integer from 0 to 65535" err "bad port"
 run_geoloc serve --bind not-a-host.invalid

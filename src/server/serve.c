@@ -28,6 +28,7 @@
 #include "core/error.h"
 #include "geoloc/io.h"
 #include "geoloc/model.h"
+#include "io/regular_file.h"
 #include "server/engine.h"
 #include "server/http.h"
 #include "server/metrics.h"
@@ -102,22 +103,20 @@ static geoloc_status check_options(const geoloc_serve_options *o, geoloc_error *
     return GEOLOC_OK;
 }
 
-/* Reads a whole small file as a NUL-terminated string (malloc'd into *out). */
+/* Reads a whole small regular file (never blocking on a FIFO) as a
+ * NUL-terminated string (malloc'd into *out); messages name the option. */
 static geoloc_status read_small_file(const char *what, const char *path, size_t max, char **out, geoloc_error *err) {
+    uint8_t *data = NULL;
+    size_t size = 0;
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return error_set(err, GEOLOC_E_IO, "%s %s: %s", what, path, strerror(errno));
-    char *buf = malloc(max + 1);
-    size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf) return error_set(err, GEOLOC_E_NOMEM, "out of memory");
-    if (bad || n > max) {
-        free(buf);
-        return error_set(err, GEOLOC_E_IO, "%s %s: %s", what, path, bad ? "read error" : "file too large");
+    geoloc_status s = regular_file_read(path, max, "its size limit", &data, &size, err);
+    if (s != GEOLOC_OK) {
+        char why[sizeof err->message];
+        snprintf(why, sizeof why, "%s", err->message);
+        return error_set(err, s, "%s %s", what, why);
     }
-    buf[n] = 0;
-    *out = buf;
+    data[size] = 0; /* the spare byte */
+    *out = (char *)data;
     return GEOLOC_OK;
 }
 
