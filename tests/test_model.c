@@ -20,6 +20,7 @@
 #include "geoloc/predict.h"
 #include "geoloc/safetensors.h"
 #include "test_util.h"
+#include "tiny_model.h"
 
 static char dir[] = "/tmp/geoloc_test_model_XXXXXX";
 
@@ -701,35 +702,16 @@ static void test_damaged(geoloc_partition *const p[3], const char *photo) {
     geoloc_model_free(m);
 }
 
-/* A heads-only ResNet-18 model with partitions of 1, 2 and 3 cells and a scene head (~20 KB). */
+/* The tiny heads-only ResNet-18 model (tiny_model.h: partitions of 1, 2 and 3
+ * cells and a scene head, ~20 KB) written and read back. */
 static void write_tiny_model(const char *path) {
-    geoloc_cell root = geoloc_s2_parent(geoloc_s2_from_latlng(48.86, 2.35), 2);
-    geoloc_partition *p[3] = {partition_alloc(1), partition_alloc(2), partition_alloc(3)};
-    geoloc_cell cells[3][3] = {{root},
-                               {geoloc_s2_child(root, 0), geoloc_s2_child(root, 3)},
-                               {geoloc_s2_child(geoloc_s2_child(root, 0), 1), geoloc_s2_child(geoloc_s2_child(root, 0), 2),
-                                geoloc_s2_child(root, 3)}};
-    for (int f = 0; f < 3; f++) {
-        for (size_t k = 0; k < p[f]->n; k++) {
-            p[f]->cell[k] = cells[f][k];
-            p[f]->count[k] = 60 + k;
-            geoloc_s2_center(cells[f][k], &p[f]->lat[k], &p[f]->lng[k]);
-        }
-        partition_index(p[f]);
-        p[f]->num_images = 200;
-    }
-    geoloc_resnet_config cfg;
-    geoloc_resnet_config_default(&cfg, 18, 1);
-    geoloc_model *m = NULL;
+    geoloc_model *m = tiny_model_create();
     geoloc_error err = {0};
-    CHECK(geoloc_model_create(&cfg, (const geoloc_partition *const *)p, NAMES, 3, SCENES, 3, 5, &m, &err) == GEOLOC_OK,
-          "%s", err.message);
-    CHECK(m && geoloc_model_save(m, path, 1, "resnet18-backbone.safetensors", &err) == GEOLOC_OK, "%s", err.message);
+    CHECK(geoloc_model_save(m, path, 1, "resnet18-backbone.safetensors", &err) == GEOLOC_OK, "%s", err.message);
     geoloc_model *back = NULL;
     CHECK(geoloc_model_read_info(path, &back, &err) == GEOLOC_OK, "tiny model: %s", err.message);
     geoloc_model_free(back);
     geoloc_model_free(m);
-    for (int f = 0; f < 3; f++) geoloc_partition_free(p[f]);
 }
 
 int main(int argc, char **argv) {

@@ -10,17 +10,8 @@
 #include "geoloc/model.h"
 #include "geoloc/predict.h"
 #include "geoloc/s2.h"
+#include "test_util.h"
 
-static int failures;
-#define CHECK(c, ...)                                              \
-    do {                                                           \
-        if (!(c)) {                                                \
-            fprintf(stderr, "%s:%d: %s: ", __FILE__, __LINE__, #c); \
-            fprintf(stderr, __VA_ARGS__);                          \
-            fputc('\n', stderr);                                   \
-            failures++;                                            \
-        }                                                          \
-    } while (0)
 
 static json_t *model_json(const geoloc_model *m) {
     char *text = NULL;
@@ -100,6 +91,5 @@ int main(int argc, char **argv) {
     json_decref(j);
     m->n_scenes = n_scenes;
     geoloc_model_free(m);
-    if (failures) fprintf(stderr, "%d check(s) failed\n", failures);
-    return failures ? 1 : 0;
+    TEST_END();
 }

@@ -1,7 +1,8 @@
-/* A tiny geolocation model built in memory for the server's test and fuzz
- * target: a torch-initialised ResNet-18 fed 64-pixel crops, partitions of 1,
- * 2 and 3 cells around Paris nested into a complete hierarchy, a scene head
- * of 3 classes. Exits on failure. */
+/* A tiny geolocation model built in memory for tests and fuzz targets (the
+ * server's engine, fuzz_locate, test_model's model files): a
+ * torch-initialised ResNet-18 fed 64-pixel crops, partitions of 1, 2 and 3
+ * cells around Paris nested into a complete hierarchy, a scene head of 3
+ * classes. Exits on failure. */
 #ifndef GEOLOC_TEST_TINY_MODEL_H
 #define GEOLOC_TEST_TINY_MODEL_H
 
