@@ -120,19 +120,24 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     }
 }
 
+/* Waits (h->lock held) for h->changed or at most ns nanoseconds. */
+static void wait_changed(serve_http *h, long ns) {
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += ns;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&h->changed, &h->lock, &until);
+}
+
 /* Shuts down the sockets of requests older than the limit, 4 times a second. */
 static void *watchdog_main(void *arg) {
     serve_http *h = arg;
     pthread_mutex_lock(&h->lock);
     while (!h->stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += 250000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&h->changed, &h->lock, &until);
+        wait_changed(h, 250000000L);
         double now = now_seconds();
         for (tracked_conn *t = h->conns.next; t != &h->conns; t = t->next)
             if (!t->cut && now - t->start > h->c.request_timeout_s) {
@@ -472,14 +477,7 @@ int serve_http_wait_idle(serve_http *h, double timeout_s) {
     double until = now_seconds() + timeout_s;
     pthread_mutex_lock(&h->lock);
     while (h->in_flight > 0 && now_seconds() < until) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 100000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&h->changed, &h->lock, &ts);
+        wait_changed(h, 100000000L);
     }
     int left = h->in_flight;
     pthread_mutex_unlock(&h->lock);
