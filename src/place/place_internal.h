@@ -1,0 +1,44 @@
+/* The opened place file and its checked sections. Internal API. */
+#ifndef GEOLOC_PLACE_INTERNAL_H
+#define GEOLOC_PLACE_INTERNAL_H
+
+#include <stddef.h>
+
+#include "geoloc/place.h"
+#include "place/place_format.h"
+
+struct geoloc_place_db {
+    const void *map; /* the mapping to release, or NULL when the buffer is the caller's */
+    size_t map_size;
+    const place_country *countries;
+    uint32_t n_countries;
+    const char *strings;
+    uint64_t n_strings;
+    const place_edge *edges;
+    uint32_t n_edges;
+    const place_cell *cells;
+    uint32_t n_cells;
+    const place_part *parts;
+    uint32_t n_parts;
+    const uint32_t *part_edges;
+    uint64_t n_part_edges;
+    const uint32_t *coast_index;
+    const uint32_t *coast_edges;
+    uint64_t n_coast_edges;
+    const place_city *cities;
+    uint32_t n_cities;
+    const uint32_t *city_index;
+};
+
+/* Checks a whole place file held in [data, data+size) (8-byte aligned) and
+ * fills db to read it in place; `name` prefixes the messages. db->map stays
+ * NULL: the buffer remains the caller's. */
+geoloc_status place_db_check(const void *data, size_t size, const char *name, geoloc_place_db *db,
+                             geoloc_error *err);
+
+/* 1 when segment (a, b) crosses segment (p, q), with the half-open rule of
+ * the crossing number (a vertex on the line pq counts on one side only). */
+int place_segments_cross(double ax, double ay, double bx, double by, double px, double py,
+                         double qx, double qy);
+
+#endif
