@@ -35,11 +35,28 @@ function countries() {
     if (code && name.includes('.')) name = Array.isArray(en[code]) ? en[code][0] : en[code];
     out.push(`C\t${code || ''}\t${name}`);
     const polys = f.geometry.type === 'Polygon' ? [f.geometry.coordinates] : f.geometry.coordinates;
+    // world-atlas's Antarctica closes its ring by an edge along 84.35 S from
+    // 180 to -180 longitude, which leaves the South Pole outside: that edge is
+    // routed through the pole instead (tools/place_ref.py does the same)
+    if (code === 'AQ')
+      for (const poly of polys) for (const ring of poly) routeViaPole(ring);
     for (const poly of polys)
       for (const ring of poly)
         out.push('R\t' + ring.map(p => `${+p[0].toFixed(6)} ${+p[1].toFixed(6)}`).join(' '));
   }
   return out.join('\n') + '\n';
+}
+
+// Splices (+-180, -90), (-+180, -90) into a ring's edge that jumps across
+// the antimeridian (from about 180 to -180 longitude) in the far south.
+function routeViaPole(ring) {
+  for (let i = 0; i + 1 < ring.length; i++) {
+    const [a, b] = [ring[i], ring[i + 1]];
+    if (a[1] < -60 && b[1] < -60 && Math.abs(a[0] - b[0]) > 180) {
+      ring.splice(i + 1, 0, [Math.sign(a[0]) * 180, -90], [Math.sign(b[0]) * 180, -90]);
+      return;
+    }
+  }
 }
 
 function csvField(s) {

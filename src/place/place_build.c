@@ -1,6 +1,6 @@
 /* geoloc_place_build: the S2-cell covering of the country outlines (cells of
  * levels PLACE_MIN_LEVEL..PLACE_MAX_LEVEL, split while more than
- * PLACE_MAX_EDGES edges cross them), the coast grid, the city buckets, and
+ * PLACE_MAX_EDGES edges cross them), the coast grid, the cities' k-d order, and
  * the place file written atomically. */
 #include <math.h>
 #include <stdlib.h>
@@ -238,25 +238,24 @@ static int build_coast(const place_input *in, place_vec *index, place_vec *ids) 
     return 0;
 }
 
+static int kd_axis; /* the axis city_order compares (the build is single-threaded) */
+
 static int city_order(const void *pa, const void *pb) {
     const place_city *a = pa, *b = pb;
-    uint32_t ba = place_city_bucket(a->lat, a->lon), bb = place_city_bucket(b->lat, b->lon);
-    if (ba != bb) return ba < bb ? -1 : 1;
-    return a->population > b->population ? -1 : a->population < b->population;
+    double u[3], v[3];
+    place_unit_vector(a->lat, a->lon, u);
+    place_unit_vector(b->lat, b->lon, v);
+    return u[kd_axis] < v[kd_axis] ? -1 : u[kd_axis] > v[kd_axis];
 }
 
-/* Sorts the cities by bucket, largest first, and fills the bucket offsets. */
-static int build_cities(place_input *in, place_vec *index) {
-    qsort(in->cities.data, in->cities.n, sizeof(place_city), city_order);
-    size_t n_buckets = (size_t)PLACE_CITY_ROWS * PLACE_CITY_COLS;
-    uint32_t *ix = calloc(n_buckets + 1, sizeof *ix);
-    if (!ix) return -1;
-    const place_city *c = in->cities.data;
-    for (size_t i = 0; i < in->cities.n; i++) ix[place_city_bucket(c[i].lat, c[i].lon) + 1]++;
-    for (size_t k = 0; k < n_buckets; k++) ix[k + 1] += ix[k];
-    index->data = ix;
-    index->n = n_buckets + 1;
-    return 0;
+/* Orders cities [lo, hi) as an implicit k-d tree (place_format.h). */
+static void kd_order(place_city *c, size_t lo, size_t hi, int depth) {
+    if (hi - lo < 2) return;
+    kd_axis = depth % 3;
+    qsort(c + lo, hi - lo, sizeof *c, city_order);
+    size_t m = lo + (hi - lo) / 2;
+    kd_order(c, lo, m, depth + 1);
+    kd_order(c, m + 1, hi, depth + 1);
 }
 
 /* Writes the header and the sections (8-byte aligned) to `path`. */
@@ -300,7 +299,7 @@ geoloc_status geoloc_place_build(const char *countries, const char *cities, cons
     b.cells.size = sizeof(place_cell);
     b.parts.size = sizeof(place_part);
     b.part_edges.size = sizeof(uint32_t);
-    place_vec coast_index = {.size = 4}, coast_edges = {.size = 4}, city_index = {.size = 4};
+    place_vec coast_index = {.size = 4}, coast_edges = {.size = 4};
     uint32_t *all = malloc((in.edges.n ? in.edges.n : 1) * sizeof *all);
     b.parity = malloc(in.countries.n);
     int rc = all && b.parity ? build_bands(&b) : -1;
@@ -308,13 +307,13 @@ geoloc_status geoloc_place_build(const char *countries, const char *cities, cons
     geoloc_cell face = geoloc_s2_begin(0);
     for (int k = 0; k < 6 && rc == 0; k++, face = geoloc_s2_next(face)) rc = cover(&b, face, all, in.edges.n);
     if (rc == 0) rc = build_coast(&in, &coast_index, &coast_edges);
-    if (rc == 0) rc = build_cities(&in, &city_index);
+    if (rc == 0) kd_order(in.cities.data, 0, in.cities.n, 0);
     if (rc == 0) {
         const place_vec *sec[PLACE_N_SECTIONS] = {
             [PLACE_COUNTRIES] = &in.countries, [PLACE_STRINGS] = &in.strings, [PLACE_EDGES] = &in.edges,
             [PLACE_CELLS] = &b.cells,          [PLACE_PARTS] = &b.parts,      [PLACE_PART_EDGES] = &b.part_edges,
             [PLACE_COAST_INDEX] = &coast_index, [PLACE_COAST_EDGES] = &coast_edges,
-            [PLACE_CITIES] = &in.cities,       [PLACE_CITY_INDEX] = &city_index};
+            [PLACE_CITIES] = &in.cities};
         st = write_file(out, sec, err);
     } else {
         st = error_set(err, GEOLOC_E_NOMEM, "%s: out of memory while building the place index", out);
@@ -328,7 +327,6 @@ geoloc_status geoloc_place_build(const char *countries, const char *cities, cons
     place_vec_free(&b.part_edges);
     place_vec_free(&coast_index);
     place_vec_free(&coast_edges);
-    place_vec_free(&city_index);
     place_input_free(&in);
     return st;
 }

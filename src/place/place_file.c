@@ -17,12 +17,12 @@ const uint32_t PLACE_RECORD_SIZE[PLACE_N_SECTIONS] = {
     [PLACE_EDGES] = sizeof(place_edge),        [PLACE_CELLS] = sizeof(place_cell),
     [PLACE_PARTS] = sizeof(place_part),        [PLACE_PART_EDGES] = 4,
     [PLACE_COAST_INDEX] = 4,                   [PLACE_COAST_EDGES] = 4,
-    [PLACE_CITIES] = sizeof(place_city),       [PLACE_CITY_INDEX] = 4,
+    [PLACE_CITIES] = sizeof(place_city),
 };
 
 static const char *const SECTION_NAMES[PLACE_N_SECTIONS] = {
     "countries", "strings", "edges", "cells", "parts", "part edges",
-    "coast index", "coast edges", "cities", "city index"};
+    "coast index", "coast edges", "cities"};
 
 static int is_lat(double v) { return isfinite(v) && v >= -90.0 && v <= 90.0; }
 static int is_lon(double v) { return isfinite(v) && v >= -180.0 && v <= 180.0; }
@@ -93,17 +93,41 @@ static const char *check_geometry(const geoloc_place_db *db) {
 }
 
 static const char *check_cities(const geoloc_place_db *db) {
-    if (!is_index(db->city_index, (size_t)PLACE_CITY_ROWS * PLACE_CITY_COLS, db->n_cities))
-        return "the city index";
-    for (uint32_t b = 0; b < PLACE_CITY_ROWS * PLACE_CITY_COLS; b++)
-        for (uint32_t i = db->city_index[b]; i < db->city_index[b + 1]; i++) {
-            const place_city *c = &db->cities[i];
-            if (!is_lat(c->lat) || !is_lon(c->lon) || c->name >= db->n_strings ||
-                c->country[2] || c->country[3] || place_city_bucket(c->lat, c->lon) != b ||
-                (i > db->city_index[b] && c->population > c[-1].population))
-                return "a city";
-        }
+    for (uint32_t i = 0; i < db->n_cities; i++) {
+        const place_city *c = &db->cities[i];
+        if (!is_lat(c->lat) || !is_lon(c->lon) || c->name >= db->n_strings || c->country[2] || c->country[3])
+            return "a city";
+    }
     return NULL;
+}
+
+/* The largest population of the k-d subtree [lo, hi), stored at its median. */
+static uint32_t subtree_max(geoloc_place_db *db, uint32_t lo, uint32_t hi) {
+    if (lo >= hi) return 0;
+    uint32_t m = lo + (hi - lo) / 2, best = db->cities[m].population;
+    uint32_t a = subtree_max(db, lo, m), b = subtree_max(db, m + 1, hi);
+    best = a > best ? a : best;
+    db->subtree_max[m] = b > best ? b : best;
+    return db->subtree_max[m];
+}
+
+/* The city search arrays: unit vectors and subtree maxima. */
+static int index_cities(geoloc_place_db *db) {
+    size_t n = db->n_cities ? db->n_cities : 1;
+    db->city_xyz = malloc(3 * n * sizeof *db->city_xyz);
+    db->subtree_max = malloc(n * sizeof *db->subtree_max);
+    if (!db->city_xyz || !db->subtree_max) return -1;
+    for (uint32_t i = 0; i < db->n_cities; i++)
+        place_unit_vector(db->cities[i].lat, db->cities[i].lon, db->city_xyz + 3 * (size_t)i);
+    subtree_max(db, 0, db->n_cities);
+    return 0;
+}
+
+void place_db_release(geoloc_place_db *db) {
+    free(db->city_xyz);
+    free(db->subtree_max);
+    db->city_xyz = NULL;
+    db->subtree_max = NULL;
 }
 
 geoloc_status place_db_check(const void *data, size_t size, const char *name, geoloc_place_db *db,
@@ -140,17 +164,18 @@ geoloc_status place_db_check(const void *data, size_t size, const char *name, ge
     db->n_coast_edges = h.sections[PLACE_COAST_EDGES].count;
     db->cities = SECTION(PLACE_CITIES);
     db->n_cities = (uint32_t)h.sections[PLACE_CITIES].count;
-    db->city_index = SECTION(PLACE_CITY_INDEX);
 #undef SECTION
     const char *what = NULL;
     if (db->n_strings == 0 || db->strings[db->n_strings - 1] != '\0') what = "the string table";
     else if (h.sections[PLACE_COAST_INDEX].count != (uint64_t)PLACE_COAST_ROWS * PLACE_COAST_COLS + 1)
         what = "the coast index size";
-    else if (h.sections[PLACE_CITY_INDEX].count != (uint64_t)PLACE_CITY_ROWS * PLACE_CITY_COLS + 1)
-        what = "the city index size";
     if (!what) what = check_geometry(db);
     if (!what) what = check_cities(db);
     if (what) return error_set(err, GEOLOC_E_PARSE, "%s: damaged place file (%s)", name, what);
+    if (index_cities(db)) {
+        place_db_release(db);
+        return error_set(err, GEOLOC_E_NOMEM, "%s: out of memory", name);
+    }
     return GEOLOC_OK;
 }
 
@@ -191,6 +216,7 @@ geoloc_status geoloc_place_open(const char *path, geoloc_place_db **out, geoloc_
 void geoloc_place_close(geoloc_place_db *db) {
     if (!db) return;
     if (db->map) mapped_file_close(db->map, db->map_size);
+    place_db_release(db);
     free(db);
 }
 

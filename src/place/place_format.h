@@ -13,12 +13,13 @@
  *   COAST_INDEX  uint32: COAST_ROWS*COAST_COLS+1 offsets into COAST_EDGES, one
  *                bucket per 0.25-degree lon/lat square
  *   COAST_EDGES  uint32: edge indices of each bucket (every edge whose box meets it)
- *   CITIES       place_city: sorted by CITY_ROWS x CITY_COLS 1-degree bucket,
- *                then by population, largest first
- *   CITY_INDEX   uint32: CITY_ROWS*CITY_COLS+1 offsets into CITIES */
+ *   CITIES       place_city: in the order of an implicit k-d tree on their unit
+ *                vectors (the median of [lo, hi) at (lo + hi) / 2 splits axis
+ *                depth % 3: x, y, z), built by place_build.c */
 #ifndef GEOLOC_PLACE_FORMAT_H
 #define GEOLOC_PLACE_FORMAT_H
 
+#include <math.h>
 #include <stdint.h>
 
 #define PLACE_MAGIC "GEOPLACE"
@@ -28,8 +29,6 @@
 #define PLACE_COAST_DEG 0.25
 #define PLACE_COAST_ROWS 720
 #define PLACE_COAST_COLS 1440
-#define PLACE_CITY_ROWS 180
-#define PLACE_CITY_COLS 360
 
 enum {
     PLACE_COUNTRIES,
@@ -41,7 +40,6 @@ enum {
     PLACE_COAST_INDEX,
     PLACE_COAST_EDGES,
     PLACE_CITIES,
-    PLACE_CITY_INDEX,
     PLACE_N_SECTIONS
 };
 
@@ -89,12 +87,10 @@ typedef struct place_city {
 /* Record size of each section. */
 extern const uint32_t PLACE_RECORD_SIZE[PLACE_N_SECTIONS];
 
-/* The city bucket of a coordinate (row-major, rows from the south). */
-static inline uint32_t place_city_bucket(double lat, double lon) {
-    int row = (int)(lat + 90.0), col = (int)(lon + 180.0);
-    if (row >= PLACE_CITY_ROWS) row = PLACE_CITY_ROWS - 1;
-    if (col >= PLACE_CITY_COLS) col = PLACE_CITY_COLS - 1;
-    return (uint32_t)(row * PLACE_CITY_COLS + col);
+/* The unit vector of a coordinate (degrees). */
+static inline void place_unit_vector(double lat, double lon, double p[3]) {
+    double la = lat * 0.017453292519943295, lo = lon * 0.017453292519943295;
+    p[0] = cos(la) * cos(lo), p[1] = cos(la) * sin(lo), p[2] = sin(la);
 }
 
 #endif

@@ -27,14 +27,19 @@ struct geoloc_place_db {
     uint64_t n_coast_edges;
     const place_city *cities;
     uint32_t n_cities;
-    const uint32_t *city_index;
+    double *city_xyz;       /* 3 per city: unit vectors (allocated by place_db_check) */
+    uint32_t *subtree_max;  /* at each k-d median: the largest population of its subtree */
 };
 
 /* Checks a whole place file held in [data, data+size) (8-byte aligned) and
- * fills db to read it in place; `name` prefixes the messages. db->map stays
- * NULL: the buffer remains the caller's. */
+ * fills db to read it in place (and its city search arrays, which
+ * place_db_release frees); `name` prefixes the messages. db->map stays NULL:
+ * the buffer remains the caller's. */
 geoloc_status place_db_check(const void *data, size_t size, const char *name, geoloc_place_db *db,
                              geoloc_error *err);
+
+/* Frees what place_db_check allocated. */
+void place_db_release(geoloc_place_db *db);
 
 /* 1 when segment (a, b) crosses segment (p, q), with the half-open rule of
  * the crossing number (a vertex on the line pq counts on one side only). */

@@ -1,7 +1,7 @@
 /* Look-ups in an opened place file: the S2 covering cell of the point, the
  * parity of the outline edges its segment from the cell's reference point
  * crosses (per country), the coast rule for points in no country, and the
- * nearest populated place by rings of 1-degree buckets. */
+ * nearest populated place by a k-d tree search. */
 #include <math.h>
 #include <string.h>
 
@@ -113,60 +113,27 @@ static uint32_t coast_country(const geoloc_place_db *db, double lat, double lon)
     return found;
 }
 
-/* Lower bound (km) of the great-circle distance between two points dlat
- * degrees apart in latitude, dlon in longitude, both within max_lat of the
- * equator: the chord is at least 2 cos(max_lat) sin(dlon / 2). */
-static double gap_km(double dlat, double dlon, double max_lat) {
-    double s = cos(fmin(max_lat, 90.0) * M_PI / 180.0) * sin(fmin(dlon, 180.0) * M_PI / 360.0);
-    double along = 2.0 * asin(fmin(s, 1.0)) * 180.0 / M_PI;
-    return DEG_KM * fmax(dlat, along) * 0.999;
-}
-
-/* Lower bound (km) of the distance from (lat, lon) to city bucket (row, col). */
-static double bucket_km(double lat, double lon, int row, int col) {
-    double south = row - 90.0;
-    double dlat = lat < south ? south - lat : lat > south + 1 ? lat - south - 1 : 0.0;
-    double dlon = fabs(lon_diff(col - 180.0 + 0.5, lon)) - 0.5;
-    double max_lat = fmax(fabs(lat), fmax(fabs(south), fabs(south + 1)));
-    return gap_km(dlat, dlon < 0 ? 0 : dlon, max_lat);
-}
-
-/* The nearest city of >= min_population: rings of buckets around the point's
- * bucket until no bucket of the next ring can be nearer than the best. */
-static const place_city *nearest_city(const geoloc_place_db *db, double lat, double lon,
-                                      uint32_t min_population, double *km) {
-    const place_city *best = NULL;
-    double best_km = INFINITY;
-    uint32_t home = place_city_bucket(lat, lon);
-    int row0 = (int)(home / PLACE_CITY_COLS), col0 = (int)(home % PLACE_CITY_COLS);
-    for (int ring = 0; ring <= PLACE_CITY_COLS / 2; ring++) {
-        if (ring > 0 && best) {
-            /* every bucket of this ring is >= ring-1 degrees away in latitude or in
-             * longitude (at latitudes up to those of its rows) */
-            double max_lat = fmax(fabs(row0 - ring - 90.0), fabs(row0 + ring + 1 - 90.0));
-            if (gap_km(ring - 1, ring - 1, max_lat) >= best_km) break;
+/* The nearest city of >= min_population in the k-d subtree [lo, hi) of
+ * depth `depth`, by squared chord to q; subtrees whose largest population is
+ * too small, or beyond the best so far, are skipped. */
+static void nearest_in(const geoloc_place_db *db, uint32_t lo, uint32_t hi, int depth, const double q[3],
+                       uint32_t min_population, uint32_t *best, double *best_d2) {
+    while (lo < hi) {
+        uint32_t m = lo + (hi - lo) / 2;
+        if (db->subtree_max[m] < min_population) return;
+        const double *p = db->city_xyz + 3 * (size_t)m;
+        if (db->cities[m].population >= min_population) {
+            double dx = p[0] - q[0], dy = p[1] - q[1], dz = p[2] - q[2], d2 = dx * dx + dy * dy + dz * dz;
+            if (d2 < *best_d2) *best_d2 = d2, *best = m;
         }
-        for (int row = row0 - ring; row <= row0 + ring; row++) {
-            if (row < 0 || row >= PLACE_CITY_ROWS) continue;
-            int full_row = row == row0 - ring || row == row0 + ring;
-            int step = full_row || ring == 0 ? 1 : 2 * ring;
-            for (int dc = -ring; dc <= ring; dc += step) {
-                int col = ((col0 + dc) % PLACE_CITY_COLS + PLACE_CITY_COLS) % PLACE_CITY_COLS;
-                uint32_t b = (uint32_t)(row * PLACE_CITY_COLS + col);
-                uint32_t i = db->city_index[b], end = db->city_index[b + 1];
-                if (i == end || db->cities[i].population < min_population) continue;
-                if (best && bucket_km(lat, lon, row, col) >= best_km) continue;
-                for (; i < end; i++) {
-                    const place_city *c = &db->cities[i];
-                    if (c->population < min_population) break; /* largest first */
-                    double d = geoloc_haversine_km(lat, lon, c->lat, c->lon);
-                    if (d < best_km) best_km = d, best = c;
-                }
-            }
-        }
+        double diff = q[depth % 3] - p[depth % 3];
+        uint32_t near_lo = diff < 0 ? lo : m + 1, near_hi = diff < 0 ? m : hi;
+        uint32_t far_lo = diff < 0 ? m + 1 : lo, far_hi = diff < 0 ? hi : m;
+        nearest_in(db, near_lo, near_hi, depth + 1, q, min_population, best, best_d2);
+        if (diff * diff >= *best_d2) return;
+        lo = far_lo, hi = far_hi;
+        depth++;
     }
-    *km = best ? best_km : -1.0;
-    return best;
 }
 
 geoloc_status geoloc_place_lookup(const geoloc_place_db *db, double lat, double lon,
@@ -177,6 +144,10 @@ geoloc_status geoloc_place_lookup(const geoloc_place_db *db, double lat, double 
     if (!(lat >= -90.0 && lat <= 90.0) || !(lon >= -180.0 && lon <= 180.0))
         return error_set(err, GEOLOC_E_RANGE, "coordinate %g,%g out of range (lat in [-90, 90], lon in [-180, 180])",
                          lat, lon);
+    /* the antimeridian and the poles lie on outlines (Natural Earth cuts there):
+     * taken just inside, so that they belong to the country that reaches them */
+    lon = lon >= 180.0 ? 180.0 - 1e-9 : lon <= -180.0 ? -180.0 + 1e-9 : lon;
+    lat = lat >= 90.0 ? 90.0 - 1e-9 : lat <= -90.0 ? -90.0 + 1e-9 : lat;
     uint32_t country = PLACE_NONE;
     const place_cell *cell = find_cell(db, geoloc_s2_from_latlng(lat, lon));
     for (uint32_t k = 0; cell && k < cell->n_parts; k++) {
@@ -192,8 +163,13 @@ geoloc_status geoloc_place_lookup(const geoloc_place_db *db, double lat, double 
         memcpy(out->country_code, c->code, 3);
         out->country = db->strings + c->name;
     }
-    const place_city *city = nearest_city(db, lat, lon, min_population, &out->city_km);
-    if (city) {
+    double q[3], d2 = INFINITY;
+    uint32_t nearest = PLACE_NONE;
+    place_unit_vector(lat, lon, q);
+    nearest_in(db, 0, db->n_cities, 0, q, min_population, &nearest, &d2);
+    if (nearest != PLACE_NONE) {
+        const place_city *city = &db->cities[nearest];
+        out->city_km = geoloc_haversine_km(lat, lon, city->lat, city->lon);
         out->city = db->strings + city->name;
         out->city_country = city->country;
         out->city_population = city->population;
