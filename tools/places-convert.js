@@ -35,28 +35,51 @@ function countries() {
     if (code && name.includes('.')) name = Array.isArray(en[code]) ? en[code][0] : en[code];
     out.push(`C\t${code || ''}\t${name}`);
     const polys = f.geometry.type === 'Polygon' ? [f.geometry.coordinates] : f.geometry.coordinates;
-    // world-atlas's Antarctica closes its ring by an edge along 84.35 S from
-    // 180 to -180 longitude, which leaves the South Pole outside: that edge is
-    // routed through the pole instead (tools/place_ref.py does the same)
-    if (code === 'AQ')
-      for (const poly of polys) for (const ring of poly) routeViaPole(ring);
-    for (const poly of polys)
-      for (const ring of poly)
-        out.push('R\t' + ring.map(p => `${+p[0].toFixed(6)} ${+p[1].toFixed(6)}`).join(' '));
+    // world-atlas joins a few rings across the antimeridian (Russia, Fiji:
+    // an edge from about 180 to -180 longitude; Antarctica: one such edge,
+    // around the South Pole). Straight in lon/lat, such an edge would cross
+    // the whole map, so these rings are cut at the antimeridian into a piece
+    // on each side, and Antarctica's is routed through the pole
+    // (tools/place_ref.py checks the result its own way).
+    const rings = [];
+    for (const poly of polys) for (const ring of poly) rings.push(...cutAtAntimeridian(ring));
+    for (const ring of rings)
+      out.push('R\t' + ring.map(p => `${+p[0].toFixed(6)} ${+p[1].toFixed(6)}`).join(' '));
   }
   return out.join('\n') + '\n';
 }
 
-// Splices (+-180, -90), (-+180, -90) into a ring's edge that jumps across
-// the antimeridian (from about 180 to -180 longitude) in the far south.
-function routeViaPole(ring) {
-  for (let i = 0; i + 1 < ring.length; i++) {
-    const [a, b] = [ring[i], ring[i + 1]];
-    if (a[1] < -60 && b[1] < -60 && Math.abs(a[0] - b[0]) > 180) {
-      ring.splice(i + 1, 0, [Math.sign(a[0]) * 180, -90], [Math.sign(b[0]) * 180, -90]);
-      return;
-    }
+// The ring as one or more rings within [-180, 180]: a ring around a pole
+// gets the pole's two corners spliced into its antimeridian edge; a ring
+// across the antimeridian is unwrapped (longitudes made continuous) and
+// clipped by the line x = 180 (Sutherland-Hodgman) into its eastern piece
+// and its western piece (shifted by -360).
+function cutAtAntimeridian(ring) {
+  const jumps = [];
+  for (let i = 0; i + 1 < ring.length; i++) if (Math.abs(ring[i][0] - ring[i + 1][0]) > 180) jumps.push(i);
+  if (!jumps.length) return [ring];
+  if (jumps.length % 2) {
+    const i = jumps[0], [a, b] = [ring[i], ring[i + 1]], pole = a[1] < 0 ? -90 : 90;
+    return [[...ring.slice(0, i + 1), [Math.sign(a[0]) * 180, pole], [Math.sign(b[0]) * 180, pole], ...ring.slice(i + 1)]];
   }
+  let offset = 0;
+  const unwrapped = ring.map((p, i) => {
+    if (i > 0 && Math.abs(p[0] - ring[i - 1][0]) > 180) offset += p[0] < ring[i - 1][0] ? 360 : -360;
+    return [p[0] + offset, p[1]];
+  });
+  const shift = unwrapped.some(p => p[0] > 180) ? 0 : 360; // the unwrapped ring spans 180
+  const u = unwrapped.map(p => [p[0] + shift, p[1]]);
+  const clip = keepEast => {
+    const out = [], inside = p => (keepEast ? p[0] <= 180 : p[0] >= 180);
+    for (let i = 0; i + 1 < u.length; i++) {
+      const [a, b] = [u[i], u[i + 1]];
+      if (inside(a)) out.push(a);
+      if (inside(a) !== inside(b)) out.push([180, a[1] + (180 - a[0]) * (b[1] - a[1]) / (b[0] - a[0])]);
+    }
+    out.push(out[0]);
+    return out.map(p => [keepEast ? p[0] : p[0] - 360, p[1]]);
+  };
+  return [clip(true), clip(false)].filter(r => r.length >= 4);
 }
 
 function csvField(s) {
