@@ -224,14 +224,18 @@ static int build_coast(const place_input *in, place_vec *index, place_vec *ids) 
                 }
         }
         if (pass) break;
-        for (size_t k = 0; k < n_buckets; k++) count[k + 1] += count[k];
-        if (!(index->data = malloc((n_buckets + 1) * sizeof(uint32_t))) ||
-            !(ids->data = malloc((count[n_buckets] + 1) * sizeof(uint32_t)))) {
+        for (size_t k = 0; k < n_buckets; k++) {
+            place_bucket nb = {(uint32_t)k, count[k]}; /* count[k]: the start of bucket k */
+            if (count[k + 1] && !place_vec_push(index, &nb)) {
+                free(count);
+                return -1;
+            }
+            count[k + 1] += count[k];
+        }
+        if (!(ids->data = malloc((count[n_buckets] + 1) * sizeof(uint32_t)))) {
             free(count);
             return -1;
         }
-        memcpy(index->data, count, (n_buckets + 1) * sizeof(uint32_t));
-        index->n = n_buckets + 1;
         ids->n = count[n_buckets];
     }
     free(count);
@@ -299,7 +303,7 @@ geoloc_status geoloc_place_build(const char *countries, const char *cities, cons
     b.cells.size = sizeof(place_cell);
     b.parts.size = sizeof(place_part);
     b.part_edges.size = sizeof(uint32_t);
-    place_vec coast_index = {.size = 4}, coast_edges = {.size = 4};
+    place_vec coast_index = {.size = sizeof(place_bucket)}, coast_edges = {.size = 4};
     uint32_t *all = malloc((in.edges.n ? in.edges.n : 1) * sizeof *all);
     b.parity = malloc(in.countries.n);
     int rc = all && b.parity ? build_bands(&b) : -1;

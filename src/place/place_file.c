@@ -16,7 +16,7 @@ const uint32_t PLACE_RECORD_SIZE[PLACE_N_SECTIONS] = {
     [PLACE_COUNTRIES] = sizeof(place_country), [PLACE_STRINGS] = 1,
     [PLACE_EDGES] = sizeof(place_edge),        [PLACE_CELLS] = sizeof(place_cell),
     [PLACE_PARTS] = sizeof(place_part),        [PLACE_PART_EDGES] = 4,
-    [PLACE_COAST_INDEX] = 4,                   [PLACE_COAST_EDGES] = 4,
+    [PLACE_COAST_INDEX] = sizeof(place_bucket), [PLACE_COAST_EDGES] = 4,
     [PLACE_CITIES] = sizeof(place_city),
 };
 
@@ -32,14 +32,6 @@ static int is_code(const char c[4]) {
     if (c[2] || c[3]) return 0;
     if (!c[0]) return !c[1];
     return c[0] >= 'A' && c[0] <= 'Z' && c[1] >= 'A' && c[1] <= 'Z';
-}
-
-/* An offset table of n+1 entries from 0 to `total`, never decreasing. */
-static int is_index(const uint32_t *ix, size_t n, uint64_t total) {
-    if (ix[0] != 0 || ix[n] != total) return 0;
-    for (size_t i = 0; i < n; i++)
-        if (ix[i] > ix[i + 1]) return 0;
-    return 1;
 }
 
 static int sections_fit(const place_header *h, size_t size, const char **bad) {
@@ -85,8 +77,12 @@ static const char *check_geometry(const geoloc_place_db *db) {
     }
     for (uint64_t i = 0; i < db->n_part_edges; i++)
         if (db->part_edges[i] >= db->n_edges) return "a cell part's edge";
-    if (!is_index(db->coast_index, (size_t)PLACE_COAST_ROWS * PLACE_COAST_COLS, db->n_coast_edges))
-        return "the coast index";
+    for (uint32_t i = 0; i < db->n_coast_buckets; i++) {
+        const place_bucket *b = &db->coast_index[i];
+        if (b->bucket >= PLACE_COAST_ROWS * PLACE_COAST_COLS || b->begin > db->n_coast_edges ||
+            (i == 0 ? b->begin != 0 : b->bucket <= b[-1].bucket || b->begin < b[-1].begin))
+            return "the coast index";
+    }
     for (uint64_t i = 0; i < db->n_coast_edges; i++)
         if (db->coast_edges[i] >= db->n_edges) return "a coast edge";
     return NULL;
@@ -160,6 +156,7 @@ geoloc_status place_db_check(const void *data, size_t size, const char *name, ge
     db->part_edges = SECTION(PLACE_PART_EDGES);
     db->n_part_edges = h.sections[PLACE_PART_EDGES].count;
     db->coast_index = SECTION(PLACE_COAST_INDEX);
+    db->n_coast_buckets = (uint32_t)h.sections[PLACE_COAST_INDEX].count;
     db->coast_edges = SECTION(PLACE_COAST_EDGES);
     db->n_coast_edges = h.sections[PLACE_COAST_EDGES].count;
     db->cities = SECTION(PLACE_CITIES);
@@ -167,8 +164,6 @@ geoloc_status place_db_check(const void *data, size_t size, const char *name, ge
 #undef SECTION
     const char *what = NULL;
     if (db->n_strings == 0 || db->strings[db->n_strings - 1] != '\0') what = "the string table";
-    else if (h.sections[PLACE_COAST_INDEX].count != (uint64_t)PLACE_COAST_ROWS * PLACE_COAST_COLS + 1)
-        what = "the coast index size";
     if (!what) what = check_geometry(db);
     if (!what) what = check_cities(db);
     if (what) return error_set(err, GEOLOC_E_PARSE, "%s: damaged place file (%s)", name, what);

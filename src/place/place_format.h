@@ -10,8 +10,10 @@
  *                reference point, its country and the edges crossing the rectangle
  *                (two parts for a cell across the antimeridian, else one)
  *   PART_EDGES   uint32: edge indices, referenced by the parts
- *   COAST_INDEX  uint32: COAST_ROWS*COAST_COLS+1 offsets into COAST_EDGES, one
- *                bucket per 0.25-degree lon/lat square
+ *   COAST_INDEX  place_bucket: the non-empty 0.25-degree lon/lat squares of
+ *                the COAST_ROWS x COAST_COLS grid (row-major, from the south
+ *                and -180), sorted, each with the start of its ids in
+ *                COAST_EDGES (it ends where the next starts)
  *   COAST_EDGES  uint32: edge indices of each bucket (every edge whose box meets it)
  *   CITIES       place_city: in the order of an implicit k-d tree on their unit
  *                vectors (the median of [lo, hi) at (lo + hi) / 2 splits axis
@@ -54,6 +56,10 @@ typedef struct place_header {
     uint64_t file_size;
     place_section sections[PLACE_N_SECTIONS];
 } place_header;
+
+typedef struct place_bucket {
+    uint32_t bucket, begin;
+} place_bucket;
 
 typedef struct place_country {
     uint32_t name;

@@ -22,7 +22,8 @@ struct geoloc_place_db {
     uint32_t n_parts;
     const uint32_t *part_edges;
     uint64_t n_part_edges;
-    const uint32_t *coast_index;
+    const place_bucket *coast_index;
+    uint32_t n_coast_buckets;
     const uint32_t *coast_edges;
     uint64_t n_coast_edges;
     const place_city *cities;

@@ -88,6 +88,20 @@ static double edge_km(const place_edge *e, double lat, double lon) {
     return sqrt(x * x + y * y);
 }
 
+/* The coast ids [*begin, *end) of grid square b; 0 when it has none. */
+static int coast_bucket(const geoloc_place_db *db, uint32_t b, uint32_t *begin, uint32_t *end) {
+    uint32_t lo = 0, hi = db->n_coast_buckets;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (db->coast_index[mid].bucket < b) lo = mid + 1;
+        else hi = mid;
+    }
+    if (lo == db->n_coast_buckets || db->coast_index[lo].bucket != b) return 0;
+    *begin = db->coast_index[lo].begin;
+    *end = lo + 1 < db->n_coast_buckets ? db->coast_index[lo + 1].begin : (uint32_t)db->n_coast_edges;
+    return 1;
+}
+
 /* The country of the nearest edge within GEOLOC_PLACE_COAST_KM, or PLACE_NONE. */
 static uint32_t coast_country(const geoloc_place_db *db, double lat, double lon) {
     double dlat = GEOLOC_PLACE_COAST_KM / DEG_KM;
@@ -104,7 +118,9 @@ static uint32_t coast_country(const geoloc_place_db *db, double lat, double lon)
         for (int col = c0; col <= c1; col++) {
             int wrapped = ((col % PLACE_COAST_COLS) + PLACE_COAST_COLS) % PLACE_COAST_COLS;
             uint32_t b = (uint32_t)(r * PLACE_COAST_COLS + wrapped);
-            for (uint32_t i = db->coast_index[b]; i < db->coast_index[b + 1]; i++) {
+            uint32_t i, end;
+            if (!coast_bucket(db, b, &i, &end)) continue;
+            for (; i < end; i++) {
                 const place_edge *e = &db->edges[db->coast_edges[i]];
                 double d = edge_km(e, lat, lon);
                 if (d <= best) best = d, found = e->country;
