@@ -97,33 +97,44 @@ static const char *check_cities(const geoloc_place_db *db) {
     return NULL;
 }
 
-/* The largest population of the k-d subtree [lo, hi), stored at its median. */
-static uint32_t subtree_max(geoloc_place_db *db, uint32_t lo, uint32_t hi) {
-    if (lo >= hi) return 0;
-    uint32_t m = lo + (hi - lo) / 2, best = db->cities[m].population;
-    uint32_t a = subtree_max(db, lo, m), b = subtree_max(db, m + 1, hi);
-    best = a > best ? a : best;
-    db->subtree_max[m] = b > best ? b : best;
-    return db->subtree_max[m];
+/* The largest population and the box of the k-d subtree [lo, hi), stored at
+ * its median m (returned, or UINT32_MAX when empty). */
+static uint32_t index_subtree(geoloc_place_db *db, uint32_t lo, uint32_t hi) {
+    if (lo >= hi) return UINT32_MAX;
+    uint32_t m = lo + (hi - lo) / 2, kids[2] = {index_subtree(db, lo, m), index_subtree(db, m + 1, hi)};
+    float *box = db->subtree_box + 6 * (size_t)m;
+    const double *p = db->city_xyz + 3 * (size_t)m;
+    db->subtree_max[m] = db->cities[m].population;
+    for (int j = 0; j < 3; j++) box[j] = box[3 + j] = (float)p[j];
+    for (int k = 0; k < 2; k++) {
+        if (kids[k] == UINT32_MAX) continue;
+        const float *kb = db->subtree_box + 6 * (size_t)kids[k];
+        for (int j = 0; j < 3; j++) box[j] = fminf(box[j], kb[j]), box[3 + j] = fmaxf(box[3 + j], kb[3 + j]);
+        if (db->subtree_max[kids[k]] > db->subtree_max[m]) db->subtree_max[m] = db->subtree_max[kids[k]];
+    }
+    return m;
 }
 
-/* The city search arrays: unit vectors and subtree maxima. */
+/* The city search arrays: unit vectors, subtree maxima and boxes. */
 static int index_cities(geoloc_place_db *db) {
     size_t n = db->n_cities ? db->n_cities : 1;
     db->city_xyz = malloc(3 * n * sizeof *db->city_xyz);
     db->subtree_max = malloc(n * sizeof *db->subtree_max);
-    if (!db->city_xyz || !db->subtree_max) return -1;
+    db->subtree_box = malloc(6 * n * sizeof *db->subtree_box);
+    if (!db->city_xyz || !db->subtree_max || !db->subtree_box) return -1;
     for (uint32_t i = 0; i < db->n_cities; i++)
         place_unit_vector(db->cities[i].lat, db->cities[i].lon, db->city_xyz + 3 * (size_t)i);
-    subtree_max(db, 0, db->n_cities);
+    index_subtree(db, 0, db->n_cities);
     return 0;
 }
 
 void place_db_release(geoloc_place_db *db) {
     free(db->city_xyz);
     free(db->subtree_max);
+    free(db->subtree_box);
     db->city_xyz = NULL;
     db->subtree_max = NULL;
+    db->subtree_box = NULL;
 }
 
 geoloc_status place_db_check(const void *data, size_t size, const char *name, geoloc_place_db *db,

@@ -30,6 +30,7 @@ struct geoloc_place_db {
     uint32_t n_cities;
     double *city_xyz;       /* 3 per city: unit vectors (allocated by place_db_check) */
     uint32_t *subtree_max;  /* at each k-d median: the largest population of its subtree */
+    float *subtree_box;     /* at each k-d median: its subtree's box, min xyz then max xyz */
 };
 
 /* Checks a whole place file held in [data, data+size) (8-byte aligned) and

@@ -129,14 +129,24 @@ static uint32_t coast_country(const geoloc_place_db *db, double lat, double lon)
     return found;
 }
 
+/* Squared distance from q to the box (min xyz, max xyz), slightly under. */
+static double box_d2(const float *box, const double q[3]) {
+    double d2 = 0;
+    for (int j = 0; j < 3; j++) {
+        double d = q[j] < box[j] ? box[j] - q[j] : q[j] > box[3 + j] ? q[j] - box[3 + j] : 0.0;
+        d2 += d * d;
+    }
+    return d2 * (1 - 1e-6);
+}
+
 /* The nearest city of >= min_population in the k-d subtree [lo, hi) of
  * depth `depth`, by squared chord to q; subtrees whose largest population is
- * too small, or beyond the best so far, are skipped. */
+ * too small, or whose box is beyond the best so far, are skipped. */
 static void nearest_in(const geoloc_place_db *db, uint32_t lo, uint32_t hi, int depth, const double q[3],
                        uint32_t min_population, uint32_t *best, double *best_d2) {
     while (lo < hi) {
         uint32_t m = lo + (hi - lo) / 2;
-        if (db->subtree_max[m] < min_population) return;
+        if (db->subtree_max[m] < min_population || box_d2(db->subtree_box + 6 * (size_t)m, q) >= *best_d2) return;
         const double *p = db->city_xyz + 3 * (size_t)m;
         if (db->cities[m].population >= min_population) {
             double dx = p[0] - q[0], dy = p[1] - q[1], dz = p[2] - q[2], d2 = dx * dx + dy * dy + dz * dz;
