@@ -7,6 +7,7 @@ packages=(
   clang libclang-rt-14-dev           # libFuzzer targets, sanitizers
   libs2-dev                          # Google's S2: test-only reference harness
   python3 time                       # test scripts, benchmark memory figures
+  python3-shapely                    # test-only reference of `geoloc place` (tools/place_ref.py)
   libjpeg62-turbo-dev libpng-dev libwebp-dev libexif-dev   # photos in
   libheif-dev                        # HEIF/HEIC photos in (libde265 decoder, x265 encoder for tests)
   libdnnl-dev                        # the CNN engine (oneDNN, with its OpenMP runtime)

@@ -24,5 +24,6 @@ int cli_classify_imagenet(int argc, char **argv);
 int cli_predict(int argc, char **argv);
 int cli_train(int argc, char **argv);
 int cli_serve(int argc, char **argv);
+int cli_place(int argc, char **argv);
 
 #endif

@@ -12,6 +12,7 @@ static const cli_command COMMANDS[] = {
     {"cells", NULL, CLI_CELLS_COMMANDS, NULL},
     {"predict", cli_predict, NULL, "where photos were taken (a geolocation model on their pixels)"},
     {"evaluate", cli_evaluate, NULL, "distance accuracy of a predictions CSV, or of a model on a manifest's photos"},
+    {"place", cli_place, NULL, "country and nearest city of coordinates, offline (also: place build, place bench)"},
     {"model", NULL, CLI_MODEL_COMMANDS, NULL},
     {"bench", NULL, CLI_BENCH_COMMANDS, NULL},
     {"photo", NULL, CLI_PHOTO_COMMANDS, NULL},
