@@ -110,12 +110,15 @@ static int near(unsigned a, unsigned b, int tol) {
 static double luminance(unsigned c) { return 0.299 * (c >> 16 & 255) + 0.587 * (c >> 8 & 255) + 0.114 * (c & 255); }
 
 static void test_pixels(const char *dir) {
-    /* borders: one square country in the Sahara */
+    /* borders: a square in the Sahara, one across the antimeridian (180 then
+     * -180, as Natural Earth's Fiji and Russia), a ring round the south pole */
     char borders_path[512], png[512];
     snprintf(borders_path, sizeof borders_path, "%s/borders.geojson", dir);
     FILE *fp = fopen(borders_path, "w");
     fputs("{\"type\": \"FeatureCollection\", \"features\": [{\"type\": \"Feature\", \"properties\": {}, "
-          "\"geometry\": {\"type\": \"Polygon\", \"coordinates\": [[[0, 20], [20, 20], [20, 30], [0, 30], [0, 20]]]}}]}",
+          "\"geometry\": {\"type\": \"MultiPolygon\", \"coordinates\": [[[[0, 20], [20, 20], [20, 30], [0, 30], [0, 20]]], "
+          "[[[170, -20], [180, -20], [-170, -20], [-170, -10], [180, -10], [170, -10], [170, -20]]], "
+          "[[[-180, -70], [-90, -70], [0, -70], [90, -70], [180, -70], [180, -90], [-180, -90], [-180, -70]]]]}}]}",
           fp);
     fclose(fp);
     geoloc_borders *b = NULL;
@@ -144,7 +147,9 @@ static void test_pixels(const char *dir) {
         double xb, yb, xs, ys;
         geoloc_map_project(&opt.view, f.lat[brazil], f.lng[brazil], &xb, &yb);
         geoloc_map_project(&opt.view, f.lat[sydney], f.lng[sydney], &xs, &ys);
-        unsigned cb = pixel(&img, xb, yb), cs = pixel(&img, xs, ys), sea = pixel(&img, W / 2, H - 5);
+        double xo, yo;
+        geoloc_map_project(&opt.view, 0, -30, &xo, &yo); /* the Atlantic: no cell, no land */
+        unsigned cb = pixel(&img, xb, yb), cs = pixel(&img, xs, ys), sea = pixel(&img, xo, yo);
         CHECK(luminance(cb) + 60 < luminance(cs), "p 0.5 (%06x) darker than p 0.0005 (%06x)", cb, cs);
         CHECK(cs != sea, "the improbable cell is shaded too (%06x, sea %06x)", cs, sea);
         int dark = 0, light = 0; /* the legend's bar, bottom left: both ends of the scale */
@@ -158,6 +163,15 @@ static void test_pixels(const char *dir) {
         for (int yy = 0; yy < 200; yy++)
             for (int xx = W - 200; xx < W; xx++) thumb_green += near(pixel(&img, xx, yy), 0x00ff00, 8);
         CHECK(thumb_green > 180 * 100, "thumbnail: %d green pixels", thumb_green);
+        double land_lat_lon[3][2] = {{-15, 175}, {-15, -175}, {-80, 0}}, sea_lat_lon[3][2] = {{-10.5, 0}, {-19.5, 90}, {60, -30}};
+        for (int i = 0; i < 3; i++) {
+            geoloc_map_project(&opt.view, land_lat_lon[i][0], land_lat_lon[i][1], &x, &y);
+            unsigned c = pixel(&img, x, y);
+            CHECK(c != sea && luminance(c) > 200, "land at %g, %g: %06x", land_lat_lon[i][0], land_lat_lon[i][1], c);
+            geoloc_map_project(&opt.view, sea_lat_lon[i][0], sea_lat_lon[i][1], &x, &y);
+            c = pixel(&img, x, y);
+            CHECK(c == sea, "sea at %g, %g: %06x (no stray border)", sea_lat_lon[i][0], sea_lat_lon[i][1], c);
+        }
         geoloc_map_project(&opt.view, 25, 0, &x, &y); /* the square's west edge: a grey outline */
         unsigned edge = pixel(&img, x - 1, y);
         for (int dx = 0; dx <= 1; dx++)

@@ -3,6 +3,7 @@
  * models/web/countries.geojson): every ring of its Polygons and
  * MultiPolygons, as flat longitude/latitude arrays. */
 #include <jansson.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,6 +23,26 @@ static geoloc_status push_point(geoloc_borders *b, double lon, double lat, geolo
     b->lon_lat[2 * b->n_points + 1] = lat;
     b->n_points++;
     return GEOLOC_OK;
+}
+
+/* Makes the longitudes of the ring just added continuous (a ring along the
+ * antimeridian, 180 then -180, is drawn whole) and closes one that winds
+ * round a pole (Antarctica) along the pole's latitude. */
+static geoloc_status close_ring(geoloc_borders *b, geoloc_error *err) {
+    size_t first = b->ring_start[b->n_rings], n = b->n_points - first;
+    double *p = b->lon_lat + 2 * first;
+    for (size_t i = 1; i < n; i++) p[2 * i] = p[2 * (i - 1)] + remainder(p[2 * i] - p[2 * (i - 1)], 360.0);
+    double turn = n ? p[2 * (n - 1)] + remainder(p[0] - p[2 * (n - 1)], 360.0) - p[0] : 0;
+    geoloc_status s = GEOLOC_OK;
+    if (fabs(turn) > 180) { /* round the pole on the ring's side of the equator */
+        double mean = 0;
+        for (size_t i = 0; i < n; i++) mean += p[2 * i + 1] / n;
+        double pole = mean > 0 ? 90 : -90, end = p[2 * (n - 1)], start = p[0];
+        s = push_point(b, end, pole, err);
+        if (!s) s = push_point(b, start, pole, err);
+    }
+    if (!s) b->ring_start[++b->n_rings] = b->n_points;
+    return s;
 }
 
 /* Appends one ring (an array of [lon, lat] positions). */
@@ -44,8 +65,7 @@ static geoloc_status add_ring(geoloc_borders *b, json_t *ring, const char *path,
         geoloc_status s = push_point(b, json_number_value(x), json_number_value(y), err);
         if (s) return s;
     }
-    b->ring_start[++b->n_rings] = b->n_points;
-    return GEOLOC_OK;
+    return close_ring(b, err);
 }
 
 /* Appends the rings of a geometry (other types are ignored). */

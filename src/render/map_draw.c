@@ -17,6 +17,7 @@
 #define DECADES 4           /* the colour scale spans max prob / 10^DECADES .. max prob */
 #define EDGE_STEPS 8        /* straight pieces per drawn cell edge */
 #define THUMB_SIZE 180      /* the thumbnail's longer side, pixels */
+#define SMALL_CELL_PX 12    /* cells smaller than this also get a dot this wide */
 #define FONT "DejaVu Sans"
 
 typedef struct rgb {
@@ -122,16 +123,40 @@ static double scale_floor(const geoloc_map_answer *a) {
     return top > 0 ? pow(10, ceil(log10(top)) - DECADES) : 1e-12;
 }
 
+/* 1 when a ring of n positions spans under SMALL_CELL_PX pixels both ways. */
+static int too_small(const geoloc_map_view *v, const double *lon_lat, size_t n) {
+    double sx, sy, x0 = INFINITY, x1 = -INFINITY, y0 = INFINITY, y1 = -INFINITY;
+    scales(v, &sx, &sy);
+    for (size_t i = 0; i < n; i++) {
+        x0 = fmin(x0, lon_lat[2 * i]), x1 = fmax(x1, lon_lat[2 * i]);
+        y0 = fmin(y0, lon_lat[2 * i + 1]), y1 = fmax(y1, lon_lat[2 * i + 1]);
+    }
+    return (x1 - x0) * sx < SMALL_CELL_PX && (y1 - y0) * sy < SMALL_CELL_PX;
+}
+
+/* Every cell in its colour, the most probable on top; cells too small to
+ * see at the view's scale also as a dot, outlined. */
 static void draw_cells(cairo_t *cr, const geoloc_map_view *v, const geoloc_map_answer *a, double floor_p) {
     size_t n;
     size_t *order = render_cells_by_prob(a, 0, &n);
     double ring[2 * (4 * EDGE_STEPS + 2)];
-    for (size_t i = n; order && i-- > 0;) { /* the most probable last, on top */
+    for (size_t i = n; order && i-- > 0;) {
         size_t k = order[i];
         double t = log10(fmax(a->probs[k], floor_p) / floor_p) / DECADES;
         rgb c = ramp(t);
         cairo_set_source_rgba(cr, c.r, c.g, c.b, 0.2 + 0.65 * t);
-        draw_ring(cr, v, ring, cell_ring(a->part->cell[k], ring), 1);
+        size_t m = cell_ring(a->part->cell[k], ring);
+        draw_ring(cr, v, ring, m, 1);
+        if (!too_small(v, ring, m)) continue;
+        double lat, lon, x, y;
+        geoloc_s2_center(a->part->cell[k], &lat, &lon);
+        geoloc_map_project(v, lat, lon, &x, &y);
+        cairo_arc(cr, x, y, SMALL_CELL_PX / 2.0, 0, 2 * M_PI);
+        cairo_set_source_rgb(cr, c.r, c.g, c.b);
+        cairo_fill_preserve(cr);
+        cairo_set_source_rgba(cr, 0.3, 0.3, 0.3, 0.8);
+        cairo_set_line_width(cr, 0.8);
+        cairo_stroke(cr);
     }
     free(order);
 }
@@ -151,16 +176,22 @@ static void draw_radii(cairo_t *cr, const geoloc_map_view *v, const geoloc_map_a
     cairo_set_dash(cr, NULL, 0, 0);
 }
 
+/* The answer: a ring round its point (the cell's colour shows inside) and a
+ * dot on it, in the marker colour, outlined in white. */
 static void draw_marker(cairo_t *cr, const geoloc_map_view *v, const geoloc_map_answer *a) {
     double x, y;
     geoloc_map_project(v, a->lat, a->lon, &x, &y);
     rgb m = rgb_hex(GEOLOC_MAP_MARKER_RGB);
-    cairo_set_source_rgb(cr, 1, 1, 1);
-    cairo_arc(cr, x, y, 9, 0, 2 * M_PI);
-    cairo_fill(cr);
-    cairo_set_source_rgb(cr, m.r, m.g, m.b);
-    cairo_arc(cr, x, y, 6.5, 0, 2 * M_PI);
-    cairo_fill(cr);
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 0) cairo_set_source_rgb(cr, 1, 1, 1);
+        else cairo_set_source_rgb(cr, m.r, m.g, m.b);
+        cairo_set_line_width(cr, pass == 0 ? 5 : 2.5);
+        cairo_new_sub_path(cr);
+        cairo_arc(cr, x, y, 11, 0, 2 * M_PI);
+        cairo_stroke(cr);
+        cairo_arc(cr, x, y, pass == 0 ? 3.5 : 2.5, 0, 2 * M_PI);
+        cairo_fill(cr);
+    }
 }
 
 /* A white translucent box. */
