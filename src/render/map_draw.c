@@ -201,20 +201,24 @@ static void panel(cairo_t *cr, double x, double y, double w, double h) {
     cairo_fill(cr);
 }
 
-static void draw_caption(cairo_t *cr, const geoloc_map_answer *a) {
+/* The photo's name, place, coordinates and radii, top left; a name too wide
+ * for the space left of the thumbnail is shown without its folder. */
+static void draw_caption(cairo_t *cr, const geoloc_map_view *v, const geoloc_map_answer *a) {
     char lines[4][512];
     int n = 0;
-    snprintf(lines[n++], sizeof lines[0], "%s", a->photo ? a->photo : "");
+    const char *name = a->photo ? a->photo : "", *base = strrchr(name, '/');
+    cairo_select_font_face(cr, FONT, CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_BOLD);
+    cairo_set_font_size(cr, 15);
+    cairo_text_extents_t e;
+    cairo_text_extents(cr, name, &e);
+    snprintf(lines[n++], sizeof lines[0], "%s", base && e.x_advance > v->width - THUMB_SIZE - 60 ? base + 1 : name);
     if (a->place) snprintf(lines[n++], sizeof lines[0], "%s", a->place);
     snprintf(lines[n++], sizeof lines[0], "%.4f, %.4f   p = %.3f", a->lat, a->lon, (double)a->prob);
     for (int r = 0; r < a->n_radii && r < 2; r++) /* the radii in words, two per line at most */
         snprintf(lines[n - 1] + strlen(lines[n - 1]), sizeof lines[0] - strlen(lines[n - 1]), "   %g %%: %.0f km",
                  100 * a->radius_conf[r], a->radius_km[r]);
-    cairo_select_font_face(cr, FONT, CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_BOLD);
-    cairo_set_font_size(cr, 15);
     double w = 0;
     for (int k = 0; k < n; k++) {
-        cairo_text_extents_t e;
         cairo_text_extents(cr, lines[k], &e);
         w = fmax(w, e.x_advance);
     }
@@ -316,7 +320,7 @@ geoloc_status geoloc_map_write_png(const geoloc_map_answer *a, const geoloc_map_
     draw_cells(cr, v, a, floor_p);
     draw_radii(cr, v, a);
     draw_marker(cr, v, a);
-    draw_caption(cr, a);
+    draw_caption(cr, v, a);
     draw_legend(cr, v, floor_p);
     draw_thumbnail(cr, v, opt->thumbnail);
     cairo_surface_flush(surface);
