@@ -2,14 +2,16 @@
  * across the antimeridian, the automatic extent round the probability mass,
  * the aspect ratio, empty and invalid extents refused), the borders loader,
  * and the pixels of a drawn map read back from its PNG: the answer's marker
- * in the marker colour, a probable cell darker than an improbable one, the
- * legend's colour bar, the thumbnail, a drawn border; a map in a missing
+ * in the marker colour, the radius circles, a probable cell darker than an
+ * improbable one, the legend's colour bar, the thumbnail, land and borders
+ * (across the antimeridian, round the south pole); a map in a missing
  * folder fails with nothing written. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "geoloc/distance.h"
 #include "render_fixture.h"
 #include "test_util.h"
 
@@ -130,6 +132,10 @@ static void test_pixels(const char *dir) {
     size_t brazil = fixture_add(&f, -10, -50, 3, 0.5f);
     size_t sydney = fixture_add(&f, -25, 125, 3, 0.0005f);
     geoloc_map_answer a = fixture_answer(&f, "photo.jpg", 48.86, 2.35, paris);
+    a.place = "Paris, France";
+    a.n_radii = 2;
+    a.radius_km[0] = 1000, a.radius_conf[0] = 0.5;
+    a.radius_km[1] = 2500, a.radius_conf[1] = 0.9;
     uint8_t green[40 * 30 * 3];
     for (size_t i = 0; i < sizeof green; i += 3) green[i] = 0, green[i + 1] = 255, green[i + 2] = 0;
     geoloc_image thumb = {.width = 40, .height = 30, .rgb = green};
@@ -144,6 +150,19 @@ static void test_pixels(const char *dir) {
         double x, y;
         geoloc_map_project(&opt.view, a.lat, a.lon, &x, &y);
         CHECK(near(pixel(&img, x, y), GEOLOC_MAP_MARKER_RGB, 2), "marker pixel %06x", pixel(&img, x, y));
+        for (int r = 0; r < 2; r++) { /* the circles: marker-coloured pixels due south of the answer */
+            double dlat = a.radius_km[r] / (GEOLOC_EARTH_RADIUS_KM * M_PI / 180), best = 1e9;
+            geoloc_map_project(&opt.view, a.lat - dlat, a.lon, &x, &y);
+            for (int dy = -2; dy <= 2; dy++)
+                for (int dx = -8; dx <= 8; dx++) { /* the 90 % circle is dashed */
+                    unsigned c = pixel(&img, x + dx, y + dy), m = GEOLOC_MAP_MARKER_RGB;
+                    double d = fabs((double)(c >> 16) - (m >> 16)) + fabs((double)(c >> 8 & 255) - (m >> 8 & 255)) +
+                               fabs((double)(c & 255) - (m & 255));
+                    best = fmin(best, d);
+                }
+            CHECK(best < 60, "the %g km circle drawn %g km south of the answer (colour distance %g)",
+                  a.radius_km[r], a.radius_km[r], best);
+        }
         double xb, yb, xs, ys;
         geoloc_map_project(&opt.view, f.lat[brazil], f.lng[brazil], &xb, &yb);
         geoloc_map_project(&opt.view, f.lat[sydney], f.lng[sydney], &xs, &ys);
