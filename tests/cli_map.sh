@@ -3,8 +3,8 @@
 # usage: cli_map.sh GEOLOC_BINARY SHARED_DATA_DIR TEST_DATA_DIR
 #
 # - usage errors before any work: --map with two photos, an empty or invalid
-#   --map-extent, --map-extent or --min-prob alone, a --map in a missing
-#   folder (exit 1, nothing written);
+#   --map-extent, --map-extent or --min-prob alone, a --map naming the photo
+#   or --out, a --map in a missing folder (exit 1, nothing written);
 # - with the default model (ImageNet backbone of tools/fetch-backbone.sh,
 #   else skipped): --map writes a 1200x640 PNG (and replaces an older one
 #   whole, no temporary file left); --map-dir draws one map per photo named
@@ -34,6 +34,11 @@ run_geoloc predict --map-extent world "$tmp/a.jpg"
 expect_match 2 "--map-extent needs --map or --map-dir" err "--map-extent alone"
 run_geoloc predict --min-prob 0.1 "$tmp/a.jpg"
 expect_match 2 "--min-prob needs --format geojson" err "--min-prob without geojson"
+run_geoloc predict --map "$tmp/a.jpg" "$tmp/a.jpg"
+expect_match 2 "the output --map .* is the input photo" err "--map naming the photo"
+run_geoloc predict --map "$tmp/o.txt" --out "$tmp/o.txt" "$tmp/a.jpg"
+expect_match 2 "the outputs --out .* and --map .* are the same file" err "--map naming --out"
+check "the photo untouched" 'cmp -s "$tmp/a.jpg" "$example"'
 run_geoloc predict --map "$tmp/none/m.png" "$tmp/a.jpg"
 expect_match 1 "the folder $tmp/none does not exist" err "a map in a missing folder"
 check "nothing written for a missing folder" '[ ! -e "$tmp/none" ]'

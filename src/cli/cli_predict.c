@@ -229,8 +229,8 @@ static int parse_args(int argc, char **argv, args *a) {
     }
     for (size_t k = 0; k < a->photos.n; k++) inputs[k] = (cli_file){"photo", a->photos.paths[k]};
     inputs[a->photos.n] = (cli_file){"--model", a->pred.model};
-    cli_file out = {"--out", a->out};
-    rc = cli_check_outputs(CMD, inputs, (int)a->photos.n + 1, &out, 1);
+    cli_file outs[2] = {{"--out", a->out}, {"--map", a->maps.map}};
+    rc = cli_check_outputs(CMD, inputs, (int)a->photos.n + 1, outs, 2);
     free(inputs);
     return rc != 0 ? rc : CLI_RUN;
 }
@@ -423,7 +423,7 @@ int cli_predict(int argc, char **argv) {
         return 1;
     }
     cli_maps maps;
-    if ((rc = cli_maps_prepare(CMD, &a.maps, a.photos.paths, a.photos.n, &maps)) != 0) {
+    if ((rc = cli_maps_prepare(CMD, &a.maps, a.photos.paths, a.photos.n, a.pred.model, &maps)) != 0) {
         cli_maps_free(&maps);
         geoloc_photo_paths_free(&a.photos);
         return rc;

@@ -67,7 +67,8 @@ static char *map_name(const char *dir, const char *photo, char *const *taken, si
 }
 
 /* The map names of every photo; 0, or the exit code after a message. */
-static int name_maps(const char *cmd, const cli_map_args *args, char *const *photos, size_t n, cli_maps *m) {
+static int name_maps(const char *cmd, const cli_map_args *args, char *const *photos, size_t n, const char *model,
+                     cli_maps *m) {
     if (!(m->paths = calloc(n, sizeof *m->paths))) return 1;
     m->n = n;
     for (size_t k = 0; k < n; k++) {
@@ -77,19 +78,21 @@ static int name_maps(const char *cmd, const cli_map_args *args, char *const *pho
             return 1;
         }
     }
-    cli_file *in = malloc(n * sizeof *in), *out = malloc(n * sizeof *out);
+    cli_file *in = malloc((n + 1) * sizeof *in), *out = malloc(n * sizeof *out);
     int rc = in && out ? 0 : 1;
     for (size_t k = 0; !rc && k < n; k++) {
         in[k] = (cli_file){"photo", photos[k]};
         out[k] = (cli_file){args->map ? "--map" : "--map-dir map", m->paths[k]};
     }
-    if (!rc) rc = cli_check_outputs(cmd, in, (int)n, out, (int)n);
+    if (!rc) in[n] = (cli_file){"--model", model};
+    if (!rc) rc = cli_check_outputs(cmd, in, (int)n + 1, out, (int)n);
     free(in);
     free(out);
     return rc;
 }
 
-int cli_maps_prepare(const char *cmd, const cli_map_args *args, char *const *photos, size_t n, cli_maps *m) {
+int cli_maps_prepare(const char *cmd, const cli_map_args *args, char *const *photos, size_t n, const char *model,
+                     cli_maps *m) {
     memset(m, 0, sizeof *m);
     if (!args->map && !args->map_dir) return 0;
     if (args->map && args->map_dir) {
@@ -103,7 +106,7 @@ int cli_maps_prepare(const char *cmd, const cli_map_args *args, char *const *pho
     int rc = parse_extent(cmd, args->extent, m);
     if (!rc && args->map) rc = folder_exists(cmd, args->map);
     if (!rc && args->map_dir && cli_mkdir_p(cmd, args->map_dir) != 0) rc = 1;
-    if (!rc) rc = name_maps(cmd, args, photos, n, m);
+    if (!rc) rc = name_maps(cmd, args, photos, n, model, m);
     geoloc_error err = {0};
     if (!rc && geoloc_borders_load(NULL, &m->borders, &err) != GEOLOC_OK)
         fprintf(stderr, "%s: warning: maps drawn without country borders: %s\n", cmd, err.message);

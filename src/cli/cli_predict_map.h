@@ -27,10 +27,11 @@ typedef struct cli_maps {
 
 /* Checks the options against the photos (--map: one photo, its folder
  * exists; --map-dir: created when missing, one name per photo, PHOTO_STEM.map.png,
- * -2, -3... for repeats; no map is an input; the extent parses and is not
- * empty) and loads the country outlines. 0, or the exit code after a message
- * (2: usage). */
-int cli_maps_prepare(const char *cmd, const cli_map_args *args, char *const *photos, size_t n, cli_maps *m);
+ * -2, -3... for repeats; no map is a photo or the model (NULL: not given);
+ * the extent parses and is not empty) and loads the country outlines. 0, or
+ * the exit code after a message (2: usage). */
+int cli_maps_prepare(const char *cmd, const cli_map_args *args, char *const *photos, size_t n, const char *model,
+                     cli_maps *m);
 
 /* Draws and writes photo k's map; 0, or -1 after a message on stderr. */
 int cli_maps_write(const char *cmd, cli_maps *m, const geoloc_model *model, const geoloc_photo_answer *a);
