@@ -59,7 +59,7 @@ expect_match 2 "^geoloc predict: missing IMAGE\\|FOLDER" err "no arguments"
 run_geoloc predict --colour x.jpg
 expect_match 2 "unknown option '--colour'" err "unknown option"
 run_geoloc predict --format xml x.jpg
-expect_match 2 "--format must be one of text, csv, json, not 'xml'" err "bad format"
+expect_match 2 "--format must be one of text, csv, json, geojson, not 'xml'" err "bad format"
 run_geoloc predict --top 0 x.jpg
 expect_match 2 "--top must be an integer from 1 to 64, not '0'" err "top 0"
 run_geoloc predict --distribution x.jpg

@@ -15,6 +15,7 @@ packages=(
   libjpeg-turbo-progs                # djpeg: tests compare decoded pixels with it
   libheif-examples                   # heif-convert: tests compare HEIF pixels with it
   lcov                               # line coverage figures of the test run (tools/coverage.sh)
+  libcairo2-dev                      # probability maps (PNG) of predict --map
   libmicrohttpd-dev                  # geoloc serve: HTTP (and HTTPS through GnuTLS)
   curl wrk                           # server tests (curl) and its load benchmark (bench/serve.sh)
   chromium                           # the page's browser test (driven by npm playwright-core)

@@ -7,6 +7,7 @@
 
 #include "cli/cli_options.h"
 #include "cli/cli_photos.h"
+#include "cli/cli_predict_map.h"
 #include "cli/cli_progress.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
@@ -16,7 +17,7 @@
 
 #define CMD "geoloc predict"
 
-enum { FMT_TEXT, FMT_CSV, FMT_JSON };
+enum { FMT_TEXT, FMT_CSV, FMT_JSON, FMT_GEOJSON };
 
 
 typedef struct out_ctx {
@@ -27,6 +28,9 @@ typedef struct out_ctx {
     geoloc_json json;
     cli_progress progress;
     size_t done;
+    cli_maps maps;     /* --map, --map-dir */
+    double min_prob;   /* geojson: cells below are left out */
+    int map_failed;    /* a map or a photo's features could not be written */
     int write_errno;   /* the output could not be written (0: fine) */
 } out_ctx;
 
@@ -110,9 +114,13 @@ static int on_answer(void *ctx, const geoloc_photo_answer *a) {
             cli_progress_clear(&o->progress);
             fprintf(stderr, CMD ": %s: warning: %s (answered from what could be decoded)\n", a->name, a->warnings[k]);
         }
-    if (o->format == FMT_JSON) geoloc_answer_write_json(&o->json, o->m, a);
-    else if (a->pred && o->format == FMT_CSV) print_csv(o, a);
-    else if (a->pred) print_text(o, a);
+    geoloc_photo_answer shown = *a; /* the distribution, asked for by maps, printed only when asked for */
+    if (!o->distribution) shown.distribution = NULL;
+    if (o->format == FMT_JSON) geoloc_answer_write_json(&o->json, o->m, &shown);
+    else if (o->format == FMT_GEOJSON && cli_geojson_write(CMD, &o->json, o->m, a, o->min_prob) != 0) o->map_failed = 1;
+    else if (a->pred && o->format == FMT_CSV) print_csv(o, &shown);
+    else if (a->pred && o->format == FMT_TEXT) print_text(o, a);
+    if (cli_maps_write(CMD, &o->maps, o->m, a) != 0) o->map_failed = 1;
     if ((o->journal && fflush(o->out) != 0) || ferror(o->out)) {
         o->write_errno = errno ? errno : EIO;
         return 1;
@@ -126,23 +134,39 @@ typedef struct args {
     const char *out;
     int format, distribution, resume;
     long top;
+    double min_prob;
+    cli_map_args maps;
     geoloc_photo_paths photos;
 } args;
 
-static const char *const FORMATS[] = {"text", "csv", "json", NULL};
+static const char *const FORMATS[] = {"text", "csv", "json", "geojson", NULL};
 
 static const cli_option OPTIONS[] = {
     CLI_PREDICTION_OPTIONS(args, pred),
     CLI_OPTION("format", 0, CLI_ENUM, args, format, NULL,
                "text: one line per photo; csv: a header, one row per\n"
                "photo; json: one document {\"schema\": 1, \"model\", ...,\n"
-               "\"predictions\": [...]} (docs/answer-schema.md)",
+               "\"predictions\": [...]} (docs/answer-schema.md); geojson:\n"
+               "one RFC 7946 FeatureCollection of every photo's answer\n"
+               "(Point), radii and cells (Polygons, most probable first),\n"
+               "each with a \"photo\" and a \"kind\" property",
                .choices = FORMATS),
     CLI_OPTION("top", 0, CLI_INT, args, top, "K", "cells reported per photo", .min = 1, .max = GEOLOC_MODEL_MAX_TOP),
     CLI_OPTION("distribution", 0, CLI_FLAG, args, distribution, NULL,
                "also write the whole distribution over the answering\n"
                "partition's cells (csv: a column p_<cell> per cell; json:\n"
                "a list of {\"cell\": TOKEN, \"p\": P}); not with --format text"),
+    CLI_OPTION("min-prob", 0, CLI_DOUBLE, args, min_prob, "P",
+               "geojson: leave out the cells less probable than P", .min = 0, .max = 1),
+    CLI_OPTION("map", 0, CLI_STRING, args, maps.map, "OUT.png",
+               "draw the photo's probability map (one photo): borders,\n"
+               "cells shaded on a log scale, the answer, its thumbnail"),
+    CLI_OPTION("map-dir", 0, CLI_STRING, args, maps.map_dir, "DIR",
+               "draw each photo's map as DIR/STEM.map.png (created when\n"
+               "missing; STEM-2.map.png, ... when photos share a name)"),
+    CLI_OPTION("map-extent", 0, CLI_STRING, args, maps.extent, "E",
+               "what the maps show: auto (where the probability is,\n"
+               "default), world, or SOUTH,WEST,NORTH,EAST in degrees"),
     CLI_OPTION("out", 0, CLI_STRING, args, out, "FILE",
                "write the output to FILE (whole or not at all: it appears\n"
                "when the run ends) instead of standard output; csv keeps\n"
@@ -185,8 +209,13 @@ static int parse_args(int argc, char **argv, args *a) {
     int n;
     int rc = cli_parse(&SPEC, a, argc, argv, &n);
     if (rc != CLI_RUN) return rc;
-    if (a->distribution && a->format == FMT_TEXT)
+    if (a->distribution && (a->format == FMT_TEXT || a->format == FMT_GEOJSON))
         return cli_usage_error(&SPEC, "--distribution needs --format csv or json");
+    if (a->min_prob > 0 && a->format != FMT_GEOJSON) return cli_usage_error(&SPEC, "--min-prob needs --format geojson");
+    if (a->maps.extent && !a->maps.map && !a->maps.map_dir)
+        return cli_usage_error(&SPEC, "--map-extent needs --map or --map-dir");
+    if (a->resume && (a->maps.map || a->maps.map_dir))
+        return cli_usage_error(&SPEC, "--resume does not draw maps: run --map-dir separately");
     if (a->resume && (!a->out || !strcmp(a->out, "-") || a->format != FMT_CSV))
         return cli_usage_error(&SPEC, "--resume needs --out FILE and --format csv");
     for (int k = 1; k <= n; k++)
@@ -200,8 +229,8 @@ static int parse_args(int argc, char **argv, args *a) {
     }
     for (size_t k = 0; k < a->photos.n; k++) inputs[k] = (cli_file){"photo", a->photos.paths[k]};
     inputs[a->photos.n] = (cli_file){"--model", a->pred.model};
-    cli_file out = {"--out", a->out};
-    rc = cli_check_outputs(CMD, inputs, (int)a->photos.n + 1, &out, 1);
+    cli_file outs[2] = {{"--out", a->out}, {"--map", a->maps.map}};
+    rc = cli_check_outputs(CMD, inputs, (int)a->photos.n + 1, outs, 2);
     free(inputs);
     return rc != 0 ? rc : CLI_RUN;
 }
@@ -353,6 +382,14 @@ static int json_end(out_ctx *o, const geoloc_batch_stats *st) {
     return -1;
 }
 
+static int geojson_end(out_ctx *o) {
+    geoloc_geojson_end(&o->json);
+    geoloc_error err = {0};
+    if (geoloc_json_finish(&o->json, &err) == GEOLOC_OK) return 0;
+    if (err.status != GEOLOC_E_IO) fprintf(stderr, CMD ": %s\n", err.message);
+    return -1;
+}
+
 /* The final line on stderr: photos predicted, kept by --resume, skipped, speed. */
 static void print_summary(const geoloc_batch_stats *st, size_t resumed, size_t left_out, double seconds,
                           double load_seconds) {
@@ -385,13 +422,21 @@ int cli_predict(int argc, char **argv) {
         geoloc_photo_paths_free(&a.photos);
         return 1;
     }
+    cli_maps maps;
+    if ((rc = cli_maps_prepare(CMD, &a.maps, a.photos.paths, a.photos.n, a.pred.model, &maps)) != 0) {
+        cli_maps_free(&maps);
+        geoloc_photo_paths_free(&a.photos);
+        return rc;
+    }
     cli_runner c;
     if ((rc = cli_runner_open(CMD, &a.pred, (int)a.top, a.photos.n, &c)) != 0) {
         cli_runner_close(&c);
+        cli_maps_free(&maps);
         geoloc_photo_paths_free(&a.photos);
         return rc;
     }
     out_ctx o = {.format = a.format, .top = (int)a.top, .distribution = a.distribution, .m = c.model,
+                 .maps = maps, .min_prob = a.min_prob,
                  .answer = c.opt.partition < 0 ? c.model->n_partitions - 1 : (size_t)c.opt.partition};
     char *header = NULL;
     size_t header_size = 0;
@@ -411,14 +456,21 @@ int cli_predict(int argc, char **argv) {
     if (rc == 0 && todo) {
         if (a.format == FMT_CSV && !o.journal) fputs(header, o.out);
         if (a.format == FMT_JSON) json_begin(&o, &c);
+        if (a.format == FMT_GEOJSON) {
+            geoloc_json_init(&o.json, o.out, 2);
+            geoloc_geojson_begin(&o.json);
+        }
         if (a.photos.folders) cli_progress_start(&o.progress, "predict", "photos", n);
         double t0 = cli_now_seconds();
         errno = 0;
-        int failed = cli_predict_paths(CMD, &c, (const char *const *)todo, n, a.distribution, on_answer, &o, &st);
+        int want_distribution = a.distribution || a.format == FMT_GEOJSON || o.maps.paths;
+        int failed = cli_predict_paths(CMD, &c, (const char *const *)todo, n, want_distribution, on_answer, &o, &st);
         seconds = cli_now_seconds() - t0;
         cli_progress_clear(&o.progress);
         if (!o.write_errno && a.format == FMT_JSON && json_end(&o, &st) != 0) /* valid JSON even after a failure */
             o.write_errno = errno ? errno : EIO;
+        if (!o.write_errno && a.format == FMT_GEOJSON && geojson_end(&o) != 0) o.write_errno = errno ? errno : EIO;
+        failed = failed || o.map_failed;
         if (!failed && !o.write_errno && (fflush(o.out) != 0 || ferror(o.out))) o.write_errno = errno ? errno : EIO;
         int closed_pipe = o.write_errno == EPIPE && !a.out; /* the reader is gone: nothing to say */
         if (o.write_errno && !closed_pipe)
@@ -431,6 +483,8 @@ int cli_predict(int argc, char **argv) {
         rc = 1;
     }
     if (a.out && dest_close(&d, rc == 0) != 0 && rc == 0) rc = 1;
+    if (rc == 0 && o.maps.paths)
+        fprintf(stderr, CMD ": %zu map%s drawn in %.2f s\n", st.predicted, st.predicted == 1 ? "" : "s", o.maps.seconds);
     size_t skipped = a.photos.skipped + st.failed;
     if (quiet) rc = 0;
     else if (rc == 0 && (skipped || a.photos.folders || a.photos.n > 1))
@@ -439,6 +493,7 @@ int cli_predict(int argc, char **argv) {
     else if (rc == 0 && !quiet && skipped) rc = 3;
     free(todo);
     free(header);
+    cli_maps_free(&o.maps);
     cli_runner_close(&c);
     geoloc_photo_paths_free(&a.photos);
     return rc;

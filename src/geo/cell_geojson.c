@@ -17,6 +17,7 @@
 #include "geoloc/distance.h"
 #include "geoloc/geojson.h"
 #include "geoloc/s2.h"
+#include "geo/ring_geojson.h"
 
 #define DEG (M_PI / 180.0)
 #define POLE_EPS 1e-9          /* degrees: a vertex this close to +-90 is the pole */
@@ -232,26 +233,22 @@ static void write_ring(geoloc_json *w, const ring *r) {
     geoloc_json_array_end(w);
 }
 
-geoloc_status geoloc_cell_geojson_write(geoloc_json *w, uint64_t cell, double max_error_km, geoloc_error *err) {
-    if (!geoloc_s2_is_valid(cell))
-        return error_set(err, GEOLOC_E_ARG, "%s:%d: %016llx is not a valid S2 cell", __FILE__, __LINE__,
-                         (unsigned long long)cell);
-    if (!(max_error_km > 0) || isinf(max_error_km))
-        return error_set(err, GEOLOC_E_ARG, "%s:%d: max_error_km %g: must be positive and finite", __FILE__,
-                         __LINE__, max_error_km);
-    ring all = {0}, pieces[3] = {{0}}, half = {0};
+/* Writes the closed ring all (counter-clockwise, longitudes in (-180, 180],
+ * last point not repeated) as a Polygon or MultiPolygon: see the top comment. */
+static geoloc_status write_boundary(geoloc_json *w, ring *all, geoloc_error *err) {
+    ring pieces[3] = {{0}}, half = {0};
     size_t n_pieces = 0;
-    geoloc_status s = boundary(cell, max_error_km / GEOLOC_EARTH_RADIUS_KM, &all, err);
-    int turns = s ? 0 : unwrap(&all);
-    if (!s && turns) {
-        s = polar_ring(&all, turns, &pieces[0], err);
+    geoloc_status s = GEOLOC_OK;
+    int turns = unwrap(all);
+    if (turns) {
+        s = polar_ring(all, turns, &pieces[0], err);
         n_pieces = 1;
-    } else if (!s) {
+    } else {
         /* the strips [-540,-180], [-180,180], [180,540], shifted back */
         for (int k = -1; k <= 1 && !s; k++) {
             ring *piece = &pieces[n_pieces];
             half.n = 0;
-            s = clip(&all, -180 + 360.0 * k, 1, &half, err);
+            s = clip(all, -180 + 360.0 * k, 1, &half, err);
             if (!s && half.n) s = clip(&half, 180 + 360.0 * k, 0, piece, err);
             if (s || piece->n < 3 || planar_area2(piece) <= 0) {
                 piece->n = 0;
@@ -261,9 +258,7 @@ geoloc_status geoloc_cell_geojson_write(geoloc_json *w, uint64_t cell, double ma
             n_pieces++;
         }
     }
-    if (!s && !n_pieces)
-        s = error_set(err, GEOLOC_E_RANGE, "%s:%d: cell %016llx: empty boundary", __FILE__, __LINE__,
-                      (unsigned long long)cell);
+    if (!s && !n_pieces) s = error_set(err, GEOLOC_E_RANGE, "%s:%d: empty boundary", __FILE__, __LINE__);
     if (!s) {
         geoloc_json_object_begin(w);
         geoloc_json_key(w, "type");
@@ -280,8 +275,31 @@ geoloc_status geoloc_cell_geojson_write(geoloc_json *w, uint64_t cell, double ma
         s = w->err.status;
         if (s && err) *err = w->err;
     }
-    free(all.p);
     free(half.p);
     for (int k = 0; k < 3; k++) free(pieces[k].p);
+    return s;
+}
+
+geoloc_status geo_ring_geojson_write(geoloc_json *w, const double *lon_lat, size_t n, geoloc_error *err) {
+    if (n < 3) return error_set(err, GEOLOC_E_ARG, "%s:%d: a ring of %zu positions", __FILE__, __LINE__, n);
+    ring all = {0};
+    geoloc_status s = GEOLOC_OK;
+    for (size_t i = 0; i < n && !s; i++) s = ring_push(&all, lon_lat[2 * i], lon_lat[2 * i + 1], err);
+    if (!s) s = write_boundary(w, &all, err);
+    free(all.p);
+    return s;
+}
+
+geoloc_status geoloc_cell_geojson_write(geoloc_json *w, uint64_t cell, double max_error_km, geoloc_error *err) {
+    if (!geoloc_s2_is_valid(cell))
+        return error_set(err, GEOLOC_E_ARG, "%s:%d: %016llx is not a valid S2 cell", __FILE__, __LINE__,
+                         (unsigned long long)cell);
+    if (!(max_error_km > 0) || isinf(max_error_km))
+        return error_set(err, GEOLOC_E_ARG, "%s:%d: max_error_km %g: must be positive and finite", __FILE__,
+                         __LINE__, max_error_km);
+    ring all = {0};
+    geoloc_status s = boundary(cell, max_error_km / GEOLOC_EARTH_RADIUS_KM, &all, err);
+    if (!s) s = write_boundary(w, &all, err);
+    free(all.p);
     return s;
 }
