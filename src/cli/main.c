@@ -11,6 +11,7 @@ static const cli_command COMMANDS[] = {
     {"s2", NULL, CLI_S2_COMMANDS, NULL},
     {"cells", NULL, CLI_CELLS_COMMANDS, NULL},
     {"predict", cli_predict, NULL, "where photos were taken (a geolocation model on their pixels)"},
+    {"explain", cli_explain, NULL, "which parts of a photo its answer rests on (occlusion sensitivity map)"},
     {"evaluate", cli_evaluate, NULL, "distance accuracy of a predictions CSV, or of a model on a manifest's photos"},
     {"model", NULL, CLI_MODEL_COMMANDS, NULL},
     {"bench", NULL, CLI_BENCH_COMMANDS, NULL},
