@@ -100,7 +100,8 @@ static void print_summary(const char *photo, const geoloc_model *m, const geoloc
            "largest drop %.4f at row %d col %d\n",
            photo, tok, m->partition_names[r->partition], (double)r->p_full, r->rows, r->cols, r->patch, r->stride,
            r->size, (double)r->drop[best], best / r->cols, best % r->cols);
-    printf("%zu network images in %zu batches, %.2f s (%.1f images/s) -> %s\n", r->images, r->batches, seconds,
+    printf("%zu network images in %zu batch%s, %.2f s (%.1f images/s) -> %s\n", r->images, r->batches,
+           r->batches == 1 ? "" : "es", seconds,
            seconds > 0 ? (double)r->images / seconds : 0.0, out);
 }
 
