@@ -11,10 +11,10 @@
 
 typedef struct {
     char message[256];
-} png_write_ctx;
+} encode_ctx;
 
 static void on_error(png_structp png, png_const_charp msg) {
-    png_write_ctx *c = png_get_error_ptr(png);
+    encode_ctx *c = png_get_error_ptr(png);
     snprintf(c->message, sizeof c->message, "%s", msg ? msg : "error");
     png_longjmp(png, 1);
 }
@@ -25,7 +25,7 @@ static void on_warning(png_structp png, png_const_charp msg) {
 }
 
 /* Encodes img into fp; 0, or -1 with ctx->message set. */
-static int encode(FILE *fp, const geoloc_image *img, const char *description, png_write_ctx *ctx) {
+static int encode(FILE *fp, const geoloc_image *img, const char *description, encode_ctx *ctx) {
     png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, ctx, on_error, on_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!info) {
@@ -51,14 +51,14 @@ static int encode(FILE *fp, const geoloc_image *img, const char *description, pn
     return 0;
 }
 
-geoloc_status png_write_rgb(const geoloc_image *img, const char *path, const char *description,
+geoloc_status image_write_png(const geoloc_image *img, const char *path, const char *description,
                             geoloc_error *err) {
     if (!img || !img->rgb || img->width < 1 || img->height < 1)
         return error_set(err, GEOLOC_E_ARG, "%s: no pixels to write", path);
     atomic_file f;
     geoloc_status s = atomic_file_open(&f, path, err);
     if (s != GEOLOC_OK) return s;
-    png_write_ctx ctx = {""};
+    encode_ctx ctx = {""};
     if (encode(f.fp, img, description, &ctx) != 0) {
         atomic_file_abort(&f);
         return error_set(err, GEOLOC_E_IO, "%s: PNG: %s", path, ctx.message);

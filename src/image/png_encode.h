@@ -8,7 +8,7 @@
 /* Writes img to path as an 8-bit RGB PNG (temporary file, fsync, rename;
  * E_BUSY while another process writes it); `description`, when not NULL, goes
  * into a tEXt "Description" chunk. Nothing is left at path on failure. */
-geoloc_status png_write_rgb(const geoloc_image *img, const char *path, const char *description,
+geoloc_status image_write_png(const geoloc_image *img, const char *path, const char *description,
                             geoloc_error *err);
 
 #endif

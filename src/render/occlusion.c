@@ -136,7 +136,7 @@ geoloc_status geoloc_explain_write_png(const geoloc_explain_result *r, const cha
              "geoloc explain: drop of p(cell %s) = %.6f when a %d px grey patch hides each of %dx%d "
              "positions of the %dx%d center crop; red: drop, blue: rise, full colour at %.6f",
              tok, (double)r->p_full, r->patch, r->rows, r->cols, r->size, r->size, (double)r->max_abs_drop);
-    s = png_write_rgb(&canvas, path, desc, err);
+    s = image_write_png(&canvas, path, desc, err);
     geoloc_image_free(&canvas);
     return s;
 }
