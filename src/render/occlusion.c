@@ -92,24 +92,28 @@ static void draw_photo(const geoloc_explain_result *r, geoloc_image *canvas, int
 }
 
 /* The legend below the photo: a bar from -max (blue) to +max (red) as it
- * shades a mid-grey, its labels, and p_full. */
+ * shades a mid-grey, its labels, the target cell with p_full, and what the
+ * colours mean. */
 static void draw_legend(const geoloc_explain_result *r, geoloc_image *canvas, int top) {
     fill_rect(canvas, 0, top, canvas->width, LEGEND_HEIGHT, BACKGROUND);
-    int x0 = canvas->width / 10, w = canvas->width - 2 * x0, y0 = top + 8;
+    int x0 = canvas->width / 10, w = canvas->width - 2 * x0, y0 = top + 6;
     for (int x = 0; x < w; x++) {
         uint8_t px[3] = {128, 128, 128};
         shade(px, 2.0f * ((float)x + 0.5f) / (float)w - 1.0f);
-        fill_rect(canvas, x0 + x, y0, 1, 16, px);
+        fill_rect(canvas, x0 + x, y0, 1, 14, px);
     }
-    char lo[32], hi[32], p[32];
+    char lo[32], hi[32], cell[64], tok[GEOLOC_S2_TOKEN_SIZE];
     snprintf(lo, sizeof lo, "-%.3f", (double)r->max_abs_drop);
     snprintf(hi, sizeof hi, "+%.3f", (double)r->max_abs_drop);
-    snprintf(p, sizeof p, "p=%.3f", (double)r->p_full);
-    int s = 2, ty = y0 + 22;
+    geoloc_s2_to_token(r->target, tok);
+    snprintf(cell, sizeof cell, "cell %s p=%.3f", tok, (double)r->p_full);
+    const char *meaning = "hidden: red = p drops, blue = p rises";
+    int s = 2, ty = y0 + 20, by = top + LEGEND_HEIGHT - 5 * s - 6;
     glyphs_draw(canvas, x0, ty, s, lo, WHITE);
     glyphs_draw(canvas, x0 + w / 2 - glyphs_width("0", s) / 2, ty, s, "0", WHITE);
     glyphs_draw(canvas, x0 + w - glyphs_width(hi, s), ty, s, hi, WHITE);
-    glyphs_draw(canvas, 4, top + LEGEND_HEIGHT - 5 * s - 4, s, p, WHITE);
+    glyphs_draw(canvas, 6, by, s, cell, WHITE);
+    glyphs_draw(canvas, canvas->width - 6 - glyphs_width(meaning, s), by, s, meaning, WHITE);
 }
 
 geoloc_status geoloc_explain_write_png(const geoloc_explain_result *r, const char *path, geoloc_error *err) {
