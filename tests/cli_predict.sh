@@ -9,7 +9,9 @@
 #   distance, and the same prediction for a copy without its EXIF segment;
 #   unreadable photos reported and skipped (evaluate --model: exit 3, and 1
 #   when none could be read); folders walked in order;
-#   --partition, --crops, --distribution; evaluate --model on a few
+#   --partition, --crops, --distribution; the answer's place (JSON, CSV, text)
+#   equal to `geoloc place` at the answer, a missing --places file, no place
+#   file found (a notice, place null); evaluate --model on a few
 #   im2gps3k-dev photos (accuracy, scenes, the GeoEstimation results file read
 #   back by `geoloc evaluate`), missing photos and an empty manifest refused
 #   with nothing written; a heads-only model over the ImageNet backbone when
@@ -159,6 +161,44 @@ run_geoloc predict --model "$model" --partition 0 --crops center "$photo"
 expect_match 0 "level" out "--partition by number, center crop"
 run_geoloc predict --model "$model" --partition nowhere "$photo"
 expect_match 2 "cells_5_400 \(0\), cells_5_100 \(1\), cells_5_30 \(2\)" err "unknown partition"
+
+# ---- place names: the answer's country and city as `geoloc place` gives them ----
+places=$(dirname "$geoloc")/../models/places.bin
+[ -f "$places" ] || places=$(cd "$(dirname "$0")/.." && pwd)/models/places.bin
+if [ -f "$places" ]; then
+    run_geoloc predict --model "$model" --places "$places" --min-population 100000 --format json "$photo" \
+        "$exif/mx-nikon-d5000-no-gps.jpg"
+    json=$out
+    coords=$(py 'import json,sys; [print("%r,%r" % (q["lat"], q["lon"])) for q in json.loads(sys.stdin.read())["predictions"]]')
+    run_geoloc place --data "$places" --min-population 100000 $coords
+    check "json place = geoloc place at the answer" 'python3 -c "
+import csv, io, json, sys
+answers = json.loads(sys.argv[1])[\"predictions\"]
+rows = list(csv.DictReader(io.StringIO(sys.argv[2])))
+assert len(rows) == len(answers) == 2
+for q, r in zip(answers, rows):
+    p = q[\"place\"]
+    assert p[\"country_code\"] == r[\"country_code\"] and p[\"country\"] == r[\"country\"], (p, r)
+    assert p[\"city\"] == r[\"city\"] and abs((p[\"city_km\"] or 0) - float(r[\"city_km\"] or 0)) < 0.06, (p, r)
+    assert p[\"region\"] == \"\" and p[\"name\"].startswith(r[\"city\"] if float(r[\"city_km\"] or 0) <= 50 else \"\")
+" "$json" "$out"'
+    run_geoloc predict --model "$model" --places "$places" --format csv "$photo"
+    check "csv: the place columns" 'python3 -c "
+import csv, io, sys
+r = list(csv.DictReader(io.StringIO(sys.argv[1])))[0]
+assert r[\"country\"] and (r[\"city\"] == \"\") == (r[\"city_km\"] == \"\")
+" "$out"'
+    run_geoloc predict --model "$model" --places "$places" --min-population 100000 "$photo"
+    name=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["predictions"][0]["place"]["name"])' "$json")
+    check "text: the place name first" '[[ $out == "$photo: $name  "* ]]'
+fi
+run_geoloc predict --model "$model" --places "$tmp/none.bin" "$photo"
+expect_match 1 "none.bin" err "a missing --places file"
+mkdir -p "$tmp/bin"
+cp "$geoloc" "$tmp/bin/geoloc" # beside no data folders: no place file to find
+out=$("$tmp/bin/geoloc" predict --model "$model" --format json "$photo" 2>"$tmp/err.txt")
+check "no place file: a notice, place null" '[[ $(cat "$tmp/err.txt") == *"no place names"*"fetch-places.sh"* ]] &&
+    py "import json,sys; assert json.loads(sys.stdin.read())[\"predictions\"][0][\"place\"] is None"'
 
 # ---- unreadable photos, folders ---------------------------------------------------
 printf 'not a photo' >"$tmp/bad.jpg"

@@ -5,7 +5,8 @@
 # - usage: --help names every option; --bind beyond loopback without
 #   --token-file, --tls-cert without --tls-key, a bad port: exit 2;
 # - with the default model (share/geoloc + the ImageNet backbone), a server on
-#   --port 0 (port read from --ready-file): the example photo placed in Paris,
+#   --port 0 (port read from --ready-file): the example photo placed in Paris
+#   (and named in France when models/places.bin is there),
 #   its EXIF position echoed only with exif=1; multipart with 2 files (an array
 #   of 2); /v1/model, /v1/cells/TOKEN (a GeoJSON Feature), /healthz, /, /metrics
 #   (request counters); errors: empty body 400, truncated JPEG 400, text 415,
@@ -121,6 +122,13 @@ a = json.load(sys.stdin)
 assert abs(a[\"lat\"] - 48.857833) < 0.5 and abs(a[\"lon\"] - 2.297) < 0.7, a
 assert a.get(\"exif\") is None, \"EXIF echoed without exif=1\"
 "'
+if [ -f "$here/models/places.bin" ]; then
+    check "the answer's place: France" 'py "
+import json, sys
+p = json.load(sys.stdin)[\"place\"]
+assert p[\"country_code\"] == \"FR\" and p[\"country\"] == \"France\" and p[\"city\"] and p[\"city_km\"] < 50, p
+"'
+fi
 check "no EXIF position without exif=1" '! grep -q "48.857833" <<<"$body"'
 cell=$(py 'import json, sys; print(json.load(sys.stdin)["cell"])')
 req -H 'Content-Type: image/jpeg' --data-binary @"$example" "$url/v1/locate?exif=1&top=3"

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "geoloc/distance.h"
+#include "geoloc/place.h"
 #include "render_fixture.h"
 #include "test_util.h"
 
@@ -119,7 +120,9 @@ int main(void) {
     fixture_add(&f, -89.9, 0.0, 0, 0.0005f);   /* face 5: holds the south pole */
     geoloc_map_answer a[3];
     a[0] = fixture_answer(&f, "paris.jpg", 48.86, 2.35, paris);
-    a[0].place = "Paris, France";
+    geoloc_place paris_place = {.country_code = "FR", .country = "France", .region = "", .in_country = 1,
+                                .city = "Paris", .city_country = "FR", .city_km = 0.4};
+    a[0].place = &paris_place;
     a[0].n_radii = 2;
     a[0].radius_km[0] = 300, a[0].radius_conf[0] = 0.5;
     a[0].radius_km[1] = 17000, a[0].radius_conf[1] = 0.9; /* holds both poles */
@@ -159,7 +162,11 @@ int main(void) {
             CHECK(json_number_value(json_object_get(props, "lat")) == a[who].lat, "%s: lat", what);
             CHECK(!strcmp(json_string_value(json_object_get(g, "type")), "Point"), "%s: a Point", what);
             if (who == 0) {
-                CHECK(!strcmp(json_string_value(json_object_get(props, "place")), "Paris, France"), "%s: place", what);
+                json_t *pl = json_object_get(props, "place");
+                CHECK(!strcmp(json_string_value(json_object_get(pl, "name")), "Paris, France") &&
+                      !strcmp(json_string_value(json_object_get(pl, "country_code")), "FR") &&
+                      !strcmp(json_string_value(json_object_get(pl, "city")), "Paris") &&
+                      json_number_value(json_object_get(pl, "city_km")) == 0.4, "%s: place", what);
                 json_t *r = json_object_get(props, "radius_km");
                 CHECK(json_number_value(json_object_get(r, "50")) == 300 &&
                       json_number_value(json_object_get(r, "90")) == 17000, "%s: radius_km", what);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "geoloc/distance.h"
+#include "geoloc/place.h"
 #include "render_fixture.h"
 #include "test_util.h"
 
@@ -132,7 +133,9 @@ static void test_pixels(const char *dir) {
     size_t brazil = fixture_add(&f, -10, -50, 3, 0.5f);
     size_t sydney = fixture_add(&f, -25, 125, 3, 0.0005f);
     geoloc_map_answer a = fixture_answer(&f, "photo.jpg", 48.86, 2.35, paris);
-    a.place = "Paris, France";
+    geoloc_place paris_place = {.country_code = "FR", .country = "France", .region = "", .in_country = 1,
+                                .city = "Paris", .city_country = "FR", .city_km = 0.4};
+    a.place = &paris_place;
     a.n_radii = 2;
     a.radius_km[0] = 1000, a.radius_conf[0] = 0.5;
     a.radius_km[1] = 2500, a.radius_conf[1] = 0.9;

@@ -17,6 +17,9 @@
 
 #include <stdint.h>
 
+#include <stddef.h>
+
+#include "geoloc/json.h"
 #include "geoloc/status.h"
 
 /* A sea point within this distance (km) of a country's outline gets that country. */
@@ -46,6 +49,10 @@ typedef struct geoloc_place {
  * Checks the format version and every offset and index. */
 geoloc_status geoloc_place_open(const char *path, geoloc_place_db **out, geoloc_error *err);
 
+/* As geoloc_place_open, except that without a path and without a place file
+ * in the data folders it succeeds with *out NULL (answers without places). */
+geoloc_status geoloc_place_open_optional(const char *path, geoloc_place_db **out, geoloc_error *err);
+
 /* Closes a place file (NULL is fine). */
 void geoloc_place_close(geoloc_place_db *db);
 
@@ -53,6 +60,20 @@ void geoloc_place_close(geoloc_place_db *db);
  * in [-90, 90] x [-180, 180] (GEOLOC_E_RANGE otherwise, NaN included). */
 geoloc_status geoloc_place_lookup(const geoloc_place_db *db, double lat, double lon,
                                   uint32_t min_population, geoloc_place *out, geoloc_error *err);
+
+/* The place's name as an answer reads it: "City, Country"; "D km from City,
+ * Country" when the city is more than GEOLOC_PLACE_NEAR_KM away; "Country",
+ * or "D km from City" at sea; "" when nothing is known. Returns strlen of
+ * the whole name (snprintf's rule: out holds size - 1 characters of it). */
+size_t geoloc_place_name(const geoloc_place *p, char *out, size_t size);
+
+/* A city farther than this (km) is named as a distance ("D km from City"). */
+#define GEOLOC_PLACE_NEAR_KM 50.0
+
+/* Writes p as the answer's "place" object: {"name", "country_code",
+ * "country", "region", "city", "city_km"} ("" where unknown, city_km null
+ * without a city); null when p is NULL. */
+void geoloc_place_write_json(geoloc_json *w, const geoloc_place *p);
 
 /* Number of countries and of populated places in the file. */
 void geoloc_place_counts(const geoloc_place_db *db, uint32_t *countries, uint32_t *cities);

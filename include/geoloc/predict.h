@@ -35,6 +35,7 @@ typedef struct geoloc_photo_answer {
     const char *error;              /* why pred is NULL */
     int n_warnings;                 /* decoder warnings (damaged but decodable data) */
     const char (*warnings)[GEOLOC_IMAGE_WARNING_SIZE]; /* the first few of them */
+    const struct geoloc_place *place; /* the answer's country and city (geoloc/place.h); NULL: unknown */
 } geoloc_photo_answer;
 
 /* Receives each photo's answer in input order; 0 to go on, non-zero to stop. */

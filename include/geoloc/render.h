@@ -26,7 +26,7 @@ typedef struct geoloc_map_answer {
     double lat, lon;                /* the answered point */
     geoloc_cell cell;               /* the answered cell */
     float prob;                     /* its probability */
-    const char *place;              /* a place name ("Paris, France"); NULL: none */
+    const struct geoloc_place *place; /* its country and city (geoloc/place.h); NULL: none */
     int n_radii;                    /* confidence circles round the answer */
     double radius_km[GEOLOC_RENDER_MAX_RADII];
     double radius_conf[GEOLOC_RENDER_MAX_RADII]; /* the chance each holds the truth (0.5, 0.9) */

@@ -34,6 +34,9 @@ typedef struct geoloc_serve_options {
     const char *tls_cert;     /* PEM certificate and key: HTTPS (both or neither) */
     const char *tls_key;
     const char *ready_file;   /* written (atomically) with the port once listening (tests) */
+    const char *places;       /* place file naming the answers' places (NULL: places.bin in the
+                                 data folders; none there: answers without places) */
+    uint32_t min_population;  /* the city named: nearest of at least this many inhabitants (15000) */
 } geoloc_serve_options;
 
 /* The defaults above. */

@@ -43,6 +43,20 @@ cli_prediction_args cli_prediction_args_default(void) {
     return (cli_prediction_args){.crops = (int)d.crops, .batch = d.batch};
 }
 
+/* The place file: `path`, or the data folders' places.bin when there. 0, or
+ * 1 after a message (a given file that cannot be opened). */
+static int open_places(const char *cmd, const char *path, geoloc_place_db **out) {
+    geoloc_error err = {0};
+    if (geoloc_place_open_optional(path, out, &err) != GEOLOC_OK) {
+        fprintf(stderr, "%s: %s\n", cmd, err.message);
+        return 1;
+    }
+    if (!*out)
+        fprintf(stderr, "%s: notice: no place names: %s is not in the data folders (tools/fetch-places.sh "
+                "fetches it)\n", cmd, GEOLOC_PLACE_FILE);
+    return 0;
+}
+
 int cli_runner_open(const char *cmd, const cli_prediction_args *args, int top_k, size_t n_photos,
                     cli_runner *c) {
     memset(c, 0, sizeof *c);
@@ -74,11 +88,20 @@ int cli_runner_open(const char *cmd, const cli_prediction_args *args, int top_k,
         fprintf(stderr, "%s: %s: %s\n", cmd, c->path, err.message);
         return 1;
     }
+    if (open_places(cmd, args->places, &c->places) != 0) return 1;
     c->load_seconds = cli_now_seconds() - t0;
     return 0;
 }
 
+const geoloc_place *cli_runner_place(const cli_runner *c, double lat, double lon, uint32_t min_population,
+                                     geoloc_place *buf) {
+    geoloc_error err = {0};
+    if (!c->places || geoloc_place_lookup(c->places, lat, lon, min_population, buf, &err) != GEOLOC_OK) return NULL;
+    return buf;
+}
+
 void cli_runner_close(cli_runner *c) {
+    geoloc_place_close(c->places);
     geoloc_predictor_free(c->pred);
     geoloc_model_free(c->model);
     memset(c, 0, sizeof *c);

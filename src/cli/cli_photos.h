@@ -12,6 +12,7 @@
 #include "cli/cli_options.h"
 #include "geoloc/dataset.h"
 #include "geoloc/model.h"
+#include "geoloc/place.h"
 #include "geoloc/predict.h"
 
 /* Adds a file or a folder's photos (geoloc_photo_paths_add), naming each
@@ -31,6 +32,7 @@ typedef struct cli_prediction_args {
     long batch;            /* --batch N */
     uint64_t max_pixels;   /* --max-pixels N (0: the decoder's default) */
     int strict;            /* --strict: refuse photos that decode with warnings */
+    const char *places;    /* --places FILE (NULL: places.bin in the data folders, if there) */
 } cli_prediction_args;
 
 /* The --crops values in geoloc_crop_mode order, NULL-terminated. */
@@ -53,7 +55,10 @@ extern const char *const cli_crops_choices[];
                "limit on a photo's decoded width x height (default\n100000000); larger JPEG and WebP photos are " \
                "decoded\nat 1/2 to 1/8 scale to fit, others are skipped"),                                       \
     CLI_OPTION("strict", 0, CLI_FLAG, type_, field_.strict, NULL,                                            \
-               "skip damaged photos that decode with warnings\n(default: answer them, with the warnings)")
+               "skip damaged photos that decode with warnings\n(default: answer them, with the warnings)"),        \
+    CLI_OPTION("places", 0, CLI_STRING, type_, field_.places, "FILE",                                          \
+               "the place file naming countries and cities (default:\nplaces.bin in the data folders; "       \
+               "none there: no\nplace names)")
 
 /* The library's defaults (crops, batch), before parsing. */
 cli_prediction_args cli_prediction_args_default(void);
@@ -68,16 +73,24 @@ typedef struct cli_runner {
     geoloc_predict_options opt;
     char path[4096];
     double load_seconds;   /* resolving, loading and preparing */
+    geoloc_place_db *places; /* NULL: no place names */
 } cli_runner;
 
 /* Resolves the model (args->model, $GEOLOC_MODEL or the default), loads it
  * and prepares a predictor reporting top_k cells, for batches of
  * min(args->batch, n_photos) photos with args->crops and the partition
- * args->partition (a name, an index; NULL or "hierarchical": all). 0, or
- * after a message on stderr 1 (cannot load) or 2 (no such partition: a usage
- * error). */
+ * args->partition (a name, an index; NULL or "hierarchical": all), and
+ * opens the place file (args->places; else the data folders' one, when
+ * there: without it a notice says how to fetch it). 0, or after a message
+ * on stderr 1 (cannot load the model or a given place file) or 2 (no such
+ * partition: a usage error). */
 int cli_runner_open(const char *cmd, const cli_prediction_args *args, int top_k, size_t n_photos,
                     cli_runner *out);
+
+/* The place of (lat, lon) into *buf (nearest city of >= min_population),
+ * or NULL without a place file. */
+const geoloc_place *cli_runner_place(const cli_runner *c, double lat, double lon, uint32_t min_population,
+                                     geoloc_place *buf);
 
 /* Releases what cli_runner_open made. */
 void cli_runner_close(cli_runner *c);

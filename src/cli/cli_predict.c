@@ -29,6 +29,8 @@ typedef struct out_ctx {
     cli_progress progress;
     size_t done;
     cli_maps maps;     /* --map, --map-dir */
+    const cli_runner *runner; /* its place file names the answers' places */
+    uint32_t min_population; /* the city named: the nearest of at least this many inhabitants */
     double min_prob;   /* geojson: cells below are left out */
     int map_failed;    /* a map or a photo's features could not be written */
     int write_errno;   /* the output could not be written (0: fine) */
@@ -38,9 +40,10 @@ static void token_of(geoloc_cell cell, char *out) { geoloc_s2_to_token(cell, out
 
 static void print_text(out_ctx *o, const geoloc_photo_answer *a) {
     const geoloc_prediction *p = a->pred;
-    char tok[GEOLOC_S2_TOKEN_SIZE];
+    char tok[GEOLOC_S2_TOKEN_SIZE], place[512] = "";
     token_of(p->top[0].cell, tok);
-    fprintf(o->out, "%s: %.6f, %.6f  cell %s (level %d) p=%.4f", a->name, p->lat, p->lon, tok,
+    if (a->place && geoloc_place_name(a->place, place, sizeof place - 2) > 0) strcat(place, "  ");
+    fprintf(o->out, "%s: %s%.6f, %.6f  cell %s (level %d) p=%.4f", a->name, place, p->lat, p->lon, tok,
             geoloc_s2_level(p->top[0].cell), (double)p->top[0].prob);
     for (int k = 1; k < p->n_top; k++) {
         token_of(p->top[k].cell, tok);
@@ -55,7 +58,8 @@ static void print_text(out_ctx *o, const geoloc_photo_answer *a) {
 }
 
 static void print_csv_header(const out_ctx *o, FILE *out) {
-    fprintf(out, "file,lat,lon,cell,level,prob,partition,scene,scene_prob,exif_lat,exif_lon,exif_km");
+    fprintf(out, "file,lat,lon,cell,level,prob,partition,scene,scene_prob,exif_lat,exif_lon,exif_km,"
+            "country_code,country,city,city_km");
     for (int k = 2; k <= o->top; k++) fprintf(out, ",top%d_cell,top%d_lat,top%d_lon,top%d_prob", k, k, k, k);
     if (o->distribution) {
         const geoloc_partition *p = o->m->partitions[o->answer];
@@ -89,6 +93,13 @@ static void print_csv(out_ctx *o, const geoloc_photo_answer *a) {
                 geoloc_haversine_km(a->meta->lat, a->meta->lng, p->lat, p->lon));
     else
         fputs(",,,", out);
+    const geoloc_place *pl = a->place;
+    fprintf(out, ",%s,", pl ? pl->country_code : "");
+    geoloc_csv_write_field(out, pl ? pl->country : "");
+    fputc(',', out);
+    geoloc_csv_write_field(out, pl ? pl->city : "");
+    if (pl && pl->city[0]) fprintf(out, ",%.1f", pl->city_km);
+    else fputc(',', out);
     for (int k = 1; k < o->top; k++) {
         if (k >= p->n_top) {
             fputs(",,,,", out);
@@ -114,13 +125,17 @@ static int on_answer(void *ctx, const geoloc_photo_answer *a) {
             cli_progress_clear(&o->progress);
             fprintf(stderr, CMD ": %s: warning: %s (answered from what could be decoded)\n", a->name, a->warnings[k]);
         }
-    geoloc_photo_answer shown = *a; /* the distribution, asked for by maps, printed only when asked for */
+    geoloc_place place;
+    geoloc_photo_answer drawn = *a; /* with its place; the distribution, asked for by maps, */
+    if (a->pred) drawn.place = cli_runner_place(o->runner, a->pred->lat, a->pred->lon, o->min_population, &place);
+    geoloc_photo_answer shown = drawn; /* printed only when asked for */
     if (!o->distribution) shown.distribution = NULL;
     if (o->format == FMT_JSON) geoloc_answer_write_json(&o->json, o->m, &shown);
-    else if (o->format == FMT_GEOJSON && cli_geojson_write(CMD, &o->json, o->m, a, o->min_prob) != 0) o->map_failed = 1;
+    else if (o->format == FMT_GEOJSON && cli_geojson_write(CMD, &o->json, o->m, &drawn, o->min_prob) != 0)
+        o->map_failed = 1;
     else if (a->pred && o->format == FMT_CSV) print_csv(o, &shown);
-    else if (a->pred && o->format == FMT_TEXT) print_text(o, a);
-    if (cli_maps_write(CMD, &o->maps, o->m, a) != 0) o->map_failed = 1;
+    else if (a->pred && o->format == FMT_TEXT) print_text(o, &shown);
+    if (cli_maps_write(CMD, &o->maps, o->m, &drawn) != 0) o->map_failed = 1;
     if ((o->journal && fflush(o->out) != 0) || ferror(o->out)) {
         o->write_errno = errno ? errno : EIO;
         return 1;
@@ -133,7 +148,7 @@ typedef struct args {
     cli_prediction_args pred;
     const char *out;
     int format, distribution, resume;
-    long top;
+    long top, min_population;
     double min_prob;
     cli_map_args maps;
     geoloc_photo_paths photos;
@@ -156,6 +171,9 @@ static const cli_option OPTIONS[] = {
                "also write the whole distribution over the answering\n"
                "partition's cells (csv: a column p_<cell> per cell; json:\n"
                "a list of {\"cell\": TOKEN, \"p\": P}); not with --format text"),
+    CLI_OPTION("min-population", 0, CLI_INT, args, min_population, "N",
+               "the place names the nearest city of at least N\ninhabitants (default 15000)", .min = 0,
+               .max = 4e9),
     CLI_OPTION("min-prob", 0, CLI_DOUBLE, args, min_prob, "P",
                "geojson: leave out the cells less probable than P", .min = 0, .max = 1),
     CLI_OPTION("map", 0, CLI_STRING, args, maps.map, "OUT.png",
@@ -187,11 +205,11 @@ static const cli_spec SPEC = {
     "is never used to predict; when it has one it is printed beside the\n"
     "prediction with the distance between them.\n",
     OPTIONS,
-    "text: FILE: LAT, LON  cell TOKEN (level L) p=P  top: TOKEN (LAT, LON) P, ...\n"
+    "text: FILE: PLACE  LAT, LON  cell TOKEN (level L) p=P  top: TOKEN (LAT, LON) P, ...\n"
     "      scene: NAME P\n"
     "      EXIF GPS: LAT, LON, D km from the prediction\n"
     "csv:  file,lat,lon,cell,level,prob,partition,scene,scene_prob,exif_lat,exif_lon,\n"
-    "      exif_km, then top<r>_cell,top<r>_lat,top<r>_lon,top<r>_prob for r = 2..K\n"
+    "      exif_km,country_code,country,city,city_km, then top<r>_cell,top<r>_lat,top<r>_lon,top<r>_prob for r = 2..K\n"
     "\n"
     "Photos that cannot be read, folders that cannot be opened and entries of\n"
     "folders that are not photo files are named on stderr (json: an \"error\" entry\n"
@@ -206,6 +224,7 @@ static const cli_spec SPEC = {
 static int parse_args(int argc, char **argv, args *a) {
     a->pred = cli_prediction_args_default();
     a->top = geoloc_predict_options_default().top_k;
+    a->min_population = 15000;
     int n;
     int rc = cli_parse(&SPEC, a, argc, argv, &n);
     if (rc != CLI_RUN) return rc;
@@ -436,7 +455,7 @@ int cli_predict(int argc, char **argv) {
         return rc;
     }
     out_ctx o = {.format = a.format, .top = (int)a.top, .distribution = a.distribution, .m = c.model,
-                 .maps = maps, .min_prob = a.min_prob,
+                 .maps = maps, .min_prob = a.min_prob, .runner = &c, .min_population = (uint32_t)a.min_population,
                  .answer = c.opt.partition < 0 ? c.model->n_partitions - 1 : (size_t)c.opt.partition};
     char *header = NULL;
     size_t header_size = 0;

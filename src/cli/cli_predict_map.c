@@ -117,6 +117,7 @@ int cli_maps_prepare(const char *cmd, const cli_map_args *args, char *const *pho
 static int map_answer(const geoloc_model *model, const geoloc_photo_answer *a, geoloc_map_answer *out) {
     if (!a->pred || !a->distribution) return -1;
     geoloc_map_answer_init(out, a->name, model->partitions[a->pred->partition], a->distribution, a->pred);
+    out->place = a->place;
     return 0;
 }
 

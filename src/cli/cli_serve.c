@@ -8,8 +8,8 @@
 #define CMD "geoloc serve"
 
 typedef struct args {
-    const char *model, *bind, *token_file, *tls_cert, *tls_key, *ready_file;
-    long port, threads, max_connections, max_files, queue, batch, batch_wait, idle_timeout, request_timeout;
+    const char *model, *bind, *token_file, *tls_cert, *tls_key, *ready_file, *places;
+    long min_population, port, threads, max_connections, max_files, queue, batch, batch_wait, idle_timeout, request_timeout;
     uint64_t max_body, max_pixels;
     double rate, burst;
 } args;
@@ -53,6 +53,11 @@ static const cli_option OPTIONS[] = {
                .min = 0, .max = 1e9),
     CLI_OPTION("burst", 0, CLI_DOUBLE, args, burst, "N", "requests a client may make at once under --rate",
                .min = 1, .max = 1e9),
+    CLI_OPTION("places", 0, CLI_STRING, args, places, "FILE",
+               "the place file naming countries and cities (default:\nplaces.bin in the data folders; "
+               "none there: no\nplace names)"),
+    CLI_OPTION("min-population", 0, CLI_INT, args, min_population, "N",
+               "answers name the nearest city of at least N inhabitants", .min = 0, .max = 4e9),
     CLI_OPTION("ready-file", 0, CLI_STRING, args, ready_file, "FILE",
                "write the port listened on to FILE (atomically) once\n"
                "listening"),
@@ -76,7 +81,8 @@ int cli_serve(int argc, char **argv) {
     args a = {.bind = o.bind, .port = o.port, .threads = o.threads, .max_connections = o.max_connections,
               .max_files = o.max_files, .queue = o.queue, .batch = o.batch, .batch_wait = o.batch_wait_ms,
               .idle_timeout = o.idle_timeout_s, .request_timeout = o.request_timeout_s, .max_body = o.max_body,
-              .max_pixels = o.max_pixels, .rate = o.rate_per_s, .burst = o.rate_burst};
+              .max_pixels = o.max_pixels, .rate = o.rate_per_s, .burst = o.rate_burst,
+              .min_population = o.min_population};
     int n;
     int rc = cli_parse(&SPEC, &a, argc, argv, &n);
     if (rc != CLI_RUN) return rc;
@@ -100,6 +106,8 @@ int cli_serve(int argc, char **argv) {
     o.tls_cert = a.tls_cert;
     o.tls_key = a.tls_key;
     o.ready_file = a.ready_file;
+    o.places = a.places;
+    o.min_population = (uint32_t)a.min_population;
     geoloc_error err;
     geoloc_status s = geoloc_serve_run(&o, &err);
     if (s == GEOLOC_OK) return CLI_EXIT_OK;

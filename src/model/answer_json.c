@@ -1,6 +1,7 @@
 /* One photo's answer as JSON, schema 1 (docs/answer-schema.md describes
  * every field): the one place that writes it. */
 #include "geoloc/distance.h"
+#include "geoloc/place.h"
 #include "geoloc/predict.h"
 #include "geoloc/s2.h"
 
@@ -66,6 +67,8 @@ geoloc_status geoloc_answer_write_json(geoloc_json *w, const geoloc_model *m, co
     geoloc_json_float(w, p->top[0].prob);
     geoloc_json_key(w, "partition");
     geoloc_json_string(w, m->partition_names[p->partition]);
+    geoloc_json_key(w, "place");
+    geoloc_place_write_json(w, a->place);
     geoloc_json_key(w, "top");
     geoloc_json_array_begin(w);
     for (int k = 0; k < p->n_top; k++) guess(w, &p->top[k]);

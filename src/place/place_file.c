@@ -185,6 +185,13 @@ geoloc_status place_db_check(const void *data, size_t size, const char *name, ge
     return GEOLOC_OK;
 }
 
+geoloc_status geoloc_place_open_optional(const char *path, geoloc_place_db **out, geoloc_error *err) {
+    char found[4096];
+    *out = NULL;
+    if (!path && geoloc_model_find_data(GEOLOC_PLACE_FILE, found, sizeof found) != 0) return GEOLOC_OK;
+    return geoloc_place_open(path, out, err);
+}
+
 geoloc_status geoloc_place_open(const char *path, geoloc_place_db **out, geoloc_error *err) {
     *out = NULL;
     char found[4096];

@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "geo/ring_geojson.h"
 #include "geoloc/geojson.h"
+#include "geoloc/place.h"
 #include "geoloc/s2.h"
 #include "render/render_internal.h"
 
@@ -69,7 +70,7 @@ static void answer_feature(geoloc_json *w, const geoloc_map_answer *a, const geo
     geoloc_json_float(w, a->prob);
     if (a->place) {
         geoloc_json_key(w, "place");
-        geoloc_json_string(w, a->place);
+        geoloc_place_write_json(w, a->place);
     }
     if (a->n_radii > 0) {
         char key[32];

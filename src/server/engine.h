@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "geoloc/model.h"
+#include "geoloc/place.h"
 #include "server/metrics.h"
 
 typedef struct serve_engine serve_engine;
@@ -19,6 +20,8 @@ typedef struct serve_engine_options {
     int batch, batch_wait_ms, queue, max_files;
     uint64_t max_pixels;
     int threads;  /* OpenMP threads of the network (0: OMP_NUM_THREADS, else all cores) */
+    const geoloc_place_db *places; /* names the answers' places (NULL: none) */
+    uint32_t min_population;       /* the city named: nearest of at least this many inhabitants */
 } serve_engine_options;
 
 /* The options of one /v1/locate request, from its query string. */

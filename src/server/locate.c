@@ -192,11 +192,17 @@ static serve_reply answers_reply(const serve_engine *e, const serve_locate_query
     for (size_t i = 0; i < n; i++) {
         const engine_job *j = &ph[i].job;
         int ok = ph[i].status == 0 && !j->failed;
+        const serve_engine_options *o = engine_options(e);
+        geoloc_place place;
+        geoloc_error err = {0};
+        int placed = ok && o->places && geoloc_place_lookup(o->places, j->pred.lat, j->pred.lon, o->min_population,
+                                                            &place, &err) == GEOLOC_OK;
         geoloc_photo_answer a = {i, ph[i].name, ok ? &j->pred : NULL, ok ? j->distribution : NULL,
                                  q->exif ? &ph[i].meta : NULL,
                                  ph[i].status ? ph[i].why : j->failed ? j->error : NULL,
                                  ok ? ph[i].img.n_warnings : 0,
-                                 (const char(*)[GEOLOC_IMAGE_WARNING_SIZE])ph[i].img.warnings};
+                                 (const char(*)[GEOLOC_IMAGE_WARNING_SIZE])ph[i].img.warnings,
+                                 placed ? &place : NULL};
         geoloc_answer_write_json(&w, engine_model(e), &a);
     }
     if (as_array) geoloc_json_array_end(&w);

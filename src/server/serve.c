@@ -28,6 +28,7 @@
 #include "core/error.h"
 #include "geoloc/io.h"
 #include "geoloc/model.h"
+#include "geoloc/place.h"
 #include "io/regular_file.h"
 #include "server/engine.h"
 #include "server/http.h"
@@ -44,7 +45,7 @@ geoloc_serve_options geoloc_serve_options_default(void) {
         .bind = "127.0.0.1", .port = 8080, .threads = 0, .max_connections = 64,
         .max_body = 20u << 20, .max_files = 64, .queue = 256, .batch = 8, .batch_wait_ms = 5,
         .max_pixels = 40000000u, .idle_timeout_s = 15, .request_timeout_s = 60,
-        .rate_per_s = 0, .rate_burst = 20};
+        .rate_per_s = 0, .rate_burst = 20, .min_population = 15000};
 }
 
 /* ---- options ----------------------------------------------------------------------- */
@@ -190,6 +191,7 @@ static int wait_for_signal(void) {
 typedef struct server {
     char *token, *cert, *key;
     geoloc_model *model;
+    geoloc_place_db *places;
     serve_metrics *metrics;
     serve_rate_limit *rate;
     int static_loaded;
@@ -204,6 +206,7 @@ static void serve_free(server *s) {
     serve_rate_limit_free(s->rate);
     serve_metrics_free(s->metrics);
     geoloc_model_free(s->model);
+    geoloc_place_close(s->places);
     free(s->token);
     free(s->cert);
     free(s->key);
@@ -233,13 +236,18 @@ static geoloc_status serve_start(const geoloc_serve_options *o, const struct soc
     }
     if ((st = geoloc_model_load(path, &s->model, err)) != GEOLOC_OK) return st;
     if (s->model->notice[0]) fprintf(stderr, "geoloc serve: notice: %s\n", s->model->notice);
+    if ((st = geoloc_place_open_optional(o->places, &s->places, err)) != GEOLOC_OK) return st;
+    if (!s->places)
+        fprintf(stderr, "geoloc serve: notice: no place names: %s is not in the data folders "
+                "(tools/fetch-places.sh fetches it)\n", GEOLOC_PLACE_FILE);
     s->metrics = serve_metrics_create();
     s->rate = o->rate_per_s > 0 ? serve_rate_limit_create(o->rate_per_s, o->rate_burst, RATE_CLIENTS) : NULL;
     if (!s->metrics || (o->rate_per_s > 0 && !s->rate)) return error_set(err, GEOLOC_E_NOMEM, "out of memory");
     if (static_files_load() != 0) return error_set(err, GEOLOC_E_NOMEM, "cannot load the page's files");
     s->static_loaded = 1;
     serve_engine_options eo = {.batch = o->batch, .batch_wait_ms = o->batch_wait_ms, .queue = o->queue,
-                               .max_files = o->max_files, .threads = o->threads, .max_pixels = o->max_pixels};
+                               .max_files = o->max_files, .threads = o->threads, .max_pixels = o->max_pixels,
+                               .places = s->places, .min_population = o->min_population};
     /* oneDNN plans its primitives for the threads of the thread creating them
      * (here) and the engine's batching thread runs them with its own setting */
     int threads_before = omp_get_max_threads();
