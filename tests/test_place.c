@@ -4,7 +4,9 @@
  * - a small hand-made place file built by geoloc_place_build: a square
  *   country with a hole holding an enclave country, a country cut at the
  *   antimeridian, the coast rule (10 km off: that country; 40 km off: none),
- *   the nearest city with and without a population floor, bad coordinates;
+ *   the nearest city with and without a population floor, bad coordinates,
+ *   the country test of evaluate (same, other, no code, truth at sea);
+ * - how answers name a place ("Paris, France", a far city, at sea, cut);
  * - the checks of the reader: wrong magic, other version, truncation, every
  *   single-byte change of the header (refused or read safely), a missing
  *   file named with tools/fetch-places.sh;
@@ -117,9 +119,36 @@ static void test_small(geoloc_place_db *db) {
         CHECK(geoloc_place_lookup(db, bad[i][0], bad[i][1], 0, &p, &err) == GEOLOC_E_RANGE &&
               strstr(err.message, "out of range"), "bad %g,%g: %s", bad[i][0], bad[i][1], err.message);
     }
+    /* the country test of evaluate */
+    CHECK(geoloc_place_same_country(db, 2, 2, 8, 8) == 1, "same country");
+    CHECK(geoloc_place_same_country(db, 5, 5, 2, 2) == 0, "the enclave is another country");
+    CHECK(geoloc_place_same_country(db, 21, 21, 20.5, 20.5) == 1, "no code: compared by name");
+    CHECK(geoloc_place_same_country(db, 2, 2, 21, 21) == 0, "a coded country is not the uncoded one");
+    CHECK(geoloc_place_same_country(db, 2, 2, 50, 50) == -1, "truth at sea: not counted");
+    CHECK(geoloc_place_same_country(db, NAN, 2, 2, 2) == -1, "NaN: not counted");
     uint32_t nc, ncity;
     geoloc_place_counts(db, &nc, &ncity);
     CHECK(nc == 4 && ncity == 5, "counts %u %u", nc, ncity);
+}
+
+/* How answers name a place. */
+static void test_names(void) {
+    char name[64];
+    geoloc_place p = {.country_code = "FR", .country = "France", .region = "", .city = "Paris", .city_km = 1.9};
+    CHECK(geoloc_place_name(&p, name, sizeof name) == 13 && !strcmp(name, "Paris, France"), "%s", name);
+    p.city_km = 120.4;
+    geoloc_place_name(&p, name, sizeof name);
+    CHECK(!strcmp(name, "120 km from Paris, France"), "a far city: %s", name);
+    p.country = "";
+    geoloc_place_name(&p, name, sizeof name);
+    CHECK(!strcmp(name, "120 km from Paris"), "at sea: %s", name);
+    p.city = "", p.country = "France";
+    geoloc_place_name(&p, name, sizeof name);
+    CHECK(!strcmp(name, "France"), "no city: %s", name);
+    p.country = "";
+    CHECK(geoloc_place_name(&p, name, sizeof name) == 0 && !name[0], "nothing known: '%s'", name);
+    p.country = "France", p.city = "Paris", p.city_km = 1;
+    CHECK(geoloc_place_name(&p, name, 6) == 13 && !strcmp(name, "Paris"), "cut to the buffer: %s", name);
 }
 
 /* Writes `size` bytes of data to a temporary file and opens it. */
@@ -213,6 +242,7 @@ int main(int argc, char **argv) {
     geoloc_place_db *db = build_small(small);
     if (db) test_small(db);
     geoloc_place_close(db);
+    test_names();
     test_damaged(small);
     unlink(small);
     char real[4200];

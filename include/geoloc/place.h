@@ -75,6 +75,12 @@ size_t geoloc_place_name(const geoloc_place *p, char *out, size_t size);
  * without a city); null when p is NULL. */
 void geoloc_place_write_json(geoloc_json *w, const geoloc_place *p);
 
+/* Whether (lat, lon) lies in the country of the truth (t_lat, t_lon),
+ * countries compared by code (by name for features without one), a sea
+ * point taking its country by the coast rule: 1 yes, 0 no, -1 when the truth
+ * lies in no country or a coordinate is out of range. */
+int geoloc_place_same_country(const geoloc_place_db *db, double lat, double lon, double t_lat, double t_lon);
+
 /* Number of countries and of populated places in the file. */
 void geoloc_place_counts(const geoloc_place_db *db, uint32_t *countries, uint32_t *cities);
 

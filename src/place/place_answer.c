@@ -1,6 +1,8 @@
 /* A place as answers show it: its name ("Paris, France") and its JSON
- * object (include/geoloc/place.h). */
+ * object; and the country test of evaluate (include/geoloc/place.h). */
+#include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "geoloc/place.h"
 
@@ -38,4 +40,13 @@ void geoloc_place_write_json(geoloc_json *w, const geoloc_place *p) {
     if (p->city && *p->city) geoloc_json_double(w, p->city_km);
     else geoloc_json_null(w);
     geoloc_json_object_end(w);
+}
+
+int geoloc_place_same_country(const geoloc_place_db *db, double lat, double lon, double t_lat, double t_lon) {
+    geoloc_place a, t;
+    geoloc_error err = {0};
+    if (geoloc_place_lookup(db, t_lat, t_lon, UINT32_MAX, &t, &err) != GEOLOC_OK || !t.country[0]) return -1;
+    if (geoloc_place_lookup(db, lat, lon, UINT32_MAX, &a, &err) != GEOLOC_OK) return -1;
+    if (t.country_code[0]) return strcmp(a.country_code, t.country_code) == 0;
+    return strcmp(a.country, t.country) == 0 && !a.country_code[0];
 }
