@@ -8,8 +8,8 @@
  * the colours mean) in antialiased text; PNG out through the atomic writer. */
 #include <cairo.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 
 #include "core/error.h"
 #include "geoloc/explain.h"
@@ -17,8 +17,7 @@
 
 #define LEGEND_HEIGHT 64
 #define MAX_ALPHA 0.75f
-
-#define TEXT_SIZE 13
+#define TEXT_SIZE 13 /* the legend's text, pixels */
 
 static const uint8_t RED[3] = {215, 25, 28}, BLUE[3] = {44, 123, 230};
 
