@@ -10,12 +10,20 @@
  *   equals the center-crop prediction of the original photo;
  * - bad options and a cell outside the answering partition refused, the
  *   result empty;
- * - the overlay PNG: decodable, of the documented size, its legend bar blue
- *   at the left and red at the right; a missing folder leaves nothing. */
+ * - the overlay PNG, decoded: of the documented size; at the centre of the
+ *   cell of the largest drop the enlarged view blended with red, at the
+ *   most negative drop's with blue, each at the documented opacity
+ *   (0.75 |drop| / max_abs_drop); the view outside the crop dimmed to 45 %;
+ *   the crop's box white; the legend bar blue at the left and red at the
+ *   right; text in the legend's bottom line, left and right; a missing folder
+ *   or a path that is a folder refused (E_IO naming the path) with nothing
+ *   written and no temporary file left. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <dirent.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "geoloc/explain.h"
 #include "test_util.h"
@@ -188,6 +196,98 @@ static void check_refusals(const geoloc_image *photo) {
     CHECK(geoloc_explain(model, &empty, NULL, &r, &err) == GEOLOC_E_ARG, "a photo without pixels");
 }
 
+/* The opacity a of the blend out = ref + a (colour - ref) that fits out
+ * best (least squares); *residual the largest channel's misfit. */
+static double blend_alpha(const uint8_t *out, const uint8_t *ref, const uint8_t colour[3], double *residual) {
+    double num = 0, den = 0;
+    for (int c = 0; c < 3; c++) {
+        num += (double)(out[c] - ref[c]) * (colour[c] - ref[c]);
+        den += (double)(colour[c] - ref[c]) * (colour[c] - ref[c]);
+    }
+    double a = den > 0 ? num / den : 0;
+    *residual = 0;
+    for (int c = 0; c < 3; c++) *residual = fmax(*residual, fabs(out[c] - (ref[c] + a * (colour[c] - ref[c]))));
+    return a;
+}
+
+/* At the centre of grid cell (row, col) of the overlay img (the view
+ * enlarged k times into ref), the view blended with colour at opacity
+ * 0.75 |drop| / max_abs_drop. */
+static void check_shaded(const geoloc_explain_result *r, const geoloc_image *img, const geoloc_image *ref, double k,
+                         int cell, const uint8_t colour[3], const char *what) {
+    int row = cell / r->cols, col = cell % r->cols;
+    int x = (int)((r->crop.x + col * r->stride + r->stride / 2.0) * k);
+    int y = (int)((r->crop.y + row * r->stride + r->stride / 2.0) * k);
+    size_t at = ((size_t)y * img->width + x) * 3;
+    double residual, a = blend_alpha(img->rgb + at, ref->rgb + at, colour, &residual);
+    double want = 0.75 * fabs(r->drop[cell]) / r->max_abs_drop;
+    CHECK(fabs(a - want) < 0.03 && residual <= 3, "%s (drop %g) at %d,%d: %d,%d,%d over %d,%d,%d is opacity %.3f "
+          "(misfit %.1f), want %.3f", what, (double)r->drop[cell], x, y, img->rgb[at], img->rgb[at + 1],
+          img->rgb[at + 2], ref->rgb[at], ref->rgb[at + 1], ref->rgb[at + 2], a, residual, want);
+}
+
+/* Pixels with every channel above 200 in rows y0 .. y1 - 1, columns x0 .. x1 - 1. */
+static int bright_pixels(const geoloc_image *img, int x0, int x1, int y0, int y1) {
+    int n = 0;
+    for (int y = y0; y < y1; y++)
+        for (int x = x0; x < x1; x++) {
+            const uint8_t *p = img->rgb + ((size_t)y * img->width + x) * 3;
+            n += p[0] > 200 && p[1] > 200 && p[2] > 200;
+        }
+    return n;
+}
+
+/* The pixels of the overlay written at path (see the file's comment). */
+static void check_overlay_pixels(const geoloc_explain_result *r, const geoloc_image *back) {
+    const uint8_t red[3] = {215, 25, 28}, blue[3] = {44, 123, 230};
+    double k = 512.0 / 73;
+    geoloc_image ref = {0};
+    geoloc_error err = {0};
+    CHECK(geoloc_image_resize(&r->view, back->width, 512, &ref, &err) == GEOLOC_OK, "resize: %s", err.message);
+    if (!ref.rgb) return;
+    int hi = 0, lo = 0;
+    for (int i = 1; i < r->rows * r->cols; i++) {
+        if (r->drop[i] > r->drop[hi]) hi = i;
+        if (r->drop[i] < r->drop[lo]) lo = i;
+    }
+    CHECK(r->drop[hi] > 0 && r->drop[lo] < -0.1f * r->max_abs_drop, "the grid has drops %g and rises %g",
+          (double)r->drop[hi], (double)r->drop[lo]);
+    check_shaded(r, back, &ref, k, hi, red, "the largest drop");
+    check_shaded(r, back, &ref, k, lo, blue, "the largest rise");
+    /* outside the crop (12 view pixels wide at the left): dimmed to 45 % */
+    size_t out = ((size_t)256 * back->width + 20) * 3;
+    int dim = 1;
+    for (int c = 0; c < 3; c++) dim &= abs(back->rgb[out + c] - ref.rgb[out + c] * 45 / 100) <= 1;
+    CHECK(dim, "outside the crop %d,%d,%d, the view %d,%d,%d dimmed", back->rgb[out], back->rgb[out + 1],
+          back->rgb[out + 2], ref.rgb[out], ref.rgb[out + 1], ref.rgb[out + 2]);
+    /* the crop's box: the 2 pixels left of the crop's first column */
+    int bx = (int)lround(12 * k), box = 1;
+    for (int x = bx - 2; x < bx; x++)
+        for (int c = 0; c < 3; c++) box &= back->rgb[((size_t)256 * back->width + x) * 3 + c] == 255;
+    CHECK(box, "the crop's box outlined in white at x = %d", bx - 2);
+    /* the legend bar, 8 pixels below the photo: from 1/10 to 9/10 of the width */
+    const uint8_t *left = back->rgb + ((size_t)(512 + 12) * back->width + back->width / 10 + 1) * 3;
+    const uint8_t *right = back->rgb + ((size_t)(512 + 12) * back->width + back->width * 9 / 10 - 2) * 3;
+    CHECK(left[2] > left[0] + 40 && right[0] > right[2] + 40, "legend: blue %d,%d,%d to red %d,%d,%d", left[0],
+          left[1], left[2], right[0], right[1], right[2]);
+    /* the bottom line's text: the cell at the left, what the colours mean at the right */
+    int w = back->width, text_l = bright_pixels(back, 0, w / 3, 512 + 44, 576),
+        text_r = bright_pixels(back, w / 2, w, 512 + 44, 576);
+    CHECK(text_l > 50 && text_r > 100, "legend text: %d and %d bright pixels", text_l, text_r);
+    geoloc_image_free(&ref);
+}
+
+/* The names in dir other than . and .., joined by spaces. */
+static void list_dir(const char *dir, char *out, size_t size) {
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    out[0] = 0;
+    while (d && (e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+            snprintf(out + strlen(out), size - strlen(out), "%s ", e->d_name);
+    if (d) closedir(d);
+}
+
 static void check_png(const geoloc_image *photo) {
     geoloc_explain_options o = geoloc_explain_options_default();
     o.stride = 16;
@@ -195,10 +295,11 @@ static void check_png(const geoloc_image *photo) {
     geoloc_error err = {0};
     CHECK(geoloc_explain(model, photo, &o, &r, &err) == GEOLOC_OK, "explain: %s", err.message);
     if (!r.drop) return;
-    char dir[] = "/tmp/geoloc_test_explain_XXXXXX", path[256], missing[256];
+    char dir[] = "/tmp/geoloc_test_explain_XXXXXX", path[256], missing[256], folder[256], names[1024];
     test_make_temp_dir(dir);
     snprintf(path, sizeof path, "%s/overlay.png", dir);
     snprintf(missing, sizeof missing, "%s/no/overlay.png", dir);
+    snprintf(folder, sizeof folder, "%s/folder", dir);
     CHECK(geoloc_explain_write_png(&r, path, &err) == GEOLOC_OK, "write: %s", err.message);
     geoloc_image back = {0};
     CHECK(geoloc_image_load(path, NULL, &back, &err) == GEOLOC_OK, "decode: %s", err.message);
@@ -206,17 +307,17 @@ static void check_png(const geoloc_image *photo) {
     int want_w = (int)lround(87 * 512.0 / 73);
     CHECK(back.width == want_w && back.height == 512 + 64, "overlay %dx%d, want %dx%d", back.width, back.height,
           want_w, 512 + 64);
-    if (back.rgb && back.width == want_w) {
-        /* the legend bar, 8 pixels below the photo: from 1/10 to 9/10 of the width */
-        const uint8_t *left = back.rgb + ((size_t)(512 + 12) * back.width + back.width / 10 + 1) * 3;
-        const uint8_t *right = back.rgb + ((size_t)(512 + 12) * back.width + back.width * 9 / 10 - 2) * 3;
-        CHECK(left[2] > left[0] + 40 && right[0] > right[2] + 40, "legend: blue %d,%d,%d to red %d,%d,%d", left[0],
-              left[1], left[2], right[0], right[1], right[2]);
-    }
+    if (back.rgb && back.width == want_w && back.height == 512 + 64) check_overlay_pixels(&r, &back);
     geoloc_image_free(&back);
     CHECK(geoloc_explain_write_png(&r, missing, &err) == GEOLOC_E_IO && strstr(err.message, missing),
           "a missing folder: %s", err.message);
     CHECK(access(missing, F_OK) != 0, "nothing written in a missing folder");
+    mkdir(folder, 0700);
+    CHECK(geoloc_explain_write_png(&r, folder, &err) == GEOLOC_E_IO && strstr(err.message, folder),
+          "a path that is a folder: %s", err.message);
+    list_dir(dir, names, sizeof names);
+    CHECK(strstr(names, "overlay.png ") && strstr(names, "folder ") && strlen(names) == strlen("overlay.png folder "),
+          "no temporary file left: %s", names);
     geoloc_explain_free(&r);
     test_remove_tree(dir);
 }

@@ -11,7 +11,7 @@
 #include "core/error.h"
 #include "geoloc/place.h"
 #include "geoloc/s2.h"
-#include "io/atomic_file.h"
+#include "render/cairo_png.h"
 #include "render/render_internal.h"
 
 #define DEG (M_PI / 180.0)
@@ -19,7 +19,6 @@
 #define EDGE_STEPS 8        /* straight pieces per drawn cell edge */
 #define THUMB_SIZE 180      /* the thumbnail's longer side, pixels */
 #define SMALL_CELL_PX 12    /* cells smaller than this also get a dot this wide */
-#define FONT "DejaVu Sans"
 
 typedef struct rgb {
     double r, g, b;
@@ -208,7 +207,7 @@ static void draw_caption(cairo_t *cr, const geoloc_map_view *v, const geoloc_map
     char lines[4][512];
     int n = 0;
     const char *name = a->photo ? a->photo : "", *base = strrchr(name, '/');
-    cairo_select_font_face(cr, FONT, CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_BOLD);
+    cairo_select_font_face(cr, RENDER_FONT, CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_BOLD);
     cairo_set_font_size(cr, 15);
     cairo_text_extents_t e;
     cairo_text_extents(cr, name, &e);
@@ -226,7 +225,7 @@ static void draw_caption(cairo_t *cr, const geoloc_map_view *v, const geoloc_map
     panel(cr, 8, 8, w + 20, 22.0 * n + 12);
     cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
     for (int k = 0; k < n; k++) {
-        if (k == 1) cairo_select_font_face(cr, FONT, CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+        if (k == 1) cairo_select_font_face(cr, RENDER_FONT, CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
         cairo_move_to(cr, 18, 30 + 22.0 * k);
         cairo_show_text(cr, lines[k]);
     }
@@ -243,7 +242,7 @@ static void draw_legend(cairo_t *cr, const geoloc_map_view *v, double floor_p) {
         cairo_fill(cr);
     }
     cairo_set_source_rgb(cr, 0.1, 0.1, 0.1);
-    cairo_select_font_face(cr, FONT, CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_select_font_face(cr, RENDER_FONT, CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
     cairo_set_font_size(cr, 12);
     cairo_move_to(cr, x0, y0 - 8);
     cairo_show_text(cr, "cell probability (log scale)");
@@ -264,21 +263,8 @@ static void draw_legend(cairo_t *cr, const geoloc_map_view *v, double floor_p) {
 
 static void draw_thumbnail(cairo_t *cr, const geoloc_map_view *v, const geoloc_image *img) {
     if (!img || img->width <= 0 || img->height <= 0) return;
-    cairo_surface_t *s = cairo_image_surface_create(CAIRO_FORMAT_RGB24, img->width, img->height);
-    if (cairo_surface_status(s) != CAIRO_STATUS_SUCCESS) {
-        cairo_surface_destroy(s);
-        return;
-    }
-    cairo_surface_flush(s);
-    unsigned char *data = cairo_image_surface_get_data(s);
-    int stride = cairo_image_surface_get_stride(s);
-    for (int y = 0; y < img->height; y++) {
-        uint32_t *row = (uint32_t *)(data + (size_t)y * stride);
-        const uint8_t *in = img->rgb + (size_t)y * img->width * 3;
-        for (int x = 0; x < img->width; x++)
-            row[x] = (uint32_t)in[3 * x] << 16 | (uint32_t)in[3 * x + 1] << 8 | in[3 * x + 2];
-    }
-    cairo_surface_mark_dirty(s);
+    cairo_surface_t *s = render_surface_from_image(img);
+    if (!s) return;
     double f = (double)THUMB_SIZE / (img->width > img->height ? img->width : img->height);
     double w = img->width * f, h = img->height * f, x = v->width - w - 12, y = 12;
     panel(cr, x - 4, y - 4, w + 8, h + 8);
@@ -290,10 +276,6 @@ static void draw_thumbnail(cairo_t *cr, const geoloc_map_view *v, const geoloc_i
     cairo_paint(cr);
     cairo_restore(cr);
     cairo_surface_destroy(s);
-}
-
-static cairo_status_t write_to_file(void *closure, const unsigned char *data, unsigned int length) {
-    return fwrite(data, 1, length, closure) == length ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR;
 }
 
 geoloc_status geoloc_map_write_png(const geoloc_map_answer *a, const geoloc_map_options *opt, const char *path,
@@ -324,21 +306,10 @@ geoloc_status geoloc_map_write_png(const geoloc_map_answer *a, const geoloc_map_
     draw_caption(cr, v, a);
     draw_legend(cr, v, floor_p);
     draw_thumbnail(cr, v, opt->thumbnail);
-    cairo_surface_flush(surface);
-    geoloc_status s = GEOLOC_OK;
-    atomic_file f;
-    if (cairo_status(cr) != CAIRO_STATUS_SUCCESS)
-        s = error_set(err, GEOLOC_E_NOMEM, "%s: drawing failed: %s", path, cairo_status_to_string(cairo_status(cr)));
-    if (!s) s = atomic_file_open(&f, path, err);
-    if (!s) {
-        cairo_status_t cs = cairo_surface_write_to_png_stream(surface, write_to_file, f.fp);
-        if (cs != CAIRO_STATUS_SUCCESS) {
-            atomic_file_abort(&f);
-            s = error_set(err, GEOLOC_E_IO, "%s: cannot write the PNG: %s", path, cairo_status_to_string(cs));
-        } else {
-            s = atomic_file_commit(&f, err);
-        }
-    }
+    geoloc_status s = cairo_status(cr) == CAIRO_STATUS_SUCCESS
+                          ? render_surface_write_png(surface, path, err)
+                          : error_set(err, GEOLOC_E_NOMEM, "%s:%d: %s: drawing failed: %s", __FILE__, __LINE__, path,
+                                      cairo_status_to_string(cairo_status(cr)));
     cairo_destroy(cr);
     cairo_surface_destroy(surface);
     return s;

@@ -1,26 +1,25 @@
 /* The occlusion overlay (geoloc_explain_write_png): the explained view
  * enlarged to about 512 pixels on its shorter side, the drop grid
  * bilinearly interpolated between the grid cells' centres over the crop and
- * blended in a diverging colour (red: drop, blue: rise; opacity grows with
- * |drop| / max_abs_drop), the view outside the crop dimmed, the crop's box
- * outlined, and a legend bar below (-max, 0, +max; the target's unoccluded
- * probability) in the 3x5 font. Drawn with our own loops into an 8-bit RGB
- * image, written with libpng through the atomic writer. */
+ * blended pixel by pixel in a diverging colour (red: drop, blue: rise;
+ * opacity grows with |drop| / max_abs_drop), the view outside the crop
+ * dimmed; then, with cairo, the crop's box outlined and a legend below (a bar
+ * from -max to +max, the target cell and its unoccluded probability, what
+ * the colours mean) in antialiased text; PNG out through the atomic writer. */
+#include <cairo.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "core/error.h"
 #include "geoloc/explain.h"
-#include "image/png_encode.h"
-#include "render/glyphs.h"
+#include "render/cairo_png.h"
 
 #define LEGEND_HEIGHT 64
 #define MAX_ALPHA 0.75f
+#define TEXT_SIZE 13 /* the legend's text, pixels */
 
-static const uint8_t RED[3] = {215, 25, 28}, BLUE[3] = {44, 123, 230}, WHITE[3] = {255, 255, 255},
-                     BACKGROUND[3] = {40, 40, 40};
+static const uint8_t RED[3] = {215, 25, 28}, BLUE[3] = {44, 123, 230};
 
 /* Crop-pixel coordinate of the centre of grid cell i. */
 static float cell_centre(const geoloc_explain_result *r, int i) {
@@ -63,84 +62,108 @@ static void shade(uint8_t *px, float t) {
     for (int k = 0; k < 3; k++) px[k] = (uint8_t)lrintf((float)px[k] * (1 - a) + (float)c[k] * a);
 }
 
-static void fill_rect(geoloc_image *img, int x, int y, int w, int h, const uint8_t rgb[3]) {
-    for (int j = y; j < y + h; j++)
-        for (int i = x; i < x + w; i++)
-            if (i >= 0 && j >= 0 && i < img->width && j < img->height)
-                memcpy(img->rgb + ((size_t)j * (size_t)img->width + (size_t)i) * 3, rgb, 3);
-}
-
-/* The photo part: the enlarged view, shaded over the crop, dimmed outside. */
-static void draw_photo(const geoloc_explain_result *r, geoloc_image *canvas, int photo_h, double k) {
+/* The photo part, pixel by pixel: shaded over the crop, dimmed outside;
+ * photo is the view enlarged k times. */
+static void shade_photo(const geoloc_explain_result *r, geoloc_image *photo, double k) {
     float scale = r->max_abs_drop > 0 ? 1.0f / r->max_abs_drop : 0.0f;
-    for (int y = 0; y < photo_h; y++) {
+    for (int y = 0; y < photo->height; y++) {
         float v = (float)(((double)y + 0.5) / k) - (float)r->crop.y;
-        for (int x = 0; x < canvas->width; x++) {
+        for (int x = 0; x < photo->width; x++) {
             float u = (float)(((double)x + 0.5) / k) - (float)r->crop.x;
-            uint8_t *px = canvas->rgb + ((size_t)y * (size_t)canvas->width + (size_t)x) * 3;
+            uint8_t *px = photo->rgb + ((size_t)y * (size_t)photo->width + (size_t)x) * 3;
             if (u >= 0 && v >= 0 && u < (float)r->size && v < (float)r->size)
                 shade(px, drop_at(r, u, v) * scale);
             else
                 for (int c = 0; c < 3; c++) px[c] = (uint8_t)(px[c] * 45 / 100);
         }
     }
-    int bx = (int)lround(r->crop.x * k), by = (int)lround(r->crop.y * k), bs = (int)lround(r->size * k);
-    fill_rect(canvas, bx - 2, by - 2, bs + 4, 2, WHITE);
-    fill_rect(canvas, bx - 2, by + bs, bs + 4, 2, WHITE);
-    fill_rect(canvas, bx - 2, by, 2, bs, WHITE);
-    fill_rect(canvas, bx + bs, by, 2, bs, WHITE);
 }
 
-/* The legend below the photo: a bar from -max (blue) to +max (red) as it
- * shades a mid-grey, its labels, the target cell with p_full, and what the
- * colours mean. */
-static void draw_legend(const geoloc_explain_result *r, geoloc_image *canvas, int top) {
-    fill_rect(canvas, 0, top, canvas->width, LEGEND_HEIGHT, BACKGROUND);
-    int x0 = canvas->width / 10, w = canvas->width - 2 * x0, y0 = top + 6;
-    for (int x = 0; x < w; x++) {
-        uint8_t px[3] = {128, 128, 128};
-        shade(px, 2.0f * ((float)x + 0.5f) / (float)w - 1.0f);
-        fill_rect(canvas, x0 + x, y0, 1, 14, px);
-    }
+/* The crop's box: a 2-pixel white line just outside it. */
+static void draw_crop_box(cairo_t *cr, const geoloc_explain_result *r, double k) {
+    double bx = lround(r->crop.x * k), by = lround(r->crop.y * k), bs = lround(r->size * k);
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_set_line_width(cr, 2);
+    cairo_rectangle(cr, bx - 1, by - 1, bs + 2, bs + 2);
+    cairo_stroke(cr);
+}
+
+/* Adds the stop at offset of mid-grey shaded by t to a gradient. */
+static void add_shaded_grey(cairo_pattern_t *p, double offset, float t) {
+    uint8_t px[3] = {128, 128, 128};
+    shade(px, t);
+    cairo_pattern_add_color_stop_rgb(p, offset, px[0] / 255.0, px[1] / 255.0, px[2] / 255.0);
+}
+
+/* text with its baseline at y, its left end at x - align * its width. */
+static void show_text(cairo_t *cr, double x, double y, double align, const char *text) {
+    cairo_text_extents_t e;
+    cairo_text_extents(cr, text, &e);
+    cairo_move_to(cr, round(x - align * e.x_advance), y);
+    cairo_show_text(cr, text);
+}
+
+/* The legend below the photo (top: its first row; w: the width): a bar
+ * from -max (blue) to +max (red) as it shades a mid-grey, its labels, the
+ * target cell with p_full, and what the colours mean. */
+static void draw_legend(cairo_t *cr, const geoloc_explain_result *r, int w, int top) {
+    cairo_set_source_rgb(cr, 40 / 255.0, 40 / 255.0, 40 / 255.0);
+    cairo_rectangle(cr, 0, top, w, LEGEND_HEIGHT);
+    cairo_fill(cr);
+    double x0 = w / 10, bar_w = w - 2 * x0, y0 = top + 6;
+    cairo_pattern_t *bar = cairo_pattern_create_linear(x0, 0, x0 + bar_w, 0);
+    add_shaded_grey(bar, 0, -1);
+    add_shaded_grey(bar, 0.5, 0);
+    add_shaded_grey(bar, 1, 1);
+    cairo_set_source(cr, bar);
+    cairo_rectangle(cr, x0, y0, bar_w, 14);
+    cairo_fill(cr);
+    cairo_pattern_destroy(bar);
     char lo[32], hi[32], cell[64], tok[GEOLOC_S2_TOKEN_SIZE];
     snprintf(lo, sizeof lo, "-%.3f", (double)r->max_abs_drop);
     snprintf(hi, sizeof hi, "+%.3f", (double)r->max_abs_drop);
     geoloc_s2_to_token(r->target, tok);
     snprintf(cell, sizeof cell, "cell %s p=%.3f", tok, (double)r->p_full);
-    const char *meaning = "hidden: red = p drops, blue = p rises";
-    int s = 2, ty = y0 + 20, by = top + LEGEND_HEIGHT - 5 * s - 6;
-    glyphs_draw(canvas, x0, ty, s, lo, WHITE);
-    glyphs_draw(canvas, x0 + w / 2 - glyphs_width("0", s) / 2, ty, s, "0", WHITE);
-    glyphs_draw(canvas, x0 + w - glyphs_width(hi, s), ty, s, hi, WHITE);
-    glyphs_draw(canvas, 6, by, s, cell, WHITE);
-    glyphs_draw(canvas, canvas->width - 6 - glyphs_width(meaning, s), by, s, meaning, WHITE);
+    cairo_set_source_rgb(cr, 1, 1, 1);
+    cairo_select_font_face(cr, RENDER_FONT, CAIRO_FONT_SLANT_NORMAL, CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_set_font_size(cr, TEXT_SIZE);
+    double labels = y0 + 14 + TEXT_SIZE + 2, bottom = top + LEGEND_HEIGHT - 8;
+    show_text(cr, x0, labels, 0, lo);
+    show_text(cr, x0 + bar_w / 2, labels, 0.5, "0");
+    show_text(cr, x0 + bar_w, labels, 1, hi);
+    show_text(cr, 8, bottom, 0, cell);
+    show_text(cr, w - 8, bottom, 1, "hidden: red = p drops, blue = p rises");
 }
 
 geoloc_status geoloc_explain_write_png(const geoloc_explain_result *r, const char *path, geoloc_error *err) {
-    if (!r || !r->drop || !r->view.rgb) return error_set(err, GEOLOC_E_ARG, "%s: no explanation to draw", path);
+    if (!r || !r->drop || !r->view.rgb)
+        return error_set(err, GEOLOC_E_ARG, "%s:%d: %s: no explanation to draw", __FILE__, __LINE__, path);
     int shorter = r->view.width < r->view.height ? r->view.width : r->view.height;
     double k = shorter >= 512 ? 1.0 : 512.0 / shorter;
     int w = (int)lround(r->view.width * k), photo_h = (int)lround(r->view.height * k);
-    geoloc_image photo = {0}, canvas = {0};
+    geoloc_image photo = {0};
     geoloc_status s = geoloc_image_resize(&r->view, w, photo_h, &photo, err);
     if (s != GEOLOC_OK) return s;
-    canvas = (geoloc_image){.width = w, .height = photo_h + LEGEND_HEIGHT,
-                            .rgb = malloc((size_t)w * (size_t)(photo_h + LEGEND_HEIGHT) * 3)};
-    if (!canvas.rgb) {
-        geoloc_image_free(&photo);
-        return error_set(err, GEOLOC_E_NOMEM, "%s: out of memory", path);
-    }
-    memcpy(canvas.rgb, photo.rgb, (size_t)w * (size_t)photo_h * 3);
+    shade_photo(r, &photo, k);
+    cairo_surface_t *shaded = render_surface_from_image(&photo);
     geoloc_image_free(&photo);
-    draw_photo(r, &canvas, photo_h, k);
-    draw_legend(r, &canvas, photo_h);
-    char tok[GEOLOC_S2_TOKEN_SIZE], desc[256];
-    geoloc_s2_to_token(r->target, tok);
-    snprintf(desc, sizeof desc,
-             "geoloc explain: drop of p(cell %s) = %.6f when a %d px grey patch hides each of %dx%d "
-             "positions of the %dx%d center crop; red: drop, blue: rise, full colour at %.6f",
-             tok, (double)r->p_full, r->patch, r->rows, r->cols, r->size, r->size, (double)r->max_abs_drop);
-    s = image_write_png(&canvas, path, desc, err);
-    geoloc_image_free(&canvas);
+    cairo_surface_t *canvas = cairo_image_surface_create(CAIRO_FORMAT_RGB24, w, photo_h + LEGEND_HEIGHT);
+    cairo_t *cr = cairo_create(canvas);
+    if (!shaded || cairo_status(cr) != CAIRO_STATUS_SUCCESS) {
+        s = error_set(err, GEOLOC_E_NOMEM, "%s:%d: %s: cannot draw a %dx%d overlay", __FILE__, __LINE__, path, w,
+                      photo_h + LEGEND_HEIGHT);
+    } else {
+        cairo_set_source_surface(cr, shaded, 0, 0);
+        cairo_paint(cr);
+        draw_crop_box(cr, r, k);
+        draw_legend(cr, r, w, photo_h);
+        s = cairo_status(cr) == CAIRO_STATUS_SUCCESS
+                ? render_surface_write_png(canvas, path, err)
+                : error_set(err, GEOLOC_E_NOMEM, "%s:%d: %s: drawing failed: %s", __FILE__, __LINE__, path,
+                            cairo_status_to_string(cairo_status(cr)));
+    }
+    cairo_destroy(cr);
+    cairo_surface_destroy(canvas);
+    if (shaded) cairo_surface_destroy(shaded);
     return s;
 }
