@@ -58,9 +58,11 @@ check "nothing written for a bad photo (no temporary file either)" '! ls -a "$tm
 
 # ---- the example photo -----------------------------------------------------------------
 "$geoloc" predict --crops center --top 2 --format csv "$example" >"$tmp/pred.csv"
-cell1=$(awk -F, 'NR==2 {print $4}' "$tmp/pred.csv")
-prob1=$(awk -F, 'NR==2 {printf "%.4f", $6}' "$tmp/pred.csv")
-cell2=$(awk -F, 'NR==2 {print $13}' "$tmp/pred.csv")
+# column NAME: predict's CSV field by its header name (place names hold no commas here)
+column() { awk -F, -v name="$1" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == name) k = i } NR == 2 { print $k }' "$tmp/pred.csv"; }
+cell1=$(column cell)
+prob1=$(printf "%.4f" "$(column prob)")
+cell2=$(column top2_cell)
 run_geoloc explain --stride 56 --out "$tmp/ex.png" --csv "$tmp/ex.csv" "$example"
 expect_match 0 "cell $cell1 \\(cells_[0-9_]+\\) p=$prob1 on the center crop; 4x4 grid, patch 32 px, stride 56 px of 224" out \
     "explains predict's center-crop answer"
