@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli/cli_calibrate.h"
 #include "cli/cli_photos.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
@@ -329,4 +330,5 @@ const cli_command CLI_MODEL_COMMANDS[] = {
     {"info", model_info, NULL, "architecture, partitions, scenes, backbone and training metadata of a model file"},
     {"init", model_init, NULL, "a new, untrained model from partition files and a backbone"},
     {"upgrade", model_upgrade, NULL, "rewrite a model file in the current format (data checksum added)"},
+    {"calibrate", cli_model_calibrate, NULL, "fit a model's confidence radii and abstention on a manifest (new file)"},
     {NULL}};

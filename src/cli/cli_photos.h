@@ -31,6 +31,7 @@ typedef struct cli_prediction_args {
     long batch;            /* --batch N */
     uint64_t max_pixels;   /* --max-pixels N (0: the decoder's default) */
     int strict;            /* --strict: refuse photos that decode with warnings */
+    double max_radius;     /* --max-radius KM (0: the calibrated model's) */
 } cli_prediction_args;
 
 /* The --crops values in geoloc_crop_mode order, NULL-terminated. */
@@ -53,7 +54,10 @@ extern const char *const cli_crops_choices[];
                "limit on a photo's decoded width x height (default\n100000000); larger JPEG and WebP photos are " \
                "decoded\nat 1/2 to 1/8 scale to fit, others are skipped"),                                       \
     CLI_OPTION("strict", 0, CLI_FLAG, type_, field_.strict, NULL,                                            \
-               "skip damaged photos that decode with warnings\n(default: answer them, with the warnings)")
+               "skip damaged photos that decode with warnings\n(default: answer them, with the warnings)"),        \
+    CLI_OPTION("max-radius", 0, CLI_DOUBLE, type_, field_.max_radius, "KM",                                   \
+               "calibrated models: unknown when the 50 % radius is larger\n(default: the model's, fitted on "  \
+               "validation)", .min = 0, .max = 40000)
 
 /* The library's defaults (crops, batch), before parsing. */
 cli_prediction_args cli_prediction_args_default(void);
@@ -78,6 +82,10 @@ typedef struct cli_runner {
  * error). */
 int cli_runner_open(const char *cmd, const cli_prediction_args *args, int top_k, size_t n_photos,
                     cli_runner *out);
+
+/* The paths DIR/IMG_ID of a manifest's photos (free each and the array); NULL
+ * after naming the missing ones (the first 5) on stderr. */
+char **cli_manifest_photo_paths(const char *cmd, const geoloc_manifest *m, const char *dir);
 
 /* Releases what cli_runner_open made. */
 void cli_runner_close(cli_runner *c);

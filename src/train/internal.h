@@ -283,6 +283,12 @@ void train_heads_predict(const train_heads *H, size_t k, float *x, float *const 
 void train_heads_fold(train_heads *H);
 void train_heads_free(train_heads *H);
 
+/* ---- calibrate.c ---- */
+#define TRAIN_CALIBRATION_MIN 20 /* validation photos needed for a calibration */
+/* Fits model->calibration on the validation photos with the heads as trained
+ * (before train_heads_fold). */
+geoloc_status train_calibrate_heads(const train_heads *H, geoloc_model *model, geoloc_error *err);
+
 /* ---- full.c ---- */
 /* Executions, buffers and optimizer parameters (every network parameter) of full training. */
 geoloc_status train_full_setup(train_full *F, train_run *r, const train_data *d, const train_model *m,
