@@ -4,7 +4,11 @@
 # three partitions built on the training photos and a scene head, trained on
 # cached backbone features of the 1,997 Im2GPS3k dev photos with a validation
 # split grouped by AUTHOR (seed 1, 20 %). Prints the two baselines and the
-# validation accuracy after every epoch (the README's table).
+# validation accuracy after every epoch (the README's table). The model is
+# calibrated on that validation split at the end of training (confidence
+# radii and "unknown": include/geoloc/calibration.h); the committed model was
+# calibrated the same way by `geoloc model calibrate --meta VAL.csv` on the
+# validation photos of `geoloc dataset split --val-fraction 0.2 --seed 1`.
 #
 #   tools/train-default-model.sh [BUILD_DIR]     (default: build)
 #

@@ -10,6 +10,7 @@
 #include "cli/cli_photos.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "geoloc/calibration.h"
 #include "geoloc/model.h"
 
 typedef struct {
@@ -162,6 +163,13 @@ static void print_info(const char *path, const geoloc_model *m, const char *back
     else
         printf("backbone:    in the file\n");
     if (backbone_path) print_checksum(backbone_path);
+    const geoloc_calibration *cal = m->calibration;
+    if (cal)
+        printf("calibration: %zu photos: temperature %.4g, radii at mass %.4g (50 %%) and %.4g (90 %%), unknown above "
+               "%.0f km (50 %% radius) or feature distance %.3f\n", cal->photos, cal->temperature, cal->q50, cal->q90,
+               cal->max_radius_km, cal->ood_threshold);
+    else
+        printf("calibration: none (no radii, never unknown: geoloc model calibrate)\n");
     for (size_t k = 0; k < m->n_meta; k++) printf("%-12s %s\n", m->meta_keys[k], m->meta_values[k]);
 }
 

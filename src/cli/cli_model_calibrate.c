@@ -73,7 +73,7 @@ int cli_model_calibrate(int argc, char **argv) {
         fprintf(stderr, CMD ": %s\n", err.message);
         return 1;
     }
-    cli_file inputs[2] = {{"--meta", a.meta}, {"the model", model_path}}, out = {"--out", a.out};
+    cli_file inputs[2] = {{"--meta", a.meta}, {"--model", model_path}}, out = {"--out", a.out};
     if (cli_check_outputs(CMD, inputs, 2, &out, 1) != 0) return CLI_EXIT_USAGE;
     geoloc_manifest *m = cli_read_manifest(CMD, a.meta, 0);
     if (!m) return 1;
