@@ -38,7 +38,8 @@ static const cli_option OPTIONS[] = {
                "row), written atomically"),
     CLI_OPTION("json", 0, CLI_FLAG, eval_args, json, NULL,
                "print one JSON object (n, accuracy, median_km, mean_km,\n"
-               "skipped, images_per_second, scenes)"),
+               "radius_km, geoscore, answered, skipped,\n"
+               "images_per_second, scenes)"),
     CLI_OPTION("skip-invalid", 0, CLI_FLAG, eval_args, skip_invalid, NULL,
                "skip bad manifest rows instead of stopping"),
     CLI_END};
@@ -48,8 +49,12 @@ static const cli_spec SPEC = {
     "Predicts every photo the manifest CSV lists (IMG_ID, LAT, LON; optional S3_Label)\n"
     "from DIR/IMG_ID with the model (default: $GEOLOC_MODEL, else the default model)\n"
     "and prints the accuracy at 1/25/200/750/2500 km, the median and mean error,\n"
-    "the same per scene (S3_Label: 0 indoor, 1 natural, 2 urban) when the manifest\n"
-    "has the column, and images/s. A photo listed but missing from DIR or an empty\n"
+    "GeoScore (5000 exp(-d / 1492.7), mean and median), with a calibrated model the\n"
+    "share of photos whose truth lies within the 50 % and 90 % radii and the radii's\n"
+    "medians, the share answered (not unknown; unknown answers count with their best\n"
+    "guess everywhere else) and the accuracy of the answered ones, the same per scene\n"
+    "(S3_Label: 0 indoor, 1 natural, 2 urban) when the manifest has the column, and\n"
+    "images/s. A photo listed but missing from DIR or an empty\n"
     "manifest stops the command before anything is predicted or written; photos\n"
     "that cannot be decoded are named on stderr, counted and left out.\n",
     OPTIONS,
