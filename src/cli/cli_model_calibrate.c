@@ -107,10 +107,12 @@ int cli_model_calibrate(int argc, char **argv) {
                                      .lat = lat, .lon = lon, .features = c.feat, .n = m->n,
                                      .classes = c.classes, .dim = c.dim};
         geoloc_calibration *cal = NULL;
-        if (rc == 0 && (geoloc_calibration_fit(&d, &cal, &err) != GEOLOC_OK ||
-                        (run.model->calibration = cal,
-                         geoloc_model_save(run.model, a.out, run.model->backbone[0] != 0,
-                                           run.model->backbone[0] ? run.model->backbone : NULL, &err)) != GEOLOC_OK)) {
+        geoloc_status s = rc == 0 ? geoloc_calibration_fit(&d, &cal, &err) : GEOLOC_OK;
+        run.model->calibration = cal; /* freed with the model */
+        if (rc == 0 && s == GEOLOC_OK)
+            s = geoloc_model_save(run.model, a.out, run.model->backbone[0] != 0,
+                                  run.model->backbone[0] ? run.model->backbone : NULL, &err);
+        if (s != GEOLOC_OK) {
             fprintf(stderr, CMD ": %s\n", err.message);
             rc = 1;
         }
