@@ -2,7 +2,8 @@
  * a brute-force NLL minimum, the conformal quantile, the coverage of the
  * fitted radii on fresh synthetic photos drawn from a known model, the model
  * file round trip (with and without a calibration), the calibrated answer,
- * and evaluate's confidence figures on a tiny known set. */
+ * evaluate's confidence figures on a tiny known set, and the author-grouped
+ * folds of cross-fitted calibration. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,6 +249,8 @@ static void test_summary(void) {
     CHECK(fabs(s.geoscore_mean - (g[0] + g[1] + g[2] + g[3]) / 4) < 1e-9, "GeoScore mean %g", s.geoscore_mean);
     CHECK(fabs(s.geoscore_median - (g[1] + g[2]) / 2) < 1e-9, "GeoScore median %g", s.geoscore_median);
     CHECK(fabs(geoloc_geoscore(1492.7) - 5000 / M_E) < 1e-9, "GeoScore at the scale: 5000/e");
+    CHECK(s.constant_radius90_km == 5000, "constant radius of 90 %% of 4 photos: the 4th error, %g",
+          s.constant_radius90_km);
     CHECK(s.n_answered == 3 && fabs(s.answered_share - 0.75) < 1e-12, "answered %zu", s.n_answered);
     CHECK(s.answered.n == 3 && fabs(s.answered.accuracy[0] - 1.0 / 3.0) < 1e-12 &&
               fabs(s.answered.accuracy[4] - 2.0 / 3.0) < 1e-12 && s.answered.median_km == 1000,
@@ -259,6 +262,50 @@ static void test_summary(void) {
     CHECK(geoloc_confidence_summarize(km, r50, r90, unknown, 0, &s, &err) == GEOLOC_E_EMPTY, "empty");
 }
 
+/* Author-grouped folds: every photo in exactly one fold, an author's photos never split,
+ * the folds as even as the groups allow, the same folds for the same seed. */
+static void test_folds(void) {
+    enum { N = 400, K = 5, AUTHORS = 40 };
+    static char name[AUTHORS][16];
+    const char *author[N];
+    int fold[N], again[N], other[N];
+    size_t per_author[AUTHORS] = {0};
+    for (int a = 0; a < AUTHORS; a++) snprintf(name[a], sizeof name[a], "author%d", a);
+    for (int i = 0; i < N; i++) { /* one big author, a few middling, many small, some without */
+        int a = i < 120 ? 0 : i < 200 ? 1 + i % 4 : 5 + i % (AUTHORS - 5);
+        author[i] = i % 37 == 0 ? "" : name[a];
+        fold[i] = again[i] = other[i] = -1;
+        if (author[i][0]) per_author[a]++;
+    }
+    geoloc_error err = {0};
+    CHECK(geoloc_calibration_folds(author, N, K, 1, fold, &err) == GEOLOC_OK, "folds: %s", err.message);
+    size_t size[K] = {0}, largest_author = 0, bad = 0;
+    for (int i = 0; i < N; i++) {
+        if (fold[i] < 0 || fold[i] >= K) bad++;
+        else size[fold[i]]++;
+    }
+    CHECK(bad == 0, "%zu photos in no fold", bad);
+    size_t total = 0;
+    for (int k = 0; k < K; k++) total += size[k];
+    CHECK(total == N, "every photo once: %zu of %d", total, N);
+    for (int i = 0; i < N; i++)
+        for (int j = i + 1; j < N; j++)
+            if (author[i][0] && !strcmp(author[i], author[j]) && fold[i] != fold[j]) bad++;
+    CHECK(bad == 0, "%zu pairs of one author's photos in two folds", bad);
+    for (int a = 0; a < AUTHORS; a++)
+        if (per_author[a] > largest_author) largest_author = per_author[a];
+    for (int k = 0; k < K; k++) /* the big author's fold holds it alone; the others share the rest evenly */
+        CHECK(size[k] >= (N - largest_author) / (K - 1) - 12 && size[k] <= largest_author + 12,
+              "fold %d holds %zu photos", k, size[k]);
+    CHECK(geoloc_calibration_folds(author, N, K, 1, again, &err) == GEOLOC_OK &&
+              !memcmp(fold, again, sizeof fold),
+          "the same seed, the same folds");
+    CHECK(geoloc_calibration_folds(author, N, K, 2, other, &err) == GEOLOC_OK && memcmp(fold, other, sizeof fold),
+          "another seed, other folds");
+    CHECK(geoloc_calibration_folds(author, N, 1, 1, fold, &err) == GEOLOC_E_ARG, "one fold refused");
+    CHECK(geoloc_calibration_folds(author, 3, 4, 1, fold, &err) == GEOLOC_E_ARG, "more folds than photos refused");
+}
+
 int main(void) {
     geoloc_rng_seed(&rng, 2026, 12, 0);
     test_temperature();
@@ -268,5 +315,6 @@ int main(void) {
     test_model_file(p);
     geoloc_partition_free(p);
     test_summary();
+    test_folds();
     TEST_END();
 }

@@ -26,6 +26,7 @@
 #define GEOLOC_CALIBRATION_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "geoloc/distance.h"
 #include "geoloc/partition.h"
@@ -96,6 +97,8 @@ typedef struct geoloc_confidence_summary {
     size_t n_radius;            /* photos with radii (a calibrated answer) */
     double coverage[2];         /* share of n_radius whose error is <= r50, r90 */
     double median_radius_km[2]; /* median r50, r90 over n_radius */
+    double constant_radius90_km; /* the smallest constant radius holding the truth of 90 % of
+                                    the n photos (an oracle: their errors' 90th percentile) */
     double geoscore_mean, geoscore_median; /* 5000 exp(-d / 1492.7) (OSV-5M), best guesses included */
     size_t n_answered;          /* photos not unknown */
     double answered_share;      /* n_answered / n */
@@ -110,6 +113,14 @@ double geoloc_geoscore(double km);
 geoloc_status geoloc_confidence_summarize(const double *km, const double *r50, const double *r90,
                                           const unsigned char *unknown, size_t n,
                                           geoloc_confidence_summary *out, geoloc_error *err);
+
+/* Assigns n photos to k >= 2 folds (fold[i] in [0, k)) grouped by author:
+ * the photos of one author (author[i]; "" or NULL: none, the photo is its own
+ * group) share a fold. The groups, largest first (ties in an order drawn from
+ * seed), each go to the fold with the fewest photos so far, so the folds are
+ * as even as the groups allow. E_ARG when k < 2 or k > n. */
+geoloc_status geoloc_calibration_folds(const char *const *author, size_t n, int k, uint64_t seed, int *fold,
+                                       geoloc_error *err);
 
 /* Releases a calibration (NULL allowed). */
 void geoloc_calibration_free(geoloc_calibration *c);

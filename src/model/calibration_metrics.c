@@ -1,5 +1,5 @@
 /* The confidence figures of an evaluation (geoloc_confidence_summarize):
- * coverage and median of the radii, GeoScore, the share answered and the
+ * coverage and median of the radii, the constant radius they compete with, GeoScore, the share answered and the
  * accuracy of the answered photos. */
 #include <math.h>
 #include <stdlib.h>
@@ -34,6 +34,9 @@ geoloc_status geoloc_confidence_summarize(const double *km, const double *r50, c
     double *a = buf, *b = buf + n, *c = buf + 2 * n;
     size_t covered[2] = {0, 0};
     out->n = n;
+    memcpy(a, km, n * sizeof *a); /* the oracle: the ceil(0.9 n)-th smallest error */
+    qsort(a, n, sizeof *a, cmp_double);
+    out->constant_radius90_km = a[(size_t)ceil(0.9 * (double)n - 1e-9) - 1];
     for (size_t i = 0; i < n; i++) {
         a[i] = geoloc_geoscore(km[i]);
         if (r50 && r90 && !isnan(r50[i]) && !isnan(r90[i])) {

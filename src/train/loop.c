@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "geoloc/calibration.h"
 #include "train/internal.h"
 
 /* Steps of an epoch of b data batches. */
@@ -111,13 +110,10 @@ geoloc_status train_loop(train_run *r, const train_data *d, train_model *m, cons
     r->res->epochs_done = st.epoch;
     r->res->val = st.val;
     r->res->stopped = stop;
-    if (!stop && T.mode == GEOLOC_TRAIN_HEADS && d->n_val >= TRAIN_CALIBRATION_MIN) {
-        if ((s = train_calibrate_heads(&T.heads, m->model, err)) != GEOLOC_OK) goto done;
-        const geoloc_calibration *c = m->model->calibration;
-        train_info(r, "calibrated on %zu validation photos: temperature %.3f, mass quantiles %.3f (50 %%) and "
-                   "%.3f (90 %%), max radius %.0f km, feature distance threshold %.3f", c->photos, c->temperature, c->q50,
-                   c->q90, c->max_radius_km, c->ood_threshold);
-    }
+    size_t calibration_photos = o->calibration_folds >= 2 ? d->n_train : d->n_val;
+    if (!stop && T.mode == GEOLOC_TRAIN_HEADS && calibration_photos >= TRAIN_CALIBRATION_MIN &&
+        (s = train_calibrate_heads(r, &T, m, f, sched, err)) != GEOLOC_OK)
+        goto done;
     if (!stop) train_trainer_finish(&T);
 done:
     train_trainer_free(&T);
