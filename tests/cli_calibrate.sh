@@ -6,11 +6,15 @@
 # --max-radius), `geoloc evaluate`'s confidence figures, and the issue's
 # check at the default setting: a grey, a black and a noise picture get
 # "unknown": true from the default model while the example photo is answered,
-# in France.
-# usage: cli_calibrate.sh GEOLOC_BINARY SHARED_DATA_DIR TEST_DATA_DIR
+# in France. And the calibration at the end of `geoloc train` (a random
+# ResNet-18 at 96x96 from train_fixture): cross-fitted on the out-of-fold
+# answers of every training photo, one fold after the other, then measured on
+# the validation photos; with --calibration-folds 0 on the validation photos.
+# usage: cli_calibrate.sh GEOLOC_BINARY SHARED_DATA_DIR TEST_DATA_DIR TRAIN_FIXTURE
 # Skipped (exit 77) without the shared data or the ImageNet backbone.
 . "$(dirname "$0")/lib.sh"
 test_setup cli_calibrate "$@"
+fixture=${4:?usage: cli_calibrate.sh GEOLOC SHARED_DATA TEST_DATA TRAIN_FIXTURE}
 unset GEOLOC_MODEL GEOLOC_DATA_DIR
 here=$(cd "$(dirname "$0")" && pwd)
 default=$here/../share/geoloc/geoloc-default.safetensors
@@ -77,6 +81,26 @@ EOF2"
 run_geoloc evaluate --model "$tmp/cal.safetensors" --meta "$tmp/cal.csv" --images "$dev/images"
 expect_match 0 "radius 90 %:  truth inside for [0-9.]+ %, median [0-9.]+ km" out "evaluate: text"
 expect_match 0 "GeoScore:     mean [0-9.]+, median [0-9.]+" out "evaluate: GeoScore"
+
+# calibration at the end of heads training: 60 dev photos, half of their authors held out
+awk 'NR == 1 || (NR - 2) % 33 == 0' "$dev/im2gps3k_dev.csv" | head -61 >"$tmp/train.csv"
+"$fixture" "$tmp/rand18.safetensors" 18 3 || fail "train_fixture"
+common=(--images "$dev/images" --backbone "$tmp/rand18.safetensors" --image-size 96 --tau-min 0 --tau-max 8,4
+        --val-fraction 0.5 --epochs 2 --batch 16 --features "$tmp/train.features.safetensors")
+run_geoloc train "${common[@]}" --calibration-folds 4 --out "$tmp/t4.safetensors" "$tmp/train.csv"
+n_train=$(sed -n 's/.*split by author (seed 1): \([0-9]*\) training photos.*/\1/p' "$tmp/err")
+check "train: cross-fitted on the out-of-fold answers of all ${n_train:-?} training photos ($rc)" \
+    '[ $rc -eq 0 ] && [ -n "$n_train" ] && grep -q "calibrated on $n_train out-of-fold answers of the training photos" "$tmp/err"'
+check "train: the 4 folds one after the other" \
+    '[ "$(grep -o "calibration: fold [0-9] of 4" "$tmp/err" | tr -d "\n")" = "calibration: fold 1 of 4calibration: fold 2 of 4calibration: fold 3 of 4calibration: fold 4 of 4" ]'
+expect_match 0 "calibration on the [0-9]+ validation photos: the 50 % radius holds the truth for [0-9.]+ %" err \
+    "train: the calibration measured on the validation photos"
+run_geoloc model info "$tmp/t4.safetensors"
+check "train: the calibration in the model file" '[ -n "$n_train" ] && grep -q "^calibration: $n_train photos: temperature" "$tmp/out"'
+run_geoloc train "${common[@]}" --calibration-folds 0 --out "$tmp/t0.safetensors" "$tmp/train.csv"
+n_val=$(sed -n 's/.*training photos of [0-9]* groups, \([0-9]*\) validation photos.*/\1/p' "$tmp/err")
+check "train --calibration-folds 0: on the ${n_val:-?} validation photos ($rc)" \
+    '[ $rc -eq 0 ] && [ -n "$n_val" ] && grep -q "calibrated on $n_val validation photos" "$tmp/err" && ! grep -q "fold 1" "$tmp/err"'
 
 # the issue's check at the default setting, with the default model
 run_geoloc predict --format json "$tmp/grey.png" "$tmp/black.png" "$tmp/noise.png" "$example"

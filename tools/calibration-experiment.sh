@@ -16,7 +16,11 @@
 #   tools/calibration-experiment.sh [BUILD_DIR]     (default: build)
 #
 # SPLIT_SEED (default 7) chooses the fit/test author split (and the folds);
-# FOLDS the number of folds. The features of all dev photos (6 views) are
+# FOLDS the number of folds. FOLDS=0 measures the former method instead, split
+# conformal on held-out authors: the fit photos (`geoloc dataset split`, the
+# same author split) trained on 70 % of their authors with 3 views and
+# calibrated on the other 30 % (--calibration-folds 0), the test photos
+# through `geoloc evaluate` (their features are not cached: 10-15 minutes). The features of all dev photos (6 views) are
 # extracted once (10-17 minutes on 2 cores) into FEATURES (default
 # BUILD_DIR/default-model/features6.safetensors, the cache of
 # tools/train-default-model.sh): the same cache serves every split, so each
@@ -31,6 +35,20 @@ folds=${FOLDS:-5}
 work=${WORK:-$build/calibration-experiment-$seed}
 features=${FEATURES:-$build/default-model/features6.safetensors}
 mkdir -p "$work" "$(dirname "$features")"
+if [ "$folds" = 0 ]; then
+  "$build/geoloc" dataset split "$data/im2gps3k_dev.csv" --val-fraction 0.25 --seed "$seed" \
+    --out-train "$work/fitA.csv" --out-val "$work/testB.csv"
+  "$build/geoloc" train --images "$data/images" --val-fraction 0.3 --seed 1 --tau-min 5 --tau-max 200,100,50 \
+    --views 3 --calibration-folds 0 --features "$work/featuresA.safetensors" --out "$work/modelA.safetensors" \
+    "$work/fitA.csv" 2>&1 | grep -E 'split by author|calibrat'
+  "$build/geoloc" evaluate --model "$work/modelA.safetensors" --meta "$work/testB.csv" --images "$data/images" \
+    --out "$work/resultsB.csv" | grep -E '^(photos|radius|answered)' | tee "$work/evaluateB.txt"
+  # the oracle: the smallest constant radius holding the truth of 90 % of testB's photos
+  awk -F, 'NR > 1 && /^\r?$/ { exit } NR > 1 { print $6 + 0 }' "$work/resultsB.csv" | sort -g |
+    awk '{ v[NR] = $1 } END { k = int(0.9 * NR + 0.999999); printf "constant radius holding 90 %% of the %d test photos: %.0f km\n", NR, v[k] }' |
+    tee -a "$work/evaluateB.txt"
+  exit 0
+fi
 "$build/geoloc" train --images "$data/images" --val-fraction 0.25 --seed "$seed" --tau-min 5 --tau-max 200,100,50 \
   --calibration-folds "$folds" --features "$features" --out "$work/model.safetensors" "$data/im2gps3k_dev.csv" 2>&1 |
   grep -E 'split by author|calibrat' | tee "$work/calibration.txt"
