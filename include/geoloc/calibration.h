@@ -1,6 +1,9 @@
 /* geoloc: calibrated confidence. A model may carry a calibration fitted on
- * photos it was not trained on (the validation split, or a manifest given to
- * `geoloc model calibrate`), for its hierarchical answer:
+ * answers about photos the heads giving them were not trained on (at the end
+ * of `geoloc train`: the out-of-fold answers of the training photos, heads
+ * trained on the other author-grouped folds answering each fold, or the
+ * validation split; or a manifest given to `geoloc model calibrate`), for its
+ * hierarchical answer:
  *   - a temperature T: the answer's scores s_k become s_k^(1/T), normalised
  *     (temperature scaling of the log-scores), T fitted by minimising the
  *     negative log-likelihood of the true cell;

@@ -85,6 +85,7 @@ static geoloc_status add_answers(const train_heads *H, const geoloc_model *model
         geoloc_prediction pred;
         s = answer_photo(H, model, k, buf, &pred, a->dist + a->n * a->classes, a->feat + a->n * (size_t)a->dim,
                          err);
+        if (s != GEOLOC_OK) break;
         a->lat[a->n] = H->d->row[k]->lat;
         a->lon[a->n] = H->d->row[k]->lng;
         a->n++;
@@ -161,14 +162,14 @@ static geoloc_status cross_fit(train_run *r, const train_trainer *final, train_m
     geoloc_status s = fold && author ? GEOLOC_OK : error_set(err, GEOLOC_E_NOMEM, "out of memory");
     for (size_t i = 0; s == GEOLOC_OK && i < d->n_train; i++) author[i] = d->row[d->train[i]]->author;
     if (s == GEOLOC_OK) s = geoloc_calibration_folds(author, d->n_train, K, r->o->seed, fold, err);
-    if (s == GEOLOC_OK) s = keep_heads(&final->heads, keep, 0, err);
+    int kept = s == GEOLOC_OK && (s = keep_heads(&final->heads, keep, 0, err)) == GEOLOC_OK;
     uint64_t images = r->run_images; /* the folds' steps are not the run's speed */
     for (int j = 0; s == GEOLOC_OK && j < K; j++) {
         train_info(r, "calibration: fold %d of %d (grouped by author)", j + 1, K);
         s = fold_answers(r, d, m, f, sched, fold, j, a, err);
     }
     r->run_images = images;
-    if (keep[0]) keep_heads(&final->heads, keep, 1, err);
+    if (kept) keep_heads(&final->heads, keep, 1, err);
     for (size_t h = 0; h < TRAIN_MAX_HEADS; h++) free(keep[h]);
     free(fold);
     free(author);
