@@ -128,6 +128,7 @@ int main(void) {
     a[0].radius_km[1] = 17000, a[0].radius_conf[1] = 0.9; /* holds both poles */
     a[1] = fixture_answer(&f, "fiji.jpg", -17.0, 179.5, 2);
     a[1].n_radii = 1;
+    a[1].unknown = 1; /* an abstention: its best guess */
     a[1].radius_km[0] = 800, a[1].radius_conf[0] = 0.5;   /* across the antimeridian */
     a[2] = fixture_answer(&f, "svalbard.jpg", 80.0, 10.0, 3);
     a[2].n_radii = 1;
@@ -160,6 +161,8 @@ int main(void) {
             answers++;
             CHECK(json_integer_value(json_object_get(props, "test_member")) == 42, "%s: the caller's member", what);
             CHECK(json_number_value(json_object_get(props, "lat")) == a[who].lat, "%s: lat", what);
+            CHECK(json_is_boolean(json_object_get(props, "unknown")) &&
+                  json_is_true(json_object_get(props, "unknown")) == (who == 1), "%s: unknown", what);
             CHECK(!strcmp(json_string_value(json_object_get(g, "type")), "Point"), "%s: a Point", what);
             if (who == 0) {
                 json_t *pl = json_object_get(props, "place");

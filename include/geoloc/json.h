@@ -48,6 +48,7 @@ void geoloc_json_double(geoloc_json *w, double v);
 void geoloc_json_float(geoloc_json *w, float v);
 void geoloc_json_int(geoloc_json *w, int64_t v);
 void geoloc_json_null(geoloc_json *w);
+void geoloc_json_bool(geoloc_json *w, int v); /* true (v != 0) or false */
 
 /* Ends the document (a newline after it): the first error, a container left
  * open, or a write error of fp (disk full: GEOLOC_E_IO). Flushes fp. */

@@ -44,6 +44,8 @@ typedef struct geoloc_model {
     geoloc_resnet_config config;  /* the network's architecture and heads (also when net is NULL) */
     size_t n_meta;                /* extra metadata saved with the model (training summary, ...) */
     char **meta_keys, **meta_values;
+    struct geoloc_calibration *calibration; /* confidence radii and abstention
+                                     (geoloc/calibration.h); NULL: uncalibrated */
     char notice[1024];            /* after geoloc_model_load: the files read without a data
                                      checksum to verify (written before checksums), "" if none */
 } geoloc_model;
@@ -141,6 +143,7 @@ typedef struct geoloc_predict_options {
     uint64_t max_pixels; /* photos by geoloc_predict_photos: decoded-size limit (0: the
                             decoder's default; JPEG and WebP are reduced to fit) */
     int strict;     /* geoloc_predict_photos: refuse photos with decoder warnings */
+    double max_radius_km; /* calibrated models: unknown when r50 is larger (0: the model's) */
 } geoloc_predict_options;
 
 /* One candidate cell. */
@@ -159,6 +162,12 @@ typedef struct geoloc_prediction {
     geoloc_cell_guess top[GEOLOC_MODEL_MAX_TOP];
     int scene;        /* most probable scene class, -1 without a scene head */
     float scene_prob;
+    int calibrated;        /* the model's calibration answered (hierarchical answers only):
+                              top probabilities tempered, radii and unknown set */
+    double radius_km[2];   /* calibrated: the 50 % and 90 % radii around (lat, lon) */
+    double ood_score;      /* calibrated, by geoloc_predict: the features' unlikeness */
+    int unknown;           /* calibrated, by geoloc_predict: r50 > max radius or ood_score
+                              above the model's threshold (the answer is the best guess) */
 } geoloc_prediction;
 
 typedef struct geoloc_predictor geoloc_predictor;
@@ -205,6 +214,11 @@ geoloc_status geoloc_predict(geoloc_predictor *p, const geoloc_image *images, si
  * without one); returns the number of crops. */
 int geoloc_predictor_probs(const geoloc_predictor *p, size_t i, const float **geo, const float **scene);
 
+/* The pooled backbone features of photo i of the last network run, averaged
+ * over its crops, into out (geoloc_predictor_feature_dim values). */
+void geoloc_predictor_features(const geoloc_predictor *p, size_t i, float *out);
+/* The width of the pooled backbone features. */
+int geoloc_predictor_feature_dim(const geoloc_predictor *p);
 /* The size of the distributions geoloc_predict writes: the answering
  * partition's number of cells. */
 size_t geoloc_predictor_classes(const geoloc_predictor *p);
@@ -228,7 +242,10 @@ geoloc_predict_options geoloc_predictor_options(const geoloc_predictor *p);
  * GEOLOC_MODEL_MAX_TOP) cells with their Class2GPS locations, the scene argmax,
  * and distribution (when not NULL: one value per cell of the answering
  * partition). A probability that is not a finite number in [0, 1] (a model with
- * NaN weights, ...) is refused with GEOLOC_E_RANGE. */
+ * NaN weights, ...) is refused with GEOLOC_E_RANGE. With a calibrated model
+ * (hierarchical answers, or a one-partition model) the scores are tempered and
+ * the radii set, unknown by the model's max radius alone (geoloc_predict adds
+ * the feature test and the options' max radius). */
 geoloc_status geoloc_answer_from_probs(const geoloc_model *m, const float *const *geo_probs,
                                        const float *scene_probs, size_t n_crops, int partition,
                                        int top_k, geoloc_prediction *out, float *distribution,

@@ -36,6 +36,8 @@ typedef struct geoloc_photo_answer {
     int n_warnings;                 /* decoder warnings (damaged but decodable data) */
     const char (*warnings)[GEOLOC_IMAGE_WARNING_SIZE]; /* the first few of them */
     const struct geoloc_place *place; /* the answer's country and city (geoloc/place.h); NULL: unknown */
+    size_t run_index;               /* with pred: the photo's index in the predictor's last network
+                                       run (geoloc_predictor_features, geoloc_predictor_probs) */
 } geoloc_photo_answer;
 
 /* Receives each photo's answer in input order; 0 to go on, non-zero to stop. */

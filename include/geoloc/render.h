@@ -26,6 +26,7 @@ typedef struct geoloc_map_answer {
     double lat, lon;                /* the answered point */
     geoloc_cell cell;               /* the answered cell */
     float prob;                     /* its probability */
+    int unknown;                    /* the model abstains: the answer is its best guess */
     const struct geoloc_place *place; /* its country and city (geoloc/place.h); NULL: none */
     int n_radii;                    /* confidence circles round the answer */
     double radius_km[GEOLOC_RENDER_MAX_RADII];
@@ -33,7 +34,8 @@ typedef struct geoloc_map_answer {
 } geoloc_map_answer;
 
 /* Fills a from a prediction, its answering partition and that partition's
- * distribution (no place, no radii: the caller adds them). */
+ * distribution, with the 50 % and 90 % radii of a calibrated prediction (no
+ * place: the caller adds it). */
 void geoloc_map_answer_init(geoloc_map_answer *a, const char *photo, const geoloc_partition *part,
                             const float *probs, const geoloc_prediction *p);
 
@@ -56,7 +58,7 @@ void geoloc_geojson_begin(geoloc_json *w);
 
 /* Writes one photo's Features into an open FeatureCollection, each with the
  * property "photo" and "kind": the answer ("answer": a Point with lat, lon,
- * cell, prob, place and radius_km when given, then answer_props' members),
+ * cell, prob, unknown, place and radius_km when given, then answer_props' members),
  * its confidence circles ("radius": Polygons with confidence and radius_km;
  * split at the antimeridian, closed along a pole they hold; one holding both
  * poles is the whole Earth, marked "whole_earth": 1), and every cell of

@@ -107,6 +107,8 @@ typedef struct geoloc_train_options {
                                       flips, more = and random resized crops (+ flips) */
     int standardize;               /* heads: train on standardised features (folded into the
                                       saved heads) */
+    int calibration_folds;         /* heads: calibration on out-of-fold answers of the training
+                                      photos, K author-grouped folds (0: on the validation photos) */
     /* outputs */
     const char *out;               /* the model file */
     int heads_only;                /* -1: default (heads mode: backbone left out, its file named) */

@@ -17,7 +17,6 @@
 #include "geoloc/io.h"
 
 #define CMD "geoloc evaluate"
-#define MAX_LISTED_MISSING 5
 
 
 typedef struct eval_args {
@@ -39,7 +38,8 @@ static const cli_option OPTIONS[] = {
                "row), written atomically"),
     CLI_OPTION("json", 0, CLI_FLAG, eval_args, json, NULL,
                "print one JSON object (n, accuracy, median_km, mean_km,\n"
-               "skipped, images_per_second, scenes)"),
+               "radius_km, geoscore, answered, skipped,\n"
+               "images_per_second, scenes)"),
     CLI_OPTION("skip-invalid", 0, CLI_FLAG, eval_args, skip_invalid, NULL,
                "skip bad manifest rows instead of stopping"),
     CLI_END};
@@ -49,8 +49,12 @@ static const cli_spec SPEC = {
     "Predicts every photo the manifest CSV lists (IMG_ID, LAT, LON; optional S3_Label)\n"
     "from DIR/IMG_ID with the model (default: $GEOLOC_MODEL, else the default model)\n"
     "and prints the accuracy at 1/25/200/750/2500 km, the median and mean error,\n"
-    "the same per scene (S3_Label: 0 indoor, 1 natural, 2 urban) when the manifest\n"
-    "has the column, and images/s. A photo listed but missing from DIR or an empty\n"
+    "GeoScore (5000 exp(-d / 1492.7), mean and median), with a calibrated model the\n"
+    "share of photos whose truth lies within the 50 % and 90 % radii and the radii's\n"
+    "medians, the share answered (not unknown; unknown answers count with their best\n"
+    "guess everywhere else) and the accuracy of the answered ones, the same per scene\n"
+    "(S3_Label: 0 indoor, 1 natural, 2 urban) when the manifest has the column, and\n"
+    "images/s. A photo listed but missing from DIR or an empty\n"
     "manifest stops the command before anything is predicted or written; photos\n"
     "that cannot be decoded are named on stderr, counted and left out.\n",
     OPTIONS,
@@ -81,7 +85,8 @@ static int parse(int argc, char **argv, eval_args *a) {
 typedef struct eval_ctx {
     const geoloc_manifest *m;
     double *pred_lat, *pred_lon, *km;
-    unsigned char *ok;
+    double *r50, *r90;       /* NaN without a calibrated answer */
+    unsigned char *ok, *unknown;
     size_t done, failed;
     cli_progress progress;
 } eval_ctx;
@@ -94,6 +99,9 @@ static int on_result(void *ctx, const geoloc_photo_answer *r) {
         e->pred_lat[r->index] = r->pred->lat;
         e->pred_lon[r->index] = r->pred->lon;
         e->km[r->index] = geoloc_haversine_km(row->lat, row->lng, r->pred->lat, r->pred->lon);
+        e->r50[r->index] = r->pred->calibrated ? r->pred->radius_km[0] : NAN;
+        e->r90[r->index] = r->pred->calibrated ? r->pred->radius_km[1] : NAN;
+        e->unknown[r->index] = r->pred->calibrated && r->pred->unknown;
     } else {
         e->failed++;
         cli_progress_clear(&e->progress);
@@ -152,16 +160,45 @@ static void summarize(const eval_ctx *e, int label, double *buf, geoloc_distance
     if (n) geoloc_distance_summarize(buf, n, s, &err);
 }
 
+/* The confidence figures of the photos whose S3 label is `label` (-1: all); n 0 when none.
+ * Country accuracy (predicted country = true country) belongs here once the
+ * place module (src/place/, issue 12) can name a coordinate's country. */
+static void summarize_confidence(const eval_ctx *e, int label, geoloc_confidence_summary *s) {
+    size_t n = 0, total = e->m->n;
+    double *km = malloc(3 * total * sizeof *km);
+    unsigned char *unknown = malloc(total);
+    memset(s, 0, sizeof *s);
+    if (!km || !unknown) goto done;
+    for (size_t k = 0; k < total; k++)
+        if (e->ok[k] && (label < 0 || e->m->row[k].label[0] == label)) {
+            km[n] = e->km[k];
+            km[total + n] = e->r50[k];
+            km[2 * total + n] = e->r90[k];
+            unknown[n++] = e->unknown[k];
+        }
+    geoloc_error err;
+    if (n) geoloc_confidence_summarize(km, km + total, km + 2 * total, unknown, n, s, &err);
+done:
+    free(km);
+    free(unknown);
+}
+
 static void print_results(const eval_args *a, const cli_runner *c, const eval_ctx *e, double seconds,
                           double *buf) {
     geoloc_distance_summary all, scene[3];
+    geoloc_confidence_summary conf_all, conf[3];
     summarize(e, -1, buf, &all);
+    summarize_confidence(e, -1, &conf_all);
     int scenes = (e->m->columns & GEOLOC_COL_S3) != 0;
-    for (int l = 0; scenes && l < 3; l++) summarize(e, l, buf, &scene[l]);
+    for (int l = 0; scenes && l < 3; l++) {
+        summarize(e, l, buf, &scene[l]);
+        summarize_confidence(e, l, &conf[l]);
+    }
     double speed = seconds > 0 ? (double)(e->m->n - e->failed) / seconds : 0.0;
     if (a->json) {
         putchar('{');
         cli_print_accuracy_json(&all);
+        cli_print_confidence_json(&conf_all);
         printf(", \"skipped\": %zu, \"images_per_second\": %.3f, \"model\": ", e->failed, speed);
         cli_json_string(stdout, c->path);
         printf(", \"scenes\": ");
@@ -169,6 +206,7 @@ static void print_results(const eval_args *a, const cli_runner *c, const eval_ct
         for (int l = 0; scenes && l < 3; l++) {
             printf("%s\"%s\": {", l ? ", " : "{", geoloc_s3_label_name(l));
             cli_print_accuracy_json(&scene[l]);
+            cli_print_confidence_json(&conf[l]);
             putchar('}');
         }
         printf("%s}\n", scenes ? "}" : "");
@@ -177,6 +215,7 @@ static void print_results(const eval_args *a, const cli_runner *c, const eval_ct
     printf("model:       %s\n", c->path);
     printf("photos:      %zu (%zu listed, %zu skipped: unreadable)\n", all.n, e->m->n, e->failed);
     cli_print_accuracy(&all);
+    cli_print_confidence(&conf_all);
     if (scenes) {
         printf("by scene (S3_Label):  photos");
         for (int t = 0; t < GEOLOC_N_THRESHOLDS; t++) printf(" %7s", geoloc_thresholds[t].key);
@@ -186,36 +225,16 @@ static void print_results(const eval_args *a, const cli_runner *c, const eval_ct
             for (int t = 0; t < GEOLOC_N_THRESHOLDS; t++) printf(" %6.2f%%", 100.0 * scene[l].accuracy[t]);
             printf("  %9.2f\n", scene[l].median_km);
         }
+        printf("by scene: confidence  photos  cover50  cover90  median r50  median r90  GeoScore  answered  "
+               "2500km answered\n");
+        for (int l = 0; l < 3; l++)
+            printf("  %-18s %7zu %7.2f%% %7.2f%% %8.0f km %8.0f km %9.1f %8.2f%% %8.2f%%\n", geoloc_s3_label_name(l),
+                   conf[l].n, 100.0 * conf[l].coverage[0], 100.0 * conf[l].coverage[1], conf[l].median_radius_km[0],
+                   conf[l].median_radius_km[1], conf[l].geoscore_mean, 100.0 * conf[l].answered_share,
+                   100.0 * conf[l].answered.accuracy[GEOLOC_N_THRESHOLDS - 1]);
     }
     printf("speed:       %.2f images/s (%zu photos in %.1f s; model loaded in %.2f s)\n", speed,
            e->m->n - e->failed, seconds, c->load_seconds);
-}
-
-/* The photos' paths (DIR/IMG_ID); NULL after a message when one is missing. */
-static char **photo_paths(const geoloc_manifest *m, const char *dir) {
-    char **paths = calloc(m->n, sizeof *paths);
-    size_t missing = 0;
-    for (size_t k = 0; paths && k < m->n; k++) {
-        size_t len = strlen(dir) + strlen(m->row[k].id) + 2;
-        if (!(paths[k] = malloc(len))) {
-            fprintf(stderr, CMD ": out of memory\n");
-            missing = m->n + 1;
-            break;
-        }
-        snprintf(paths[k], len, "%s/%s", dir, m->row[k].id);
-        struct stat st;
-        if (stat(paths[k], &st) != 0 || !S_ISREG(st.st_mode)) {
-            if (++missing <= MAX_LISTED_MISSING)
-                fprintf(stderr, CMD ": %s (line %ld of the manifest): no such photo\n", paths[k], m->row[k].line);
-        }
-    }
-    if (paths && !missing) return paths;
-    if (paths && missing <= m->n)
-        fprintf(stderr, CMD ": %zu of the %zu photos listed are missing from %s%s; nothing evaluated\n", missing,
-                m->n, dir, missing > MAX_LISTED_MISSING ? " (first 5 shown)" : "");
-    for (size_t k = 0; paths && k < m->n; k++) free(paths[k]);
-    free(paths);
-    return NULL;
 }
 
 int cli_evaluate_model(int argc, char **argv) {
@@ -234,12 +253,21 @@ int cli_evaluate_model(int argc, char **argv) {
         geoloc_manifest_free(m);
         return 1;
     }
-    char **paths = photo_paths(m, a.images);
-    eval_ctx e = {m, malloc(m->n * sizeof(double)), malloc(m->n * sizeof(double)), malloc(m->n * sizeof(double)),
-                  calloc(m->n, 1), 0, 0, {0}};
+    char **paths = cli_manifest_photo_paths(CMD, m, a.images);
+    eval_ctx e = {m,
+                  malloc(m->n * sizeof(double)),
+                  malloc(m->n * sizeof(double)),
+                  malloc(m->n * sizeof(double)),
+                  malloc(m->n * sizeof(double)),
+                  malloc(m->n * sizeof(double)),
+                  calloc(m->n, 1),
+                  calloc(m->n, 1),
+                  0,
+                  0,
+                  {0}};
     double *buf = malloc(m->n * sizeof *buf);
     cli_runner c = {0};
-    rc = !paths ? 1 : !e.pred_lat || !e.pred_lon || !e.km || !e.ok || !buf ? 1 : 0;
+    rc = !paths ? 1 : !e.pred_lat || !e.pred_lon || !e.km || !e.r50 || !e.r90 || !e.ok || !e.unknown || !buf ? 1 : 0;
     if (paths && rc) fprintf(stderr, CMD ": out of memory\n");
     if (rc == 0) rc = cli_runner_open(CMD, &a.pred, 1, m->n, &c);
     if (rc == 0) {
@@ -271,7 +299,10 @@ int cli_evaluate_model(int argc, char **argv) {
     free(e.pred_lat);
     free(e.pred_lon);
     free(e.km);
+    free(e.r50);
+    free(e.r90);
     free(e.ok);
+    free(e.unknown);
     free(buf);
     geoloc_manifest_free(m);
     if (rc != CLI_EXIT_OK && rc != CLI_EXIT_SKIPPED) return rc;

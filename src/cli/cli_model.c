@@ -6,9 +6,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli/cli_calibrate.h"
 #include "cli/cli_photos.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "geoloc/calibration.h"
 #include "geoloc/model.h"
 
 typedef struct {
@@ -161,6 +163,13 @@ static void print_info(const char *path, const geoloc_model *m, const char *back
     else
         printf("backbone:    in the file\n");
     if (backbone_path) print_checksum(backbone_path);
+    const geoloc_calibration *cal = m->calibration;
+    if (cal)
+        printf("calibration: %zu photos: temperature %.4g, radii at mass %.4g (50 %%) and %.4g (90 %%), unknown above "
+               "%.0f km (50 %% radius) or feature distance %.3f\n", cal->photos, cal->temperature, cal->q50, cal->q90,
+               cal->max_radius_km, cal->ood_threshold);
+    else
+        printf("calibration: none (no radii, never unknown: geoloc model calibrate)\n");
     for (size_t k = 0; k < m->n_meta; k++) printf("%-12s %s\n", m->meta_keys[k], m->meta_values[k]);
 }
 
@@ -329,4 +338,5 @@ const cli_command CLI_MODEL_COMMANDS[] = {
     {"info", model_info, NULL, "architecture, partitions, scenes, backbone and training metadata of a model file"},
     {"init", model_init, NULL, "a new, untrained model from partition files and a backbone"},
     {"upgrade", model_upgrade, NULL, "rewrite a model file in the current format (data checksum added)"},
+    {"calibrate", cli_model_calibrate, NULL, "fit a model's confidence radii and abstention on a manifest (new file)"},
     {NULL}};

@@ -4,9 +4,12 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli_util.h"
 #include "geoloc/image.h"
+
+#define MAX_LISTED_MISSING 5 /* missing photos named before the count */
 
 void cli_json_string(FILE *out, const char *s) { geoloc_json_write_string(out, s); }
 
@@ -74,6 +77,7 @@ int cli_runner_open(const char *cmd, const cli_prediction_args *args, int top_k,
     c->opt.batch = (int)args->batch;
     c->opt.max_pixels = args->max_pixels;
     c->opt.strict = args->strict;
+    c->opt.max_radius_km = args->max_radius;
     c->opt.top_k = top_k;
     c->opt.partition = geoloc_model_find_partition(c->model, partition);
     if (c->opt.partition == -2) {
@@ -125,4 +129,31 @@ int cli_predict_paths(const char *cmd, cli_runner *c, const char *const *paths, 
         return -1;
     }
     return 0;
+}
+
+char **cli_manifest_photo_paths(const char *cmd, const geoloc_manifest *m, const char *dir) {
+    char **paths = calloc(m->n, sizeof *paths);
+    size_t missing = 0;
+    for (size_t k = 0; paths && k < m->n; k++) {
+        size_t len = strlen(dir) + strlen(m->row[k].id) + 2;
+        if (!(paths[k] = malloc(len))) {
+            fprintf(stderr, "%s: out of memory\n", cmd);
+            missing = m->n + 1;
+            break;
+        }
+        snprintf(paths[k], len, "%s/%s", dir, m->row[k].id);
+        struct stat st;
+        if (stat(paths[k], &st) != 0 || !S_ISREG(st.st_mode)) {
+            if (++missing <= MAX_LISTED_MISSING)
+                fprintf(stderr, "%s: %s (line %ld of the manifest): no such photo\n", cmd, paths[k],
+                        m->row[k].line);
+        }
+    }
+    if (paths && !missing) return paths;
+    if (paths && missing <= m->n)
+        fprintf(stderr, "%s: %zu of the %zu photos listed are missing from %s%s; nothing done\n", cmd, missing,
+                m->n, dir, missing > MAX_LISTED_MISSING ? " (first 5 shown)" : "");
+    for (size_t k = 0; paths && k < m->n; k++) free(paths[k]);
+    free(paths);
+    return NULL;
 }

@@ -33,6 +33,7 @@ typedef struct cli_prediction_args {
     uint64_t max_pixels;   /* --max-pixels N (0: the decoder's default) */
     int strict;            /* --strict: refuse photos that decode with warnings */
     const char *places;    /* --places FILE (NULL: places.bin in the data folders, if there) */
+    double max_radius;     /* --max-radius KM (0: the calibrated model's) */
 } cli_prediction_args;
 
 /* The --crops values in geoloc_crop_mode order, NULL-terminated. */
@@ -58,7 +59,10 @@ extern const char *const cli_crops_choices[];
                "skip damaged photos that decode with warnings\n(default: answer them, with the warnings)"),        \
     CLI_OPTION("places", 0, CLI_STRING, type_, field_.places, "FILE",                                          \
                "the place file naming countries and cities (default:\nplaces.bin in the data folders; "       \
-               "none there: no\nplace names)")
+               "none there: no\nplace names)"),                                                \
+    CLI_OPTION("max-radius", 0, CLI_DOUBLE, type_, field_.max_radius, "KM",                                   \
+               "calibrated models: unknown when the 50 % radius is larger\n(default: the model's, fitted on "  \
+               "validation)", .min = 0, .max = 40000)
 
 /* The library's defaults (crops, batch), before parsing. */
 cli_prediction_args cli_prediction_args_default(void);
@@ -91,6 +95,10 @@ int cli_runner_open(const char *cmd, const cli_prediction_args *args, int top_k,
  * or NULL without a place file. */
 const geoloc_place *cli_runner_place(const cli_runner *c, double lat, double lon, uint32_t min_population,
                                      geoloc_place *buf);
+
+/* The paths DIR/IMG_ID of a manifest's photos (free each and the array); NULL
+ * after naming the missing ones (the first 5) on stderr. */
+char **cli_manifest_photo_paths(const char *cmd, const geoloc_manifest *m, const char *dir);
 
 /* Releases what cli_runner_open made. */
 void cli_runner_close(cli_runner *c);

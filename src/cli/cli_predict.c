@@ -42,9 +42,12 @@ static void print_text(out_ctx *o, const geoloc_photo_answer *a) {
     const geoloc_prediction *p = a->pred;
     char tok[GEOLOC_S2_TOKEN_SIZE], place[512] = "";
     token_of(p->top[0].cell, tok);
+    int unknown = p->calibrated && p->unknown;
     if (a->place && geoloc_place_name(a->place, place, sizeof place - 2) > 0) strcat(place, "  ");
-    fprintf(o->out, "%s: %s%.6f, %.6f  cell %s (level %d) p=%.4f", a->name, place, p->lat, p->lon, tok,
-            geoloc_s2_level(p->top[0].cell), (double)p->top[0].prob);
+    fprintf(o->out, "%s: %s%s%.6f, %.6f  cell %s (level %d) p=%.4f%s", a->name, unknown ? "unknown (best guess: " : "",
+            place, p->lat, p->lon, tok, geoloc_s2_level(p->top[0].cell), (double)p->top[0].prob, unknown ? ")" : "");
+    if (p->calibrated)
+        fprintf(o->out, "  radius 50%%: %.0f km, 90%%: %.0f km", p->radius_km[0], p->radius_km[1]);
     for (int k = 1; k < p->n_top; k++) {
         token_of(p->top[k].cell, tok);
         fprintf(o->out, "%s%s (%.6f, %.6f) %.4f", k == 1 ? "  top: " : ", ", tok, p->top[k].lat, p->top[k].lon,

@@ -21,7 +21,7 @@ typedef struct {
     const char *out, *images, *shards, *val, *backbone, *features, *checkpoint, *log, *lr_schedule;
     double val_fraction, lr, momentum, weight_decay, backbone_lr_scale;
     uint64_t seed;
-    long image_size, views, epochs, batch, micro_batch, checkpoint_every, log_every, threads;
+    long image_size, views, calibration_folds, epochs, batch, micro_batch, checkpoint_every, log_every, threads;
     cli_list partitions, tau_min, tau_max;
     int skip_invalid, nesterov, freeze_backbone, no_standardize, heads_only, with_backbone, resume, baselines;
 } train_args;
@@ -80,6 +80,10 @@ static const cli_option TRAIN_OPTIONS[] = {
     CLI_OPTION("no-standardize", 0, CLI_FLAG, train_args, no_standardize, NULL,
                "heads: train on raw features (default: standardised,\n"
                "folded into the saved heads)"),
+    CLI_OPTION("calibration-folds", 0, CLI_INT, train_args, calibration_folds, "K",
+               "heads: calibrate on out-of-fold answers of the training\n"
+               "photos, K folds grouped by AUTHOR (0: on the validation\n"
+               "photos)", .min = 0, .max = 100),
     CLI_OPTION("features", 0, CLI_STRING, train_args, features, "FILE",
                "features cache (MODEL.features.safetensors), reused when\n"
                "backbone, photos, views and image size match"),
@@ -267,7 +271,8 @@ static geoloc_train_mode mode_given(int argc, char **argv) {
 static train_args defaults_of(const geoloc_train_options *o) {
     return (train_args){.mode = o->mode, .lr_schedule = o->lr_schedule, .lr = o->lr, .momentum = o->momentum,
                         .weight_decay = o->weight_decay, .backbone_lr_scale = o->backbone_lr_scale,
-                        .seed = o->seed, .image_size = o->image_size, .views = o->views, .epochs = o->epochs,
+                        .seed = o->seed, .image_size = o->image_size, .views = o->views,
+                        .calibration_folds = o->calibration_folds, .epochs = o->epochs,
                         .batch = o->batch, .micro_batch = o->micro_batch, .log_every = o->log_every,
                         .threads = o->loader_threads};
 }
@@ -287,6 +292,7 @@ static void apply(const train_args *a, geoloc_train_options *o) {
     o->image_size = (int)a->image_size;
     o->views = (int)a->views;
     o->standardize = o->standardize && !a->no_standardize;
+    o->calibration_folds = (int)a->calibration_folds;
     o->features = a->features;
     o->epochs = (int)a->epochs;
     o->lr = a->lr;

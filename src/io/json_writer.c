@@ -172,6 +172,8 @@ void geoloc_json_int(geoloc_json *w, int64_t v) {
 
 void geoloc_json_null(geoloc_json *w) { number(w, 0, "null", 0); }
 
+void geoloc_json_bool(geoloc_json *w, int v) { number(w, 0, v ? "true" : "false", 0); }
+
 void geoloc_json_string(geoloc_json *w, const char *s) {
     if (!s) {
         geoloc_json_null(w);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "geoloc/calibration.h"
 #include "geoloc/model.h"
 
 int geoloc_model_head(const geoloc_model *m, geoloc_head_role role, size_t k) {
@@ -123,6 +124,17 @@ geoloc_status geoloc_answer_from_probs(const geoloc_model *m, const float *const
     }
     double *score = next;
     scores(m, mean, f, hierarchical, score);
+    const geoloc_calibration *cal = hierarchical || m->n_partitions == 1 ? m->calibration : NULL;
+    float *tempered = cal ? malloc(n * sizeof *tempered) : NULL;
+    if (cal && !tempered) {
+        free(buf);
+        return error_set(err, GEOLOC_E_NOMEM, "out of memory");
+    }
+    if (cal) { /* the calibrated scores: tempered */
+        for (size_t k = 0; k < n; k++) tempered[k] = (float)score[k];
+        geoloc_calibration_temper(tempered, n, cal->temperature);
+        for (size_t k = 0; k < n; k++) score[k] = tempered[k];
+    }
     int top[GEOLOC_MODEL_MAX_TOP], n_top = 0, want = top_k < (int)n ? top_k : (int)n;
     double val[GEOLOC_MODEL_MAX_TOP];
     for (size_t k = 0; k < n; k++) top_insert(top, val, &n_top, want, (int)k, score[k]);
@@ -140,6 +152,13 @@ geoloc_status geoloc_answer_from_probs(const geoloc_model *m, const float *const
     out->lat = out->top[0].lat;
     out->lon = out->top[0].lon;
     out->scene = -1;
+    if (cal) {
+        out->calibrated = 1;
+        out->radius_km[0] = geoloc_calibration_radius(m->partitions[f], tempered, out->lat, out->lon, cal->q50);
+        out->radius_km[1] = geoloc_calibration_radius(m->partitions[f], tempered, out->lat, out->lon, cal->q90);
+        out->unknown = out->radius_km[0] > cal->max_radius_km;
+        free(tempered);
+    }
     if (distribution)
         for (size_t k = 0; k < n; k++) distribution[k] = (float)score[k];
     geoloc_status s = GEOLOC_OK;

@@ -69,6 +69,19 @@ geoloc_status geoloc_answer_write_json(geoloc_json *w, const geoloc_model *m, co
     geoloc_json_string(w, m->partition_names[p->partition]);
     geoloc_json_key(w, "place");
     geoloc_place_write_json(w, a->place);
+    geoloc_json_key(w, "radius_km");
+    if (p->calibrated) {
+        geoloc_json_object_begin(w);
+        geoloc_json_key(w, "50");
+        geoloc_json_double(w, p->radius_km[0]);
+        geoloc_json_key(w, "90");
+        geoloc_json_double(w, p->radius_km[1]);
+        geoloc_json_object_end(w);
+    } else {
+        geoloc_json_null(w);
+    }
+    geoloc_json_key(w, "unknown");
+    geoloc_json_bool(w, p->calibrated && p->unknown);
     geoloc_json_key(w, "top");
     geoloc_json_array_begin(w);
     for (int k = 0; k < p->n_top; k++) guess(w, &p->top[k]);

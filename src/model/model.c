@@ -34,6 +34,7 @@ void geoloc_model_free(geoloc_model *m) {
     }
     free(m->meta_keys);
     free(m->meta_values);
+    geoloc_calibration_free(m->calibration);
     free(m);
 }
 
@@ -52,7 +53,7 @@ static const char *const RESERVED[] = {
     "geoloc.format",     "geoloc.arch",   "geoloc.stride_in_bottleneck", "geoloc.bn_eps",
     "geoloc.conv_bias",  "geoloc.heads",  "geoloc.partitions",           "geoloc.scenes",
     "geoloc.input",      "geoloc.image_size", "geoloc.backbone",         "geoloc.num_images",
-    GEOLOC_ST_CHECKSUM_KEY};
+    GEOLOC_ST_CHECKSUM_KEY, MODEL_CALIBRATION_KEY};
 
 int model_reserved_key(const char *key) {
     for (size_t k = 0; k < sizeof RESERVED / sizeof RESERVED[0]; k++)

@@ -4,7 +4,9 @@
 
 #include <stddef.h>
 
+#include "geoloc/calibration.h"
 #include "geoloc/model.h"
+#include "geoloc/safetensors.h"
 
 #define MODEL_SCENE_HEAD "scene"
 #define MODEL_DEFAULT_FILE "geoloc-default.safetensors"
@@ -40,5 +42,16 @@ const char *model_norm_name(geoloc_norm norm);
 
 /* The normalisation named in geoloc.input; 0, or -1 when unknown. */
 int model_norm_parse(const char *text, geoloc_norm *out);
+
+#define MODEL_CALIBRATION_KEY "geoloc.calibration"
+#define MODEL_CALIBRATION_TENSOR "calibration.ood"
+
+/* The metadata text of a calibration (calibration_io.c). */
+void model_calibration_text(const geoloc_calibration *c, char *out, size_t size);
+
+/* Reads the calibration of a model file into m->calibration (left NULL when
+ * the file has none). */
+geoloc_status model_calibration_read(const geoloc_safetensors *st, const char *file, geoloc_model *m,
+                                     geoloc_error *err);
 
 #endif

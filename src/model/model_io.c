@@ -81,7 +81,7 @@ geoloc_status geoloc_model_save(const geoloc_model *m, const char *path, int hea
                 return error_set(err, GEOLOC_E_RANGE, "%s: %s[%zu] is %s: a model with non-finite weights is "
                                  "not saved", path, p->name, k, isnan(p->data[k]) ? "nan" : "inf");
     }
-    size_t cap = PARTITION_TENSORS(np) + n_params;
+    size_t cap = PARTITION_TENSORS(np) + n_params + 1;
     tensor_list l = {calloc(cap, sizeof *l.t), calloc(cap, sizeof *l.names),
                      calloc(cap, sizeof *l.shapes), 0};
     double *means[GEOLOC_MODEL_MAX_PARTITIONS] = {0};
@@ -123,6 +123,11 @@ geoloc_status geoloc_model_save(const geoloc_model *m, const char *path, int hea
             snprintf(name, sizeof name, "partition%zu.ancestor%zu", i, j);
             add_tensor(&l, name, GEOLOC_DTYPE_I32, 1, m->partitions[i]->n, 0, m->ancestor[i][j]);
         }
+    const geoloc_calibration *cal = m->calibration;
+    if (cal && cal->dim)
+        add_tensor(&l, MODEL_CALIBRATION_TENSOR, GEOLOC_DTYPE_F32, 1, (uint64_t)cal->dim, 0, cal->ood_mean);
+    char cal_text[512];
+    if (cal) model_calibration_text(cal, cal_text, sizeof cal_text);
     const char *rows[GEOLOC_MODEL_MAX_PARTITIONS];
     for (size_t i = 0; i < np; i++) rows[i] = m->partition_names[i];
     partitions = join(rows, np, ',');
@@ -145,6 +150,7 @@ geoloc_status geoloc_model_save(const geoloc_model *m, const char *path, int hea
     META("geoloc.input", geoloc_model_input_name(m->norm));
     META("geoloc.image_size", image_size);
     if (heads_only) META("geoloc.backbone", bb);
+    if (cal) META(MODEL_CALIBRATION_KEY, cal_text);
     if (!geoloc_model_get_meta(m, "geoloc.created_by")) META("geoloc.created_by", "geoloc " GEOLOC_VERSION);
     for (size_t k = 0; k < m->n_meta; k++)
         if (!model_reserved_key(m->meta_keys[k])) META(m->meta_keys[k], m->meta_values[k]);
@@ -456,7 +462,9 @@ static geoloc_status check_tensor_names(const geoloc_safetensors *st, const char
     *n_backbone = 0;
     for (size_t k = 0; k < geoloc_safetensors_count(st); k++) {
         const char *name = geoloc_safetensors_tensor(st, k)->name;
-        if (is_partition_tensor(name, m->n_partitions) || is_head_tensor(name, &m->config)) continue;
+        if (is_partition_tensor(name, m->n_partitions) || is_head_tensor(name, &m->config) ||
+            !strcmp(name, MODEL_CALIBRATION_TENSOR))
+            continue;
         if (!strncmp(name, "partition", 9))
             return error_set(err, GEOLOC_E_PARSE, "%s: tensor \"%.100s\": unexpected (the model has %zu "
                              "partitions)", file, name, m->n_partitions);
@@ -487,6 +495,7 @@ static geoloc_status read_model(const geoloc_safetensors *st, const char *file, 
     if (s == GEOLOC_OK) s = check_hierarchy(st, file, m, err);
     if (s == GEOLOC_OK) s = read_config(st, file, m, err);
     if (s == GEOLOC_OK) s = check_tensor_names(st, file, m, n_backbone, err);
+    if (s == GEOLOC_OK) s = model_calibration_read(st, file, m, err);
     if (s != GEOLOC_OK) {
         geoloc_model_free(m);
         return s;

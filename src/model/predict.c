@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "geoloc/calibration.h"
 #include "geoloc/model.h"
 #include "geoloc/transform.h"
 
@@ -153,6 +154,35 @@ int geoloc_predictor_probs(const geoloc_predictor *p, size_t i, const float **ge
     return p->crops;
 }
 
+void geoloc_predictor_features(const geoloc_predictor *p, size_t i, float *out) {
+    int dim = geoloc_exec_feature_dim(p->ex);
+    const float *f = geoloc_exec_features(p->ex) + i * (size_t)p->crops * (size_t)dim;
+    for (int j = 0; j < dim; j++) {
+        double sum = 0;
+        for (int c = 0; c < p->crops; c++) sum += f[(size_t)c * (size_t)dim + (size_t)j];
+        out[j] = (float)(sum / p->crops);
+    }
+}
+
+int geoloc_predictor_feature_dim(const geoloc_predictor *p) { return geoloc_exec_feature_dim(p->ex); }
+
+/* A calibrated answer's abstention: r50 above the max radius (the options', else
+ * the model's) or features unlike the calibration photos'. */
+static geoloc_status abstain(geoloc_predictor *p, size_t i, geoloc_prediction *out, geoloc_error *err) {
+    const geoloc_calibration *cal = p->m->calibration;
+    double max_r = p->opt.max_radius_km > 0 ? p->opt.max_radius_km : cal->max_radius_km;
+    out->unknown = out->radius_km[0] > max_r;
+    if (cal->dim > 0 && cal->dim == geoloc_predictor_feature_dim(p)) {
+        float *feat = malloc((size_t)cal->dim * sizeof *feat);
+        if (!feat) return error_set(err, GEOLOC_E_NOMEM, "out of memory");
+        geoloc_predictor_features(p, i, feat);
+        out->ood_score = geoloc_calibration_ood_score(cal, feat);
+        free(feat);
+        if (out->ood_score > cal->ood_threshold) out->unknown = 1;
+    }
+    return GEOLOC_OK;
+}
+
 /* The answer for photo i of the batch just run. */
 static geoloc_status answer(geoloc_predictor *p, size_t i, size_t index, geoloc_prediction *out,
                             float *distribution, geoloc_error *err) {
@@ -160,6 +190,7 @@ static geoloc_status answer(geoloc_predictor *p, size_t i, size_t index, geoloc_
     int crops = geoloc_predictor_probs(p, i, geo, &scene);
     geoloc_status s = geoloc_answer_from_probs(p->m, geo, scene, (size_t)crops, p->opt.partition, p->opt.top_k,
                                                out, distribution, err);
+    if (s == GEOLOC_OK && out->calibrated) s = abstain(p, i, out, err);
     if (s != GEOLOC_OK && err) {
         char why[sizeof err->message];
         snprintf(why, sizeof why, "%s", err->message);

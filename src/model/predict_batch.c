@@ -93,12 +93,13 @@ geoloc_status geoloc_predict_photos(geoloc_predictor *p, const geoloc_photo_inpu
         free(tmp);
         if (decoded) s = geoloc_predict(p, b.img, decoded, b.pred, want_distribution ? b.dist : NULL, err);
         for (size_t i = 0, slot = 0; s == GEOLOC_OK && !st.stopped && i < count; i++) {
-            geoloc_photo_answer a = {start + i, input_name(&in[start + i]), NULL, NULL, &b.meta[i], NULL, 0, NULL, NULL};
+            geoloc_photo_answer a = {start + i, input_name(&in[start + i]), NULL, NULL, &b.meta[i], NULL, 0, NULL, NULL, 0};
             if (b.ok[i]) {
                 a.pred = &b.pred[slot];
                 a.n_warnings = b.img[slot].n_warnings;
                 a.warnings = (const char(*)[GEOLOC_IMAGE_WARNING_SIZE])b.img[slot].warnings;
                 a.distribution = want_distribution ? b.dist[slot] : NULL;
+                a.run_index = slot;
                 slot++;
                 st.predicted++;
             } else {

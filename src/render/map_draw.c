@@ -212,6 +212,7 @@ static void draw_caption(cairo_t *cr, const geoloc_map_view *v, const geoloc_map
     cairo_text_extents_t e;
     cairo_text_extents(cr, name, &e);
     snprintf(lines[n++], sizeof lines[0], "%s", base && e.x_advance > v->width - THUMB_SIZE - 60 ? base + 1 : name);
+    if (a->unknown) snprintf(lines[n++], sizeof lines[0], "unknown: the best guess is");
     if (a->place && geoloc_place_name(a->place, lines[n], sizeof lines[0]) > 0) n++;
     snprintf(lines[n++], sizeof lines[0], "%.4f, %.4f   p = %.3f", a->lat, a->lon, (double)a->prob);
     for (int r = 0; r < a->n_radii && r < 2; r++) /* the radii in words, two per line at most */

@@ -15,7 +15,13 @@
 void geoloc_map_answer_init(geoloc_map_answer *a, const char *photo, const geoloc_partition *part,
                             const float *probs, const geoloc_prediction *p) {
     *a = (geoloc_map_answer){.photo = photo, .part = part, .probs = probs, .lat = p->lat, .lon = p->lon,
-                             .cell = p->top[0].cell, .prob = p->top[0].prob};
+                             .cell = p->top[0].cell, .prob = p->top[0].prob,
+                             .unknown = p->calibrated && p->unknown};
+    if (p->calibrated) /* the calibrated radii holding the truth for 50 % and 90 % of photos */
+        for (int k = 0; k < 2; k++) {
+            a->radius_km[a->n_radii] = p->radius_km[k];
+            a->radius_conf[a->n_radii++] = k ? 0.9 : 0.5;
+        }
 }
 
 void geoloc_geojson_begin(geoloc_json *w) {
@@ -68,6 +74,8 @@ static void answer_feature(geoloc_json *w, const geoloc_map_answer *a, const geo
     token_member(w, "cell", a->cell);
     geoloc_json_key(w, "prob");
     geoloc_json_float(w, a->prob);
+    geoloc_json_key(w, "unknown");
+    geoloc_json_bool(w, a->unknown);
     if (a->place) {
         geoloc_json_key(w, "place");
         geoloc_place_write_json(w, a->place);

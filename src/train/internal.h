@@ -283,6 +283,15 @@ void train_heads_predict(const train_heads *H, size_t k, float *x, float *const 
 void train_heads_fold(train_heads *H);
 void train_heads_free(train_heads *H);
 
+/* ---- calibrate.c ---- */
+#define TRAIN_CALIBRATION_MIN 20 /* photos needed for a calibration */
+struct train_trainer;
+/* Fits model->calibration after heads training (before train_heads_fold): on the
+ * training photos' out-of-fold answers (o->calibration_folds >= 2; then measured on
+ * the validation photos) or on the validation photos' answers. */
+geoloc_status train_calibrate_heads(train_run *r, const struct train_trainer *final, train_model *m,
+                                    const train_features *f, const geoloc_lr_schedule *sched, geoloc_error *err);
+
 /* ---- full.c ---- */
 /* Executions, buffers and optimizer parameters (every network parameter) of full training. */
 geoloc_status train_full_setup(train_full *F, train_run *r, const train_data *d, const train_model *m,

@@ -110,6 +110,10 @@ geoloc_status train_loop(train_run *r, const train_data *d, train_model *m, cons
     r->res->epochs_done = st.epoch;
     r->res->val = st.val;
     r->res->stopped = stop;
+    size_t calibration_photos = o->calibration_folds >= 2 ? d->n_train : d->n_val;
+    if (!stop && T.mode == GEOLOC_TRAIN_HEADS && calibration_photos >= TRAIN_CALIBRATION_MIN &&
+        (s = train_calibrate_heads(r, &T, m, f, sched, err)) != GEOLOC_OK)
+        goto done;
     if (!stop) train_trainer_finish(&T);
 done:
     train_trainer_free(&T);

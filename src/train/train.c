@@ -42,6 +42,7 @@ geoloc_train_options geoloc_train_options_default(geoloc_train_mode mode) {
         o.micro_batch = 256;
         o.views = 6;
         o.standardize = 1;
+        o.calibration_folds = 5;
     }
     return o;
 }
