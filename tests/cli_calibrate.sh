@@ -3,7 +3,8 @@
 # calibrate` (usage errors, --out equal to the model refused and the model
 # left as it was, a new file written), the calibrated answer (JSON
 # "radius_km" and "unknown", the text "unknown (best guess: ...)",
-# --max-radius), `geoloc evaluate`'s confidence figures, and the issue's
+# --max-radius), `geoloc evaluate`'s confidence figures and country accuracy
+# (against `geoloc place` on its results CSV), and the issue's
 # check at the default setting: a grey, a black and a noise picture get
 # "unknown": true from the default model while the example photo is answered,
 # in France. And the calibration at the end of `geoloc train` (a random
@@ -68,7 +69,26 @@ EOF2"
 run_geoloc predict --model "$tmp/cal.safetensors" --max-radius 1 "$example"
 expect_match 0 "^.*example.jpg: unknown \(best guess: [-0-9.]+, [-0-9.]+ .*\)  radius 50%: [0-9]+ km, 90%: [0-9]+ km" \
     out "predict: text of an unknown answer (50 % radius above --max-radius 1)"
-run_geoloc evaluate --model "$tmp/cal.safetensors" --meta "$tmp/cal.csv" --images "$dev/images" --json
+run_geoloc evaluate --model "$tmp/cal.safetensors" --meta "$tmp/cal.csv" --images "$dev/images" --json \
+    --out "$tmp/results.csv"
+cp "$tmp/out" "$tmp/evaluate.json"
+places=$here/../models/places.bin
+if [ -f "$places" ]; then # country accuracy = the share of `geoloc place` rows that agree, truth in a country
+    tr -d '\r' <"$tmp/results.csv" | awk -F, 'NR > 1 && $0 == "" { exit } NR > 1 { print $2 "," $4 > "'"$tmp/truth.txt"'"; print $3 "," $5 }' \
+        >"$tmp/answers.txt"
+    "$geoloc" place --data "$places" <"$tmp/truth.txt" >"$tmp/truth_places.csv"
+    "$geoloc" place --data "$places" <"$tmp/answers.txt" >"$tmp/answer_places.csv"
+    check "evaluate: country accuracy as geoloc place counts it" "python3 - '$tmp' <<'EOF2'
+import csv, json, sys
+t = list(csv.DictReader(open(sys.argv[1] + '/truth_places.csv')))
+a = list(csv.DictReader(open(sys.argv[1] + '/answer_places.csv')))
+assert len(t) == len(a) > 0
+pairs = [(x, y) for x, y in zip(t, a) if x['country']]
+same = sum(x['country_code'] == y['country_code'] and x['country'] == y['country'] for x, y in pairs)
+c = json.load(open(sys.argv[1] + '/evaluate.json'))['country']
+assert c['n'] == len(pairs) and abs(c['accuracy'] - same / len(pairs)) < 1e-12, (c, same, len(pairs))
+EOF2"
+fi
 check "evaluate: confidence figures in JSON ($err)" "python3 - '$tmp/out' <<'EOF2'
 import json, sys
 d = json.load(open(sys.argv[1]))
@@ -81,6 +101,9 @@ EOF2"
 run_geoloc evaluate --model "$tmp/cal.safetensors" --meta "$tmp/cal.csv" --images "$dev/images"
 expect_match 0 "radius 90 %:  truth inside for [0-9.]+ %, median [0-9.]+ km" out "evaluate: text"
 expect_match 0 "GeoScore:     mean [0-9.]+, median [0-9.]+" out "evaluate: GeoScore"
+if [ -f "$places" ]; then
+    expect_match 0 "country:      [0-9.]+ % answered in the true country \([0-9]+ photos" out "evaluate: country"
+fi
 
 # calibration at the end of heads training: 60 dev photos, half of their authors held out
 awk 'NR == 1 || (NR - 2) % 33 == 0' "$dev/im2gps3k_dev.csv" | head -61 >"$tmp/train.csv"

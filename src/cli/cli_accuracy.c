@@ -72,3 +72,30 @@ void cli_print_confidence_json(const geoloc_confidence_summary *s) {
     cli_print_accuracy_json(&s->answered);
     putchar('}');
 }
+
+void cli_country_add(cli_country *c, const geoloc_place_db *db, double lat, double lon, double t_lat, double t_lon) {
+    if (!db) return;
+    c->known = 1;
+    int same = geoloc_place_same_country(db, lat, lon, t_lat, t_lon);
+    c->counted += same >= 0;
+    c->same += same == 1;
+}
+
+void cli_print_country(const cli_country *c) {
+    if (!c->known)
+        printf("country:      no place file (tools/fetch-places.sh makes it)\n");
+    else
+        printf("country:      %.2f %% answered in the true country (%zu photos whose truth lies in one)\n",
+               c->counted ? 100.0 * (double)c->same / (double)c->counted : 0.0, c->counted);
+}
+
+void cli_print_country_json(const cli_country *c) {
+    printf(", \"country\": ");
+    if (!c->known) {
+        printf("null");
+        return;
+    }
+    printf("{\"accuracy\": ");
+    json_number(c->counted ? (double)c->same / (double)c->counted : NAN);
+    printf(", \"n\": %zu}", c->counted);
+}

@@ -160,9 +160,7 @@ static void summarize(const eval_ctx *e, int label, double *buf, geoloc_distance
     if (n) geoloc_distance_summarize(buf, n, s, &err);
 }
 
-/* The confidence figures of the photos whose S3 label is `label` (-1: all); n 0 when none.
- * Country accuracy (predicted country = true country) belongs here once the
- * place module (src/place/, issue 12) can name a coordinate's country. */
+/* The confidence figures of the photos whose S3 label is `label` (-1: all); n 0 when none. */
 static void summarize_confidence(const eval_ctx *e, int label, geoloc_confidence_summary *s) {
     size_t n = 0, total = e->m->n;
     double *km = malloc(3 * total * sizeof *km);
@@ -183,22 +181,34 @@ done:
     free(unknown);
 }
 
+/* The country accuracy of the photos whose S3 label is `label` (-1: all). */
+static cli_country summarize_country(const eval_ctx *e, const geoloc_place_db *db, int label) {
+    cli_country c = {0};
+    for (size_t k = 0; k < e->m->n; k++)
+        if (e->ok[k] && (label < 0 || e->m->row[k].label[0] == label))
+            cli_country_add(&c, db, e->pred_lat[k], e->pred_lon[k], e->m->row[k].lat, e->m->row[k].lng);
+    return c;
+}
+
 static void print_results(const eval_args *a, const cli_runner *c, const eval_ctx *e, double seconds,
                           double *buf) {
     geoloc_distance_summary all, scene[3];
     geoloc_confidence_summary conf_all, conf[3];
+    cli_country country_all = summarize_country(e, c->places, -1), country[3];
     summarize(e, -1, buf, &all);
     summarize_confidence(e, -1, &conf_all);
     int scenes = (e->m->columns & GEOLOC_COL_S3) != 0;
     for (int l = 0; scenes && l < 3; l++) {
         summarize(e, l, buf, &scene[l]);
         summarize_confidence(e, l, &conf[l]);
+        country[l] = summarize_country(e, c->places, l);
     }
     double speed = seconds > 0 ? (double)(e->m->n - e->failed) / seconds : 0.0;
     if (a->json) {
         putchar('{');
         cli_print_accuracy_json(&all);
         cli_print_confidence_json(&conf_all);
+        cli_print_country_json(&country_all);
         printf(", \"skipped\": %zu, \"images_per_second\": %.3f, \"model\": ", e->failed, speed);
         cli_json_string(stdout, c->path);
         printf(", \"scenes\": ");
@@ -207,6 +217,7 @@ static void print_results(const eval_args *a, const cli_runner *c, const eval_ct
             printf("%s\"%s\": {", l ? ", " : "{", geoloc_s3_label_name(l));
             cli_print_accuracy_json(&scene[l]);
             cli_print_confidence_json(&conf[l]);
+            cli_print_country_json(&country[l]);
             putchar('}');
         }
         printf("%s}\n", scenes ? "}" : "");
@@ -216,6 +227,7 @@ static void print_results(const eval_args *a, const cli_runner *c, const eval_ct
     printf("photos:      %zu (%zu listed, %zu skipped: unreadable)\n", all.n, e->m->n, e->failed);
     cli_print_accuracy(&all);
     cli_print_confidence(&conf_all);
+    cli_print_country(&country_all);
     if (scenes) {
         printf("by scene (S3_Label):  photos");
         for (int t = 0; t < GEOLOC_N_THRESHOLDS; t++) printf(" %7s", geoloc_thresholds[t].key);
@@ -226,12 +238,13 @@ static void print_results(const eval_args *a, const cli_runner *c, const eval_ct
             printf("  %9.2f\n", scene[l].median_km);
         }
         printf("by scene: confidence  photos  cover50  cover90  median r50  median r90  GeoScore  answered  "
-               "2500km answered\n");
+               "2500km answered  country\n");
         for (int l = 0; l < 3; l++)
-            printf("  %-18s %7zu %7.2f%% %7.2f%% %8.0f km %8.0f km %9.1f %8.2f%% %8.2f%%\n", geoloc_s3_label_name(l),
-                   conf[l].n, 100.0 * conf[l].coverage[0], 100.0 * conf[l].coverage[1], conf[l].median_radius_km[0],
-                   conf[l].median_radius_km[1], conf[l].geoscore_mean, 100.0 * conf[l].answered_share,
-                   100.0 * conf[l].answered.accuracy[GEOLOC_N_THRESHOLDS - 1]);
+            printf("  %-18s %7zu %7.2f%% %7.2f%% %8.0f km %8.0f km %9.1f %8.2f%% %8.2f%%        %6.2f%%\n",
+                   geoloc_s3_label_name(l), conf[l].n, 100.0 * conf[l].coverage[0], 100.0 * conf[l].coverage[1],
+                   conf[l].median_radius_km[0], conf[l].median_radius_km[1], conf[l].geoscore_mean,
+                   100.0 * conf[l].answered_share, 100.0 * conf[l].answered.accuracy[GEOLOC_N_THRESHOLDS - 1],
+                   country[l].counted ? 100.0 * (double)country[l].same / (double)country[l].counted : 0.0);
     }
     printf("speed:       %.2f images/s (%zu photos in %.1f s; model loaded in %.2f s)\n", speed,
            e->m->n - e->failed, seconds, c->load_seconds);
