@@ -67,7 +67,7 @@ for a in p:
     assert 0 <= r['50'] <= r['90'], r
 EOF2"
 run_geoloc predict --model "$tmp/cal.safetensors" --max-radius 1 "$example"
-expect_match 0 "^.*example.jpg: unknown \(best guess: [-0-9.]+, [-0-9.]+ .*\)  radius 50%: [0-9]+ km, 90%: [0-9]+ km" \
+expect_match 0 "^.*example.jpg: unknown \(best guess: ([^0-9]+  )?[-0-9.]+, [-0-9.]+ .*\)  radius 50%: [0-9]+ km, 90%: [0-9]+ km" \
     out "predict: text of an unknown answer (50 % radius above --max-radius 1)"
 run_geoloc evaluate --model "$tmp/cal.safetensors" --meta "$tmp/cal.csv" --images "$dev/images" --json \
     --out "$tmp/results.csv"
@@ -86,7 +86,7 @@ assert len(t) == len(a) > 0
 pairs = [(x, y) for x, y in zip(t, a) if x['country']]
 same = sum(x['country_code'] == y['country_code'] and x['country'] == y['country'] for x, y in pairs)
 c = json.load(open(sys.argv[1] + '/evaluate.json'))['country']
-assert c['n'] == len(pairs) and abs(c['accuracy'] - same / len(pairs)) < 1e-12, (c, same, len(pairs))
+assert c['n'] == len(pairs) and abs(c['accuracy'] - same / len(pairs)) < 1e-9, (c, same, len(pairs))
 EOF2"
 fi
 check "evaluate: confidence figures in JSON ($err)" "python3 - '$tmp/out' <<'EOF2'
