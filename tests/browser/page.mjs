@@ -44,6 +44,9 @@ async function locateOn(browser, viewport, name) {
   const cells = await page.$$eval('.leaflet-overlay-pane path.cell', (paths) => paths.length);
   check(cells >= 1, `${name}: ${cells} shaded cells in the overlay pane`);
 
+  const info = await page.textContent('.answer');
+  check(/within \d+ km \(50 %\), \d+ km \(90 %\)/.test(info) && /France/.test(info),
+    `${name}: the answer's radii and place shown`);
   const rows = await page.$$eval('.answer .top tbody tr', (trs) => trs.map((tr) => tr.textContent));
   const meta = await page.textContent('.answer .meta');
   const best = meta.match(/^cell (\S+)/);

@@ -151,11 +151,11 @@ function showAnswer(file, answer) {
     if (answer.unknown) info.append(el('div', { className: 'unknown' }, 'unknown: the best guess follows'));
     info.append(el('div', { className: 'where' }, `${fmt(answer.lat, 4)}, ${fmt(answer.lon, 4)}`));
     if (place) info.append(el('div', { className: 'place' }, place));
+    info.append(el('div', { className: 'meta' }, `cell ${answer.cell} (level ${answer.level}), p=${fmt(answer.prob, 4)}`));
     if (answer.radius_km) {
       const r = answer.radius_km;
       info.append(el('div', { className: 'meta' }, `within ${fmt(r['50'], 0)} km (50 %), ${fmt(r['90'], 0)} km (90 %)`));
     }
-    info.append(el('div', { className: 'meta' }, `cell ${answer.cell} (level ${answer.level}), p=${fmt(answer.prob, 4)}`));
     if (answer.scene) info.append(el('div', { className: 'meta' }, `scene: ${answer.scene} ${fmt(answer.scene_prob, 2)}`));
     for (const w of answer.warnings || []) info.append(el('div', { className: 'meta error' }, w));
     item.append(topTable(answer));
