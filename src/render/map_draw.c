@@ -15,7 +15,8 @@
 #include "render/render_internal.h"
 
 #define DEG (M_PI / 180.0)
-#define DECADES 4           /* the colour scale spans max prob / 10^DECADES .. max prob */
+#define DECADES 4           /* the colour scale spans at most max prob / 10^DECADES .. max prob */
+#define TICKS 4             /* legend intervals */
 #define EDGE_STEPS 8        /* straight pieces per drawn cell edge */
 #define THUMB_SIZE 180      /* the thumbnail's longer side, pixels */
 #define SMALL_CELL_PX 12    /* cells smaller than this also get a dot this wide */
@@ -115,13 +116,25 @@ static size_t cell_ring(geoloc_cell cell, double *lon_lat) {
     return n;
 }
 
-/* Where the colour scale starts: DECADES below the power of ten at or above
- * the most probable cell. */
-static double scale_floor(const geoloc_map_answer *a) {
-    double top = 0;
+/* The colour scale, logarithmic from lo to lo 10^span: from the least to the
+ * most probable cell, at most DECADES wide (a flat distribution, as a
+ * calibrated model's often is, still shows its order). */
+typedef struct color_scale {
+    double lo, span;
+} color_scale;
+
+static color_scale scale_of(const geoloc_map_answer *a) {
+    double top = 0, low = INFINITY;
     for (size_t k = 0; k < a->part->n; k++) top = fmax(top, a->probs[k]);
-    return top > 0 ? pow(10, ceil(log10(top)) - DECADES) : 1e-12;
+    for (size_t k = 0; k < a->part->n; k++)
+        if (a->probs[k] > 0) low = fmin(low, a->probs[k]);
+    if (!(top > 0)) return (color_scale){1e-12, DECADES};
+    double lo = fmax(low, top * pow(10, -DECADES));
+    return (color_scale){lo, fmax(log10(top / lo), 0.01)};
 }
+
+/* Where p falls on the scale, 0 (lo or less) to 1 (the top). */
+static double scale_at(color_scale s, double p) { return fmin(log10(fmax(p, s.lo) / s.lo) / s.span, 1); }
 
 /* 1 when a ring of n positions spans under SMALL_CELL_PX pixels both ways. */
 static int too_small(const geoloc_map_view *v, const double *lon_lat, size_t n) {
@@ -136,13 +149,13 @@ static int too_small(const geoloc_map_view *v, const double *lon_lat, size_t n) 
 
 /* Every cell in its colour, the most probable on top; cells too small to
  * see at the view's scale also as a dot, outlined. */
-static void draw_cells(cairo_t *cr, const geoloc_map_view *v, const geoloc_map_answer *a, double floor_p) {
+static void draw_cells(cairo_t *cr, const geoloc_map_view *v, const geoloc_map_answer *a, color_scale scale) {
     size_t n;
     size_t *order = render_cells_by_prob(a, 0, &n);
     double ring[2 * (4 * EDGE_STEPS + 2)];
     for (size_t i = n; order && i-- > 0;) {
         size_t k = order[i];
-        double t = log10(fmax(a->probs[k], floor_p) / floor_p) / DECADES;
+        double t = scale_at(scale, a->probs[k]);
         rgb c = ramp(t);
         cairo_set_source_rgba(cr, c.r, c.g, c.b, 0.2 + 0.65 * t);
         size_t m = cell_ring(a->part->cell[k], ring);
@@ -232,8 +245,8 @@ static void draw_caption(cairo_t *cr, const geoloc_map_view *v, const geoloc_map
     }
 }
 
-/* The colour scale: a bar from floor_p to 10^DECADES floor_p, a tick per decade. */
-static void draw_legend(cairo_t *cr, const geoloc_map_view *v, double floor_p) {
+/* The colour scale: a bar from its lowest to its highest probability, TICKS + 1 ticks. */
+static void draw_legend(cairo_t *cr, const geoloc_map_view *v, color_scale scale) {
     const double bar_w = 240, bar_h = 14, x0 = 20, y0 = v->height - 42.0;
     panel(cr, 8, y0 - 30, bar_w + 34, 70);
     for (int i = 0; i < (int)bar_w; i++) {
@@ -248,10 +261,10 @@ static void draw_legend(cairo_t *cr, const geoloc_map_view *v, double floor_p) {
     cairo_move_to(cr, x0, y0 - 8);
     cairo_show_text(cr, "cell probability (log scale)");
     cairo_set_line_width(cr, 1);
-    for (int d = 0; d <= DECADES; d++) {
-        double x = x0 + (bar_w - 1) * d / DECADES, p = floor_p * pow(10, d);
+    for (int d = 0; d <= TICKS; d++) {
+        double x = x0 + (bar_w - 1) * d / TICKS, p = scale.lo * pow(10, scale.span * d / TICKS);
         char label[32];
-        snprintf(label, sizeof label, p >= 0.001 ? "%g" : "%.0e", p);
+        snprintf(label, sizeof label, p >= 0.001 ? "%.2g" : "%.1e", p);
         cairo_move_to(cr, x, y0 + bar_h);
         cairo_line_to(cr, x, y0 + bar_h + 4);
         cairo_stroke(cr);
@@ -294,18 +307,18 @@ geoloc_status geoloc_map_write_png(const geoloc_map_answer *a, const geoloc_map_
         return error_set(err, GEOLOC_E_NOMEM, "%s:%d: %s: cannot draw a %dx%d map", __FILE__, __LINE__, path,
                          v->width, v->height);
     }
-    double floor_p = scale_floor(a);
+    color_scale scale = scale_of(a);
     cairo_set_source_rgb(cr, 0.80, 0.88, 0.94); /* the sea */
     cairo_paint(cr);
     if (opt->borders) {
         cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
         draw_borders(cr, v, opt->borders);
     }
-    draw_cells(cr, v, a, floor_p);
+    draw_cells(cr, v, a, scale);
     draw_radii(cr, v, a);
     draw_marker(cr, v, a);
     draw_caption(cr, v, a);
-    draw_legend(cr, v, floor_p);
+    draw_legend(cr, v, scale);
     draw_thumbnail(cr, v, opt->thumbnail);
     geoloc_status s = cairo_status(cr) == CAIRO_STATUS_SUCCESS
                           ? render_surface_write_png(surface, path, err)
