@@ -124,6 +124,27 @@ run_geoloc train "${common[@]}" --calibration-folds 0 --out "$tmp/t0.safetensors
 n_val=$(sed -n 's/.*training photos of [0-9]* groups, \([0-9]*\) validation photos.*/\1/p' "$tmp/err")
 check "train --calibration-folds 0: on the ${n_val:-?} validation photos ($rc)" \
     '[ $rc -eq 0 ] && [ -n "$n_val" ] && grep -q "calibrated on $n_val validation photos" "$tmp/err" && ! grep -q "fold 1" "$tmp/err"'
+# --val-fold K/N: the validation photos are fold K of N author-grouped folds; the
+# folds together hold every photo once (authors never split: test_calibration)
+unsplit=()
+for ((i = 0; i < ${#common[@]}; i++)); do # common without its --val-fraction 0.5
+    if [ "${common[i]}" = --val-fraction ]; then i=$((i + 1)); else unsplit+=("${common[i]}"); fi
+done
+val_total=0
+for k in 0 1 2; do
+    run_geoloc train "${unsplit[@]}" --val-fold "$k/3" --calibration-folds 0 --out "$tmp/f$k.safetensors" \
+        "$tmp/train.csv"
+    line=$(grep "validation: fold $k of 3 author-grouped folds" "$tmp/err")
+    tr_n=$(sed -n 's/.*: \([0-9]*\) training photos, \([0-9]*\) validation photos.*/\1/p' <<<"$line")
+    va_n=$(sed -n 's/.*: \([0-9]*\) training photos, \([0-9]*\) validation photos.*/\2/p' <<<"$line")
+    check "train --val-fold $k/3 ($rc): $tr_n + $va_n photos" '[ $rc -eq 0 ] && [ $((tr_n + va_n)) -eq 60 ] && [ "$va_n" -gt 0 ]'
+    val_total=$((val_total + ${va_n:-0}))
+done
+check "train --val-fold: the 3 folds hold the 60 photos once ($val_total)" '[ "$val_total" -eq 60 ]'
+run_geoloc train "${unsplit[@]}" --val-fold 3/3 --out "$tmp/f9.safetensors" "$tmp/train.csv"
+expect_match 2 "--val-fold must be K/N" err "train --val-fold 3/3: a usage error"
+run_geoloc train "${common[@]}" --val-fold 0/3 --out "$tmp/f9.safetensors" "$tmp/train.csv"
+expect_match 2 "--val-fold excludes --val and --val-fraction" err "train --val-fold with --val-fraction: a usage error"
 
 # the issue's check at the default setting, with the default model
 run_geoloc predict --format json "$tmp/grey.png" "$tmp/black.png" "$tmp/noise.png" "$example"

@@ -15,6 +15,9 @@
 #
 #   tools/calibration-experiment.sh [BUILD_DIR]     (default: build)
 #
+# VAL_FOLD=K/N instead tests on fold K of N author-grouped folds of all the
+# dev photos (`geoloc train --val-fold`: the largest photographers spread
+# over the folds first), so that K = 0..N-1 tests every photographer once.
 # SPLIT_SEED (default 7) chooses the fit/test author split (and the folds);
 # FOLDS the number of folds. FOLDS=0 measures the former method instead, split
 # conformal on held-out authors: the fit photos (`geoloc dataset split`, the
@@ -61,6 +64,8 @@ if [ "$folds" = 0 ]; then
     tee -a "$work/evaluateB.txt"
   exit 0
 fi
-"$build/geoloc" train --images "$data/images" --val-fraction 0.25 --seed "$seed" --tau-min 5 --tau-max 200,100,50 \
+held_out=(--val-fraction 0.25)
+[ -n "${VAL_FOLD:-}" ] && held_out=(--val-fold "$VAL_FOLD")
+"$build/geoloc" train --images "$data/images" "${held_out[@]}" --seed "$seed" --tau-min 5 --tau-max 200,100,50 \
   --calibration-folds "$folds" --features "$features" --out "$work/model.safetensors" "$data/im2gps3k_dev.csv" 2>&1 |
-  grep -E 'split by author|calibrat' | tee "$work/calibration.txt"
+  grep -E 'split by author|validation: fold|calibrat' | tee "$work/calibration.txt"

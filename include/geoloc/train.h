@@ -77,6 +77,8 @@ typedef struct geoloc_train_options {
     const geoloc_manifest *train;  /* training photos */
     const geoloc_manifest *val;    /* validation photos; NULL: split train by AUTHOR */
     double val_fraction;           /* share of train held out when val is NULL, in (0, 1) */
+    int val_folds, val_fold;       /* or, when val_folds >= 2: fold val_fold of val_folds folds of
+                                      train grouped by AUTHOR (geoloc_calibration_folds, by seed) */
     const char *images_dir;        /* photos at images_dir/IMG_ID, or */
     const char *shards_dir;        /* in packed shards (geoloc dataset pack), found by IMG_ID */
     int loader_threads;            /* decoding threads; 0 = one per core */

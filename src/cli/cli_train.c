@@ -19,6 +19,7 @@
 typedef struct {
     int mode, scene, loss;
     const char *out, *images, *shards, *val, *backbone, *features, *checkpoint, *log, *lr_schedule;
+    const char *val_fold;
     double val_fraction, lr, momentum, weight_decay, backbone_lr_scale;
     uint64_t seed;
     long image_size, views, calibration_folds, epochs, batch, micro_batch, checkpoint_every, log_every, threads;
@@ -46,7 +47,11 @@ static const cli_option TRAIN_OPTIONS[] = {
                "in packed shards (geoloc dataset pack), by IMG_ID"),
     CLI_OPTION("val", 0, CLI_STRING, train_args, val, "FILE", "validation manifest, or"),
     CLI_OPTION("val-fraction", 0, CLI_DOUBLE, train_args, val_fraction, "F",
-               "hold out a share F of TRAIN.csv, grouped by AUTHOR", .min = 0, .max = 1),
+               "hold out a share F of TRAIN.csv, grouped by AUTHOR, or", .min = 0, .max = 1),
+    CLI_OPTION("val-fold", 0, CLI_STRING, train_args, val_fold, "K/N",
+               "hold out fold K (0..N-1) of N folds of TRAIN.csv grouped\n"
+               "by AUTHOR, the largest groups spread first (cross-validation\n"
+               "over every photographer)"),
     CLI_OPTION("seed", 0, CLI_UINT64, train_args, seed, "N",
                "split, order, augmentation, initialisation"),
     CLI_OPTION("skip-invalid", 0, CLI_FLAG, train_args, skip_invalid, NULL,
@@ -283,6 +288,7 @@ static void apply(const train_args *a, geoloc_train_options *o) {
     o->images_dir = a->images;
     o->shards_dir = a->shards;
     o->val_fraction = a->val_fraction;
+    if (a->val_fold) sscanf(a->val_fold, "%d/%d", &o->val_fold, &o->val_folds);
     o->seed = a->seed;
     o->tau_min = a->tau_min.n ? a->tau_min.u64[0] : 0;
     o->tau_max = a->tau_max.u64;
@@ -326,6 +332,12 @@ static int check_args(const train_args *a, geoloc_train_mode mode) {
         return cli_usage_error(spec, "give the partitions: --partitions A.csv,B.csv,... or --tau-min N "
                                      "--tau-max A,B,...");
     if (a->val && a->val_fraction > 0) return cli_usage_error(spec, "--val and --val-fraction exclude each other");
+    int k, n, end = 0;
+    if (a->val_fold && (sscanf(a->val_fold, "%d/%d%n", &k, &n, &end) != 2 || a->val_fold[end] || n < 2 || k < 0 ||
+                        k >= n))
+        return cli_usage_error(spec, "--val-fold must be K/N with 0 <= K < N and N >= 2");
+    if (a->val_fold && (a->val || a->val_fraction > 0))
+        return cli_usage_error(spec, "--val-fold excludes --val and --val-fraction");
     if (a->heads_only && a->with_backbone)
         return cli_usage_error(spec, "--heads-only and --with-backbone exclude each other");
     return 0;

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include "core/error.h"
+#include "geoloc/calibration.h"
 #include "train/internal.h"
 
 /* ---- identities ---- */
@@ -66,6 +67,22 @@ geoloc_source train_subset_source(train_subset *s) {
 
 /* ---- the photo table and the split ---- */
 
+/* is_val[k]: photo k of train is in fold val_fold of val_folds author-grouped folds. */
+static geoloc_status val_fold_split(const geoloc_train_options *o, uint8_t *is_val, geoloc_error *err) {
+    size_t nt = o->train->n;
+    if (o->val_fold < 0 || o->val_fold >= o->val_folds)
+        return error_set(err, GEOLOC_E_ARG, "validation fold %d is not in [0, %d)", o->val_fold, o->val_folds);
+    const char **author = calloc(nt ? nt : 1, sizeof *author);
+    int *fold = malloc(nt * sizeof *fold);
+    geoloc_status s = !author || !fold ? error_set(err, GEOLOC_E_NOMEM, "out of memory") : GEOLOC_OK;
+    for (size_t k = 0; s == GEOLOC_OK && k < nt; k++) author[k] = o->train->row[k].author;
+    if (s == GEOLOC_OK) s = geoloc_calibration_folds(author, nt, o->val_folds, o->seed, fold, err);
+    for (size_t k = 0; s == GEOLOC_OK && k < nt; k++) is_val[k] = fold[k] == o->val_fold;
+    free(author);
+    free(fold);
+    return s;
+}
+
 static geoloc_status build_table(train_data *d, const train_run *r, geoloc_error *err) {
     const geoloc_train_options *o = r->o;
     size_t nt = o->train->n, nv = o->val ? o->val->n : 0;
@@ -83,14 +100,15 @@ static geoloc_status build_table(train_data *d, const train_run *r, geoloc_error
         for (size_t k = 0; k < nv; k++) d->val[k] = nt + k;
         d->n_train = nt;
         d->n_val = nv;
-    } else if (o->val_fraction > 0) {
-        if (!(o->val_fraction < 1))
+    } else if (o->val_folds >= 2 || o->val_fraction > 0) {
+        if (o->val_folds < 2 && !(o->val_fraction < 1))
             return error_set(err, GEOLOC_E_ARG, "validation fraction %g is not in (0, 1)", o->val_fraction);
         uint8_t *is_val = malloc(nt);
         if (!is_val) return error_set(err, GEOLOC_E_NOMEM, "out of memory");
+        geoloc_status s = o->val_folds >= 2 ? val_fold_split(o, is_val, err) : GEOLOC_OK;
         geoloc_split_options so = {.val_fraction = o->val_fraction, .seed = o->seed};
         geoloc_split_stats stats;
-        geoloc_status s = geoloc_dataset_split(o->train, &so, is_val, &stats, err);
+        if (s == GEOLOC_OK && o->val_folds < 2) s = geoloc_dataset_split(o->train, &so, is_val, &stats, err);
         if (s == GEOLOC_OK) {
             for (size_t k = 0; k < nt; k++) {
                 if (is_val[k]) d->val[d->n_val++] = k;
@@ -98,9 +116,14 @@ static geoloc_status build_table(train_data *d, const train_run *r, geoloc_error
             }
             if (!(o->train->columns & GEOLOC_COL_AUTHOR))
                 train_warn(r, "the training manifest has no AUTHOR column: photos split one by one");
-            train_info(r, "split by author (seed %" PRIu64 "): %zu training photos of %zu groups, "
-                       "%zu validation photos of %zu groups", o->seed, stats.n_train,
-                       stats.groups_train, stats.n_val, stats.groups_val);
+            if (o->val_folds >= 2)
+                train_info(r, "validation: fold %d of %d author-grouped folds (seed %" PRIu64 "): %zu training "
+                           "photos, %zu validation photos", o->val_fold, o->val_folds, o->seed, d->n_train,
+                           d->n_val);
+            else
+                train_info(r, "split by author (seed %" PRIu64 "): %zu training photos of %zu groups, "
+                           "%zu validation photos of %zu groups", o->seed, stats.n_train,
+                           stats.groups_train, stats.n_val, stats.groups_val);
         }
         free(is_val);
         if (s != GEOLOC_OK) return s;
