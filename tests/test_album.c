@@ -211,6 +211,45 @@ static void check_bad_input(geoloc_album_probs *full) {
     geoloc_album_probs_free(a);
 }
 
+/* All albums at once: each as geoloc_album_answer gives it. */
+static void check_answer_all(geoloc_album_probs *a) {
+    size_t album_of[PHOTOS] = {1, 0, 1, 3}, size[4], first[2] = {0, 2};
+    geoloc_prediction out[4], one;
+    float d0[3], d1[3], d2[3], d3[3], want[3];
+    float *dists[4] = {d0, d1, d2, d3};
+    geoloc_predict_options opt = geoloc_predict_options_default();
+    geoloc_error err = {0};
+    CHECK(geoloc_album_answer_all(a, album_of, 4, GEOLOC_ALBUM_LOGSUM, &opt, out, size, dists, &err) == GEOLOC_OK,
+          "%s", err.message);
+    CHECK(size[0] == 1 && size[1] == 2 && size[2] == 0 && size[3] == 1, "sizes %zu %zu %zu %zu", size[0], size[1],
+          size[2], size[3]);
+    CHECK(geoloc_album_answer(a, first, 2, GEOLOC_ALBUM_LOGSUM, &opt, &one, want, &err) == GEOLOC_OK, "%s",
+          err.message);
+    CHECK(out[1].top[0].cls == one.top[0].cls && !memcmp(d1, want, sizeof want), "album 1 = photos 0 and 2");
+    CHECK(out[2].n_top == 0, "an album without photos has no answer");
+}
+
+/* Keys of a manifest's rows: AUTHOR or an extra column, empty values alone. */
+static void check_manifest_keys(void) {
+    const char *extra_names[1] = {"TRIP"};
+    geoloc_manifest *m = NULL;
+    geoloc_error err = {0};
+    CHECK(geoloc_manifest_new(GEOLOC_COL_AUTHOR, extra_names, 1, &m, &err) == GEOLOC_OK, "%s", err.message);
+    const char *authors[3] = {"ann", "", "bob"}, *trips[3] = {"rome", "rome", NULL};
+    for (int k = 0; m && k < 3; k++) {
+        geoloc_manifest_row row = {.id = "x.jpg", .lat = 1, .lng = 2, .author = authors[k], .label = {-1, -1, -1}};
+        CHECK(geoloc_manifest_append(m, &row, &trips[k], &err) == GEOLOC_OK, "%s", err.message);
+    }
+    const char *keys[3];
+    CHECK(geoloc_album_manifest_keys(m, "author", keys, &err) == GEOLOC_OK, "%s", err.message);
+    CHECK(keys[0] && !strcmp(keys[0], "ann") && !keys[1] && keys[2] && !strcmp(keys[2], "bob"), "AUTHOR keys");
+    CHECK(geoloc_album_manifest_keys(m, "TRIP", keys, &err) == GEOLOC_OK, "%s", err.message);
+    CHECK(keys[0] && keys[1] && !strcmp(keys[0], keys[1]) && !keys[2], "TRIP keys");
+    CHECK(geoloc_album_manifest_keys(m, "DAY", keys, &err) == GEOLOC_E_ARG && strstr(err.message, "DAY"),
+          "an unknown column is refused by name");
+    geoloc_manifest_free(m);
+}
+
 static void check_group(void) {
     const char *keys[7] = {"b", "a", NULL, "b", NULL, "a", "c"};
     size_t album[7], n = 99, want[7] = {0, 1, 2, 0, 3, 1, 4};
@@ -232,6 +271,8 @@ int main(void) {
     check_floor(a);
     check_bad_input(a);
     check_group();
+    check_answer_all(a);
+    check_manifest_keys();
 
     /* calibrated: tempered scores and radii, the same for a photo and its one-photo album */
     geoloc_calibration *cal = calloc(1, sizeof *cal);

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 
+#include "geoloc/dataset.h"
 #include "geoloc/json.h"
 #include "geoloc/model.h"
 #include "geoloc/predict.h"
@@ -64,6 +65,16 @@ geoloc_status geoloc_album_answer(const geoloc_album_probs *a, const size_t *pho
                                   geoloc_album_method method, const geoloc_predict_options *opt,
                                   geoloc_prediction *out, float *distribution, geoloc_error *err);
 
+/* Answers n_albums albums at once: stored photo i belongs to album
+ * album_of[i] (i below the photos stored; photos never set are left out);
+ * out[j] (and distributions[j] when distributions is not NULL) receives album
+ * j's answer as geoloc_album_answer gives it, size[j] its photos (0: no
+ * answer, out[j] zeroed). */
+geoloc_status geoloc_album_answer_all(const geoloc_album_probs *a, const size_t *album_of, size_t n_albums,
+                                      geoloc_album_method method, const geoloc_predict_options *opt,
+                                      geoloc_prediction *out, size_t *size, float *const *distributions,
+                                      geoloc_error *err);
+
 /* Releases stored probabilities (NULL allowed). */
 void geoloc_album_probs_free(geoloc_album_probs *a);
 
@@ -72,6 +83,13 @@ void geoloc_album_probs_free(geoloc_album_probs *a);
  * keys (byte for byte) share an album; a NULL key is an album of its own. */
 geoloc_status geoloc_album_group(const char *const *keys, size_t n, size_t *album_of, size_t *n_albums,
                                  geoloc_error *err);
+
+/* The album keys of a manifest's rows: keys[k] receives row k's value of the
+ * column named `column` (case-insensitive: AUTHOR or an extra column; owned
+ * by the manifest), NULL when empty (the photo is an album of its own).
+ * E_ARG naming the column when the manifest has none of that name. */
+geoloc_status geoloc_album_manifest_keys(const geoloc_manifest *m, const char *column, const char **keys,
+                                         geoloc_error *err);
 
 /* Which album an answer belongs to, and the photo's own answer beside it. */
 typedef struct geoloc_album_info {

@@ -144,3 +144,31 @@ geoloc_status geoloc_album_answer(const geoloc_album_probs *a, const size_t *pho
     free(acc);
     return s;
 }
+
+geoloc_status geoloc_album_answer_all(const geoloc_album_probs *a, const size_t *album_of, size_t n_albums,
+                                      geoloc_album_method method, const geoloc_predict_options *opt,
+                                      geoloc_prediction *out, size_t *size, float *const *distributions,
+                                      geoloc_error *err) {
+    size_t n = a->n_photos, *members = malloc((n ? n : 1) * sizeof *members), *start = calloc(n_albums + 1, sizeof *start);
+    if (!members || !start) {
+        free(members);
+        free(start);
+        return error_set(err, GEOLOC_E_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) /* photos listed album by album: counts, offsets, then the lists */
+        if (a->set[i] && album_of[i] < n_albums) start[album_of[i] + 1]++;
+    for (size_t j = 0; j < n_albums; j++) start[j + 1] += start[j];
+    for (size_t j = 0; j < n_albums; j++) size[j] = 0;
+    for (size_t i = 0; i < n; i++)
+        if (a->set[i] && album_of[i] < n_albums) members[start[album_of[i]] + size[album_of[i]]++] = i;
+    geoloc_status s = GEOLOC_OK;
+    for (size_t j = 0; s == GEOLOC_OK && j < n_albums; j++) {
+        memset(&out[j], 0, sizeof out[j]);
+        if (size[j])
+            s = geoloc_album_answer(a, members + start[j], size[j], method, opt, &out[j],
+                                    distributions ? distributions[j] : NULL, err);
+    }
+    free(members);
+    free(start);
+    return s;
+}

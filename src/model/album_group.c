@@ -1,6 +1,8 @@
 /* Albums from keys: photos with equal keys share an album, numbered in the
- * order of their first photo (a sort of the keys, then one pass). */
+ * order of their first photo (a sort of the keys, then one pass); the keys
+ * of a manifest's rows from one of its columns. */
 #include <stdlib.h>
+#include <strings.h>
 #include <string.h>
 
 #include "core/error.h"
@@ -46,5 +48,18 @@ geoloc_status geoloc_album_group(const char *const *keys, size_t n, size_t *albu
         album_of[i] = first[i] == i ? (*n_albums)++ : album_of[first[i]];
     free(sorted);
     free(first);
+    return GEOLOC_OK;
+}
+
+geoloc_status geoloc_album_manifest_keys(const geoloc_manifest *m, const char *column, const char **keys,
+                                         geoloc_error *err) {
+    int author = !strcasecmp(column, "AUTHOR");
+    long extra = author ? -1 : geoloc_manifest_extra_column(m, column);
+    if ((author && !(m->columns & GEOLOC_COL_AUTHOR)) || (!author && extra < 0))
+        return error_set(err, GEOLOC_E_ARG, "the manifest has no column %s", column);
+    for (size_t k = 0; k < m->n; k++) {
+        const char *v = author ? m->row[k].author : m->extra[k * m->n_extra + (size_t)extra];
+        keys[k] = v && v[0] ? v : NULL;
+    }
     return GEOLOC_OK;
 }
