@@ -14,6 +14,7 @@
 #include "cli/cli_photos.h"
 #include "cli/cli_progress.h"
 #include "cli/cli_util.h"
+#include "geoloc/album.h"
 #include "geoloc/io.h"
 
 #define CMD "geoloc evaluate"
@@ -23,7 +24,11 @@ typedef struct eval_args {
     cli_prediction_args pred;
     const char *meta, *images, *out;
     int json, skip_invalid;
+    const char *album_by; /* --album-by column:NAME */
+    int album_method;     /* --album-method: a geoloc_album_method */
 } eval_args;
+
+static const char *const ALBUM_METHODS[] = {"mean", "logsum", NULL}; /* geoloc_album_method order */
 
 static const cli_option OPTIONS[] = {
     CLI_OPTION("meta", 0, CLI_STRING, eval_args, meta, "CSV", "the manifest: IMG_ID, LAT, LON (optional S3_Label)",
@@ -42,6 +47,15 @@ static const cli_option OPTIONS[] = {
                "images_per_second, scenes)"),
     CLI_OPTION("skip-invalid", 0, CLI_FLAG, eval_args, skip_invalid, NULL,
                "skip bad manifest rows instead of stopping"),
+    CLI_OPTION("album-by", 0, CLI_STRING, eval_args, album_by, "column:NAME",
+               "also the accuracy of album-fused answers, albums being the\n"
+               "photos of one value of the manifest's column NAME (e.g.\n"
+               "column:AUTHOR; an empty value: alone); --out then holds\n"
+               "the fused answers"),
+    CLI_OPTION("album-method", 0, CLI_ENUM, eval_args, album_method, NULL,
+               "how an album's photos are fused: mean (average of their\n"
+               "distributions) or logsum (their normalised product)",
+               .choices = ALBUM_METHODS),
     CLI_END};
 
 static const cli_spec SPEC = {
@@ -77,6 +91,8 @@ static int parse(int argc, char **argv, eval_args *a) {
     int n;
     int rc = cli_parse(&SPEC, a, argc, argv, &n);
     if (rc != CLI_RUN) return rc;
+    if (a->album_by && (strncmp(a->album_by, "column:", 7) || !a->album_by[7]))
+        return cli_usage_error(&SPEC, "--album-by %s: column:NAME (a column of --meta)", a->album_by);
     cli_file inputs[2] = {{"--meta", a->meta}, {"--model", a->pred.model}}, out = {"--out", a->out};
     return cli_check_outputs(CMD, inputs, 2, &out, 1) != 0 ? CLI_EXIT_USAGE : CLI_RUN;
 }
@@ -89,7 +105,35 @@ typedef struct eval_ctx {
     unsigned char *ok, *unknown;
     size_t done, failed;
     cli_progress progress;
+    const geoloc_predictor *pred;
+    geoloc_album_probs *probs; /* --album-by: each photo's probabilities (NULL: not kept) */
+    int probs_failed;          /* they could not be stored (message printed) */
 } eval_ctx;
+
+/* Room for the outcome of m's photos; 0, or -1 when out of memory. */
+static int eval_ctx_alloc(eval_ctx *e, const geoloc_manifest *m) {
+    memset(e, 0, sizeof *e);
+    e->m = m;
+    e->pred_lat = malloc(m->n * sizeof(double));
+    e->pred_lon = malloc(m->n * sizeof(double));
+    e->km = malloc(m->n * sizeof(double));
+    e->r50 = malloc(m->n * sizeof(double));
+    e->r90 = malloc(m->n * sizeof(double));
+    e->ok = calloc(m->n, 1);
+    e->unknown = calloc(m->n, 1);
+    return e->pred_lat && e->pred_lon && e->km && e->r50 && e->r90 && e->ok && e->unknown ? 0 : -1;
+}
+
+static void eval_ctx_free(eval_ctx *e) {
+    free(e->pred_lat);
+    free(e->pred_lon);
+    free(e->km);
+    free(e->r50);
+    free(e->r90);
+    free(e->ok);
+    free(e->unknown);
+    geoloc_album_probs_free(e->probs);
+}
 
 static int on_result(void *ctx, const geoloc_photo_answer *r) {
     eval_ctx *e = ctx;
@@ -102,6 +146,14 @@ static int on_result(void *ctx, const geoloc_photo_answer *r) {
         e->r50[r->index] = r->pred->calibrated ? r->pred->radius_km[0] : NAN;
         e->r90[r->index] = r->pred->calibrated ? r->pred->radius_km[1] : NAN;
         e->unknown[r->index] = r->pred->calibrated && r->pred->unknown;
+        const float *geo[GEOLOC_MODEL_MAX_PARTITIONS], *scene;
+        geoloc_error err = {0};
+        int crops = e->probs ? geoloc_predictor_probs(e->pred, r->run_index, geo, &scene) : 0;
+        if (e->probs && geoloc_album_probs_set(e->probs, r->index, geo, scene, (size_t)crops, &err) != GEOLOC_OK) {
+            fprintf(stderr, CMD ": %s: %s\n", r->name, err.message);
+            e->probs_failed = 1;
+            return 1;
+        }
     } else {
         e->failed++;
         cli_progress_clear(&e->progress);
@@ -190,8 +242,8 @@ static cli_country summarize_country(const eval_ctx *e, const geoloc_place_db *d
     return c;
 }
 
-static void print_results(const eval_args *a, const cli_runner *c, const eval_ctx *e, double seconds,
-                          double *buf) {
+/* Prints the figures of e's answers: text tables, or JSON members (no braces). */
+static void print_figures(const eval_args *a, const cli_runner *c, const eval_ctx *e, double *buf) {
     geoloc_distance_summary all, scene[3];
     geoloc_confidence_summary conf_all, conf[3];
     cli_country country_all = summarize_country(e, c->places, -1), country[3];
@@ -203,14 +255,10 @@ static void print_results(const eval_args *a, const cli_runner *c, const eval_ct
         summarize_confidence(e, l, &conf[l]);
         country[l] = summarize_country(e, c->places, l);
     }
-    double speed = seconds > 0 ? (double)(e->m->n - e->failed) / seconds : 0.0;
     if (a->json) {
-        putchar('{');
         cli_print_accuracy_json(&all);
         cli_print_confidence_json(&conf_all);
         cli_print_country_json(&country_all);
-        printf(", \"skipped\": %zu, \"images_per_second\": %.3f, \"model\": ", e->failed, speed);
-        cli_json_string(stdout, c->path);
         printf(", \"scenes\": ");
         if (!scenes) printf("null");
         for (int l = 0; scenes && l < 3; l++) {
@@ -220,10 +268,9 @@ static void print_results(const eval_args *a, const cli_runner *c, const eval_ct
             cli_print_country_json(&country[l]);
             putchar('}');
         }
-        printf("%s}\n", scenes ? "}" : "");
+        printf("%s", scenes ? "}" : "");
         return;
     }
-    printf("model:       %s\n", c->path);
     printf("photos:      %zu (%zu listed, %zu skipped: unreadable)\n", all.n, e->m->n, e->failed);
     cli_print_accuracy(&all);
     cli_print_confidence(&conf_all);
@@ -246,8 +293,71 @@ static void print_results(const eval_args *a, const cli_runner *c, const eval_ct
                    100.0 * conf[l].answered_share, 100.0 * conf[l].answered.accuracy[GEOLOC_N_THRESHOLDS - 1],
                    country[l].counted ? 100.0 * (double)country[l].same / (double)country[l].counted : 0.0);
     }
+}
+
+/* Prints the single-photo figures, then (album: not NULL) the album-fused ones. */
+static void print_results(const eval_args *a, const cli_runner *c, const eval_ctx *e, const eval_ctx *album,
+                          size_t n_albums, double seconds, double *buf) {
+    double speed = seconds > 0 ? (double)(e->m->n - e->failed) / seconds : 0.0;
+    const char *method = geoloc_album_method_name((geoloc_album_method)a->album_method);
+    if (a->json) {
+        putchar('{');
+        print_figures(a, c, e, buf);
+        printf(", \"skipped\": %zu, \"images_per_second\": %.3f, \"model\": ", e->failed, speed);
+        cli_json_string(stdout, c->path);
+        if (album) {
+            printf(", \"album\": {\"by\": ");
+            cli_json_string(stdout, a->album_by);
+            printf(", \"method\": \"%s\", \"albums\": %zu, ", method, n_albums);
+            print_figures(a, c, album, buf);
+            putchar('}');
+        }
+        printf("}\n");
+        return;
+    }
+    printf("model:       %s\n", c->path);
+    print_figures(a, c, e, buf);
+    if (album) {
+        printf("\nalbum-fused answers (--album-by %s, %s: %zu albums; no true position used):\n", a->album_by,
+               method, n_albums);
+        print_figures(a, c, album, buf);
+        printf("\n");
+    }
     printf("speed:       %.2f images/s (%zu photos in %.1f s; model loaded in %.2f s)\n", speed,
            e->m->n - e->failed, seconds, c->load_seconds);
+}
+
+/* The album-fused answers: e's photos grouped by the rows' keys, their stored
+ * probabilities fused into out (ok, pred_lat, ... as e's; the arrays given).
+ * 0, or 1 after a message. */
+static int fuse_albums(const eval_args *a, const eval_ctx *e, const char *const *keys, eval_ctx *out,
+                       size_t *n_albums, const cli_runner *c) {
+    size_t n = e->m->n, *album_of = malloc(n * sizeof *album_of), *size = malloc(n * sizeof *size);
+    geoloc_prediction *pred = malloc(n * sizeof *pred);
+    geoloc_error err = {0};
+    int rc = !album_of || !size || !pred;
+    if (!rc) rc = geoloc_album_group(keys, n, album_of, n_albums, &err) != GEOLOC_OK;
+    if (!rc)
+        rc = geoloc_album_answer_all(e->probs, album_of, *n_albums, (geoloc_album_method)a->album_method, &c->opt,
+                                     pred, size, NULL, &err) != GEOLOC_OK;
+    if (rc) fprintf(stderr, CMD ": %s\n", err.message[0] ? err.message : "out of memory");
+    for (size_t k = 0; !rc && k < n; k++) {
+        out->ok[k] = e->ok[k];
+        if (!e->ok[k]) continue;
+        const geoloc_prediction *p = &pred[album_of[k]];
+        const geoloc_manifest_row *row = &e->m->row[k];
+        out->pred_lat[k] = p->lat;
+        out->pred_lon[k] = p->lon;
+        out->km[k] = geoloc_haversine_km(row->lat, row->lng, p->lat, p->lon);
+        out->r50[k] = p->calibrated ? p->radius_km[0] : NAN;
+        out->r90[k] = p->calibrated ? p->radius_km[1] : NAN;
+        out->unknown[k] = p->calibrated && p->unknown;
+    }
+    out->failed = e->failed;
+    free(album_of);
+    free(size);
+    free(pred);
+    return rc;
 }
 
 int cli_evaluate_model(int argc, char **argv) {
@@ -266,23 +376,27 @@ int cli_evaluate_model(int argc, char **argv) {
         geoloc_manifest_free(m);
         return 1;
     }
+    const char **keys = a.album_by ? malloc(m->n * sizeof *keys) : NULL;
+    geoloc_error err = {0};
+    if (a.album_by && keys && geoloc_album_manifest_keys(m, a.album_by + 7, keys, &err) != GEOLOC_OK) {
+        free(keys);
+        geoloc_manifest_free(m);
+        return cli_usage_error(&SPEC, "--album-by %s: %s: %s", a.album_by, a.meta, err.message);
+    }
     char **paths = cli_manifest_photo_paths(CMD, m, a.images);
-    eval_ctx e = {m,
-                  malloc(m->n * sizeof(double)),
-                  malloc(m->n * sizeof(double)),
-                  malloc(m->n * sizeof(double)),
-                  malloc(m->n * sizeof(double)),
-                  malloc(m->n * sizeof(double)),
-                  calloc(m->n, 1),
-                  calloc(m->n, 1),
-                  0,
-                  0,
-                  {0}};
+    eval_ctx e, fused = {0}; /* fused: the album answers */
+    int no_memory = eval_ctx_alloc(&e, m) != 0;
+    if (a.album_by && (!keys || eval_ctx_alloc(&fused, m) != 0)) no_memory = 1;
     double *buf = malloc(m->n * sizeof *buf);
     cli_runner c = {0};
-    rc = !paths ? 1 : !e.pred_lat || !e.pred_lon || !e.km || !e.r50 || !e.r90 || !e.ok || !e.unknown || !buf ? 1 : 0;
+    rc = !paths || no_memory || !buf ? 1 : 0;
     if (paths && rc) fprintf(stderr, CMD ": out of memory\n");
     if (rc == 0) rc = cli_runner_open(CMD, &a.pred, 1, m->n, &c);
+    if (rc == 0 && a.album_by && geoloc_album_probs_create(c.model, m->n, &e.probs, &err) != GEOLOC_OK) {
+        fprintf(stderr, CMD ": %s\n", err.message);
+        rc = 1;
+    }
+    e.pred = c.pred;
     if (rc == 0) {
         double t0 = cli_now_seconds();
         geoloc_batch_stats stats;
@@ -290,16 +404,20 @@ int cli_evaluate_model(int argc, char **argv) {
         int failed = cli_predict_paths(CMD, &c, (const char *const *)paths, m->n, 0, on_result, &e, &stats);
         double seconds = cli_now_seconds() - t0;
         cli_progress_clear(&e.progress);
-        if (failed) {
+        size_t n_albums = 0;
+        if (failed || e.probs_failed) {
             rc = 1;
         } else if (stats.failed == m->n) {
             fprintf(stderr, CMD ": none of the %zu photos could be read\n", m->n);
             rc = 1;
+        } else if (a.album_by && fuse_albums(&a, &e, keys, &fused, &n_albums, &c) != 0) {
+            rc = 1;
         } else {
+            const eval_ctx *written = a.album_by ? &fused : &e;
             geoloc_distance_summary all;
-            summarize(&e, -1, buf, &all);
-            if (a.out) rc = write_results(a.out, &e, &all);
-            if (rc == 0) print_results(&a, &c, &e, seconds, buf);
+            summarize(written, -1, buf, &all);
+            if (a.out) rc = write_results(a.out, written, &all);
+            if (rc == 0) print_results(&a, &c, &e, a.album_by ? &fused : NULL, n_albums, seconds, buf);
             if (rc == 0 && e.failed) {
                 fprintf(stderr, CMD ": %zu of %zu photos skipped (unreadable)\n", e.failed, m->n);
                 rc = CLI_EXIT_SKIPPED;
@@ -309,13 +427,9 @@ int cli_evaluate_model(int argc, char **argv) {
     cli_runner_close(&c);
     for (size_t k = 0; paths && k < m->n; k++) free(paths[k]);
     free(paths);
-    free(e.pred_lat);
-    free(e.pred_lon);
-    free(e.km);
-    free(e.r50);
-    free(e.r90);
-    free(e.ok);
-    free(e.unknown);
+    eval_ctx_free(&e);
+    eval_ctx_free(&fused);
+    free(keys);
     free(buf);
     geoloc_manifest_free(m);
     if (rc != CLI_EXIT_OK && rc != CLI_EXIT_SKIPPED) return rc;

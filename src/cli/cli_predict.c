@@ -5,12 +5,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/cli_dataset.h"
 #include "cli/cli_options.h"
 #include "cli/cli_photos.h"
 #include "cli/cli_predict_map.h"
 #include "cli/cli_progress.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "geoloc/album.h"
 #include "geoloc/array.h"
 #include "geoloc/io.h"
 #include "geoloc/distance.h"
@@ -34,6 +36,8 @@ typedef struct out_ctx {
     double min_prob;   /* geojson: cells below are left out */
     int map_failed;    /* a map or a photo's features could not be written */
     int write_errno;   /* the output could not be written (0: fine) */
+    int albums;        /* --album / --album-by: answers are albums' */
+    const geoloc_album_info *album; /* the album of the answer being written */
 } out_ctx;
 
 static void token_of(geoloc_cell cell, char *out) { geoloc_s2_to_token(cell, out); }
@@ -54,6 +58,10 @@ static void print_text(out_ctx *o, const geoloc_photo_answer *a) {
                 (double)p->top[k].prob);
     }
     if (p->scene >= 0) fprintf(o->out, "  scene: %s %.2f", o->m->scene_names[p->scene], (double)p->scene_prob);
+    if (o->album)
+        fprintf(o->out, "  album: %s (%zu photo%s, %s; the photo alone: %.6f, %.6f p=%.4f)", o->album->id,
+                o->album->size, o->album->size == 1 ? "" : "s", geoloc_album_method_name(o->album->method),
+                o->album->photo->lat, o->album->photo->lon, (double)o->album->photo->top[0].prob);
     if (a->meta->has_gps)
         fprintf(o->out, "  EXIF GPS: %.6f, %.6f, %.1f km from the prediction", a->meta->lat, a->meta->lng,
                 geoloc_haversine_km(a->meta->lat, a->meta->lng, p->lat, p->lon));
@@ -72,6 +80,7 @@ static void print_csv_header(const out_ctx *o, FILE *out) {
             fprintf(out, ",p_%s", tok);
         }
     }
+    if (o->albums) fputs(",album,album_size,album_method,photo_lat,photo_lon,photo_prob", out);
     fputc('\n', out);
 }
 
@@ -113,12 +122,18 @@ static void print_csv(out_ctx *o, const geoloc_photo_answer *a) {
     }
     size_t n = o->m->partitions[p->partition]->n;
     for (size_t k = 0; a->distribution && k < n; k++) fprintf(out, ",%.6g", (double)a->distribution[k]);
+    if (o->album) {
+        fputc(',', out);
+        geoloc_csv_write_field(out, o->album->id);
+        fprintf(out, ",%zu,%s,%.6f,%.6f,%.6g", o->album->size, geoloc_album_method_name(o->album->method),
+                o->album->photo->lat, o->album->photo->lon, (double)o->album->photo->top[0].prob);
+    }
     fputc('\n', out);
 }
 
-/* Writes one answer; 1 (stop) when the output cannot be written. */
-static int on_answer(void *ctx, const geoloc_photo_answer *a) {
-    out_ctx *o = ctx;
+/* Writes one answer (album: its album, or NULL); 1 (stop) when the output
+ * cannot be written. */
+static int write_answer(out_ctx *o, const geoloc_photo_answer *a, geoloc_album_info *album) {
     if (!a->pred) {
         cli_progress_clear(&o->progress);
         fprintf(stderr, CMD ": %s (skipped)\n", a->error);
@@ -133,7 +148,12 @@ static int on_answer(void *ctx, const geoloc_photo_answer *a) {
     if (a->pred) drawn.place = cli_runner_place(o->runner, a->pred->lat, a->pred->lon, o->min_population, &place);
     geoloc_photo_answer shown = drawn; /* printed only when asked for */
     if (!o->distribution) shown.distribution = NULL;
-    if (o->format == FMT_JSON) geoloc_answer_write_json(&o->json, o->m, &shown);
+    geoloc_place photo_place;
+    if (album && a->pred)
+        album->photo_place = cli_runner_place(o->runner, album->photo->lat, album->photo->lon, o->min_population,
+                                              &photo_place);
+    o->album = a->pred ? album : NULL;
+    if (o->format == FMT_JSON) geoloc_album_answer_write_json(&o->json, o->m, &shown, o->album);
     else if (o->format == FMT_GEOJSON && cli_geojson_write(CMD, &o->json, o->m, &drawn, o->min_prob) != 0)
         o->map_failed = 1;
     else if (a->pred && o->format == FMT_CSV) print_csv(o, &shown);
@@ -143,9 +163,12 @@ static int on_answer(void *ctx, const geoloc_photo_answer *a) {
         o->write_errno = errno ? errno : EIO;
         return 1;
     }
-    cli_progress_update(&o->progress, ++o->done);
+    if (!o->albums) cli_progress_update(&o->progress, ++o->done); /* albums: counted as predicted */
     return 0;
 }
+
+/* Writes each answer as it comes. */
+static int on_answer(void *ctx, const geoloc_photo_answer *a) { return write_answer(ctx, a, NULL); }
 
 typedef struct args {
     cli_prediction_args pred;
@@ -155,9 +178,12 @@ typedef struct args {
     double min_prob;
     cli_map_args maps;
     geoloc_photo_paths photos;
+    int album, album_method;      /* --album; --album-method: a geoloc_album_method */
+    const char *album_by, *meta;  /* --album-by folder|column:NAME, --meta CSV */
 } args;
 
 static const char *const FORMATS[] = {"text", "csv", "json", "geojson", NULL};
+static const char *const ALBUM_METHODS[] = {"mean", "logsum", NULL}; /* geoloc_album_method order */
 
 static const cli_option OPTIONS[] = {
     CLI_PREDICTION_OPTIONS(args, pred),
@@ -196,6 +222,20 @@ static const cli_option OPTIONS[] = {
                "with --out FILE and --format csv: keep the rows of an\n"
                "interrupted run (FILE.partial, else FILE), predict only the\n"
                "photos they lack; the result is that of one uninterrupted run"),
+    CLI_OPTION("album", 0, CLI_FLAG, args, album, NULL,
+               "the photos given are one album: each is answered with the\n"
+               "album's fused answer (its own answer beside it)"),
+    CLI_OPTION("album-by", 0, CLI_STRING, args, album_by, "HOW",
+               "albums of the photos of one folder (folder), or of one\n"
+               "value of a --meta column (column:NAME, e.g. column:AUTHOR;\n"
+               "photos matched by file name to IMG_ID; a photo not listed\n"
+               "or with an empty value is an album of its own)"),
+    CLI_OPTION("meta", 0, CLI_STRING, args, meta, "CSV", "the manifest of --album-by column:NAME"),
+    CLI_OPTION("album-method", 0, CLI_ENUM, args, album_method, NULL,
+               "how an album's photos are fused, at every partition: mean\n"
+               "(the average of their distributions) or logsum (their\n"
+               "normalised product, each probability floored at 1e-6)",
+               .choices = ALBUM_METHODS),
     CLI_END};
 
 static const cli_spec SPEC = {
@@ -211,8 +251,11 @@ static const cli_spec SPEC = {
     "text: FILE: PLACE  LAT, LON  cell TOKEN (level L) p=P  top: TOKEN (LAT, LON) P, ...\n"
     "      scene: NAME P\n"
     "      EXIF GPS: LAT, LON, D km from the prediction\n"
+    "      albums: the album's answer, then  album: ID (N photos, METHOD; the photo\n"
+    "      alone: LAT, LON p=P)\n"
     "csv:  file,lat,lon,cell,level,prob,partition,scene,scene_prob,exif_lat,exif_lon,\n"
     "      exif_km,country_code,country,city,city_km, then top<r>_cell,top<r>_lat,top<r>_lon,top<r>_prob for r = 2..K\n"
+    "      (albums: last album,album_size,album_method,photo_lat,photo_lon,photo_prob)\n"
     "\n"
     "Photos that cannot be read, folders that cannot be opened and entries of\n"
     "folders that are not photo files are named on stderr (json: an \"error\" entry\n"
@@ -240,19 +283,28 @@ static int parse_args(int argc, char **argv, args *a) {
         return cli_usage_error(&SPEC, "--resume does not draw maps: run --map-dir separately");
     if (a->resume && (!a->out || !strcmp(a->out, "-") || a->format != FMT_CSV))
         return cli_usage_error(&SPEC, "--resume needs --out FILE and --format csv");
+    if (a->album && a->album_by) return cli_usage_error(&SPEC, "--album and --album-by: give one of them");
+    int by_column = a->album_by && !strncmp(a->album_by, "column:", 7);
+    if (a->album_by && strcmp(a->album_by, "folder") && !(by_column && a->album_by[7]))
+        return cli_usage_error(&SPEC, "--album-by %s: folder or column:NAME", a->album_by);
+    if (by_column != (a->meta != NULL))
+        return cli_usage_error(&SPEC, by_column ? "--album-by column:NAME needs --meta CSV"
+                                                : "--meta needs --album-by column:NAME");
+    if (a->resume && (a->album || a->album_by)) return cli_usage_error(&SPEC, "--resume does not answer albums");
     for (int k = 1; k <= n; k++)
         if (cli_photo_paths_add(CMD, &a->photos, argv[k]) != 0) return CLI_EXIT_FAILURE;
     if (!a->out) return CLI_RUN;
     /* the output is none of the photos, nor the model */
-    cli_file *inputs = malloc((a->photos.n + 1) * sizeof *inputs);
+    cli_file *inputs = malloc((a->photos.n + 2) * sizeof *inputs);
     if (!inputs) {
         fprintf(stderr, CMD ": out of memory\n");
         return CLI_EXIT_FAILURE;
     }
     for (size_t k = 0; k < a->photos.n; k++) inputs[k] = (cli_file){"photo", a->photos.paths[k]};
     inputs[a->photos.n] = (cli_file){"--model", a->pred.model};
+    inputs[a->photos.n + 1] = (cli_file){"--meta", a->meta};
     cli_file outs[2] = {{"--out", a->out}, {"--map", a->maps.map}};
-    rc = cli_check_outputs(CMD, inputs, (int)a->photos.n + 1, outs, 2);
+    rc = cli_check_outputs(CMD, inputs, (int)a->photos.n + 2, outs, 2);
     free(inputs);
     return rc != 0 ? rc : CLI_RUN;
 }
@@ -432,6 +484,163 @@ static char **todo_list(const args *a, const dest *d, size_t *n) {
     return todo;
 }
 
+/* ---- albums (--album, --album-by) ------------------------------------------------ */
+
+/* What a photo's answer was, kept until its album is answered. */
+typedef struct kept_answer {
+    char *name, *error;         /* error: why it has no prediction (NULL: predicted) */
+    int predicted;
+    geoloc_prediction pred;     /* the photo alone */
+    geoloc_photo_meta meta;
+    int n_warnings;
+    char warnings[GEOLOC_IMAGE_MAX_WARNINGS][GEOLOC_IMAGE_WARNING_SIZE];
+} kept_answer;
+
+typedef struct album_run {
+    out_ctx *o;
+    const cli_runner *c;
+    geoloc_album_probs *probs;  /* each photo's probabilities, every partition */
+    kept_answer *kept;
+    int failed;                 /* out of memory, or refused probabilities (message printed) */
+} album_run;
+
+/* Keeps a photo's answer and probabilities (the album answers come later). */
+static int on_album_photo(void *ctx, const geoloc_photo_answer *a) {
+    album_run *r = ctx;
+    kept_answer *k = &r->kept[a->index];
+    k->name = strdup(a->name);
+    k->error = a->pred ? NULL : strdup(a->error ? a->error : "unreadable");
+    if (!k->name || (!a->pred && !k->error)) {
+        fprintf(stderr, CMD ": out of memory\n");
+        return r->failed = 1;
+    }
+    if (a->meta) k->meta = *a->meta;
+    k->n_warnings = a->n_warnings;
+    for (int w = 0; w < a->n_warnings && w < GEOLOC_IMAGE_MAX_WARNINGS; w++)
+        memcpy(k->warnings[w], a->warnings[w], sizeof k->warnings[w]);
+    if (a->pred) {
+        k->predicted = 1;
+        k->pred = *a->pred;
+        const float *geo[GEOLOC_MODEL_MAX_PARTITIONS], *scene;
+        int crops = geoloc_predictor_probs(r->c->pred, a->run_index, geo, &scene);
+        geoloc_error err = {0};
+        if (geoloc_album_probs_set(r->probs, a->index, geo, scene, (size_t)crops, &err) != GEOLOC_OK) {
+            fprintf(stderr, CMD ": %s: %s\n", a->name, err.message);
+            return r->failed = 1;
+        }
+    }
+    cli_progress_update(&r->o->progress, ++r->o->done);
+    return 0;
+}
+
+/* The last path component of path. */
+static const char *base_name(const char *path) {
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : path;
+}
+
+/* Each photo's album key: "all", its folder (written to folders[i], to free),
+ * or its manifest row's value of the column (rows' keys in row_keys; a photo
+ * not listed: NULL, alone). Counts the photos not listed. */
+static size_t album_keys(const args *a, char *const *paths, size_t n, const geoloc_manifest *meta,
+                         const char *const *row_keys, char **folders, const char **keys) {
+    size_t unlisted = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (a->album) {
+            keys[i] = "all";
+        } else if (!meta) {
+            const char *slash = strrchr(paths[i], '/');
+            folders[i] = slash ? strndup(paths[i], (size_t)(slash - paths[i]) + (slash == paths[i])) : strdup(".");
+            keys[i] = folders[i];
+        } else {
+            keys[i] = NULL;
+            size_t k = 0;
+            while (k < meta->n && strcmp(base_name(meta->row[k].id), base_name(paths[i]))) k++;
+            if (k < meta->n) keys[i] = row_keys[k];
+            else unlisted++;
+        }
+    }
+    return unlisted;
+}
+
+/* Predicts every photo, then answers each with its album's fused answer, in
+ * the photos' order; 0, or 1 after a message. */
+static int predict_albums(const args *a, cli_runner *c, out_ctx *o, char **paths, size_t n,
+                          const geoloc_manifest *meta, const char *const *row_keys, geoloc_batch_stats *st) {
+    album_run r = {o, c, NULL, calloc(n, sizeof *r.kept), 0};
+    const char **keys = calloc(n, sizeof *keys);
+    char **folders = calloc(n, sizeof *folders);
+    size_t *album_of = malloc(n * sizeof *album_of), n_albums = 0, classes = o->m->partitions[o->answer]->n;
+    geoloc_prediction *pred = NULL;
+    size_t *size = NULL;
+    float *dist = NULL, **dists = NULL;
+    geoloc_error err = {0};
+    int failed = !r.kept || !keys || !folders || !album_of ||
+                 geoloc_album_probs_create(o->m, n, &r.probs, &err) != GEOLOC_OK;
+    if (!failed) failed = cli_predict_paths(CMD, c, (const char *const *)paths, n, 0, on_album_photo, &r, st) || r.failed;
+    cli_progress_clear(&o->progress);
+    size_t unlisted = failed ? 0 : album_keys(a, paths, n, meta, row_keys, folders, keys);
+    if (unlisted)
+        fprintf(stderr, CMD ": %zu photo%s not in %s: each an album of its own\n", unlisted,
+                unlisted == 1 ? "" : "s", a->meta);
+    if (!failed) failed = geoloc_album_group(keys, n, album_of, &n_albums, &err) != GEOLOC_OK;
+    if (!failed) {
+        pred = malloc((n_albums ? n_albums : 1) * sizeof *pred);
+        size = malloc((n_albums ? n_albums : 1) * sizeof *size);
+        dist = malloc((n_albums ? n_albums : 1) * classes * sizeof *dist);
+        dists = malloc((n_albums ? n_albums : 1) * sizeof *dists);
+        failed = !pred || !size || !dist || !dists;
+        for (size_t j = 0; !failed && j < n_albums; j++) dists[j] = dist + j * classes;
+    }
+    if (!failed)
+        failed = geoloc_album_answer_all(r.probs, album_of, n_albums, (geoloc_album_method)a->album_method, &c->opt,
+                                         pred, size, dists, &err) != GEOLOC_OK;
+    if (failed && !r.failed) fprintf(stderr, CMD ": %s\n", err.message[0] ? err.message : "out of memory");
+    for (size_t i = 0; !failed && i < n; i++) {
+        const kept_answer *k = &r.kept[i];
+        size_t j = album_of[i];
+        geoloc_album_info info = {keys[i] ? keys[i] : base_name(k->name), size[j],
+                                  (geoloc_album_method)a->album_method, &k->pred, NULL};
+        geoloc_photo_answer ans = {i, k->name, k->predicted ? &pred[j] : NULL, k->predicted ? dists[j] : NULL,
+                                   &k->meta, k->error, k->n_warnings, k->warnings, NULL, 0};
+        if (write_answer(o, &ans, &info) != 0) break;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (r.kept) {
+            free(r.kept[i].name);
+            free(r.kept[i].error);
+        }
+        if (folders) free(folders[i]);
+    }
+    geoloc_album_probs_free(r.probs);
+    free(r.kept);
+    free(keys);
+    free(folders);
+    free(album_of);
+    free(pred);
+    free(size);
+    free(dist);
+    free(dists);
+    return failed;
+}
+
+/* The manifest of --album-by column:NAME and its rows' keys; 0, or the exit
+ * code after a message (1: unreadable, 2: no such column). */
+static int read_album_meta(const args *a, geoloc_manifest **meta, const char ***row_keys) {
+    *meta = NULL;
+    *row_keys = NULL;
+    if (!a->meta) return 0;
+    if (!(*meta = cli_read_manifest(CMD, a->meta, 0))) return 1;
+    geoloc_error err = {0};
+    if (!(*row_keys = malloc(((*meta)->n ? (*meta)->n : 1) * sizeof **row_keys))) {
+        fprintf(stderr, CMD ": out of memory\n");
+        return 1;
+    }
+    if (geoloc_album_manifest_keys(*meta, a->album_by + 7, *row_keys, &err) != GEOLOC_OK)
+        return cli_usage_error(&SPEC, "--album-by %s: %s: %s", a->album_by, a->meta, err.message);
+    return 0;
+}
+
 int cli_predict(int argc, char **argv) {
     args a = {0};
     int rc = parse_args(argc, argv, &a);
@@ -444,22 +653,24 @@ int cli_predict(int argc, char **argv) {
         geoloc_photo_paths_free(&a.photos);
         return 1;
     }
-    cli_maps maps;
-    if ((rc = cli_maps_prepare(CMD, &a.maps, a.photos.paths, a.photos.n, a.pred.model, &maps)) != 0) {
-        cli_maps_free(&maps);
-        geoloc_photo_paths_free(&a.photos);
-        return rc;
-    }
-    cli_runner c;
-    if ((rc = cli_runner_open(CMD, &a.pred, (int)a.top, a.photos.n, &c)) != 0) {
+    geoloc_manifest *meta;
+    const char **row_keys;
+    cli_maps maps = {0};
+    cli_runner c = {0};
+    if ((rc = read_album_meta(&a, &meta, &row_keys)) != 0 ||
+        (rc = cli_maps_prepare(CMD, &a.maps, a.photos.paths, a.photos.n, a.pred.model, &maps)) != 0 ||
+        (rc = cli_runner_open(CMD, &a.pred, (int)a.top, a.photos.n, &c)) != 0) {
         cli_runner_close(&c);
         cli_maps_free(&maps);
         geoloc_photo_paths_free(&a.photos);
+        free(row_keys);
+        geoloc_manifest_free(meta);
         return rc;
     }
     out_ctx o = {.format = a.format, .top = (int)a.top, .distribution = a.distribution, .m = c.model,
                  .maps = maps, .min_prob = a.min_prob, .runner = &c, .min_population = (uint32_t)a.min_population,
-                 .answer = c.opt.partition < 0 ? c.model->n_partitions - 1 : (size_t)c.opt.partition};
+                 .answer = c.opt.partition < 0 ? c.model->n_partitions - 1 : (size_t)c.opt.partition,
+                 .albums = a.album || a.album_by};
     char *header = NULL;
     size_t header_size = 0;
     FILE *mem = open_memstream(&header, &header_size);
@@ -486,7 +697,9 @@ int cli_predict(int argc, char **argv) {
         double t0 = cli_now_seconds();
         errno = 0;
         int want_distribution = a.distribution || a.format == FMT_GEOJSON || o.maps.paths;
-        int failed = cli_predict_paths(CMD, &c, (const char *const *)todo, n, want_distribution, on_answer, &o, &st);
+        int failed = o.albums ? predict_albums(&a, &c, &o, todo, n, meta, row_keys, &st)
+                              : cli_predict_paths(CMD, &c, (const char *const *)todo, n, want_distribution, on_answer,
+                                                  &o, &st);
         seconds = cli_now_seconds() - t0;
         cli_progress_clear(&o.progress);
         if (!o.write_errno && a.format == FMT_JSON && json_end(&o, &st) != 0) /* valid JSON even after a failure */
@@ -518,5 +731,7 @@ int cli_predict(int argc, char **argv) {
     cli_maps_free(&o.maps);
     cli_runner_close(&c);
     geoloc_photo_paths_free(&a.photos);
+    free(row_keys);
+    geoloc_manifest_free(meta);
     return rc;
 }

@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "geoloc/calibration.h"
 #include "geoloc/model.h"
+#include "model/model_internal.h"
 
 int geoloc_model_head(const geoloc_model *m, geoloc_head_role role, size_t k) {
     char name[GEOLOC_NN_HEAD_NAME];
@@ -40,9 +41,7 @@ int geoloc_model_find_partition(const geoloc_model *m, const char *text) {
     return end != text && !*end && v >= 0 && v < (long)m->n_partitions ? (int)v : -2;
 }
 
-/* The average over n_crops rows of `classes` probabilities into mean; 0, or -1
- * when a value is not a finite number in [0, 1]. */
-static int average_crops(const float *rows, size_t n_crops, size_t classes, double *mean) {
+int answer_average_crops(const float *rows, size_t n_crops, size_t classes, double *mean) {
     size_t used = n_crops;
 #ifdef GEOLOC_MUTANT_ONE_CROP
     used = 1; /* mutant for the learning tests: crop averaging sees only the first crop */
@@ -115,7 +114,7 @@ geoloc_status geoloc_answer_from_probs(const geoloc_model *m, const float *const
     for (size_t c = first; c <= f; c++) {
         mean[c] = next;
         next += m->partitions[c]->n;
-        if (!geo_probs[c] || average_crops(geo_probs[c], n_crops, m->partitions[c]->n, mean[c]) != 0) {
+        if (!geo_probs[c] || answer_average_crops(geo_probs[c], n_crops, m->partitions[c]->n, mean[c]) != 0) {
             free(buf);
             return error_set(err, GEOLOC_E_RANGE, "partition %s: %s", m->partition_names[c],
                              geo_probs[c] ? "a probability that is not a finite number in [0, 1] (are the "
@@ -163,7 +162,7 @@ geoloc_status geoloc_answer_from_probs(const geoloc_model *m, const float *const
         for (size_t k = 0; k < n; k++) distribution[k] = (float)score[k];
     geoloc_status s = GEOLOC_OK;
     if (scene_probs) { /* the scene's average reuses the score buffer */
-        if (average_crops(scene_probs, n_crops, m->n_scenes, score) != 0)
+        if (answer_average_crops(scene_probs, n_crops, m->n_scenes, score) != 0)
             s = error_set(err, GEOLOC_E_RANGE, "scene head: a probability that is not a finite number in "
                           "[0, 1] (are the model's weights finite?)");
         for (size_t k = 0; s == GEOLOC_OK && k < m->n_scenes; k++)

@@ -1,5 +1,7 @@
 /* One photo's answer as JSON, schema 1 (docs/answer-schema.md describes
- * every field): the one place that writes it. */
+ * every field): the one place that writes it, with an album's "photo" and
+ * "album" fields when the answer is an album's. */
+#include "geoloc/album.h"
 #include "geoloc/distance.h"
 #include "geoloc/place.h"
 #include "geoloc/predict.h"
@@ -45,19 +47,9 @@ static void distribution(geoloc_json *w, const geoloc_partition *part, const flo
     geoloc_json_array_end(w);
 }
 
-geoloc_status geoloc_answer_write_json(geoloc_json *w, const geoloc_model *m, const geoloc_photo_answer *a) {
-    geoloc_json_object_begin(w);
-    geoloc_json_key(w, "schema");
-    geoloc_json_int(w, GEOLOC_ANSWER_SCHEMA);
-    geoloc_json_key(w, "file");
-    geoloc_json_string(w, a->name);
-    const geoloc_prediction *p = a->pred;
-    if (!p) {
-        geoloc_json_key(w, "error");
-        geoloc_json_string(w, a->error ? a->error : "unreadable");
-        geoloc_json_object_end(w);
-        return w->err.status;
-    }
+/* The answer's own fields: "lat" ... "scene_prob". */
+static void answer_fields(geoloc_json *w, const geoloc_model *m, const geoloc_prediction *p,
+                          const struct geoloc_place *place) {
     geoloc_json_key(w, "lat");
     geoloc_json_double(w, p->lat);
     geoloc_json_key(w, "lon");
@@ -68,7 +60,7 @@ geoloc_status geoloc_answer_write_json(geoloc_json *w, const geoloc_model *m, co
     geoloc_json_key(w, "partition");
     geoloc_json_string(w, m->partition_names[p->partition]);
     geoloc_json_key(w, "place");
-    geoloc_place_write_json(w, a->place);
+    geoloc_place_write_json(w, place);
     geoloc_json_key(w, "radius_km");
     if (p->calibrated) {
         geoloc_json_object_begin(w);
@@ -91,6 +83,44 @@ geoloc_status geoloc_answer_write_json(geoloc_json *w, const geoloc_model *m, co
     geoloc_json_key(w, "scene_prob");
     if (p->scene >= 0) geoloc_json_float(w, p->scene_prob);
     else geoloc_json_null(w);
+}
+
+/* "photo": {the photo-alone answer}, "album": {"id", "size", "method"}. */
+static void album_fields(geoloc_json *w, const geoloc_model *m, const geoloc_album_info *album) {
+    geoloc_json_key(w, "photo");
+    geoloc_json_object_begin(w);
+    answer_fields(w, m, album->photo, album->photo_place);
+    geoloc_json_object_end(w);
+    geoloc_json_key(w, "album");
+    geoloc_json_object_begin(w);
+    geoloc_json_key(w, "id");
+    geoloc_json_string(w, album->id);
+    geoloc_json_key(w, "size");
+    geoloc_json_int(w, (int64_t)album->size);
+    geoloc_json_key(w, "method");
+    geoloc_json_string(w, geoloc_album_method_name(album->method));
+    geoloc_json_object_end(w);
+}
+
+geoloc_status geoloc_answer_write_json(geoloc_json *w, const geoloc_model *m, const geoloc_photo_answer *a) {
+    return geoloc_album_answer_write_json(w, m, a, NULL);
+}
+
+geoloc_status geoloc_album_answer_write_json(geoloc_json *w, const geoloc_model *m, const geoloc_photo_answer *a,
+                                             const geoloc_album_info *album) {
+    geoloc_json_object_begin(w);
+    geoloc_json_key(w, "schema");
+    geoloc_json_int(w, GEOLOC_ANSWER_SCHEMA);
+    geoloc_json_key(w, "file");
+    geoloc_json_string(w, a->name);
+    const geoloc_prediction *p = a->pred;
+    if (!p) {
+        geoloc_json_key(w, "error");
+        geoloc_json_string(w, a->error ? a->error : "unreadable");
+        geoloc_json_object_end(w);
+        return w->err.status;
+    }
+    answer_fields(w, m, p, a->place);
     geoloc_json_key(w, "exif");
     if (a->meta && a->meta->has_gps) {
         geoloc_json_object_begin(w);
@@ -111,6 +141,7 @@ geoloc_status geoloc_answer_write_json(geoloc_json *w, const geoloc_model *m, co
             if (a->warnings[k][0]) geoloc_json_string(w, a->warnings[k]);
         geoloc_json_array_end(w);
     }
+    if (album) album_fields(w, m, album);
     if (a->distribution) distribution(w, m->partitions[p->partition], a->distribution);
     geoloc_json_object_end(w);
     return w->err.status;

@@ -54,4 +54,8 @@ void model_calibration_text(const geoloc_calibration *c, char *out, size_t size)
 geoloc_status model_calibration_read(const geoloc_safetensors *st, const char *file, geoloc_model *m,
                                      geoloc_error *err);
 
+/* The average over n_crops rows (crop-major) of `classes` probabilities into
+ * mean (answer.c); 0, or -1 when a value is not a finite number in [0, 1]. */
+int answer_average_crops(const float *rows, size_t n_crops, size_t classes, double *mean);
+
 #endif

@@ -1,0 +1,113 @@
+/* geoloc: photo albums geolocated together (PlaNet, Weyand et al. 2016,
+ * section on photo sequences). The photos of an album keep their heads'
+ * probabilities for every partition (crops averaged); the album's answer fuses
+ * them partition by partition, by averaging (MEAN) or by the normalised
+ * product of the photos' distributions (LOGSUM: the sum of log-probabilities,
+ * a product of experts), then goes through the same hierarchical answer as a
+ * single photo (geoloc_answer_from_probs: hierarchy, top-k, Class2GPS, the
+ * model's calibration). Grouping photos into albums (all, by folder, by a
+ * manifest column) is a list of keys: photos with equal keys share an album. */
+#ifndef GEOLOC_ALBUM_H
+#define GEOLOC_ALBUM_H
+
+#include <stddef.h>
+
+#include "geoloc/dataset.h"
+#include "geoloc/json.h"
+#include "geoloc/model.h"
+#include "geoloc/predict.h"
+#include "geoloc/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* How an album's photo distributions are fused. */
+typedef enum geoloc_album_method {
+    GEOLOC_ALBUM_MEAN = 0, /* the average of the photos' distributions */
+    GEOLOC_ALBUM_LOGSUM    /* sum of log(max(p, GEOLOC_ALBUM_LOG_FLOOR)), exponentiated and normalised */
+} geoloc_album_method;
+
+/* The floor of a probability under LOGSUM: a cell one photo gives 0 (or an
+ * underflow) is not ruled out by that photo alone. */
+#define GEOLOC_ALBUM_LOG_FLOOR 1e-6
+
+/* The name of a method: "mean" or "logsum" (NULL for another value). */
+const char *geoloc_album_method_name(geoloc_album_method method);
+
+/* The method a name gives ("mean", "logsum"), or -1. */
+int geoloc_album_method_parse(const char *name);
+
+/* The stored probabilities of n photos: per partition (every partition of the
+ * model) and for the scene head, each photo's crops averaged. */
+typedef struct geoloc_album_probs geoloc_album_probs;
+
+/* Room for the probabilities of n_photos photos of model m (m must outlive it). */
+geoloc_status geoloc_album_probs_create(const geoloc_model *m, size_t n_photos, geoloc_album_probs **out,
+                                        geoloc_error *err);
+
+/* Stores photo `photo`'s heads' softmax outputs, as geoloc_predictor_probs
+ * gives them: geo[f] n_crops rows of partition f's probabilities for every
+ * partition, scene n_crops rows of the scene head's (NULL: none); the crops are
+ * averaged. A value that is not a finite number in [0, 1] is GEOLOC_E_RANGE. */
+geoloc_status geoloc_album_probs_set(geoloc_album_probs *a, size_t photo, const float *const *geo,
+                                     const float *scene, size_t n_crops, geoloc_error *err);
+
+/* The answer of the album made of the stored photos photos[0..n) (n >= 1,
+ * each set): every partition's distributions (and the scene's) fused by
+ * method, then answered as one photo by geoloc_answer_from_probs with opt's
+ * partition (-1 hierarchical) and top_k; a calibrated answer is unknown when
+ * its 50 % radius exceeds opt's max_radius_km (0: the model's). The feature
+ * test of geoloc_predict is not applied (ood_score 0). distribution (NULL:
+ * not wanted) receives the answering partition's scores. The order of the
+ * photos does not change the answer (up to rounding). */
+geoloc_status geoloc_album_answer(const geoloc_album_probs *a, const size_t *photos, size_t n,
+                                  geoloc_album_method method, const geoloc_predict_options *opt,
+                                  geoloc_prediction *out, float *distribution, geoloc_error *err);
+
+/* Answers n_albums albums at once: stored photo i belongs to album
+ * album_of[i] (i below the photos stored; photos never set are left out);
+ * out[j] (and distributions[j] when distributions is not NULL) receives album
+ * j's answer as geoloc_album_answer gives it, size[j] its photos (0: no
+ * answer, out[j] zeroed). */
+geoloc_status geoloc_album_answer_all(const geoloc_album_probs *a, const size_t *album_of, size_t n_albums,
+                                      geoloc_album_method method, const geoloc_predict_options *opt,
+                                      geoloc_prediction *out, size_t *size, float *const *distributions,
+                                      geoloc_error *err);
+
+/* Releases stored probabilities (NULL allowed). */
+void geoloc_album_probs_free(geoloc_album_probs *a);
+
+/* Groups n photos by key: album_of[i] receives the album of photo i, albums
+ * numbered in the order of their first photo; *n_albums their count. Equal
+ * keys (byte for byte) share an album; a NULL key is an album of its own. */
+geoloc_status geoloc_album_group(const char *const *keys, size_t n, size_t *album_of, size_t *n_albums,
+                                 geoloc_error *err);
+
+/* The album keys of a manifest's rows: keys[k] receives row k's value of the
+ * column named `column` (case-insensitive: AUTHOR or an extra column; owned
+ * by the manifest), NULL when empty (the photo is an album of its own).
+ * E_ARG naming the column when the manifest has none of that name. */
+geoloc_status geoloc_album_manifest_keys(const geoloc_manifest *m, const char *column, const char **keys,
+                                         geoloc_error *err);
+
+/* Which album an answer belongs to, and the photo's own answer beside it. */
+typedef struct geoloc_album_info {
+    const char *id;                   /* the album's key (folder, column value, "all") */
+    size_t size;                      /* photos answered in it */
+    geoloc_album_method method;
+    const geoloc_prediction *photo;   /* the photo alone */
+    const struct geoloc_place *photo_place; /* its place (NULL: unknown) */
+} geoloc_album_info;
+
+/* Writes an album answer as geoloc_answer_write_json does (a->pred: the
+ * album's answer, a->place its place), plus "photo": {the photo-alone answer's
+ * fields} and "album": {"id", "size", "method"} (docs/answer-schema.md);
+ * album NULL: exactly geoloc_answer_write_json. Returns w's status. */
+geoloc_status geoloc_album_answer_write_json(geoloc_json *w, const geoloc_model *m, const geoloc_photo_answer *a,
+                                             const geoloc_album_info *album);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

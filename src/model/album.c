@@ -1,0 +1,174 @@
+/* Album fusion: each photo's per-partition probabilities (crops averaged) are
+ * kept; an album's distributions are their average (MEAN) or their normalised
+ * product (LOGSUM, with a floor), partition by partition and for the scene,
+ * and the album is answered as one photo by geoloc_answer_from_probs (the
+ * hierarchy, top-k, Class2GPS and calibration are that code's). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "geoloc/album.h"
+#include "geoloc/calibration.h"
+#include "model/model_internal.h"
+
+struct geoloc_album_probs {
+    const geoloc_model *m;
+    size_t n_photos;
+    size_t width;                                  /* floats per photo */
+    size_t offset[GEOLOC_MODEL_MAX_PARTITIONS + 1]; /* partition f's (then the scene's) place in a photo's */
+    float *probs;                                  /* n_photos x width */
+    unsigned char *set;                            /* photo stored */
+};
+
+const char *geoloc_album_method_name(geoloc_album_method method) {
+    return method == GEOLOC_ALBUM_MEAN ? "mean" : method == GEOLOC_ALBUM_LOGSUM ? "logsum" : NULL;
+}
+
+int geoloc_album_method_parse(const char *name) {
+    if (!name) return -1;
+    return !strcmp(name, "mean") ? GEOLOC_ALBUM_MEAN : !strcmp(name, "logsum") ? GEOLOC_ALBUM_LOGSUM : -1;
+}
+
+void geoloc_album_probs_free(geoloc_album_probs *a) {
+    if (!a) return;
+    free(a->probs);
+    free(a->set);
+    free(a);
+}
+
+geoloc_status geoloc_album_probs_create(const geoloc_model *m, size_t n_photos, geoloc_album_probs **out,
+                                        geoloc_error *err) {
+    *out = NULL;
+    if (!m || m->n_partitions < 1) return error_set(err, GEOLOC_E_ARG, "album: no model");
+    geoloc_album_probs *a = calloc(1, sizeof *a);
+    if (!a) return error_set(err, GEOLOC_E_NOMEM, "out of memory");
+    a->m = m;
+    a->n_photos = n_photos;
+    for (size_t f = 0; f < m->n_partitions; f++) {
+        a->offset[f] = a->width;
+        a->width += m->partitions[f]->n;
+    }
+    a->offset[m->n_partitions] = a->width;
+    a->width += m->n_scenes;
+    size_t photos = n_photos ? n_photos : 1;
+    if (a->width > SIZE_MAX / sizeof(float) / photos ||
+        !(a->probs = malloc(photos * a->width * sizeof *a->probs)) || !(a->set = calloc(photos, 1))) {
+        geoloc_album_probs_free(a);
+        return error_set(err, GEOLOC_E_NOMEM, "out of memory for the probabilities of %zu photos", n_photos);
+    }
+    *out = a;
+    return GEOLOC_OK;
+}
+
+/* The crop average of n_crops rows of `classes` probabilities into dst. */
+static geoloc_status store_average(const float *rows, size_t n_crops, size_t classes, double *tmp, float *dst,
+                                   const char *what, geoloc_error *err) {
+    if (!rows || answer_average_crops(rows, n_crops, classes, tmp) != 0)
+        return error_set(err, GEOLOC_E_RANGE, "album: %s: %s", what,
+                         rows ? "a probability that is not a finite number in [0, 1]" : "no probabilities given");
+    for (size_t k = 0; k < classes; k++) dst[k] = (float)tmp[k];
+    return GEOLOC_OK;
+}
+
+geoloc_status geoloc_album_probs_set(geoloc_album_probs *a, size_t photo, const float *const *geo,
+                                     const float *scene, size_t n_crops, geoloc_error *err) {
+    const geoloc_model *m = a->m;
+    if (photo >= a->n_photos || !geo || n_crops < 1 || (scene && m->n_scenes == 0) || (!scene && m->n_scenes))
+        return error_set(err, GEOLOC_E_ARG, "album: bad arguments (photo %zu of %zu, %zu crops)", photo,
+                         a->n_photos, n_crops);
+    size_t most = m->n_scenes;
+    for (size_t f = 0; f < m->n_partitions; f++)
+        if (m->partitions[f]->n > most) most = m->partitions[f]->n;
+    double *tmp = malloc(most * sizeof *tmp);
+    if (!tmp) return error_set(err, GEOLOC_E_NOMEM, "out of memory");
+    float *dst = a->probs + photo * a->width;
+    geoloc_status s = GEOLOC_OK;
+    for (size_t f = 0; s == GEOLOC_OK && f < m->n_partitions; f++)
+        s = store_average(geo[f], n_crops, m->partitions[f]->n, tmp, dst + a->offset[f], m->partition_names[f], err);
+    if (s == GEOLOC_OK && scene)
+        s = store_average(scene, n_crops, m->n_scenes, tmp, dst + a->offset[m->n_partitions], "scene head", err);
+    free(tmp);
+    a->set[photo] = s == GEOLOC_OK;
+    return s;
+}
+
+/* Fuses values [from, from + classes) of the photos' rows into out. */
+static void fuse(const geoloc_album_probs *a, const size_t *photos, size_t n, geoloc_album_method method,
+                 size_t from, size_t classes, double *acc, float *out) {
+    for (size_t k = 0; k < classes; k++) acc[k] = 0;
+    for (size_t i = 0; i < n; i++) {
+        const float *row = a->probs + photos[i] * a->width + from;
+        for (size_t k = 0; k < classes; k++)
+            acc[k] += method == GEOLOC_ALBUM_MEAN ? (double)row[k]
+                                                  : log(fmax((double)row[k], GEOLOC_ALBUM_LOG_FLOOR));
+    }
+    if (method == GEOLOC_ALBUM_MEAN) {
+        for (size_t k = 0; k < classes; k++) out[k] = (float)(acc[k] / (double)n);
+        return;
+    }
+    double top = acc[0], total = 0;
+    for (size_t k = 1; k < classes; k++) top = fmax(top, acc[k]);
+    for (size_t k = 0; k < classes; k++) total += (acc[k] = exp(acc[k] - top));
+    for (size_t k = 0; k < classes; k++) out[k] = (float)(acc[k] / total);
+}
+
+geoloc_status geoloc_album_answer(const geoloc_album_probs *a, const size_t *photos, size_t n,
+                                  geoloc_album_method method, const geoloc_predict_options *opt,
+                                  geoloc_prediction *out, float *distribution, geoloc_error *err) {
+    if (!a || !photos || n < 1 || !opt || !out || !geoloc_album_method_name(method))
+        return error_set(err, GEOLOC_E_ARG, "album: bad arguments (%zu photos, method %d)", n, (int)method);
+    for (size_t i = 0; i < n; i++)
+        if (photos[i] >= a->n_photos || !a->set[photos[i]])
+            return error_set(err, GEOLOC_E_ARG, "album: photo %zu has no stored probabilities", photos[i]);
+    const geoloc_model *m = a->m;
+    size_t parts = m->n_partitions;
+    float *fused = malloc(a->width * sizeof *fused);
+    double *acc = malloc(a->width * sizeof *acc);
+    if (!fused || !acc) {
+        free(fused);
+        free(acc);
+        return error_set(err, GEOLOC_E_NOMEM, "out of memory");
+    }
+    const float *geo[GEOLOC_MODEL_MAX_PARTITIONS];
+    for (size_t f = 0; f <= parts; f++) {
+        size_t classes = (f < parts ? a->offset[f + 1] : a->width) - a->offset[f];
+        if (classes) fuse(a, photos, n, method, a->offset[f], classes, acc, fused + a->offset[f]);
+        if (f < parts) geo[f] = fused + a->offset[f];
+    }
+    geoloc_status s = geoloc_answer_from_probs(m, geo, m->n_scenes ? fused + a->offset[parts] : NULL, 1,
+                                               opt->partition, opt->top_k, out, distribution, err);
+    if (s == GEOLOC_OK && out->calibrated && opt->max_radius_km > 0)
+        out->unknown = out->radius_km[0] > opt->max_radius_km;
+    free(fused);
+    free(acc);
+    return s;
+}
+
+geoloc_status geoloc_album_answer_all(const geoloc_album_probs *a, const size_t *album_of, size_t n_albums,
+                                      geoloc_album_method method, const geoloc_predict_options *opt,
+                                      geoloc_prediction *out, size_t *size, float *const *distributions,
+                                      geoloc_error *err) {
+    size_t n = a->n_photos, *members = malloc((n ? n : 1) * sizeof *members), *start = calloc(n_albums + 1, sizeof *start);
+    if (!members || !start) {
+        free(members);
+        free(start);
+        return error_set(err, GEOLOC_E_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) /* photos listed album by album: counts, offsets, then the lists */
+        if (a->set[i] && album_of[i] < n_albums) start[album_of[i] + 1]++;
+    for (size_t j = 0; j < n_albums; j++) start[j + 1] += start[j];
+    for (size_t j = 0; j < n_albums; j++) size[j] = 0;
+    for (size_t i = 0; i < n; i++)
+        if (a->set[i] && album_of[i] < n_albums) members[start[album_of[i]] + size[album_of[i]]++] = i;
+    geoloc_status s = GEOLOC_OK;
+    for (size_t j = 0; s == GEOLOC_OK && j < n_albums; j++) {
+        memset(&out[j], 0, sizeof out[j]);
+        if (size[j])
+            s = geoloc_album_answer(a, members + start[j], size[j], method, opt, &out[j],
+                                    distributions ? distributions[j] : NULL, err);
+    }
+    free(members);
+    free(start);
+    return s;
+}
