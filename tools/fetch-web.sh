@@ -29,23 +29,9 @@ mkdir -p "$npmdir"
 tmp=$(mktemp -d "$web/.unpack.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-# fetch NAME VERSION SHA256: the checked tarball $npmdir/NAME-VERSION.tgz
-fetch() {
-  local tgz=$npmdir/$1-$2.tgz
-  if [ -f "$tgz" ] && echo "$3  $tgz" | sha256sum --check --status; then return; fi
-  command -v npm >/dev/null || { echo "fetch-web: npm is needed to download $1@$2: sudo apt-get install npm" >&2; exit 1; }
-  rm -f "$tgz"
-  echo "fetch-web: npm pack $1@$2 into $npmdir"
-  (cd "$npmdir" && npm pack --silent "$1@$2" >/dev/null)
-  echo "$3  $tgz" | sha256sum --check --status || {
-    echo "fetch-web: $tgz does not have the expected SHA-256 $3" >&2; exit 1; }
-}
-
-# unpack NAME VERSION: the package's files in $tmp/NAME
-unpack() {
-  mkdir -p "$tmp/$1"
-  tar -xzf "$npmdir/$1-$2.tgz" -C "$tmp/$1" --strip-components=1
-}
+tool=fetch-web
+# shellcheck source=tools/npm-pack.sh
+. "$repo/tools/npm-pack.sh"
 
 # install SRC DEST: copies SRC next to DEST and renames it into place
 install_file() {
