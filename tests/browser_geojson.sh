@@ -11,17 +11,7 @@
 . "$(dirname "$0")/lib.sh"
 test_setup browser_geojson "$@"
 repo=$(cd "$(dirname "$0")/.." && pwd)
-build=$(cd "$(dirname "$geoloc")" && pwd)
-web=$build/../models/web
-pw=$web/node_modules/playwright-core
-
-[ -x /usr/bin/chromium ] || skip_rest "SKIP: /usr/bin/chromium not found (tools/install-deps.sh installs it)"
-command -v node >/dev/null || skip_rest "SKIP: node not found (tools/install-deps.sh installs it)"
-if ! [ -f "$pw/package.json" ] || ! [ -f "$web/leaflet.js" ]; then
-  skip_rest "SKIP: $web is not complete: tools/fetch-web.sh fetches Leaflet and playwright-core"
-fi
-[ -f "$build/../models/resnet50-imagenet.safetensors" ] ||
-  skip_rest "SKIP: the ImageNet backbone is missing: tools/fetch-backbone.sh fetches it"
+browser_setup
 
 unset GEOLOC_MODEL GEOLOC_DATA_DIR
 cp "$repo/share/geoloc/example.jpg" "$tmp/copy.jpg"

@@ -15,17 +15,7 @@
 . "$(dirname "$0")/lib.sh"
 test_setup browser_serve "$@"
 repo=$(cd "$(dirname "$0")/.." && pwd)
-build=$(cd "$(dirname "$geoloc")" && pwd)
-web=$build/../models/web
-pw=$web/node_modules/playwright-core
-
-[ -x /usr/bin/chromium ] || skip_rest "SKIP: /usr/bin/chromium not found (tools/install-deps.sh installs it)"
-command -v node >/dev/null || skip_rest "SKIP: node not found (tools/install-deps.sh installs it)"
-if ! [ -f "$pw/package.json" ] || ! [ -f "$web/leaflet.js" ] || ! [ -f "$web/countries.geojson" ]; then
-  skip_rest "SKIP: $web is not complete: tools/fetch-web.sh fetches Leaflet, the outlines and playwright-core"
-fi
-[ -f "$build/../models/resnet50-imagenet.safetensors" ] ||
-  skip_rest "SKIP: the ImageNet backbone is missing: tools/fetch-backbone.sh fetches it"
+browser_setup countries.geojson
 if ! "$geoloc" serve --help >/dev/null 2>&1; then
   skip_rest "SKIP: this geoloc has no serve command"
 fi

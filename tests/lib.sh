@@ -78,3 +78,21 @@ skip_rest() {
     [ "$failed" -eq 0 ] && exit 77
     exit 1
 }
+
+# browser_setup [FILE...]: for the headless-browser tests, sets build (the
+# binary's folder), web (models/web) and pw (playwright-core), and skips the
+# rest without /usr/bin/chromium, node, Leaflet, playwright-core, the files
+# web/FILE given, or the ImageNet backbone.
+browser_setup() {
+    build=$(cd "$(dirname "$geoloc")" && pwd)
+    web=$build/../models/web
+    pw=$web/node_modules/playwright-core
+    [ -x /usr/bin/chromium ] || skip_rest "SKIP: /usr/bin/chromium not found (tools/install-deps.sh installs it)"
+    command -v node >/dev/null || skip_rest "SKIP: node not found (tools/install-deps.sh installs it)"
+    local f
+    for f in "$pw/package.json" "$web/leaflet.js" "${@/#/$web/}"; do
+        [ -f "$f" ] || skip_rest "SKIP: $f missing: tools/fetch-web.sh fetches Leaflet, the outlines and playwright-core"
+    done
+    [ -f "$build/../models/resnet50-imagenet.safetensors" ] ||
+        skip_rest "SKIP: the ImageNet backbone is missing: tools/fetch-backbone.sh fetches it"
+}
