@@ -166,12 +166,20 @@ for r in rows:
     lat, lon = want[r[0]]
     assert abs(float(r[2]) - lat) < 1e-6 and abs(float(r[4]) - lon) < 1e-6, (r, lat, lon)
 \""
-run_geoloc evaluate $P --meta "$tmp/meta.csv" --images "$tmp/all" --album-by column:AUTHOR --json
-check "evaluate --json album" 'py "
+run_geoloc evaluate $P --meta "$tmp/meta.csv" --images "$tmp/all" --album-by column:AUTHOR --album-method logsum --json
+echo "$out" > "$tmp/logsum.json"
+run_geoloc evaluate $P --meta "$tmp/meta.csv" --images "$tmp/all" --album-by column:AUTHOR --album-method mean,logsum \
+    --json
+check "evaluate --json albums: one entry per method, each as when run alone" 'py "
 import json, sys
 d = json.load(sys.stdin)
-assert d[\"album\"][\"albums\"] == 2 and d[\"album\"][\"method\"] == \"mean\" and d[\"album\"][\"n\"] == 4 and \"accuracy\" in d[\"album\"]
+alone = json.load(open(\"$tmp/logsum.json\"))[\"albums\"]
+assert [x[\"method\"] for x in d[\"albums\"]] == [\"mean\", \"logsum\"], d[\"albums\"]
+assert all(x[\"albums\"] == 2 and x[\"n\"] == 4 and \"accuracy\" in x for x in d[\"albums\"])
+assert len(alone) == 1 and alone[0] == d[\"albums\"][1], (alone, d[\"albums\"][1])
 "'
+run_geoloc evaluate $P --meta "$tmp/meta.csv" --images "$tmp/all" --album-by column:AUTHOR --album-method mean,median
+expect_match 2 "album-method mean,median" err "evaluate: an unknown method in the list"
 run_geoloc evaluate $P --meta "$tmp/meta.csv" --images "$tmp/all" --album-by column:TRIP
 expect_match 2 "no column TRIP" err "evaluate: unknown column"
 finish

@@ -65,6 +65,15 @@ if [ -f "$meta" ]; then
   check "deterministic" 'cmp -s "$tmp/train.csv" "$tmp/train2.csv" && cmp -s "$tmp/val.csv" "$tmp/val2.csv"'
   "$geoloc" dataset split "$meta" --seed 8 --out-train "$tmp/train3.csv" --out-val "$tmp/val3.csv" 2> /dev/null
   check "another seed, another split" '! cmp -s "$tmp/val.csv" "$tmp/val3.csv"'
+  for k in 0 1 2; do
+    "$geoloc" dataset split "$meta" --fold $k/3 --seed 7 --out-train "$tmp/ft$k.csv" --out-val "$tmp/fv$k.csv" 2> "$tmp/err$k"
+  done
+  check "--fold: the 3 validation folds hold every row once" '[ "$(tail -q -n +2 "$tmp"/fv[012].csv | LC_ALL=C sort | md5sum)" = "$(tail -n +2 "$meta" | LC_ALL=C sort | md5sum)" ]'
+  both=$(comm -12 <(tail -n +2 "$tmp/ft1.csv" | cut -d, -f2 | LC_ALL=C sort -u) <(tail -n +2 "$tmp/fv1.csv" | cut -d, -f2 | LC_ALL=C sort -u) | wc -l)
+  check "--fold: no photographer on both sides ($both)" '[ "$both" -eq 0 ]'
+  check "--fold: folds as even as the photographers allow" '(for k in 0 1 2; do v=$(($(wc -l < "$tmp/fv$k.csv") - 1)); [ $v -ge 600 ] && [ $v -le 730 ] || exit 1; done)'
+  "$geoloc" dataset split "$meta" --fold 3/3 --out-train "$tmp/ft.csv" --out-val "$tmp/fv.csv" 2> "$tmp/err"
+  check "--fold out of range: usage error" '[ $? -eq 2 ] && grep -q "K/N with 0 <= K < N" "$tmp/err"'
   "$geoloc" dataset info "$meta" > "$tmp/info"
   check "manifest info" 'grep -q "^photos: *1997" "$tmp/info" && grep -q "^authors: *126 " "$tmp/info"'
 else

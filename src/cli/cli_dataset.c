@@ -12,6 +12,8 @@
 #include "cli/cli_progress.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "geoloc/album.h"
+#include "geoloc/calibration.h"
 #include "geoloc/dataset.h"
 
 /* ---- shared helpers ------------------------------------------------------------ */
@@ -120,13 +122,17 @@ static int dataset_scan(int argc, char **argv) {
 typedef struct {
     double val_fraction;
     uint64_t seed;
-    const char *train, *val, *group_column;
+    const char *train, *val, *group_column, *fold;
     int skip_invalid;
 } split_args;
 
 static const cli_option SPLIT_OPTIONS[] = {
     CLI_OPTION("val-fraction", 0, CLI_DOUBLE, split_args, val_fraction, "F",
                "share of photos for validation, 0 < F < 1", .min = 0, .max = 1),
+    CLI_OPTION("fold", 0, CLI_STRING, split_args, fold, "K/N",
+               "instead: validation = fold K (0..N-1) of N folds grouped by\n"
+               "photographer, the folds of `geoloc train --val-fold K/N`\n"
+               "with the same --seed (largest groups spread first)"),
     CLI_OPTION("seed", 0, CLI_UINT64, split_args, seed, "S", "non-negative integer (default 0)"),
     CLI_OPTION("out-train", 0, CLI_STRING, split_args, train, "FILE", "training manifest", .required = 1),
     CLI_OPTION("out-val", 0, CLI_STRING, split_args, val, "FILE", "validation manifest", .required = 1),
@@ -145,6 +151,55 @@ static const cli_spec SPLIT_SPEC = {
     "seed and the rows (not their order). Both outputs keep every column.\n",
     SPLIT_OPTIONS, NULL};
 
+static int by_string(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The groups (distinct values; an empty one is a group of its own) of the rows
+ * k with is_val[k] == side. */
+static size_t count_groups(const char **group, const uint8_t *is_val, size_t n, int side) {
+    const char **named = malloc((n ? n : 1) * sizeof *named);
+    size_t n_named = 0, groups = 0;
+    for (size_t k = 0; k < n; k++)
+        if (is_val[k] == side) {
+            if (group[k] && group[k][0] && named) named[n_named++] = group[k];
+            else groups++;
+        }
+    if (named) qsort(named, n_named, sizeof *named, by_string);
+    for (size_t k = 0; k < n_named; k++) groups += k == 0 || strcmp(named[k], named[k - 1]) != 0;
+    free(named);
+    return groups;
+}
+
+/* is_val[k]: row k is in fold `fold` of `folds` folds grouped by the split's
+ * column (geoloc_calibration_folds, as `geoloc train --val-fold` draws them). */
+static geoloc_status fold_split(const geoloc_manifest *m, const geoloc_split_options *opt, int fold, int folds,
+                                uint8_t *is_val, geoloc_split_stats *s, geoloc_error *err) {
+    const char **group = malloc(m->n * sizeof *group);
+    int *fold_of = malloc(m->n * sizeof *fold_of);
+    geoloc_status st = GEOLOC_OK;
+    if (!group || !fold_of) {
+        snprintf(err->message, sizeof err->message, "out of memory");
+        st = err->status = GEOLOC_E_NOMEM;
+    }
+    if (st == GEOLOC_OK && opt->group_column) st = geoloc_album_manifest_keys(m, opt->group_column, group, err);
+    for (size_t k = 0; st == GEOLOC_OK && !opt->group_column && k < m->n; k++) group[k] = m->row[k].author;
+    if (st == GEOLOC_OK) st = geoloc_calibration_folds(group, m->n, folds, opt->seed, fold_of, err);
+    if (st == GEOLOC_OK) {
+        memset(s, 0, sizeof *s);
+        for (size_t k = 0; k < m->n; k++) {
+            is_val[k] = fold_of[k] == fold;
+            if (is_val[k]) s->n_val++;
+            else s->n_train++;
+        }
+        s->groups_val = count_groups(group, is_val, m->n, 1);
+        s->groups_train = count_groups(group, is_val, m->n, 0);
+    }
+    free(group);
+    free(fold_of);
+    return st;
+}
+
 static int dataset_split(int argc, char **argv) {
     const char *cmd = SPLIT_SPEC.name;
     split_args a = {.val_fraction = 0.2};
@@ -153,6 +208,10 @@ static int dataset_split(int argc, char **argv) {
     if (parsed != CLI_RUN) return parsed;
     if (!(a.val_fraction > 0 && a.val_fraction < 1))
         return cli_usage_error(&SPLIT_SPEC, "--val-fraction must be a number between 0 and 1 (both excluded)");
+    int fold = -1, folds = 0, end = 0;
+    if (a.fold && (sscanf(a.fold, "%d/%d%n", &fold, &folds, &end) != 2 || a.fold[end] || folds < 2 || fold < 0 ||
+                   fold >= folds))
+        return cli_usage_error(&SPLIT_SPEC, "--fold must be K/N with 0 <= K < N and N >= 2");
     const char *input = argv[1], *train = a.train, *val = a.val;
     int skip_invalid = a.skip_invalid;
     geoloc_split_options opt = {a.val_fraction, a.seed, a.group_column};
@@ -171,7 +230,8 @@ static int dataset_split(int argc, char **argv) {
     } else if (m->n == 0) {
         fprintf(stderr, "%s: %s: no photos\n", cmd, input);
         rc = 1;
-    } else if (geoloc_dataset_split(m, &opt, is_val, &s, &err) != GEOLOC_OK) {
+    } else if ((a.fold ? fold_split(m, &opt, fold, folds, is_val, &s, &err)
+                       : geoloc_dataset_split(m, &opt, is_val, &s, &err)) != GEOLOC_OK) {
         fprintf(stderr, "%s: %s: %s\n", cmd, input, err.message);
         rc = 1;
     } else {
@@ -190,7 +250,8 @@ static int dataset_split(int argc, char **argv) {
         if (rc == 0)
             fprintf(stderr, "%s: train %zu photos (%zu groups), validation %zu photos (%zu groups), "
                     "validation share %.4f (asked %.4f)\n", cmd, s.n_train, s.groups_train,
-                    s.n_val, s.groups_val, (double)s.n_val / (double)m->n, opt.val_fraction);
+                    s.n_val, s.groups_val, (double)s.n_val / (double)m->n,
+                    a.fold ? 1.0 / folds : opt.val_fraction);
     }
     free(is_val);
     free(rows);

@@ -18,17 +18,18 @@
 #include "geoloc/io.h"
 
 #define CMD "geoloc evaluate"
+#define MAX_METHODS 8 /* --album-method: at most this many methods */
 
 
 typedef struct eval_args {
     cli_prediction_args pred;
     const char *meta, *images, *out;
     int json, skip_invalid;
-    const char *album_by; /* --album-by column:NAME */
-    int album_method;     /* --album-method: a geoloc_album_method */
+    const char *album_by;     /* --album-by column:NAME */
+    const char *album_method; /* --album-method: a comma-separated list of methods */
+    geoloc_album_method methods[MAX_METHODS]; /* parsed from album_method */
+    int n_methods;
 } eval_args;
-
-static const char *const ALBUM_METHODS[] = {"mean", "logsum", NULL}; /* geoloc_album_method order */
 
 static const cli_option OPTIONS[] = {
     CLI_OPTION("meta", 0, CLI_STRING, eval_args, meta, "CSV", "the manifest: IMG_ID, LAT, LON (optional S3_Label)",
@@ -52,10 +53,11 @@ static const cli_option OPTIONS[] = {
                "photos of one value of the manifest's column NAME (e.g.\n"
                "column:AUTHOR; an empty value: alone); --out then holds\n"
                "the fused answers"),
-    CLI_OPTION("album-method", 0, CLI_ENUM, eval_args, album_method, NULL,
+    CLI_OPTION("album-method", 0, CLI_STRING, eval_args, album_method, "M[,M...]",
                "how an album's photos are fused: mean (average of their\n"
-               "distributions) or logsum (their normalised product)",
-               .choices = ALBUM_METHODS),
+               "distributions) or logsum (their normalised product); a\n"
+               "list (mean,logsum) prints each, from one pass over the\n"
+               "photos, and --out holds the first"),
     CLI_END};
 
 static const cli_spec SPEC = {
@@ -77,7 +79,7 @@ static const cli_spec SPEC = {
     "none could be read, 2 on bad usage\n"};
 
 /* The defaults shown by the help and taken before parsing. */
-static eval_args defaults(void) { return (eval_args){.pred = cli_prediction_args_default()}; }
+static eval_args defaults(void) { return (eval_args){.pred = cli_prediction_args_default(), .album_method = "mean"}; }
 
 void cli_evaluate_model_help(FILE *out) {
     eval_args a = defaults();
@@ -93,6 +95,17 @@ static int parse(int argc, char **argv, eval_args *a) {
     if (rc != CLI_RUN) return rc;
     if (a->album_by && (strncmp(a->album_by, "column:", 7) || !a->album_by[7]))
         return cli_usage_error(&SPEC, "--album-by %s: column:NAME (a column of --meta)", a->album_by);
+    char list[256];
+    snprintf(list, sizeof list, "%s", a->album_method);
+    a->n_methods = 0;
+    for (char *save = NULL, *name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+        int method = geoloc_album_method_parse(name);
+        if (method < 0 || a->n_methods == MAX_METHODS)
+            return cli_usage_error(&SPEC, "--album-method %s: a list of at most %d of mean, logsum", a->album_method,
+                                   MAX_METHODS);
+        a->methods[a->n_methods++] = (geoloc_album_method)method;
+    }
+    if (a->n_methods == 0) return cli_usage_error(&SPEC, "--album-method: no method named");
     cli_file inputs[2] = {{"--meta", a->meta}, {"--model", a->pred.model}}, out = {"--out", a->out};
     return cli_check_outputs(CMD, inputs, 2, &out, 1) != 0 ? CLI_EXIT_USAGE : CLI_RUN;
 }
@@ -295,32 +308,32 @@ static void print_figures(const eval_args *a, const cli_runner *c, const eval_ct
     }
 }
 
-/* Prints the single-photo figures, then (album: not NULL) the album-fused ones. */
+/* Prints the single-photo figures, then (album: not NULL) the album-fused
+ * ones, album[i] fused by a->methods[i]. */
 static void print_results(const eval_args *a, const cli_runner *c, const eval_ctx *e, const eval_ctx *album,
                           size_t n_albums, double seconds, double *buf) {
     double speed = seconds > 0 ? (double)(e->m->n - e->failed) / seconds : 0.0;
-    const char *method = geoloc_album_method_name((geoloc_album_method)a->album_method);
     if (a->json) {
         putchar('{');
         print_figures(a, c, e, buf);
         printf(", \"skipped\": %zu, \"images_per_second\": %.3f, \"model\": ", e->failed, speed);
         cli_json_string(stdout, c->path);
-        if (album) {
-            printf(", \"album\": {\"by\": ");
+        for (int i = 0; album && i < a->n_methods; i++) {
+            printf(i ? ", {\"by\": " : ", \"albums\": [{\"by\": ");
             cli_json_string(stdout, a->album_by);
-            printf(", \"method\": \"%s\", \"albums\": %zu, ", method, n_albums);
-            print_figures(a, c, album, buf);
-            putchar('}');
+            printf(", \"method\": \"%s\", \"albums\": %zu, ", geoloc_album_method_name(a->methods[i]), n_albums);
+            print_figures(a, c, &album[i], buf);
+            printf(i + 1 == a->n_methods ? "}]" : "}");
         }
         printf("}\n");
         return;
     }
     printf("model:       %s\n", c->path);
     print_figures(a, c, e, buf);
-    if (album) {
+    for (int i = 0; album && i < a->n_methods; i++) {
         printf("\nalbum-fused answers (--album-by %s, %s: %zu albums; no true position used):\n", a->album_by,
-               method, n_albums);
-        print_figures(a, c, album, buf);
+               geoloc_album_method_name(a->methods[i]), n_albums);
+        print_figures(a, c, &album[i], buf);
         printf("\n");
     }
     printf("speed:       %.2f images/s (%zu photos in %.1f s; model loaded in %.2f s)\n", speed,
@@ -328,9 +341,9 @@ static void print_results(const eval_args *a, const cli_runner *c, const eval_ct
 }
 
 /* The album-fused answers: e's photos grouped by the rows' keys, their stored
- * probabilities fused into out (ok, pred_lat, ... as e's; the arrays given).
- * 0, or 1 after a message. */
-static int fuse_albums(const eval_args *a, const eval_ctx *e, const char *const *keys, eval_ctx *out,
+ * probabilities fused by method into out (ok, pred_lat, ... as e's; the
+ * arrays given). 0, or 1 after a message. */
+static int fuse_albums(geoloc_album_method method, const eval_ctx *e, const char *const *keys, eval_ctx *out,
                        size_t *n_albums, const cli_runner *c) {
     size_t n = e->m->n, *album_of = malloc(n * sizeof *album_of), *size = malloc(n * sizeof *size);
     geoloc_prediction *pred = malloc(n * sizeof *pred);
@@ -338,7 +351,7 @@ static int fuse_albums(const eval_args *a, const eval_ctx *e, const char *const 
     int rc = !album_of || !size || !pred;
     if (!rc) rc = geoloc_album_group(keys, n, album_of, n_albums, &err) != GEOLOC_OK;
     if (!rc)
-        rc = geoloc_album_answer_all(e->probs, album_of, *n_albums, (geoloc_album_method)a->album_method, &c->opt,
+        rc = geoloc_album_answer_all(e->probs, album_of, *n_albums, method, &c->opt,
                                      pred, size, NULL, &err) != GEOLOC_OK;
     if (rc) fprintf(stderr, CMD ": %s\n", err.message[0] ? err.message : "out of memory");
     for (size_t k = 0; !rc && k < n; k++) {
@@ -384,9 +397,10 @@ int cli_evaluate_model(int argc, char **argv) {
         return cli_usage_error(&SPEC, "--album-by %s: %s: %s", a.album_by, a.meta, err.message);
     }
     char **paths = cli_manifest_photo_paths(CMD, m, a.images);
-    eval_ctx e, fused = {0}; /* fused: the album answers */
+    eval_ctx e, fused[MAX_METHODS] = {0}; /* fused[i]: the album answers by a.methods[i] */
     int no_memory = eval_ctx_alloc(&e, m) != 0;
-    if (a.album_by && (!keys || eval_ctx_alloc(&fused, m) != 0)) no_memory = 1;
+    for (int i = 0; a.album_by && i < a.n_methods; i++)
+        if (!keys || eval_ctx_alloc(&fused[i], m) != 0) no_memory = 1;
     double *buf = malloc(m->n * sizeof *buf);
     cli_runner c = {0};
     rc = !paths || no_memory || !buf ? 1 : 0;
@@ -410,14 +424,14 @@ int cli_evaluate_model(int argc, char **argv) {
         } else if (stats.failed == m->n) {
             fprintf(stderr, CMD ": none of the %zu photos could be read\n", m->n);
             rc = 1;
-        } else if (a.album_by && fuse_albums(&a, &e, keys, &fused, &n_albums, &c) != 0) {
-            rc = 1;
         } else {
-            const eval_ctx *written = a.album_by ? &fused : &e;
+            for (int i = 0; rc == 0 && a.album_by && i < a.n_methods; i++)
+                rc = fuse_albums(a.methods[i], &e, keys, &fused[i], &n_albums, &c);
+            const eval_ctx *written = a.album_by ? &fused[0] : &e;
             geoloc_distance_summary all;
             summarize(written, -1, buf, &all);
-            if (a.out) rc = write_results(a.out, written, &all);
-            if (rc == 0) print_results(&a, &c, &e, a.album_by ? &fused : NULL, n_albums, seconds, buf);
+            if (rc == 0 && a.out) rc = write_results(a.out, written, &all);
+            if (rc == 0) print_results(&a, &c, &e, a.album_by ? fused : NULL, n_albums, seconds, buf);
             if (rc == 0 && e.failed) {
                 fprintf(stderr, CMD ": %zu of %zu photos skipped (unreadable)\n", e.failed, m->n);
                 rc = CLI_EXIT_SKIPPED;
@@ -428,7 +442,7 @@ int cli_evaluate_model(int argc, char **argv) {
     for (size_t k = 0; paths && k < m->n; k++) free(paths[k]);
     free(paths);
     eval_ctx_free(&e);
-    eval_ctx_free(&fused);
+    for (int i = 0; i < MAX_METHODS; i++) eval_ctx_free(&fused[i]);
     free(keys);
     free(buf);
     geoloc_manifest_free(m);
