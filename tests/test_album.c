@@ -260,6 +260,50 @@ static void check_group(void) {
     CHECK(geoloc_album_group(keys, 0, album, &n, &err) == GEOLOC_OK && n == 0, "no photos: no albums");
 }
 
+/* The answer of an album of the 4 photos (n 4) or of photo 0 alone (n 1). */
+static geoloc_prediction answer_of(const geoloc_album_probs *a, size_t n, geoloc_album_method method) {
+    size_t photos[PHOTOS] = {0, 1, 2, 3};
+    geoloc_predict_options opt = geoloc_predict_options_default();
+    opt.max_radius_km = 0;
+    geoloc_prediction got;
+    geoloc_error err = {0};
+    CHECK(geoloc_album_answer(a, photos, n, method, &opt, &got, NULL, &err) == GEOLOC_OK, "%s", err.message);
+    return got;
+}
+
+static int same_answer(const geoloc_prediction *x, const geoloc_prediction *y) {
+    return x->calibrated && y->calibrated && x->top[0].cls == y->top[0].cls &&
+           fabs(x->top[0].prob - y->top[0].prob) < 1e-6 && fabs(x->radius_km[0] - y->radius_km[0]) < 1e-6 &&
+           fabs(x->radius_km[1] - y->radius_km[1]) < 1e-6 && x->unknown == y->unknown;
+}
+
+/* An album calibration of a method is used for that method's albums of 2 or
+ * more photos exactly as if it were the model's calibration; other methods and
+ * one-photo albums keep the model's. cal is the model's calibration. */
+static void check_album_calibration(const geoloc_album_probs *a, geoloc_calibration *cal) {
+    geoloc_calibration photo = *cal, album = *cal;
+    geoloc_prediction mean = answer_of(a, PHOTOS, GEOLOC_ALBUM_MEAN), one = answer_of(a, 1, GEOLOC_ALBUM_LOGSUM);
+    album.temperature = 7.0;
+    album.q50 = 0.3;
+    album.q90 = 0.8;
+    album.max_radius_km = 50;
+    *cal = album;
+    geoloc_prediction as_model = answer_of(a, PHOTOS, GEOLOC_ALBUM_LOGSUM);
+    *cal = photo;
+    cal->album[GEOLOC_ALBUM_LOGSUM] = (geoloc_album_calibration){7.0, 0.3, 0.8, 50, 40};
+    geoloc_prediction fitted = answer_of(a, PHOTOS, GEOLOC_ALBUM_LOGSUM);
+    geoloc_prediction mean2 = answer_of(a, PHOTOS, GEOLOC_ALBUM_MEAN), one2 = answer_of(a, 1, GEOLOC_ALBUM_LOGSUM);
+    CHECK(same_answer(&fitted, &as_model), "logsum album: its calibration (p %g, r50 %g) as the model's (p %g, r50 %g)",
+          fitted.top[0].prob, fitted.radius_km[0], as_model.top[0].prob, as_model.radius_km[0]);
+    CHECK(fitted.unknown == (fitted.radius_km[0] > 50), "logsum album: unknown by its own max radius");
+    CHECK(same_answer(&mean, &mean2), "mean album: the model's calibration (no mean album calibration)");
+    CHECK(same_answer(&one, &one2), "one-photo album: the photo's calibration");
+    *cal = photo;
+    geoloc_prediction plain = answer_of(a, PHOTOS, GEOLOC_ALBUM_LOGSUM);
+    CHECK(fabs(fitted.top[0].prob - plain.top[0].prob) > 1e-4, "the album's temperature changes its probability "
+          "(%g with it, %g with the photos')", fitted.top[0].prob, plain.top[0].prob);
+}
+
 int main(void) {
     model = tiny_model_create();
     make_photos();
@@ -287,6 +331,7 @@ int main(void) {
     CHECK(geoloc_album_answer(a, photos, PHOTOS, GEOLOC_ALBUM_MEAN, &opt, &got, NULL, &err) == GEOLOC_OK, "%s",
           err.message);
     CHECK(got.calibrated && got.radius_km[0] > 0 && got.unknown, "calibrated album: radii, unknown by max radius");
+    check_album_calibration(a, cal);
 
     geoloc_album_probs_free(a);
     for (int i = 0; i < PHOTOS; i++) {

@@ -202,6 +202,8 @@ static void test_model_file(geoloc_partition *p) {
                               .ood_threshold = 0.75, .photos = 321, .dim = 512};
     c->ood_mean = malloc(512 * sizeof(float));
     for (int j = 0; j < 512; j++) c->ood_mean[j] = (float)j / 7.0f;
+    c->album[1] = (geoloc_album_calibration){.temperature = 9.5, .q50 = 0.25, .q90 = 0.75, .max_radius_km = 4000,
+                                             .photos = 77}; /* logsum; mean left unfitted */
     m->calibration = c;
     const char *cal = test_temp_file("cal_model");
     char cal_path[128];
@@ -212,6 +214,9 @@ static void test_model_file(geoloc_partition *p) {
     CHECK(b && b->temperature == 2.0 && b->q50 == 0.4 && b->q90 == 0.85 && b->max_radius_km == 3000 &&
               b->ood_threshold == 0.75 && b->photos == 321 && b->dim == 512,
           "calibration read back");
+    CHECK(b && b->album[0].photos == 0 && b->album[1].temperature == 9.5 && b->album[1].q50 == 0.25 &&
+              b->album[1].q90 == 0.75 && b->album[1].max_radius_km == 4000 && b->album[1].photos == 77,
+          "album calibration read back (logsum fitted, mean not)");
     CHECK(b && !memcmp(b->ood_mean, c->ood_mean, 512 * sizeof(float)), "OOD statistics read back");
     float same[512], opposite[512];
     for (int j = 0; j < 512; j++) same[j] = 3 * c->ood_mean[j], opposite[j] = -c->ood_mean[j];
@@ -227,6 +232,23 @@ static void test_model_file(geoloc_partition *p) {
     CHECK(pred.radius_km[0] <= pred.radius_km[1] && pred.radius_km[0] >= 0, "radii %g %g", pred.radius_km[0],
           pred.radius_km[1]);
     CHECK(pred.unknown == (pred.radius_km[0] > 3000), "unknown by the radius");
+    geoloc_model_free(back);
+    back = NULL;
+    /* an album calibration out of range (a negative temperature) is refused, naming the key */
+    FILE *fp = fopen(cal_path, "r+b");
+    char head[8192];
+    size_t got = fp ? fread(head, 1, sizeof head, fp) : 0;
+    char *at = NULL;
+    for (size_t i = 0; !at && i + 17 <= got; i++)
+        if (!memcmp(head + i, "album_logsum=9.5,", 17)) at = head + i;
+    CHECK(at != NULL, "the album calibration is in the file's metadata");
+    if (fp && at) {
+        fseek(fp, (long)(at - head) + 13, SEEK_SET);
+        fputc('-', fp);
+    }
+    if (fp) fclose(fp);
+    CHECK(geoloc_model_load(cal_path, &back, &err) == GEOLOC_E_PARSE && strstr(err.message, "album_logsum"),
+          "a negative album temperature refused: %s", err.message);
     geoloc_model_free(back);
     free(probs);
     geoloc_model_free(m);

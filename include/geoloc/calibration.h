@@ -39,6 +39,18 @@
 extern "C" {
 #endif
 
+/* The calibration of album answers fused by one method (geoloc/album.h):
+ * fitted like the photos' (temperature, conformal quantiles, max radius) on
+ * the out-of-fold answers of the training photos fused by photographer
+ * (albums of at least 2 photos); photos 0: not fitted. */
+typedef struct geoloc_album_calibration {
+    double temperature, q50, q90, max_radius_km;
+    size_t photos;
+} geoloc_album_calibration;
+
+/* Album methods a calibration may hold (indexed by geoloc_album_method). */
+#define GEOLOC_CALIBRATION_ALBUM_METHODS 2
+
 /* A model's calibration (geoloc_model.calibration; NULL: none). */
 typedef struct geoloc_calibration {
     double temperature;    /* > 0; 1 leaves the scores as they are */
@@ -48,6 +60,7 @@ typedef struct geoloc_calibration {
     size_t photos;         /* calibration photos */
     int dim;               /* width of the OOD statistics (0: no OOD test) */
     float *ood_mean;       /* dim values: the calibration photos' mean features */
+    geoloc_album_calibration album[GEOLOC_CALIBRATION_ALBUM_METHODS]; /* album answers, by method */
 } geoloc_calibration;
 
 /* Photos a calibration is fitted on: n rows of the answering partition's

@@ -10,6 +10,7 @@
 #include "cli/cli_photos.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "geoloc/album.h"
 #include "geoloc/calibration.h"
 #include "geoloc/model.h"
 
@@ -168,7 +169,13 @@ static void print_info(const char *path, const geoloc_model *m, const char *back
         printf("calibration: %zu photos: temperature %.4g, radii at mass %.4g (50 %%) and %.4g (90 %%), unknown above "
                "%.0f km (50 %% radius) or feature distance %.3f\n", cal->photos, cal->temperature, cal->q50, cal->q90,
                cal->max_radius_km, cal->ood_threshold);
-    else
+    for (int k = 0; cal && k < GEOLOC_CALIBRATION_ALBUM_METHODS; k++)
+        if (cal->album[k].photos)
+            printf("  albums (%s): %zu photos in albums by photographer: temperature %.4g, radii at mass %.4g (50 %%) "
+                   "and %.4g (90 %%), unknown above %.0f km\n", geoloc_album_method_name((geoloc_album_method)k),
+                   cal->album[k].photos, cal->album[k].temperature, cal->album[k].q50, cal->album[k].q90,
+                   cal->album[k].max_radius_km);
+    if (!cal)
         printf("calibration: none (no radii, never unknown: geoloc model calibrate)\n");
     for (size_t k = 0; k < m->n_meta; k++) printf("%-12s %s\n", m->meta_keys[k], m->meta_values[k]);
 }

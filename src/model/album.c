@@ -113,6 +113,21 @@ static void fuse(const geoloc_album_probs *a, const size_t *photos, size_t n, ge
     for (size_t k = 0; k < classes; k++) out[k] = (float)(acc[k] / total);
 }
 
+/* The calibration of an album of n photos fused by method: c itself for one
+ * photo (the photo's answer) or when c has none for the method, else a copy
+ * of c in *buf with the method's temperature, quantiles and max radius. */
+static const geoloc_calibration *album_calibration(const geoloc_calibration *c, geoloc_album_method method,
+                                                   size_t n, geoloc_calibration *buf) {
+    if (!c || n < 2 || (int)method >= GEOLOC_CALIBRATION_ALBUM_METHODS || !c->album[method].photos) return c;
+    const geoloc_album_calibration *a = &c->album[method];
+    *buf = *c;
+    buf->temperature = a->temperature;
+    buf->q50 = a->q50;
+    buf->q90 = a->q90;
+    buf->max_radius_km = a->max_radius_km;
+    return buf;
+}
+
 geoloc_status geoloc_album_answer(const geoloc_album_probs *a, const size_t *photos, size_t n,
                                   geoloc_album_method method, const geoloc_predict_options *opt,
                                   geoloc_prediction *out, float *distribution, geoloc_error *err) {
@@ -136,8 +151,10 @@ geoloc_status geoloc_album_answer(const geoloc_album_probs *a, const size_t *pho
         if (classes) fuse(a, photos, n, method, a->offset[f], classes, acc, fused + a->offset[f]);
         if (f < parts) geo[f] = fused + a->offset[f];
     }
-    geoloc_status s = geoloc_answer_from_probs(m, geo, m->n_scenes ? fused + a->offset[parts] : NULL, 1,
-                                               opt->partition, opt->top_k, out, distribution, err);
+    geoloc_calibration album_cal; /* the model's, with the album method's numbers when fitted */
+    const geoloc_calibration *cal = album_calibration(m->calibration, method, n, &album_cal);
+    geoloc_status s = answer_from_probs_calibrated(m, cal, geo, m->n_scenes ? fused + a->offset[parts] : NULL, 1,
+                                                   opt->partition, opt->top_k, out, distribution, err);
     if (s == GEOLOC_OK && out->calibrated && opt->max_radius_km > 0)
         out->unknown = out->radius_km[0] > opt->max_radius_km;
     free(fused);

@@ -99,6 +99,14 @@ geoloc_status geoloc_answer_from_probs(const geoloc_model *m, const float *const
                                        const float *scene_probs, size_t n_crops, int partition,
                                        int top_k, geoloc_prediction *out, float *distribution,
                                        geoloc_error *err) {
+    return answer_from_probs_calibrated(m, m ? m->calibration : NULL, geo_probs, scene_probs, n_crops, partition,
+                                        top_k, out, distribution, err);
+}
+
+geoloc_status answer_from_probs_calibrated(const geoloc_model *m, const geoloc_calibration *calibration,
+                                           const float *const *geo_probs, const float *scene_probs, size_t n_crops,
+                                           int partition, int top_k, geoloc_prediction *out, float *distribution,
+                                           geoloc_error *err) {
     if (!m || !geo_probs || !out || n_crops < 1 || partition < -1 || partition >= (int)m->n_partitions ||
         top_k < 1 || top_k > GEOLOC_MODEL_MAX_TOP || (scene_probs && m->n_scenes == 0))
         return error_set(err, GEOLOC_E_ARG, "answer: bad arguments (partition %d of %zu, top %d, %zu crops)",
@@ -123,7 +131,7 @@ geoloc_status geoloc_answer_from_probs(const geoloc_model *m, const float *const
     }
     double *score = next;
     scores(m, mean, f, hierarchical, score);
-    const geoloc_calibration *cal = hierarchical || m->n_partitions == 1 ? m->calibration : NULL;
+    const geoloc_calibration *cal = hierarchical || m->n_partitions == 1 ? calibration : NULL;
     float *tempered = cal ? malloc(n * sizeof *tempered) : NULL;
     if (cal && !tempered) {
         free(buf);

@@ -54,8 +54,16 @@ void model_calibration_text(const geoloc_calibration *c, char *out, size_t size)
 geoloc_status model_calibration_read(const geoloc_safetensors *st, const char *file, geoloc_model *m,
                                      geoloc_error *err);
 
+/* geoloc_answer_from_probs with the given calibration (NULL: none) in place
+ * of the model's. */
+geoloc_status answer_from_probs_calibrated(const geoloc_model *m, const geoloc_calibration *calibration,
+                                           const float *const *geo_probs, const float *scene_probs, size_t n_crops,
+                                           int partition, int top_k, geoloc_prediction *out, float *distribution,
+                                           geoloc_error *err);
+
 /* The average over n_crops rows (crop-major) of `classes` probabilities into
  * mean (answer.c); 0, or -1 when a value is not a finite number in [0, 1]. */
+
 int answer_average_crops(const float *rows, size_t n_crops, size_t classes, double *mean);
 
 #endif

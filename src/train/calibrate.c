@@ -17,13 +17,17 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "geoloc/album.h"
 #include "geoloc/calibration.h"
 #include "train/internal.h"
 
-/* Held-out answers: rows of the finest partition's distribution, truth, mean features. */
+/* Held-out answers: rows of the finest partition's distribution, truth, mean
+ * features, and for album fusion each row's per-partition probabilities and author. */
 typedef struct answers {
     float *dist, *feat;
     double *lat, *lon;
+    const char **author;
+    geoloc_album_probs *probs;
     size_t n, classes;
     int dim;
 } answers;
@@ -33,9 +37,12 @@ static void answers_free(answers *a) {
     free(a->feat);
     free(a->lat);
     free(a->lon);
+    free(a->author);
+    geoloc_album_probs_free(a->probs);
 }
 
-static geoloc_status answers_alloc(answers *a, size_t rows, size_t classes, int dim, geoloc_error *err) {
+static geoloc_status answers_alloc(answers *a, const geoloc_model *model, size_t rows, size_t classes, int dim,
+                                   geoloc_error *err) {
     memset(a, 0, sizeof *a);
     a->classes = classes;
     a->dim = dim;
@@ -43,17 +50,20 @@ static geoloc_status answers_alloc(answers *a, size_t rows, size_t classes, int 
     a->feat = malloc(rows * (size_t)dim * sizeof *a->feat);
     a->lat = malloc(rows * sizeof *a->lat);
     a->lon = malloc(rows * sizeof *a->lon);
-    if (rows && (!a->dist || !a->feat || !a->lat || !a->lon)) {
-        answers_free(a);
-        return error_set(err, GEOLOC_E_NOMEM, "out of memory");
-    }
-    return GEOLOC_OK;
+    a->author = malloc((rows ? rows : 1) * sizeof *a->author);
+    geoloc_status s = geoloc_album_probs_create(model, rows, &a->probs, err);
+    if (s == GEOLOC_OK && rows && (!a->dist || !a->feat || !a->lat || !a->lon || !a->author))
+        s = error_set(err, GEOLOC_E_NOMEM, "out of memory");
+    if (s != GEOLOC_OK) answers_free(a);
+    return s;
 }
 
 /* One table photo through the heads H: the answer (*pred; its distribution into dist
- * when not NULL) and its crops' mean raw features into feat. */
+ * when not NULL), its crops' mean raw features into feat, and (album not NULL) its
+ * heads' probabilities into album's photo `row`. */
 static geoloc_status answer_photo(const train_heads *H, const geoloc_model *model, size_t k, float *buf,
-                                  geoloc_prediction *pred, float *dist, float *feat, geoloc_error *err) {
+                                  geoloc_prediction *pred, float *dist, float *feat, geoloc_album_probs *album,
+                                  size_t row, geoloc_error *err) {
     const train_data *c = H->d;
     size_t total = 0;
     float *probs[TRAIN_MAX_HEADS];
@@ -64,6 +74,11 @@ static geoloc_status answer_photo(const train_heads *H, const geoloc_model *mode
     const float *x = H->f->feat + k * (size_t)H->f->views * (size_t)H->dim;
     for (int j = 0; j < H->dim; j++) /* the three crops' mean, as prediction averages them */
         feat[j] = (x[j] + x[H->dim + j] + x[2 * H->dim + j]) / 3.0f;
+    int scene = train_head(c, TRAIN_HEAD_SCENE, 0);
+    if (album) {
+        geoloc_status s = geoloc_album_probs_set(album, row, geo, scene >= 0 ? probs[scene] : NULL, 1, err);
+        if (s != GEOLOC_OK) return s;
+    }
     return geoloc_answer_from_probs(model, geo, NULL, 1, -1, 1, pred, dist, err);
 }
 
@@ -84,8 +99,9 @@ static geoloc_status add_answers(const train_heads *H, const geoloc_model *model
         if (!H->f->ok[k]) continue;
         geoloc_prediction pred;
         s = answer_photo(H, model, k, buf, &pred, a->dist + a->n * a->classes, a->feat + a->n * (size_t)a->dim,
-                         err);
+                         a->probs, a->n, err);
         if (s != GEOLOC_OK) break;
+        a->author[a->n] = H->d->row[k]->author;
         a->lat[a->n] = H->d->row[k]->lat;
         a->lon[a->n] = H->d->row[k]->lng;
         a->n++;
@@ -191,7 +207,7 @@ static geoloc_status report_validation(train_run *r, const train_heads *H, const
         size_t k = d->val[i];
         if (!H->f->ok[k]) continue;
         geoloc_prediction p;
-        if ((s = answer_photo(H, model, k, buf, &p, NULL, feat, err)) != GEOLOC_OK) break;
+        if ((s = answer_photo(H, model, k, buf, &p, NULL, feat, NULL, 0, err)) != GEOLOC_OK) break;
         km[n] = geoloc_haversine_km(p.lat, p.lon, d->row[k]->lat, d->row[k]->lng);
         r50[n] = p.radius_km[0];
         r90[n] = p.radius_km[1];
@@ -213,6 +229,53 @@ static geoloc_status report_validation(train_run *r, const train_heads *H, const
     return s;
 }
 
+/* The calibration of album answers fused by method, fitted on a's answers
+ * fused by photographer (albums of at least 2 photos; photos without an
+ * author are albums of their own and left out): out->photos stays 0 when
+ * fewer than 20 photos are in such albums. The model must be uncalibrated. */
+static geoloc_status fit_album(train_run *r, const geoloc_model *model, const answers *a,
+                               geoloc_album_method method, geoloc_album_calibration *out, geoloc_error *err) {
+    size_t n = a->n, classes = a->classes, n_albums = 0, rows = 0;
+    size_t *album_of = malloc((n ? n : 1) * sizeof *album_of), *size = malloc((n ? n : 1) * sizeof *size);
+    geoloc_prediction *pred = malloc((n ? n : 1) * sizeof *pred);
+    float *fused = malloc((n ? n : 1) * classes * sizeof *fused), *dist = malloc((n ? n : 1) * classes * sizeof *dist);
+    float **album_dist = malloc((n ? n : 1) * sizeof *album_dist);
+    double *lat = malloc((n ? n : 1) * sizeof *lat), *lon = malloc((n ? n : 1) * sizeof *lon);
+    geoloc_status s = album_of && size && pred && fused && dist && album_dist && lat && lon
+                          ? geoloc_album_group(a->author, n, album_of, &n_albums, err)
+                          : error_set(err, GEOLOC_E_NOMEM, "out of memory");
+    for (size_t j = 0; s == GEOLOC_OK && j < n_albums; j++) album_dist[j] = fused + j * classes;
+    geoloc_predict_options opt = geoloc_predict_options_default();
+    opt.max_radius_km = 0;
+    if (s == GEOLOC_OK)
+        s = geoloc_album_answer_all(a->probs, album_of, n_albums, method, &opt, pred, size, album_dist, err);
+    for (size_t i = 0; s == GEOLOC_OK && i < n; i++) {
+        if (size[album_of[i]] < 2) continue;
+        memcpy(dist + rows * classes, album_dist[album_of[i]], classes * sizeof *dist);
+        lat[rows] = a->lat[i];
+        lon[rows++] = a->lon[i];
+    }
+    geoloc_calibration *cal = NULL;
+    geoloc_calibration_data cd = {.part = model->partitions[model->n_partitions - 1], .dist = dist, .lat = lat,
+                                  .lon = lon, .n = rows, .classes = classes};
+    if (s == GEOLOC_OK && rows >= 20 && (s = geoloc_calibration_fit(&cd, &cal, err)) == GEOLOC_OK) {
+        *out = (geoloc_album_calibration){cal->temperature, cal->q50, cal->q90, cal->max_radius_km, cal->photos};
+        train_info(r, "calibrated album answers (%s, %zu photos in albums by author): temperature %.3f, mass "
+                   "quantiles %.3f (50 %%) and %.3f (90 %%), max radius %.0f km", geoloc_album_method_name(method),
+                   rows, out->temperature, out->q50, out->q90, out->max_radius_km);
+    }
+    geoloc_calibration_free(cal);
+    free(album_of);
+    free(size);
+    free(pred);
+    free(fused);
+    free(dist);
+    free(album_dist);
+    free(lat);
+    free(lon);
+    return s;
+}
+
 geoloc_status train_calibrate_heads(train_run *r, const train_trainer *final, train_model *m,
                                     const train_features *f, const geoloc_lr_schedule *sched, geoloc_error *err) {
     const train_data *d = final->d;
@@ -221,7 +284,7 @@ geoloc_status train_calibrate_heads(train_run *r, const train_trainer *final, tr
     size_t f_part = model->n_partitions - 1, classes = model->partitions[f_part]->n;
     int folds = r->o->calibration_folds >= 2;
     answers a;
-    geoloc_status s = answers_alloc(&a, folds ? d->n_train : d->n_val, classes, H->dim, err);
+    geoloc_status s = answers_alloc(&a, model, folds ? d->n_train : d->n_val, classes, H->dim, err);
     if (s != GEOLOC_OK) return s;
     geoloc_calibration_free(model->calibration);
     model->calibration = NULL; /* the answers fitted on are the uncalibrated ones */
@@ -230,6 +293,9 @@ geoloc_status train_calibrate_heads(train_run *r, const train_trainer *final, tr
     geoloc_calibration_data cd = {.part = model->partitions[f_part], .dist = a.dist, .lat = a.lat, .lon = a.lon,
                                   .features = a.feat, .n = a.n, .classes = classes, .dim = H->dim};
     if (s == GEOLOC_OK) s = geoloc_calibration_fit(&cd, &cal, err);
+    for (int method = 0; s == GEOLOC_OK && method < GEOLOC_CALIBRATION_ALBUM_METHODS; method++)
+        s = fit_album(r, model, &a, (geoloc_album_method)method, &cal->album[method], err);
+    if (s != GEOLOC_OK) geoloc_calibration_free(cal);
     answers_free(&a);
     if (s != GEOLOC_OK) return s;
     model->calibration = cal;
