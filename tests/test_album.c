@@ -2,7 +2,7 @@
  * of 1, 2 and 3 cells nested into a complete hierarchy, a scene head of 3):
  * synthetic per-crop probabilities of a few photos, the album answers checked
  * against a direct computation (photo averages, their mean or normalised
- * floored product per partition, the hierarchical product over ancestors);
+ * floored geometric mean per partition, the hierarchical product over ancestors);
  * a one-photo album against the photo's own answer, the order of the photos,
  * the calibration, bad input, and grouping by keys. */
 #include <math.h>
@@ -52,7 +52,8 @@ static double photo_mean(int i, int f, size_t k) {
     return s / CROPS;
 }
 
-/* The direct fusion of photos[0..n) for partition f, class k (unnormalised for logsum). */
+/* The direct fusion of photos[0..n) for partition f, class k (unnormalised
+ * for logsum: the geometric mean of the floored probabilities). */
 static double fused_direct(const size_t *photos, size_t n, geoloc_album_method method, int f, size_t k) {
     double v = method == GEOLOC_ALBUM_MEAN ? 0 : 1;
     for (size_t i = 0; i < n; i++) {
@@ -60,7 +61,7 @@ static double fused_direct(const size_t *photos, size_t n, geoloc_album_method m
         if (method == GEOLOC_ALBUM_MEAN) v += p / (double)n;
         else v *= p > GEOLOC_ALBUM_LOG_FLOOR ? p : GEOLOC_ALBUM_LOG_FLOOR;
     }
-    return v;
+    return method == GEOLOC_ALBUM_MEAN ? v : pow(v, 1.0 / (double)n);
 }
 
 /* The direct hierarchical distribution over the fine cells: each fused

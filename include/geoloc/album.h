@@ -1,9 +1,11 @@
 /* geoloc: photo albums geolocated together (PlaNet, Weyand et al. 2016,
  * section on photo sequences). The photos of an album keep their heads'
  * probabilities for every partition (crops averaged); the album's answer fuses
- * them partition by partition, by averaging (MEAN) or by the normalised
- * product of the photos' distributions (LOGSUM: the sum of log-probabilities,
- * a product of experts), then goes through the same hierarchical answer as a
+ * them partition by partition, by averaging (MEAN) or by the product of
+ * experts (LOGSUM: the mean of the photos' log-probabilities, exponentiated
+ * and normalised: the normalised geometric mean, which ranks the cells as the
+ * product does and is as sharp as one photo before the album calibration
+ * tempers it), then goes through the same hierarchical answer as a
  * single photo (geoloc_answer_from_probs: hierarchy, top-k, Class2GPS, the
  * model's calibration). Grouping photos into albums (all, by folder, by a
  * manifest column) is a list of keys: photos with equal keys share an album. */
@@ -25,7 +27,7 @@ extern "C" {
 /* How an album's photo distributions are fused. */
 typedef enum geoloc_album_method {
     GEOLOC_ALBUM_MEAN = 0, /* the average of the photos' distributions */
-    GEOLOC_ALBUM_LOGSUM    /* sum of log(max(p, GEOLOC_ALBUM_LOG_FLOOR)), exponentiated and normalised */
+    GEOLOC_ALBUM_LOGSUM    /* mean of log(max(p, GEOLOC_ALBUM_LOG_FLOOR)), exponentiated and normalised */
 } geoloc_album_method;
 
 /* The floor of a probability under LOGSUM: a cell one photo gives 0 (or an

@@ -1,6 +1,6 @@
 /* Album fusion: each photo's per-partition probabilities (crops averaged) are
  * kept; an album's distributions are their average (MEAN) or their normalised
- * product (LOGSUM, with a floor), partition by partition and for the scene,
+ * geometric mean (LOGSUM, with a floor), partition by partition and for the scene,
  * and the album is answered as one photo by geoloc_answer_from_probs (the
  * hierarchy, top-k, Class2GPS and calibration are that code's). */
 #include <math.h>
@@ -109,7 +109,7 @@ static void fuse(const geoloc_album_probs *a, const size_t *photos, size_t n, ge
     }
     double top = acc[0], total = 0;
     for (size_t k = 1; k < classes; k++) top = fmax(top, acc[k]);
-    for (size_t k = 0; k < classes; k++) total += (acc[k] = exp(acc[k] - top));
+    for (size_t k = 0; k < classes; k++) total += (acc[k] = exp((acc[k] - top) / (double)n));
     for (size_t k = 0; k < classes; k++) out[k] = (float)(acc[k] / total);
 }
 
