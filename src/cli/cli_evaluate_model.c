@@ -13,6 +13,7 @@
 #include "cli/cli_options.h"
 #include "cli/cli_photos.h"
 #include "cli/cli_progress.h"
+#include "cli/cli_retrieval.h"
 #include "cli/cli_util.h"
 #include "geoloc/album.h"
 #include "geoloc/io.h"
@@ -26,6 +27,9 @@ typedef struct eval_args {
     int json, skip_invalid;
     const char *album_by; /* --album-by column:NAME */
     int album_method;     /* --album-method: a geoloc_album_method */
+    int answer;           /* --answer: a geoloc_answer_kind */
+    const char *index;    /* --index FILE */
+    long k;               /* --k K */
 } eval_args;
 
 static const char *const ALBUM_METHODS[] = {"mean", "logsum", NULL}; /* geoloc_album_method order */
@@ -56,6 +60,7 @@ static const cli_option OPTIONS[] = {
                "how an album's photos are fused: mean (average of their\n"
                "distributions) or logsum (their normalised product)",
                .choices = ALBUM_METHODS),
+    CLI_RETRIEVAL_OPTIONS(eval_args, answer, index, k),
     CLI_END};
 
 static const cli_spec SPEC = {
@@ -93,6 +98,7 @@ static int parse(int argc, char **argv, eval_args *a) {
     if (rc != CLI_RUN) return rc;
     if (a->album_by && (strncmp(a->album_by, "column:", 7) || !a->album_by[7]))
         return cli_usage_error(&SPEC, "--album-by %s: column:NAME (a column of --meta)", a->album_by);
+    if (a->album_by && a->answer) return cli_usage_error(&SPEC, "--answer knn|hybrid: not with --album-by");
     cli_file inputs[2] = {{"--meta", a->meta}, {"--model", a->pred.model}}, out = {"--out", a->out};
     return cli_check_outputs(CMD, inputs, 2, &out, 1) != 0 ? CLI_EXIT_USAGE : CLI_RUN;
 }
@@ -108,6 +114,7 @@ typedef struct eval_ctx {
     const geoloc_predictor *pred;
     geoloc_album_probs *probs; /* --album-by: each photo's probabilities (NULL: not kept) */
     int probs_failed;          /* they could not be stored (message printed) */
+    cli_retrieval *retrieval;  /* --answer knn|hybrid (NULL: class) */
 } eval_ctx;
 
 /* Room for the outcome of m's photos; 0, or -1 when out of memory. */
@@ -135,8 +142,11 @@ static void eval_ctx_free(eval_ctx *e) {
     geoloc_album_probs_free(e->probs);
 }
 
-static int on_result(void *ctx, const geoloc_photo_answer *r) {
+static int on_result(void *ctx, const geoloc_photo_answer *given) {
     eval_ctx *e = ctx;
+    geoloc_photo_answer moved; /* --answer knn|hybrid: by the neighbours other than the photo itself */
+    const geoloc_photo_answer *r = &moved;
+    if (cli_retrieval_apply(CMD, e->retrieval, given, e->m->row[given->index].id, &moved) != 0) return 1;
     if (r->pred) {
         const geoloc_manifest_row *row = &e->m->row[r->index];
         e->ok[r->index] = 1;
@@ -392,6 +402,7 @@ int cli_evaluate_model(int argc, char **argv) {
     rc = !paths || no_memory || !buf ? 1 : 0;
     if (paths && rc) fprintf(stderr, CMD ": out of memory\n");
     if (rc == 0) rc = cli_runner_open(CMD, &a.pred, 1, m->n, &c);
+    if (rc == 0) rc = cli_retrieval_open(CMD, a.answer, a.index, a.k, &c, &e.retrieval);
     if (rc == 0 && a.album_by && geoloc_album_probs_create(c.model, m->n, &e.probs, &err) != GEOLOC_OK) {
         fprintf(stderr, CMD ": %s\n", err.message);
         rc = 1;
@@ -424,6 +435,10 @@ int cli_evaluate_model(int argc, char **argv) {
             }
         }
     }
+    if (e.retrieval && (rc == 0 || rc == CLI_EXIT_SKIPPED))
+        fprintf(stderr, CMD ": --answer %s: %zu answers placed by the neighbours, the others by the classifier\n",
+                cli_answer_choices[a.answer], e.retrieval->moved_count);
+    cli_retrieval_close(e.retrieval);
     cli_runner_close(&c);
     for (size_t k = 0; paths && k < m->n; k++) free(paths[k]);
     free(paths);
