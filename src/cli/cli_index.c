@@ -20,7 +20,7 @@ static const char *const PRECISIONS[] = {"f16", "i8", NULL}; /* geoloc_index_pre
 
 typedef struct build_args {
     cli_prediction_args pred;
-    const char *meta, *images, *out, *features;
+    const char *meta, *images, *out, *features, *features_meta;
     int precision;
 } build_args;
 
@@ -33,6 +33,9 @@ static const cli_option BUILD_OPTIONS[] = {
                "train` made on the same manifest (its rows are the\n"
                "manifest's rows): the mean of views 0-2, the three crops\n"
                "`predict` averages; photos it failed on are left out"),
+    CLI_OPTION("features-meta", 0, CLI_STRING, build_args, features_meta, "CSV",
+               "the manifest whose rows the --features cache holds, when\n"
+               "--meta lists only some of them (found by IMG_ID)"),
     CLI_OPTION("precision", 0, CLI_ENUM, build_args, precision, NULL,
                "f16: half floats (4 KB per photo at width 2048); i8: int8\n"
                "with a scale per vector (2 KB)", .choices = PRECISIONS),
@@ -73,9 +76,41 @@ static int on_photo(void *ctx, const geoloc_photo_answer *a) {
     return geoloc_index_add(b->ix, row->id, row->lat, row->lng, b->feat, &b->err) != GEOLOC_OK;
 }
 
-/* The embeddings of a features cache (n x views x dim) into ix; 0 or 1 after a message. */
-static int add_from_cache(const char *cmd, const char *path, const geoloc_manifest *m, const geoloc_model *model,
-                          geoloc_index *ix, size_t *failed) {
+static const geoloc_manifest *sort_manifest; /* the rows compared by by_id */
+static int by_id(const void *a, const void *b) {
+    return strcmp(sort_manifest->row[*(const size_t *)a].id, sort_manifest->row[*(const size_t *)b].id);
+}
+
+/* row[i]: the row of `of` holding photo i of m (by IMG_ID); 0, or 1 after naming a photo it lacks. */
+static int rows_in(const char *cmd, const geoloc_manifest *m, const geoloc_manifest *of, const char *of_path,
+                   size_t *row) {
+    size_t *order = malloc((of->n ? of->n : 1) * sizeof *order);
+    if (!order) {
+        fprintf(stderr, "%s: out of memory\n", cmd);
+        return 1;
+    }
+    for (size_t i = 0; i < of->n; i++) order[i] = i;
+    sort_manifest = of;
+    qsort(order, of->n, sizeof *order, by_id);
+    int rc = 0;
+    for (size_t i = 0; !rc && i < m->n; i++) {
+        size_t lo = 0, hi = of->n;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (strcmp(of->row[order[mid]].id, m->row[i].id) < 0) lo = mid + 1;
+            else hi = mid;
+        }
+        if (lo < of->n && !strcmp(of->row[order[lo]].id, m->row[i].id)) row[i] = order[lo];
+        else rc = fprintf(stderr, "%s: %s is not in %s\n", cmd, m->row[i].id, of_path) > 0;
+    }
+    free(order);
+    return rc;
+}
+
+/* The embeddings of a features cache (rows x views x dim) into ix, photo i
+ * of m from row[i] (NULL: row i); 0 or 1 after a message. */
+static int add_from_cache(const char *cmd, const char *path, const geoloc_manifest *m, const size_t *row,
+                          size_t rows, const geoloc_model *model, geoloc_index *ix, size_t *failed) {
     geoloc_safetensors *st;
     geoloc_error err = {0};
     if (geoloc_safetensors_open(path, &st, &err) != GEOLOC_OK) {
@@ -87,10 +122,10 @@ static int add_from_cache(const char *cmd, const char *path, const geoloc_manife
     const char *slash = strrchr(model->backbone, '/');
     int dim = geoloc_index_dim(ix), rc = 0;
     const float *feat = NULL;
-    if (!t || t->ndim != 3 || t->shape[0] != m->n || t->shape[1] < 3 || t->shape[2] != (uint64_t)dim || !ok ||
-        ok->dtype != GEOLOC_DTYPE_U8 || ok->n_elements != m->n) {
+    if (!t || t->ndim != 3 || t->shape[0] != rows || t->shape[1] < 3 || t->shape[2] != (uint64_t)dim || !ok ||
+        ok->dtype != GEOLOC_DTYPE_U8 || ok->n_elements != rows) {
         fprintf(stderr, "%s: %s: not a features cache of the manifest's %zu photos (width %d, 3 views or more)\n",
-                cmd, path, m->n, dim);
+                cmd, path, rows, dim);
         rc = 1;
     } else if (!bb || strcmp(bb, slash ? slash + 1 : model->backbone)) {
         fprintf(stderr, "%s: %s: made with backbone %s, the model's is %s\n", cmd, path, bb ? bb : "(unnamed)",
@@ -107,11 +142,12 @@ static int add_from_cache(const char *cmd, const char *path, const geoloc_manife
     }
     const uint8_t *flags = ok ? ok->data : NULL;
     for (size_t i = 0; !rc && i < m->n; i++) {
-        if (!flags[i]) {
+        size_t r = row ? row[i] : i;
+        if (!flags[r]) {
             (*failed)++;
             continue;
         }
-        const float *v = feat + i * t->shape[1] * (size_t)dim;
+        const float *v = feat + r * t->shape[1] * (size_t)dim;
         for (int j = 0; j < dim; j++) mean[j] = (v[j] + v[dim + j] + v[2 * dim + j]) / 3;
         if (geoloc_index_add(ix, m->row[i].id, m->row[i].lat, m->row[i].lng, mean, &err) != GEOLOC_OK) {
             fprintf(stderr, "%s: %s\n", cmd, err.message);
@@ -129,6 +165,7 @@ static int index_build(int argc, char **argv) {
     int n_args, rc = cli_parse(&BUILD_SPEC, &a, argc, argv, &n_args);
     if (rc != CLI_RUN) return rc;
     if (!a.images == !a.features) return cli_usage_error(&BUILD_SPEC, "give --images DIR or --features CACHE");
+    if (a.features_meta && !a.features) return cli_usage_error(&BUILD_SPEC, "--features-meta needs --features");
     geoloc_manifest *m = cli_read_manifest(cmd, a.meta, 0);
     if (!m) return 1;
     cli_runner c = {0};
@@ -146,7 +183,12 @@ static int index_build(int argc, char **argv) {
     if (rc) fprintf(stderr, "%s: %s\n", cmd, err.message[0] ? err.message : "out of memory");
     double t0 = cli_now_seconds();
     if (!rc && a.features) {
-        rc = add_from_cache(cmd, a.features, m, c.model, b.ix, &b.failed);
+        geoloc_manifest *of = a.features_meta ? cli_read_manifest(cmd, a.features_meta, 0) : NULL;
+        size_t *row = of ? malloc((m->n ? m->n : 1) * sizeof *row) : NULL;
+        rc = a.features_meta && (!row || rows_in(cmd, m, of, a.features_meta, row) != 0);
+        if (!rc) rc = add_from_cache(cmd, a.features, m, row, of ? of->n : m->n, c.model, b.ix, &b.failed);
+        free(row);
+        geoloc_manifest_free(of);
     } else if (!rc) {
         char **paths = cli_manifest_photo_paths(cmd, m, a.images);
         geoloc_batch_stats st = {0};
