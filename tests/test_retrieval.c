@@ -170,6 +170,45 @@ static void check_file(void) {
     geoloc_index_free(ix);
 }
 
+/* An index large enough (> 64 MB) that the scan splits its rows between
+ * threads and merges their heaps: the same top k as a serial scan. */
+static void check_parallel(void) {
+    enum { BIG_N = 34000, BIG_DIM = 2048, BIG_K = 20 };
+    geoloc_index *ix;
+    geoloc_error err = {0};
+    geoloc_index_create(BIG_DIM, GEOLOC_INDEX_I8, "b", &ix, &err);
+    float *v = malloc(sizeof(float) * BIG_DIM);
+    for (size_t r = 0; r < BIG_N; r++) {
+        for (int j = 0; j < BIG_DIM; j++) v[j] = (float)gauss();
+        geoloc_index_add(ix, r == 777 ? "twin" : "x", 0, 0, v, &err);
+    }
+    CHECK(geoloc_index_count(ix) == BIG_N, "%s", err.message);
+    for (int j = 0; j < BIG_DIM; j++) v[j] = (float)gauss();
+    geoloc_neighbour nb[BIG_K];
+    size_t n;
+    CHECK(geoloc_index_search(ix, v, BIG_K, NULL, nb, &n, &err) == GEOLOC_OK && n == BIG_K, "%s", err.message);
+    /* serial reference: every row's similarity from the stored values */
+    double *row = malloc(sizeof(double) * BIG_DIM), *sims = malloc(sizeof(double) * BIG_N), qn = 0;
+    for (int j = 0; j < BIG_DIM; j++) qn += (double)v[j] * v[j];
+    for (size_t r = 0; r < BIG_N; r++) {
+        stored_row(ix, r, row);
+        double s = 0;
+        for (int j = 0; j < BIG_DIM; j++) s += row[j] * v[j];
+        sims[r] = s / sqrt(qn);
+    }
+    int ok = 1;
+    for (size_t t = 0; t < n; t++) { /* nb[t] is the t-th best: exactly t rows are clearly better */
+        size_t better = 0;
+        for (size_t r = 0; r < BIG_N; r++) better += sims[r] > nb[t].sim + 1e-4;
+        if (better > t || fabs(sims[nb[t].row] - nb[t].sim) > 1e-4) ok = 0;
+    }
+    CHECK(ok, "the parallel scan's top %d differs from the serial reference", BIG_K);
+    free(row);
+    free(sims);
+    free(v);
+    geoloc_index_free(ix);
+}
+
 static geoloc_neighbour neighbour(double lat, double lon, float sim) { return (geoloc_neighbour){0, sim, lat, lon}; }
 
 static void check_answers(void) {
@@ -215,6 +254,7 @@ int main(void) {
     check_precision(GEOLOC_INDEX_F16, 0.97);
     check_precision(GEOLOC_INDEX_I8, 0.90);
     check_file();
+    check_parallel();
     check_answers();
     geoloc_index *ix;
     geoloc_error err = {0};

@@ -19,6 +19,7 @@ int cli_cells_sample(int argc, char **argv);
 int cli_dataset_pack(int argc, char **argv);
 int cli_bench_loader(int argc, char **argv);
 int cli_bench_nn(int argc, char **argv);
+int cli_bench_index(int argc, char **argv);
 int cli_evaluate(int argc, char **argv);
 int cli_demo(int argc, char **argv);
 int cli_classify_imagenet(int argc, char **argv);

@@ -17,6 +17,8 @@
 #include "model/retrieval_internal.h"
 
 #define QBLOCK 8
+#define PARALLEL_BYTES (64u << 20) /* smaller indexes are scanned by one thread: starting */
+                                   /* the others costs more than it saves */
 
 /* A query prepared for the scan: unit floats, and for int8 indexes int16
  * values q16 with q = q16 * qscale. */
@@ -203,7 +205,7 @@ geoloc_status geoloc_index_search(const geoloc_index *ix, const float *query, si
     geoloc_status s = prepare(ix, query, &q, err);
     int simd = have_avx2();
     if (s == GEOLOC_OK) {
-#pragma omp parallel num_threads(threads)
+#pragma omp parallel num_threads(threads) if (ix->n * index_vec_bytes(ix) >= PARALLEL_BYTES)
         {
             int t = omp_get_thread_num(), nt = omp_get_num_threads();
             heap hp = {all + (size_t)t * k, 0, k};
