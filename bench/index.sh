@@ -18,3 +18,19 @@ for n in 2000 100000 1000000; do
     done
   done
 done
+# FAISS from Debian (libfaiss-dev, with its BLAS) on the same vectors, when installed
+if [ -f /usr/include/faiss/IndexFlat.h ]; then
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  g++ -O2 -fopenmp "$repo/bench/index_faiss.cpp" -o "$tmp/index_faiss" -lfaiss -lblas -llapack
+  for n in 2000 100000 1000000; do
+    # flat float32 at 1M is 8 GB: only the quantised indexes there
+    for kind in flat sq8 fp16; do
+      [ "$n" = 1000000 ] && [ "$kind" != sq8 ] && continue
+      for threads in 1 2; do
+        printf 'threads %s  ' "$threads"
+        OMP_NUM_THREADS=$threads "$tmp/index_faiss" "$n" "$kind"
+      done
+    done
+  done
+fi

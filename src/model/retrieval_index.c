@@ -102,6 +102,19 @@ static void store_vector(geoloc_index *ix, size_t r, const float *vec, double no
     ix->scale[r] = (float)(1.0 / sqrt(q2));
 }
 
+void index_row_floats(const geoloc_index *ix, size_t i, float *out) {
+    size_t d = (size_t)ix->dim;
+    for (size_t j = 0; j < d; j++) {
+        if (ix->precision == GEOLOC_INDEX_F16) {
+            _Float16 h;
+            memcpy(&h, (const uint16_t *)ix->vec + i * d + j, 2);
+            out[j] = (float)h;
+        } else {
+            out[j] = ((const int8_t *)ix->vec)[i * d + j] * ix->scale[i];
+        }
+    }
+}
+
 geoloc_status geoloc_index_add(geoloc_index *ix, const char *id, double lat, double lon, const float *vec,
                                geoloc_error *err) {
     size_t len = id ? strlen(id) : 0;

@@ -29,4 +29,7 @@ static inline size_t index_vec_bytes(const struct geoloc_index *ix) {
 /* Room for n_more photos and id_bytes more id characters; 0 or -1 (out of memory). */
 int index_reserve(struct geoloc_index *ix, size_t n_more, size_t id_bytes);
 
+/* Photo i's stored vector as floats (dim values, a unit vector up to rounding). */
+void index_row_floats(const struct geoloc_index *ix, size_t i, float *out);
+
 #endif
