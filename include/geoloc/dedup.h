@@ -24,6 +24,11 @@ extern "C" {
  * out). Similar pictures differ in few bits (geoloc_hamming64). */
 geoloc_status geoloc_phash(const geoloc_image *img, uint64_t *out, geoloc_error *err);
 
+/* The pHashes of the photo files paths[0..n) into out (decoded in parallel,
+ * JPEGs reduced by DCT scaling); the first photo that cannot be read stops
+ * it, named in err. */
+geoloc_status geoloc_phash_files(const char *const *paths, size_t n, uint64_t *out, geoloc_error *err);
+
 /* The number of bits in which a and b differ. */
 int geoloc_hamming64(uint64_t a, uint64_t b);
 

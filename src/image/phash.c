@@ -49,4 +49,27 @@ geoloc_status geoloc_phash(const geoloc_image *img, uint64_t *out, geoloc_error 
     return GEOLOC_OK;
 }
 
+geoloc_status geoloc_phash_files(const char *const *paths, size_t n, uint64_t *out, geoloc_error *err) {
+    size_t first_failed = n;
+    geoloc_error first = {0};
+#pragma omp parallel for schedule(dynamic)
+    for (size_t i = 0; i < n; i++) {
+        geoloc_decode_options opt = {.min_shorter_side = 4 * SIDE};
+        geoloc_image img = {0};
+        geoloc_error e = {0};
+        geoloc_status s = geoloc_image_load(paths[i], &opt, &img, &e);
+        if (s == GEOLOC_OK) s = geoloc_phash(&img, &out[i], &e);
+        geoloc_image_free(&img);
+        if (s != GEOLOC_OK) {
+#pragma omp critical(phash_files_error)
+            if (i < first_failed) {
+                first_failed = i;
+                first = e;
+            }
+        }
+    }
+    if (first_failed == n) return GEOLOC_OK;
+    return error_set(err, first.status, "%s", first.message);
+}
+
 int geoloc_hamming64(uint64_t a, uint64_t b) { return __builtin_popcountll(a ^ b); }
