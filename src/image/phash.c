@@ -61,7 +61,7 @@ geoloc_status geoloc_phash_files(const char *const *paths, size_t n, uint64_t *o
         if (s == GEOLOC_OK) s = geoloc_phash(&img, &out[i], &e);
         geoloc_image_free(&img);
         if (s != GEOLOC_OK) {
-#pragma omp critical(phash_files_error)
+#pragma omp critical
             if (i < first_failed) {
                 first_failed = i;
                 first = e;

@@ -251,7 +251,7 @@ geoloc_status geoloc_index_search_batch(const geoloc_index *ix, const float *que
             for (size_t i = 0; i < m; i++) n_out[b * QBLOCK + i] = finish(ix, &hp[i], hp[i].h);
         } else {
             failed = 1;
-#pragma omp critical(index_batch_error)
+#pragma omp critical
             if (first == GEOLOC_OK) first = error_set(err, e.status ? e.status : GEOLOC_E_NOMEM, "%s",
                                                       e.message[0] ? e.message : "index search: out of memory");
         }
