@@ -55,14 +55,18 @@ geoloc_status geoloc_index_load_buffer(const void *data, size_t size, const char
 /* Releases an index (NULL allowed). */
 void geoloc_index_free(geoloc_index *ix);
 
-/* The number of photos, the vectors' width, their precision, the backbone's identity. */
+/* The number of photos in the index. */
 size_t geoloc_index_count(const geoloc_index *ix);
+/* The width of its vectors. */
 int geoloc_index_dim(const geoloc_index *ix);
+/* How its vectors are stored. */
 geoloc_index_precision geoloc_index_precision_of(const geoloc_index *ix);
+/* The identity of the backbone that made it. */
 const char *geoloc_index_backbone(const geoloc_index *ix);
 
-/* Photo i's id and coordinates. */
+/* Photo i's id. */
 const char *geoloc_index_id(const geoloc_index *ix, size_t i);
+/* Photo i's coordinates in degrees. */
 void geoloc_index_coords(const geoloc_index *ix, size_t i, double *lat, double *lon);
 
 /* The identity of a model's backbone as an index records it: "<arch>:<name>"

@@ -68,7 +68,8 @@ static int grow(void **p, size_t *cap, size_t need, size_t size, size_t align) {
     return 0;
 }
 
-int index_reserve(geoloc_index *ix, size_t n_more, size_t id_bytes) {
+/* Room for n_more photos and id_bytes more id characters; 0 or -1 (out of memory). */
+static int index_reserve(geoloc_index *ix, size_t n_more, size_t id_bytes) {
     size_t need = ix->n + (n_more ? n_more : 1), c[4] = {ix->cap, ix->cap, ix->cap, ix->cap};
     if (grow((void **)&ix->id_at, &c[0], need, sizeof *ix->id_at, 0) ||
         grow((void **)&ix->coords, &c[1], need, 2 * sizeof(double), 0) ||

@@ -26,9 +26,6 @@ static inline size_t index_vec_bytes(const struct geoloc_index *ix) {
     return (size_t)ix->dim * (ix->precision == GEOLOC_INDEX_F16 ? 2u : 1u);
 }
 
-/* Room for n_more photos and id_bytes more id characters; 0 or -1 (out of memory). */
-int index_reserve(struct geoloc_index *ix, size_t n_more, size_t id_bytes);
-
 /* Photo i's stored vector as floats (dim values, a unit vector up to rounding). */
 void index_row_floats(const struct geoloc_index *ix, size_t i, float *out);
 
