@@ -129,4 +129,5 @@ const cli_command CLI_BENCH_COMMANDS[] = {
     {"cells", bench_cells, NULL, "time partition building on an MP-16-sized point set"},
     {"loader", cli_bench_loader, NULL, "photos per second through the batch loader"},
     {"nn", cli_bench_nn, NULL, "images per second of the CNN engine (inference or training)"},
+    {"index", cli_bench_index, NULL, "queries per second of the feature index's exact scan"},
     {NULL}};

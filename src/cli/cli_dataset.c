@@ -366,4 +366,5 @@ const cli_command CLI_DATASET_COMMANDS[] = {
     {"split", dataset_split, NULL, "train/validation split grouped by photographer"},
     {"pack", cli_dataset_pack, NULL, "resize and pack a manifest's photos into shards"},
     {"info", dataset_info, NULL, "describe a pack or a manifest"},
+    {"dedup", cli_dataset_dedup, NULL, "near-duplicate photos within a set or between two (embeddings, pHash)"},
     {NULL}};

@@ -13,6 +13,7 @@
 #include "cli/cli_options.h"
 #include "cli/cli_photos.h"
 #include "cli/cli_progress.h"
+#include "cli/cli_retrieval.h"
 #include "cli/cli_util.h"
 #include "geoloc/album.h"
 #include "geoloc/io.h"
@@ -29,6 +30,9 @@ typedef struct eval_args {
     const char *album_method; /* --album-method: a comma-separated list of methods */
     geoloc_album_method methods[MAX_METHODS]; /* parsed from album_method */
     int n_methods;
+    int answer;           /* --answer: a geoloc_answer_kind */
+    const char *index;    /* --index FILE */
+    long k;               /* --k K */
 } eval_args;
 
 static const cli_option OPTIONS[] = {
@@ -58,6 +62,7 @@ static const cli_option OPTIONS[] = {
                "distributions) or logsum (their normalised product); a\n"
                "list (mean,logsum) prints each, from one pass over the\n"
                "photos, and --out holds the first"),
+    CLI_RETRIEVAL_OPTIONS(eval_args, answer, index, k),
     CLI_END};
 
 static const cli_spec SPEC = {
@@ -106,6 +111,7 @@ static int parse(int argc, char **argv, eval_args *a) {
         a->methods[a->n_methods++] = (geoloc_album_method)method;
     }
     if (a->n_methods == 0) return cli_usage_error(&SPEC, "--album-method: no method named");
+    if (a->album_by && a->answer) return cli_usage_error(&SPEC, "--answer knn|hybrid: not with --album-by");
     cli_file inputs[2] = {{"--meta", a->meta}, {"--model", a->pred.model}}, out = {"--out", a->out};
     return cli_check_outputs(CMD, inputs, 2, &out, 1) != 0 ? CLI_EXIT_USAGE : CLI_RUN;
 }
@@ -121,6 +127,7 @@ typedef struct eval_ctx {
     const geoloc_predictor *pred;
     geoloc_album_probs *probs; /* --album-by: each photo's probabilities (NULL: not kept) */
     int probs_failed;          /* they could not be stored (message printed) */
+    cli_retrieval *retrieval;  /* --answer knn|hybrid (NULL: class) */
 } eval_ctx;
 
 /* Room for the outcome of m's photos; 0, or -1 when out of memory. */
@@ -148,8 +155,11 @@ static void eval_ctx_free(eval_ctx *e) {
     geoloc_album_probs_free(e->probs);
 }
 
-static int on_result(void *ctx, const geoloc_photo_answer *r) {
+static int on_result(void *ctx, const geoloc_photo_answer *given) {
     eval_ctx *e = ctx;
+    geoloc_photo_answer moved; /* --answer knn|hybrid: by the neighbours other than the photo itself */
+    const geoloc_photo_answer *r = &moved;
+    if (cli_retrieval_apply(CMD, e->retrieval, given, e->m->row[given->index].id, &moved) != 0) return 1;
     if (r->pred) {
         const geoloc_manifest_row *row = &e->m->row[r->index];
         e->ok[r->index] = 1;
@@ -406,6 +416,7 @@ int cli_evaluate_model(int argc, char **argv) {
     rc = !paths || no_memory || !buf ? 1 : 0;
     if (paths && rc) fprintf(stderr, CMD ": out of memory\n");
     if (rc == 0) rc = cli_runner_open(CMD, &a.pred, 1, m->n, &c);
+    if (rc == 0) rc = cli_retrieval_open(CMD, a.answer, a.index, a.k, &c, &e.retrieval);
     if (rc == 0 && a.album_by && geoloc_album_probs_create(c.model, m->n, &e.probs, &err) != GEOLOC_OK) {
         fprintf(stderr, CMD ": %s\n", err.message);
         rc = 1;
@@ -438,6 +449,10 @@ int cli_evaluate_model(int argc, char **argv) {
             }
         }
     }
+    if (e.retrieval && (rc == 0 || rc == CLI_EXIT_SKIPPED))
+        fprintf(stderr, CMD ": --answer %s: %zu answers placed by the neighbours, the others by the classifier\n",
+                cli_answer_choices[a.answer], e.retrieval->moved_count);
+    cli_retrieval_close(e.retrieval);
     cli_runner_close(&c);
     for (size_t k = 0; paths && k < m->n; k++) free(paths[k]);
     free(paths);

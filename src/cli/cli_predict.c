@@ -10,6 +10,7 @@
 #include "cli/cli_photos.h"
 #include "cli/cli_predict_map.h"
 #include "cli/cli_progress.h"
+#include "cli/cli_retrieval.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "geoloc/album.h"
@@ -38,6 +39,7 @@ typedef struct out_ctx {
     int write_errno;   /* the output could not be written (0: fine) */
     int albums;        /* --album / --album-by: answers are albums' */
     const geoloc_album_info *album; /* the album of the answer being written */
+    cli_retrieval *retrieval; /* --answer knn|hybrid (NULL: class) */
 } out_ctx;
 
 static void token_of(geoloc_cell cell, char *out) { geoloc_s2_to_token(cell, out); }
@@ -168,7 +170,11 @@ static int write_answer(out_ctx *o, const geoloc_photo_answer *a, geoloc_album_i
 }
 
 /* Writes each answer as it comes. */
-static int on_answer(void *ctx, const geoloc_photo_answer *a) { return write_answer(ctx, a, NULL); }
+static int on_answer(void *ctx, const geoloc_photo_answer *a) {
+    out_ctx *o = ctx;
+    geoloc_photo_answer b; /* --answer knn|hybrid: moved by the photo's neighbours */
+    return cli_retrieval_apply(CMD, o->retrieval, a, NULL, &b) != 0 || write_answer(o, &b, NULL);
+}
 
 typedef struct args {
     cli_prediction_args pred;
@@ -180,6 +186,9 @@ typedef struct args {
     geoloc_photo_paths photos;
     int album, album_method;      /* --album; --album-method: a geoloc_album_method */
     const char *album_by, *meta;  /* --album-by folder|column:NAME, --meta CSV */
+    int answer;                   /* --answer: a geoloc_answer_kind */
+    const char *index;            /* --index FILE */
+    long k;                       /* --k K */
 } args;
 
 static const char *const FORMATS[] = {"text", "csv", "json", "geojson", NULL};
@@ -236,6 +245,7 @@ static const cli_option OPTIONS[] = {
                "(the average of their distributions) or logsum (their\n"
                "normalised product, each probability floored at 1e-6)",
                .choices = ALBUM_METHODS),
+    CLI_RETRIEVAL_OPTIONS(args, answer, index, k),
     CLI_END};
 
 static const cli_spec SPEC = {
@@ -291,6 +301,7 @@ static int parse_args(int argc, char **argv, args *a) {
         return cli_usage_error(&SPEC, by_column ? "--album-by column:NAME needs --meta CSV"
                                                 : "--meta needs --album-by column:NAME");
     if (a->resume && (a->album || a->album_by)) return cli_usage_error(&SPEC, "--resume does not answer albums");
+    if (a->answer && (a->album || a->album_by)) return cli_usage_error(&SPEC, "--answer knn|hybrid: not with albums");
     for (int k = 1; k <= n; k++)
         if (cli_photo_paths_add(CMD, &a->photos, argv[k]) != 0) return CLI_EXIT_FAILURE;
     if (!a->out) return CLI_RUN;
@@ -657,9 +668,11 @@ int cli_predict(int argc, char **argv) {
     const char **row_keys;
     cli_maps maps = {0};
     cli_runner c = {0};
+    cli_retrieval *retrieval = NULL;
     if ((rc = read_album_meta(&a, &meta, &row_keys)) != 0 ||
         (rc = cli_maps_prepare(CMD, &a.maps, a.photos.paths, a.photos.n, a.pred.model, &maps)) != 0 ||
-        (rc = cli_runner_open(CMD, &a.pred, (int)a.top, a.photos.n, &c)) != 0) {
+        (rc = cli_runner_open(CMD, &a.pred, (int)a.top, a.photos.n, &c)) != 0 ||
+        (rc = cli_retrieval_open(CMD, a.answer, a.index, a.k, &c, &retrieval)) != 0) {
         cli_runner_close(&c);
         cli_maps_free(&maps);
         geoloc_photo_paths_free(&a.photos);
@@ -670,7 +683,7 @@ int cli_predict(int argc, char **argv) {
     out_ctx o = {.format = a.format, .top = (int)a.top, .distribution = a.distribution, .m = c.model,
                  .maps = maps, .min_prob = a.min_prob, .runner = &c, .min_population = (uint32_t)a.min_population,
                  .answer = c.opt.partition < 0 ? c.model->n_partitions - 1 : (size_t)c.opt.partition,
-                 .albums = a.album || a.album_by};
+                 .albums = a.album || a.album_by, .retrieval = retrieval};
     char *header = NULL;
     size_t header_size = 0;
     FILE *mem = open_memstream(&header, &header_size);
@@ -729,6 +742,7 @@ int cli_predict(int argc, char **argv) {
     free(todo);
     free(header);
     cli_maps_free(&o.maps);
+    cli_retrieval_close(retrieval);
     cli_runner_close(&c);
     geoloc_photo_paths_free(&a.photos);
     free(row_keys);

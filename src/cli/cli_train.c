@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/cli_dataset.h"
 #include "cli/cli_options.h"
 #include "cli/cli_util.h"
 #include "geoloc/train.h"
@@ -20,6 +21,7 @@ typedef struct {
     int mode, scene, loss;
     const char *out, *images, *shards, *val, *backbone, *features, *checkpoint, *log, *lr_schedule;
     const char *val_fold;
+    const char *exclude_near; /* --exclude-near PAIRS.csv */
     double val_fraction, lr, momentum, weight_decay, backbone_lr_scale;
     uint64_t seed;
     long image_size, views, calibration_folds, epochs, batch, micro_batch, checkpoint_every, log_every, threads;
@@ -45,6 +47,10 @@ static const cli_option TRAIN_OPTIONS[] = {
     CLI_OPTION("images", 0, CLI_STRING, train_args, images, "DIR", "photos at DIR/IMG_ID, or"),
     CLI_OPTION("shards", 0, CLI_STRING, train_args, shards, "DIR",
                "in packed shards (geoloc dataset pack), by IMG_ID"),
+    CLI_OPTION("exclude-near", 0, CLI_STRING, train_args, exclude_near, "PAIRS.csv",
+               "leave out the training photos named in the a_id column of\n"
+               "`geoloc dataset dedup --index TRAIN.idx --index2 TEST.idx`'s\n"
+               "pairs (near-duplicates of test photos)"),
     CLI_OPTION("val", 0, CLI_STRING, train_args, val, "FILE", "validation manifest, or"),
     CLI_OPTION("val-fraction", 0, CLI_DOUBLE, train_args, val_fraction, "F",
                "hold out a share F of TRAIN.csv, grouped by AUTHOR, or", .min = 0, .max = 1),
@@ -390,6 +396,7 @@ int cli_train(int argc, char **argv) {
         fprintf(stderr, "%s: %s\n", cmd, err.message);
         goto done;
     }
+    if (a.exclude_near && cli_exclude_near(cmd, a.exclude_near, &train) != 0) goto done;
     o.train = train;
     o.val = val;
     const char *slash = strrchr(o.out, '/');

@@ -13,11 +13,14 @@ extern const cli_command CLI_DATASET_COMMANDS[];
 extern const cli_command CLI_BENCH_COMMANDS[];
 extern const cli_command CLI_MODEL_COMMANDS[];
 extern const cli_command CLI_WEIGHTS_COMMANDS[];
+extern const cli_command CLI_INDEX_COMMANDS[];
 
 int cli_cells_sample(int argc, char **argv);
 int cli_dataset_pack(int argc, char **argv);
+int cli_dataset_dedup(int argc, char **argv);
 int cli_bench_loader(int argc, char **argv);
 int cli_bench_nn(int argc, char **argv);
+int cli_bench_index(int argc, char **argv);
 int cli_evaluate(int argc, char **argv);
 int cli_demo(int argc, char **argv);
 int cli_classify_imagenet(int argc, char **argv);

@@ -18,6 +18,7 @@ static const cli_command COMMANDS[] = {
     {"bench", NULL, CLI_BENCH_COMMANDS, NULL},
     {"photo", NULL, CLI_PHOTO_COMMANDS, NULL},
     {"dataset", NULL, CLI_DATASET_COMMANDS, NULL},
+    {"index", NULL, CLI_INDEX_COMMANDS, NULL},
     {"weights", NULL, CLI_WEIGHTS_COMMANDS, NULL},
     {"train", cli_train, NULL, "train a geolocation model (heads on cached features, or the whole network)"},
     {"serve", cli_serve, NULL, "the geolocation server: REST API, micro-batching, map page (docs/serve.md)"},
