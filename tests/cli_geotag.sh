@@ -13,8 +13,8 @@
 #   --overwrite-xmp, darktable names, a read-only folder (a message naming the
 #   file, exit 1, no sidecar anywhere), the photos' checksums unchanged; --meta
 #   with blank LAT/LON and --album-by column:AUTHOR, a missing photo (exit 3);
-#   --album-by time:HOURS on dev photos given EXIF times and GPS by libexif, and on
-#   a manifest's DATETIME column.
+#   --album-by time:HOURS on dev photos given EXIF times and GPS by libexif (and
+#   predict --album-by time:HOURS on them), and on a manifest's DATETIME column.
 . "$(dirname "$0")/lib.sh"
 test_setup cli_geotag "$@"
 unset GEOLOC_MODEL
@@ -177,6 +177,15 @@ assert rows['d.jpg']['album'] == 'd.jpg' and rows['d.jpg']['method'] == 'single'
 PY"
     run_geoloc geotag --album-by time:2,folder "$tmp/t"
     expect_match 0 "without a capture time: albums by folder" err "time:HOURS,folder"
+    # predict --album-by time:HOURS: the same albums (no GPS used there)
+    run_geoloc predict --album-by time:2 --format csv "$tmp/t"
+    check "predict --album-by time:2" "python3 - <<'PY'
+import csv, io
+rows = {r['file'].rsplit('/', 1)[1]: r for r in csv.DictReader(io.StringIO('''$out'''))}
+got = [(rows[k]['album'], rows[k]['album_size']) for k in ('a.jpg', 'b.jpg', 'g.jpg', 'c.jpg', 'd.jpg')]
+assert got == [('time-1', '3')] * 3 + [('time-2', '1'), ('d.jpg', '1')], got
+assert rows['a.jpg']['lat'] == rows['g.jpg']['lat'], rows
+PY"
 else
     fail "EXIF_TIME_FIXTURE not set: the time tests cannot run"
 fi
