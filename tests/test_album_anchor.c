@@ -119,9 +119,9 @@ static void test_geotag(void) {
     for (size_t i = 0; i < 7; i++)
         if (predicted[i]) store(a, i, best[i]);
     const geoloc_partition *fine = model->partitions[2];
-    geoloc_anchor pos[7] = {{0, 0}, {0, 0}, {fine->lat[2], fine->lng[2]}};
+    geoloc_anchor pos[7] = {{0, 0}, {0, 0}, {fine->lat[2] + 0.5, fine->lng[2]}}; /* 56 km from cell 2's centre */
     const size_t album_of[7] = {0, 0, 0, 1, 1, 2, 2};
-    geoloc_geotag_options o = {GEOLOC_ALBUM_MEAN, {300, 0.01}, geoloc_predict_options_default()};
+    geoloc_geotag_options o = {GEOLOC_ALBUM_MEAN, {300, 0.01}, geoloc_predict_options_default(), 0};
     geoloc_geotag_result r[7];
     CHECK(geoloc_geotag_place(a, predicted, is_anchor, pos, album_of, 7, 3, &o, r, &err) == GEOLOC_OK, "%s",
           err.message);
@@ -131,6 +131,8 @@ static void test_geotag(void) {
               r[0].answer.top[0].cls == 2 && r[1].answer.lat == r[0].answer.lat,
           "album 0: anchored to cell 2 (%d, method %s)", (int)r[0].answer.top[0].cls,
           geoloc_geotag_method_name(r[0].method));
+    CHECK(!r[0].snapped && r[0].answer.lat == fine->lat[2] && r[0].answer.lon == fine->lng[2],
+          "snap off: the cell's location");
     size_t members0[2] = {0, 1}, members1[2] = {3, 4};
     geoloc_prediction fused, photo;
     CHECK(geoloc_album_answer(a, members0, 2, GEOLOC_ALBUM_MEAN, &o.predict, &fused, NULL, &err) == GEOLOC_OK &&
@@ -148,6 +150,16 @@ static void test_geotag(void) {
     CHECK(!strcmp(geoloc_geotag_method_name(GEOLOC_GEOTAG_SINGLE), "single") &&
               geoloc_geotag_method_name((geoloc_geotag_method)7) == NULL,
           "method names");
+    /* snapping: within 100 km the anchor's position; within 10 km none is near */
+    o.snap_km = 100;
+    CHECK(geoloc_geotag_place(a, predicted, is_anchor, pos, album_of, 7, 3, &o, r, &err) == GEOLOC_OK &&
+              r[0].snapped && r[1].snapped && r[0].answer.lat == pos[2].lat && r[0].answer.lon == pos[2].lon &&
+              r[0].answer.top[0].cls == 2 && !r[3].snapped && r[3].answer.lat == fused.lat,
+          "snap 100 km: the anchor's position (%g, %g)", r[0].answer.lat, r[0].answer.lon);
+    o.snap_km = 10;
+    CHECK(geoloc_geotag_place(a, predicted, is_anchor, pos, album_of, 7, 3, &o, r, &err) == GEOLOC_OK &&
+              !r[0].snapped && r[0].answer.lat == fine->lat[2],
+          "snap 10 km: no anchor that near");
     size_t wrong[7] = {0, 0, 0, 1, 1, 2, 3};
     CHECK(geoloc_geotag_place(a, predicted, is_anchor, pos, wrong, 7, 3, &o, r, &err) == GEOLOC_E_ARG,
           "an album number out of range refused");

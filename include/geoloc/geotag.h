@@ -32,13 +32,19 @@ typedef struct geoloc_geotag_options {
     geoloc_album_method fusion;   /* how an album's photos are fused */
     geoloc_anchor_options anchor; /* the anchors' prior */
     geoloc_predict_options predict; /* partition (-1: hierarchical), top_k, max_radius_km */
+    double snap_km;               /* an anchored answer within snap_km of an anchor takes the nearest
+                                     anchor's position (the cell says where, the anchor the point); 0: off */
 } geoloc_geotag_options;
+
+/* The default snap distance (km) of anchored answers. */
+#define GEOLOC_GEOTAG_SNAP_KM 300.0
 
 /* One photo's placement. */
 typedef struct geoloc_geotag_result {
     int placed;                   /* 1: a photo without a position, answered */
     geoloc_geotag_method method;
     geoloc_prediction answer;     /* the answer given (by method) */
+    int snapped;                  /* ANCHOR: the answer was moved to an anchor's position */
     geoloc_prediction fused;      /* its album's fusion without anchors */
     geoloc_prediction photo;      /* the photo alone */
     size_t album_size;            /* photos of its album answered by the model */
@@ -50,8 +56,8 @@ typedef struct geoloc_geotag_result {
  * when not an anchor and its probabilities are stored in a (predicted[i]);
  * other photos (unreadable) are left out. Each album's photos to place are
  * fused (o->fusion); with anchors in the album the fused distributions are
- * weighed by their prior (geoloc_album_anchor) and answered: method ANCHOR;
- * else ALBUM for two or more photos to place, SINGLE for one. out[i] is
+ * weighed by their prior (geoloc_album_anchor) and answered (then moved to
+ * the nearest anchor when within o->snap_km): method ANCHOR; else ALBUM for two or more photos to place, SINGLE for one. out[i] is
  * filled for every photo (placed 0 for the others). */
 geoloc_status geoloc_geotag_place(const geoloc_album_probs *a, const unsigned char *predicted,
                                   const unsigned char *is_anchor, const geoloc_anchor *anchors,

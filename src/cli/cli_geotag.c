@@ -25,7 +25,7 @@ typedef struct args {
     cli_prediction_args pred;
     const char *meta, *images, *album_by, *out, *write;
     int album_method, xmp_full, overwrite_xmp;
-    double anchor_scale, anchor_floor;
+    double anchor_scale, anchor_floor, anchor_snap;
 } args;
 
 static const char *const ALBUM_METHODS[] = {"mean", "logsum", NULL}; /* geoloc_album_method order */
@@ -51,6 +51,9 @@ static const cli_option OPTIONS[] = {
     CLI_OPTION("anchor-floor", 0, CLI_DOUBLE, args, anchor_floor, "W",
                "the weight of cells far from every anchor (default 0.01;\n"
                "larger: the model overrules anchors more easily)", .min = 1e-9, .max = 1e6),
+    CLI_OPTION("anchor-snap", 0, CLI_DOUBLE, args, anchor_snap, "KM",
+               "an anchored answer within KM of an anchor takes the\n"
+               "nearest anchor's position (default 300; 0: never)", .min = 0, .max = 20000),
     CLI_OPTION("out", 0, CLI_STRING, args, out, "FILE",
                "write the CSV to FILE (whole or not at all) instead of\nstandard output"),
     CLI_OPTION("write", 0, CLI_STRING, args, write, "xmp",
@@ -73,8 +76,9 @@ static const cli_spec SPEC = {
     "Photos are never modified.\n",
     OPTIONS,
     "csv: id,lat,lon,radius50_km,radius90_km,method,album,album_size,anchors,\n"
-    "     fused_lat,fused_lon,photo_lat,photo_lon\n"
+    "     fused_lat,fused_lon,photo_lat,photo_lon,snapped\n"
     "     (method: anchor, album or single; radii empty for an uncalibrated model;\n"
+    "     snapped 1: the answer is an anchor's position;\n"
     "     fused: the album's answer without anchors; photo: the photo alone)\n"
     "\n"
     "Exit status: 0 when every photo without a position was placed, 3 when some\n"
@@ -213,7 +217,7 @@ static int write_csv(const args *a, const library *l, const geoloc_geotag_result
         return 1;
     }
     fputs("id,lat,lon,radius50_km,radius90_km,method,album,album_size,anchors,fused_lat,fused_lon,photo_lat,"
-          "photo_lon\n",
+          "photo_lon,snapped\n",
           f.fp);
     for (size_t i = 0; i < l->n; i++) {
         if (!r[i].placed) continue;
@@ -225,8 +229,8 @@ static int write_csv(const args *a, const library *l, const geoloc_geotag_result
         write_radius(f.fp, p->calibrated ? p->radius_km[1] : 0);
         fprintf(f.fp, ",%s,", geoloc_geotag_method_name(r[i].method));
         geoloc_csv_write_field(f.fp, album_ids[album_of[i]]);
-        fprintf(f.fp, ",%zu,%zu,%.6f,%.6f,%.6f,%.6f\n", r[i].album_size, r[i].n_anchors, r[i].fused.lat,
-                r[i].fused.lon, r[i].photo.lat, r[i].photo.lon);
+        fprintf(f.fp, ",%zu,%zu,%.6f,%.6f,%.6f,%.6f,%d\n", r[i].album_size, r[i].n_anchors, r[i].fused.lat,
+                r[i].fused.lon, r[i].photo.lat, r[i].photo.lon, r[i].snapped);
     }
     if (geoloc_atomic_file_commit(&f, &err) != GEOLOC_OK) {
         fprintf(stderr, CMD ": %s\n", err.message);
@@ -331,7 +335,8 @@ static int geotag(const args *a, const cli_album_by *by, library *l) {
         fprintf(stderr, CMD ": none of the %zu photos to place could be read\n", n_todo);
         rc = 1;
     }
-    geoloc_geotag_options o = {(geoloc_album_method)a->album_method, {a->anchor_scale, a->anchor_floor}, c.opt};
+    geoloc_geotag_options o = {(geoloc_album_method)a->album_method, {a->anchor_scale, a->anchor_floor}, c.opt,
+                               a->anchor_snap};
     if (!rc && geoloc_geotag_place(p.probs, predicted, l->is_anchor, l->pos, album_of, n, n_albums, &o, res, &err) !=
                    GEOLOC_OK) {
         fprintf(stderr, CMD ": %s\n", err.message);
@@ -366,7 +371,7 @@ static int geotag(const args *a, const cli_album_by *by, library *l) {
 
 int cli_geotag(int argc, char **argv) {
     args a = {.pred = cli_prediction_args_default(), .anchor_scale = GEOLOC_ANCHOR_SCALE_KM,
-              .anchor_floor = GEOLOC_ANCHOR_FLOOR};
+              .anchor_floor = GEOLOC_ANCHOR_FLOOR, .anchor_snap = GEOLOC_GEOTAG_SNAP_KM};
     int n, rc = cli_parse(&SPEC, &a, argc, argv, &n);
     if (rc != CLI_RUN) return rc;
     if (!a.meta != !a.images) return cli_usage_error(&SPEC, "--meta and --images go together");

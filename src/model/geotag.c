@@ -1,11 +1,13 @@
 /* Geotagging: each album's photos to place fused once, their answer weighed
- * by the album's anchors when it has some; every photo to place gets the
+ * by the album's anchors when it has some (and moved onto the nearest anchor
+ * when close to one); every photo to place gets the
  * album's answer (or its own when it is the album's only one), with the
  * fusion without anchors and the photo alone beside it. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "geoloc/distance.h"
 #include "geoloc/geotag.h"
 
 const char *geoloc_geotag_method_name(geoloc_geotag_method method) {
@@ -15,6 +17,23 @@ const char *geoloc_geotag_method_name(geoloc_geotag_method method) {
     case GEOLOC_GEOTAG_SINGLE: return "single";
     }
     return NULL;
+}
+
+/* Moves p to the anchor nearest it when that one is within km; 1 when moved. */
+static int snap_to_anchor(geoloc_prediction *p, const geoloc_anchor *anchors, size_t n, double km) {
+    size_t best = n;
+    double best_km = km;
+    for (size_t a = 0; a < n; a++) {
+        double d = geoloc_haversine_km(p->lat, p->lon, anchors[a].lat, anchors[a].lon);
+        if (d <= best_km) {
+            best_km = d;
+            best = a;
+        }
+    }
+    if (best == n) return 0;
+    p->lat = anchors[best].lat;
+    p->lon = anchors[best].lon;
+    return 1;
 }
 
 /* Album j's answers: its photos to place members[0..n) fused, answered
@@ -68,13 +87,15 @@ geoloc_status geoloc_geotag_place(const geoloc_album_probs *a, const unsigned ch
         if (is_anchor[i]) album_anchors[anchor_start[j] + n_anchor[j]++] = anchors[i];
         else if (predicted[i]) members[start[j] + fill[j]++] = i;
     }
-    geoloc_geotag_options opt = *o;
     for (size_t j = 0; s == GEOLOC_OK && j < n_albums; j++) {
         if (!fill[j]) continue;
         geoloc_prediction plain, anchored;
+        int snapped = 0;
         if (!m) m = geoloc_album_probs_model(a);
-        s = answer_album(a, m, members + start[j], fill[j], album_anchors + anchor_start[j], n_anchor[j], &opt,
+        s = answer_album(a, m, members + start[j], fill[j], album_anchors + anchor_start[j], n_anchor[j], o,
                          fused, &plain, &anchored, err);
+        if (s == GEOLOC_OK && n_anchor[j] && o->snap_km > 0)
+            snapped = snap_to_anchor(&anchored, album_anchors + anchor_start[j], n_anchor[j], o->snap_km);
         for (size_t k = 0; s == GEOLOC_OK && k < fill[j]; k++) {
             geoloc_geotag_result *r = &out[members[start[j] + k]];
             r->placed = 1;
@@ -83,6 +104,7 @@ geoloc_status geoloc_geotag_place(const geoloc_album_probs *a, const unsigned ch
             r->fused = plain;
             r->method = n_anchor[j] ? GEOLOC_GEOTAG_ANCHOR : fill[j] > 1 ? GEOLOC_GEOTAG_ALBUM : GEOLOC_GEOTAG_SINGLE;
             r->answer = n_anchor[j] ? anchored : plain;
+            r->snapped = snapped;
             s = geoloc_album_answer(a, &members[start[j] + k], 1, o->fusion, &o->predict, &r->photo, NULL, err);
         }
     }
