@@ -68,9 +68,10 @@ PY"
 check "dry run: no sidecar" '[ -z "$(xmps)" ]'
 grep -q 'anchors 2' <<<"$err" || grep -q '2 anchors' <<<"$err" && pass || fail "summary counts the anchors: $err"
 
-# anchors pull the answers to their region (floor near 0: the anchors decide among the cells)
-run_geoloc geotag --anchor-floor 1e-9 "$lib/trip"
-check "anchored answers near the anchors" "python3 - <<'PY'
+# anchors pull the answers to their region (floor near 0: the anchors decide among the
+# cells); an answer within --anchor-snap of an anchor takes that anchor's position
+run_geoloc geotag --anchor-floor 1e-9 --anchor-snap 2000 "$lib/trip"
+check "anchored answers snapped to the anchors" "python3 - <<'PY'
 import csv, io, math
 rows = list(csv.DictReader(io.StringIO('''$out''')))
 def km(a, b, c, d):
@@ -80,6 +81,13 @@ def km(a, b, c, d):
 assert len(rows) == 3
 for r in rows:
     assert km(float(r['lat']), float(r['lon']), 43.467, 11.885) < 1000, r
+    assert r['snapped'] == '1' and (r['lat'], r['lon']) in (('43.467448', '11.885127'), ('43.464455', '11.881478')), r
+PY"
+run_geoloc geotag --anchor-floor 1e-9 --anchor-snap 0 "$lib/trip"
+check "--anchor-snap 0: the cells' locations" "python3 - <<'PY'
+import csv, io
+rows = list(csv.DictReader(io.StringIO('''$out''')))
+assert len(rows) == 3 and all(r['snapped'] == '0' and r['lat'] not in ('43.467448', '43.464455') for r in rows), rows
 PY"
 
 # ---- --write xmp ---------------------------------------------------------------------

@@ -244,40 +244,39 @@ static int write_csv(const args *a, const library *l, const geoloc_geotag_result
  * --overwrite-xmp; without --write only what would be done. 0 or 1. */
 static int write_sidecars(const args *a, const library *l, const geoloc_geotag_result *r) {
     size_t todo = 0, kept = 0, written = 0;
-    char (*path)[4096] = calloc(l->n ? l->n : 1, sizeof *path);
-    unsigned char *skip = calloc(l->n ? l->n : 1, 1);
-    int rc = !path || !skip;
+    unsigned char *write = calloc(l->n ? l->n : 1, 1); /* the sidecars to write */
+    char path[4096], folder[4096];
+    int rc = !write;
     if (rc) fprintf(stderr, CMD ": out of memory\n");
     for (size_t i = 0; !rc && i < l->n; i++) {
         if (!r[i].placed) continue;
-        if (geoloc_xmp_sidecar_path(l->paths[i], a->xmp_full, path[i], sizeof path[i]) != 0) {
+        if (geoloc_xmp_sidecar_path(l->paths[i], a->xmp_full, path, sizeof path) != 0) {
             fprintf(stderr, CMD ": %s: no sidecar name for it\n", l->paths[i]);
             rc = 1;
             break;
         }
-        if (access(path[i], F_OK) == 0 && !a->overwrite_xmp) {
-            fprintf(stderr, CMD ": %s exists: kept (--overwrite-xmp replaces it)\n", path[i]);
-            skip[i] = 1;
+        if (access(path, F_OK) == 0 && !a->overwrite_xmp) {
+            fprintf(stderr, CMD ": %s exists: kept (--overwrite-xmp replaces it)\n", path);
             kept++;
             continue;
         }
-        char *slash = strrchr(path[i], '/');
-        char folder[4096];
-        snprintf(folder, sizeof folder, "%.*s", slash ? (int)(slash - path[i]) + (slash == path[i]) : 1,
-                 slash ? path[i] : ".");
+        const char *slash = strrchr(path, '/');
+        snprintf(folder, sizeof folder, "%.*s", slash ? (int)(slash - path) + (slash == path) : 1, slash ? path : ".");
         if (a->write && access(folder, W_OK) != 0) {
-            fprintf(stderr, CMD ": cannot write %s: %s (no sidecar written)\n", path[i], strerror(errno));
+            fprintf(stderr, CMD ": cannot write %s: %s (no sidecar written)\n", path, strerror(errno));
             rc = 1;
         }
+        write[i] = 1;
         todo++;
     }
     for (size_t i = 0; !rc && a->write && i < l->n; i++) {
-        if (!r[i].placed || skip[i]) continue;
+        if (!write[i]) continue;
         const geoloc_prediction *p = &r[i].answer;
         geoloc_xmp_gps g = {p->lat, p->lon, {p->calibrated ? p->radius_km[0] : 0, p->calibrated ? p->radius_km[1] : 0},
                             geoloc_geotag_method_name(r[i].method)};
         geoloc_error err = {0};
-        if (geoloc_xmp_write(path[i], &g, a->overwrite_xmp, &err) != GEOLOC_OK) {
+        geoloc_xmp_sidecar_path(l->paths[i], a->xmp_full, path, sizeof path);
+        if (geoloc_xmp_write(path, &g, a->overwrite_xmp, &err) != GEOLOC_OK) {
             fprintf(stderr, CMD ": %s (%zu sidecar%s written before it)\n", err.message, written,
                     written == 1 ? "" : "s");
             rc = 1;
@@ -292,8 +291,7 @@ static int write_sidecars(const args *a, const library *l, const geoloc_geotag_r
         fprintf(stderr, CMD ": dry run: %zu XMP sidecar%s would be written (%s naming%s); --write xmp writes them\n",
                 todo, todo == 1 ? "" : "s", a->xmp_full ? "IMG.jpg.xmp" : "IMG.xmp",
                 kept ? ", existing ones kept" : "");
-    free(path);
-    free(skip);
+    free(write);
     return rc;
 }
 
