@@ -59,7 +59,7 @@ geoloc_status geoloc_geotag_place(const geoloc_album_probs *a, const unsigned ch
                                   geoloc_geotag_result *out, geoloc_error *err) {
     if (!a || !predicted || !is_anchor || (!anchors && n) || !album_of || !o || !out)
         return error_set(err, GEOLOC_E_ARG, "geotag: bad arguments");
-    const geoloc_model *m = NULL;
+    const geoloc_model *m = geoloc_album_probs_model(a);
     for (size_t i = 0; i < n; i++) {
         if (album_of[i] >= n_albums)
             return error_set(err, GEOLOC_E_ARG, "geotag: photo %zu in album %zu of %zu", i, album_of[i], n_albums);
@@ -91,7 +91,6 @@ geoloc_status geoloc_geotag_place(const geoloc_album_probs *a, const unsigned ch
         if (!fill[j]) continue;
         geoloc_prediction plain, anchored;
         int snapped = 0;
-        if (!m) m = geoloc_album_probs_model(a);
         s = answer_album(a, m, members + start[j], fill[j], album_anchors + anchor_start[j], n_anchor[j], o,
                          fused, &plain, &anchored, err);
         if (s == GEOLOC_OK && n_anchor[j] && o->snap_km > 0)
