@@ -92,6 +92,7 @@ static void fuzz_image_one(const uint8_t *data, size_t size, const char *name) {
         REQUIRE(memchr(m.gps_time, '\0', sizeof m.gps_time) &&
                 memchr(m.datetime, '\0', sizeof m.datetime));
         if (m.has_gps_time) REQUIRE(strlen(m.gps_time) == 20);
+        if (m.has_time) REQUIRE(m.time >= -62135596800LL && m.time < 253402300800LL); /* years 1-9999 */
     } else {
         REQUIRE(mst == GEOLOC_E_PARSE && strncmp(err.message, name, strlen(name)) == 0);
     }

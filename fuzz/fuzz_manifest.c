@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
     geoloc_manifest *m;
     geoloc_error err;
     err.message[0] = '\0';
-    geoloc_manifest_options opt = {(int)(size & 1), NULL, NULL}; /* strict and skipping */
+    geoloc_manifest_options opt = {(int)(size & 1), NULL, NULL, 0}; /* strict and skipping */
     if (geoloc_manifest_read_buffer((const char *)data, size, "fuzz.csv", &opt, &m, &err) != GEOLOC_OK) {
         if (err.message[0] == '\0') abort();
         return 0;

@@ -209,7 +209,7 @@ static void on_skip(void *ctx, const char *message) {
 static void test_skip_invalid(void) {
     const char *text = "IMG_ID,LAT,LON\na.jpg,1,2\nb.jpg,100,2\nc.jpg,1\n\"d.jpg,1,2\n";
     skips s = {0};
-    geoloc_manifest_options opt = {1, on_skip, &s};
+    geoloc_manifest_options opt = {1, on_skip, &s, 0};
     geoloc_manifest *m;
     geoloc_error err;
     geoloc_status st = geoloc_manifest_read_buffer(text, strlen(text), "skip.csv", &opt, &m, &err);

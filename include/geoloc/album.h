@@ -13,6 +13,7 @@
 #define GEOLOC_ALBUM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "geoloc/dataset.h"
 #include "geoloc/json.h"
@@ -108,6 +109,86 @@ typedef struct geoloc_album_info {
  * album NULL: exactly geoloc_answer_write_json. Returns w's status. */
 geoloc_status geoloc_album_answer_write_json(geoloc_json *w, const geoloc_model *m, const geoloc_photo_answer *a,
                                              const geoloc_album_info *album);
+
+/* ---- fused distributions ------------------------------------------------------ */
+
+/* Floats of one photo's stored probabilities: every partition's, then the scene's. */
+size_t geoloc_album_width(const geoloc_album_probs *a);
+
+/* The model whose probabilities a stores. */
+const geoloc_model *geoloc_album_probs_model(const geoloc_album_probs *a);
+
+/* The fused distributions of the album photos[0..n) (n >= 1, each set), as
+ * geoloc_album_answer fuses them: fused (geoloc_album_width floats) receives
+ * them, geo[f] points to partition f's (every partition) and *scene to the
+ * scene head's (NULL without one). */
+geoloc_status geoloc_album_fuse(const geoloc_album_probs *a, const size_t *photos, size_t n,
+                                geoloc_album_method method, float *fused, const float **geo, const float **scene,
+                                geoloc_error *err);
+
+/* The answer of distributions fused by method from n_photos photos (geo[f]
+ * for every partition of m, scene or NULL), as geoloc_album_answer gives it
+ * after fusing (with the model's album calibration of the method for 2 or
+ * more photos, when it has one). */
+geoloc_status geoloc_album_answer_probs(const geoloc_model *m, const float *const *geo, const float *scene,
+                                        geoloc_album_method method, size_t n_photos,
+                                        const geoloc_predict_options *opt, geoloc_prediction *out,
+                                        float *distribution, geoloc_error *err);
+
+/* ---- photos with a known position as anchors ----------------------------------- */
+
+/* A photo of the album whose position is known (EXIF GPS, a manifest's LAT/LON). */
+typedef struct geoloc_anchor {
+    double lat, lon; /* degrees */
+} geoloc_anchor;
+
+/* How anchors weigh on the cells: cell k of a partition (its Class2GPS
+ * location c_k) gets the prior w_k = floor + (1/A) sum over the A anchors of
+ * exp(-d(c_k, anchor) / scale_km), d the great-circle distance. */
+typedef struct geoloc_anchor_options {
+    double scale_km; /* the kernel's length (> 0) */
+    double floor;    /* the prior far from every anchor (> 0): the CNN can still overrule it */
+} geoloc_anchor_options;
+
+#define GEOLOC_ANCHOR_SCALE_KM 300.0
+#define GEOLOC_ANCHOR_FLOOR 0.01
+
+/* The defaults: GEOLOC_ANCHOR_SCALE_KM, GEOLOC_ANCHOR_FLOOR. */
+geoloc_anchor_options geoloc_anchor_options_default(void);
+
+/* The anchored distributions of an album: for every partition f of m,
+ * out[f][k] = geo[f][k] w_k / sum_j geo[f][j] w_j (w: the prior of the
+ * n_anchors anchors, opt NULL: the defaults); n_anchors 0 copies geo. A
+ * partition whose product sums to 0 keeps geo's values. out[f] and geo[f]
+ * may be the same array. Answer them with geoloc_album_answer_probs. */
+geoloc_status geoloc_album_anchor(const geoloc_model *m, const float *const *geo, const geoloc_anchor *anchors,
+                                  size_t n_anchors, const geoloc_anchor_options *opt, float *const *out,
+                                  geoloc_error *err);
+
+/* ---- albums by capture time ----------------------------------------------------- */
+
+/* Groups n photos by capture time: the photos with a time (has_time[i],
+ * seconds[i] as geoloc_datetime_parse gives them) sorted by time (ties:
+ * input order) and split where the gap between consecutive ones exceeds
+ * gap_hours (>= 0). A photo without a time is an album of its own, or, when
+ * fallback_keys is not NULL, shares an album with the other photos without a
+ * time of an equal fallback key (NULL key: alone). Albums are numbered
+ * chronologically, then the untimed ones in the order of their first photo
+ * in the input; album_of[i] receives photo i's album; order[0..n) receives
+ * the photos album by album (album 0's first), a timed album's in time
+ * order, an untimed album's in input order; *n_albums their count,
+ * *n_untimed the photos without a time (NULL: not wanted). */
+geoloc_status geoloc_album_group_time(const int64_t *seconds, const unsigned char *has_time,
+                                      const char *const *fallback_keys, size_t n, double gap_hours,
+                                      size_t *album_of, size_t *order, size_t *n_albums, size_t *n_untimed,
+                                      geoloc_error *err);
+
+/* The capture times of a manifest's rows from its DATETIME column (EXIF or
+ * ISO 8601 text, geoloc_datetime_parse): has_time[k] 0 where empty or not a
+ * date-time. The number of rows with a time, or -1 (E_ARG) when the
+ * manifest has no DATETIME column. */
+long geoloc_album_manifest_times(const geoloc_manifest *m, int64_t *seconds, unsigned char *has_time,
+                                 geoloc_error *err);
 
 #ifdef __cplusplus
 }

@@ -59,6 +59,7 @@ typedef struct geoloc_manifest_options {
     /* Called with a "file:line: field: reason" message per skipped row. */
     void (*on_skip)(void *ctx, const char *message);
     void *ctx;
+    int blank_position; /* a row whose LAT and LON are both empty is kept, with NaN for both */
 } geoloc_manifest_options;
 
 /* The name of an S3_Label value as GeoEstimation defines them (0 indoor,

@@ -33,6 +33,8 @@ typedef struct geoloc_photo_meta {
     char gps_time[32];       /* "YYYY-MM-DDTHH:MM:SSZ" from GPSDateStamp/GPSTimeStamp */
     int has_datetime;
     char datetime[32];       /* DateTimeOriginal as written, "YYYY:MM:DD HH:MM:SS" */
+    int has_time;            /* a valid capture time: DateTimeOriginal, else IFD0's DateTime */
+    int64_t time;            /* that time, geoloc_datetime_parse's seconds (as written, no zone) */
 } geoloc_photo_meta;
 
 /* Reads the metadata of an encoded photo (JPEG, PNG, WebP or HEIF bytes). A file
@@ -46,6 +48,12 @@ geoloc_status geoloc_photo_meta_read(const uint8_t *data, size_t size, const cha
  * but a regular file (a FIFO, a directory, a device) is refused at once with
  * E_IO ("path: not a regular file (a FIFO)"), never waited on. */
 geoloc_status geoloc_photo_meta_load(const char *path, geoloc_photo_meta *out, geoloc_error *err);
+
+/* Parses a capture time, EXIF's "YYYY:MM:DD HH:MM:SS" or ISO 8601's
+ * "YYYY-MM-DDTHH:MM:SS" ('T' or a space), into *seconds since 1970-01-01
+ * 00:00:00 of the same clock (the time as written; no zone). 0, or -1 for
+ * any other text or an impossible date or time ("0000:00:00 00:00:00"). */
+int geoloc_datetime_parse(const char *text, int64_t *seconds);
 
 #ifdef __cplusplus
 }

@@ -25,7 +25,7 @@ static void print_skip(void *ctx, const char *message) {
 
 geoloc_manifest *cli_read_manifest(const char *cmd, const char *path, int skip_invalid) {
     size_t shown = 0;
-    geoloc_manifest_options opt = {skip_invalid, print_skip, &shown};
+    geoloc_manifest_options opt = {skip_invalid, print_skip, &shown, 0};
     geoloc_manifest *m;
     geoloc_error err;
     if (geoloc_manifest_read(path, &opt, &m, &err) != GEOLOC_OK) {

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/cli_album_by.h"
 #include "cli/cli_dataset.h"
 #include "cli/cli_options.h"
 #include "cli/cli_photos.h"
@@ -238,7 +239,9 @@ static const cli_option OPTIONS[] = {
                "albums of the photos of one folder (folder), or of one\n"
                "value of a --meta column (column:NAME, e.g. column:AUTHOR;\n"
                "photos matched by file name to IMG_ID; a photo not listed\n"
-               "or with an empty value is an album of its own)"),
+               "or with an empty value is an album of its own), or of EXIF\n"
+               "capture times (time:HOURS: split where the gap exceeds\n"
+               "HOURS; photos without a time alone, or ,folder: by folder)"),
     CLI_OPTION("meta", 0, CLI_STRING, args, meta, "CSV", "the manifest of --album-by column:NAME"),
     CLI_OPTION("album-method", 0, CLI_ENUM, args, album_method, NULL,
                "how an album's photos are fused, at every partition: mean\n"
@@ -295,8 +298,9 @@ static int parse_args(int argc, char **argv, args *a) {
         return cli_usage_error(&SPEC, "--resume needs --out FILE and --format csv");
     if (a->album && a->album_by) return cli_usage_error(&SPEC, "--album and --album-by: give one of them");
     int by_column = a->album_by && !strncmp(a->album_by, "column:", 7);
-    if (a->album_by && strcmp(a->album_by, "folder") && !(by_column && a->album_by[7]))
-        return cli_usage_error(&SPEC, "--album-by %s: folder or column:NAME", a->album_by);
+    cli_album_by by;
+    if (a->album_by && (cli_album_by_parse(a->album_by, &by) != 0 || by.kind == CLI_ALBUM_NONE))
+        return cli_usage_error(&SPEC, "--album-by %s: folder or column:NAME (or time:HOURS[,folder])", a->album_by);
     if (by_column != (a->meta != NULL))
         return cli_usage_error(&SPEC, by_column ? "--album-by column:NAME needs --meta CSV"
                                                 : "--meta needs --album-by column:NAME");
@@ -574,6 +578,27 @@ static size_t album_keys(const args *a, char *const *paths, size_t n, const geol
     return unlisted;
 }
 
+/* Albums by the photos' EXIF capture times (cli_album_by_group); 0, or 1
+ * after a message. */
+static int time_albums(const cli_album_by *by, const album_run *r, char *const *paths, size_t n, size_t *album_of,
+                       size_t *n_albums, char ***ids) {
+    int64_t *seconds = malloc(n * sizeof *seconds);
+    unsigned char *has_time = malloc(n);
+    size_t *order = malloc(n * sizeof *order);
+    int failed = !seconds || !has_time || !order;
+    for (size_t i = 0; !failed && i < n; i++) {
+        seconds[i] = r->kept[i].meta.time;
+        has_time[i] = (unsigned char)r->kept[i].meta.has_time;
+    }
+    if (failed) fprintf(stderr, CMD ": out of memory\n");
+    else failed = cli_album_by_group(CMD, by, n, (const char *const *)paths, NULL, seconds, has_time, album_of, order,
+                                     n_albums, ids) != 0;
+    free(seconds);
+    free(has_time);
+    free(order);
+    return failed;
+}
+
 /* Predicts every photo, then answers each with its album's fused answer, in
  * the photos' order; 0, or 1 after a message. */
 static int predict_albums(const args *a, cli_runner *c, out_ctx *o, char **paths, size_t n,
@@ -594,7 +619,12 @@ static int predict_albums(const args *a, cli_runner *c, out_ctx *o, char **paths
     if (unlisted)
         fprintf(stderr, CMD ": %zu photo%s not in %s: each an album of its own\n", unlisted,
                 unlisted == 1 ? "" : "s", a->meta);
-    if (!failed) failed = geoloc_album_group(keys, n, album_of, &n_albums, &err) != GEOLOC_OK;
+    cli_album_by by;
+    char **time_ids = NULL; /* --album-by time:HOURS: the albums' names */
+    if (!failed && a->album_by && cli_album_by_parse(a->album_by, &by) == 0 && by.kind == CLI_ALBUM_TIME)
+        failed = time_albums(&by, &r, paths, n, album_of, &n_albums, &time_ids);
+    else if (!failed)
+        failed = geoloc_album_group(keys, n, album_of, &n_albums, &err) != GEOLOC_OK;
     if (!failed) {
         pred = malloc((n_albums ? n_albums : 1) * sizeof *pred);
         size = malloc((n_albums ? n_albums : 1) * sizeof *size);
@@ -610,7 +640,7 @@ static int predict_albums(const args *a, cli_runner *c, out_ctx *o, char **paths
     for (size_t i = 0; !failed && i < n; i++) {
         const kept_answer *k = &r.kept[i];
         size_t j = album_of[i];
-        geoloc_album_info info = {keys[i] ? keys[i] : base_name(k->name), size[j],
+        geoloc_album_info info = {time_ids ? time_ids[j] : keys[i] ? keys[i] : base_name(k->name), size[j],
                                   (geoloc_album_method)a->album_method, &k->pred, NULL};
         geoloc_photo_answer ans = {i, k->name, k->predicted ? &pred[j] : NULL, k->predicted ? dists[j] : NULL,
                                    &k->meta, k->error, k->n_warnings, k->warnings, NULL, 0};
@@ -624,6 +654,7 @@ static int predict_albums(const args *a, cli_runner *c, out_ctx *o, char **paths
         if (folders) free(folders[i]);
     }
     geoloc_album_probs_free(r.probs);
+    cli_album_ids_free(time_ids, n_albums);
     free(r.kept);
     free(keys);
     free(folders);

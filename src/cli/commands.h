@@ -25,6 +25,7 @@ int cli_evaluate(int argc, char **argv);
 int cli_demo(int argc, char **argv);
 int cli_classify_imagenet(int argc, char **argv);
 int cli_predict(int argc, char **argv);
+int cli_geotag(int argc, char **argv);
 int cli_explain(int argc, char **argv);
 int cli_train(int argc, char **argv);
 int cli_serve(int argc, char **argv);

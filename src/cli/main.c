@@ -11,6 +11,7 @@ static const cli_command COMMANDS[] = {
     {"s2", NULL, CLI_S2_COMMANDS, NULL},
     {"cells", NULL, CLI_CELLS_COMMANDS, NULL},
     {"predict", cli_predict, NULL, "where photos were taken (a geolocation model on their pixels)"},
+    {"geotag", cli_geotag, NULL, "place the photos of a library that lack GPS (albums, GPS anchors; XMP sidecars)"},
     {"explain", cli_explain, NULL, "which parts of a photo its answer rests on (occlusion sensitivity map)"},
     {"evaluate", cli_evaluate, NULL, "distance accuracy of a predictions CSV, or of a model on a manifest's photos"},
     {"place", cli_place, NULL, "country and nearest city of coordinates, offline (also: place build, place bench)"},

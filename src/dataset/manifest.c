@@ -242,7 +242,7 @@ static int parse_prob(csv_field f, const char *name, double *out, char *msg, siz
 }
 
 /* Parses one data row into r (strings not yet copied: ids point into f). */
-static int parse_row(const layout *L, const csv_field *f, size_t nf, geoloc_manifest_row *r,
+static int parse_row(const layout *L, const csv_field *f, size_t nf, int blank_position, geoloc_manifest_row *r,
                      char *msg, size_t size) {
     if (nf != L->n_fields) {
         snprintf(msg, size, "expected %zu fields (as in the header), found %zu", L->n_fields, nf);
@@ -250,7 +250,9 @@ static int parse_row(const layout *L, const csv_field *f, size_t nf, geoloc_mani
     }
     if (check_id(f[L->col[ROLE_ID]], L->name[ROLE_ID], msg, size) != 0) return -1;
     csv_field lat = f[L->col[ROLE_LAT]], lng = f[L->col[ROLE_LNG]];
-    if (csv_parse_coordinate(lat.p, lat.len, L->name[ROLE_LAT], 90, &r->lat, msg, size) != 0 ||
+    if (blank_position && !lat.len && !lng.len) {
+        r->lat = r->lng = NAN;
+    } else if (csv_parse_coordinate(lat.p, lat.len, L->name[ROLE_LAT], 90, &r->lat, msg, size) != 0 ||
         csv_parse_coordinate(lng.p, lng.len, L->name[ROLE_LNG], 180, &r->lng, msg, size) != 0)
         return -1;
     if (L->col[ROLE_AUTHOR] >= 0 &&
@@ -362,7 +364,7 @@ static geoloc_status read_rows(csv_reader *r, const geoloc_manifest_options *opt
             memcpy(msg, row_err.message, sizeof row_err.message);
         } else if (nf == 1 && f[0].len == 0) {
             continue; /* blank line */
-        } else if (parse_row(L, f, nf, &row, reason, sizeof reason) == 0) {
+        } else if (parse_row(L, f, nf, opt->blank_position, &row, reason, sizeof reason) == 0) {
             if (grow(m) != 0) goto nomem;
             csv_field id = f[L->col[ROLE_ID]];
             row.id = arena_strndup(&s->strings, id.p, id.len);

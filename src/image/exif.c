@@ -12,7 +12,8 @@
  * - GPSAltitude, negated when GPSAltitudeRef is 1 (below sea level).
  * - GPSDateStamp + GPSTimeStamp as "YYYY-MM-DDTHH:MM:SSZ" (seconds
  *   truncated); an impossible date such as "0000:00:00" leaves it unset.
- * - DateTimeOriginal (EXIF IFD, else IFD0) as written.
+ * - DateTimeOriginal (EXIF IFD, else IFD0) as written; the capture time
+ *   parsed from it, else from IFD0's DateTime (geoloc_datetime_parse).
  * - FLIR thermal camera JPEGs keep their GPS in the FLIR APP1 record rather
  *   than in EXIF; it is used when EXIF has no position (see flir.c).
  *
@@ -253,6 +254,11 @@ geoloc_status geoloc_photo_meta_read(const uint8_t *data, size_t size, const cha
             entry_text(entry(ed, EXIF_IFD_0, EXIF_TAG_DATE_TIME_ORIGINAL), out->datetime,
                        sizeof out->datetime))
             out->has_datetime = 1;
+        char taken[32];
+        const char *time_text = out->has_datetime ? out->datetime
+                                : entry_text(entry(ed, EXIF_IFD_0, EXIF_TAG_DATE_TIME), taken, sizeof taken) ? taken
+                                                                                                        : NULL;
+        out->has_time = time_text && geoloc_datetime_parse(time_text, &out->time) == 0;
         exif_data_unref(ed);
     }
 

@@ -128,37 +128,54 @@ static const geoloc_calibration *album_calibration(const geoloc_calibration *c, 
     return buf;
 }
 
-geoloc_status geoloc_album_answer(const geoloc_album_probs *a, const size_t *photos, size_t n,
-                                  geoloc_album_method method, const geoloc_predict_options *opt,
-                                  geoloc_prediction *out, float *distribution, geoloc_error *err) {
-    if (!a || !photos || n < 1 || !opt || !out || !geoloc_album_method_name(method))
+size_t geoloc_album_width(const geoloc_album_probs *a) { return a->width; }
+
+const geoloc_model *geoloc_album_probs_model(const geoloc_album_probs *a) { return a->m; }
+
+geoloc_status geoloc_album_fuse(const geoloc_album_probs *a, const size_t *photos, size_t n,
+                                geoloc_album_method method, float *fused, const float **geo, const float **scene,
+                                geoloc_error *err) {
+    if (!a || !photos || n < 1 || !fused || !geo || !scene || !geoloc_album_method_name(method))
         return error_set(err, GEOLOC_E_ARG, "album: bad arguments (%zu photos, method %d)", n, (int)method);
     for (size_t i = 0; i < n; i++)
         if (photos[i] >= a->n_photos || !a->set[photos[i]])
             return error_set(err, GEOLOC_E_ARG, "album: photo %zu has no stored probabilities", photos[i]);
-    const geoloc_model *m = a->m;
-    size_t parts = m->n_partitions;
-    float *fused = malloc(a->width * sizeof *fused);
+    size_t parts = a->m->n_partitions;
     double *acc = malloc(a->width * sizeof *acc);
-    if (!fused || !acc) {
-        free(fused);
-        free(acc);
-        return error_set(err, GEOLOC_E_NOMEM, "out of memory");
-    }
-    const float *geo[GEOLOC_MODEL_MAX_PARTITIONS];
+    if (!acc) return error_set(err, GEOLOC_E_NOMEM, "out of memory");
     for (size_t f = 0; f <= parts; f++) {
         size_t classes = (f < parts ? a->offset[f + 1] : a->width) - a->offset[f];
         if (classes) fuse(a, photos, n, method, a->offset[f], classes, acc, fused + a->offset[f]);
         if (f < parts) geo[f] = fused + a->offset[f];
     }
+    *scene = a->m->n_scenes ? fused + a->offset[parts] : NULL;
+    free(acc);
+    return GEOLOC_OK;
+}
+
+geoloc_status geoloc_album_answer_probs(const geoloc_model *m, const float *const *geo, const float *scene,
+                                        geoloc_album_method method, size_t n_photos,
+                                        const geoloc_predict_options *opt, geoloc_prediction *out,
+                                        float *distribution, geoloc_error *err) {
     geoloc_calibration album_cal; /* the model's, with the album method's numbers when fitted */
-    const geoloc_calibration *cal = album_calibration(m->calibration, method, n, &album_cal);
-    geoloc_status s = answer_from_probs_calibrated(m, cal, geo, m->n_scenes ? fused + a->offset[parts] : NULL, 1,
-                                                   opt->partition, opt->top_k, out, distribution, err);
+    const geoloc_calibration *cal = album_calibration(m->calibration, method, n_photos, &album_cal);
+    geoloc_status s = answer_from_probs_calibrated(m, cal, geo, scene, 1, opt->partition, opt->top_k, out,
+                                                   distribution, err);
     if (s == GEOLOC_OK && out->calibrated && opt->max_radius_km > 0)
         out->unknown = out->radius_km[0] > opt->max_radius_km;
+    return s;
+}
+
+geoloc_status geoloc_album_answer(const geoloc_album_probs *a, const size_t *photos, size_t n,
+                                  geoloc_album_method method, const geoloc_predict_options *opt,
+                                  geoloc_prediction *out, float *distribution, geoloc_error *err) {
+    if (!a || !opt || !out) return error_set(err, GEOLOC_E_ARG, "album: bad arguments");
+    float *fused = malloc(a->width * sizeof *fused);
+    if (!fused) return error_set(err, GEOLOC_E_NOMEM, "out of memory");
+    const float *geo[GEOLOC_MODEL_MAX_PARTITIONS], *scene;
+    geoloc_status s = geoloc_album_fuse(a, photos, n, method, fused, geo, &scene, err);
+    if (s == GEOLOC_OK) s = geoloc_album_answer_probs(a->m, geo, scene, method, n, opt, out, distribution, err);
     free(fused);
-    free(acc);
     return s;
 }
 
