@@ -88,6 +88,13 @@ geoloc_status geoloc_album_lstm_errors(geoloc_album_lstm *a, const float *featur
                                        const double *lng, const geoloc_album_set *albums, double *km_single,
                                        double *km_album, geoloc_error *err);
 
+/* For comparison: each photo's distance (km) of its album's answer fused from the
+ * single-photo probabilities by method (geoloc_album_answer, hierarchical), laid out
+ * as geoloc_album_lstm_errors's. */
+geoloc_status geoloc_album_lstm_fusion_errors(const geoloc_album_lstm *a, const float *features, const double *lat,
+                                              const double *lng, const geoloc_album_set *albums, int method,
+                                              double *km, geoloc_error *err);
+
 /* Reads a features cache (geoloc train --features: "features" F32 [photos, views,
  * width], "ok" U8 [photos]) of `photos` photos made for model m's backbone: *features
  * receives each photo's features averaged over its first min(3, views) views (the
@@ -104,6 +111,8 @@ typedef struct geoloc_album_lstm_train_options {
     double lr;               /* SGD learning rate (default 0.02), cosine-annealed to 0 */
     double momentum;         /* default 0.9 */
     double weight_decay;     /* default 1e-4 */
+    double head_dropout;     /* share of training photos whose heads' logits are hidden (zero), so
+                                the LSTM learns to place a photo from its album (default 0) */
     uint64_t seed;
     /* called after each epoch with its mean loss per photo (summed over partitions) */
     void (*on_epoch)(void *ctx, int epoch, double loss);

@@ -44,7 +44,7 @@ void geoloc_lstm_free(geoloc_lstm *l);
 /* Number of floats of w_layer, w_iter and bias (sizes[0..2]). */
 void geoloc_lstm_param_sizes(const geoloc_lstm *l, size_t sizes[3]);
 
-/* PyTorch's initialisation: every parameter uniform in [-1/sqrt(hidden), 1/sqrt(hidden)) from seed. */
+/* PyTorch's initialisation from seed: every parameter (the folded bias drawn once) uniform in +-1/sqrt(hidden). */
 void geoloc_lstm_init_random(geoloc_lstm *l, uint64_t seed);
 
 /* Sets direction d's parameters from PyTorch's tensors (biases folded: b_ih + b_hh). */

@@ -17,7 +17,7 @@
 
 typedef struct {
     const char *model, *features, *meta, *val_fold, *out;
-    double val_fraction, lr;
+    double val_fraction, lr, head_dropout;
     uint64_t seed;
     int bidirectional;
     long hidden, epochs, max_len, albums, batch;
@@ -45,6 +45,8 @@ static const cli_option TRAIN_OPTIONS[] = {
     CLI_OPTION("batch", 0, CLI_INT, album_train_args, batch, "B", "sub-albums per step", .min = 1, .max = 4096),
     CLI_OPTION("lr", 0, CLI_DOUBLE, album_train_args, lr, "LR", "SGD learning rate (cosine to 0)", .min = 1e-9,
                .max = 100),
+    CLI_OPTION("head-dropout", 0, CLI_DOUBLE, album_train_args, head_dropout, "P",
+               "hide the heads' answer of this share of training photos", .min = 0, .max = 0.99),
     CLI_OPTION("out", 'o', CLI_STRING, album_train_args, out, "FILE", "the album LSTM (safetensors)",
                .required = 1),
     CLI_END};
@@ -56,8 +58,9 @@ static const cli_spec TRAIN_SPEC = {
     "photos of the training authors. Per photo, the logits over every partition's\n"
     "cells are the geo model's own heads plus W h_t (W starts at zero: untrained,\n"
     "the answer is the single photo's). With a held-out split, prints the held-out\n"
-    "photos' accuracy of the single photo and of the LSTM reading each held-out\n"
-    "author's whole album.\n",
+    "photos' accuracy of the single photo, of album fusion (mean, logsum: geoloc\n"
+    "predict --album-method) and of the LSTM reading each held-out author's whole\n"
+    "album.\n",
     TRAIN_OPTIONS, NULL};
 
 static void on_epoch(void *ctx, int epoch, double loss) {
@@ -100,19 +103,25 @@ static void print_accuracy(const char *name, const double *km, size_t n) {
     printf("\n");
 }
 
-/* The held-out albums' accuracy, single photo and LSTM. */
+/* The held-out albums' accuracy: single photo, album fusion (mean, logsum), LSTM. */
 static int report(geoloc_album_lstm *lstm, const float *feat, const double *lat, const double *lng,
                   const geoloc_album_set *val, geoloc_error *err) {
     size_t n = val->start[val->n_albums];
     double *single = malloc((n ? n : 1) * sizeof *single), *album = malloc((n ? n : 1) * sizeof *album);
-    int rc = !single || !album ||
+    double *fused = malloc((n ? n : 1) * sizeof *fused);
+    int rc = !single || !album || !fused ||
              geoloc_album_lstm_errors(lstm, feat, lat, lng, val, single, album, err) != GEOLOC_OK;
     if (!rc) {
         printf("held-out: %zu photos in %zu albums (authors)\n", n, val->n_albums);
         printf("%-14s  %8s  %8s  %8s  %8s  %8s\n", "", "1 km", "25 km", "200 km", "750 km", "2500 km");
         print_accuracy("single photo", single, n);
-        print_accuracy(geoloc_album_lstm_bidirectional(lstm) ? "BLSTM" : "LSTM", album, n);
+        for (int method = GEOLOC_ALBUM_MEAN; !rc && method <= GEOLOC_ALBUM_LOGSUM; method++) {
+            rc = geoloc_album_lstm_fusion_errors(lstm, feat, lat, lng, val, method, fused, err) != GEOLOC_OK;
+            if (!rc) print_accuracy(geoloc_album_method_name((geoloc_album_method)method), fused, n);
+        }
+        if (!rc) print_accuracy(geoloc_album_lstm_bidirectional(lstm) ? "BLSTM" : "LSTM", album, n);
     }
+    free(fused);
     free(single);
     free(album);
     return rc;
@@ -166,6 +175,7 @@ static int album_train(int argc, char **argv) {
     geoloc_album_lstm_train_options to = geoloc_album_lstm_train_defaults();
     to.epochs = (int)a.epochs, to.albums_per_epoch = (size_t)a.albums, to.max_len = (int)a.max_len;
     to.batch = (int)a.batch, to.lr = a.lr, to.seed = a.seed, to.on_epoch = on_epoch;
+    to.head_dropout = a.head_dropout;
     if (geoloc_album_lstm_train(lstm, feat, m->n, lat, lng, &train, &to, NULL, &err) != GEOLOC_OK ||
         geoloc_album_lstm_save(lstm, a.out, &err) != GEOLOC_OK)
         goto done;

@@ -101,6 +101,11 @@ geoloc_status alstm_exec(geoloc_album_lstm *a, alstm_execs *c, size_t len, geolo
         c->n = n;
     }
     if (!c->by_len[len]) {
+        if (!c->training) /* inference keeps one length: albums come one at a time, in any sizes */
+            for (size_t k = 0; k < c->n; k++) {
+                geoloc_lstm_exec_free(c->by_len[k]);
+                c->by_len[k] = NULL;
+            }
         geoloc_status s = geoloc_lstm_exec_create(a->lstm, (int)len, c->batch, c->training, &c->by_len[len], err);
         if (s != GEOLOC_OK) return s;
     }

@@ -133,3 +133,39 @@ geoloc_status geoloc_album_lstm_read_features(const char *path, const geoloc_alb
     }
     return s;
 }
+
+geoloc_status geoloc_album_lstm_fusion_errors(const geoloc_album_lstm *a, const float *features, const double *lat,
+                                              const double *lng, const geoloc_album_set *albums, int method,
+                                              double *km, geoloc_error *err) {
+    size_t n = albums->start[albums->n_albums], D = (size_t)a->dim;
+    geoloc_album_probs *store = NULL;
+    float *z = malloc(alstm_classes(a) * sizeof *z);
+    size_t *idx = malloc((n ? n : 1) * sizeof *idx), scenes = a->m->n_scenes;
+    /* the scene does not move the position: a uniform scene row where the model has a scene head */
+    float *scene = scenes ? malloc(scenes * sizeof *scene) : NULL;
+    for (size_t k = 0; scene && k < scenes; k++) scene[k] = 1.0f / (float)scenes;
+    geoloc_status s = !z || !idx || (scenes && !scene) ? error_set(err, GEOLOC_E_NOMEM, "album lstm: out of memory") : GEOLOC_OK;
+    if (s == GEOLOC_OK) s = geoloc_album_probs_create(a->m, n ? n : 1, &store, err);
+    for (size_t i = 0; s == GEOLOC_OK && i < n; i++) {
+        float *probs[GEOLOC_MODEL_MAX_PARTITIONS];
+        const float *geo[GEOLOC_MODEL_MAX_PARTITIONS];
+        for (size_t p = 0; p < a->n_parts; p++) probs[p] = z + a->offset[p], geo[p] = probs[p];
+        s = geoloc_album_lstm_single_probs(a, features + albums->rows[i] * D, 1, probs, err);
+        if (s == GEOLOC_OK) s = geoloc_album_probs_set(store, i, geo, scene, 1, err);
+        idx[i] = i;
+    }
+    geoloc_predict_options opt = geoloc_predict_options_default();
+    opt.top_k = 1;
+    for (size_t j = 0; s == GEOLOC_OK && j < albums->n_albums; j++) {
+        size_t at = albums->start[j], len = albums->start[j + 1] - at;
+        geoloc_prediction pred;
+        s = geoloc_album_answer(store, idx + at, len, (geoloc_album_method)method, &opt, &pred, NULL, err);
+        for (size_t i = 0; s == GEOLOC_OK && i < len; i++)
+            km[at + i] = geoloc_haversine_km(pred.lat, pred.lon, lat[albums->rows[at + i]], lng[albums->rows[at + i]]);
+    }
+    geoloc_album_probs_free(store);
+    free(scene);
+    free(z);
+    free(idx);
+    return s;
+}

@@ -33,7 +33,8 @@ static inline size_t alstm_classes(const geoloc_album_lstm *a) { return a->offse
 /* Width of the LSTM's output (dirs * hidden). */
 static inline int alstm_out_width(const geoloc_album_lstm *a) { return a->lstm->dirs * a->lstm->hidden; }
 
-/* The execution for sequences of len steps from cache c (built on first use). */
+/* The execution for sequences of len steps from cache c (built on first use; an
+ * inference cache keeps only the last length). */
 geoloc_status alstm_exec(geoloc_album_lstm *a, alstm_execs *c, size_t len, geoloc_lstm_exec **out, geoloc_error *err);
 
 /* Releases a cache's executions. */

@@ -113,14 +113,18 @@ static void draw(const geoloc_album_set *s, size_t L, int batch, geoloc_rng *rng
 
 /* One step on the sub-albums in pick: forward, loss, backward (gradients added). */
 static geoloc_status train_step(geoloc_album_lstm *a, const float *xs, const float *z0, const long *labels,
-                                size_t L, int batch, step_buffers *b, double *loss, geoloc_error *err) {
+                                size_t L, int batch, double head_dropout, geoloc_rng *rng, step_buffers *b,
+                                double *loss, geoloc_error *err) {
     size_t n = L * (size_t)batch, C = alstm_classes(a), D = (size_t)a->dim;
     geoloc_lstm_exec *e = NULL;
     geoloc_status s = alstm_exec(a, &a->train, L, &e, err);
     if (s != GEOLOC_OK) return s;
     for (size_t i = 0; i < n; i++) {
         memcpy(b->x + i * D, xs + b->pick[i] * D, D * sizeof(float));
-        memcpy(b->z + i * C, z0 + b->pick[i] * C, C * sizeof(float));
+        if (head_dropout > 0 && geoloc_rng_uniform(rng) < head_dropout)
+            memset(b->z + i * C, 0, C * sizeof(float)); /* the heads' answer hidden: the album must place it */
+        else
+            memcpy(b->z + i * C, z0 + b->pick[i] * C, C * sizeof(float));
     }
     if ((s = alstm_forward(a, e, b->x, n, b->h, b->z, err)) != GEOLOC_OK) return s;
     float scale = 1.0f / (float)n;
@@ -154,8 +158,10 @@ geoloc_status geoloc_album_lstm_train(geoloc_album_lstm *a, const float *feature
                                       const geoloc_album_lstm_train_options *opt, double *final_loss,
                                       geoloc_error *err) {
     const geoloc_album_lstm_train_options o = opt ? *opt : geoloc_album_lstm_train_defaults();
-    if (o.epochs < 1 || o.albums_per_epoch < 1 || o.max_len < 2 || o.batch < 1 || !(o.lr > 0))
-        return error_set(err, GEOLOC_E_ARG, "album lstm training: epochs, albums, batch >= 1, max_len >= 2, lr > 0");
+    if (o.epochs < 1 || o.albums_per_epoch < 1 || o.max_len < 2 || o.batch < 1 || !(o.lr > 0) ||
+        !(o.head_dropout >= 0 && o.head_dropout < 1))
+        return error_set(err, GEOLOC_E_ARG,
+                         "album lstm training: epochs, albums, batch >= 1, max_len >= 2, lr > 0, head dropout in [0, 1)");
     size_t longest = 0;
     for (size_t j = 0; j < albums->n_albums; j++) {
         size_t n = albums->start[j + 1] - albums->start[j];
@@ -197,7 +203,7 @@ geoloc_status geoloc_album_lstm_train(geoloc_album_lstm *a, const float *feature
             geoloc_rng_seed(&rng, o.seed, (uint64_t)ep, (uint64_t)k);
             size_t L = 2 + (size_t)geoloc_rng_below(&rng, max_len - 1);
             draw(albums, L, o.batch, &rng, b.pick, b.perm);
-            s = train_step(a, xs, z0, labels, L, o.batch, &b, &loss, err);
+            s = train_step(a, xs, z0, labels, L, o.batch, o.head_dropout, &rng, &b, &loss, err);
             if (s != GEOLOC_OK) break;
             photos += L * (size_t)o.batch;
             geoloc_sgd_step(sgd, geoloc_lr_at(&sched, (long)ep * steps + k), 1.0f); /* dz is already a mean */
