@@ -85,6 +85,48 @@ static double train(geoloc_album_lstm *a, const geoloc_album_set *set, double *f
     return last;
 }
 
+/* A features cache of the set's photos (3 views: the features, plus and minus 1) reads back
+ * as the mean of its views; a cache of another width is refused. */
+static void check_read_features(const geoloc_album_lstm *a) {
+    enum { N = ALBUMS * PER };
+    static float views[N * 3 * DIM];
+    for (size_t i = 0; i < N; i++)
+        for (size_t v = 0; v < 3; v++)
+            for (size_t d = 0; d < DIM; d++) views[(i * 3 + v) * DIM + d] = features[i * DIM + d] + (float)v - 1.0f;
+    uint8_t ok[N] = {0};
+    ok[3] = 1;
+    uint64_t fshape[3] = {N, 3, DIM}, oshape[1] = {N}, bad[3] = {N, 6, DIM / 2};
+    geoloc_tensor_desc t[2] = {{"features", GEOLOC_DTYPE_F32, 3, fshape, views}, {"ok", GEOLOC_DTYPE_U8, 1, oshape, ok}};
+    const char *path = test_temp_file("album_cache");
+    geoloc_error err;
+    float *f = NULL;
+    uint8_t *o = NULL;
+    CHECK(geoloc_safetensors_write(path, t, 2, NULL, NULL, 0, &err) == GEOLOC_OK, "%s", err.message);
+    CHECK(geoloc_album_lstm_read_features(path, a, N, &f, &o, &err) == GEOLOC_OK, "%s", err.message);
+    if (f && o) {
+        double worst = 0;
+        for (size_t k = 0; k < (size_t)N * DIM; k++) worst = fmax(worst, fabs(f[k] - features[k]));
+        CHECK(worst < 1e-5 && o[3] == 1 && o[4] == 0, "features: the mean of the views (off by %g), ok kept", worst);
+    }
+    free(f);
+    free(o);
+    t[0].shape = bad;
+    CHECK(geoloc_safetensors_write(path, t, 2, NULL, NULL, 0, &err) == GEOLOC_OK, "%s", err.message);
+    CHECK(geoloc_album_lstm_read_features(path, a, N, &f, &o, &err) == GEOLOC_E_ARG && !f, "another width refused");
+    unlink(path);
+}
+
+/* Mean error (km) over the set's photos of the single photo and of the album LSTM. */
+static void check_errors(geoloc_album_lstm *a, const geoloc_album_set *set) {
+    static double single[ALBUMS * PER], album[ALBUMS * PER];
+    geoloc_error err;
+    CHECK(geoloc_album_lstm_errors(a, features, lat, lng, set, single, album, &err) == GEOLOC_OK, "%s", err.message);
+    double ms = 0, ma = 0;
+    for (size_t i = 0; i < ALBUMS * PER; i++) ms += single[i], ma += album[i];
+    printf("mean error: single photo %.0f km, album lstm %.0f km\n", ms / (ALBUMS * PER), ma / (ALBUMS * PER));
+    CHECK(ma < 0.5 * ms, "the album LSTM's answers (%.0f km) beat the single photo's (%.0f km)", ma, ms);
+}
+
 static void check_keys(void) {
     const char *keys[5] = {"a", "b", NULL, "a", "b"};
     uint8_t use[5] = {1, 1, 1, 1, 0};
@@ -159,6 +201,8 @@ int main(void) {
         printf("BLSTM: uninformative photos' truth %.3f -> %.3f\n", before, after);
         CHECK(fabs(before - 1.0 / 3) < 1e-4 && after > 0.6, "BLSTM: uninformative photos' truth %.3f -> %.3f",
               before, after);
+        check_errors(a, &set);
+        check_read_features(a);
     }
     geoloc_album_lstm_free(a);
     geoloc_model_free(m);
