@@ -78,7 +78,7 @@ static double train(geoloc_album_lstm *a, const geoloc_album_set *set, double *f
     geoloc_error err;
     CHECK(geoloc_album_lstm_train(a, features, ALBUMS * PER, lat, lng, set, &o, first, &err) == GEOLOC_OK, "%s",
           err.message);
-    o.epochs = 10, o.albums_per_epoch = 160;
+    o.epochs = 6, o.albums_per_epoch = 120;
     double last = NAN;
     CHECK(geoloc_album_lstm_train(a, features, ALBUMS * PER, lat, lng, set, &o, &last, &err) == GEOLOC_OK, "%s",
           err.message);
