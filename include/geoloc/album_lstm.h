@@ -104,7 +104,7 @@ geoloc_status geoloc_album_lstm_read_features(const char *path, const geoloc_alb
 
 /* Training options; start from geoloc_album_lstm_train_defaults(). */
 typedef struct geoloc_album_lstm_train_options {
-    int epochs;              /* passes (default 20) */
+    int epochs;              /* passes (default 5) */
     size_t albums_per_epoch; /* random sub-albums drawn per epoch (default 2000) */
     int max_len;             /* longest sub-album (default 8; at least 2) */
     int batch;               /* sub-albums of equal length per step (default 8) */
@@ -112,7 +112,7 @@ typedef struct geoloc_album_lstm_train_options {
     double momentum;         /* default 0.9 */
     double weight_decay;     /* default 1e-4 */
     double head_dropout;     /* share of training photos whose heads' logits are hidden (zero), so
-                                the LSTM learns to place a photo from its album (default 0) */
+                                the LSTM learns to place a photo from its album (default 0.5) */
     uint64_t seed;
     /* called after each epoch with its mean loss per photo (summed over partitions) */
     void (*on_epoch)(void *ctx, int epoch, double loss);

@@ -76,6 +76,7 @@ static int split(const album_train_args *a, const geoloc_manifest *m, uint8_t *i
         const char **author = malloc((m->n ? m->n : 1) * sizeof *author);
         int *fold = malloc((m->n ? m->n : 1) * sizeof *fold);
         geoloc_status s = author && fold ? GEOLOC_OK : GEOLOC_E_NOMEM;
+        if (s != GEOLOC_OK) snprintf(err->message, sizeof err->message, "out of memory");
         for (size_t i = 0; s == GEOLOC_OK && i < m->n; i++) author[i] = m->row[i].author;
         if (s == GEOLOC_OK) s = geoloc_calibration_folds(author, m->n, n, a->seed, fold, err);
         for (size_t i = 0; s == GEOLOC_OK && i < m->n; i++) is_val[i] = fold[i] == k;
@@ -128,8 +129,8 @@ static int report(geoloc_album_lstm *lstm, const float *feat, const double *lat,
 }
 
 static int album_train(int argc, char **argv) {
-    album_train_args a = {.hidden = 64, .epochs = 20, .albums = 2000, .max_len = 8, .batch = 8, .lr = 0.02,
-                          .seed = 1};
+    album_train_args a = {.hidden = 64, .epochs = 5, .albums = 2000, .max_len = 8, .batch = 8, .lr = 0.02,
+                          .head_dropout = 0.5, .seed = 1};
     int n_args, k = 0, n = 0, end = 0;
     int parsed = cli_parse(&TRAIN_SPEC, &a, argc, argv, &n_args);
     if (parsed != CLI_RUN) return parsed;

@@ -11,8 +11,9 @@
 #include "model/album_lstm_internal.h"
 
 geoloc_album_lstm_train_options geoloc_album_lstm_train_defaults(void) {
-    geoloc_album_lstm_train_options o = {.epochs = 20, .albums_per_epoch = 2000, .max_len = 8, .batch = 8,
-                                         .lr = 0.02, .momentum = 0.9, .weight_decay = 1e-4, .seed = 1};
+    geoloc_album_lstm_train_options o = {.epochs = 5, .albums_per_epoch = 2000, .max_len = 8, .batch = 8,
+                                         .lr = 0.02, .momentum = 0.9, .weight_decay = 1e-4, .head_dropout = 0.5,
+                                         .seed = 1};
     return o;
 }
 
