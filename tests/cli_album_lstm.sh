@@ -7,7 +7,9 @@
 #   features cache on a random ResNet-18 made here (seconds): a bidirectional
 #   run on fold 0 of 4: the training loss falls by 10 % from the first epoch to
 #   the last, the file is written, the held-out table has the single-photo and
-#   BLSTM rows; a file that is no features cache is refused by name.
+#   BLSTM rows; `geoloc evaluate --album-method mean,lstm --album-lstm` on the
+#   held-out photos gives the figures album train printed; a file that is no
+#   features cache is refused by name.
 # The data part is skipped (exit 77) when the shared data is absent.
 . "$(dirname "$0")/lib.sh"
 test_setup cli_album_lstm "$@"
@@ -53,6 +55,26 @@ first=$(sed -n 's/^epoch 1: loss //p' <<<"$err")
 last=$(sed -n 's/^epoch 6: loss //p' <<<"$err")
 check "training loss falls ($first -> $last)" \
     "[ -n \"$first\" ] && [ -n \"$last\" ] && awk -v a=\"$first\" -v b=\"$last\" 'BEGIN { exit !(b < 0.9 * a) }'"
+# evaluate --album-method lstm: the held-out fold (the same folds: seed 1) answered from
+# its photos by the saved BLSTM, as album train measured it from the cache
+echo "$out" > "$tmp/train_table.txt"
+"$geoloc" dataset split --fold 0/4 --seed 1 --out-train "$tmp/ft.csv" --out-val "$tmp/fv.csv" "$tmp/albums.csv" 2>/dev/null
+run_geoloc evaluate --model "$tmp/geo.safetensors" --meta "$tmp/fv.csv" --images "$shared/im2gps3k-dev/images" \
+    --album-by column:AUTHOR --album-method mean,lstm --album-lstm "$tmp/blstm.safetensors" --json
+echo "$out" > "$tmp/evaluate.json"
+check "evaluate --album-method mean,lstm: each as album train measured it ($rc)" "python3 - '$tmp/train_table.txt' '$tmp/evaluate.json' <<'EOF2'
+import json, sys
+table = {l[:14].strip(): [float(v) for v in l[14:].replace('%', ' ').split()] for l in open(sys.argv[1]) if '%' in l}
+got = {a['method']: a for a in json.load(open(sys.argv[2]))['albums']}
+assert set(got) == {'mean', 'blstm'}, got.keys()
+for name, row in (('mean', 'mean'), ('blstm', 'BLSTM')):
+    want = table[row]
+    have = [100 * got[name]['accuracy'][k] for k in ('1km', '25km', '200km', '750km', '2500km')]
+    assert all(abs(w - h) < 0.051 for w, h in zip(want, have)), (name, want, have)
+EOF2"
+run_geoloc evaluate --model "$tmp/geo.safetensors" --meta "$tmp/fv.csv" --images "$shared/im2gps3k-dev/images" \
+    --album-by column:AUTHOR --album-method lstm
+expect_match 2 "needs --album-lstm" err "evaluate: lstm without --album-lstm"
 run_geoloc album train --model "$tmp/geo.safetensors" --features "$tmp/rand18.safetensors" --meta "$tmp/albums.csv" \
     --val-fold 0/4 --out "$tmp/x.safetensors"
 check "a file that is no features cache: refused, named ($rc)" '[ $rc -ne 0 ] && [ $rc -ne 2 ] && grep -q "rand18.safetensors" <<<"$err"'

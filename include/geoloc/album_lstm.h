@@ -80,6 +80,16 @@ geoloc_status geoloc_album_set_build(const char *const *keys, const uint8_t *use
 /* Releases what geoloc_album_set_build allocated. */
 void geoloc_album_set_free(geoloc_album_set *s);
 
+/* The album LSTM's answer of every photo of the albums (features: one row per
+ * photo of the table; each album's rows in reading order): out[r] for each
+ * table row r the albums list (others untouched), through
+ * geoloc_answer_from_probs with opt's partition and top_k (radii, when the
+ * geo model is calibrated, from its single-photo calibration; unknown also
+ * above opt's max_radius_km when not 0). */
+geoloc_status geoloc_album_lstm_answers(geoloc_album_lstm *a, const float *features, const geoloc_album_set *albums,
+                                        const geoloc_predict_options *opt, geoloc_prediction *out,
+                                        geoloc_error *err);
+
 /* Each photo's distance (km) to its true position (lat, lng) of the hierarchical
  * answer (geoloc_answer_from_probs) of the geo model's heads alone (km_single) and of
  * the album LSTM reading each whole album (km_album): index i of the outputs is photo

@@ -16,10 +16,12 @@
 #include "cli/cli_retrieval.h"
 #include "cli/cli_util.h"
 #include "geoloc/album.h"
+#include "geoloc/album_lstm.h"
 #include "geoloc/io.h"
 
 #define CMD "geoloc evaluate"
 #define MAX_METHODS 8 /* --album-method: at most this many methods */
+#define ALBUM_LSTM 100 /* --album-method lstm: the album LSTM of --album-lstm */
 
 
 typedef struct eval_args {
@@ -28,8 +30,9 @@ typedef struct eval_args {
     int json, skip_invalid;
     const char *album_by;     /* --album-by column:NAME */
     const char *album_method; /* --album-method: a comma-separated list of methods */
-    geoloc_album_method methods[MAX_METHODS]; /* parsed from album_method */
+    int methods[MAX_METHODS]; /* parsed from album_method: a geoloc_album_method or ALBUM_LSTM */
     int n_methods;
+    const char *album_lstm;   /* --album-lstm FILE: the album LSTM of the method lstm */
     int answer;           /* --answer: a geoloc_answer_kind */
     const char *index;    /* --index FILE */
     long k;               /* --k K */
@@ -61,7 +64,10 @@ static const cli_option OPTIONS[] = {
                "how an album's photos are fused: mean (average of their\n"
                "distributions) or logsum (their normalised product); a\n"
                "list (mean,logsum) prints each, from one pass over the\n"
-               "photos, and --out holds the first"),
+               "photos, and --out holds the first; lstm: the album LSTM\n"
+               "of --album-lstm reading each album in manifest order"),
+    CLI_OPTION("album-lstm", 0, CLI_STRING, eval_args, album_lstm, "FILE",
+               "the album LSTM (geoloc album train) of the method lstm"),
     CLI_RETRIEVAL_OPTIONS(eval_args, answer, index, k),
     CLI_END};
 
@@ -104,11 +110,13 @@ static int parse(int argc, char **argv, eval_args *a) {
     snprintf(list, sizeof list, "%s", a->album_method);
     a->n_methods = 0;
     for (char *save = NULL, *name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
-        int method = geoloc_album_method_parse(name);
+        int method = strcmp(name, "lstm") ? geoloc_album_method_parse(name) : ALBUM_LSTM;
         if (method < 0 || a->n_methods == MAX_METHODS)
-            return cli_usage_error(&SPEC, "--album-method %s: a list of at most %d of mean, logsum", a->album_method,
-                                   MAX_METHODS);
-        a->methods[a->n_methods++] = (geoloc_album_method)method;
+            return cli_usage_error(&SPEC, "--album-method %s: a list of at most %d of mean, logsum, lstm",
+                                   a->album_method, MAX_METHODS);
+        if (method == ALBUM_LSTM && !a->album_lstm)
+            return cli_usage_error(&SPEC, "--album-method lstm needs --album-lstm FILE");
+        a->methods[a->n_methods++] = method;
     }
     if (a->n_methods == 0) return cli_usage_error(&SPEC, "--album-method: no method named");
     if (a->album_by && a->answer) return cli_usage_error(&SPEC, "--answer knn|hybrid: not with --album-by");
@@ -127,6 +135,8 @@ typedef struct eval_ctx {
     const geoloc_predictor *pred;
     geoloc_album_probs *probs; /* --album-by: each photo's probabilities (NULL: not kept) */
     int probs_failed;          /* they could not be stored (message printed) */
+    float *features;           /* --album-method lstm: each photo's pooled features (NULL: not kept) */
+    size_t dim;
     cli_retrieval *retrieval;  /* --answer knn|hybrid (NULL: class) */
 } eval_ctx;
 
@@ -153,6 +163,7 @@ static void eval_ctx_free(eval_ctx *e) {
     free(e->ok);
     free(e->unknown);
     geoloc_album_probs_free(e->probs);
+    free(e->features);
 }
 
 static int on_result(void *ctx, const geoloc_photo_answer *given) {
@@ -177,6 +188,7 @@ static int on_result(void *ctx, const geoloc_photo_answer *given) {
             e->probs_failed = 1;
             return 1;
         }
+        if (e->features) geoloc_predictor_features(e->pred, r->run_index, e->features + r->index * e->dim);
     } else {
         e->failed++;
         cli_progress_clear(&e->progress);
@@ -318,10 +330,16 @@ static void print_figures(const eval_args *a, const cli_runner *c, const eval_ct
     }
 }
 
+/* The name of method i: the fusion's, or lstm / blstm. */
+static const char *method_label(const eval_args *a, int i, const geoloc_album_lstm *lstm) {
+    if (a->methods[i] != ALBUM_LSTM) return geoloc_album_method_name((geoloc_album_method)a->methods[i]);
+    return lstm && geoloc_album_lstm_bidirectional(lstm) ? "blstm" : "lstm";
+}
+
 /* Prints the single-photo figures, then (album: not NULL) the album-fused
- * ones, album[i] fused by a->methods[i]. */
+ * ones, album[i] by a->methods[i] (lstm: the album LSTM). */
 static void print_results(const eval_args *a, const cli_runner *c, const eval_ctx *e, const eval_ctx *album,
-                          size_t n_albums, double seconds, double *buf) {
+                          const geoloc_album_lstm *lstm, size_t n_albums, double seconds, double *buf) {
     double speed = seconds > 0 ? (double)(e->m->n - e->failed) / seconds : 0.0;
     if (a->json) {
         putchar('{');
@@ -331,7 +349,7 @@ static void print_results(const eval_args *a, const cli_runner *c, const eval_ct
         for (int i = 0; album && i < a->n_methods; i++) {
             printf(i ? ", {\"by\": " : ", \"albums\": [{\"by\": ");
             cli_json_string(stdout, a->album_by);
-            printf(", \"method\": \"%s\", \"albums\": %zu, ", geoloc_album_method_name(a->methods[i]), n_albums);
+            printf(", \"method\": \"%s\", \"albums\": %zu, ", method_label(a, i, lstm), n_albums);
             print_figures(a, c, &album[i], buf);
             printf(i + 1 == a->n_methods ? "}]" : "}");
         }
@@ -342,7 +360,7 @@ static void print_results(const eval_args *a, const cli_runner *c, const eval_ct
     print_figures(a, c, e, buf);
     for (int i = 0; album && i < a->n_methods; i++) {
         printf("\nalbum-fused answers (--album-by %s, %s: %zu albums; no true position used):\n", a->album_by,
-               geoloc_album_method_name(a->methods[i]), n_albums);
+               method_label(a, i, lstm), n_albums);
         print_figures(a, c, &album[i], buf);
         printf("\n");
     }
@@ -351,23 +369,28 @@ static void print_results(const eval_args *a, const cli_runner *c, const eval_ct
 }
 
 /* The album-fused answers: e's photos grouped by the rows' keys, their stored
- * probabilities fused by method into out (ok, pred_lat, ... as e's; the
- * arrays given). 0, or 1 after a message. */
-static int fuse_albums(geoloc_album_method method, const eval_ctx *e, const char *const *keys, eval_ctx *out,
-                       size_t *n_albums, const cli_runner *c) {
+ * probabilities fused by method (ALBUM_LSTM: each photo's answer by the album
+ * LSTM reading its album in manifest order) into out (ok, pred_lat, ... as
+ * e's; the arrays given). 0, or 1 after a message. */
+static int fuse_albums(int method, geoloc_album_lstm *lstm, const eval_ctx *e, const char *const *keys,
+                       eval_ctx *out, size_t *n_albums, const cli_runner *c) {
     size_t n = e->m->n, *album_of = malloc(n * sizeof *album_of), *size = malloc(n * sizeof *size);
     geoloc_prediction *pred = malloc(n * sizeof *pred);
+    geoloc_album_set set = {0};
     geoloc_error err = {0};
     int rc = !album_of || !size || !pred;
     if (!rc) rc = geoloc_album_group(keys, n, album_of, n_albums, &err) != GEOLOC_OK;
-    if (!rc)
-        rc = geoloc_album_answer_all(e->probs, album_of, *n_albums, method, &c->opt,
+    if (!rc && method == ALBUM_LSTM)
+        rc = geoloc_album_set_build(keys, e->ok, n, &set, &err) != GEOLOC_OK ||
+             geoloc_album_lstm_answers(lstm, e->features, &set, &c->opt, pred, &err) != GEOLOC_OK;
+    else if (!rc)
+        rc = geoloc_album_answer_all(e->probs, album_of, *n_albums, (geoloc_album_method)method, &c->opt,
                                      pred, size, NULL, &err) != GEOLOC_OK;
     if (rc) fprintf(stderr, CMD ": %s\n", err.message[0] ? err.message : "out of memory");
     for (size_t k = 0; !rc && k < n; k++) {
         out->ok[k] = e->ok[k];
         if (!e->ok[k]) continue;
-        const geoloc_prediction *p = &pred[album_of[k]];
+        const geoloc_prediction *p = &pred[method == ALBUM_LSTM ? k : album_of[k]];
         const geoloc_manifest_row *row = &e->m->row[k];
         out->pred_lat[k] = p->lat;
         out->pred_lon[k] = p->lon;
@@ -377,10 +400,27 @@ static int fuse_albums(geoloc_album_method method, const eval_ctx *e, const char
         out->unknown[k] = p->calibrated && p->unknown;
     }
     out->failed = e->failed;
+    geoloc_album_set_free(&set);
     free(album_of);
     free(size);
     free(pred);
     return rc;
+}
+
+/* Loads the album LSTM of path for c's model and makes room for e's photos'
+ * features; 0, or 1 after a message. */
+static int open_lstm(const char *path, const cli_runner *c, eval_ctx *e, geoloc_album_lstm **out) {
+    geoloc_error err = {0};
+    if (geoloc_album_lstm_load(path, c->model, out, &err) != GEOLOC_OK) {
+        fprintf(stderr, CMD ": --album-lstm %s\n", err.message);
+        return 1;
+    }
+    e->dim = (size_t)geoloc_predictor_feature_dim(c->pred);
+    if (!(e->features = malloc(e->m->n * e->dim * sizeof *e->features))) {
+        fprintf(stderr, CMD ": out of memory\n");
+        return 1;
+    }
+    return 0;
 }
 
 int cli_evaluate_model(int argc, char **argv) {
@@ -422,6 +462,9 @@ int cli_evaluate_model(int argc, char **argv) {
         rc = 1;
     }
     e.pred = c.pred;
+    geoloc_album_lstm *lstm = NULL;
+    for (int i = 0; rc == 0 && a.album_by && i < a.n_methods; i++)
+        if (a.methods[i] == ALBUM_LSTM && !lstm) rc = open_lstm(a.album_lstm, &c, &e, &lstm);
     if (rc == 0) {
         double t0 = cli_now_seconds();
         geoloc_batch_stats stats;
@@ -437,12 +480,12 @@ int cli_evaluate_model(int argc, char **argv) {
             rc = 1;
         } else {
             for (int i = 0; rc == 0 && a.album_by && i < a.n_methods; i++)
-                rc = fuse_albums(a.methods[i], &e, keys, &fused[i], &n_albums, &c);
+                rc = fuse_albums(a.methods[i], lstm, &e, keys, &fused[i], &n_albums, &c);
             const eval_ctx *written = a.album_by ? &fused[0] : &e;
             geoloc_distance_summary all;
             summarize(written, -1, buf, &all);
             if (rc == 0 && a.out) rc = write_results(a.out, written, &all);
-            if (rc == 0) print_results(&a, &c, &e, a.album_by ? fused : NULL, n_albums, seconds, buf);
+            if (rc == 0) print_results(&a, &c, &e, a.album_by ? fused : NULL, lstm, n_albums, seconds, buf);
             if (rc == 0 && e.failed) {
                 fprintf(stderr, CMD ": %zu of %zu photos skipped (unreadable)\n", e.failed, m->n);
                 rc = CLI_EXIT_SKIPPED;
@@ -453,6 +496,7 @@ int cli_evaluate_model(int argc, char **argv) {
         fprintf(stderr, CMD ": --answer %s: %zu answers placed by the neighbours, the others by the classifier\n",
                 cli_answer_choices[a.answer], e.retrieval->moved_count);
     cli_retrieval_close(e.retrieval);
+    geoloc_album_lstm_free(lstm);
     cli_runner_close(&c);
     for (size_t k = 0; paths && k < m->n; k++) free(paths[k]);
     free(paths);

@@ -53,6 +53,38 @@ void geoloc_album_set_free(geoloc_album_set *s) {
     memset(s, 0, sizeof *s);
 }
 
+geoloc_status geoloc_album_lstm_answers(geoloc_album_lstm *a, const float *features, const geoloc_album_set *albums,
+                                        const geoloc_predict_options *opt, geoloc_prediction *out,
+                                        geoloc_error *err) {
+    size_t longest = 0, D = (size_t)a->dim;
+    for (size_t j = 0; j < albums->n_albums; j++) {
+        size_t n = albums->start[j + 1] - albums->start[j];
+        longest = n > longest ? n : longest;
+    }
+    if (longest == 0) return GEOLOC_OK;
+    float *f = malloc(longest * D * sizeof *f), *z = malloc(longest * alstm_classes(a) * sizeof *z);
+    geoloc_status s = !f || !z ? error_set(err, GEOLOC_E_NOMEM, "album lstm: out of memory") : GEOLOC_OK;
+    float *probs[GEOLOC_MODEL_MAX_PARTITIONS];
+    for (size_t j = 0; s == GEOLOC_OK && j < albums->n_albums; j++) {
+        size_t n = albums->start[j + 1] - albums->start[j];
+        const size_t *r = albums->rows + albums->start[j];
+        for (size_t i = 0; i < n; i++) memcpy(f + i * D, features + r[i] * D, D * sizeof(float));
+        for (size_t p = 0; p < a->n_parts; p++) probs[p] = z + a->offset[p] * n;
+        s = geoloc_album_lstm_probs(a, f, n, probs, err);
+        for (size_t i = 0; s == GEOLOC_OK && i < n; i++) {
+            const float *geo[GEOLOC_MODEL_MAX_PARTITIONS];
+            for (size_t p = 0; p < a->n_parts; p++) geo[p] = probs[p] + i * a->classes[p];
+            geoloc_prediction *o = &out[r[i]];
+            s = geoloc_answer_from_probs(a->m, geo, NULL, 1, opt->partition, opt->top_k, o, NULL, err);
+            if (s == GEOLOC_OK && o->calibrated && opt->max_radius_km > 0)
+                o->unknown = o->radius_km[0] > opt->max_radius_km;
+        }
+    }
+    free(f);
+    free(z);
+    return s;
+}
+
 /* The distance of the hierarchical answer of photo i's rows in probs to (lat, lng). */
 static geoloc_status answer_km(const geoloc_album_lstm *a, float *const *probs, size_t i, double lat, double lng,
                                double *km, geoloc_error *err) {
