@@ -28,17 +28,19 @@ extern "C" {
 /* How an album's photo distributions are fused. */
 typedef enum geoloc_album_method {
     GEOLOC_ALBUM_MEAN = 0, /* the average of the photos' distributions */
-    GEOLOC_ALBUM_LOGSUM    /* mean of log(max(p, GEOLOC_ALBUM_LOG_FLOOR)), exponentiated and normalised */
+    GEOLOC_ALBUM_LOGSUM,   /* mean of log(max(p, GEOLOC_ALBUM_LOG_FLOOR)), exponentiated and normalised */
+    GEOLOC_ALBUM_PRIOR     /* per photo: its own distribution times its album's others' average, normalised
+                              (geoloc_album_answer_photo): the album says where, the photo picks */
 } geoloc_album_method;
 
 /* The floor of a probability under LOGSUM: a cell one photo gives 0 (or an
  * underflow) is not ruled out by that photo alone. */
 #define GEOLOC_ALBUM_LOG_FLOOR 1e-6
 
-/* The name of a method: "mean" or "logsum" (NULL for another value). */
+/* The name of a method: "mean", "logsum" or "prior" (NULL for another value). */
 const char *geoloc_album_method_name(geoloc_album_method method);
 
-/* The method a name gives ("mean", "logsum"), or -1. */
+/* The method a name gives ("mean", "logsum", "prior"), or -1. */
 int geoloc_album_method_parse(const char *name);
 
 /* The stored probabilities of n photos: per partition (every partition of the
@@ -68,7 +70,17 @@ geoloc_status geoloc_album_answer(const geoloc_album_probs *a, const size_t *pho
                                   geoloc_album_method method, const geoloc_predict_options *opt,
                                   geoloc_prediction *out, float *distribution, geoloc_error *err);
 
-/* Answers n_albums albums at once: stored photo i belongs to album
+/* Photo `photo`'s answer within the album photos[0..n) (photo one of them;
+ * n >= 1, each set) by GEOLOC_ALBUM_PRIOR: at every partition (and for the
+ * scene) the photo's distribution times the average of the album's other
+ * photos (the album as the prior, the photo as the evidence), normalised, answered as geoloc_album_answer answers (with the
+ * model's album calibration of PRIOR for 2 or more photos, when it has one).
+ * A photo of an album of one answers as itself. */
+geoloc_status geoloc_album_answer_photo(const geoloc_album_probs *a, const size_t *photos, size_t n, size_t photo,
+                                        const geoloc_predict_options *opt, geoloc_prediction *out,
+                                        float *distribution, geoloc_error *err);
+
+/* Answers n_albums albums at once (method MEAN or LOGSUM): stored photo i belongs to album
  * album_of[i] (i below the photos stored; photos never set are left out);
  * out[j] (and distributions[j] when distributions is not NULL) receives album
  * j's answer as geoloc_album_answer gives it, size[j] its photos (0: no
@@ -86,6 +98,23 @@ void geoloc_album_probs_free(geoloc_album_probs *a);
  * keys (byte for byte) share an album; a NULL key is an album of its own. */
 geoloc_status geoloc_album_group(const char *const *keys, size_t n, size_t *album_of, size_t *n_albums,
                                  geoloc_error *err);
+
+/* Albums as lists of photos: album j is rows[start[j] .. start[j + 1]) (rows of the
+ * feature table, in album order). */
+typedef struct geoloc_album_set {
+    size_t n_albums;
+    const size_t *start; /* n_albums + 1 offsets */
+    const size_t *rows;
+} geoloc_album_set;
+
+/* The albums of the photos with use[i] set (use NULL: all): photos with equal keys
+ * (byte for byte; a NULL key: an album of its own) in index order, albums in the
+ * order of their first photo. Free with geoloc_album_set_free. */
+geoloc_status geoloc_album_set_build(const char *const *keys, const uint8_t *use, size_t n, geoloc_album_set *out,
+                                     geoloc_error *err);
+
+/* Releases what geoloc_album_set_build allocated. */
+void geoloc_album_set_free(geoloc_album_set *s);
 
 /* The album keys of a manifest's rows: keys[k] receives row k's value of the
  * column named `column` (case-insensitive: AUTHOR or an extra column; owned

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "geoloc/album.h"
 #include "geoloc/model.h"
 #include "geoloc/status.h"
 
@@ -62,23 +63,6 @@ geoloc_status geoloc_album_lstm_probs(geoloc_album_lstm *a, const float *feature
  * laid out as geoloc_album_lstm_probs's. */
 geoloc_status geoloc_album_lstm_single_probs(const geoloc_album_lstm *a, const float *features, size_t n,
                                              float *const *probs, geoloc_error *err);
-
-/* Albums as lists of photos: album j is rows[start[j] .. start[j + 1]) (rows of the
- * feature table, in album order). */
-typedef struct geoloc_album_set {
-    size_t n_albums;
-    const size_t *start; /* n_albums + 1 offsets */
-    const size_t *rows;
-} geoloc_album_set;
-
-/* The albums of the photos with use[i] set (use NULL: all): photos with equal keys
- * (byte for byte; a NULL key: an album of its own) in index order, albums in the
- * order of their first photo. Free with geoloc_album_set_free. */
-geoloc_status geoloc_album_set_build(const char *const *keys, const uint8_t *use, size_t n, geoloc_album_set *out,
-                                     geoloc_error *err);
-
-/* Releases what geoloc_album_set_build allocated. */
-void geoloc_album_set_free(geoloc_album_set *s);
 
 /* The album LSTM's answer of every photo of the albums (features: one row per
  * photo of the table; each album's rows in reading order): out[r] for each

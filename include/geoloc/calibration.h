@@ -49,7 +49,7 @@ typedef struct geoloc_album_calibration {
 } geoloc_album_calibration;
 
 /* Album methods a calibration may hold (indexed by geoloc_album_method). */
-#define GEOLOC_CALIBRATION_ALBUM_METHODS 2
+#define GEOLOC_CALIBRATION_ALBUM_METHODS 3
 
 /* A model's calibration (geoloc_model.calibration; NULL: none). */
 typedef struct geoloc_calibration {

@@ -62,7 +62,9 @@ static const cli_option OPTIONS[] = {
                "the fused answers"),
     CLI_OPTION("album-method", 0, CLI_STRING, eval_args, album_method, "M[,M...]",
                "how an album's photos are fused: mean (average of their\n"
-               "distributions) or logsum (their normalised product); a\n"
+               "distributions), logsum (their normalised geometric mean),\n"
+               "prior (each photo's distribution times the average of its\n"
+               "album's others); a\n"
                "list (mean,logsum) prints each, from one pass over the\n"
                "photos, and --out holds the first; lstm: the album LSTM\n"
                "of --album-lstm reading each album in manifest order"),
@@ -112,7 +114,7 @@ static int parse(int argc, char **argv, eval_args *a) {
     for (char *save = NULL, *name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
         int method = strcmp(name, "lstm") ? geoloc_album_method_parse(name) : ALBUM_LSTM;
         if (method < 0 || a->n_methods == MAX_METHODS)
-            return cli_usage_error(&SPEC, "--album-method %s: a list of at most %d of mean, logsum, lstm",
+            return cli_usage_error(&SPEC, "--album-method %s: a list of at most %d of mean, logsum, prior, lstm",
                                    a->album_method, MAX_METHODS);
         if (method == ALBUM_LSTM && !a->album_lstm)
             return cli_usage_error(&SPEC, "--album-method lstm needs --album-lstm FILE");
@@ -380,17 +382,24 @@ static int fuse_albums(int method, geoloc_album_lstm *lstm, const eval_ctx *e, c
     geoloc_error err = {0};
     int rc = !album_of || !size || !pred;
     if (!rc) rc = geoloc_album_group(keys, n, album_of, n_albums, &err) != GEOLOC_OK;
+    int per_photo = method == ALBUM_LSTM || method == GEOLOC_ALBUM_PRIOR; /* pred[k]: photo k's answer */
+    if (!rc && per_photo) rc = geoloc_album_set_build(keys, e->ok, n, &set, &err) != GEOLOC_OK;
     if (!rc && method == ALBUM_LSTM)
-        rc = geoloc_album_set_build(keys, e->ok, n, &set, &err) != GEOLOC_OK ||
-             geoloc_album_lstm_answers(lstm, e->features, &set, &c->opt, pred, &err) != GEOLOC_OK;
-    else if (!rc)
+        rc = geoloc_album_lstm_answers(lstm, e->features, &set, &c->opt, pred, &err) != GEOLOC_OK;
+    for (size_t j = 0; !rc && method == GEOLOC_ALBUM_PRIOR && j < set.n_albums; j++) {
+        const size_t *rows = set.rows + set.start[j], len = set.start[j + 1] - set.start[j];
+        for (size_t i = 0; !rc && i < len; i++)
+            rc = geoloc_album_answer_photo(e->probs, rows, len, rows[i], &c->opt, &pred[rows[i]], NULL, &err) !=
+                 GEOLOC_OK;
+    }
+    if (!rc && !per_photo)
         rc = geoloc_album_answer_all(e->probs, album_of, *n_albums, (geoloc_album_method)method, &c->opt,
                                      pred, size, NULL, &err) != GEOLOC_OK;
     if (rc) fprintf(stderr, CMD ": %s\n", err.message[0] ? err.message : "out of memory");
     for (size_t k = 0; !rc && k < n; k++) {
         out->ok[k] = e->ok[k];
         if (!e->ok[k]) continue;
-        const geoloc_prediction *p = &pred[method == ALBUM_LSTM ? k : album_of[k]];
+        const geoloc_prediction *p = &pred[per_photo ? k : album_of[k]];
         const geoloc_manifest_row *row = &e->m->row[k];
         out->pred_lat[k] = p->lat;
         out->pred_lon[k] = p->lon;

@@ -21,13 +21,16 @@ struct geoloc_album_probs {
     unsigned char *set;                            /* photo stored */
 };
 
+static const char *const METHOD_NAMES[] = {"mean", "logsum", "prior"}; /* by geoloc_album_method */
+
 const char *geoloc_album_method_name(geoloc_album_method method) {
-    return method == GEOLOC_ALBUM_MEAN ? "mean" : method == GEOLOC_ALBUM_LOGSUM ? "logsum" : NULL;
+    return (unsigned)method < sizeof METHOD_NAMES / sizeof *METHOD_NAMES ? METHOD_NAMES[method] : NULL;
 }
 
 int geoloc_album_method_parse(const char *name) {
-    if (!name) return -1;
-    return !strcmp(name, "mean") ? GEOLOC_ALBUM_MEAN : !strcmp(name, "logsum") ? GEOLOC_ALBUM_LOGSUM : -1;
+    for (size_t k = 0; name && k < sizeof METHOD_NAMES / sizeof *METHOD_NAMES; k++)
+        if (!strcmp(name, METHOD_NAMES[k])) return (int)k;
+    return -1;
 }
 
 void geoloc_album_probs_free(geoloc_album_probs *a) {
@@ -135,8 +138,10 @@ const geoloc_model *geoloc_album_probs_model(const geoloc_album_probs *a) { retu
 geoloc_status geoloc_album_fuse(const geoloc_album_probs *a, const size_t *photos, size_t n,
                                 geoloc_album_method method, float *fused, const float **geo, const float **scene,
                                 geoloc_error *err) {
-    if (!a || !photos || n < 1 || !fused || !geo || !scene || !geoloc_album_method_name(method))
-        return error_set(err, GEOLOC_E_ARG, "album: bad arguments (%zu photos, method %d)", n, (int)method);
+    if (!a || !photos || n < 1 || !fused || !geo || !scene || !geoloc_album_method_name(method) ||
+        method == GEOLOC_ALBUM_PRIOR)
+        return error_set(err, GEOLOC_E_ARG, "album: bad arguments (%zu photos, method %d%s)", n, (int)method,
+                         method == GEOLOC_ALBUM_PRIOR ? ": prior answers per photo, geoloc_album_answer_photo" : "");
     for (size_t i = 0; i < n; i++)
         if (photos[i] >= a->n_photos || !a->set[photos[i]])
             return error_set(err, GEOLOC_E_ARG, "album: photo %zu has no stored probabilities", photos[i]);
@@ -176,6 +181,42 @@ geoloc_status geoloc_album_answer(const geoloc_album_probs *a, const size_t *pho
     geoloc_status s = geoloc_album_fuse(a, photos, n, method, fused, geo, &scene, err);
     if (s == GEOLOC_OK) s = geoloc_album_answer_probs(a->m, geo, scene, method, n, opt, out, distribution, err);
     free(fused);
+    return s;
+}
+
+geoloc_status geoloc_album_answer_photo(const geoloc_album_probs *a, const size_t *photos, size_t n, size_t photo,
+                                        const geoloc_predict_options *opt, geoloc_prediction *out,
+                                        float *distribution, geoloc_error *err) {
+    if (!a || !opt || !out || photo >= a->n_photos || !a->set[photo])
+        return error_set(err, GEOLOC_E_ARG, "album: bad arguments (photo %zu)", photo);
+    float *fused = malloc(a->width * sizeof *fused);
+    size_t *others = malloc((n ? n : 1) * sizeof *others), n_others = 0;
+    if (!fused || !others) {
+        free(fused);
+        free(others);
+        return error_set(err, GEOLOC_E_NOMEM, "out of memory");
+    }
+    for (size_t i = 0; photos && i < n; i++)
+        if (photos[i] != photo) others[n_others++] = photos[i];
+    const float *geo[GEOLOC_MODEL_MAX_PARTITIONS], *scene;
+    const float *own = a->probs + photo * a->width;
+    geoloc_status s = GEOLOC_OK;
+    if (n_others) s = geoloc_album_fuse(a, others, n_others, GEOLOC_ALBUM_MEAN, fused, geo, &scene, err);
+    else memcpy(fused, own, a->width * sizeof *fused); /* alone: its own answer (kept below) */
+    size_t parts = a->m->n_partitions;
+    for (size_t f = 0; s == GEOLOC_OK && f <= parts; f++) { /* the other photos' average times the photo's */
+        size_t from = a->offset[f], to = f < parts ? a->offset[f + 1] : a->width;
+        double total = 0;
+        for (size_t k = from; k < to; k++) total += (double)(fused[k] *= own[k]);
+        for (size_t k = from; k < to && total > 0; k++) fused[k] = (float)(fused[k] / total);
+        if (!(total > 0) || !n_others) memcpy(fused + from, own + from, (to - from) * sizeof *fused);
+        if (f < parts) geo[f] = fused + from;
+    }
+    scene = a->m->n_scenes ? fused + a->offset[parts] : NULL;
+    if (s == GEOLOC_OK)
+        s = geoloc_album_answer_probs(a->m, geo, scene, GEOLOC_ALBUM_PRIOR, n, opt, out, distribution, err);
+    free(fused);
+    free(others);
     return s;
 }
 

@@ -1,6 +1,7 @@
 /* Albums from keys: photos with equal keys share an album, numbered in the
  * order of their first photo (a sort of the keys, then one pass); the keys
- * of a manifest's rows from one of its columns. */
+ * of a manifest's rows from one of its columns; album sets (the rows listed
+ * album by album). */
 #include <stdlib.h>
 #include <strings.h>
 #include <string.h>
@@ -62,4 +63,48 @@ geoloc_status geoloc_album_manifest_keys(const geoloc_manifest *m, const char *c
         keys[k] = v && v[0] ? v : NULL;
     }
     return GEOLOC_OK;
+}
+
+geoloc_status geoloc_album_set_build(const char *const *keys, const uint8_t *use, size_t n, geoloc_album_set *out,
+                                     geoloc_error *err) {
+    memset(out, 0, sizeof *out);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) m += !use || use[i];
+    const char **sub = malloc((m ? m : 1) * sizeof *sub);
+    size_t *idx = malloc((m ? m : 1) * sizeof *idx), *album_of = malloc((m ? m : 1) * sizeof *album_of);
+    size_t *start = NULL, *rows = malloc((m ? m : 1) * sizeof *rows), n_albums = 0;
+    geoloc_status s = !sub || !idx || !album_of || !rows ? error_set(err, GEOLOC_E_NOMEM, "out of memory") : GEOLOC_OK;
+    for (size_t i = 0, k = 0; s == GEOLOC_OK && i < n; i++)
+        if (!use || use[i]) sub[k] = keys[i], idx[k++] = i;
+    if (s == GEOLOC_OK) s = geoloc_album_group(sub, m, album_of, &n_albums, err);
+    if (s == GEOLOC_OK && !(start = calloc(n_albums + 1, sizeof *start)))
+        s = error_set(err, GEOLOC_E_NOMEM, "out of memory");
+    if (s == GEOLOC_OK) {
+        for (size_t k = 0; k < m; k++) start[album_of[k] + 1]++;
+        for (size_t j = 0; j < n_albums; j++) start[j + 1] += start[j];
+        size_t *fill = album_of; /* reused: photos placed so far per album (counting sort, stable) */
+        size_t *next = calloc(n_albums ? n_albums : 1, sizeof *next);
+        if (!next) {
+            s = error_set(err, GEOLOC_E_NOMEM, "out of memory");
+        } else {
+            for (size_t k = 0; k < m; k++) rows[start[fill[k]] + next[fill[k]]++] = idx[k];
+            free(next);
+        }
+    }
+    free(sub);
+    free(idx);
+    free(album_of);
+    if (s != GEOLOC_OK) {
+        free(start);
+        free(rows);
+        return s;
+    }
+    out->n_albums = n_albums, out->start = start, out->rows = rows;
+    return GEOLOC_OK;
+}
+
+void geoloc_album_set_free(geoloc_album_set *s) {
+    free((void *)s->start);
+    free((void *)s->rows);
+    memset(s, 0, sizeof *s);
 }

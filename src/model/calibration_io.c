@@ -1,6 +1,6 @@
 /* A model's calibration in its file: the metadata "geoloc.calibration"
  * ("temperature=T q50=A q90=B max_radius_km=R ood_threshold=O photos=N",
- * then for each album method fitted " album_mean=T,A,B,R,N" / " album_logsum=...")
+ * then for each album method fitted " album_mean=T,A,B,R,N" / " album_logsum=..." / " album_prior=...")
  * and, with an OOD test, the tensor "calibration.ood" (F32, dim: the
  * calibration photos' mean feature vector). A file without them is an uncalibrated model. */
 #include <inttypes.h>
@@ -14,7 +14,8 @@
 #include "model/model_internal.h"
 
 /* The names of the album calibrations in the text, by geoloc_album_method. */
-static const char *const ALBUM_KEYS[GEOLOC_CALIBRATION_ALBUM_METHODS] = {"album_mean", "album_logsum"};
+static const char *const ALBUM_KEYS[GEOLOC_CALIBRATION_ALBUM_METHODS] = {"album_mean", "album_logsum",
+                                                                          "album_prior"};
 
 void model_calibration_text(const geoloc_calibration *c, char *out, size_t size) {
     int n = snprintf(out, size, "temperature=%.9g q50=%.9g q90=%.9g max_radius_km=%.9g ood_threshold=%.9g photos=%zu",
@@ -67,7 +68,7 @@ geoloc_status model_calibration_read(const geoloc_safetensors *st, const char *f
         !(c->q90 >= c->q50) || !(c->q90 <= 1) || !(c->max_radius_km >= 0) || !(c->ood_threshold >= 0) || !(c->ood_threshold <= 2))
         s = error_set(err, GEOLOC_E_PARSE, "%s: %s \"%.200s\": expected temperature=T (> 0) q50=A q90=B "
                       "(0 <= A <= B <= 1) max_radius_km=R ood_threshold=O (0 to 2) photos=N, then optional "
-                      "album_mean= and album_logsum=T,A,B,R,N", file, MODEL_CALIBRATION_KEY, v);
+                      "album_mean=, album_logsum=, album_prior=T,A,B,R,N", file, MODEL_CALIBRATION_KEY, v);
     if (s == GEOLOC_OK && t) {
         if (t->ndim != 1 || t->shape[0] < 1 || t->shape[0] > 65536)
             s = error_set(err, GEOLOC_E_PARSE, "%s: tensor %s: expected one dimension of 1 to 65536", file,

@@ -229,31 +229,35 @@ static geoloc_status report_validation(train_run *r, const train_heads *H, const
     return s;
 }
 
-/* The calibration of album answers fused by method, fitted on a's answers
- * fused by photographer (albums of at least 2 photos; photos without an
- * author are albums of their own and left out): out->photos stays 0 when
- * fewer than 20 photos are in such albums. The model must be uncalibrated. */
+/* The calibration of album answers by method, fitted on a's answers grouped
+ * by photographer (albums of at least 2 photos; photos without an author are
+ * albums of their own and left out): out->photos stays 0 when fewer than 20
+ * photos are in such albums. The model must be uncalibrated. */
 static geoloc_status fit_album(train_run *r, const geoloc_model *model, const answers *a,
                                geoloc_album_method method, geoloc_album_calibration *out, geoloc_error *err) {
-    size_t n = a->n, classes = a->classes, n_albums = 0, rows = 0;
-    size_t *album_of = malloc((n ? n : 1) * sizeof *album_of), *size = malloc((n ? n : 1) * sizeof *size);
-    geoloc_prediction *pred = malloc((n ? n : 1) * sizeof *pred);
-    float *fused = malloc((n ? n : 1) * classes * sizeof *fused), *dist = malloc((n ? n : 1) * classes * sizeof *dist);
-    float **album_dist = malloc((n ? n : 1) * sizeof *album_dist);
+    size_t n = a->n, classes = a->classes, rows = 0;
+    float *dist = malloc((n ? n : 1) * classes * sizeof *dist);
     double *lat = malloc((n ? n : 1) * sizeof *lat), *lon = malloc((n ? n : 1) * sizeof *lon);
-    geoloc_status s = album_of && size && pred && fused && dist && album_dist && lat && lon
-                          ? geoloc_album_group(a->author, n, album_of, &n_albums, err)
-                          : error_set(err, GEOLOC_E_NOMEM, "out of memory");
-    for (size_t j = 0; s == GEOLOC_OK && j < n_albums; j++) album_dist[j] = fused + j * classes;
+    geoloc_album_set set = {0};
+    geoloc_status s = dist && lat && lon ? geoloc_album_set_build(a->author, NULL, n, &set, err)
+                                         : error_set(err, GEOLOC_E_NOMEM, "out of memory");
     geoloc_predict_options opt = geoloc_predict_options_default();
     opt.max_radius_km = 0;
-    if (s == GEOLOC_OK)
-        s = geoloc_album_answer_all(a->probs, album_of, n_albums, method, &opt, pred, size, album_dist, err);
-    for (size_t i = 0; s == GEOLOC_OK && i < n; i++) {
-        if (size[album_of[i]] < 2) continue;
-        memcpy(dist + rows * classes, album_dist[album_of[i]], classes * sizeof *dist);
-        lat[rows] = a->lat[i];
-        lon[rows++] = a->lon[i];
+    for (size_t j = 0; s == GEOLOC_OK && j < set.n_albums; j++) {
+        const size_t *photos = set.rows + set.start[j], len = set.start[j + 1] - set.start[j];
+        geoloc_prediction pred;
+        if (len < 2) continue;
+        if (method != GEOLOC_ALBUM_PRIOR) /* one answer for the album: its distribution for each photo */
+            s = geoloc_album_answer(a->probs, photos, len, method, &opt, &pred, dist + rows * classes, err);
+        for (size_t i = 0; s == GEOLOC_OK && i < len; i++, rows++) {
+            if (method == GEOLOC_ALBUM_PRIOR)
+                s = geoloc_album_answer_photo(a->probs, photos, len, photos[i], &opt, &pred, dist + rows * classes,
+                                              err);
+            else if (i > 0)
+                memcpy(dist + rows * classes, dist + (rows - i) * classes, classes * sizeof *dist);
+            lat[rows] = a->lat[photos[i]];
+            lon[rows] = a->lon[photos[i]];
+        }
     }
     geoloc_calibration *cal = NULL;
     geoloc_calibration_data cd = {.part = model->partitions[model->n_partitions - 1], .dist = dist, .lat = lat,
@@ -265,12 +269,8 @@ static geoloc_status fit_album(train_run *r, const geoloc_model *model, const an
                    rows, out->temperature, out->q50, out->q90, out->max_radius_km);
     }
     geoloc_calibration_free(cal);
-    free(album_of);
-    free(size);
-    free(pred);
-    free(fused);
+    geoloc_album_set_free(&set);
     free(dist);
-    free(album_dist);
     free(lat);
     free(lon);
     return s;
