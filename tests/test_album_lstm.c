@@ -222,9 +222,9 @@ static void check_keys(void) {
     geoloc_album_set_free(&s);
 }
 
-/* With an argument: also writes there the fuzz seed (fuzz/seeds/fuzz_album_lstm), a small
- * album LSTM file for the tiny model. */
-int main(int argc, char **argv) {
+/* With GEOLOC_ALBUM_LSTM_SEED=PATH: also writes there the fuzz seed
+ * (fuzz/seeds/fuzz_album_lstm), a small album LSTM file for the tiny model. */
+int main(void) {
     geoloc_model *m = tiny_model_create();
     zero_heads(m);
     make_data(m);
@@ -293,9 +293,10 @@ int main(int argc, char **argv) {
         check_read_features(a);
     }
     geoloc_album_lstm_free(a);
-    if (argc > 1) {
+    const char *seed = getenv("GEOLOC_ALBUM_LSTM_SEED");
+    if (seed) {
         CHECK(geoloc_album_lstm_create(m, 1, 0, 5, &a, &err) == GEOLOC_OK, "%s", err.message);
-        CHECK(a && geoloc_album_lstm_save(a, argv[1], &err) == GEOLOC_OK, "seed %s: %s", argv[1], err.message);
+        CHECK(a && geoloc_album_lstm_save(a, seed, &err) == GEOLOC_OK, "seed %s: %s", seed, err.message);
         geoloc_album_lstm_free(a);
     }
     geoloc_model_free(m);
