@@ -11,13 +11,13 @@ status=0
 for target in fuzz_csv fuzz_s2_token fuzz_points fuzz_partition \
               fuzz_decode_jpeg fuzz_decode_png fuzz_decode_webp fuzz_decode_heif \
               fuzz_shard_index fuzz_manifest fuzz_safetensors fuzz_keras_model \
-              fuzz_model fuzz_multipart fuzz_locate fuzz_place fuzz_index; do
+              fuzz_model fuzz_multipart fuzz_locate fuzz_place fuzz_index fuzz_album_lstm; do
   bin="$build/fuzz/$target"
   [ -x "$bin" ] || { echo "missing $bin (build target fuzz_targets)"; exit 1; }
   corpus=$(mktemp -d)
   [ -d "$here/seeds/$target" ] && cp "$here/seeds/$target"/* "$corpus"/ 2>/dev/null || true
   max_len=4096
-  case $target in fuzz_decode_*|fuzz_keras_model|fuzz_locate) max_len=16384;; fuzz_model) max_len=32768;; fuzz_place) max_len=65536;; esac
+  case $target in fuzz_decode_*|fuzz_keras_model|fuzz_locate|fuzz_album_lstm) max_len=16384;; fuzz_model) max_len=32768;; fuzz_place) max_len=65536;; esac
   # the real Keras ResNet-50 model.json (tools/fetch-backbone.sh) when present
   keras_json="$here/../models/npm/package/ResNet50/model.json"
   if [ "$target" = fuzz_keras_model ] && [ -f "$keras_json" ]; then

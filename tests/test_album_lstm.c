@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "geoloc/album_lstm.h"
+#include "geoloc/safetensors.h"
 #include "geoloc/transform.h"
 #include "test_util.h"
 #include "tiny_model.h"
@@ -116,6 +117,89 @@ static void check_read_features(const geoloc_album_lstm *a) {
     unlink(path);
 }
 
+/* A copy at out of the album LSTM file at in with metadata key set to value (key NULL:
+ * none) and value k of tensor name set to v (name NULL: none); the checksum is redone. */
+static void rewrite(const char *in, const char *out, const char *key, const char *value, const char *name,
+                    size_t k, float v) {
+    geoloc_safetensors *st = NULL;
+    geoloc_error err;
+    CHECK(geoloc_safetensors_open(in, &st, &err) == GEOLOC_OK, "%s", err.message);
+    if (!st) return;
+    size_t n = geoloc_safetensors_count(st), n_meta = geoloc_safetensors_metadata_count(st);
+    geoloc_tensor_desc t[16];
+    const char *keys[16], *values[16];
+    float *changed = NULL;
+    for (size_t i = 0; i < n && i < 16; i++) {
+        const geoloc_tensor_info *ti = geoloc_safetensors_tensor(st, i);
+        t[i] = (geoloc_tensor_desc){ti->name, ti->dtype, ti->ndim, ti->shape, ti->data};
+        if (name && strcmp(ti->name, name) == 0 && k < ti->n_elements && (changed = malloc(ti->n_bytes))) {
+            memcpy(changed, ti->data, ti->n_bytes);
+            changed[k] = v;
+            t[i].data = changed;
+        }
+    }
+    for (size_t i = 0; i < n_meta && i < 16; i++) {
+        geoloc_safetensors_metadata_entry(st, i, &keys[i], &values[i]);
+        if (key && strcmp(keys[i], key) == 0) values[i] = value;
+    }
+    CHECK(n <= 16 && n_meta <= 16 && (!name || changed), "rewrite %s", in);
+    CHECK(geoloc_safetensors_write(out, t, n, keys, values, n_meta, &err) == GEOLOC_OK, "%s", err.message);
+    free(changed);
+    geoloc_safetensors_close(st);
+}
+
+/* geoloc_album_lstm_load_buffer refuses the file at path with a message naming the field. */
+static void check_refused(const char *path, const geoloc_model *m, const char *field, const char *what) {
+    size_t size = 0;
+    void *data = test_read_file(path, &size);
+    geoloc_album_lstm *b = NULL;
+    geoloc_error err = {0};
+    geoloc_status s = geoloc_album_lstm_load_buffer(data, size, "bad.safetensors", m, &b, &err);
+    CHECK(s != GEOLOC_OK && !b, "%s: refused", what);
+    CHECK(strstr(err.message, "bad.safetensors") && strstr(err.message, field), "%s: the message names the file "
+          "and %s: %s", what, field, err.message);
+    geoloc_album_lstm_free(b);
+    free(data);
+}
+
+/* The file at path (saved from a) read from memory: the same answers; a file naming another size
+ * of a partition, a truncated file and a NaN in the standardisation are refused. */
+static void check_buffer(geoloc_album_lstm *a, const geoloc_model *m, const char *path) {
+    size_t size = 0;
+    unsigned char *data = test_read_file(path, &size);
+    geoloc_album_lstm *b = NULL;
+    geoloc_error err;
+    CHECK(geoloc_album_lstm_load_buffer(data, size, "mem", m, &b, &err) == GEOLOC_OK, "%s", err.message);
+    if (b) {
+        float p1[3][PER * 3], p2[3][PER * 3];
+        for (size_t j = 0; j < ALBUMS; j += 5) {
+            album_probs(a, j, 0, p1);
+            album_probs(b, j, 0, p2);
+            CHECK(memcmp(p1, p2, sizeof p1) == 0, "read from memory: the same probabilities (album %zu)", j);
+        }
+    }
+    geoloc_album_lstm_free(b);
+    b = NULL;
+    CHECK(geoloc_album_lstm_load_buffer(data, size - 7, "cut.safetensors", m, &b, &err) != GEOLOC_OK && !b,
+          "a truncated file refused");
+    CHECK(strstr(err.message, "cut.safetensors") && strstr(err.message, "standardise.inv_std"),
+          "truncated: the message names the file and the cut tensor: %s", err.message);
+    free(data);
+    char bad[128];
+    snprintf(bad, sizeof bad, "%s", test_temp_file("album_lstm_bad"));
+    rewrite(path, bad, "geoloc.partitions", "coarse:1,middle:2,fine:4", NULL, 0, 0);
+    check_refused(bad, m, "geoloc.partitions", "another size of partition fine");
+    rewrite(path, bad, NULL, NULL, "standardise.mean", 5, NAN);
+    check_refused(bad, m, "standardise.mean", "a NaN in the standardisation");
+    rewrite(path, bad, "geoloc.hidden", "16x", NULL, 0, 0);
+    check_refused(bad, m, "geoloc.hidden", "a hidden size that is not a number");
+    rewrite(path, bad, "geoloc.hidden", "8", NULL, 0, 0);
+    check_refused(bad, m, "lstm.weight_layer", "another hidden size than the tensors'");
+    rewrite(path, bad, "geoloc.directions", "3", NULL, 0, 0);
+    check_refused(bad, m, "geoloc.directions", "three directions");
+    unlink(bad);
+}
+
 /* Mean error (km) over the set's photos of the single photo and of the album LSTM. */
 static void check_errors(geoloc_album_lstm *a, const geoloc_album_set *set) {
     static double single[ALBUMS * PER], album[ALBUMS * PER];
@@ -138,6 +222,8 @@ static void check_keys(void) {
     geoloc_album_set_free(&s);
 }
 
+/* With GEOLOC_ALBUM_LSTM_SEED=PATH: also writes there the fuzz seed
+ * (fuzz/seeds/fuzz_album_lstm), a small album LSTM file for the tiny model. */
 int main(void) {
     geoloc_model *m = tiny_model_create();
     zero_heads(m);
@@ -166,7 +252,8 @@ int main(void) {
     CHECK(trained < 0.7 * untrained, "trained loss on whole albums %.4f vs untrained %.4f", trained, untrained);
 
     /* saved and read back: the same answers; another model's partitions refused */
-    const char *path = test_temp_file("album_lstm");
+    char path[128]; /* test_temp_file's buffer is reused by check_buffer */
+    snprintf(path, sizeof path, "%s", test_temp_file("album_lstm"));
     CHECK(geoloc_album_lstm_save(a, path, &err) == GEOLOC_OK, "%s", err.message);
     geoloc_album_lstm *b = NULL;
     CHECK(geoloc_album_lstm_load(path, m, &b, &err) == GEOLOC_OK, "%s", err.message);
@@ -178,6 +265,7 @@ int main(void) {
     }
     geoloc_album_lstm_free(b);
     b = NULL;
+    check_buffer(a, m, path);
     const char *names[2] = {"coarse", "middle"};
     geoloc_resnet_config cfg = *geoloc_net_config(m->net);
     cfg.n_heads = 0;
@@ -205,6 +293,12 @@ int main(void) {
         check_read_features(a);
     }
     geoloc_album_lstm_free(a);
+    const char *seed = getenv("GEOLOC_ALBUM_LSTM_SEED");
+    if (seed) {
+        CHECK(geoloc_album_lstm_create(m, 1, 0, 5, &a, &err) == GEOLOC_OK, "%s", err.message);
+        CHECK(a && geoloc_album_lstm_save(a, seed, &err) == GEOLOC_OK, "seed %s: %s", seed, err.message);
+        geoloc_album_lstm_free(a);
+    }
     geoloc_model_free(m);
     TEST_END();
 }

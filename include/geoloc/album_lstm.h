@@ -42,9 +42,15 @@ void geoloc_album_lstm_free(geoloc_album_lstm *a);
 /* Writes the album LSTM atomically (safetensors, with the geo model's partition names and sizes). */
 geoloc_status geoloc_album_lstm_save(const geoloc_album_lstm *a, const char *path, geoloc_error *err);
 
-/* Reads an album LSTM for geo model m; refuses a file made for other partitions or features. */
+/* Reads an album LSTM for geo model m; refuses a file made for other partitions or features,
+ * and any metadata, tensor shape or value out of place (not finite, above 1e6 in magnitude,
+ * an inverse deviation not positive), with a message naming the file and the field. */
 geoloc_status geoloc_album_lstm_load(const char *path, const geoloc_model *m, geoloc_album_lstm **out,
                                      geoloc_error *err);
+
+/* Reads an album LSTM file's image in memory (name is used in messages), with the same checks. */
+geoloc_status geoloc_album_lstm_load_buffer(const void *data, size_t size, const char *name, const geoloc_model *m,
+                                            geoloc_album_lstm **out, geoloc_error *err);
 
 /* Hidden units per direction. */
 int geoloc_album_lstm_hidden(const geoloc_album_lstm *a);

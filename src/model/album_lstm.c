@@ -1,5 +1,6 @@
 /* The album LSTM: its parts, file, and the per-photo probabilities of an
  * album (training is in album_lstm_train.c). */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -227,17 +228,29 @@ static const char *const TENSOR_NAME[N_TENSORS] = {"lstm.weight_layer", "lstm.we
                                                    "out.weight", "out.bias", "standardise.mean",
                                                    "standardise.inv_std"};
 
-/* Each tensor's pointer and 2-D shape. */
-static void tensors(const geoloc_album_lstm *a, float *ptr[N_TENSORS], uint64_t shape[N_TENSORS][2]) {
-    const geoloc_lstm *l = a->lstm;
-    uint64_t G = (uint64_t)l->dirs * 4 * (uint64_t)l->hidden, C = alstm_classes(a), W = alstm_out_width(a);
-    ptr[T_W_LAYER] = l->w_layer, shape[T_W_LAYER][0] = G, shape[T_W_LAYER][1] = (uint64_t)l->input;
-    ptr[T_W_ITER] = l->w_iter, shape[T_W_ITER][0] = G, shape[T_W_ITER][1] = (uint64_t)l->hidden;
-    ptr[T_BIAS] = l->bias, shape[T_BIAS][0] = G, shape[T_BIAS][1] = 1;
-    ptr[T_W_OUT] = a->w_out, shape[T_W_OUT][0] = C, shape[T_W_OUT][1] = W;
-    ptr[T_B_OUT] = a->b_out, shape[T_B_OUT][0] = C, shape[T_B_OUT][1] = 1;
-    ptr[T_MEAN] = a->mean, shape[T_MEAN][0] = (uint64_t)a->dim, shape[T_MEAN][1] = 1;
-    ptr[T_INV] = a->inv, shape[T_INV][0] = (uint64_t)a->dim, shape[T_INV][1] = 1;
+/* Largest magnitude of a value read from a file: trained values are far below, and
+ * it keeps the LSTM's and output layer's sums finite. */
+#define ALSTM_MAX_VALUE 1e6f
+
+/* Each tensor's 2-D shape for `dirs` LSTMs of `hidden` units over dim features and C classes. */
+static void tensor_shapes(int hidden, int dirs, int dim, size_t C, uint64_t shape[N_TENSORS][2]) {
+    uint64_t G = (uint64_t)dirs * 4 * (uint64_t)hidden, W = (uint64_t)dirs * (uint64_t)hidden;
+    shape[T_W_LAYER][0] = G, shape[T_W_LAYER][1] = (uint64_t)dim;
+    shape[T_W_ITER][0] = G, shape[T_W_ITER][1] = (uint64_t)hidden;
+    shape[T_BIAS][0] = G, shape[T_BIAS][1] = 1;
+    shape[T_W_OUT][0] = C, shape[T_W_OUT][1] = W;
+    shape[T_B_OUT][0] = C, shape[T_B_OUT][1] = 1;
+    shape[T_MEAN][0] = (uint64_t)dim, shape[T_MEAN][1] = 1;
+    shape[T_INV][0] = (uint64_t)dim, shape[T_INV][1] = 1;
+}
+
+/* Dimensions a shape is written with (a second dimension of 1 is left out). */
+static size_t tensor_ndim(const uint64_t shape[2]) { return shape[1] == 1 ? 1 : 2; }
+
+/* Each tensor's values in a. */
+static void tensor_data(const geoloc_album_lstm *a, float *ptr[N_TENSORS]) {
+    ptr[T_W_LAYER] = a->lstm->w_layer, ptr[T_W_ITER] = a->lstm->w_iter, ptr[T_BIAS] = a->lstm->bias;
+    ptr[T_W_OUT] = a->w_out, ptr[T_B_OUT] = a->b_out, ptr[T_MEAN] = a->mean, ptr[T_INV] = a->inv;
 }
 
 /* "name:cells,name:cells,..." of the geo model's partitions. */
@@ -252,10 +265,11 @@ static void partitions_text(const geoloc_album_lstm *a, char *buf, size_t size) 
 geoloc_status geoloc_album_lstm_save(const geoloc_album_lstm *a, const char *path, geoloc_error *err) {
     float *ptr[N_TENSORS];
     uint64_t shape[N_TENSORS][2];
-    tensors(a, ptr, shape);
+    tensor_shapes(a->lstm->hidden, a->lstm->dirs, a->dim, alstm_classes(a), shape);
+    tensor_data(a, ptr);
     geoloc_tensor_desc t[N_TENSORS];
     for (int k = 0; k < N_TENSORS; k++)
-        t[k] = (geoloc_tensor_desc){TENSOR_NAME[k], GEOLOC_DTYPE_F32, shape[k][1] == 1 ? 1 : 2, shape[k], ptr[k]};
+        t[k] = (geoloc_tensor_desc){TENSOR_NAME[k], GEOLOC_DTYPE_F32, tensor_ndim(shape[k]), shape[k], ptr[k]};
     char parts[GEOLOC_MODEL_MAX_PARTITIONS * 96], hidden[32], dirs[8], dim[32];
     partitions_text(a, parts, sizeof parts);
     snprintf(hidden, sizeof hidden, "%d", a->lstm->hidden);
@@ -267,44 +281,128 @@ geoloc_status geoloc_album_lstm_save(const geoloc_album_lstm *a, const char *pat
     return geoloc_safetensors_write(path, t, N_TENSORS, keys, values, 5, err);
 }
 
+
+/* The decimal digits text[0..len) (no sign, no spaces) as a number in [1, max] into *v; 0 when it is not one. */
+static int parse_count(const char *text, size_t len, long max, long *v) {
+    long x = 0;
+    if (len == 0) return 0;
+    for (size_t i = 0; i < len; i++) {
+        long digit = text[i] - '0';
+        if (text[i] < '0' || text[i] > '9' || digit > max || x > (max - digit) / 10) return 0;
+        x = x * 10 + digit;
+    }
+    *v = x;
+    return x >= 1;
+}
+
+/* Metadata key of st as a whole number in [1, max]. */
+static geoloc_status meta_count(const geoloc_safetensors *st, const char *file, const char *key, long max, long *v,
+                                geoloc_error *err) {
+    const char *text = geoloc_safetensors_metadata_get(st, key);
+    if (!text) return error_set(err, GEOLOC_E_PARSE, "%s: metadata %s is missing (an album LSTM file has it)", file, key);
+    if (!parse_count(text, strlen(text), max, v))
+        return error_set(err, GEOLOC_E_PARSE, "%s: metadata %s \"%.40s\" is not a whole number from 1 to %ld", file,
+                         key, text, max);
+    return GEOLOC_OK;
+}
+
+/* Checks metadata geoloc.partitions ("name:cells,...") against the geo model's partitions bound in a. */
+static geoloc_status check_partitions(const geoloc_album_lstm *a, const char *file, const char *text,
+                                      geoloc_error *err) {
+    char want[GEOLOC_MODEL_MAX_PARTITIONS * 96];
+    partitions_text(a, want, sizeof want);
+    size_t f = 0;
+    for (const char *p = text;; f++) {
+        size_t len = strcspn(p, ",");
+        size_t name_len = len; /* up to the last ':' */
+        while (name_len > 0 && p[name_len - 1] != ':') name_len--;
+        long cells = 0;
+        if (name_len < 2 || !parse_count(p + name_len, len - name_len, LONG_MAX, &cells))
+            return error_set(err, GEOLOC_E_PARSE, "%s: metadata geoloc.partitions \"%.100s\": item %zu \"%.*s\" is "
+                             "not name:cells", file, text, f + 1, (int)(len < 100 ? len : 100), p);
+        name_len--;
+        if (f < a->n_parts && (strlen(a->m->partition_names[f]) != name_len ||
+                               memcmp(a->m->partition_names[f], p, name_len) != 0 || (size_t)cells != a->classes[f]))
+            return error_set(err, GEOLOC_E_ARG, "%s: metadata geoloc.partitions: partition %zu is %.*s, the geo "
+                             "model's is %s:%zu (made for partitions %.100s, the geo model has %.100s)", file, f + 1,
+                             (int)(len < 100 ? len : 100), p, a->m->partition_names[f], a->classes[f], text, want);
+        if (p[len] == '\0') break;
+        p += len + 1;
+    }
+    if (f + 1 != a->n_parts)
+        return error_set(err, GEOLOC_E_ARG, "%s: metadata geoloc.partitions: made for %zu partitions (%.100s), the "
+                         "geo model has %zu (%.100s)", file, f + 1, text, a->n_parts, want);
+    return GEOLOC_OK;
+}
+
+/* Refuses tensor k's values v[0..n) when one is not finite, above ALSTM_MAX_VALUE in
+ * magnitude or, for the inverse deviations, not positive. */
+static geoloc_status check_values(const float *v, size_t n, int k, const char *file, geoloc_error *err) {
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(v[i]))
+            return error_set(err, GEOLOC_E_PARSE, "%s: tensor %s[%zu] is %g, not a finite number", file,
+                             TENSOR_NAME[k], i, (double)v[i]);
+        if (fabsf(v[i]) > ALSTM_MAX_VALUE || (k == T_INV && !(v[i] > 0)))
+            return error_set(err, GEOLOC_E_PARSE, "%s: tensor %s[%zu] is %g, out of range (%s)", file,
+                             TENSOR_NAME[k], i, (double)v[i],
+                             k == T_INV ? "an inverse deviation is positive, at most 1e6" : "at most 1e6 in magnitude");
+    }
+    return GEOLOC_OK;
+}
+
+/* An album LSTM for m from the open file st (called file in messages): every field
+ * is checked before anything is sized from it. */
+static geoloc_status read_album_lstm(const geoloc_safetensors *st, const char *file, const geoloc_model *m,
+                                     geoloc_album_lstm **out, geoloc_error *err) {
+    const char *format = geoloc_safetensors_metadata_get(st, "geoloc.format");
+    if (!format || strcmp(format, GEOLOC_ALBUM_LSTM_FORMAT) != 0)
+        return error_set(err, GEOLOC_E_PARSE, "%s: not an album LSTM file (metadata geoloc.format is not %s)", file,
+                         GEOLOC_ALBUM_LSTM_FORMAT);
+    geoloc_album_lstm probe = {0}; /* the geo model's sizes, nothing allocated */
+    long hidden = 0, dirs = 0, dim = 0;
+    geoloc_status s = bind_heads(&probe, m, err);
+    if (s == GEOLOC_OK) s = meta_count(st, file, "geoloc.hidden", 1 << 16, &hidden, err);
+    if (s == GEOLOC_OK) s = meta_count(st, file, "geoloc.directions", 2, &dirs, err);
+    if (s == GEOLOC_OK) s = meta_count(st, file, "geoloc.feature_dim", 1 << 20, &dim, err);
+    if (s == GEOLOC_OK && dim != probe.dim)
+        s = error_set(err, GEOLOC_E_ARG, "%s: metadata geoloc.feature_dim: made for features of width %ld, the geo "
+                      "model's heads read %d", file, dim, probe.dim);
+    const char *parts = geoloc_safetensors_metadata_get(st, "geoloc.partitions");
+    if (s == GEOLOC_OK && !parts)
+        s = error_set(err, GEOLOC_E_PARSE, "%s: metadata geoloc.partitions is missing (an album LSTM file has it)",
+                      file);
+    if (s == GEOLOC_OK) s = check_partitions(&probe, file, parts, err);
+    uint64_t shape[N_TENSORS][2];
+    const float *src[N_TENSORS] = {0};
+    tensor_shapes((int)hidden, (int)dirs, probe.dim, alstm_classes(&probe), shape);
+    for (int k = 0; s == GEOLOC_OK && k < N_TENSORS; k++) {
+        s = geoloc_safetensors_get_f32(st, TENSOR_NAME[k], shape[k], tensor_ndim(shape[k]), &src[k], err);
+        if (s == GEOLOC_OK) s = check_values(src[k], shape[k][0] * shape[k][1], k, file, err);
+    }
+    if (s == GEOLOC_OK) s = geoloc_album_lstm_create(m, (int)hidden, dirs == 2, 0, out, err);
+    if (s != GEOLOC_OK) return s;
+    float *dst[N_TENSORS];
+    tensor_data(*out, dst);
+    for (int k = 0; k < N_TENSORS; k++) memcpy(dst[k], src[k], shape[k][0] * shape[k][1] * sizeof(float));
+    return GEOLOC_OK;
+}
+
+geoloc_status geoloc_album_lstm_load_buffer(const void *data, size_t size, const char *name, const geoloc_model *m,
+                                            geoloc_album_lstm **out, geoloc_error *err) {
+    *out = NULL;
+    geoloc_safetensors *st = NULL;
+    geoloc_status s = geoloc_safetensors_open_buffer(data, size, name, &st, err);
+    if (s == GEOLOC_OK) s = read_album_lstm(st, name, m, out, err);
+    geoloc_safetensors_close(st);
+    return s;
+}
+
 geoloc_status geoloc_album_lstm_load(const char *path, const geoloc_model *m, geoloc_album_lstm **out,
                                      geoloc_error *err) {
     *out = NULL;
     geoloc_safetensors *st = NULL;
     geoloc_status s = geoloc_safetensors_open(path, &st, err);
-    if (s != GEOLOC_OK) return s;
-    const char *format = geoloc_safetensors_metadata_get(st, "geoloc.format");
-    const char *parts = geoloc_safetensors_metadata_get(st, "geoloc.partitions");
-    const char *hidden = geoloc_safetensors_metadata_get(st, "geoloc.hidden");
-    const char *dirs = geoloc_safetensors_metadata_get(st, "geoloc.directions");
-    geoloc_album_lstm *a = NULL;
-    if (!format || strcmp(format, GEOLOC_ALBUM_LSTM_FORMAT) != 0 || !parts || !hidden || !dirs)
-        s = error_set(err, GEOLOC_E_PARSE, "%s: not an album LSTM file (%s)", path, GEOLOC_ALBUM_LSTM_FORMAT);
-    else if (strcmp(dirs, "1") != 0 && strcmp(dirs, "2") != 0)
-        s = error_set(err, GEOLOC_E_PARSE, "%s: geoloc.directions \"%s\" is not 1 or 2", path, dirs);
-    else
-        s = geoloc_album_lstm_create(m, atoi(hidden), dirs[0] == '2', 0, &a, err);
-    if (s == GEOLOC_OK) {
-        char want[GEOLOC_MODEL_MAX_PARTITIONS * 96];
-        partitions_text(a, want, sizeof want);
-        if (strcmp(want, parts) != 0)
-            s = error_set(err, GEOLOC_E_ARG, "%s: made for partitions %s, the geo model has %s", path, parts, want);
-    }
-    if (s == GEOLOC_OK) {
-        float *ptr[N_TENSORS];
-        uint64_t shape[N_TENSORS][2];
-        tensors(a, ptr, shape);
-        for (int k = 0; s == GEOLOC_OK && k < N_TENSORS; k++) {
-            const float *src = NULL;
-            s = geoloc_safetensors_get_f32(st, TENSOR_NAME[k], shape[k], shape[k][1] == 1 ? 1 : 2, &src, err);
-            if (s == GEOLOC_OK) memcpy(ptr[k], src, shape[k][0] * shape[k][1] * sizeof(float));
-        }
-    }
+    if (s == GEOLOC_OK) s = read_album_lstm(st, path, m, out, err);
     geoloc_safetensors_close(st);
-    if (s != GEOLOC_OK) {
-        geoloc_album_lstm_free(a);
-        return s;
-    }
-    *out = a;
-    return GEOLOC_OK;
+    return s;
 }

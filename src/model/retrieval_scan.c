@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cpuid.h>
 #include <immintrin.h>
 #include <omp.h>
 
@@ -32,11 +33,7 @@ typedef struct prepared {
 
 static float dot_f16_c(const uint16_t *row, const float *q, size_t d) {
     float s = 0;
-    for (size_t j = 0; j < d; j++) {
-        _Float16 h;
-        memcpy(&h, &row[j], 2);
-        s += (float)h * q[j];
-    }
+    for (size_t j = 0; j < d; j++) s += index_half_to_float(row[j]) * q[j];
     return s;
 }
 
@@ -81,10 +78,16 @@ __attribute__((target("avx2"))) static int32_t dot_i8_avx2(const int8_t *row, co
     return _mm_cvtsi128_si32(s) + dot_i8_c(row + j, q + j, d - j);
 }
 
+/* F16C, from CPUID leaf 1 (clang 14's __builtin_cpu_supports does not know "f16c"). */
+static int have_f16c(void) {
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+}
+
 static int have_avx2(void) {
     static int known = -1;
     if (known < 0)
-        known = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+        known = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && have_f16c();
     return known;
 }
 
