@@ -8,8 +8,12 @@
 #   run on fold 0 of 4: the training loss falls by 10 % from the first epoch to
 #   the last, the file is written, the held-out table has the single-photo and
 #   BLSTM rows; `geoloc evaluate --album-method mean,lstm --album-lstm` on the
-#   held-out photos gives the figures album train printed; a file that is no
-#   features cache is refused by name.
+#   held-out photos gives the figures album train printed; `geoloc predict
+#   --album-by column:AUTHOR --album-method lstm --album-lstm` answers each
+#   held-out photo as evaluate's --out does (its "photo" as evaluate without
+#   albums), and refuses lstm without --album-lstm, --album-lstm without lstm,
+#   lstm with --distribution, and an album LSTM of another model (by name); a
+#   file that is no features cache is refused by name.
 # The data part is skipped (exit 77) when the shared data is absent.
 . "$(dirname "$0")/lib.sh"
 test_setup cli_album_lstm "$@"
@@ -72,6 +76,59 @@ for name, row in (('mean', 'mean'), ('blstm', 'BLSTM')):
     have = [100 * got[name]['accuracy'][k] for k in ('1km', '25km', '200km', '750km', '2500km')]
     assert all(abs(w - h) < 0.051 for w, h in zip(want, have)), (name, want, have)
 EOF2"
+# predict --album-method lstm: every held-out photo (given in manifest order) answered as
+# evaluate --album-method lstm answers it (--out: its per-photo answers), "photo" as
+# evaluate without albums, the album named blstm with its photographer's photos
+run_geoloc evaluate --model "$tmp/geo.safetensors" --meta "$tmp/fv.csv" --images "$shared/im2gps3k-dev/images" \
+    --album-by column:AUTHOR --album-method lstm --album-lstm "$tmp/blstm.safetensors" --out "$tmp/eval_lstm.csv"
+check "evaluate --album-method lstm --out ($rc)" '[ $rc -eq 0 ] && [ -s "$tmp/eval_lstm.csv" ]'
+run_geoloc evaluate --model "$tmp/geo.safetensors" --meta "$tmp/fv.csv" --images "$shared/im2gps3k-dev/images" \
+    --out "$tmp/eval_single.csv"
+check "evaluate single photos --out ($rc)" '[ $rc -eq 0 ] && [ -s "$tmp/eval_single.csv" ]'
+mapfile -t held < <(python3 -c "import csv, sys
+for r in csv.DictReader(open(sys.argv[1], newline='')): print(sys.argv[2] + '/' + r['IMG_ID'])" \
+    "$tmp/fv.csv" "$shared/im2gps3k-dev/images")
+run_geoloc predict --model "$tmp/geo.safetensors" --album-by column:AUTHOR --meta "$tmp/fv.csv" \
+    --album-method lstm --album-lstm "$tmp/blstm.safetensors" --format json "${held[@]}"
+echo "$out" > "$tmp/predict_lstm.json"
+check "predict --album-method lstm: evaluate's answers (${#held[@]} photos, $rc)" "python3 - '$tmp/predict_lstm.json' \
+    '$tmp/eval_lstm.csv' '$tmp/eval_single.csv' '$tmp/fv.csv' <<'EOF2'
+import csv, json, os, sys
+def answers(path):
+    rows = list(csv.reader(open(path, newline='')))
+    rows = rows[1:rows.index([])] # the photos' rows, up to the blank line before the summary
+    return {r[0]: (float(r[2]), float(r[4])) for r in rows}
+album, single = answers(sys.argv[2]), answers(sys.argv[3])
+author = {r['IMG_ID']: r['AUTHOR'] for r in csv.DictReader(open(sys.argv[4], newline=''))}
+got = json.load(open(sys.argv[1]))['predictions']
+assert len(got) == len(author) == len(album) == len(single) > 0, (len(got), len(author), len(album))
+near = lambda a, b: abs(a[0] - b[0]) < 2e-6 and abs(a[1] - b[1]) < 2e-6
+moved = 0
+for p in got:
+    name = os.path.basename(p['file'])
+    assert p['album']['method'] == 'blstm' and p['album']['id'] == author[name], p['album']
+    assert p['album']['size'] == sum(a == author[name] for a in author.values()), p['album']
+    assert near((p['lat'], p['lon']), album[name]), (name, p['lat'], p['lon'], album[name])
+    assert near((p['photo']['lat'], p['photo']['lon']), single[name]), (name, p['photo'], single[name])
+    moved += not near(album[name], single[name])
+assert moved > 0, 'the album LSTM moved no answer: the check would not tell it from the photo alone'
+EOF2"
+run_geoloc predict --model "$tmp/geo.safetensors" --album --album-method lstm "${held[0]}"
+expect_match 2 "needs --album-lstm" err "predict: lstm without --album-lstm"
+run_geoloc predict --model "$tmp/geo.safetensors" --album --album-lstm "$tmp/blstm.safetensors" "${held[0]}"
+expect_match 2 "needs --album-method lstm" err "predict: --album-lstm without lstm"
+run_geoloc predict --model "$tmp/geo.safetensors" --album --album-method lstm --album-lstm "$tmp/blstm.safetensors" \
+    --format csv --distribution "${held[0]}"
+expect_match 2 "no distribution" err "predict: lstm with --distribution"
+# a heads model of other partitions (the same cache): its album LSTM file is refused by name
+run_geoloc train --images "$shared/im2gps3k-dev/images" --backbone "$tmp/rand18.safetensors" --image-size 96 \
+    --tau-min 0 --tau-max 6 --epochs 1 --batch 16 --calibration-folds 0 --views 3 \
+    --features "$tmp/cache.safetensors" --out "$tmp/geo1.safetensors" "$tmp/albums.csv"
+check "a second heads model ($rc)" '[ $rc -eq 0 ] && [ -s "$tmp/geo1.safetensors" ]'
+run_geoloc predict --model "$tmp/geo1.safetensors" --album --album-method lstm --album-lstm "$tmp/blstm.safetensors" \
+    "${held[0]}"
+check "predict: an album LSTM of another model refused, named ($rc)" \
+    '[ $rc -eq 2 ] && grep -q "blstm.safetensors.*partitions" <<<"$err"'
 run_geoloc evaluate --model "$tmp/geo.safetensors" --meta "$tmp/fv.csv" --images "$shared/im2gps3k-dev/images" \
     --album-by column:AUTHOR --album-method lstm
 expect_match 2 "needs --album-lstm" err "evaluate: lstm without --album-lstm"

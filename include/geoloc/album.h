@@ -130,6 +130,7 @@ typedef struct geoloc_album_info {
     geoloc_album_method method;
     const geoloc_prediction *photo;   /* the photo alone */
     const struct geoloc_place *photo_place; /* its place (NULL: unknown) */
+    const char *method_name;          /* the method as written, when not a fusion ("lstm"); NULL: method's */
 } geoloc_album_info;
 
 /* Writes an album answer as geoloc_answer_write_json does (a->pred: the

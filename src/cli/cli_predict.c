@@ -9,6 +9,7 @@
 #include "cli/cli_dataset.h"
 #include "cli/cli_options.h"
 #include "cli/cli_photos.h"
+#include "cli/cli_predict_album.h"
 #include "cli/cli_predict_map.h"
 #include "cli/cli_progress.h"
 #include "cli/cli_retrieval.h"
@@ -63,7 +64,7 @@ static void print_text(out_ctx *o, const geoloc_photo_answer *a) {
     if (p->scene >= 0) fprintf(o->out, "  scene: %s %.2f", o->m->scene_names[p->scene], (double)p->scene_prob);
     if (o->album)
         fprintf(o->out, "  album: %s (%zu photo%s, %s; the photo alone: %.6f, %.6f p=%.4f)", o->album->id,
-                o->album->size, o->album->size == 1 ? "" : "s", geoloc_album_method_name(o->album->method),
+                o->album->size, o->album->size == 1 ? "" : "s", o->album->method_name,
                 o->album->photo->lat, o->album->photo->lon, (double)o->album->photo->top[0].prob);
     if (a->meta->has_gps)
         fprintf(o->out, "  EXIF GPS: %.6f, %.6f, %.1f km from the prediction", a->meta->lat, a->meta->lng,
@@ -128,15 +129,16 @@ static void print_csv(out_ctx *o, const geoloc_photo_answer *a) {
     if (o->album) {
         fputc(',', out);
         geoloc_csv_write_field(out, o->album->id);
-        fprintf(out, ",%zu,%s,%.6f,%.6f,%.6g", o->album->size, geoloc_album_method_name(o->album->method),
+        fprintf(out, ",%zu,%s,%.6f,%.6f,%.6g", o->album->size, o->album->method_name,
                 o->album->photo->lat, o->album->photo->lon, (double)o->album->photo->top[0].prob);
     }
     fputc('\n', out);
 }
 
-/* Writes one answer (album: its album, or NULL); 1 (stop) when the output
- * cannot be written. */
-static int write_answer(out_ctx *o, const geoloc_photo_answer *a, geoloc_album_info *album) {
+/* Writes one answer (album: its album, or NULL) to the out_ctx ctx; 1 (stop)
+ * when the output cannot be written (a cli_album_write_fn). */
+static int write_answer(void *ctx, const geoloc_photo_answer *a, geoloc_album_info *album) {
+    out_ctx *o = ctx;
     if (!a->pred) {
         cli_progress_clear(&o->progress);
         fprintf(stderr, CMD ": %s (skipped)\n", a->error);
@@ -185,15 +187,16 @@ typedef struct args {
     double min_prob;
     cli_map_args maps;
     geoloc_photo_paths photos;
-    int album, album_method;      /* --album; --album-method: a geoloc_album_method */
+    int album, album_method;      /* --album; --album-method: a geoloc_album_method or CLI_ALBUM_METHOD_LSTM */
     const char *album_by, *meta;  /* --album-by folder|column:NAME, --meta CSV */
+    const char *album_lstm;       /* --album-lstm FILE */
     int answer;                   /* --answer: a geoloc_answer_kind */
     const char *index;            /* --index FILE */
     long k;                       /* --k K */
 } args;
 
 static const char *const FORMATS[] = {"text", "csv", "json", "geojson", NULL};
-static const char *const ALBUM_METHODS[] = {"mean", "logsum", NULL}; /* geoloc_album_method order */
+static const char *const ALBUM_METHODS[] = {"mean", "logsum", "lstm", NULL}; /* cli_predict_album.h's values */
 
 static const cli_option OPTIONS[] = {
     CLI_PREDICTION_OPTIONS(args, pred),
@@ -246,8 +249,12 @@ static const cli_option OPTIONS[] = {
     CLI_OPTION("album-method", 0, CLI_ENUM, args, album_method, NULL,
                "how an album's photos are fused, at every partition: mean\n"
                "(the average of their distributions) or logsum (their\n"
-               "normalised product, each probability floored at 1e-6)",
+               "normalised product, each probability floored at 1e-6);\n"
+               "lstm: each photo by the album LSTM of --album-lstm reading\n"
+               "its album in order (time order with time:, else as given)",
                .choices = ALBUM_METHODS),
+    CLI_OPTION("album-lstm", 0, CLI_STRING, args, album_lstm, "FILE",
+               "the album LSTM (geoloc album train) of --album-method lstm"),
     CLI_RETRIEVAL_OPTIONS(args, answer, index, k),
     CLI_END};
 
@@ -306,11 +313,17 @@ static int parse_args(int argc, char **argv, args *a) {
                                                 : "--meta needs --album-by column:NAME");
     if (a->resume && (a->album || a->album_by)) return cli_usage_error(&SPEC, "--resume does not answer albums");
     if (a->answer && (a->album || a->album_by)) return cli_usage_error(&SPEC, "--answer knn|hybrid: not with albums");
+    if ((a->album_method == CLI_ALBUM_METHOD_LSTM) != (a->album_lstm != NULL))
+        return cli_usage_error(&SPEC, a->album_lstm ? "--album-lstm needs --album-method lstm"
+                                                    : "--album-method lstm needs --album-lstm FILE");
+    if (a->album_lstm && (a->distribution || a->format == FMT_GEOJSON || a->maps.map || a->maps.map_dir))
+        return cli_usage_error(&SPEC, "--album-method lstm gives no distribution: not with --distribution, "
+                               "--format geojson, --map or --map-dir");
     for (int k = 1; k <= n; k++)
         if (cli_photo_paths_add(CMD, &a->photos, argv[k]) != 0) return CLI_EXIT_FAILURE;
     if (!a->out) return CLI_RUN;
     /* the output is none of the photos, nor the model */
-    cli_file *inputs = malloc((a->photos.n + 2) * sizeof *inputs);
+    cli_file *inputs = malloc((a->photos.n + 3) * sizeof *inputs);
     if (!inputs) {
         fprintf(stderr, CMD ": out of memory\n");
         return CLI_EXIT_FAILURE;
@@ -318,8 +331,9 @@ static int parse_args(int argc, char **argv, args *a) {
     for (size_t k = 0; k < a->photos.n; k++) inputs[k] = (cli_file){"photo", a->photos.paths[k]};
     inputs[a->photos.n] = (cli_file){"--model", a->pred.model};
     inputs[a->photos.n + 1] = (cli_file){"--meta", a->meta};
+    inputs[a->photos.n + 2] = (cli_file){"--album-lstm", a->album_lstm};
     cli_file outs[2] = {{"--out", a->out}, {"--map", a->maps.map}};
-    rc = cli_check_outputs(CMD, inputs, (int)a->photos.n + 2, outs, 2);
+    rc = cli_check_outputs(CMD, inputs, (int)a->photos.n + 3, outs, 2);
     free(inputs);
     return rc != 0 ? rc : CLI_RUN;
 }
@@ -499,173 +513,6 @@ static char **todo_list(const args *a, const dest *d, size_t *n) {
     return todo;
 }
 
-/* ---- albums (--album, --album-by) ------------------------------------------------ */
-
-/* What a photo's answer was, kept until its album is answered. */
-typedef struct kept_answer {
-    char *name, *error;         /* error: why it has no prediction (NULL: predicted) */
-    int predicted;
-    geoloc_prediction pred;     /* the photo alone */
-    geoloc_photo_meta meta;
-    int n_warnings;
-    char warnings[GEOLOC_IMAGE_MAX_WARNINGS][GEOLOC_IMAGE_WARNING_SIZE];
-} kept_answer;
-
-typedef struct album_run {
-    out_ctx *o;
-    const cli_runner *c;
-    geoloc_album_probs *probs;  /* each photo's probabilities, every partition */
-    kept_answer *kept;
-    int failed;                 /* out of memory, or refused probabilities (message printed) */
-} album_run;
-
-/* Keeps a photo's answer and probabilities (the album answers come later). */
-static int on_album_photo(void *ctx, const geoloc_photo_answer *a) {
-    album_run *r = ctx;
-    kept_answer *k = &r->kept[a->index];
-    k->name = strdup(a->name);
-    k->error = a->pred ? NULL : strdup(a->error ? a->error : "unreadable");
-    if (!k->name || (!a->pred && !k->error)) {
-        fprintf(stderr, CMD ": out of memory\n");
-        return r->failed = 1;
-    }
-    if (a->meta) k->meta = *a->meta;
-    k->n_warnings = a->n_warnings;
-    for (int w = 0; w < a->n_warnings && w < GEOLOC_IMAGE_MAX_WARNINGS; w++)
-        memcpy(k->warnings[w], a->warnings[w], sizeof k->warnings[w]);
-    if (a->pred) {
-        k->predicted = 1;
-        k->pred = *a->pred;
-        const float *geo[GEOLOC_MODEL_MAX_PARTITIONS], *scene;
-        int crops = geoloc_predictor_probs(r->c->pred, a->run_index, geo, &scene);
-        geoloc_error err = {0};
-        if (geoloc_album_probs_set(r->probs, a->index, geo, scene, (size_t)crops, &err) != GEOLOC_OK) {
-            fprintf(stderr, CMD ": %s: %s\n", a->name, err.message);
-            return r->failed = 1;
-        }
-    }
-    cli_progress_update(&r->o->progress, ++r->o->done);
-    return 0;
-}
-
-/* The last path component of path. */
-static const char *base_name(const char *path) {
-    const char *slash = strrchr(path, '/');
-    return slash ? slash + 1 : path;
-}
-
-/* Each photo's album key: "all", its folder (written to folders[i], to free),
- * or its manifest row's value of the column (rows' keys in row_keys; a photo
- * not listed: NULL, alone). Counts the photos not listed. */
-static size_t album_keys(const args *a, char *const *paths, size_t n, const geoloc_manifest *meta,
-                         const char *const *row_keys, char **folders, const char **keys) {
-    size_t unlisted = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (a->album) {
-            keys[i] = "all";
-        } else if (!meta) {
-            const char *slash = strrchr(paths[i], '/');
-            folders[i] = slash ? strndup(paths[i], (size_t)(slash - paths[i]) + (slash == paths[i])) : strdup(".");
-            keys[i] = folders[i];
-        } else {
-            keys[i] = NULL;
-            size_t k = 0;
-            while (k < meta->n && strcmp(base_name(meta->row[k].id), base_name(paths[i]))) k++;
-            if (k < meta->n) keys[i] = row_keys[k];
-            else unlisted++;
-        }
-    }
-    return unlisted;
-}
-
-/* Albums by the photos' EXIF capture times (cli_album_by_group); 0, or 1
- * after a message. */
-static int time_albums(const cli_album_by *by, const album_run *r, char *const *paths, size_t n, size_t *album_of,
-                       size_t *n_albums, char ***ids) {
-    int64_t *seconds = malloc(n * sizeof *seconds);
-    unsigned char *has_time = malloc(n);
-    size_t *order = malloc(n * sizeof *order);
-    int failed = !seconds || !has_time || !order;
-    for (size_t i = 0; !failed && i < n; i++) {
-        seconds[i] = r->kept[i].meta.time;
-        has_time[i] = (unsigned char)r->kept[i].meta.has_time;
-    }
-    if (failed) fprintf(stderr, CMD ": out of memory\n");
-    else failed = cli_album_by_group(CMD, by, n, (const char *const *)paths, NULL, seconds, has_time, album_of, order,
-                                     n_albums, ids) != 0;
-    free(seconds);
-    free(has_time);
-    free(order);
-    return failed;
-}
-
-/* Predicts every photo, then answers each with its album's fused answer, in
- * the photos' order; 0, or 1 after a message. */
-static int predict_albums(const args *a, cli_runner *c, out_ctx *o, char **paths, size_t n,
-                          const geoloc_manifest *meta, const char *const *row_keys, geoloc_batch_stats *st) {
-    album_run r = {o, c, NULL, calloc(n, sizeof *r.kept), 0};
-    const char **keys = calloc(n, sizeof *keys);
-    char **folders = calloc(n, sizeof *folders);
-    size_t *album_of = malloc(n * sizeof *album_of), n_albums = 0, classes = o->m->partitions[o->answer]->n;
-    geoloc_prediction *pred = NULL;
-    size_t *size = NULL;
-    float *dist = NULL, **dists = NULL;
-    geoloc_error err = {0};
-    int failed = !r.kept || !keys || !folders || !album_of ||
-                 geoloc_album_probs_create(o->m, n, &r.probs, &err) != GEOLOC_OK;
-    if (!failed) failed = cli_predict_paths(CMD, c, (const char *const *)paths, n, 0, on_album_photo, &r, st) || r.failed;
-    cli_progress_clear(&o->progress);
-    size_t unlisted = failed ? 0 : album_keys(a, paths, n, meta, row_keys, folders, keys);
-    if (unlisted)
-        fprintf(stderr, CMD ": %zu photo%s not in %s: each an album of its own\n", unlisted,
-                unlisted == 1 ? "" : "s", a->meta);
-    cli_album_by by;
-    char **time_ids = NULL; /* --album-by time:HOURS: the albums' names */
-    if (!failed && a->album_by && cli_album_by_parse(a->album_by, &by) == 0 && by.kind == CLI_ALBUM_TIME)
-        failed = time_albums(&by, &r, paths, n, album_of, &n_albums, &time_ids);
-    else if (!failed)
-        failed = geoloc_album_group(keys, n, album_of, &n_albums, &err) != GEOLOC_OK;
-    if (!failed) {
-        pred = malloc((n_albums ? n_albums : 1) * sizeof *pred);
-        size = malloc((n_albums ? n_albums : 1) * sizeof *size);
-        dist = malloc((n_albums ? n_albums : 1) * classes * sizeof *dist);
-        dists = malloc((n_albums ? n_albums : 1) * sizeof *dists);
-        failed = !pred || !size || !dist || !dists;
-        for (size_t j = 0; !failed && j < n_albums; j++) dists[j] = dist + j * classes;
-    }
-    if (!failed)
-        failed = geoloc_album_answer_all(r.probs, album_of, n_albums, (geoloc_album_method)a->album_method, &c->opt,
-                                         pred, size, dists, &err) != GEOLOC_OK;
-    if (failed && !r.failed) fprintf(stderr, CMD ": %s\n", err.message[0] ? err.message : "out of memory");
-    for (size_t i = 0; !failed && i < n; i++) {
-        const kept_answer *k = &r.kept[i];
-        size_t j = album_of[i];
-        geoloc_album_info info = {time_ids ? time_ids[j] : keys[i] ? keys[i] : base_name(k->name), size[j],
-                                  (geoloc_album_method)a->album_method, &k->pred, NULL};
-        geoloc_photo_answer ans = {i, k->name, k->predicted ? &pred[j] : NULL, k->predicted ? dists[j] : NULL,
-                                   &k->meta, k->error, k->n_warnings, k->warnings, NULL, 0};
-        if (write_answer(o, &ans, &info) != 0) break;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (r.kept) {
-            free(r.kept[i].name);
-            free(r.kept[i].error);
-        }
-        if (folders) free(folders[i]);
-    }
-    geoloc_album_probs_free(r.probs);
-    cli_album_ids_free(time_ids, n_albums);
-    free(r.kept);
-    free(keys);
-    free(folders);
-    free(album_of);
-    free(pred);
-    free(size);
-    free(dist);
-    free(dists);
-    return failed;
-}
-
 /* The manifest of --album-by column:NAME and its rows' keys; 0, or the exit
  * code after a message (1: unreadable, 2: no such column). */
 static int read_album_meta(const args *a, geoloc_manifest **meta, const char ***row_keys) {
@@ -700,10 +547,13 @@ int cli_predict(int argc, char **argv) {
     cli_maps maps = {0};
     cli_runner c = {0};
     cli_retrieval *retrieval = NULL;
+    geoloc_album_lstm *lstm = NULL;
     if ((rc = read_album_meta(&a, &meta, &row_keys)) != 0 ||
         (rc = cli_maps_prepare(CMD, &a.maps, a.photos.paths, a.photos.n, a.pred.model, &maps)) != 0 ||
         (rc = cli_runner_open(CMD, &a.pred, (int)a.top, a.photos.n, &c)) != 0 ||
-        (rc = cli_retrieval_open(CMD, a.answer, a.index, a.k, &c, &retrieval)) != 0) {
+        (rc = cli_retrieval_open(CMD, a.answer, a.index, a.k, &c, &retrieval)) != 0 ||
+        (rc = cli_predict_album_open_lstm(CMD, a.album_lstm, &c, &lstm)) != 0) {
+        cli_retrieval_close(retrieval);
         cli_runner_close(&c);
         cli_maps_free(&maps);
         geoloc_photo_paths_free(&a.photos);
@@ -741,7 +591,9 @@ int cli_predict(int argc, char **argv) {
         double t0 = cli_now_seconds();
         errno = 0;
         int want_distribution = a.distribution || a.format == FMT_GEOJSON || o.maps.paths;
-        int failed = o.albums ? predict_albums(&a, &c, &o, todo, n, meta, row_keys, &st)
+        cli_predict_album_args albums = {a.album, a.album_by, a.meta, meta, row_keys, a.album_method, lstm,
+                                         o.answer, &o.progress, &o.done, write_answer, &o};
+        int failed = o.albums ? cli_predict_albums(CMD, &albums, &c, todo, n, &st)
                               : cli_predict_paths(CMD, &c, (const char *const *)todo, n, want_distribution, on_answer,
                                                   &o, &st);
         seconds = cli_now_seconds() - t0;
@@ -774,6 +626,7 @@ int cli_predict(int argc, char **argv) {
     free(header);
     cli_maps_free(&o.maps);
     cli_retrieval_close(retrieval);
+    geoloc_album_lstm_free(lstm);
     cli_runner_close(&c);
     geoloc_photo_paths_free(&a.photos);
     free(row_keys);

@@ -98,7 +98,7 @@ static void album_fields(geoloc_json *w, const geoloc_model *m, const geoloc_alb
     geoloc_json_key(w, "size");
     geoloc_json_int(w, (int64_t)album->size);
     geoloc_json_key(w, "method");
-    geoloc_json_string(w, geoloc_album_method_name(album->method));
+    geoloc_json_string(w, album->method_name ? album->method_name : geoloc_album_method_name(album->method));
     geoloc_json_object_end(w);
 }
 
