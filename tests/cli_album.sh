@@ -166,6 +166,25 @@ for r in rows:
     lat, lon = want[r[0]]
     assert abs(float(r[2]) - lat) < 1e-6 and abs(float(r[4]) - lon) < 1e-6, (r, lat, lon)
 \""
+# --album-method prior: each photo its own answer (its distribution times its album's others'
+# average); predict and evaluate --out agree photo by photo; a photo alone is its own answer
+run_geoloc predict $P --album-by column:AUTHOR --meta "$tmp/meta.csv" --album-method prior --format json "${photos[@]}"
+check "predict --album-method prior ($rc)" '[ $rc -eq 0 ]'
+echo "$out" > "$tmp/prior.json"
+run_geoloc evaluate $P --meta "$tmp/meta.csv" --images "$tmp/all" --album-by column:AUTHOR --album-method prior \
+    --out "$tmp/prior.csv"
+check "prior: predict's answers are evaluate's, photo by photo" "python3 - '$tmp' <<'EOF2'
+import csv, json, sys
+t = sys.argv[1]
+d = json.load(open(t + '/prior.json'))['predictions']
+rows = {r[0]: r for r in list(csv.reader(open(t + '/prior.csv', newline='')))[1:] if r and r[0] and r[0][0] != 's'}
+assert len(d) == 4 and all(x['album']['method'] == 'prior' for x in d), d
+for x in d:
+    r = rows[x['file'].rsplit('/', 1)[1]]
+    assert abs(float(r[2]) - x['lat']) < 1e-6 and abs(float(r[4]) - x['lon']) < 1e-6, (r, x['lat'], x['lon'])
+    if x['album']['size'] == 1:
+        assert x['lat'] == x['photo']['lat'] and x['lon'] == x['photo']['lon'], x
+EOF2"
 run_geoloc evaluate $P --meta "$tmp/meta.csv" --images "$tmp/all" --album-by column:AUTHOR --album-method logsum --json
 echo "$out" > "$tmp/logsum.json"
 run_geoloc evaluate $P --meta "$tmp/meta.csv" --images "$tmp/all" --album-by column:AUTHOR --album-method mean,logsum \

@@ -139,6 +139,47 @@ static void check_fusion(geoloc_album_probs *a, geoloc_album_method method) {
               (double)dist[k]);
 }
 
+/* PRIOR: a photo's answer is its own distribution times the mean of the
+ * album's other photos, per partition, then the hierarchy; alone, itself. */
+static void check_prior(geoloc_album_probs *a) {
+    size_t photos[PHOTOS] = {0, 1, 2, 3}, others[PHOTOS - 1];
+    geoloc_predict_options opt = geoloc_predict_options_default();
+    opt.top_k = 3;
+    geoloc_error err = {0};
+    for (size_t p = 0; p < PHOTOS; p++) {
+        size_t n = 0;
+        for (size_t i = 0; i < PHOTOS; i++)
+            if (i != p) others[n++] = i;
+        double part[3][3], fine[3], total = 0;
+        for (int f = 0; f < 3; f++) {
+            double sum = 0;
+            for (size_t k = 0; k < model->partitions[f]->n; k++)
+                sum += part[f][k] = photo_mean((int)p, f, k) * fused_direct(others, n, GEOLOC_ALBUM_MEAN, f, k);
+            for (size_t k = 0; k < model->partitions[f]->n; k++) part[f][k] /= sum;
+        }
+        for (size_t k = 0; k < 3; k++) {
+            fine[k] = part[2][k];
+            for (int c = 0; c < 2; c++) fine[k] *= part[c][model->ancestor[2][c][k]];
+            total += fine[k];
+        }
+        geoloc_prediction got, alone;
+        float dist[3];
+        CHECK(geoloc_album_answer_photo(a, photos, PHOTOS, p, &opt, &got, dist, &err) == GEOLOC_OK, "%s",
+              err.message);
+        for (int k = 0; k < 3; k++)
+            CHECK(fabs(dist[k] - fine[k] / total) < 1e-5, "prior: photo %zu, cell %d: %g, directly %g", p, k,
+                  (double)dist[k], fine[k] / total);
+        CHECK(geoloc_album_answer_photo(a, &p, 1, p, &opt, &got, NULL, &err) == GEOLOC_OK &&
+                  geoloc_album_answer(a, &p, 1, GEOLOC_ALBUM_MEAN, &opt, &alone, NULL, &err) == GEOLOC_OK,
+              "%s", err.message);
+        CHECK(got.top[0].cls == alone.top[0].cls && fabs(got.top[0].prob - alone.top[0].prob) < 1e-6,
+              "prior: photo %zu alone answers as itself", p);
+    }
+    geoloc_prediction got;
+    CHECK(geoloc_album_answer(a, photos, PHOTOS, GEOLOC_ALBUM_PRIOR, &opt, &got, NULL, &err) == GEOLOC_E_ARG,
+          "prior refused as one answer for the album");
+}
+
 /* A one-photo album answers as the photo alone (geoloc_answer_from_probs on its crops). */
 static void check_one_photo(geoloc_album_probs *a, geoloc_album_method method) {
     geoloc_predict_options opt = geoloc_predict_options_default();
@@ -314,6 +355,7 @@ int main(void) {
     check_one_photo(a, GEOLOC_ALBUM_MEAN);
     check_one_photo(a, GEOLOC_ALBUM_LOGSUM);
     check_floor(a);
+    check_prior(a);
     check_bad_input(a);
     check_group();
     check_answer_all(a);

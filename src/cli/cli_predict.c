@@ -196,7 +196,7 @@ typedef struct args {
 } args;
 
 static const char *const FORMATS[] = {"text", "csv", "json", "geojson", NULL};
-static const char *const ALBUM_METHODS[] = {"mean", "logsum", "lstm", NULL}; /* cli_predict_album.h's values */
+static const char *const ALBUM_METHODS[] = {"mean", "logsum", "prior", "lstm", NULL}; /* cli_predict_album.h's values */
 
 static const cli_option OPTIONS[] = {
     CLI_PREDICTION_OPTIONS(args, pred),
@@ -249,9 +249,11 @@ static const cli_option OPTIONS[] = {
     CLI_OPTION("album-method", 0, CLI_ENUM, args, album_method, NULL,
                "how an album's photos are fused, at every partition: mean\n"
                "(the average of their distributions) or logsum (their\n"
-               "normalised product, each probability floored at 1e-6);\n"
-               "lstm: each photo by the album LSTM of --album-lstm reading\n"
-               "its album in order (time order with time:, else as given)",
+               "normalised geometric mean, probabilities floored at 1e-6);\n"
+               "prior: each photo's distribution times the average of its\n"
+               "album's others; lstm: each photo by the album LSTM of\n"
+               "--album-lstm reading its album in order (time order with\n"
+               "time:, else as given)",
                .choices = ALBUM_METHODS),
     CLI_OPTION("album-lstm", 0, CLI_STRING, args, album_lstm, "FILE",
                "the album LSTM (geoloc album train) of --album-method lstm"),

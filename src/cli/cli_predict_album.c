@@ -127,11 +127,11 @@ static int time_albums(const cli_album_by *by, const album_run *r, char *const *
     return failed;
 }
 
-/* The album LSTM's albums: those of album_of with a predicted photo, each its
+/* The albums read photo by photo (prior, lstm): those of album_of with a predicted photo, each its
  * predicted photos in the order they come in order[0..n) (start and rows
  * malloc'd into set); size[j]: album j's predicted photos. 0, or -1 when out
  * of memory. */
-static int lstm_albums(const album_run *r, const size_t *album_of, const size_t *order, size_t n, size_t n_albums,
+static int album_set(const album_run *r, const size_t *album_of, const size_t *order, size_t n, size_t n_albums,
                        size_t *size, geoloc_album_set *set) {
     size_t *start = calloc(n_albums + 1, sizeof *start), *rows = malloc((n ? n : 1) * sizeof *rows);
     size_t *next = calloc(n_albums ? n_albums : 1, sizeof *next); /* album j's next row in rows */
@@ -158,19 +158,26 @@ static int lstm_albums(const album_run *r, const size_t *album_of, const size_t 
 }
 
 /* The answers of the albums into pred (fusion: album j's at j, its
- * distribution in dists[j]; lstm: photo i's at i) and size[j] (album j's
- * photos answered); order: the photos album by album in reading order.
- * GEOLOC_OK, or the error in err. */
+ * distribution in dists[j]; prior and lstm: photo i's at i, prior's
+ * distribution in dists[i]) and size[j] (album j's photos answered); order:
+ * the photos album by album in reading order. GEOLOC_OK, or the error in err. */
 static geoloc_status answer_albums(const album_run *r, const size_t *album_of, const size_t *order, size_t n,
                                    size_t n_albums, geoloc_prediction *pred, size_t *size, float **dists,
                                    geoloc_error *err) {
     const cli_predict_album_args *a = r->a;
-    if (a->method != CLI_ALBUM_METHOD_LSTM)
+    if (a->method != CLI_ALBUM_METHOD_LSTM && a->method != GEOLOC_ALBUM_PRIOR)
         return geoloc_album_answer_all(r->probs, album_of, n_albums, (geoloc_album_method)a->method, &r->c->opt,
                                        pred, size, dists, err);
     geoloc_album_set set;
-    if (lstm_albums(r, album_of, order, n, n_albums, size, &set) != 0) return GEOLOC_E_NOMEM;
-    geoloc_status s = geoloc_album_lstm_answers(a->lstm, r->features, &set, &r->c->opt, pred, err);
+    if (album_set(r, album_of, order, n, n_albums, size, &set) != 0) return GEOLOC_E_NOMEM;
+    geoloc_status s = GEOLOC_OK;
+    if (a->method == CLI_ALBUM_METHOD_LSTM) s = geoloc_album_lstm_answers(a->lstm, r->features, &set, &r->c->opt, pred, err);
+    for (size_t j = 0; a->method == GEOLOC_ALBUM_PRIOR && s == GEOLOC_OK && j < set.n_albums; j++) {
+        const size_t *rows = set.rows + set.start[j], len = set.start[j + 1] - set.start[j];
+        for (size_t i = 0; s == GEOLOC_OK && i < len; i++)
+            s = geoloc_album_answer_photo(r->probs, rows, len, rows[i], &r->c->opt, &pred[rows[i]],
+                                          dists ? dists[rows[i]] : NULL, err);
+    }
     free((void *)set.start);
     free((void *)set.rows);
     return s;
@@ -178,7 +185,7 @@ static geoloc_status answer_albums(const album_run *r, const size_t *album_of, c
 
 int cli_predict_albums(const char *cmd, const cli_predict_album_args *a, cli_runner *c, char **paths, size_t n,
                        geoloc_batch_stats *st) {
-    int lstm = a->method == CLI_ALBUM_METHOD_LSTM;
+    int lstm = a->method == CLI_ALBUM_METHOD_LSTM, per_photo = lstm || a->method == GEOLOC_ALBUM_PRIOR;
     album_run r = {cmd, a, c, NULL, NULL, lstm ? (size_t)geoloc_predictor_feature_dim(c->pred) : 0,
                    calloc(n, sizeof *r.kept), 0};
     const char **keys = calloc(n, sizeof *keys);
@@ -206,13 +213,13 @@ int cli_predict_albums(const char *cmd, const cli_predict_album_args *a, cli_run
     else if (!failed)
         failed = geoloc_album_group(keys, n, album_of, &n_albums, &err) != GEOLOC_OK;
     if (!failed) {
-        answers = lstm ? n : n_albums; /* lstm: one answer a photo */
+        answers = per_photo ? n : n_albums; /* prior, lstm: one answer a photo */
         pred = malloc((answers ? answers : 1) * sizeof *pred);
         size = malloc((n_albums ? n_albums : 1) * sizeof *size);
-        dist = lstm ? NULL : malloc((n_albums ? n_albums : 1) * classes * sizeof *dist);
-        dists = lstm ? NULL : malloc((n_albums ? n_albums : 1) * sizeof *dists);
+        dist = lstm ? NULL : malloc((answers ? answers : 1) * classes * sizeof *dist);
+        dists = lstm ? NULL : malloc((answers ? answers : 1) * sizeof *dists);
         failed = !pred || !size || (!lstm && (!dist || !dists));
-        for (size_t j = 0; !failed && !lstm && j < n_albums; j++) dists[j] = dist + j * classes;
+        for (size_t j = 0; !failed && !lstm && j < answers; j++) dists[j] = dist + j * classes;
     }
     if (!failed) failed = answer_albums(&r, album_of, order, n, n_albums, pred, size, dists, &err) != GEOLOC_OK;
     if (failed && !r.failed) fprintf(stderr, "%s: %s\n", cmd, err.message[0] ? err.message : "out of memory");
@@ -222,8 +229,8 @@ int cli_predict_albums(const char *cmd, const cli_predict_album_args *a, cli_run
         geoloc_album_info info = {time_ids ? time_ids[j] : keys[i] ? keys[i] : base_name(k->name), size[j],
                                   lstm ? GEOLOC_ALBUM_MEAN : (geoloc_album_method)a->method, &k->pred, NULL,
                                   method_name(a->method, a->lstm)};
-        geoloc_photo_answer ans = {i, k->name, k->predicted ? &pred[lstm ? i : j] : NULL,
-                                   k->predicted && dists ? dists[j] : NULL, &k->meta, k->error, k->n_warnings,
+        geoloc_photo_answer ans = {i, k->name, k->predicted ? &pred[per_photo ? i : j] : NULL,
+                                   k->predicted && dists ? dists[per_photo ? i : j] : NULL, &k->meta, k->error, k->n_warnings,
                                    k->warnings, NULL, 0};
         if (a->write(a->ctx, &ans, &info) != 0) break;
     }

@@ -12,7 +12,7 @@
 #include "geoloc/album_lstm.h"
 
 /* --album-method lstm: the value after the geoloc_album_method ones. */
-#define CLI_ALBUM_METHOD_LSTM (GEOLOC_ALBUM_LOGSUM + 1)
+#define CLI_ALBUM_METHOD_LSTM (GEOLOC_ALBUM_PRIOR + 1)
 
 /* Writes one answer with its album; 1 (stop) when the output cannot be written. */
 typedef int (*cli_album_write_fn)(void *ctx, const geoloc_photo_answer *a, geoloc_album_info *album);
