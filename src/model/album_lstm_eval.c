@@ -9,52 +9,16 @@
 #include "geoloc/safetensors.h"
 #include "model/album_lstm_internal.h"
 
-geoloc_status geoloc_album_lstm_answers(geoloc_album_lstm *a, const float *features, const geoloc_album_set *albums,
-                                        const geoloc_predict_options *opt, geoloc_prediction *out,
-                                        geoloc_error *err) {
-    size_t longest = 0, D = (size_t)a->dim;
-    for (size_t j = 0; j < albums->n_albums; j++) {
-        size_t n = albums->start[j + 1] - albums->start[j];
-        longest = n > longest ? n : longest;
-    }
-    if (longest == 0) return GEOLOC_OK;
-    float *f = malloc(longest * D * sizeof *f), *z = malloc(longest * alstm_classes(a) * sizeof *z);
-    geoloc_status s = !f || !z ? error_set(err, GEOLOC_E_NOMEM, "album lstm: out of memory") : GEOLOC_OK;
-    float *probs[GEOLOC_MODEL_MAX_PARTITIONS];
-    for (size_t j = 0; s == GEOLOC_OK && j < albums->n_albums; j++) {
-        size_t n = albums->start[j + 1] - albums->start[j];
-        const size_t *r = albums->rows + albums->start[j];
-        for (size_t i = 0; i < n; i++) memcpy(f + i * D, features + r[i] * D, D * sizeof(float));
-        for (size_t p = 0; p < a->n_parts; p++) probs[p] = z + a->offset[p] * n;
-        s = geoloc_album_lstm_probs(a, f, n, probs, err);
-        for (size_t i = 0; s == GEOLOC_OK && i < n; i++) {
-            const float *geo[GEOLOC_MODEL_MAX_PARTITIONS];
-            for (size_t p = 0; p < a->n_parts; p++) geo[p] = probs[p] + i * a->classes[p];
-            geoloc_prediction *o = &out[r[i]];
-            s = geoloc_answer_from_probs(a->m, geo, NULL, 1, opt->partition, opt->top_k, o, NULL, err);
-            if (s == GEOLOC_OK && o->calibrated && opt->max_radius_km > 0)
-                o->unknown = o->radius_km[0] > opt->max_radius_km;
-        }
-    }
-    free(f);
-    free(z);
-    return s;
-}
+/* What is done with one photo's probabilities: geo[f] its rows for every
+ * partition; row its table row, at its place in the albums' listing. */
+typedef geoloc_status (*photo_fn)(void *ctx, const geoloc_album_lstm *a, const float *const *geo, size_t row,
+                                  size_t at, geoloc_error *err);
 
-/* The distance of the hierarchical answer of photo i's rows in probs to (lat, lng). */
-static geoloc_status answer_km(const geoloc_album_lstm *a, float *const *probs, size_t i, double lat, double lng,
-                               double *km, geoloc_error *err) {
-    const float *geo[GEOLOC_MODEL_MAX_PARTITIONS];
-    for (size_t p = 0; p < a->n_parts; p++) geo[p] = probs[p] + i * a->classes[p];
-    geoloc_prediction pred;
-    geoloc_status s = geoloc_answer_from_probs(a->m, geo, NULL, 1, -1, 1, &pred, NULL, err);
-    if (s == GEOLOC_OK) *km = geoloc_haversine_km(pred.lat, pred.lon, lat, lng);
-    return s;
-}
-
-geoloc_status geoloc_album_lstm_errors(geoloc_album_lstm *a, const float *features, const double *lat,
-                                       const double *lng, const geoloc_album_set *albums, double *km_single,
-                                       double *km_album, geoloc_error *err) {
+/* Calls visit for every photo of the albums with its per-partition
+ * probabilities: the LSTM's reading the photo's album in order, or (single)
+ * the geo model's heads alone. */
+static geoloc_status each_photo(geoloc_album_lstm *a, const float *features, const geoloc_album_set *albums,
+                                int single, photo_fn visit, void *ctx, geoloc_error *err) {
     size_t longest = 0, D = (size_t)a->dim;
     for (size_t j = 0; j < albums->n_albums; j++) {
         size_t n = albums->start[j + 1] - albums->start[j];
@@ -69,17 +33,64 @@ geoloc_status geoloc_album_lstm_errors(geoloc_album_lstm *a, const float *featur
         const size_t *r = albums->rows + at;
         for (size_t i = 0; i < n; i++) memcpy(f + i * D, features + r[i] * D, D * sizeof(float));
         for (size_t p = 0; p < a->n_parts; p++) probs[p] = z + a->offset[p] * n;
-        for (int pass = 0; pass < 2 && s == GEOLOC_OK; pass++) {
-            double *km = pass == 0 ? km_single : km_album;
-            if (!km) continue;
-            s = pass == 0 ? geoloc_album_lstm_single_probs(a, f, n, probs, err)
-                          : geoloc_album_lstm_probs(a, f, n, probs, err);
-            for (size_t i = 0; s == GEOLOC_OK && i < n; i++)
-                s = answer_km(a, probs, i, lat[r[i]], lng[r[i]], &km[at + i], err);
+        s = single ? geoloc_album_lstm_single_probs(a, f, n, probs, err)
+                   : geoloc_album_lstm_probs(a, f, n, probs, err);
+        for (size_t i = 0; s == GEOLOC_OK && i < n; i++) {
+            const float *geo[GEOLOC_MODEL_MAX_PARTITIONS];
+            for (size_t p = 0; p < a->n_parts; p++) geo[p] = probs[p] + i * a->classes[p];
+            s = visit(ctx, a, geo, r[i], at + i, err);
         }
     }
     free(f);
     free(z);
+    return s;
+}
+
+typedef struct answers_ctx {
+    const geoloc_predict_options *opt;
+    geoloc_prediction *out;
+} answers_ctx;
+
+/* out[row]: the photo's answer with opt's partition, top_k and max radius. */
+static geoloc_status answer_photo(void *ctx, const geoloc_album_lstm *a, const float *const *geo, size_t row,
+                                  size_t at, geoloc_error *err) {
+    (void)at;
+    const answers_ctx *c = ctx;
+    geoloc_prediction *o = &c->out[row];
+    geoloc_status s = geoloc_answer_from_probs(a->m, geo, NULL, 1, c->opt->partition, c->opt->top_k, o, NULL, err);
+    if (s == GEOLOC_OK && o->calibrated && c->opt->max_radius_km > 0)
+        o->unknown = o->radius_km[0] > c->opt->max_radius_km;
+    return s;
+}
+
+geoloc_status geoloc_album_lstm_answers(geoloc_album_lstm *a, const float *features, const geoloc_album_set *albums,
+                                        const geoloc_predict_options *opt, geoloc_prediction *out,
+                                        geoloc_error *err) {
+    answers_ctx c = {opt, out};
+    return each_photo(a, features, albums, 0, answer_photo, &c, err);
+}
+
+typedef struct errors_ctx {
+    const double *lat, *lng;
+    double *km;
+} errors_ctx;
+
+/* km[at]: the distance of the photo's hierarchical answer to its truth. */
+static geoloc_status error_km(void *ctx, const geoloc_album_lstm *a, const float *const *geo, size_t row,
+                              size_t at, geoloc_error *err) {
+    const errors_ctx *c = ctx;
+    geoloc_prediction pred;
+    geoloc_status s = geoloc_answer_from_probs(a->m, geo, NULL, 1, -1, 1, &pred, NULL, err);
+    if (s == GEOLOC_OK) c->km[at] = geoloc_haversine_km(pred.lat, pred.lon, c->lat[row], c->lng[row]);
+    return s;
+}
+
+geoloc_status geoloc_album_lstm_errors(geoloc_album_lstm *a, const float *features, const double *lat,
+                                       const double *lng, const geoloc_album_set *albums, double *km_single,
+                                       double *km_album, geoloc_error *err) {
+    errors_ctx single = {lat, lng, km_single}, album = {lat, lng, km_album};
+    geoloc_status s = km_single ? each_photo(a, features, albums, 1, error_km, &single, err) : GEOLOC_OK;
+    if (s == GEOLOC_OK && km_album) s = each_photo(a, features, albums, 0, error_km, &album, err);
     return s;
 }
 
