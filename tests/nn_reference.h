@@ -22,6 +22,16 @@ static inline double ref_u(uint64_t k, uint64_t i) {
     return (double)(ref_splitmix64((k << 32) | i) >> 11) * 0x1p-53 * 2.0 - 1.0;
 }
 
+/* ||a - b|| / ||b|| over n floats (b from the reference; ||a - b|| when b is 0). */
+static inline double ref_rel_l2(const float *a, const float *b, size_t n) {
+    double d = 0, r = 0;
+    for (size_t i = 0; i < n; i++) {
+        d += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        r += (double)b[i] * b[i];
+    }
+    return r > 0 ? sqrt(d / r) : sqrt(d);
+}
+
 /* Fills n floats with offset + scale * u(k, i), rounded once to float. */
 static inline void ref_fill(float *x, size_t n, uint64_t k, double offset, double scale) {
     for (size_t i = 0; i < n; i++) x[i] = (float)(offset + scale * ref_u(k, i));

@@ -14,6 +14,7 @@
 
 #include "geoloc/lstm.h"
 #include "geoloc/safetensors.h"
+#include "nn_reference.h"
 #include "test_util.h"
 
 enum { INPUT = 16, HIDDEN = 8, STEPS = 5, BATCH = 2 };
@@ -28,19 +29,10 @@ static const float *get(const char *prefix, const char *name, size_t n) {
     return t && t->n_elements == n ? t->data : NULL;
 }
 
-static double rel_l2(const float *a, const float *b, size_t n) {
-    double d = 0, r = 0;
-    for (size_t i = 0; i < n; i++) {
-        d += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
-        r += (double)b[i] * b[i];
-    }
-    return r > 0 ? sqrt(d / r) : sqrt(d);
-}
-
 static void compare(const char *prefix, const char *name, const float *ours, size_t n, double tol) {
     const float *want = get(prefix, name, n);
     if (!want) return;
-    double e = rel_l2(ours, want, n);
+    double e = ref_rel_l2(ours, want, n);
     CHECK(e <= tol, "%s%s: relative error %.3g > %.3g", prefix, name, e, tol);
 }
 

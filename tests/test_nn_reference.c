@@ -26,22 +26,12 @@ static const geoloc_tensor_info *get(const char *name) {
     return t;
 }
 
-/* ||a - b|| / ||b|| over n floats (b from the reference). */
-static double rel_l2(const float *a, const float *b, size_t n) {
-    double d = 0, r = 0;
-    for (size_t i = 0; i < n; i++) {
-        d += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
-        r += (double)b[i] * b[i];
-    }
-    return r > 0 ? sqrt(d / r) : sqrt(d);
-}
-
 static void compare(const char *what, const float *ours, const char *name, size_t n, double tol) {
     const geoloc_tensor_info *t = get(name);
     CHECK(t && t->n_elements == n, "%s: reference %s has %llu values, %zu expected", what, name,
           t ? (unsigned long long)t->n_elements : 0ull, n);
     if (!t || t->n_elements != n) return;
-    double e = rel_l2(ours, t->data, n);
+    double e = ref_rel_l2(ours, t->data, n);
     CHECK(e <= tol, "%s: relative error %.3g > %.3g", what, e, tol);
 }
 
@@ -58,7 +48,7 @@ static void compare_gradients(geoloc_net *net) {
             const geoloc_tensor_info *t = get(name);
             CHECK(t && t->n_elements == p->n, "%s: no full gradient in the reference", p->name);
             if (!t || t->n_elements != p->n) continue;
-            e = rel_l2(p->grad, t->data, p->n);
+            e = ref_rel_l2(p->grad, t->data, p->n);
         } else {
             snprintf(name, sizeof name, "grad_sample/%s", p->name);
             const geoloc_tensor_info *t = get(name);
@@ -66,7 +56,7 @@ static void compare_gradients(geoloc_net *net) {
             if (!t || t->n_elements != 4096) continue;
             float sample[4096];
             for (uint64_t j = 0; j < 4096; j++) sample[j] = p->grad[ref_splitmix64((2000ull << 32) | j) % p->n];
-            e = rel_l2(sample, t->data, 4096);
+            e = ref_rel_l2(sample, t->data, 4096);
             double sumsq = 0;
             for (size_t i = 0; i < p->n; i++) sumsq += (double)p->grad[i] * p->grad[i];
             snprintf(name, sizeof name, "grad_sumsq/%s", p->name);
