@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "geoloc/dataset.h"
 #include "geoloc/distance.h"
 #include "geoloc/partition.h"
 #include "geoloc/status.h"
@@ -137,6 +138,14 @@ geoloc_status geoloc_confidence_summarize(const double *km, const double *r50, c
  * as even as the groups allow. E_ARG when k < 2 or k > n. */
 geoloc_status geoloc_calibration_folds(const char *const *author, size_t n, int k, uint64_t seed, int *fold,
                                        geoloc_error *err);
+
+/* is_val[i] = 1 for the rows of m in fold k of `folds` folds grouped by AUTHOR
+ * (or by the column group_column when not NULL), drawn by
+ * geoloc_calibration_folds from seed: the folds of `geoloc train --val-fold`.
+ * E_ARG when k is not in [0, folds), folds exceeds the rows, or m has no
+ * column group_column. */
+geoloc_status geoloc_calibration_fold_rows(const geoloc_manifest *m, const char *group_column, int k, int folds,
+                                           uint64_t seed, uint8_t *is_val, geoloc_error *err);
 
 /* Releases a calibration (NULL allowed). */
 void geoloc_calibration_free(geoloc_calibration *c);

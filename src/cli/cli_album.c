@@ -73,16 +73,7 @@ static int split(const album_train_args *a, const geoloc_manifest *m, uint8_t *i
     int k = 0, n = 0, end = 0;
     if (a->val_fold) {
         sscanf(a->val_fold, "%d/%d%n", &k, &n, &end);
-        const char **author = malloc((m->n ? m->n : 1) * sizeof *author);
-        int *fold = malloc((m->n ? m->n : 1) * sizeof *fold);
-        geoloc_status s = author && fold ? GEOLOC_OK : GEOLOC_E_NOMEM;
-        if (s != GEOLOC_OK) snprintf(err->message, sizeof err->message, "out of memory");
-        for (size_t i = 0; s == GEOLOC_OK && i < m->n; i++) author[i] = m->row[i].author;
-        if (s == GEOLOC_OK) s = geoloc_calibration_folds(author, m->n, n, a->seed, fold, err);
-        for (size_t i = 0; s == GEOLOC_OK && i < m->n; i++) is_val[i] = fold[i] == k;
-        free(author);
-        free(fold);
-        return s == GEOLOC_OK ? 0 : -1;
+        return geoloc_calibration_fold_rows(m, NULL, k, n, a->seed, is_val, err) == GEOLOC_OK ? 0 : -1;
     }
     if (a->val_fraction > 0) {
         geoloc_split_options so = {.val_fraction = a->val_fraction, .seed = a->seed};

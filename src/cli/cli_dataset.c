@@ -172,23 +172,21 @@ static size_t count_groups(const char **group, const uint8_t *is_val, size_t n, 
 }
 
 /* is_val[k]: row k is in fold `fold` of `folds` folds grouped by the split's
- * column (geoloc_calibration_folds, as `geoloc train --val-fold` draws them). */
+ * column (geoloc_calibration_fold_rows: the folds of `geoloc train --val-fold`). */
 static geoloc_status fold_split(const geoloc_manifest *m, const geoloc_split_options *opt, int fold, int folds,
                                 uint8_t *is_val, geoloc_split_stats *s, geoloc_error *err) {
-    const char **group = malloc(m->n * sizeof *group);
-    int *fold_of = malloc(m->n * sizeof *fold_of);
+    const char **group = malloc((m->n ? m->n : 1) * sizeof *group);
     geoloc_status st = GEOLOC_OK;
-    if (!group || !fold_of) {
+    if (!group) {
         snprintf(err->message, sizeof err->message, "out of memory");
         st = err->status = GEOLOC_E_NOMEM;
     }
+    if (st == GEOLOC_OK) st = geoloc_calibration_fold_rows(m, opt->group_column, fold, folds, opt->seed, is_val, err);
     if (st == GEOLOC_OK && opt->group_column) st = geoloc_album_manifest_keys(m, opt->group_column, group, err);
     for (size_t k = 0; st == GEOLOC_OK && !opt->group_column && k < m->n; k++) group[k] = m->row[k].author;
-    if (st == GEOLOC_OK) st = geoloc_calibration_folds(group, m->n, folds, opt->seed, fold_of, err);
     if (st == GEOLOC_OK) {
         memset(s, 0, sizeof *s);
         for (size_t k = 0; k < m->n; k++) {
-            is_val[k] = fold_of[k] == fold;
             if (is_val[k]) s->n_val++;
             else s->n_train++;
         }
@@ -196,7 +194,6 @@ static geoloc_status fold_split(const geoloc_manifest *m, const geoloc_split_opt
         s->groups_train = count_groups(group, is_val, m->n, 0);
     }
     free(group);
-    free(fold_of);
     return st;
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "geoloc/album.h"
 #include "geoloc/calibration.h"
 
 typedef struct group {
@@ -74,4 +75,20 @@ geoloc_status geoloc_calibration_folds(const char *const *author, size_t n, int 
     free(filled);
     free(g);
     return GEOLOC_OK;
+}
+
+geoloc_status geoloc_calibration_fold_rows(const geoloc_manifest *m, const char *group_column, int k, int folds,
+                                           uint64_t seed, uint8_t *is_val, geoloc_error *err) {
+    if (!m || !is_val || k < 0 || k >= folds)
+        return error_set(err, GEOLOC_E_ARG, "validation fold %d is not in [0, %d)", k, folds);
+    const char **key = calloc(m->n ? m->n : 1, sizeof *key);
+    int *fold = malloc((m->n ? m->n : 1) * sizeof *fold);
+    geoloc_status s = key && fold ? GEOLOC_OK : error_set(err, GEOLOC_E_NOMEM, "out of memory");
+    if (s == GEOLOC_OK && group_column) s = geoloc_album_manifest_keys(m, group_column, key, err);
+    for (size_t i = 0; s == GEOLOC_OK && !group_column && i < m->n; i++) key[i] = m->row[i].author;
+    if (s == GEOLOC_OK) s = geoloc_calibration_folds(key, m->n, folds, seed, fold, err);
+    for (size_t i = 0; s == GEOLOC_OK && i < m->n; i++) is_val[i] = fold[i] == k;
+    free(key);
+    free(fold);
+    return s;
 }

@@ -67,22 +67,6 @@ geoloc_source train_subset_source(train_subset *s) {
 
 /* ---- the photo table and the split ---- */
 
-/* is_val[k]: photo k of train is in fold val_fold of val_folds author-grouped folds. */
-static geoloc_status val_fold_split(const geoloc_train_options *o, uint8_t *is_val, geoloc_error *err) {
-    size_t nt = o->train->n;
-    if (o->val_fold < 0 || o->val_fold >= o->val_folds)
-        return error_set(err, GEOLOC_E_ARG, "validation fold %d is not in [0, %d)", o->val_fold, o->val_folds);
-    const char **author = calloc(nt ? nt : 1, sizeof *author);
-    int *fold = malloc(nt * sizeof *fold);
-    geoloc_status s = !author || !fold ? error_set(err, GEOLOC_E_NOMEM, "out of memory") : GEOLOC_OK;
-    for (size_t k = 0; s == GEOLOC_OK && k < nt; k++) author[k] = o->train->row[k].author;
-    if (s == GEOLOC_OK) s = geoloc_calibration_folds(author, nt, o->val_folds, o->seed, fold, err);
-    for (size_t k = 0; s == GEOLOC_OK && k < nt; k++) is_val[k] = fold[k] == o->val_fold;
-    free(author);
-    free(fold);
-    return s;
-}
-
 static geoloc_status build_table(train_data *d, const train_run *r, geoloc_error *err) {
     const geoloc_train_options *o = r->o;
     size_t nt = o->train->n, nv = o->val ? o->val->n : 0;
@@ -105,7 +89,9 @@ static geoloc_status build_table(train_data *d, const train_run *r, geoloc_error
             return error_set(err, GEOLOC_E_ARG, "validation fraction %g is not in (0, 1)", o->val_fraction);
         uint8_t *is_val = malloc(nt);
         if (!is_val) return error_set(err, GEOLOC_E_NOMEM, "out of memory");
-        geoloc_status s = o->val_folds >= 2 ? val_fold_split(o, is_val, err) : GEOLOC_OK;
+        geoloc_status s = GEOLOC_OK;
+        if (o->val_folds >= 2)
+            s = geoloc_calibration_fold_rows(o->train, NULL, o->val_fold, o->val_folds, o->seed, is_val, err);
         geoloc_split_options so = {.val_fraction = o->val_fraction, .seed = o->seed};
         geoloc_split_stats stats;
         if (s == GEOLOC_OK && o->val_folds < 2) s = geoloc_dataset_split(o->train, &so, is_val, &stats, err);
