@@ -1,7 +1,10 @@
 /* geoloc: git-style command line; each command lives in its own file. */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "geoloc/dist.h"
 
 #include "cli/cli_util.h"
 #include "cli/commands.h"
@@ -28,6 +31,21 @@ static const cli_command COMMANDS[] = {
     {NULL},
 };
 
+/* Several ranks must run one command: 0 when every rank got the same arguments. */
+static int same_command_line(int argc, char **argv, geoloc_error *err) {
+    if (geoloc_dist_size() == 1) return 0;
+    size_t n = 0;
+    for (int i = 1; i < argc; i++) n += strlen(argv[i]) + 1;
+    char *all = malloc(n + 1), *p = all;
+    if (!all) return 1;
+    for (int i = 1; i < argc; i++) p += sprintf(p, "%s", argv[i]) + 1;
+    geoloc_status s = geoloc_dist_check_same(all, n, "the command line", err);
+    free(all);
+    if (s == GEOLOC_OK) return 0;
+    if (geoloc_dist_rank() == 0) fprintf(stderr, "geoloc: %s: start every rank with the same arguments\n", err->message);
+    return 2;
+}
+
 int main(int argc, char **argv) {
     /* a closed pipe (geoloc ... | head -1) ends the process quietly, as other tools */
     signal(SIGPIPE, SIG_DFL);
@@ -35,5 +53,19 @@ int main(int argc, char **argv) {
         printf("geoloc %s\n", GEOLOC_VERSION);
         return cli_finish_stdout(0);
     }
-    return cli_finish_stdout(cli_dispatch("geoloc", COMMANDS, argc, argv));
+    geoloc_error err = {0};
+    if (geoloc_dist_init(&argc, &argv, &err) != GEOLOC_OK) {
+        fprintf(stderr, "geoloc: %s\n", err.message);
+        return 1;
+    }
+    int rc = same_command_line(argc, argv, &err);
+    if (rc == 0) rc = cli_dispatch("geoloc", COMMANDS, argc, argv);
+    rc = cli_finish_stdout(rc);
+    /* several ranks: a failure on one ends them all, so none waits for it in a collective call */
+    if (rc != 0 && geoloc_dist_size() > 1) {
+        fflush(stderr);
+        geoloc_dist_abort(rc);
+    }
+    geoloc_dist_finalize();
+    return rc;
 }
