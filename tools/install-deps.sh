@@ -19,6 +19,9 @@ packages=(
   libmicrohttpd-dev                  # geoloc serve: HTTP (and HTTPS through GnuTLS)
   curl wrk                           # server tests (curl) and its load benchmark (bench/serve.sh)
   chromium                           # the page's browser test (driven by npm playwright-core)
+  libopenmpi-dev openmpi-bin         # several processes on one job (MPI): training, evaluate, predict
+  libmsgpack-dev                     # dataset import-msgpack: MP-16 shards as GeoEstimation stored them
+  python3-msgpack                    # test-only: writes the synthetic msgpack shards
   libimage-exiftool-perl             # test-only reference: exiftool reads geotag's XMP sidecars back
 )
 missing=()
