@@ -161,6 +161,38 @@ static int same_runs(const run *a, const run *b) {
     return 1;
 }
 
+/* Data-parallel parts: the parts' batches, in part order, are the whole run's batches
+ * (photos, data, failures), also when a short batch leaves a part empty. */
+static void check_parts(geoloc_loader_config cfg, const geoloc_source *src, const run *whole, int parts) {
+    static run part[8];
+    cfg.parts = parts;
+    for (int p = 0; p < parts; p++) {
+        cfg.part = p;
+        cfg.threads = 1 + p % 2;
+        CHECK(collect(&cfg, src, &part[p]) == 0, "part %d of %d", p, parts);
+        CHECK(part[p].n_batches == whole->n_batches, "part %d of %d: %zu batches, the whole run %zu", p, parts,
+              part[p].n_batches, whole->n_batches);
+    }
+    size_t image = (size_t)whole->crops * 3 * OUT * OUT, empty = 0;
+    for (size_t k = 0; k < whole->n_batches; k++) {
+        size_t at = 0, failed = 0;
+        for (int p = 0; p < parts; p++) {
+            const run *r = &part[p];
+            empty += r->count[k] + r->n_failed[k] == 0;
+            int same = at + r->count[k] <= whole->count[k] && r->number[k] == whole->number[k] &&
+                       !memcmp(r->indices[k], whole->indices[k] + at, r->count[k] * sizeof(size_t)) &&
+                       !memcmp(r->data[k], whole->data[k] + at * image, r->count[k] * image * sizeof(float));
+            CHECK(same, "batch %zu, part %d of %d: not the whole batch's photos %zu..", k, p, parts, at);
+            at += r->count[k];
+            failed += r->n_failed[k];
+        }
+        CHECK(at == whole->count[k] && failed == whole->n_failed[k], "batch %zu: parts hold %zu photos + %zu failed, "
+              "the whole batch %zu + %zu", k, at, failed, whole->count[k], whole->n_failed[k]);
+    }
+    if (parts > (int)cfg.batch_size) CHECK(empty > 0, "%d parts of batches of %zu: no empty part", parts, cfg.batch_size);
+    for (int p = 0; p < parts; p++) run_free(&part[p]);
+}
+
 static void check_epochs(const run *r, unsigned epochs, const char *what) {
     size_t order[8][N_FILES];
     for (unsigned e = 0; e < epochs; e++) {
@@ -299,6 +331,12 @@ int main(int argc, char **argv) {
     cfg.prefetch = 4;
     CHECK(collect(&cfg, &src, &r3) == 0, "train, 3 threads");
     CHECK(same_runs(&r1, &r3), "train: the same batches with 1 and 3 threads");
+    check_parts(cfg, &src, &r1, 3);
+    check_parts(cfg, &src, &r1, 5);
+    cfg.part = 1;
+    cfg.parts = 1;
+    CHECK(geoloc_loader_create(&cfg, &src, &(geoloc_loader *){NULL}, &err) == GEOLOC_E_ARG, "part 1 of 1 refused");
+    cfg.part = 0;
     CHECK(r1.n_batches == 3 * ((N_FILES + 3) / 4), "%zu batches", r1.n_batches);
     check_epochs(&r1, 3, "train");
     CHECK(r1.flips > r1.photos / 4 && r1.flips < r1.photos * 3 / 4, "train: %zu of %zu photos flipped",

@@ -50,6 +50,10 @@ typedef struct geoloc_loader_config {
     geoloc_decode_options decode; /* limits; min_shorter_side 0 = chosen by the loader */
     int dct_scaling;            /* 1: let JPEGs decode at 1/2, 1/4, 1/8 when the output
                                    keeps at least its resolution (default 1) */
+    int part, parts;            /* of every batch, only the part-th of `parts` contiguous,
+                                   nearly equal slices (geoloc_dist_part), so that ranks
+                                   of data-parallel training each read theirs of the
+                                   same batches (default 0 of 1: the whole batch) */
 } geoloc_loader_config;
 
 /* A photo of a batch that was skipped. */

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "geoloc/dist.h"
 #include "geoloc/loader.h"
 
 #define PERM_STREAM 0xfeedULL /* stream_b of the shuffle generator (photo streams use the index) */
@@ -84,6 +85,8 @@ geoloc_loader_config geoloc_loader_config_default(void) {
     c.flip_prob = 0.5;
     c.norm = GEOLOC_NORM_IMAGENET;
     c.dct_scaling = 1;
+    c.part = 0;
+    c.parts = 1;
     return c;
 }
 
@@ -145,6 +148,8 @@ static geoloc_status check_config(geoloc_loader_config *c, geoloc_error *err) {
         return error_set(err, GEOLOC_E_ARG, "loader: flip probability %g out of 0..1", c->flip_prob);
     if (c->norm != GEOLOC_NORM_IMAGENET && c->norm != GEOLOC_NORM_CAFFE && c->norm != GEOLOC_NORM_NONE)
         return error_set(err, GEOLOC_E_ARG, "loader: unknown normalisation %d", (int)c->norm);
+    if (c->parts < 0 || c->part < 0 || (c->part > 0 && c->part >= c->parts))
+        return error_set(err, GEOLOC_E_ARG, "loader: part %d of %d", c->part, c->parts);
     if (c->threads == 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         c->threads = cores < 1 ? 1 : cores > MAX_THREADS ? MAX_THREADS : (int)cores;
@@ -262,6 +267,10 @@ static void start_batch(geoloc_loader *L, uint64_t g) {
     if (!L->perm_valid || L->perm_epoch != epoch) shuffle_epoch(L, epoch);
     size_t first = b * L->cfg.batch_size, end = first + L->cfg.batch_size;
     if (end > L->per_epoch) end = L->per_epoch;
+    size_t lo, count;
+    geoloc_dist_part(end - first, L->cfg.part, L->cfg.parts, &lo, &count);
+    first += lo;
+    end = first + count;
     s->g = g;
     s->epoch = epoch;
     s->number = b;
@@ -282,6 +291,11 @@ static void *worker_main(void *arg) {
         if (L->stop) break;
         if (L->claim_item == 0) start_batch(L, L->claim_batch);
         slot *s = &L->slots[L->claim_batch % (uint64_t)L->nslots];
+        if (s->n_items == 0) { /* this part of a short batch is empty */
+            L->claim_batch++;
+            pthread_cond_broadcast(&L->done_cv);
+            continue;
+        }
         size_t item = L->claim_item++;
         if (L->claim_item == s->n_items) {
             L->claim_batch++;
