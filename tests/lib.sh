@@ -96,3 +96,19 @@ browser_setup() {
     [ -f "$build/../models/resnet50-imagenet.safetensors" ] ||
         skip_rest "SKIP: the ImageNet backbone is missing: tools/fetch-backbone.sh fetches it"
 }
+
+# need_mpi: skips the rest unless mpirun exists and geoloc was built with MPI.
+# Then mpi NP ARGS... runs geoloc ARGS on NP ranks (as run_geoloc: rc, out, err).
+need_mpi() {
+    command -v mpirun >/dev/null || skip_rest "no mpirun (install openmpi-bin)"
+    [[ $("$geoloc" --version) == *"(MPI)"* ]] || skip_rest "geoloc was built without MPI"
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+}
+mpi() {
+    local np=$1
+    shift
+    mpirun -np "$np" "$geoloc" "$@" >"$tmp/out" 2>"$tmp/err"
+    rc=$?
+    out=$(cat "$tmp/out")
+    err=$(cat "$tmp/err")
+}

@@ -122,6 +122,10 @@ typedef struct geoloc_train_options {
     int resume;                    /* continue from the checkpoint */
     int baselines;                 /* report the most-populated-cell and 1-NN baselines */
     long stop_after;               /* testing: stop after this many steps as if killed (0: never) */
+    /* several ranks (geoloc_dist_size() > 1, full mode): each runs micro_batch / ranks photos
+     * of every micro-batch and the gradients are summed; rank 0 alone writes files */
+    int sync_bn;                   /* batch-norm statistics of the whole micro-batch, not each rank's */
+    long check_every;              /* compare the ranks' weights every N steps (0: at checkpoints only) */
     /* progress (may be NULL) */
     void (*report)(void *ctx, const geoloc_train_event *ev);
     void *ctx;
@@ -147,6 +151,9 @@ typedef struct geoloc_train_result {
     geoloc_distance_summary baseline_cell, baseline_nn; /* with baselines */
     int epochs_before;               /* epochs finished before this run (a resume) */
     int nothing_to_do;               /* resumed a finished run whose model exists: left untouched */
+    int ranks;                       /* processes that trained together */
+    double sum_seconds;              /* full mode, several ranks: time spent summing gradients */
+    uint64_t sum_bytes;              /* and the gradient bytes each rank contributed per step */
 } geoloc_train_result;
 
 /* Defaults of a mode: the paper's recipe (lr 0.01, momentum 0.9, weight decay 1e-4,

@@ -12,6 +12,7 @@
 #include "cli/cli_dataset.h"
 #include "cli/cli_options.h"
 #include "cli/cli_util.h"
+#include "geoloc/dist.h"
 #include "geoloc/train.h"
 
 /* At most this many partitions (heads), coarse to fine. */
@@ -27,6 +28,8 @@ typedef struct {
     long image_size, views, calibration_folds, epochs, batch, micro_batch, checkpoint_every, log_every, threads;
     cli_list partitions, tau_min, tau_max;
     int skip_invalid, nesterov, freeze_backbone, no_standardize, heads_only, with_backbone, resume, baselines;
+    int sync_bn;
+    long check_every;
 } train_args;
 
 static const char *const MODES[] = {"heads", "full", NULL};
@@ -132,6 +135,12 @@ static const cli_option TRAIN_OPTIONS[] = {
                "also report on the validation photos: the training\n"
                "photos' most populated cell, and the nearest training\n"
                "photo in backbone-feature space (1-NN, cosine)"),
+    CLI_OPTION("sync-bn", 0, CLI_FLAG, train_args, sync_bn, NULL,
+               "several ranks (mpirun), full: batch-norm statistics of\n"
+               "the whole micro-batch, so N ranks compute what one does"),
+    CLI_OPTION("check-every", 0, CLI_INT, train_args, check_every, "N",
+               "several ranks: compare the ranks' weights every N steps\n(and at checkpoints; 0: at checkpoints only)",
+               COUNT),
     CLI_OPTION("threads", 'j', CLI_INT, train_args, threads, "N", "photo decoding threads (0: one per core)",
                COUNT),
     CLI_END};
@@ -285,7 +294,7 @@ static train_args defaults_of(const geoloc_train_options *o) {
                         .seed = o->seed, .image_size = o->image_size, .views = o->views,
                         .calibration_folds = o->calibration_folds, .epochs = o->epochs,
                         .batch = o->batch, .micro_batch = o->micro_batch, .log_every = o->log_every,
-                        .threads = o->loader_threads};
+                        .threads = o->loader_threads, .check_every = o->check_every};
 }
 
 /* The parsed options into the library's. */
@@ -326,6 +335,8 @@ static void apply(const train_args *a, geoloc_train_options *o) {
     o->resume = a->resume;
     o->baselines = a->baselines;
     o->loader_threads = (int)a->threads;
+    o->sync_bn = a->sync_bn;
+    o->check_every = a->check_every;
 }
 
 /* Checks between options; 0 or CLI_EXIT_USAGE after the message. */
@@ -425,8 +436,11 @@ int cli_train(int argc, char **argv) {
                     "--resume\n", cmd, stop_chunks);
         goto done;
     }
-    if (res.nothing_to_do) goto done;
+    if (res.nothing_to_do || geoloc_dist_rank() != 0) goto done;
     char line[512];
+    if (mode == GEOLOC_TRAIN_FULL && res.ranks > 1)
+        printf("ranks: %d; training: %.1f s (%d epochs); gradient sums: %.2f s, %.1f MB per rank per step\n", res.ranks,
+               res.train_seconds, res.epochs_done, res.sum_seconds, (double)res.sum_bytes / 1e6);
     if (mode == GEOLOC_TRAIN_HEADS)
         printf("features: %s%.1f s; training: %.1f s (%d epochs)\n", res.features_cached ? "cached, " : "",
                res.features_seconds, res.train_seconds, res.epochs_done);

@@ -50,7 +50,7 @@ int main(int argc, char **argv) {
     /* a closed pipe (geoloc ... | head -1) ends the process quietly, as other tools */
     signal(SIGPIPE, SIG_DFL);
     if (argc == 2 && !strcmp(argv[1], "--version")) {
-        printf("geoloc %s\n", GEOLOC_VERSION);
+        printf("geoloc %s%s\n", GEOLOC_VERSION, geoloc_dist_available() ? " (MPI)" : "");
         return cli_finish_stdout(0);
     }
     geoloc_error err = {0};

@@ -8,7 +8,10 @@
  * identity of the run (options and data) that a resume must match, and the
  * last finished epoch's validation (a finished run's resume keeps it).
  * Nothing non-finite is ever written: a NaN or infinite tensor is a
- * divergence, reported with the last good checkpoint left in place. */
+ * divergence, reported with the last good checkpoint left in place.
+ * Several ranks: rank 0 alone writes and reads; loop.c sends what it read to
+ * the others, so a checkpoint resumes on any number of ranks (its position
+ * counts whole micro-batches, whatever the ranks that ran them). */
 #include <errno.h>
 #include <dirent.h>
 #include <inttypes.h>
@@ -19,6 +22,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "geoloc/dist.h"
 #include "train/internal.h"
 
 #define CKPT_FORMAT "geoloc-train-checkpoint-1"
@@ -108,7 +112,7 @@ static int val_parse(const char *text, geoloc_distance_summary *v) {
 geoloc_status train_ckpt_write(train_run *r, const train_data *dt, const train_optim *opt, const train_state *s,
                                geoloc_error *err) {
     geoloc_status st = check_finite(r, opt, s, err);
-    if (st != GEOLOC_OK) return st;
+    if (st != GEOLOC_OK || geoloc_dist_rank() != 0) return st; /* rank 0 alone writes */
     const train_tensor *t = opt->t;
     size_t nt = opt->nt;
     size_t np = geoloc_sgd_param_count(opt->sgd);

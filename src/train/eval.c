@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "geoloc/distance.h"
+#include "geoloc/dist.h"
 #include "train/internal.h"
 
 
@@ -100,6 +101,7 @@ static void answer_photo(void *ctx, size_t k, int view0, int views, const geoloc
         }
     }
     geoloc_error e;
+    k += F->val_first;
     if (train_answer(F->m->model, c, (const float *const *)F->probs, &F->lat[k], &F->lng[k], &e) != GEOLOC_OK &&
         F->answer_err.status == GEOLOC_OK)
         F->answer_err = e;
@@ -107,16 +109,28 @@ static void answer_photo(void *ctx, size_t k, int view0, int views, const geoloc
 
 geoloc_status train_validate_full(train_full *F, geoloc_distance_summary *out, geoloc_error *err) {
     const train_data *c = F->d;
+    size_t n;
+    geoloc_dist_part(c->n_val, geoloc_dist_rank(), geoloc_dist_size(), &F->val_first, &n);
     memset(F->failed, 0, c->n_val);
+    memset(F->lat, 0, c->n_val * sizeof *F->lat);
+    memset(F->lng, 0, c->n_val * sizeof *F->lng);
     F->answer_err = (geoloc_error){0};
     geoloc_exec_params_changed(F->infer_ex);
     uint64_t images = F->r->run_images;
-    geoloc_status s = train_run_three(F->r, c, F->m->norm, F->infer_ex, TRAIN_VAL_PHOTOS, 3, c->val, c->n_val,
-                                      answer_photo, F, F->failed, NULL, 0, err);
+    geoloc_status s = train_run_three(F->r, c, F->m->norm, F->infer_ex, TRAIN_VAL_PHOTOS, 3, c->val + F->val_first,
+                                      n, answer_photo, F, F->failed + F->val_first, NULL, 0, err);
     F->r->run_images = images; /* images/s counts training images */
-    if (s != GEOLOC_OK) return s;
-    if (F->answer_err.status != GEOLOC_OK)
-        return error_set(err, F->answer_err.status, "validation: %s", F->answer_err.message);
+    if (s == GEOLOC_OK && F->answer_err.status != GEOLOC_OK)
+        s = error_set(err, F->answer_err.status, "validation: %s", F->answer_err.message);
+    if ((s = geoloc_dist_agree(s, err)) != GEOLOC_OK) return s;
+    if (geoloc_dist_size() > 1) { /* each rank answered its part: the others' entries are zero */
+        for (size_t i = 0; i < c->n_val; i++) F->val_flag[i] = F->failed[i];
+        if ((s = geoloc_dist_sum_f64(F->lat, c->n_val, err)) != GEOLOC_OK ||
+            (s = geoloc_dist_sum_f64(F->lng, c->n_val, err)) != GEOLOC_OK ||
+            (s = geoloc_dist_sum_f64(F->val_flag, c->n_val, err)) != GEOLOC_OK)
+            return s;
+        for (size_t i = 0; i < c->n_val; i++) F->failed[i] = F->val_flag[i] != 0;
+    }
     return val_summary(c, F->lat, F->lng, F->failed, out, err);
 }
 

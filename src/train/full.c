@@ -7,15 +7,21 @@
  * epoch e is started again and its first b micro-batches are read and
  * dropped (decoding is cheap next to training). A micro-batch with photos
  * that could not be read is filled up with copies of its first photo whose
- * labels are ignored. */
+ * labels are ignored.
+ *
+ * With several ranks each runs its slice of every micro-batch (the loader's
+ * part): micro_batch / ranks photos per network call, the same photos and
+ * crops one process would see. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "geoloc/dist.h"
 #include "train/internal.h"
 
 
 void train_full_free(train_full *F) {
+    train_replicas_free(&F->rep);
     geoloc_loader_destroy(F->loader);
     geoloc_exec_free(F->train_ex);
     geoloc_exec_free(F->infer_ex);
@@ -27,7 +33,14 @@ void train_full_free(train_full *F) {
     free(F->lat);
     free(F->lng);
     free(F->failed);
+    free(F->val_flag);
     free(F->tmp);
+}
+
+/* Batch-norm sums of sync-bn: over the ranks. */
+static geoloc_status sum_across_ranks(void *ctx, float *data, size_t n, geoloc_error *err) {
+    (void)ctx;
+    return geoloc_dist_sum_f32(data, n, err);
 }
 
 geoloc_status train_full_setup(train_full *F, train_run *r, const train_data *d, const train_model *m,
@@ -37,14 +50,19 @@ geoloc_status train_full_setup(train_full *F, train_run *r, const train_data *d,
     F->d = d;
     F->m = m;
     F->net = m->model->net;
+    int ranks = geoloc_dist_size();
+    if (o->micro_batch % ranks)
+        return error_set(err, GEOLOC_E_ARG, "--micro-batch %d does not split evenly over %d ranks: give a multiple of %d",
+                         o->micro_batch, ranks, ranks);
+    F->local_batch = o->micro_batch / ranks;
     size_t np = geoloc_net_param_count(F->net), image = (size_t)3 * o->image_size * o->image_size;
     geoloc_sgd_config sc = {.momentum = o->momentum, .weight_decay = o->weight_decay, .nesterov = o->nesterov};
     geoloc_status s = geoloc_sgd_create(&sc, &opt->sgd, err);
     if (s != GEOLOC_OK) return s;
-    F->input = malloc((size_t)o->micro_batch * image * sizeof *F->input);
+    F->input = malloc((size_t)F->local_batch * image * sizeof *F->input);
     if (!F->input) return error_set(err, GEOLOC_E_NOMEM, "out of memory");
     for (size_t h = 0; h < d->n_heads; h++)
-        if (!(F->lab[h] = malloc((size_t)o->micro_batch * sizeof *F->lab[h])))
+        if (!(F->lab[h] = malloc((size_t)F->local_batch * sizeof *F->lab[h])))
             return error_set(err, GEOLOC_E_NOMEM, "out of memory");
     for (size_t i = 0; i < np && s == GEOLOC_OK; i++) {
         geoloc_param *p = geoloc_net_param(F->net, i);
@@ -55,10 +73,14 @@ geoloc_status train_full_setup(train_full *F, train_run *r, const train_data *d,
     if (s == GEOLOC_OK)
         s = geoloc_sgd_set_group(opt->sgd, 0, o->backbone_lr_scale, GEOLOC_SGD_INHERIT, o->freeze_backbone, err);
     if (s == GEOLOC_OK)
-        s = geoloc_exec_create(F->net, o->micro_batch, o->image_size, o->image_size, GEOLOC_NN_TRAIN, &F->train_ex,
+        s = geoloc_exec_create(F->net, F->local_batch, o->image_size, o->image_size, GEOLOC_NN_TRAIN, &F->train_ex,
                                err);
+    if (s == GEOLOC_OK && ranks > 1 && o->sync_bn)
+        s = geoloc_exec_set_batch_sum(F->train_ex, sum_across_ranks, NULL, ranks, err);
+    if (s == GEOLOC_OK) s = train_replicas_setup(&F->rep, F->net, err);
     if (s != GEOLOC_OK || d->n_val == 0) return s;
     s = geoloc_exec_create(F->net, TRAIN_VAL_PHOTOS * 3, o->image_size, o->image_size, GEOLOC_NN_INFER, &F->infer_ex, err);
+    F->val_flag = malloc(d->n_val * sizeof *F->val_flag);
     F->lat = malloc(d->n_val * sizeof *F->lat);
     F->lng = malloc(d->n_val * sizeof *F->lng);
     F->failed = malloc(d->n_val);
@@ -69,7 +91,7 @@ geoloc_status train_full_setup(train_full *F, train_run *r, const train_data *d,
             s = error_set(err, GEOLOC_E_NOMEM, "out of memory");
     }
     F->tmp = malloc((size_t)cmax * sizeof *F->tmp);
-    if (s == GEOLOC_OK && (!F->lat || !F->lng || !F->failed || !F->tmp))
+    if (s == GEOLOC_OK && (!F->lat || !F->lng || !F->failed || !F->tmp || !F->val_flag))
         s = error_set(err, GEOLOC_E_NOMEM, "out of memory");
     return s;
 }
@@ -86,6 +108,8 @@ static geoloc_loader_config epoch_loader(const train_full *F, int epoch) {
     lc.mode = GEOLOC_LOADER_TRAIN;
     lc.out_size = o->image_size;
     lc.norm = F->m->norm;
+    lc.part = geoloc_dist_rank();
+    lc.parts = geoloc_dist_size();
     return lc;
 }
 
@@ -116,20 +140,33 @@ void train_full_epoch_end(train_full *F) {
     F->loader = NULL;
 }
 
-geoloc_status train_full_forward_backward(train_full *F, const geoloc_batch *b, float *losses, geoloc_error *err) {
+void train_full_labels(train_full *F, const geoloc_batch *b, int64_t *labelled) {
     const train_data *d = F->d;
+    size_t m = (size_t)F->local_batch;
+    for (size_t h = 0; h < d->n_heads; h++) {
+        labelled[h] = 0;
+        for (size_t i = 0; i < m; i++) {
+            F->lab[h][i] = i < b->count ? d->label[h][d->train[b->indices[i]]] : -1;
+            labelled[h] += F->lab[h][i] >= 0;
+        }
+    }
+}
+
+geoloc_status train_full_forward_backward(train_full *F, const geoloc_batch *b, const float *head_weight,
+                                          float *losses, geoloc_error *err) {
     const geoloc_train_options *o = F->r->o;
-    size_t m = (size_t)o->micro_batch, image = (size_t)3 * o->image_size * o->image_size;
+    size_t m = (size_t)F->local_batch, image = (size_t)3 * o->image_size * o->image_size;
     const float *input = b->data;
-    if (b->count < m) { /* photos skipped: fill up with copies of the first, labels ignored */
+    if (b->count == 0) { /* this rank's slice is empty: blank images, no labels */
+        memset(F->input, 0, m * image * sizeof *F->input);
+        input = F->input;
+    } else if (b->count < m) { /* photos skipped: fill up with copies of the first, labels ignored */
         memcpy(F->input, b->data, b->count * image * sizeof *F->input);
         for (size_t i = b->count; i < m; i++) memcpy(F->input + i * image, b->data, image * sizeof *F->input);
         input = F->input;
     }
-    for (size_t h = 0; h < d->n_heads; h++)
-        for (size_t i = 0; i < m; i++) F->lab[h][i] = i < b->count ? d->label[h][d->train[b->indices[i]]] : -1;
     geoloc_status s = geoloc_exec_forward(F->train_ex, input, err);
     if (s == GEOLOC_OK)
-        s = geoloc_exec_backward(F->train_ex, (const int32_t *const *)F->lab, d->head_weight, losses, err);
+        s = geoloc_exec_backward(F->train_ex, (const int32_t *const *)F->lab, head_weight, losses, err);
     return s;
 }

@@ -159,6 +159,16 @@ typedef struct train_heads {
     double *loss;           /* per sample of the batch */
 } train_heads;
 
+/* Data-parallel training: the gradients summed across the ranks (replicas.c). */
+typedef struct train_replicas {
+    int rank, size;
+    float **grad;           /* every trained tensor's gradient, in a fixed order */
+    size_t *n, ng, floats;
+    float *bucket;          /* small tensors' gradients packed for one sum */
+    double seconds;         /* spent summing gradients */
+    long sums;              /* gradient sums so far (steps) */
+} train_replicas;
+
 /* Full mode: the whole network on photos from a loader. */
 typedef struct train_full {
     train_run *r;
@@ -166,6 +176,8 @@ typedef struct train_full {
     const train_model *m;
     geoloc_net *net;
     geoloc_exec *train_ex, *infer_ex;
+    train_replicas rep;     /* several ranks: the gradient sums */
+    int local_batch;        /* photos of a micro-batch on this rank (micro_batch / ranks) */
     float *input;
     int32_t *lab[TRAIN_MAX_HEADS];
     geoloc_loader *loader;  /* the current epoch's */
@@ -174,6 +186,8 @@ typedef struct train_full {
     /* validation */
     double *lat, *lng;
     uint8_t *failed;
+    double *val_flag;       /* several ranks: the failed flags as numbers to sum */
+    size_t val_first;       /* this rank's first validation photo */
     float *probs[TRAIN_MAX_HEADS], *tmp;
     geoloc_error answer_err; /* validation: the first answer refused (non-finite probabilities) */
 } train_full;
@@ -243,6 +257,21 @@ geoloc_status train_optim_add_tensor(train_optim *opt, const char *name, float *
 /* Releases the optimizer and the tensor list. */
 void train_optim_free(train_optim *opt);
 
+/* ---- replicas.c: data-parallel training across ranks ---- */
+/* Lists the network's gradients to sum (nothing to do with one rank). */
+geoloc_status train_replicas_setup(train_replicas *R, geoloc_net *net, geoloc_error *err);
+/* Releases the lists and the bucket. */
+void train_replicas_free(train_replicas *R);
+/* Replaces every gradient by its sum over the ranks (buckets of small tensors). */
+geoloc_status train_replicas_sum_grads(train_replicas *R, geoloc_error *err);
+/* Copies rank 0's tensors to every rank (buffers_only: those without a gradient, the
+ * batch-norm running statistics). */
+geoloc_status train_replicas_share(const train_optim *opt, int buffers_only, geoloc_error *err);
+/* Copies rank 0's tensors, optimizer state and *st (read from its checkpoint) to every rank. */
+geoloc_status train_replicas_share_state(train_optim *opt, train_state *st, geoloc_error *err);
+/* Stops (GEOLOC_E_RANGE, naming a rank) when the ranks' weights are no longer equal. */
+geoloc_status train_replicas_check(const train_optim *opt, long step, geoloc_error *err);
+
 /* ---- features.c ---- */
 /* Called for each photo list[k] whose views are in the execution's slots
  * first..first+views-1 (view order: three crops, flipped three crops, random). */
@@ -302,8 +331,13 @@ long train_full_micro_batches(const train_full *F);
 geoloc_status train_full_epoch_begin(train_full *F, int epoch, long skip, geoloc_error *err);
 /* The next micro-batch of the epoch's loader. */
 geoloc_status train_full_next(train_full *F, geoloc_batch *b, geoloc_error *err);
-/* Forward and backward of one micro-batch (gradients added); losses per head. */
-geoloc_status train_full_forward_backward(train_full *F, const geoloc_batch *b, float *losses, geoloc_error *err);
+/* Sets the labels of this rank's slice of a micro-batch (-1: no photo) and counts its
+ * labelled photos per head into labelled[0..n_heads). */
+void train_full_labels(train_full *F, const geoloc_batch *b, int64_t *labelled);
+/* Forward and backward of this rank's slice (gradients added), the heads' losses weighted
+ * by head_weight; its per-head mean losses. */
+geoloc_status train_full_forward_backward(train_full *F, const geoloc_batch *b, const float *head_weight,
+                                          float *losses, geoloc_error *err);
 /* Ends the epoch's loader. */
 void train_full_epoch_end(train_full *F);
 void train_full_free(train_full *F);

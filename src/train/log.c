@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "geoloc/dist.h"
 #include "train/internal.h"
 
 static geoloc_status write_all(train_run *r, const char *text, geoloc_error *err) {
@@ -28,6 +29,10 @@ static geoloc_status write_all(train_run *r, const char *text, geoloc_error *err
 
 geoloc_status train_log_open(train_run *r, const train_data *d, int resume, uint64_t keep_bytes,
                              uint64_t *size, geoloc_error *err) {
+    if (geoloc_dist_rank() != 0) { /* rank 0 alone keeps the log */
+        *size = keep_bytes;
+        return GEOLOC_OK;
+    }
     struct stat sb;
     int keep = resume && stat(r->log_path, &sb) == 0 && (uint64_t)sb.st_size >= keep_bytes && keep_bytes > 0;
     r->log_fd = open(r->log_path, O_WRONLY | O_CREAT | O_CLOEXEC | (keep ? 0 : O_TRUNC), 0644);

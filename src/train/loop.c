@@ -2,10 +2,13 @@
  * checkpoint, each a run of steps (step.c) followed by the validation; the
  * end-of-step bookkeeping (progress, log row, mid-epoch checkpoint, the
  * stop_after hook) and the end-of-epoch bookkeeping (log row, checkpoint)
- * are written here once. */
+ * are written here once. With several ranks every rank runs the loop (full
+ * mode) and rank 0's weights are compared with the others' every check_every
+ * steps and before each checkpoint. */
 #include <string.h>
 
 #include "core/error.h"
+#include "geoloc/dist.h"
 #include "train/internal.h"
 
 /* Steps of an epoch of b data batches. */
@@ -35,8 +38,10 @@ static geoloc_status after_step(train_trainer *T, train_state *st, double lr, co
         s = train_log_row(r, d, st, 0, lr, total, step_loss, NULL, &st->log_bytes, err);
     int mid_epoch = st->batch_in_epoch < T->epoch_batches;
     *stop = mid_epoch && o->stop_after > 0 && st->step >= o->stop_after;
-    if (s == GEOLOC_OK && mid_epoch && (*stop || (o->checkpoint_every > 0 && st->step % o->checkpoint_every == 0)))
-        s = train_ckpt_write(r, d, &T->opt, st, err);
+    int ckpt = mid_epoch && (*stop || (o->checkpoint_every > 0 && st->step % o->checkpoint_every == 0));
+    if (s == GEOLOC_OK && (ckpt || (o->check_every > 0 && st->step % o->check_every == 0)))
+        s = train_replicas_check(&T->opt, st->step, err);
+    if (s == GEOLOC_OK && ckpt) s = train_ckpt_write(r, d, &T->opt, st, err);
     return s;
 }
 
@@ -66,6 +71,7 @@ static geoloc_status end_epoch(train_trainer *T, train_state *st, double lr, con
     st->loss_total = 0;
     st->loss_n = 0;
     st->images = 0;
+    if ((s = train_replicas_check(&T->opt, st->step, err)) != GEOLOC_OK) return s;
     if ((s = train_ckpt_write(r, d, &T->opt, st, err)) != GEOLOC_OK) return s;
     *stop = r->o->stop_after > 0 && st->step >= r->o->stop_after && st->epoch < r->o->epochs;
     return GEOLOC_OK;
@@ -79,9 +85,11 @@ geoloc_status train_loop(train_run *r, const train_data *d, train_model *m, cons
     train_state st;
     memset(&st, 0, sizeof st);
     geoloc_status s = train_trainer_setup(&T, r, d, m, f, sched, err);
-    if (s == GEOLOC_OK && r->resume) {
-        s = train_ckpt_read(r, d, &T.opt, &st, err);
-        if (s == GEOLOC_OK && T.mode == GEOLOC_TRAIN_FULL) geoloc_exec_params_changed(T.full.train_ex);
+    if (s == GEOLOC_OK && r->resume && geoloc_dist_rank() == 0) s = train_ckpt_read(r, d, &T.opt, &st, err);
+    /* several ranks (full mode): every rank starts from rank 0's weights, resumed or not */
+    if (T.mode == GEOLOC_TRAIN_FULL && (s = geoloc_dist_agree(s, err)) == GEOLOC_OK) {
+        s = r->resume ? train_replicas_share_state(&T.opt, &st, err) : train_replicas_share(&T.opt, 0, err);
+        if (s == GEOLOC_OK) geoloc_exec_params_changed(T.full.train_ex);
     }
     if (s == GEOLOC_OK) s = train_log_open(r, d, r->resume, st.log_bytes, &st.log_bytes, err);
     if (s != GEOLOC_OK) goto done;
@@ -110,6 +118,10 @@ geoloc_status train_loop(train_run *r, const train_data *d, train_model *m, cons
     r->res->epochs_done = st.epoch;
     r->res->val = st.val;
     r->res->stopped = stop;
+    if (T.mode == GEOLOC_TRAIN_FULL) {
+        r->res->sum_seconds = T.full.rep.seconds;
+        r->res->sum_bytes = (uint64_t)T.full.rep.floats * sizeof(float);
+    }
     size_t calibration_photos = o->calibration_folds >= 2 ? d->n_train : d->n_val;
     if (!stop && T.mode == GEOLOC_TRAIN_HEADS && calibration_photos >= TRAIN_CALIBRATION_MIN &&
         (s = train_calibrate_heads(r, &T, m, f, sched, err)) != GEOLOC_OK)

@@ -1,8 +1,9 @@
-/* Progress reports (the options' callback) and the run's clock. */
+/* Progress reports (the options' callback; rank 0's when several ranks train) and the run's clock. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <time.h>
 
+#include "geoloc/dist.h"
 #include "train/internal.h"
 
 double train_now(void) {
@@ -12,6 +13,8 @@ double train_now(void) {
 }
 
 void train_report(const train_run *r, const geoloc_train_event *ev) {
+    /* several ranks: rank 0 speaks for the job; every rank's warnings (a photo skipped) are its own */
+    if (geoloc_dist_rank() != 0 && ev->kind != GEOLOC_TRAIN_EV_WARNING) return;
     if (r->o->report) r->o->report(r->o->ctx, ev);
 }
 

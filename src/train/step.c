@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "geoloc/dist.h"
 #include "train/internal.h"
 
 geoloc_status train_trainer_setup(train_trainer *T, train_run *r, const train_data *d, train_model *m,
@@ -89,36 +90,53 @@ static geoloc_status heads_step(train_trainer *T, train_state *st, double lr, do
     return GEOLOC_OK;
 }
 
-/* Full mode: per_step micro-batches of photos accumulated into one update. */
+/* Full mode: per_step micro-batches accumulated into one update. With several ranks,
+ * each runs its slice of every micro-batch; a head's loss is the mean over the labelled
+ * photos of the whole micro-batch, so a rank weights its slice's mean by its share of
+ * them (times the ranks, as the summed gradients are divided by the ranks). */
 static geoloc_status full_step(train_trainer *T, train_state *st, double lr, double *step_loss, double *total,
                                geoloc_error *err) {
     train_full *F = &T->full;
     const train_data *d = T->d;
+    const size_t nh = d->n_heads;
+    const int ranks = F->rep.size ? F->rep.size : 1;
     geoloc_status s = GEOLOC_OK;
     long done = 0, forwards = 0;
-    memset(step_loss, 0, d->n_heads * sizeof *step_loss);
+    memset(step_loss, 0, nh * sizeof *step_loss);
     geoloc_net_zero_grad(F->net);
     while (done < T->per_step && st->batch_in_epoch + done < T->epoch_batches) {
         geoloc_batch b;
         if ((s = train_full_next(F, &b, err)) != GEOLOC_OK) return s; /* batch */
         done++;
-        if (b.count == 0) continue;
-        float losses[TRAIN_MAX_HEADS];
-        if ((s = train_full_forward_backward(F, &b, losses, err)) != GEOLOC_OK) return s; /* forward..backward */
-        for (size_t h = 0; h < d->n_heads; h++) step_loss[h] += losses[h];
+        int64_t mine[1 + TRAIN_MAX_HEADS], all[1 + TRAIN_MAX_HEADS]; /* photos, labelled per head */
+        mine[0] = (int64_t)b.count;
+        train_full_labels(F, &b, mine + 1);
+        memcpy(all, mine, (1 + nh) * sizeof *all);
+        if ((s = geoloc_dist_sum_i64(all, 1 + nh, err)) != GEOLOC_OK) return s;
+        if (all[0] == 0) continue;
+        float weight[TRAIN_MAX_HEADS], losses[TRAIN_MAX_HEADS];
+        for (size_t h = 0; h < nh; h++)
+            weight[h] = all[1 + h] ? (float)((double)d->head_weight[h] * ranks * (double)mine[1 + h] / (double)all[1 + h]) : 0;
+        if ((s = train_full_forward_backward(F, &b, weight, losses, err)) != GEOLOC_OK) return s; /* forward..backward */
+        for (size_t h = 0; h < nh; h++)
+            step_loss[h] += all[1 + h] ? (double)losses[h] * (double)mine[1 + h] / (double)all[1 + h] : 0;
         forwards++;
-        st->images += b.count;
-        T->r->run_images += b.count;
+        st->images += (uint64_t)all[0];
+        T->r->run_images += (uint64_t)all[0];
     }
+    if ((s = geoloc_dist_sum_f64(step_loss, nh, err)) != GEOLOC_OK) return s; /* the ranks' shares */
+    if ((s = train_replicas_sum_grads(&F->rep, err)) != GEOLOC_OK) return s;
     *total = 0;
-    for (size_t h = 0; h < d->n_heads; h++) {                     /* loss */
+    for (size_t h = 0; h < nh; h++) {                             /* loss */
         step_loss[h] = forwards ? step_loss[h] / (double)forwards : 0;
         *total += d->head_weight[h] * step_loss[h];
     }
     if ((s = check_step(T, st, *total, err)) != GEOLOC_OK) return s; /* divergence */
-    geoloc_sgd_step(T->opt.sgd, lr, 1.0f / (float)done);           /* update */
+    geoloc_sgd_step(T->opt.sgd, lr, 1.0f / (float)(done * ranks));  /* update */
+    /* each rank's running statistics differ unless synchronised: rank 0's are kept, as DDP does */
+    if (!T->r->o->sync_bn && (s = train_replicas_share(&T->opt, 1, err)) != GEOLOC_OK) return s;
     geoloc_exec_params_changed(F->train_ex);
-    for (size_t h = 0; h < d->n_heads; h++) st->loss_sum[h] += step_loss[h]; /* bookkeeping */
+    for (size_t h = 0; h < nh; h++) st->loss_sum[h] += step_loss[h]; /* bookkeeping */
     st->batch_in_epoch += done;
     return GEOLOC_OK;
 }

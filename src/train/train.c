@@ -1,7 +1,10 @@
 /* geoloc_train: sets a training run up (the run's exclusive lock on its
  * outputs, photos, split, partitions, labels, backbone, model), extracts or
  * reads the features (heads mode, baselines), runs the training loop
- * (loop.c) and saves the model, refusing to save anything non-finite. */
+ * (loop.c) and saves the model, refusing to save anything non-finite.
+ * Several ranks (geoloc_dist_size() > 1): every rank sets up the same data
+ * and network; full mode trains data-parallel on all of them, heads mode on
+ * rank 0; rank 0 alone locks and writes the outputs. */
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -11,6 +14,7 @@
 
 #include "core/error.h"
 #include "io/mapped_file.h"
+#include "geoloc/dist.h"
 #include "model/model_internal.h"
 #include "train/internal.h"
 
@@ -30,6 +34,7 @@ geoloc_train_options geoloc_train_options_default(geoloc_train_mode mode) {
     o.backbone_lr_scale = 1.0;
     o.seed = 1;
     o.heads_only = -1;
+    o.check_every = 50;
     if (mode == GEOLOC_TRAIN_FULL) {
         o.epochs = 15;
         o.batch = 128;
@@ -180,6 +185,7 @@ static geoloc_status lock_outputs(train_run *r, geoloc_error *err) {
     const char *outputs[TRAIN_N_LOCKS] = {r->o->out, r->ckpt_path, r->log_path, r->features_path};
     char name[TRAIN_PATH + 8];
     for (int k = 0; k < TRAIN_N_LOCKS; k++) r->lock[k].fd = -1;
+    if (geoloc_dist_rank() != 0) return GEOLOC_OK; /* rank 0 writes for the job */
     for (int k = 0; k < TRAIN_N_LOCKS; k++) {
         int seen = 0;
         for (int j = 0; j < k; j++) seen |= !strcmp(outputs[j], outputs[k]);
@@ -201,6 +207,7 @@ static void unlock_outputs(train_run *r) {
 /* Writes built partitions next to the model: <prefix>.<name>.csv. */
 static geoloc_status write_partitions(const train_run *r, const train_data *d, geoloc_error *err) {
     char prefix[TRAIN_PATH], path[TRAIN_PATH + 96];
+    if (geoloc_dist_rank() != 0) return GEOLOC_OK;
     prefix_of(r->o->out, prefix, sizeof prefix);
     for (size_t p = 0; p < d->n_parts; p++) {
         if (!d->owned[p]) continue;
@@ -280,9 +287,15 @@ geoloc_status geoloc_train(const geoloc_train_options *opt, geoloc_train_result 
     d.scene_kind = GEOLOC_SCENE_NONE;
     geoloc_lr_schedule sched;
     set_paths(&r);
-    if ((s = lock_outputs(&r, err)) != GEOLOC_OK) goto done;
-    r.resume = opt->resume && access(r.ckpt_path, F_OK) == 0;
-    int extracting = (opt->mode == GEOLOC_TRAIN_HEADS || opt->baselines) && train_features_started(&r);
+    res->ranks = geoloc_dist_size();
+    /* several ranks: rank 0 holds the outputs and decides; a failure on any rank stops all */
+    s = geoloc_dist_agree(lock_outputs(&r, err), err);
+    if (s != GEOLOC_OK) goto done;
+    int found[2] = {access(r.ckpt_path, F_OK) == 0,
+                    (opt->mode == GEOLOC_TRAIN_HEADS || opt->baselines) && train_features_started(&r)};
+    if ((s = geoloc_dist_broadcast(found, sizeof found, 0, err)) != GEOLOC_OK) goto done;
+    r.resume = opt->resume && found[0];
+    int extracting = found[1];
     if (opt->resume && !r.resume && opt->epochs > 0 && !extracting) {
         s = error_set(err, GEOLOC_E_IO, "--resume: no checkpoint at %s", r.ckpt_path);
         goto done;
@@ -290,9 +303,9 @@ geoloc_status geoloc_train(const geoloc_train_options *opt, geoloc_train_result 
     if ((s = geoloc_lr_schedule_parse(opt->lr_schedule ? opt->lr_schedule : "constant", opt->lr, "lr schedule",
                                       &sched, err)) != GEOLOC_OK)
         goto done;
-    if ((s = train_data_setup(&d, &r, err)) != GEOLOC_OK) goto done;
-    if ((s = train_labels_setup(&d, &r, err)) != GEOLOC_OK) goto done;
-    if ((s = open_backbone(&m, &r, &d, err)) != GEOLOC_OK) goto done;
+    if ((s = geoloc_dist_agree(train_data_setup(&d, &r, err), err)) != GEOLOC_OK) goto done;
+    if ((s = geoloc_dist_agree(train_labels_setup(&d, &r, err), err)) != GEOLOC_OK) goto done;
+    if ((s = geoloc_dist_agree(open_backbone(&m, &r, &d, err), err)) != GEOLOC_OK) goto done;
     set_options_text(&r, &m);
     res->n_train = d.n_train;
     res->n_val = d.n_val;
@@ -308,6 +321,9 @@ geoloc_status geoloc_train(const geoloc_train_options *opt, geoloc_train_result 
         train_info(&r, "0 epochs: no model written");
         goto done;
     }
+    /* heads mode trains on rank 0 alone: a step on cached features takes milliseconds,
+     * less than summing its gradients across ranks would */
+    if (opt->mode == GEOLOC_TRAIN_HEADS && geoloc_dist_rank() != 0) goto done;
     double t_train = train_now();
     s = train_loop(&r, &d, &m, &f, &sched, err);
     res->train_seconds = train_now() - t_train;
@@ -317,8 +333,10 @@ geoloc_status geoloc_train(const geoloc_train_options *opt, geoloc_train_result 
         train_info(&r, "nothing to do: training finished at epoch %d; %s left as it is", res->epochs_done, opt->out);
         goto done;
     }
-    s = save_model(&r, &d, &m, err);
+    if (geoloc_dist_rank() == 0) s = save_model(&r, &d, &m, err);
 done:
+    /* the others wait for rank 0's last file (a failure there ends the job) */
+    if (s == GEOLOC_OK) s = geoloc_dist_barrier(err);
     train_log_close(&r);
     train_features_free(&f);
     geoloc_model_free(m.model);
