@@ -148,6 +148,18 @@ geoloc_status geoloc_exec_backward(geoloc_exec *ex, const int32_t *const *labels
                                    const float *head_weights, float *losses,
                                    geoloc_error *err);
 
+/* Sums n floats in place over every replica of a data-parallel job (data = the
+ * sum of every replica's data); every replica calls it in the same order. */
+typedef geoloc_status (*geoloc_exec_sum_fn)(void *ctx, float *data, size_t n, geoloc_error *err);
+
+/* Training only: synchronised batch norm. Batch statistics and the batch-norm
+ * backward become those of the whole batch of `replicas` executions of equal batch
+ * (one fn call per batch norm in forward and one in backward); parameter gradients
+ * stay this replica's own. fn NULL returns to per-replica statistics. Re-plans the
+ * execution (call it once, before running). */
+geoloc_status geoloc_exec_set_batch_sum(geoloc_exec *ex, geoloc_exec_sum_fn fn, void *ctx, int replicas,
+                                        geoloc_error *err);
+
 /* Bytes held by the execution (activations, workspaces, laid-out weights). */
 size_t geoloc_exec_bytes(const geoloc_exec *ex);
 

@@ -1,10 +1,12 @@
 /* Batch normalization, forward and backward, with a following ReLU fused.
  * Training normalises with the batch's statistics, keeps them for backward
  * and updates the running averages as torch does (momentum, unbiased
- * variance). Its output is not kept: backward rebuilds it (and the ReLU
- * mask) from the kept convolution output and statistics (rebuild.c), which saves a
- * third of the activation memory for one cheap pass. Inference uses the
- * running statistics, normally folded into the convolution (conv.c). */
+ * variance); with a batch sum set, statistics and backward are those of the
+ * whole batch over the replicas (bn_sync.c). Its output is not kept: backward
+ * rebuilds it (and the ReLU mask) from the kept convolution output and
+ * statistics (rebuild.c), which saves a third of the activation memory for
+ * one cheap pass. Inference uses the running statistics, normally folded
+ * into the convolution (conv.c). */
 #include "nn/exec.h"
 
 /* Step after a training forward: running = (1 - m) running + m batch (variance unbiased). */
@@ -26,7 +28,7 @@ void bn_plan(geoloc_exec *ex, int k) {
     const nn_node *nd = &net->nodes[k];
     nn_value *in = &ex->values[nd->in[0]], *out = &ex->values[nd->out];
     const int train = ex->mode == GEOLOC_NN_TRAIN;
-    unsigned flags = nn_bn_flags(ex, k) | (train ? 0u : dnnl_use_global_stats);
+    unsigned flags = nn_bn_flags(ex, k) | (train && !ex->sum_fn ? 0u : dnnl_use_global_stats);
     dnnl_batch_normalization_desc_t desc;
     if (nn_fail(ex, dnnl_batch_normalization_forward_desc_init(&desc, train ? dnnl_forward_training : dnnl_forward_inference,
                                                                 &in->md, net->cfg.bn_eps, flags),
@@ -46,6 +48,7 @@ void bn_plan(geoloc_exec *ex, int k) {
         var = nn_mem(ex, &cmd, ex->plan[k].var);
         const dnnl_memory_desc_t *wsmd = nn_query(pd, dnnl_query_workspace_md, 0);
         if (ex->plan[k].relu && wsmd) ws = nn_mem(ex, wsmd, ex->recompute_ws);
+        if (ex->sum_fn) nn_bn_sync_forward(ex, k, nn_value_mem(ex, nd->in[0]));
     } else {
         mean = nn_param_mem(ex, nd->param + 2, 0);
         var = nn_param_mem(ex, nd->param + 3, 0);
@@ -56,7 +59,7 @@ void bn_plan(geoloc_exec *ex, int k) {
                  DNNL_ARG_WORKSPACE, ws);
     if (train) {
         nn_call *c = nn_call_step(ex, &ex->forward, step_running_stats);
-        double n = (double)ex->batch * in->h * in->w;
+        double n = (double)(ex->sum_fn ? ex->replicas : 1) * ex->batch * in->h * in->w;
         if (c) {
             c->k = k, c->a = ex->plan[k].mean, c->b = ex->plan[k].var, c->n = (size_t)in->c;
             c->f = n > 1 ? (float)(n / (n - 1)) : 1.0f;
@@ -70,7 +73,8 @@ void bn_plan_backward(geoloc_exec *ex, int k) {
     const nn_value *in = &ex->values[nd->in[0]];
     dnnl_batch_normalization_desc_t desc;
     if (nn_fail(ex, dnnl_batch_normalization_backward_desc_init(&desc, dnnl_backward, &in->md, &in->md,
-                                                                 net->cfg.bn_eps, nn_bn_flags(ex, k)),
+                                                                 net->cfg.bn_eps,
+                                                                 nn_bn_flags(ex, k) | (ex->sum_fn ? dnnl_use_global_stats : 0u)),
                 "batch norm backward descriptor"))
         return;
     dnnl_primitive_desc_t pd = nn_pd(ex, &desc, NULL, ex->plan[k].fwd_pd, "batch norm backward");
@@ -91,6 +95,7 @@ void bn_plan_backward(geoloc_exec *ex, int k) {
                  DNNL_ARG_SCALE, nn_param_mem(ex, nd->param, 0), DNNL_ARG_SHIFT, nn_param_mem(ex, nd->param + 1, 0),
                  DNNL_ARG_WORKSPACE, ws, DNNL_ARG_DIFF_DST, diff_dst, DNNL_ARG_DIFF_SRC, diff_src,
                  DNNL_ARG_DIFF_SCALE, nn_mem(ex, &cmd, dscale), DNNL_ARG_DIFF_SHIFT, nn_mem(ex, &cmd, dshift));
+    if (ex->sum_fn) nn_bn_sync_backward(ex, k, src, diff_src, dscale, dshift);
     nn_diff_commit(ex, nd->in[0], tmp);
     for (int i = 0; i < 2; i++) {
         nn_call *c = nn_call_step(ex, &ex->backward, nn_step_accumulate);

@@ -162,8 +162,9 @@ static void allocate(geoloc_exec *ex) {
                 "binding memory");
 }
 
-geoloc_status geoloc_exec_create(geoloc_net *net, int batch, int height, int width,
-                                 geoloc_nn_mode mode, geoloc_exec **out, geoloc_error *err) {
+/* An execution, with batch norm synchronised over `replicas` by fn when fn is set. */
+static geoloc_status build(geoloc_net *net, int batch, int height, int width, geoloc_nn_mode mode,
+                           geoloc_exec_sum_fn fn, void *ctx, int replicas, geoloc_exec **out, geoloc_error *err) {
     *out = NULL;
     if (batch < 1 || height < 32 || width < 32 || batch > 65536 || height > 8192 || width > 8192)
         return error_set(err, GEOLOC_E_ARG, "batch %d of %dx%d images: need batch >= 1 and sides in [32, 8192]",
@@ -175,6 +176,7 @@ geoloc_status geoloc_exec_create(geoloc_net *net, int batch, int height, int wid
     ex->net = net;
     ex->mode = mode;
     ex->batch = batch, ex->height = height, ex->width = width;
+    ex->sum_fn = fn, ex->sum_ctx = ctx, ex->replicas = replicas;
     ex->err = err;
     ex->values = calloc((size_t)net->n_values, sizeof *ex->values);
     ex->plan = calloc(net->n_nodes, sizeof *ex->plan);
@@ -194,6 +196,7 @@ geoloc_status geoloc_exec_create(geoloc_net *net, int batch, int height, int wid
     ex->fold_tmp = nn_buffer_new(ex, 0);
     ex->grad_tmp = nn_buffer_new(ex, 0);
     ex->recompute_ws = nn_buffer_new(ex, 0);
+    ex->sum_buf = fn ? nn_buffer_new(ex, 0) : -1;
     plan_forward(ex);
     if (mode == GEOLOC_NN_TRAIN && !ex->failed) plan_backward(ex);
     allocate(ex);
@@ -208,6 +211,26 @@ geoloc_status geoloc_exec_create(geoloc_net *net, int batch, int height, int wid
 fail:
     geoloc_exec_free(ex);
     return s;
+}
+
+geoloc_status geoloc_exec_create(geoloc_net *net, int batch, int height, int width,
+                                 geoloc_nn_mode mode, geoloc_exec **out, geoloc_error *err) {
+    return build(net, batch, height, width, mode, NULL, NULL, 1, out, err);
+}
+
+geoloc_status geoloc_exec_set_batch_sum(geoloc_exec *ex, geoloc_exec_sum_fn fn, void *ctx, int replicas,
+                                        geoloc_error *err) {
+    if (ex->mode != GEOLOC_NN_TRAIN)
+        return error_set(err, GEOLOC_E_ARG, "a batch sum needs an execution created for training");
+    if (fn && replicas < 1) return error_set(err, GEOLOC_E_ARG, "batch sum over %d replicas: need at least 1", replicas);
+    geoloc_exec *next;
+    geoloc_status s = build(ex->net, ex->batch, ex->height, ex->width, ex->mode, fn, ctx, fn ? replicas : 1, &next, err);
+    if (s != GEOLOC_OK) return s;
+    geoloc_exec old = *ex;
+    *ex = *next;
+    *next = old;
+    geoloc_exec_free(next);
+    return GEOLOC_OK;
 }
 
 void geoloc_exec_free(geoloc_exec *ex) {
@@ -236,10 +259,13 @@ void geoloc_exec_free(geoloc_exec *ex) {
 void geoloc_exec_params_changed(geoloc_exec *ex) { ex->params_dirty = 1; }
 
 static geoloc_status run(geoloc_exec *ex, const nn_list *list, geoloc_error *err) {
+    ex->run_err = err;
+    ex->run_status = GEOLOC_OK;
     for (size_t i = 0; i < list->n; i++) {
         const nn_call *c = &list->v[i];
         if (c->step) {
             c->step(ex, c);
+            if (ex->run_status != GEOLOC_OK) return ex->run_status;
             continue;
         }
         dnnl_status_t st = dnnl_primitive_execute(c->prim, ex->stream, c->nargs, c->args);

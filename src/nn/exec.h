@@ -109,6 +109,12 @@ struct geoloc_exec {
     float losses[GEOLOC_NN_MAX_HEADS];
     geoloc_error *err;   /* where planning reports */
     int failed;
+    geoloc_exec_sum_fn sum_fn; /* train: synchronised batch norm over `replicas` (NULL: off) */
+    void *sum_ctx;
+    int replicas;
+    int sum_buf;         /* the vectors handed to sum_fn */
+    geoloc_error *run_err;     /* where steps of the running list report */
+    geoloc_status run_status;  /* the first failure of a step */
 };
 
 /* ---- planning helpers (exec.c) ---- */
@@ -215,6 +221,18 @@ void nn_bn_rebuild(geoloc_exec *ex, int k, dnnl_memory_t dst);
 /* Value v as a convolution's input in backward: kept, or the batch norm output
  * rebuilt from its input (once per batch norm). */
 dnnl_memory_t nn_conv_source(geoloc_exec *ex, int v);
+
+/* ---- synchronised batch norm (bn_sync.c) ---- */
+
+/* Appends the step making batch norm k's saved statistics those of the whole batch,
+ * from its input src (before its forward with these as given statistics). */
+void nn_bn_sync_forward(geoloc_exec *ex, int k, dnnl_memory_t src);
+
+/* Appends the step completing batch norm k's backward (run with given statistics):
+ * diff_src gets the terms of the global batch statistics, from the local diff
+ * scale and shift (buffer ids, left unchanged) and the input src. */
+void nn_bn_sync_backward(geoloc_exec *ex, int k, dnnl_memory_t src, dnnl_memory_t diff_src, int dscale,
+                         int dshift);
 
 /* ---- layers: forward and backward planning of each kind of node ---- */
 
