@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# geoloc train on several ranks (mpirun) with a random ResNet-18 at 96x96 on
-# a dozen shared photos: full mode on 2 ranks with --sync-bn gives the
-# weights of 1 process within 1e-5 relative (and without it does not: the
-# ranks' batch-norm statistics are their own), heads mode gives the same
-# model file byte for byte; a 2-rank checkpoint resumes on 1 rank and the
-# reverse; a killed rank ends the job within seconds and the checkpoint
-# resumes; a hung rank ends it after GEOLOC_DIST_TIMEOUT; more ranks than
-# photos, a micro-batch that does not split over the ranks, ranks with other
-# options and a photo folder missing on one rank are named.
+# geoloc train on several ranks (mpirun) on a dozen shared photos. Full
+# mode (the ImageNet ResNet-50 at 64x64, two steps of two micro-batches) on
+# 2 ranks with --sync-bn gives the weights of 1 process with the same
+# options within 1e-5 relative, and without --sync-bn does not (each rank's
+# batch-norm statistics are its own); a 2-rank checkpoint resumes on 1 rank
+# and the reverse, to the same weights. With a random ResNet-18 (fast):
+# heads mode gives the same model file byte for byte; a killed rank ends the
+# job within seconds and the checkpoint resumes; a hung rank ends it after
+# GEOLOC_DIST_TIMEOUT; a micro-batch that does not split over the ranks,
+# ranks with other options and a photo folder missing on one rank are
+# refused with the rank named; more ranks than photos in a micro-batch work.
 . "$(dirname "$0")/lib.sh"
 test_setup cli_train_dist "$@"
 fixture=${4:?usage: cli_train_dist.sh GEOLOC SHARED_DATA TEST_DATA TRAIN_FIXTURE}
@@ -20,7 +22,10 @@ awk 'NR == 1 || (NR - 2) % 166 == 0' "$dev/im2gps3k_dev.csv" | head -13 > "$tmp/
 export OMP_NUM_THREADS=1
 common=(--images "$dev/images" --backbone "$tmp/rand18.safetensors" --image-size 96 --tau-min 0 --tau-max 6,3
         --val-fraction 0.34 -j 1)
-full=("${common[@]}" --mode full --epochs 2 --batch 8 --micro-batch 4 --lr 0.05)
+backbone=$(dirname "$0")/../models/resnet50-imagenet.safetensors
+[ -f "$backbone" ] || skip_rest "no $backbone (tools/fetch-backbone.sh)"
+full=(--images "$dev/images" --backbone "$backbone" --image-size 64 --tau-min 0 --tau-max 6,3 --val-fraction 0.34
+      -j 1 --mode full --epochs 2 --batch 8 --micro-batch 4)
 
 # full mode: 1 process, 2 ranks with --sync-bn, 2 ranks without
 run_geoloc train "${full[@]}" --sync-bn --out "$tmp/one/m.safetensors" "$tmp/train.csv"

@@ -128,8 +128,8 @@ static void run_replicas(int sync, geoloc_net *full, geoloc_exec *full_ex, doubl
     for (int j = 0; j < R; j++) pthread_create(&th[j], NULL, replica_main, &rep[j]);
     for (int j = 0; j < R; j++) pthread_join(th[j], NULL);
     for (int j = 0; j < R; j++) CHECK(rep[j].status == GEOLOC_OK, "replica %d: %s", j, rep[j].err.message);
-    /* one sum per batch norm forward and one backward: 20 batch norms in ResNet-18 */
-    CHECK(sh.calls[0] == (sync ? 40 : 0) && sh.calls[1] == sh.calls[0], "batch sums: %d and %d", sh.calls[0],
+    /* two sums per batch norm forward (mean, then variance) and one backward: 20 batch norms in ResNet-18 */
+    CHECK(sh.calls[0] == (sync ? 60 : 0) && sh.calls[1] == sh.calls[0], "batch sums: %d and %d", sh.calls[0],
           sh.calls[1]);
     const char *wg, *ws;
     *dgrad = compare(full, full_ex, rep, 1, &wg);

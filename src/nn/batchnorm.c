@@ -95,7 +95,7 @@ void bn_plan_backward(geoloc_exec *ex, int k) {
                  DNNL_ARG_SCALE, nn_param_mem(ex, nd->param, 0), DNNL_ARG_SHIFT, nn_param_mem(ex, nd->param + 1, 0),
                  DNNL_ARG_WORKSPACE, ws, DNNL_ARG_DIFF_DST, diff_dst, DNNL_ARG_DIFF_SRC, diff_src,
                  DNNL_ARG_DIFF_SCALE, nn_mem(ex, &cmd, dscale), DNNL_ARG_DIFF_SHIFT, nn_mem(ex, &cmd, dshift));
-    if (ex->sum_fn) nn_bn_sync_backward(ex, k, src, diff_src, dscale, dshift);
+    if (ex->sum_fn) nn_bn_sync_backward(ex, k, src, diff_src);
     nn_diff_commit(ex, nd->in[0], tmp);
     for (int i = 0; i < 2; i++) {
         nn_call *c = nn_call_step(ex, &ex->backward, nn_step_accumulate);

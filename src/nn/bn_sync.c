@@ -1,14 +1,18 @@
 /* Synchronised batch norm: with a batch sum set (geoloc_exec_set_batch_sum),
  * training batch norm uses the statistics of the whole batch spread over
- * equal replicas. Forward: a C step computes this replica's per-channel mean
- * and variance, one batch sum makes them global (mean of the means; mean of
- * var + mean^2, minus the global mean^2), and oneDNN normalises with them as
- * given statistics. Backward: oneDNN's backward with given statistics leaves
- * dx = gamma/sigma dy and the local sums sum(dy xhat), sum(dy); one batch sum
- * of a copy of those makes them global, and a C step subtracts
- * gamma/sigma (sum(dy) + xhat sum(dy xhat)) / count from dx. The parameter
+ * equal replicas. Forward: a C step sums this replica's activations per
+ * channel, a batch sum gives the global mean, then the squared deviations
+ * from it are summed the same way (two passes: one pass of E[x^2] - mean^2
+ * loses channels whose spread is small next to their mean), and oneDNN
+ * normalises with these as given statistics. Backward: oneDNN's backward
+ * with given statistics leaves dx = gamma/sigma dy; a C step sums dx and
+ * dx (x - mean) per channel over the whole batch and removes the batch's
+ * own share from dx. Every sum is accumulated in double and sent as two
+ * floats (value, remainder), so N replicas compute what one replica of the
+ * whole batch computes to nearly double precision: this matters because
+ * batch norm's backward cancels most of dx, so a rounding difference in its
+ * sums becomes a large relative difference in the gradients. The parameter
  * gradients stay local sums (the trainer sums them across replicas). */
-#include <math.h>
 
 #include "core/error.h"
 #include "nn/exec.h"
@@ -46,69 +50,98 @@ static void mem_layout(const nn_call *c, int i, bn_layout *l) {
     layout_of(md, l);
 }
 
-/* Runs the batch sum on n floats at data (the first failure is kept for run()). */
-static void batch_sum(geoloc_exec *ex, float *data, size_t n) {
-    if (ex->run_status == GEOLOC_OK) ex->run_status = ex->sum_fn(ex->sum_ctx, data, n, ex->run_err);
+/* Sums local[0..n) (doubles) over the replicas into global[0..n): each value travels as
+ * a float and the float of its remainder (hi, lo in buf[0..2n)), so a sum keeps nearly
+ * double precision, and N replicas sum what one replica of the whole batch would. The
+ * first failure is kept for run(). */
+static void batch_sum(geoloc_exec *ex, const double *local, double *global, size_t n, float *buf) {
+    for (size_t i = 0; i < n; i++) {
+        buf[i] = (float)local[i];
+        buf[n + i] = (float)(local[i] - (double)buf[i]);
+    }
+    if (ex->run_status == GEOLOC_OK) ex->run_status = ex->sum_fn(ex->sum_ctx, buf, 2 * n, ex->run_err);
+    for (size_t i = 0; i < n; i++) global[i] = (double)buf[i] + (double)buf[n + i];
 }
 
-/* Forward step: global batch mean (a) and biased variance (b) of args[0] over c->n channels. */
+/* The sum buffer of a step over C channels: 4C floats to send, then 4C doubles. */
+static float *send_part(geoloc_exec *ex, const nn_call *c) { return nn_ptr(ex, c->c); }
+static double *double_part(geoloc_exec *ex, const nn_call *c, dnnl_dim_t C) {
+    return (double *)(void *)(nn_ptr(ex, c->c) + 4 * (size_t)C);
+}
+
+/* Per-channel sums over this replica's part (layout l), in double, into out[0..C)
+ * (and out[C..2C) when y is given):
+ *   y NULL, mean NULL: sum of x;    y NULL: sum of (x - mean)^2;
+ *   y given: sum of y and sum of y (x - mean). */
+static void channel_sums(const bn_layout *l, const float *x, const float *y, const float *mean, double *out) {
+#pragma omp parallel for schedule(static)
+    for (dnnl_dim_t cb = 0; cb < l->cb; cb++) {
+        double s[MAX_BLOCK] = {0}, t[MAX_BLOCK] = {0};
+        double m[MAX_BLOCK] = {0};
+        for (dnnl_dim_t i = 0; mean && i < l->ib && cb * l->ib + i < l->c; i++) m[i] = mean[cb * l->ib + i];
+        for (dnnl_dim_t n = 0; n < l->n; n++)
+            for (dnnl_dim_t p = 0; p < l->p; p++) {
+                const dnnl_dim_t o = n * l->sn + cb * l->scb + p * l->sp;
+                const float *e = x + o;
+                if (y)
+                    for (dnnl_dim_t i = 0; i < l->ib; i++) s[i] += y[o + i], t[i] += y[o + i] * ((double)e[i] - m[i]);
+                else if (mean)
+                    for (dnnl_dim_t i = 0; i < l->ib; i++) s[i] += ((double)e[i] - m[i]) * ((double)e[i] - m[i]);
+                else
+                    for (dnnl_dim_t i = 0; i < l->ib; i++) s[i] += e[i];
+            }
+        for (dnnl_dim_t i = 0; i < l->ib && cb * l->ib + i < l->c; i++) {
+            out[cb * l->ib + i] = s[i];
+            if (y) out[l->c + cb * l->ib + i] = t[i];
+        }
+    }
+}
+
+/* Forward step: global batch mean (a) and biased variance (b) of args[0], in two passes
+ * (the sum, then the squared deviations from the global mean): one pass of
+ * E[x^2] - mean^2 loses channels whose spread is small next to their mean. */
 static void step_stats(geoloc_exec *ex, const nn_call *c) {
     bn_layout l;
     mem_layout(c, 0, &l);
     const float *x = mem_ptr(c, 0);
-    float *sum = nn_ptr(ex, c->c), *mean = nn_ptr(ex, c->a), *var = nn_ptr(ex, c->b);
+    float *mean = nn_ptr(ex, c->a), *var = nn_ptr(ex, c->b), *buf = send_part(ex, c);
     const dnnl_dim_t C = l.c;
-    const double count = (double)l.n * (double)l.p;
-#pragma omp parallel for schedule(static)
-    for (dnnl_dim_t cb = 0; cb < l.cb; cb++) {
-        double s[MAX_BLOCK] = {0}, q[MAX_BLOCK] = {0};
-        for (dnnl_dim_t n = 0; n < l.n; n++)
-            for (dnnl_dim_t p = 0; p < l.p; p++) {
-                const float *e = x + n * l.sn + cb * l.scb + p * l.sp;
-                for (dnnl_dim_t i = 0; i < l.ib; i++) s[i] += e[i], q[i] += (double)e[i] * e[i];
-            }
-        for (dnnl_dim_t i = 0; i < l.ib && cb * l.ib + i < C; i++) {
-            double m = s[i] / count;
-            sum[cb * l.ib + i] = (float)m;
-            sum[C + cb * l.ib + i] = (float)(q[i] / count);
-        }
-    }
-    batch_sum(ex, sum, 2 * (size_t)C);
-    for (dnnl_dim_t i = 0; i < C; i++) {
-        double m = (double)sum[i] / ex->replicas, v = (double)sum[C + i] / ex->replicas - m * m;
-        mean[i] = (float)m;
-        var[i] = v > 0 ? (float)v : 0.0f;
-    }
+    double *local = double_part(ex, c, C), *global = local + C;
+    const double count = (double)ex->replicas * (double)l.n * (double)l.p;
+    channel_sums(&l, x, NULL, NULL, local);
+    batch_sum(ex, local, global, (size_t)C, buf);
+    for (dnnl_dim_t i = 0; i < C; i++) mean[i] = (float)(global[i] / count);
+    channel_sums(&l, x, NULL, mean, local);
+    batch_sum(ex, local, global, (size_t)C, buf);
+    for (dnnl_dim_t i = 0; i < C; i++) var[i] = (float)(global[i] / count);
 }
 
-/* Backward step: dx (args[1]) of batch norm c->k corrected by the global sums of
- * diff scale (a) and diff shift (b), with its input x (args[0]). */
+/* Backward step: oneDNN's dx (args[1]) with the statistics taken as given is
+ * gamma/sigma dy; the batch's own share is removed as
+ *   dx -= mean(dx) + (x - mean) mean(dx (x - mean)) / sigma^2
+ * with the means over the whole batch (gamma/sigma cancels), x = args[0]. */
 static void step_correct(geoloc_exec *ex, const nn_call *c) {
-    const geoloc_net *net = ex->net;
     const int k = c->k;
     bn_layout l;
     mem_layout(c, 0, &l);
     const float *x = mem_ptr(c, 0);
-    float *dx = (float *)mem_ptr(c, 1);
-    const float *gamma = net->params[net->nodes[k].param].data;
+    float *dx = (float *)mem_ptr(c, 1), *buf = send_part(ex, c);
     const float *mean = nn_ptr(ex, ex->plan[k].mean), *var = nn_ptr(ex, ex->plan[k].var);
-    float *sum = nn_ptr(ex, c->c);
     const dnnl_dim_t C = l.c;
-    for (dnnl_dim_t i = 0; i < C; i++) sum[i] = nn_ptr(ex, c->a)[i], sum[C + i] = nn_ptr(ex, c->b)[i];
-    batch_sum(ex, sum, 2 * (size_t)C);
-    /* dx -= a + b (x - mean), a = gamma/sigma sum(dy)/N, b = gamma/sigma^2 sum(dy xhat)/N */
+    double *local = double_part(ex, c, C), *global = local + 2 * C;
+    channel_sums(&l, x, dx, mean, local);
+    batch_sum(ex, local, global, 2 * (size_t)C, buf);
     const double count = (double)ex->replicas * (double)l.n * (double)l.p;
     for (dnnl_dim_t i = 0; i < C; i++) {
-        double inv = 1.0 / sqrt((double)var[i] + net->cfg.bn_eps), g = gamma[i] * inv / count;
-        float a = (float)(g * sum[C + i]), b = (float)(g * inv * sum[i]);
-        sum[i] = a, sum[C + i] = b;
+        buf[i] = (float)(global[i] / count);
+        buf[C + i] = (float)(global[C + i] / count / ((double)var[i] + ex->net->cfg.bn_eps));
     }
 #pragma omp parallel for collapse(2) schedule(static)
     for (dnnl_dim_t n = 0; n < l.n; n++)
         for (dnnl_dim_t cb = 0; cb < l.cb; cb++) {
             float a[MAX_BLOCK] = {0}, b[MAX_BLOCK] = {0}, m[MAX_BLOCK] = {0};
             for (dnnl_dim_t i = 0; i < l.ib && cb * l.ib + i < C; i++)
-                a[i] = sum[cb * l.ib + i], b[i] = sum[C + cb * l.ib + i], m[i] = mean[cb * l.ib + i];
+                a[i] = buf[cb * l.ib + i], b[i] = buf[C + cb * l.ib + i], m[i] = mean[cb * l.ib + i];
             for (dnnl_dim_t p = 0; p < l.p; p++) {
                 const dnnl_dim_t o = n * l.sn + cb * l.scb + p * l.sp;
                 for (dnnl_dim_t i = 0; i < l.ib; i++) dx[o + i] -= a[i] + b[i] * (x[o + i] - m[i]);
@@ -134,7 +167,8 @@ static nn_call *layout_step(geoloc_exec *ex, nn_list *list, int k, nn_step step,
     for (int i = 0; i < n; i++) c->args[i] = (dnnl_exec_arg_t){.arg = DNNL_ARG_SRC, .memory = mems[i]};
     c->k = k;
     c->c = ex->sum_buf;
-    nn_buffer_need(ex, c->c, 2 * (size_t)ex->values[ex->net->nodes[k].in[0]].c * sizeof(float));
+    /* 4C floats sent, 4C doubles: the local sums and their global totals */
+    nn_buffer_need(ex, c->c, 4 * (size_t)ex->values[ex->net->nodes[k].in[0]].c * (sizeof(float) + sizeof(double)));
     return c;
 }
 
@@ -143,9 +177,7 @@ void nn_bn_sync_forward(geoloc_exec *ex, int k, dnnl_memory_t src) {
     if (c) c->a = ex->plan[k].mean, c->b = ex->plan[k].var;
 }
 
-void nn_bn_sync_backward(geoloc_exec *ex, int k, dnnl_memory_t src, dnnl_memory_t diff_src, int dscale,
-                         int dshift) {
+void nn_bn_sync_backward(geoloc_exec *ex, int k, dnnl_memory_t src, dnnl_memory_t diff_src) {
     dnnl_memory_t mems[2] = {src, diff_src};
-    nn_call *c = layout_step(ex, &ex->backward, k, step_correct, 2, mems);
-    if (c) c->a = dscale, c->b = dshift;
+    layout_step(ex, &ex->backward, k, step_correct, 2, mems);
 }

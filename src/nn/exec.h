@@ -229,10 +229,8 @@ dnnl_memory_t nn_conv_source(geoloc_exec *ex, int v);
 void nn_bn_sync_forward(geoloc_exec *ex, int k, dnnl_memory_t src);
 
 /* Appends the step completing batch norm k's backward (run with given statistics):
- * diff_src gets the terms of the global batch statistics, from the local diff
- * scale and shift (buffer ids, left unchanged) and the input src. */
-void nn_bn_sync_backward(geoloc_exec *ex, int k, dnnl_memory_t src, dnnl_memory_t diff_src, int dscale,
-                         int dshift);
+ * diff_src gets the terms of the global batch statistics, from itself and the input src. */
+void nn_bn_sync_backward(geoloc_exec *ex, int k, dnnl_memory_t src, dnnl_memory_t diff_src);
 
 /* ---- layers: forward and backward planning of each kind of node ---- */
 

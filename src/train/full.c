@@ -75,7 +75,7 @@ geoloc_status train_full_setup(train_full *F, train_run *r, const train_data *d,
     if (s == GEOLOC_OK)
         s = geoloc_exec_create(F->net, F->local_batch, o->image_size, o->image_size, GEOLOC_NN_TRAIN, &F->train_ex,
                                err);
-    if (s == GEOLOC_OK && ranks > 1 && o->sync_bn)
+    if (s == GEOLOC_OK && o->sync_bn) /* one rank too: the same arithmetic as N */
         s = geoloc_exec_set_batch_sum(F->train_ex, sum_across_ranks, NULL, ranks, err);
     if (s == GEOLOC_OK) s = train_replicas_setup(&F->rep, F->net, err);
     if (s != GEOLOC_OK || d->n_val == 0) return s;
