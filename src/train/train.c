@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "geoloc/dist.h"
 #include "io/mapped_file.h"
 #include "model/model_internal.h"
 #include "train/internal.h"
@@ -280,7 +281,7 @@ geoloc_status geoloc_train(const geoloc_train_options *opt, geoloc_train_result 
     d.scene_kind = GEOLOC_SCENE_NONE;
     geoloc_lr_schedule sched;
     set_paths(&r);
-    if ((s = lock_outputs(&r, err)) != GEOLOC_OK) goto done;
+    if (geoloc_dist_rank() == 0 && (s = lock_outputs(&r, err)) != GEOLOC_OK) goto done; /* rank 0 writes */
     r.resume = opt->resume && access(r.ckpt_path, F_OK) == 0;
     int extracting = (opt->mode == GEOLOC_TRAIN_HEADS || opt->baselines) && train_features_started(&r);
     if (opt->resume && !r.resume && opt->epochs > 0 && !extracting) {
@@ -302,6 +303,7 @@ geoloc_status geoloc_train(const geoloc_train_options *opt, geoloc_train_result 
     if (opt->mode == GEOLOC_TRAIN_HEADS || opt->baselines) {
         int views = opt->mode == GEOLOC_TRAIN_HEADS ? opt->views : 3;
         if ((s = train_features_get(&f, &r, &d, &m, views, err)) != GEOLOC_OK || res->stopped) goto done;
+        if (geoloc_dist_rank() != 0) goto done; /* several ranks: for now rank 0 alone trains the heads */
     }
     if (opt->baselines && (s = train_baselines(&r, &d, &f, err)) != GEOLOC_OK) goto done;
     if (opt->epochs == 0) {
