@@ -299,7 +299,7 @@ geoloc_status geoloc_train(const geoloc_train_options *opt, geoloc_train_result 
     res->n_val = d.n_val;
     res->n_heads = d.n_heads;
     for (size_t h = 0; h < d.n_heads && h < 8; h++) res->classes[h] = d.classes[h];
-    if ((s = write_partitions(&r, &d, err)) != GEOLOC_OK) goto done;
+    if (geoloc_dist_rank() == 0 && (s = write_partitions(&r, &d, err)) != GEOLOC_OK) goto done;
     if (opt->mode == GEOLOC_TRAIN_HEADS || opt->baselines) {
         int views = opt->mode == GEOLOC_TRAIN_HEADS ? opt->views : 3;
         if ((s = train_features_get(&f, &r, &d, &m, views, err)) != GEOLOC_OK || res->stopped) goto done;
