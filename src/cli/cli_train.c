@@ -12,6 +12,7 @@
 #include "cli/cli_dataset.h"
 #include "cli/cli_options.h"
 #include "cli/cli_util.h"
+#include "geoloc/dist.h"
 #include "geoloc/train.h"
 
 /* At most this many partitions (heads), coarse to fine. */
@@ -189,6 +190,7 @@ static void draw_bar(progress *p, const char *what, size_t done, size_t total, c
 
 static void on_event(void *ctx, const geoloc_train_event *ev) {
     progress *p = ctx;
+    if (geoloc_dist_rank() != 0 && ev->kind != GEOLOC_TRAIN_EV_WARNING) return; /* rank 0 reports; all warn */
     double now = cli_now_seconds();
     char eta[32], line[512], tail[200];
     switch (ev->kind) {
@@ -416,6 +418,7 @@ int cli_train(int argc, char **argv) {
         goto done;
     }
     rc = 0;
+    if (geoloc_dist_rank() != 0) goto done; /* several ranks: rank 0 reports */
     if (res.stopped) {
         if (res.steps || !stop_chunks)
             fprintf(stderr, "%s: stopped after step %s (GEOLOC_TRAIN_STOP_AFTER): continue with --resume\n", cmd,

@@ -303,8 +303,8 @@ geoloc_status geoloc_train(const geoloc_train_options *opt, geoloc_train_result 
     if (opt->mode == GEOLOC_TRAIN_HEADS || opt->baselines) {
         int views = opt->mode == GEOLOC_TRAIN_HEADS ? opt->views : 3;
         if ((s = train_features_get(&f, &r, &d, &m, views, err)) != GEOLOC_OK || res->stopped) goto done;
-        if (geoloc_dist_rank() != 0) goto done; /* several ranks: for now rank 0 alone trains the heads */
     }
+    if (geoloc_dist_rank() != 0) goto done; /* several ranks: for now rank 0 alone trains */
     if (opt->baselines && (s = train_baselines(&r, &d, &f, err)) != GEOLOC_OK) goto done;
     if (opt->epochs == 0) {
         train_info(&r, "0 epochs: no model written");
