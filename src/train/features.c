@@ -411,9 +411,11 @@ geoloc_status train_features_get(train_features *f, train_run *r, const train_da
     f->feat = f->feat_alloc;
     f->ok = f->ok_alloc;
     r->res->features_seconds = train_now() - t0;
+    int64_t images = (int64_t)r->run_images; /* every rank's */
+    if (split && (s = geoloc_dist_sum_i64(&images, 1, err)) != GEOLOC_OK) return s;
     if (!root) return GEOLOC_OK;
     train_info(r, "features: %.1f s (%.1f images/s)", r->res->features_seconds,
-               (double)r->run_images / (r->res->features_seconds > 0 ? r->res->features_seconds : 1));
+               (double)images / (r->res->features_seconds > 0 ? r->res->features_seconds : 1));
     geoloc_error e = {0};
     if (write_features(r->features_path, key, f->feat_alloc, f->ok_alloc, "ok", 0, d->n, views, f->dim,
                        m->backbone_name, r->o->image_size, &e) != GEOLOC_OK)
