@@ -59,6 +59,17 @@ geoloc_status geoloc_predict_photos(geoloc_predictor *p, const geoloc_photo_inpu
                                     int want_distribution, geoloc_answer_fn fn, void *ctx,
                                     geoloc_batch_stats *stats, geoloc_error *err);
 
+/* geoloc_predict_photos with the photos split across the ranks of a job
+ * (geoloc/dist.h; alone: geoloc_predict_photos itself): every rank must call
+ * it with the same inputs; each predicts its parts, and fn is called on rank
+ * 0 only, for every photo in input order (run_index is then meaningless:
+ * the predictor's per-photo state, geoloc_predictor_features/probs, stays on
+ * the rank that ran the photo). stats: the whole job's on rank 0. A failure
+ * on one rank (out of memory) is every rank's, naming the rank. */
+geoloc_status geoloc_predict_photos_split(geoloc_predictor *p, const geoloc_photo_input *in, size_t n,
+                                          int want_distribution, geoloc_answer_fn fn, void *ctx,
+                                          geoloc_batch_stats *stats, geoloc_error *err);
+
 /* Writes one photo's answer as a JSON object of schema 1 (the format of
  * docs/answer-schema.md) with w; returns w's status (the first error). */
 geoloc_status geoloc_answer_write_json(geoloc_json *w, const geoloc_model *m, const geoloc_photo_answer *a);

@@ -9,6 +9,7 @@
 
 #include "cli/cli_accuracy.h"
 #include "cli/cli_dataset.h"
+#include "cli/cli_dist.h"
 #include "cli/cli_evaluate.h"
 #include "cli/cli_options.h"
 #include "cli/cli_photos.h"
@@ -17,6 +18,7 @@
 #include "cli/cli_util.h"
 #include "geoloc/album.h"
 #include "geoloc/album_lstm.h"
+#include "geoloc/dist.h"
 #include "geoloc/io.h"
 
 #define CMD "geoloc evaluate"
@@ -436,15 +438,23 @@ int cli_evaluate_model(int argc, char **argv) {
     eval_args a;
     int rc = parse(argc, argv, &a);
     if (rc != CLI_RUN) return rc;
+    /* several ranks split the photos; album fusion and --answer knn|hybrid need every photo's
+       network state (probabilities, features) in one process: rank 0 alone runs them */
+    int split = !a.album_by && !a.answer, root = geoloc_dist_rank() == 0;
+    if (!split && !root) return 0;
     struct stat st;
+    char why[4200] = "";
     if (stat(a.images, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        fprintf(stderr, CMD ": --images %s: not a folder\n", a.images);
-        return 1;
+        snprintf(why, sizeof why, "--images %s: not a folder", a.images);
+        fprintf(stderr, CMD ": %s\n", why);
     }
-    geoloc_manifest *m = cli_read_manifest(CMD, a.meta, a.skip_invalid);
-    if (!m) return 1;
-    if (m->n == 0) {
+    geoloc_manifest *m = why[0] ? NULL : cli_read_manifest(CMD, a.meta, a.skip_invalid);
+    if (m && m->n == 0) {
         fprintf(stderr, CMD ": %s: no photos listed\n", a.meta);
+        geoloc_manifest_free(m);
+        m = NULL;
+    }
+    if ((split ? cli_dist_agree(CMD, !m, why[0] ? why : NULL) : !m) != 0) {
         geoloc_manifest_free(m);
         return 1;
     }
@@ -474,16 +484,18 @@ int cli_evaluate_model(int argc, char **argv) {
     geoloc_album_lstm *lstm = NULL;
     for (int i = 0; rc == 0 && a.album_by && i < a.n_methods; i++)
         if (a.methods[i] == ALBUM_LSTM && !lstm) rc = open_lstm(a.album_lstm, &c, &e, &lstm);
+    if (split) rc = cli_dist_same_photos(CMD, rc, (const char *const *)paths, paths ? m->n : 0);
     if (rc == 0) {
         double t0 = cli_now_seconds();
         geoloc_batch_stats stats;
-        cli_progress_start(&e.progress, "evaluate", "photos", m->n);
-        int failed = cli_predict_paths(CMD, &c, (const char *const *)paths, m->n, 0, on_result, &e, &stats);
+        if (root) cli_progress_start(&e.progress, "evaluate", "photos", m->n);
+        int failed = cli_predict_paths(CMD, &c, (const char *const *)paths, m->n, 0, split, on_result, &e, &stats);
         double seconds = cli_now_seconds() - t0;
         cli_progress_clear(&e.progress);
         size_t n_albums = 0;
         if (failed || e.probs_failed) {
             rc = 1;
+        } else if (!root) { /* rank 0 has every answer: the figures and --out are its */
         } else if (stats.failed == m->n) {
             fprintf(stderr, CMD ": none of the %zu photos could be read\n", m->n);
             rc = 1;

@@ -328,7 +328,7 @@ static int geotag(const args *a, const cli_album_by *by, library *l) {
         fprintf(stderr, CMD ": %s\n", err.message);
         rc = 1;
     }
-    if (!rc) rc = cli_predict_paths(CMD, &c, todo, n_todo, 0, on_photo, &p, &st) != 0 || p.failed;
+    if (!rc) rc = cli_predict_paths(CMD, &c, todo, n_todo, 0, 0, on_photo, &p, &st) != 0 || p.failed;
     if (!rc && p.unreadable == n_todo) {
         fprintf(stderr, CMD ": none of the %zu photos to place could be read\n", n_todo);
         rc = 1;

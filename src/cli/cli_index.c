@@ -193,7 +193,7 @@ static int index_build(int argc, char **argv) {
         char **paths = cli_manifest_photo_paths(cmd, m, a.images);
         geoloc_batch_stats st = {0};
         cli_progress_start(&b.progress, "index", "photos", m->n);
-        rc = !paths || cli_predict_paths(cmd, &c, (const char *const *)paths, m->n, 0, on_photo, &b, &st) != 0;
+        rc = !paths || cli_predict_paths(cmd, &c, (const char *const *)paths, m->n, 0, 0, on_photo, &b, &st) != 0;
         cli_progress_clear(&b.progress);
         if (b.err.message[0]) fprintf(stderr, "%s: %s\n", cmd, b.err.message);
         rc = rc || b.err.message[0];
@@ -274,7 +274,7 @@ static int index_query(int argc, char **argv) {
         (rc = cli_retrieval_open(cmd, GEOLOC_ANSWER_KNN, a.index, a.k, &c, &q.r)) == 0) {
         printf("photo,rank,img_id,similarity,lat,lon\n");
         geoloc_batch_stats st = {0};
-        rc = cli_predict_paths(cmd, &c, (const char *const *)argv + 1, (size_t)n_args, 0, on_query, &q, &st) != 0 ||
+        rc = cli_predict_paths(cmd, &c, (const char *const *)argv + 1, (size_t)n_args, 0, 0, on_query, &q, &st) != 0 ||
              st.stopped ? 1 : q.failed ? 3 : 0;
     }
     cli_retrieval_close(q.r);

@@ -98,7 +98,7 @@ int cli_model_calibrate(int argc, char **argv) {
         if (!c.dist || !c.feat || !lat || !lon) {
             fprintf(stderr, CMD ": out of memory\n");
             rc = 1;
-        } else if (cli_predict_paths(CMD, &run, (const char *const *)paths, m->n, 1, on_answer, &c, &stats) != 0 ||
+        } else if (cli_predict_paths(CMD, &run, (const char *const *)paths, m->n, 1, 0, on_answer, &c, &stats) != 0 ||
                    c.failed) {
             rc = 1;
         }

@@ -7,14 +7,16 @@
 #include <sys/stat.h>
 
 #include "cli/cli_util.h"
+#include "geoloc/dist.h"
 #include "geoloc/image.h"
 
 #define MAX_LISTED_MISSING 5 /* missing photos named before the count */
 
 void cli_json_string(FILE *out, const char *s) { geoloc_json_write_string(out, s); }
 
-/* Names an entry the walk left out on stderr. */
+/* Names an entry the walk left out on stderr (several ranks: rank 0 alone). */
 static void report_skip(void *cmd, const char *path, const char *why, int errnum) {
+    if (geoloc_dist_rank() != 0) return;
     fprintf(stderr, "%s: skipped %s: %s%s%s\n", (const char *)cmd, path, why, errnum ? ": " : "",
             errnum ? strerror(errnum) : "");
 }
@@ -114,7 +116,7 @@ void cli_runner_close(cli_runner *c) {
 /* ---- prediction of files ----------------------------------------------------------- */
 
 int cli_predict_paths(const char *cmd, cli_runner *c, const char *const *paths, size_t n, int want_distribution,
-                      geoloc_answer_fn done, void *ctx, geoloc_batch_stats *stats) {
+                      int split, geoloc_answer_fn done, void *ctx, geoloc_batch_stats *stats) {
     geoloc_photo_input *in = calloc(n ? n : 1, sizeof *in);
     if (!in) {
         fprintf(stderr, "%s: out of memory\n", cmd);
@@ -122,7 +124,8 @@ int cli_predict_paths(const char *cmd, cli_runner *c, const char *const *paths, 
     }
     for (size_t i = 0; i < n; i++) in[i].path = paths[i];
     geoloc_error err = {0};
-    geoloc_status s = geoloc_predict_photos(c->pred, in, n, want_distribution, done, ctx, stats, &err);
+    geoloc_status s = (split ? geoloc_predict_photos_split : geoloc_predict_photos)(c->pred, in, n, want_distribution,
+                                                                                  done, ctx, stats, &err);
     free(in);
     if (s != GEOLOC_OK) {
         fprintf(stderr, "%s: %s: %s\n", cmd, c->path, err.message);

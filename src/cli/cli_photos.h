@@ -103,10 +103,11 @@ char **cli_manifest_photo_paths(const char *cmd, const geoloc_manifest *m, const
 /* Releases what cli_runner_open made. */
 void cli_runner_close(cli_runner *c);
 
-/* Predicts the files paths[0..n) (geoloc_predict_photos) and calls done()
- * for each, in order (failures included). 0, or -1 after a message on stderr
- * when prediction itself failed. */
+/* Predicts the files paths[0..n) (geoloc_predict_photos; split: split
+ * across the job's ranks, geoloc_predict_photos_split, done() then called
+ * on rank 0 only) and calls done() for each, in order (failures included).
+ * 0, or -1 after a message on stderr when prediction itself failed. */
 int cli_predict_paths(const char *cmd, cli_runner *c, const char *const *paths, size_t n, int want_distribution,
-                      geoloc_answer_fn done, void *ctx, geoloc_batch_stats *stats);
+                      int split, geoloc_answer_fn done, void *ctx, geoloc_batch_stats *stats);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include "cli/cli_album_by.h"
 #include "cli/cli_dataset.h"
+#include "cli/cli_dist.h"
 #include "cli/cli_options.h"
 #include "cli/cli_photos.h"
 #include "cli/cli_predict_album.h"
@@ -17,6 +18,7 @@
 #include "cli/commands.h"
 #include "geoloc/album.h"
 #include "geoloc/array.h"
+#include "geoloc/dist.h"
 #include "geoloc/io.h"
 #include "geoloc/distance.h"
 
@@ -532,17 +534,41 @@ static int read_album_meta(const args *a, geoloc_manifest **meta, const char ***
     return 0;
 }
 
+/* Releases what cli_predict opened before predicting. */
+static void release(args *a, cli_runner *c, cli_maps *maps, cli_retrieval *retrieval, geoloc_album_lstm *lstm,
+                    const char **row_keys, geoloc_manifest *meta) {
+    cli_retrieval_close(retrieval);
+    geoloc_album_lstm_free(lstm);
+    cli_runner_close(c);
+    cli_maps_free(maps);
+    geoloc_photo_paths_free(&a->photos);
+    free(row_keys);
+    geoloc_manifest_free(meta);
+}
+
 int cli_predict(int argc, char **argv) {
     args a = {0};
     int rc = parse_args(argc, argv, &a);
-    if (rc != CLI_RUN) {
+    if (rc != CLI_RUN && rc != CLI_EXIT_FAILURE) { /* --help, usage: the same on every rank */
         geoloc_photo_paths_free(&a.photos);
         return rc;
     }
-    if (a.photos.n == 0) {
-        fprintf(stderr, CMD ": no photos to predict%s\n", a.photos.skipped ? " (everything was skipped)" : "");
+    /* several ranks split the photos; --resume, albums, maps and --answer knn|hybrid run on rank 0 alone */
+    int split = !a.resume && !a.album && !a.album_by && !a.answer && !a.maps.map && !a.maps.map_dir;
+    int root = geoloc_dist_rank() == 0;
+    if (!split && !root) {
         geoloc_photo_paths_free(&a.photos);
-        return 1;
+        return 0;
+    }
+    if (rc == CLI_RUN && a.photos.n == 0) {
+        fprintf(stderr, CMD ": no photos to predict%s\n", a.photos.skipped ? " (everything was skipped)" : "");
+        rc = CLI_EXIT_FAILURE;
+    }
+    rc = rc == CLI_RUN ? 0 : CLI_EXIT_FAILURE;
+    if (split) rc = cli_dist_same_photos(CMD, rc, (const char *const *)a.photos.paths, rc ? 0 : a.photos.n);
+    if (rc != 0) {
+        geoloc_photo_paths_free(&a.photos);
+        return rc;
     }
     geoloc_manifest *meta;
     const char **row_keys;
@@ -550,23 +576,28 @@ int cli_predict(int argc, char **argv) {
     cli_runner c = {0};
     cli_retrieval *retrieval = NULL;
     geoloc_album_lstm *lstm = NULL;
-    if ((rc = read_album_meta(&a, &meta, &row_keys)) != 0 ||
-        (rc = cli_maps_prepare(CMD, &a.maps, a.photos.paths, a.photos.n, a.pred.model, &maps)) != 0 ||
-        (rc = cli_runner_open(CMD, &a.pred, (int)a.top, a.photos.n, &c)) != 0 ||
-        (rc = cli_retrieval_open(CMD, a.answer, a.index, a.k, &c, &retrieval)) != 0 ||
-        (rc = cli_predict_album_open_lstm(CMD, a.album_lstm, &c, &lstm)) != 0) {
-        cli_retrieval_close(retrieval);
-        cli_runner_close(&c);
-        cli_maps_free(&maps);
-        geoloc_photo_paths_free(&a.photos);
-        free(row_keys);
-        geoloc_manifest_free(meta);
+    if ((rc = read_album_meta(&a, &meta, &row_keys)) == 0 &&
+        (rc = cli_maps_prepare(CMD, &a.maps, a.photos.paths, a.photos.n, a.pred.model, &maps)) == 0 &&
+        (rc = cli_runner_open(CMD, &a.pred, (int)a.top, a.photos.n, &c)) == 0 &&
+        (rc = cli_retrieval_open(CMD, a.answer, a.index, a.k, &c, &retrieval)) == 0)
+        rc = cli_predict_album_open_lstm(CMD, a.album_lstm, &c, &lstm);
+    if (split) rc = cli_dist_agree(CMD, rc, NULL);
+    if (rc != 0) {
+        release(&a, &c, &maps, retrieval, lstm, row_keys, meta);
         return rc;
     }
     out_ctx o = {.format = a.format, .top = (int)a.top, .distribution = a.distribution, .m = c.model,
                  .maps = maps, .min_prob = a.min_prob, .runner = &c, .min_population = (uint32_t)a.min_population,
                  .answer = c.opt.partition < 0 ? c.model->n_partitions - 1 : (size_t)c.opt.partition,
                  .albums = a.album || a.album_by, .retrieval = retrieval};
+    int want_distribution = a.distribution || a.format == FMT_GEOJSON || o.maps.paths;
+    if (!root) { /* rank 0 writes every answer: the others predict their parts */
+        geoloc_batch_stats st;
+        rc = cli_predict_paths(CMD, &c, (const char *const *)a.photos.paths, a.photos.n, want_distribution, 1,
+                               on_answer, &o, &st) != 0;
+        release(&a, &c, &o.maps, retrieval, lstm, row_keys, meta);
+        return rc;
+    }
     char *header = NULL;
     size_t header_size = 0;
     FILE *mem = open_memstream(&header, &header_size);
@@ -592,12 +623,11 @@ int cli_predict(int argc, char **argv) {
         if (a.photos.folders) cli_progress_start(&o.progress, "predict", "photos", n);
         double t0 = cli_now_seconds();
         errno = 0;
-        int want_distribution = a.distribution || a.format == FMT_GEOJSON || o.maps.paths;
         cli_predict_album_args albums = {a.album, a.album_by, a.meta, meta, row_keys, a.album_method, lstm,
                                          o.answer, &o.progress, &o.done, write_answer, &o};
         int failed = o.albums ? cli_predict_albums(CMD, &albums, &c, todo, n, &st)
-                              : cli_predict_paths(CMD, &c, (const char *const *)todo, n, want_distribution, on_answer,
-                                                  &o, &st);
+                              : cli_predict_paths(CMD, &c, (const char *const *)todo, n, want_distribution, split,
+                                                  on_answer, &o, &st);
         seconds = cli_now_seconds() - t0;
         cli_progress_clear(&o.progress);
         if (!o.write_errno && a.format == FMT_JSON && json_end(&o, &st) != 0) /* valid JSON even after a failure */
@@ -626,12 +656,6 @@ int cli_predict(int argc, char **argv) {
     else if (rc == 0 && !quiet && skipped) rc = 3;
     free(todo);
     free(header);
-    cli_maps_free(&o.maps);
-    cli_retrieval_close(retrieval);
-    geoloc_album_lstm_free(lstm);
-    cli_runner_close(&c);
-    geoloc_photo_paths_free(&a.photos);
-    free(row_keys);
-    geoloc_manifest_free(meta);
+    release(&a, &c, &o.maps, retrieval, lstm, row_keys, meta);
     return rc;
 }

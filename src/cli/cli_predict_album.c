@@ -199,7 +199,7 @@ int cli_predict_albums(const char *cmd, const cli_predict_album_args *a, cli_run
     int failed = !r.kept || !keys || !folders || !album_of || !order;
     if (!failed && lstm) failed = !(r.features = malloc(n * r.dim * sizeof *r.features));
     else if (!failed) failed = geoloc_album_probs_create(c->model, n, &r.probs, &err) != GEOLOC_OK;
-    if (!failed) failed = cli_predict_paths(cmd, c, (const char *const *)paths, n, 0, on_album_photo, &r, st) || r.failed;
+    if (!failed) failed = cli_predict_paths(cmd, c, (const char *const *)paths, n, 0, 0, on_album_photo, &r, st) || r.failed;
     cli_progress_clear(a->progress);
     size_t unlisted = failed ? 0 : album_keys(a, paths, n, folders, keys);
     if (unlisted)

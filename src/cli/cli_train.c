@@ -427,6 +427,7 @@ int cli_train(int argc, char **argv) {
         goto done;
     }
     rc = 0;
+    if (geoloc_dist_rank() != 0) goto done; /* several ranks: rank 0 reports */
     if (res.stopped) {
         if (res.steps || !stop_chunks)
             fprintf(stderr, "%s: stopped after step %s (GEOLOC_TRAIN_STOP_AFTER): continue with --resume\n", cmd,
@@ -436,7 +437,7 @@ int cli_train(int argc, char **argv) {
                     "--resume\n", cmd, stop_chunks);
         goto done;
     }
-    if (res.nothing_to_do || geoloc_dist_rank() != 0) goto done;
+    if (res.nothing_to_do) goto done;
     char line[512];
     if (mode == GEOLOC_TRAIN_FULL && res.ranks > 1)
         printf("ranks: %d; training: %.1f s (%d epochs); gradient sums: %.2f s, %.1f MB per rank per step\n", res.ranks,

@@ -6,6 +6,7 @@
 
 #include "geoloc/dist.h"
 
+#include "cli/cli_options.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 
@@ -61,8 +62,9 @@ int main(int argc, char **argv) {
     int rc = same_command_line(argc, argv, &err);
     if (rc == 0) rc = cli_dispatch("geoloc", COMMANDS, argc, argv);
     rc = cli_finish_stdout(rc);
-    /* several ranks: a failure on one ends them all, so none waits for it in a collective call */
-    if (rc != 0 && geoloc_dist_size() > 1) {
+    /* several ranks: a failure on one ends them all, so none waits for it in a collective call
+       (done with some inputs skipped is no failure: every rank has finished its part) */
+    if (rc != 0 && rc != CLI_EXIT_SKIPPED && geoloc_dist_size() > 1) {
         fflush(stderr);
         geoloc_dist_abort(rc);
     }

@@ -17,7 +17,14 @@
  * key and its place), so a run killed during the extraction continues at the
  * first missing chunk with the same bits as an uninterrupted one; the chunks
  * are removed once the whole cache is written. Random views (views > 6) are
- * drawn per chunk, so the chunk size is part of their key. */
+ * drawn per chunk, so the chunk size is part of their key.
+ *
+ * Several ranks (geoloc/dist.h): rank 0 alone reads and writes the cache and
+ * the chunks; each chunk's whole loader batches are split among the ranks,
+ * gathered on rank 0 in photo order, and at the end every rank receives the
+ * table by broadcast. The bits are those of one process: a rank runs the
+ * very batches one process would. Random views depend on a photo's place in
+ * its chunk: with them rank 0 extracts alone and the others wait. */
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -26,6 +33,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "geoloc/dist.h"
 #include "geoloc/loader.h"
 #include "model/model_internal.h"
 #include "train/internal.h"
@@ -260,11 +268,39 @@ static geoloc_status extract_chunk(train_run *r, const train_data *d, const trai
     return s;
 }
 
+/* The part [*first, *first + *n) of a chunk's count photos that this rank extracts:
+ * whole loader batches of ppb photos (alone: all). */
+static void chunk_part(size_t count, int ppb, size_t *first, size_t *n) {
+    size_t b0, nb, batch = (size_t)ppb;
+    geoloc_dist_part((count + batch - 1) / batch, geoloc_dist_rank(), geoloc_dist_size(), &b0, &nb);
+    size_t end = (b0 + nb) * batch < count ? (b0 + nb) * batch : count;
+    *first = b0 * batch < count ? b0 * batch : count;
+    *n = end - *first;
+}
+
+/* Several ranks: gathers the rows [first, first + count) of f (features and
+ * failure flags), each rank holding its part [part, part + part_n), on rank 0. */
+static geoloc_status gather_chunk(train_features *f, size_t first, size_t part, size_t part_n,
+                                  geoloc_error *err) {
+    size_t row = (size_t)f->views * (size_t)f->dim, bytes;
+    void *all = NULL;
+    geoloc_status s = geoloc_dist_gather(f->feat_alloc + (first + part) * row, part_n * row * sizeof(float), 0, &all,
+                                         &bytes, NULL, err);
+    if (s == GEOLOC_OK && all) memcpy(f->feat_alloc + first * row, all, bytes);
+    free(all);
+    all = NULL;
+    if (s == GEOLOC_OK) s = geoloc_dist_gather(f->ok_alloc + first + part, part_n, 0, &all, &bytes, NULL, err);
+    if (s == GEOLOC_OK && all) memcpy(f->ok_alloc + first, all, bytes);
+    free(all);
+    return s;
+}
+
 /* Computes the features chunk by chunk, continuing after the chunks already saved;
- * *stopped when stop_after_chunks new chunks are done. */
+ * *stopped when stop_after_chunks new chunks are done. split: the ranks share
+ * each chunk (every rank calls), else rank 0 alone calls. */
 static geoloc_status extract(train_features *f, train_run *r, const train_data *d, const train_model *m,
-                             const char *key, size_t chunk, int *stopped, geoloc_error *err) {
-    int fixed = f->views < 6 ? f->views : 6, ppb = EXEC_IMAGES / fixed;
+                             const char *key, size_t chunk, int split, int *stopped, geoloc_error *err) {
+    int fixed = f->views < 6 ? f->views : 6, ppb = EXEC_IMAGES / fixed, root = geoloc_dist_rank() == 0;
     geoloc_exec *ex = NULL;
     geoloc_status s = geoloc_exec_create(m->model->net, ppb * fixed, r->o->image_size, r->o->image_size,
                                          GEOLOC_NN_INFER, &ex, err);
@@ -273,55 +309,98 @@ static geoloc_status extract(train_features *f, train_run *r, const train_data *
     if (s == GEOLOC_OK && geoloc_exec_feature_dim(ex) != f->dim)
         s = error_set(err, GEOLOC_E_ARG, "backbone features of width %d, expected %d", geoloc_exec_feature_dim(ex),
                       f->dim);
-    size_t first = s == GEOLOC_OK ? load_chunks(r, d->n, chunk, key, f) : 0;
-    if (first > 0) train_info(r, "resuming feature extraction at photo %zu of %zu", first, d->n);
-    size_t passes = (size_t)(1 + (f->views > 6 ? f->views - 6 : 0)), done = first * passes, total = d->n * passes;
+    int64_t first = s == GEOLOC_OK && root ? (int64_t)load_chunks(r, d->n, chunk, key, f) : 0;
+    if (split && (s = geoloc_dist_agree(s, err)) == GEOLOC_OK)
+        s = geoloc_dist_broadcast(&first, sizeof first, 0, err);
+    if (first > 0 && root) train_info(r, "resuming feature extraction at photo %zu of %zu", (size_t)first, d->n);
+    size_t passes = (size_t)(1 + (f->views > 6 ? f->views - 6 : 0)), done = (size_t)first * passes,
+           total = d->n * passes;
     char path[TRAIN_PATH + 32];
     long new_chunks = 0;
     *stopped = 0;
-    while (s == GEOLOC_OK && first < d->n && !*stopped) {
-        size_t count = d->n - first < chunk ? d->n - first : chunk;
-        s = extract_chunk(r, d, m, ex, ppb, list, first, count, f, &done, total, err);
-        chunk_path(r, first / chunk, path, sizeof path);
-        if (s == GEOLOC_OK)
-            s = write_features(path, key, f->feat_alloc, f->ok_alloc, "failed", first, count, f->views, f->dim,
+    for (size_t at = (size_t)first; s == GEOLOC_OK && at < d->n && !*stopped;) {
+        size_t count = d->n - at < chunk ? d->n - at : chunk, part = 0, part_n = count;
+        if (split) chunk_part(count, ppb, &part, &part_n);
+        if (part_n)
+            s = extract_chunk(r, d, m, ex, ppb, list, at + part, part_n, f, root ? &done : NULL, total, err);
+        if (split && (s = geoloc_dist_agree(s, err)) == GEOLOC_OK) {
+            s = gather_chunk(f, at, part, part_n, err);
+            if (root) progress(r, &done, (count - part_n) * passes, total);
+        }
+        chunk_path(r, at / chunk, path, sizeof path);
+        if (s == GEOLOC_OK && root)
+            s = write_features(path, key, f->feat_alloc, f->ok_alloc, "failed", at, count, f->views, f->dim,
                                m->backbone_name, r->o->image_size, err);
-        first += count;
-        *stopped = r->o->stop_after_chunks > 0 && ++new_chunks >= r->o->stop_after_chunks && first < d->n;
+        if (split) s = geoloc_dist_agree(s, err);
+        at += count;
+        *stopped = r->o->stop_after_chunks > 0 && ++new_chunks >= r->o->stop_after_chunks && at < d->n;
     }
     geoloc_exec_free(ex);
     free(list);
     return s;
 }
 
+/* Several ranks: every rank's f->feat_alloc and f->ok_alloc (allocated for n
+ * photos) receive rank 0's feat and flags. */
+static geoloc_status share(train_features *f, size_t n, const float *feat, const uint8_t *flags, geoloc_error *err) {
+    if (geoloc_dist_size() == 1) return GEOLOC_OK;
+    int root = geoloc_dist_rank() == 0;
+    geoloc_status s = geoloc_dist_broadcast(root ? (void *)feat : f->feat_alloc,
+                                            n * (size_t)f->views * (size_t)f->dim * sizeof *feat, 0, err);
+    if (s == GEOLOC_OK) s = geoloc_dist_broadcast(root ? (void *)flags : f->ok_alloc, n, 0, err);
+    return s;
+}
+
 geoloc_status train_features_get(train_features *f, train_run *r, const train_data *d, const train_model *m,
                                  int views, geoloc_error *err) {
     size_t chunk = r->o->features_chunk ? r->o->features_chunk : DEFAULT_CHUNK;
+    int root = geoloc_dist_rank() == 0, several = geoloc_dist_size() > 1;
     char key[24];
     snprintf(key, sizeof key, "%016" PRIx64, features_key(r, d, m, views, chunk));
     f->views = views;
     f->dim = model_feature_dim(m->backbone_cfg.depth);
-    if ((f->owner = open_matching(r->features_path, key, d->n, views, f->dim, "ok", &f->feat, &f->ok))) {
+    int64_t cached = root && (f->owner = open_matching(r->features_path, key, d->n, views, f->dim, "ok", &f->feat,
+                                                       &f->ok)) != NULL;
+    geoloc_status s = geoloc_dist_broadcast(&cached, sizeof cached, 0, err);
+    if (s != GEOLOC_OK) return s;
+    if (!cached && root && access(r->features_path, F_OK) == 0)
+        train_info(r, "features cache %s is for other photos, views or backbone: computed again", r->features_path);
+    if (!root || !cached) {
+        f->feat_alloc = calloc(d->n * (size_t)views * (size_t)f->dim, sizeof *f->feat_alloc);
+        f->ok_alloc = calloc(d->n, 1);
+        if (!f->feat_alloc || !f->ok_alloc) s = error_set(err, GEOLOC_E_NOMEM, "out of memory");
+    }
+    if (several && (s = geoloc_dist_agree(s, err)) != GEOLOC_OK) return s;
+    if (s != GEOLOC_OK) return s;
+    if (cached) {
         r->res->features_cached = 1;
+        if ((s = share(f, d->n, f->feat, f->ok, err)) != GEOLOC_OK) return s;
+        if (!root) {
+            f->feat = f->feat_alloc;
+            f->ok = f->ok_alloc;
+            return GEOLOC_OK;
+        }
         remove_chunks(r, d->n, chunk); /* left when killed between writing the cache and removing them */
         train_info(r, "features: cache %s (%zu photos x %d views)", r->features_path, d->n, views);
         return GEOLOC_OK;
     }
-    if (access(r->features_path, F_OK) == 0)
-        train_info(r, "features cache %s is for other photos, views or backbone: computed again", r->features_path);
     double t0 = train_now();
-    f->feat_alloc = calloc(d->n * (size_t)views * (size_t)f->dim, sizeof *f->feat_alloc);
-    f->ok_alloc = calloc(d->n, 1);
-    if (!f->feat_alloc || !f->ok_alloc) return error_set(err, GEOLOC_E_NOMEM, "out of memory");
-    train_info(r, "features: %zu photos x %d views through ResNet-%d (cache %s)", d->n, views,
-               m->backbone_cfg.depth, r->features_path);
-    int stopped;
-    geoloc_status s = extract(f, r, d, m, key, chunk, &stopped, err);
+    if (root)
+        train_info(r, "features: %zu photos x %d views through ResNet-%d (cache %s)", d->n, views,
+                   m->backbone_cfg.depth, r->features_path);
+    int split = several && views <= 6, stopped = 0;
+    if (split || root) s = extract(f, r, d, m, key, chunk, split, &stopped, err);
+    if (several && !split) { /* rank 0 extracted alone: its outcome is every rank's */
+        int64_t stop = stopped;
+        if ((s = geoloc_dist_agree(s, err)) == GEOLOC_OK) s = geoloc_dist_broadcast(&stop, sizeof stop, 0, err);
+        stopped = (int)stop;
+    }
     if (s != GEOLOC_OK) return s;
     if (stopped) {
         r->res->stopped = 1;
         return GEOLOC_OK;
     }
+    if ((s = share(f, d->n, f->feat_alloc, f->ok_alloc, err)) != GEOLOC_OK) return s;
     uint8_t *failed = f->ok_alloc; /* flipped into "ok" flags */
     size_t n_failed = 0;
     for (size_t k = 0; k < d->n; k++) {
@@ -332,8 +411,11 @@ geoloc_status train_features_get(train_features *f, train_run *r, const train_da
     f->feat = f->feat_alloc;
     f->ok = f->ok_alloc;
     r->res->features_seconds = train_now() - t0;
+    int64_t images = (int64_t)r->run_images; /* every rank's */
+    if (split && (s = geoloc_dist_sum_i64(&images, 1, err)) != GEOLOC_OK) return s;
+    if (!root) return GEOLOC_OK;
     train_info(r, "features: %.1f s (%.1f images/s)", r->res->features_seconds,
-               (double)r->run_images / (r->res->features_seconds > 0 ? r->res->features_seconds : 1));
+               (double)images / (r->res->features_seconds > 0 ? r->res->features_seconds : 1));
     geoloc_error e = {0};
     if (write_features(r->features_path, key, f->feat_alloc, f->ok_alloc, "ok", 0, d->n, views, f->dim,
                        m->backbone_name, r->o->image_size, &e) != GEOLOC_OK)

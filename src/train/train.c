@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include "core/error.h"
-#include "io/mapped_file.h"
 #include "geoloc/dist.h"
+#include "io/mapped_file.h"
 #include "model/model_internal.h"
 #include "train/internal.h"
 
@@ -316,7 +316,7 @@ geoloc_status geoloc_train(const geoloc_train_options *opt, geoloc_train_result 
         int views = opt->mode == GEOLOC_TRAIN_HEADS ? opt->views : 3;
         if ((s = train_features_get(&f, &r, &d, &m, views, err)) != GEOLOC_OK || res->stopped) goto done;
     }
-    if (opt->baselines && (s = train_baselines(&r, &d, &f, err)) != GEOLOC_OK) goto done;
+    if (opt->baselines && geoloc_dist_rank() == 0 && (s = train_baselines(&r, &d, &f, err)) != GEOLOC_OK) goto done;
     if (opt->epochs == 0) {
         train_info(&r, "0 epochs: no model written");
         goto done;
