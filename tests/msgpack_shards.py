@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""Writes synthetic GeoEstimation msgpack shards for tests/cli_dataset_import.sh.
+"""Synthetic GeoEstimation msgpack shards for tests/cli_dataset_import.sh,
+and an independent reader of the pack an import makes of them.
 
-Usage: msgpack_shards.py META.csv IMAGES_DIR COUNT OUT_DIR
+Usage: msgpack_shards.py write META.csv IMAGES_DIR COUNT OUT_DIR
+       msgpack_shards.py check PACK_DIR META.csv IMAGES_DIR IMPORTED.txt
 
-Takes the first COUNT rows of META.csv (GeoEstimation's IMG_ID,AUTHOR,LAT,LON,...)
+write takes the first COUNT rows of META.csv (GeoEstimation's IMG_ID,AUTHOR,LAT,LON,...)
 whose photo IMAGES_DIR/IMG_ID exists and writes, as GeoEstimation's download
 tooling does (msgpack.Packer, one map per photo with "id" and "image" and here
 an extra "meta" key), three shards into OUT_DIR:
@@ -15,16 +17,21 @@ an extra "meta" key), three shards into OUT_DIR:
 It prints the counts an import must report, as "imported N not_in_meta N
 corrupt N duplicates N cut_off N", and lists the imported IMG_IDs in
 OUT_DIR/imported.txt (one a line, meta order).
+
+check reads PACK_DIR/index.bin and its shards as src/dataset/shard.c
+documents them and compares every photo with its file (byte for byte) and
+its row of META.csv (LAT, LON, AUTHOR, labels); the IMG_IDs must be those
+of IMPORTED.txt. It prints "ok N" (N photos), or what differs and exits 1.
 """
 import csv
 import os
+import struct
 import sys
 
 import msgpack
 
 
-def main():
-    meta, images, count, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+def write(meta, images, count, out):
     rows = []
     with open(meta, newline="") as f:
         for row in csv.DictReader(f):
@@ -65,4 +72,51 @@ def main():
     print("imported %d not_in_meta 1 corrupt 3 duplicates 1 cut_off 1" % len(rows))
 
 
-main()
+def check(pack, meta, images, imported):
+    with open(meta, newline="") as f:
+        rows = {r["IMG_ID"]: r for r in csv.DictReader(f)}
+    with open(os.path.join(pack, "index.bin"), "rb") as f:
+        index = f.read()
+    (magic, version, _, _, n_shards, n_photos, text_size, set_id, columns, side, quality,
+     _) = struct.unpack_from("<8sIIIIQQQIiII", index, 0)
+    problems = []
+    if magic != b"GEOLOCIX" or side != -1 or quality != 0:
+        problems.append("header: %r side %d quality %d" % (magic, side, quality))
+    text = index[64 + 64 * n_photos + 16 * n_shards:]
+    shards = []
+    for k in range(n_shards):
+        with open(os.path.join(pack, "shard-%05d.bin" % k), "rb") as f:
+            shards.append(f.read())
+        if struct.unpack_from("<8sIIQ", shards[k], 0) != (b"GEOLOCSH", 1, k, set_id):
+            problems.append("shard %d: bad header" % k)
+    ids = []
+    for k in range(n_photos):
+        (offset, size, shard, lat, lng, at, id_len, author_len, _, width, height, s3, s16,
+         s365, _) = struct.unpack_from("<QIIddQHHIIIhhhH", index, 64 + 64 * k)
+        photo_id = text[at:at + id_len].decode()
+        author = text[at + id_len + 1:at + id_len + 1 + author_len].decode()
+        ids.append(photo_id)
+        row = rows.get(photo_id)
+        with open(os.path.join(images, photo_id), "rb") as f:
+            original = f.read()
+        if shards[shard][offset:offset + size] != original:
+            problems.append("%s: bytes differ from its file" % photo_id)
+        if (row is None or lat != float(row["LAT"]) or lng != float(row["LON"]) or author != row["AUTHOR"]
+                or (s3, s16, s365) != (int(row["S3_Label"]), int(row["S16_Label"]), int(row["S365_Label"]))
+                or width <= 0 or height <= 0):
+            problems.append("%s: record differs from the meta row" % photo_id)
+    with open(imported) as f:
+        want = f.read().split()
+    if sorted(ids) != sorted(want):
+        problems.append("ids: %d in the pack, %d expected, %d in common" %
+                        (len(ids), len(want), len(set(ids) & set(want))))
+    if problems:
+        print("\n".join(problems))
+        sys.exit(1)
+    print("ok %d" % n_photos)
+
+
+if sys.argv[1] == "write":
+    write(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
+else:
+    check(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
