@@ -1,14 +1,12 @@
 /* Importing GeoEstimation's msgpack shards into a pack.
  *
- * READING: each input is streamed through msgpack-c's unpacker, 1 MiB at a
- * time; a record is a map with "id" (str or bin: the IMG_ID) and "image"
- * (bin or str: the photo's bytes), other keys ignored. Any object that is
- * not such a map is corrupt, and so is a record to import (its id in the
- * meta, not imported yet) whose photo header (geoloc_photo_meta_read: size
- * and EXIF orientation, no pixel decoding) cannot be read; both are named
- * and skipped. An input that ends inside an object, or
- * holds bytes that are not msgpack, or a record over 256 MiB, is reported
- * and the rest of it is skipped.
+ * READING (src/dataset/msgpack_read.c): each input is streamed through
+ * msgpack-c's unpacker. Any object that is not a map with an "id" and an
+ * "image" is corrupt, and so is a record to import (its id in the meta, not
+ * imported yet) whose photo header (size and EXIF orientation, no pixel
+ * decoding) cannot be read; both are named and skipped. An input that ends
+ * inside an object, or holds bytes that are not msgpack, or an oversized
+ * record, is reported and the rest of it is skipped.
  *
  * WRITING (src/dataset/shard_writer.c): input k becomes one shard file
  * (none when nothing of it is imported) and the part file
@@ -20,8 +18,6 @@
  * are removed at the start, under the import's lock
  * (out_dir/.import-state.lock). */
 #define _GNU_SOURCE /* qsort_r */
-#include "dataset/msgpack_import.h"
-
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -33,133 +29,13 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "dataset/msgpack_read.h"
 #include "dataset/shard_format.h"
 #include "dataset/shard_writer.h"
-#include "geoloc/exif.h"
 #include "io/file_lock.h"
 
-#define CHUNK (1u << 20)
 #define STATE_DIR "import-state"
 #define PATH_BYTES SHARD_PATH_BYTES
-
-/* ---- reading records ------------------------------------------------------------- */
-
-int msgpack_reader_init(msgpack_reader *r, msgpack_read_fn read, void *ctx) {
-    memset(r, 0, sizeof *r);
-    r->read = read;
-    r->ctx = ctx;
-    if (!msgpack_unpacker_init(&r->u, CHUNK)) return -1;
-    msgpack_unpacked_init(&r->obj);
-    return 0;
-}
-
-void msgpack_reader_free(msgpack_reader *r) {
-    msgpack_unpacked_destroy(&r->obj);
-    msgpack_unpacker_destroy(&r->u);
-}
-
-static const char *const TYPE_NAMES[] = {"nil", "boolean", "integer", "integer", "float", "str",
-                                         "array", "map", "bin", "ext"};
-
-static const char *type_name(msgpack_object_type t) {
-    return (unsigned)t < sizeof TYPE_NAMES / sizeof *TYPE_NAMES ? TYPE_NAMES[t] : "float";
-}
-
-/* The bytes of a str or bin object; 0 for other types. */
-static int bytes_of(const msgpack_object *o, const char **p, size_t *n) {
-    if (o->type == MSGPACK_OBJECT_STR) *p = o->via.str.ptr, *n = o->via.str.size;
-    else if (o->type == MSGPACK_OBJECT_BIN) *p = o->via.bin.ptr, *n = o->via.bin.size;
-    else return 0;
-    return 1;
-}
-
-/* Fills rec's id and image from a map with "id" and "image"; 0, or -1 with why. */
-static int parse_record(const msgpack_object *o, msgpack_record *rec, char *why, size_t why_size) {
-    if (o->type != MSGPACK_OBJECT_MAP) {
-        snprintf(why, why_size, "not a map (a msgpack %s)", type_name(o->type));
-        return -1;
-    }
-    const msgpack_object *id = NULL, *image = NULL;
-    for (uint32_t k = 0; k < o->via.map.size; k++) {
-        const char *key;
-        size_t len;
-        if (!bytes_of(&o->via.map.ptr[k].key, &key, &len)) continue;
-        if (len == 2 && memcmp(key, "id", 2) == 0) id = &o->via.map.ptr[k].val;
-        else if (len == 5 && memcmp(key, "image", 5) == 0) image = &o->via.map.ptr[k].val;
-    }
-    const char *image_bytes;
-    if (!id || !image) {
-        snprintf(why, why_size, "no \"%s\" key", id ? "image" : "id");
-        return -1;
-    }
-    if (!bytes_of(id, &rec->id, &rec->id_len) || rec->id_len == 0 || rec->id_len > SHARD_MAX_TEXT ||
-        memchr(rec->id, '\0', rec->id_len)) {
-        snprintf(why, why_size, "\"id\" is not a string of 1 to %u bytes without NULs", SHARD_MAX_TEXT);
-        return -1;
-    }
-    if (!bytes_of(image, &image_bytes, &rec->image_size) || rec->image_size == 0) {
-        snprintf(why, why_size, "\"image\" is not a non-empty byte string");
-        return -1;
-    }
-    rec->image = (const uint8_t *)image_bytes;
-    return 0;
-}
-
-int msgpack_record_probe(msgpack_record *rec, char *why, size_t why_size) {
-    geoloc_photo_meta meta;
-    geoloc_error err;
-    if (geoloc_photo_meta_read(rec->image, rec->image_size, "image", &meta, &err) != GEOLOC_OK ||
-        meta.width <= 0 || meta.height <= 0) {
-        snprintf(why, why_size, "%.*s: not a readable photo (%s)", (int)(rec->id_len < 200 ? rec->id_len : 200),
-                 rec->id, err.message);
-        return -1;
-    }
-    int swap = meta.orientation >= 5 && meta.orientation <= 8;
-    rec->width = swap ? meta.height : meta.width;
-    rec->height = swap ? meta.width : meta.height;
-    return 0;
-}
-
-msgpack_read_result msgpack_reader_next(msgpack_reader *r, msgpack_record *rec, char *why, size_t why_size) {
-    for (;;) {
-        msgpack_unpack_return ret = msgpack_unpacker_next(&r->u, &r->obj);
-        if (ret == MSGPACK_UNPACK_SUCCESS) {
-            r->number++;
-            r->start = r->end;
-            r->end = r->fed - (r->u.used - r->u.off);
-            return parse_record(&r->obj.data, rec, why, why_size) ? MSGPACK_READ_BAD : MSGPACK_READ_RECORD;
-        }
-        uint64_t pending = r->fed - r->end;
-        if (ret != MSGPACK_UNPACK_CONTINUE || pending > MSGPACK_MAX_RECORD) {
-            r->number++;
-            r->start = r->end;
-            snprintf(why, why_size, "%s", ret == MSGPACK_UNPACK_PARSE_ERROR ? "not msgpack"
-                                          : ret == MSGPACK_UNPACK_CONTINUE ? "a record larger than 256 MiB"
-                                                                           : "out of memory");
-            return MSGPACK_READ_CORRUPT;
-        }
-        if (r->eof) {
-            if (pending == 0) return MSGPACK_READ_END;
-            r->number++;
-            r->start = r->end;
-            snprintf(why, why_size, "cut off: the last %llu bytes are an incomplete record",
-                     (unsigned long long)pending);
-            return MSGPACK_READ_TRUNCATED;
-        }
-        if (!msgpack_unpacker_reserve_buffer(&r->u, CHUNK)) {
-            snprintf(why, why_size, "out of memory");
-            return MSGPACK_READ_CORRUPT;
-        }
-        ssize_t got = r->read(r->ctx, msgpack_unpacker_buffer(&r->u), msgpack_unpacker_buffer_capacity(&r->u));
-        if (got < 0) {
-            snprintf(why, why_size, "%s", strerror(errno));
-            return MSGPACK_READ_IO;
-        }
-        if (got == 0) r->eof = 1;
-        msgpack_unpacker_buffer_consumed(&r->u, (size_t)got);
-        r->fed += (uint64_t)got;
-    }
-}
 
 /* ---- the meta manifest, sorted by id ------------------------------------------------ */
 
