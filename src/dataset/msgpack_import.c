@@ -239,7 +239,7 @@ static geoloc_status list_parts(import_job *j, int mark, part_list *l, geoloc_er
     }
     closedir(d);
     if (st != GEOLOC_OK) part_list_free(l);
-    else qsort(l->f, l->n, sizeof *l->f, by_first_shard);
+    else if (l->n) qsort(l->f, l->n, sizeof *l->f, by_first_shard);
     return st;
 }
 
