@@ -57,8 +57,8 @@ run_geoloc dataset import-msgpack "$a" --meta "$tmp/nope.csv" --out-dir "$tmp/x"
 check "missing meta named ($err)" '[ $rc -eq 1 ] && [[ $err == *"$tmp/nope.csv"* ]] && [ ! -e "$tmp/x/index.bin" ]'
 run_geoloc dataset import-msgpack "$a" "$tmp/in/missing.msgpack" --meta "$meta" --out-dir "$tmp/x"
 check "missing shard named, nothing written ($err)" '[ $rc -eq 1 ] && [[ $err == *"$tmp/in/missing.msgpack: cannot open"* ]] && [ -z "$(ls "$tmp/x" | grep -v import-state)" ]'
-run_geoloc dataset import-msgpack "$tmp/in" --meta "$meta" --out-dir "$tmp/x"
-check "a folder as shard ($err)" '[ $rc -eq 1 ] && [[ $err == *"$tmp/in: a folder, not a msgpack shard"* ]]'
+run_geoloc dataset import-msgpack "$a" "$tmp/in" --meta "$meta" --out-dir "$tmp/x"
+check "a folder as shard, refused before any work ($err)" '[ $rc -eq 1 ] && [[ $err == *"$tmp/in: a folder, not a msgpack shard"* ]] && [ -z "$(ls "$tmp/x" | grep -v import-state)" ]'
 cp "$a" "$tmp/x/a.msgpack"
 run_geoloc dataset import-msgpack "$tmp/x/a.msgpack" --meta "$meta" --out-dir "$tmp/x"
 check "a shard inside the output folder is refused ($err)" '[ $rc -eq 1 ] && [[ $err == *"inside the output folder"* ]] && cmp -s "$a" "$tmp/x/a.msgpack"'

@@ -158,7 +158,6 @@ static geoloc_status part_name(const import_job *j, const char *input, char *out
     struct stat sb;
     if (!realpath(input, real) || stat(real, &sb) != 0)
         return error_set(err, GEOLOC_E_IO, "%s: cannot open: %s", input, strerror(errno));
-    if (S_ISDIR(sb.st_mode)) return error_set(err, GEOLOC_E_ARG, "%s: a folder, not a msgpack shard", input);
     uint64_t h = 0xcbf29ce484222325ull;
     for (const char *p = real; *p; p++) h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
     for (int k = 0; k < 8; k++) h = (h ^ (uint8_t)((uint64_t)sb.st_size >> (8 * k))) * 0x100000001b3ull;
@@ -270,7 +269,8 @@ static geoloc_status prepare(import_job *j, const char *const *shards, size_t n,
     char real_out[PATH_MAX];
     if (stat(j->out_dir, &sb) != 0 || !S_ISDIR(sb.st_mode) || !realpath(j->out_dir, real_out))
         return error_set(err, GEOLOC_E_IO, "%s: not a folder", j->out_dir);
-    if (strlen(j->out_dir) + sizeof STATE_DIR + 1 > sizeof j->state) return error_set(err, GEOLOC_E_ARG, "%s: path too long", j->out_dir);
+    if (strlen(j->out_dir) + sizeof STATE_DIR + 1 > sizeof j->state)
+        return error_set(err, GEOLOC_E_ARG, "%s: path too long", j->out_dir);
     snprintf(j->state, sizeof j->state, "%s/%s", j->out_dir, STATE_DIR);
     if (stat(j->state, &sb) != 0) {
         if (exists(j->out_dir, INDEX_FILE_NAME) || exists(j->out_dir, "shard-00000.bin"))
@@ -282,7 +282,9 @@ static geoloc_status prepare(import_job *j, const char *const *shards, size_t n,
     size_t out_len = strlen(real_out);
     for (size_t k = 0; k < n; k++) {
         char real[PATH_MAX];
-        if (!realpath(shards[k], real)) return error_set(err, GEOLOC_E_IO, "%s: cannot open: %s", shards[k], strerror(errno));
+        if (!realpath(shards[k], real) || stat(real, &sb) != 0)
+            return error_set(err, GEOLOC_E_IO, "%s: cannot open: %s", shards[k], strerror(errno));
+        if (S_ISDIR(sb.st_mode)) return error_set(err, GEOLOC_E_ARG, "%s: a folder, not a msgpack shard", shards[k]);
         if (strncmp(real, real_out, out_len) == 0 && (real[out_len] == '/' || real[out_len] == '\0'))
             return error_set(err, GEOLOC_E_ARG, "%s: inside the output folder %s (it could be overwritten)",
                              shards[k], j->out_dir);

@@ -309,7 +309,8 @@ geoloc_status shard_part_read(const char *path, shard_part *p, char **text, geol
         uint64_t want = INDEX_HEADER_SIZE;
         int fits = p->n_photos < ((uint64_t)1 << 40) && p->n_shards <= SHARD_MAX_SHARDS &&
                    p->text_size < ((uint64_t)1 << 48);
-        if (fits) want += p->n_photos * INDEX_RECORD_SIZE + (uint64_t)p->n_shards * INDEX_TABLE_ENTRY_SIZE + p->text_size;
+        if (fits)
+            want += p->n_photos * INDEX_RECORD_SIZE + (uint64_t)p->n_shards * INDEX_TABLE_ENTRY_SIZE + p->text_size;
         if (!fits || fstat(fileno(f), &sb) != 0 || (uint64_t)sb.st_size != want)
             st = bad_part(path, "size does not match its header", err);
     }
