@@ -96,12 +96,13 @@ check "... the same photos as a single run" 'readback "$tmp/s" | grep -qx "ok $n
 mkfifo "$tmp/in/fifo.msgpack"
 "$geoloc" dataset import-msgpack "$a" "$tmp/in/fifo.msgpack" "$c" --meta "$meta" --out-dir "$tmp/k" 2> "$tmp/k.err" &
 pid=$!
+disown "$pid" # no "Killed" notice from the shell
 for _ in $(seq 500); do [ "$(ls "$tmp/k/import-state" 2>/dev/null | grep -c '\.part$')" -eq 1 ] && break; sleep 0.02; done
 run_geoloc dataset import-msgpack "$a" --meta "$meta" --out-dir "$tmp/k"
 check "a second importer of the same folder is refused ($err)" '[ $rc -eq 1 ] && [[ $err == *"$tmp/k/import-state: another process is writing it"* ]]'
 kill -0 "$pid" 2>/dev/null && running=1 || running=0
 kill -9 "$pid" 2>/dev/null
-wait "$pid" 2>/dev/null
+for _ in $(seq 500); do kill -0 "$pid" 2>/dev/null || break; sleep 0.01; done
 check "the first run was blocked on the FIFO after its first shard" '[ $running -eq 1 ] && [ "$(ls "$tmp/k/import-state" | grep -c "\.part$")" -eq 1 ] && [ ! -e "$tmp/k/index.bin" ]'
 rm "$tmp/in/fifo.msgpack" && cp "$b" "$tmp/in/fifo.msgpack"
 run_geoloc dataset import-msgpack "$a" "$tmp/in/fifo.msgpack" "$c" --meta "$meta" --out-dir "$tmp/k"
