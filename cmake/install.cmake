@@ -34,7 +34,7 @@ get_filename_component(dnnl_name ${GEOLOC_DNNL} NAME_WE)
 string(REGEX REPLACE "^lib" "-l" GEOLOC_PC_LIBS_PRIVATE ${dnnl_name})
 # libheif and jansson as plain -l: their own .pc files would pull, with
 # --static, encoder libraries (x265, numa) the archive never calls
-string(APPEND GEOLOC_PC_LIBS_PRIVATE " -lheif -ljansson -lmicrohttpd -lcairo")
+string(APPEND GEOLOC_PC_LIBS_PRIVATE " -lheif -ljansson -lmicrohttpd -lcairo -lmsgpackc")
 foreach(lib ${OpenMP_C_LIB_NAMES} m)
   if(NOT lib STREQUAL "pthread")
     string(APPEND GEOLOC_PC_LIBS_PRIVATE " -l${lib}")

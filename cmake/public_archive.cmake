@@ -26,5 +26,5 @@ add_dependencies(geoloc_public geoloc_archive)
 target_include_directories(geoloc_public INTERFACE ${CMAKE_SOURCE_DIR}/include)
 target_link_libraries(geoloc_public INTERFACE ${GEOLOC_ARCHIVE}
   PkgConfig::GEOLOC_JPEG PkgConfig::GEOLOC_PNG PkgConfig::GEOLOC_WEBP PkgConfig::GEOLOC_EXIF
-  PkgConfig::GEOLOC_HEIF PkgConfig::GEOLOC_JANSSON PkgConfig::GEOLOC_MHD PkgConfig::GEOLOC_CAIRO ${GEOLOC_DNNL} OpenMP::OpenMP_C Threads::Threads m
+  PkgConfig::GEOLOC_HEIF PkgConfig::GEOLOC_JANSSON PkgConfig::GEOLOC_MHD PkgConfig::GEOLOC_CAIRO PkgConfig::GEOLOC_MSGPACK ${GEOLOC_DNNL} OpenMP::OpenMP_C Threads::Threads m
   $<$<BOOL:${GEOLOC_HAVE_MPI}>:MPI::MPI_C>)

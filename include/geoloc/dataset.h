@@ -318,6 +318,45 @@ void geoloc_shard_index_close(geoloc_shard_index *index);
 geoloc_status geoloc_source_shards(const char *dir, int verify_checksums, geoloc_source *out,
                                    geoloc_error *err);
 
+/* ---- importing GeoEstimation's msgpack shards ------------------------------------ */
+
+/* Import options. Zero-initialised = defaults. */
+typedef struct geoloc_msgpack_import_options {
+    /* Called for each corrupt record ("SHARD: record N at byte B: why") and
+     * each shard whose end is cut off or not msgpack; may be NULL. */
+    void (*on_problem)(void *ctx, const char *message);
+    /* Called after each input shard: shards done and total; may be NULL. */
+    void (*progress)(void *ctx, size_t done, size_t total);
+    void *ctx;
+} geoloc_msgpack_import_options;
+
+/* What an import did (this run) and what the pack holds afterwards. */
+typedef struct geoloc_msgpack_import_stats {
+    size_t n_imported;      /* photos added */
+    size_t n_not_in_meta;   /* records whose id is not in the meta manifest */
+    size_t n_corrupt;       /* records that are not a map with an id and a photo */
+    size_t n_duplicates;    /* records whose id was already imported */
+    size_t n_truncated;     /* shards whose end was cut off or not msgpack (the rest skipped) */
+    size_t n_shards_read;   /* input shards read now */
+    size_t n_shards_done;   /* input shards found already imported (skipped) */
+    uint64_t pack_photos;   /* photos in out_dir's pack */
+    uint32_t pack_shards;   /* its shard files */
+} geoloc_msgpack_import_stats;
+
+/* Imports GeoEstimation's msgpack shards (concatenated msgpack maps with
+ * "id", the IMG_ID, and "image", the photo's bytes; other keys ignored)
+ * into a pack in out_dir as `geoloc dataset pack --shorter-side 0` writes
+ * it (the photos' bytes unchanged): records whose id is in meta, with its
+ * position and labels; each id once. Each input shard becomes one shard
+ * file plus a part file in out_dir/import-state (written atomically when the
+ * input is done), and index.bin is assembled from all the parts at the end,
+ * so running the same import again skips the shards already imported and
+ * continues an interrupted one. Locked against a second importer of out_dir. */
+geoloc_status geoloc_dataset_import_msgpack(const char *const *shards, size_t n_shards,
+                                            const geoloc_manifest *meta, const char *out_dir,
+                                            const geoloc_msgpack_import_options *opt,
+                                            geoloc_msgpack_import_stats *stats, geoloc_error *err);
+
 #ifdef __cplusplus
 }
 #endif

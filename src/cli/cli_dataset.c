@@ -362,6 +362,7 @@ const cli_command CLI_DATASET_COMMANDS[] = {
     {"scan", dataset_scan, NULL, "find the photos with an EXIF GPS position in a folder tree (manifest)"},
     {"split", dataset_split, NULL, "train/validation split grouped by photographer"},
     {"pack", cli_dataset_pack, NULL, "resize and pack a manifest's photos into shards"},
+    {"import-msgpack", cli_dataset_import, NULL, "GeoEstimation's msgpack shards into a pack (resumable)"},
     {"info", dataset_info, NULL, "describe a pack or a manifest"},
     {"dedup", cli_dataset_dedup, NULL, "near-duplicate photos within a set or between two (embeddings, pHash)"},
     {NULL}};

@@ -18,6 +18,7 @@ extern const cli_command CLI_ALBUM_COMMANDS[];
 
 int cli_cells_sample(int argc, char **argv);
 int cli_dataset_pack(int argc, char **argv);
+int cli_dataset_import(int argc, char **argv);
 int cli_dataset_dedup(int argc, char **argv);
 int cli_bench_loader(int argc, char **argv);
 int cli_bench_nn(int argc, char **argv);
