@@ -63,7 +63,7 @@ long=("${common[@]}" --mode full --epochs 40 --batch 4 --micro-batch 4 --checkpo
 mpirun -np 2 "$geoloc" train "${long[@]}" --out "$tmp/k/m.safetensors" "$tmp/train.csv" >"$tmp/k.out" 2>"$tmp/k.err" &
 job=$!
 for _ in $(seq 600); do
-  [ "$(grep -c "^step," "$tmp/k/m.log.csv" 2>/dev/null)" -ge 2 ] && break
+  [ -f "$tmp/k/m.log.csv" ] && [ "$(grep -c "^step," "$tmp/k/m.log.csv")" -ge 2 ] && break
   sleep 0.05
 done
 victim=$(pgrep -P "$job" -f "geoloc train" | tail -1)
@@ -81,7 +81,7 @@ check "killed rank: the checkpoint resumes ($err)" '[ $rc -eq 0 ] && [[ $err == 
 mpirun -np 2 -x GEOLOC_DIST_TIMEOUT=3 "$geoloc" train "${long[@]}" --out "$tmp/hang/m.safetensors" "$tmp/train.csv" >"$tmp/hang.out" 2>"$tmp/hang.err" &
 job=$!
 for _ in $(seq 600); do
-  [ "$(grep -c "^step," "$tmp/hang/m.log.csv" 2>/dev/null)" -ge 1 ] && break
+  [ -f "$tmp/hang/m.log.csv" ] && [ "$(grep -c "^step," "$tmp/hang/m.log.csv")" -ge 1 ] && break
   sleep 0.05
 done
 victim=$(pgrep -P "$job" -f "geoloc train" | tail -1)

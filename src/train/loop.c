@@ -39,7 +39,7 @@ static geoloc_status after_step(train_trainer *T, train_state *st, double lr, co
     int mid_epoch = st->batch_in_epoch < T->epoch_batches;
     *stop = mid_epoch && o->stop_after > 0 && st->step >= o->stop_after;
     int ckpt = mid_epoch && (*stop || (o->checkpoint_every > 0 && st->step % o->checkpoint_every == 0));
-    if (s == GEOLOC_OK && (ckpt || (o->check_every > 0 && st->step % o->check_every == 0)))
+    if (s == GEOLOC_OK && T->mode == GEOLOC_TRAIN_FULL && (ckpt || (o->check_every > 0 && st->step % o->check_every == 0)))
         s = train_replicas_check(&T->opt, st->step, err);
     if (s == GEOLOC_OK && ckpt) s = train_ckpt_write(r, d, &T->opt, st, err);
     return s;
@@ -71,7 +71,7 @@ static geoloc_status end_epoch(train_trainer *T, train_state *st, double lr, con
     st->loss_total = 0;
     st->loss_n = 0;
     st->images = 0;
-    if ((s = train_replicas_check(&T->opt, st->step, err)) != GEOLOC_OK) return s;
+    if (T->mode == GEOLOC_TRAIN_FULL && (s = train_replicas_check(&T->opt, st->step, err)) != GEOLOC_OK) return s;
     if ((s = train_ckpt_write(r, d, &T->opt, st, err)) != GEOLOC_OK) return s;
     *stop = r->o->stop_after > 0 && st->step >= r->o->stop_after && st->epoch < r->o->epochs;
     return GEOLOC_OK;
