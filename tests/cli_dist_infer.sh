@@ -8,24 +8,18 @@
 # rank; the images folder missing on one rank (an MPMD job, the other rank in
 # another working directory) stops every rank within seconds with a message
 # naming the rank; photo lists that differ between ranks are refused.
-# Skipped (exit 77) without mpirun, without MPI in geoloc (a 2-rank predict
-# prints its header twice), without the shared data or the default model.
+# Skipped (exit 77) without mpirun, without MPI in geoloc, without the shared
+# data or the default model.
 . "$(dirname "$0")/lib.sh"
 test_setup cli_dist_infer "$@"
 fixture=${4:?usage: cli_dist_infer.sh GEOLOC SHARED_DATA TEST_DATA TRAIN_FIXTURE}
-command -v mpirun >/dev/null || skip_rest "SKIP: no mpirun"
+need_mpi
 dev=$shared/im2gps3k-dev
 [ -f "$dev/im2gps3k_dev.csv" ] || skip_rest "SKIP: shared data absent ($shared)"
 bindir=$(dirname "$geoloc")
 [ -e "$bindir/../share/geoloc/geoloc-default.safetensors" ] || [ -e "$bindir/../models/geoloc-default.safetensors" ] ||
     [ -n "${GEOLOC_MODEL:-}" ] || skip_rest "SKIP: no default model"
-export OMP_NUM_THREADS=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 GEOLOC_DIST_TIMEOUT=60
-# mpi NP ARGS...: ARGS on NP ranks (OpenMPI's own allocations are not leak-checked)
-mpi() {
-    local np=$1
-    shift
-    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 timeout 100 mpirun --oversubscribe -np "$np" "$@"
-}
+export OMP_NUM_THREADS=1 GEOLOC_DIST_TIMEOUT=60
 
 # 16 photos from all over the list, and an unreadable one in the middle
 mkdir -p "$tmp/img" "$tmp/two" "$tmp/elsewhere"
@@ -37,8 +31,6 @@ head -3 "$tmp/m.csv" > "$tmp/m2.csv"
 tail -n +2 "$tmp/m2.csv" | cut -d, -f1 | while read -r id; do ln -s "$dev/images/$id" "$tmp/two/$id"; done
 [ "$(ls "$tmp/img" | wc -l)" -eq 17 ] || { fail "setup: $(ls "$tmp/img" | wc -l) photos"; finish; }
 
-headers=$(mpi 2 "$geoloc" predict --format csv "$tmp/two" 2>/dev/null | grep -c '^file,')
-[ "$headers" = 1 ] || skip_rest "SKIP: geoloc runs alone under mpirun (built without MPI: $headers headers)"
 
 # same NAME NP ARGS...: geoloc ARGS alone and on NP ranks give the same exit
 # code, standard output (the speed aside) and file @OUT@ (when an argument:
@@ -49,7 +41,7 @@ same() {
     local args1=("${@//@OUT@/$tmp/$name.1.file}") argsn=("${@//@OUT@/$tmp/$name.n.file}")
     "$geoloc" "${args1[@]}" >"$tmp/$name.1.out" 2>"$tmp/$name.1.err"
     local rc1=$?
-    mpi "$np" "$geoloc" "${argsn[@]}" >"$tmp/$name.n.out" 2>"$tmp/$name.n.err"
+    mpi_run "$np" "$geoloc" "${argsn[@]}" >"$tmp/$name.n.out" 2>"$tmp/$name.n.err"
     local rcn=$?
     local speed='/^speed:/d; s/"images_per_second": [0-9.]*//'
     if [ "$rc1" -ne "$rcn" ]; then
@@ -81,11 +73,11 @@ common=(--images "$tmp/img" --backbone "$tmp/rand18.safetensors" --image-size 96
 GEOLOC_TRAIN_FEATURES_CHUNK=7 "$geoloc" train "${common[@]}" --out "$tmp/f1/model.safetensors" "$tmp/mb.csv" \
     >/dev/null 2>"$tmp/err"
 check "features alone ($(tail -1 "$tmp/err"))" '[ -f "$tmp/f1/model.features.safetensors" ]'
-GEOLOC_TRAIN_FEATURES_CHUNK=7 mpi 3 "$geoloc" train "${common[@]}" --out "$tmp/f3/model.safetensors" \
+GEOLOC_TRAIN_FEATURES_CHUNK=7 mpi_run 3 "$geoloc" train "${common[@]}" --out "$tmp/f3/model.safetensors" \
     "$tmp/mb.csv" >/dev/null 2>"$tmp/err"
 check "features on 3 ranks: the same bytes ($(tail -1 "$tmp/err"))" \
     'cmp -s "$tmp/f1/model.features.safetensors" "$tmp/f3/model.features.safetensors" && [ -z "$(ls "$tmp/f3" | grep chunk)" ]'
-GEOLOC_TRAIN_FEATURES_CHUNK=7 mpi 2 "$geoloc" train "${common[@]}" --out "$tmp/f3/model.safetensors" \
+GEOLOC_TRAIN_FEATURES_CHUNK=7 mpi_run 2 "$geoloc" train "${common[@]}" --out "$tmp/f3/model.safetensors" \
     "$tmp/mb.csv" >/dev/null 2>"$tmp/err"
 rc=$?
 check "features cache reused on 2 ranks (exit $rc, $(tail -1 "$tmp/err"))" '[ $rc -eq 0 ] && grep -q "features: cache" "$tmp/err"'
@@ -94,12 +86,12 @@ check "features cache reused on 2 ranks (exit $rc, $(tail -1 "$tmp/err"))" '[ $r
 cp "$tmp/m.csv" "$tmp/elsewhere/"
 ln -s "$tmp/img" "$tmp/images"
 t0=$(date +%s)
-(cd "$tmp" && ASAN_OPTIONS=detect_leaks=0 timeout 60 mpirun --oversubscribe -np 1 "$geoloc" evaluate --meta m.csv --images images : \
+(cd "$tmp" && mpi_run 1 "$geoloc" evaluate --meta m.csv --images images : \
     -np 1 -wdir "$tmp/elsewhere" "$geoloc" evaluate --meta m.csv --images images) >"$tmp/out" 2>"$tmp/err"
 rc=$?
 check "images folder missing on rank 1: all stop, rank named (exit $rc, $(($(date +%s) - t0)) s)" \
     '[ $rc -ne 0 ] && [ $rc -ne 124 ] && [ $(($(date +%s) - t0)) -lt 20 ] && grep -q "rank 1: --images images: not a folder" "$tmp/err" && [ ! -s "$tmp/out" ]'
-(cd "$tmp" && ASAN_OPTIONS=detect_leaks=0 timeout 60 mpirun --oversubscribe -np 1 "$geoloc" predict images : \
+(cd "$tmp" && mpi_run 1 "$geoloc" predict images : \
     -np 1 -wdir "$tmp/elsewhere" "$geoloc" predict images) >"$tmp/out" 2>"$tmp/err"
 rc=$?
 check "predict: photos that differ between ranks refused (exit $rc)" \

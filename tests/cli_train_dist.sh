@@ -19,7 +19,7 @@ dev=$shared/im2gps3k-dev
 [ -f "$dev/im2gps3k_dev.csv" ] || skip_rest "no $dev/im2gps3k_dev.csv (shared data absent)"
 awk 'NR == 1 || (NR - 2) % 166 == 0' "$dev/im2gps3k_dev.csv" | head -13 > "$tmp/train.csv"
 "$fixture" "$tmp/rand18.safetensors" 18 3 || { fail "train_fixture"; finish; }
-export OMP_NUM_THREADS=1
+export OMP_NUM_THREADS=1 GEOLOC_DIST_TIMEOUT=120
 common=(--images "$dev/images" --backbone "$tmp/rand18.safetensors" --image-size 96 --tau-min 0 --tau-max 6,3
         --val-fraction 0.34 -j 1)
 backbone=$(dirname "$0")/../models/resnet50-imagenet.safetensors
@@ -60,13 +60,13 @@ check "1 process stopped, resumed on 2 ranks: the uninterrupted weights ($same; 
 
 # a rank killed mid-run: the job ends within seconds, the checkpoint resumes
 long=("${common[@]}" --mode full --epochs 40 --batch 4 --micro-batch 4 --checkpoint-every 1)
-mpirun -np 2 "$geoloc" train "${long[@]}" --out "$tmp/k/m.safetensors" "$tmp/train.csv" >"$tmp/k.out" 2>"$tmp/k.err" &
+mpi_run 2 "$geoloc" train "${long[@]}" --out "$tmp/k/m.safetensors" "$tmp/train.csv" >"$tmp/k.out" 2>"$tmp/k.err" &
 job=$!
 for _ in $(seq 600); do
   [ -f "$tmp/k/m.log.csv" ] && [ "$(grep -c "^step," "$tmp/k/m.log.csv")" -ge 2 ] && break
   sleep 0.05
 done
-victim=$(pgrep -P "$job" -f "geoloc train" | tail -1)
+victim=$(pgrep -P "$(pgrep -f "^mpirun -np 2 .*$tmp/k/")" | tail -1)
 t0=$(date +%s%N)
 kill -9 "$victim"
 wait "$job"
@@ -78,13 +78,13 @@ run_geoloc train "${long[@]}" --epochs 3 --resume --out "$tmp/k/m.safetensors" "
 check "killed rank: the checkpoint resumes ($err)" '[ $rc -eq 0 ] && [[ $err == *"resumed from"* ]] && [ -f "$tmp/k/m.safetensors" ]'
 
 # a rank that hangs (stopped): with GEOLOC_DIST_TIMEOUT the others give up and end the job
-mpirun -np 2 -x GEOLOC_DIST_TIMEOUT=3 "$geoloc" train "${long[@]}" --out "$tmp/hang/m.safetensors" "$tmp/train.csv" >"$tmp/hang.out" 2>"$tmp/hang.err" &
+GEOLOC_DIST_TIMEOUT=3 mpi_run 2 "$geoloc" train "${long[@]}" --out "$tmp/hang/m.safetensors" "$tmp/train.csv" >"$tmp/hang.out" 2>"$tmp/hang.err" &
 job=$!
 for _ in $(seq 600); do
   [ -f "$tmp/hang/m.log.csv" ] && [ "$(grep -c "^step," "$tmp/hang/m.log.csv")" -ge 1 ] && break
   sleep 0.05
 done
-victim=$(pgrep -P "$job" -f "geoloc train" | tail -1)
+victim=$(pgrep -P "$(pgrep -f "^mpirun -np 2 .*$tmp/hang/")" | tail -1)
 kill -STOP "$victim"
 t0=$(date +%s)
 for _ in $(seq 300); do kill -0 "$job" 2>/dev/null || break; sleep 0.1; done
@@ -97,14 +97,14 @@ check "hung rank: the job ends (exit $hrc) in ${secs} s, naming the wait" '[ $hr
 # refused: a micro-batch that does not split, other options on one rank, a folder missing on one rank
 mpi 3 train "${full[@]}" --out "$tmp/x/m.safetensors" "$tmp/train.csv"
 check "micro-batch 4 over 3 ranks refused" '[ $rc -ne 0 ] && [[ $err == *"--micro-batch 4 does not split evenly over 3 ranks"* ]]'
-mpirun -np 1 "$geoloc" train "${full[@]}" --out "$tmp/x/m.safetensors" "$tmp/train.csv" : \
+mpi_run 1 "$geoloc" train "${full[@]}" --out "$tmp/x/m.safetensors" "$tmp/train.csv" : \
        -np 1 "$geoloc" train "${full[@]}" --lr 0.5 --out "$tmp/x/m.safetensors" "$tmp/train.csv" >"$tmp/out" 2>"$tmp/err"
 rc=$?; err=$(cat "$tmp/err")
 check "other options on rank 1 refused" '[ $rc -ne 0 ] && [[ $err == *"the command line differs between ranks (rank 1"* ]]'
 mkdir -p "$tmp/elsewhere"
 ln -s "$dev/images" "$tmp/images"
 rel=("${full[@]/#$dev\/images/images}")
-(cd "$tmp" && mpirun -np 1 "$geoloc" train "${rel[@]}" --out "$tmp/x/m.safetensors" "$tmp/train.csv" : \
+(cd "$tmp" && mpi_run 1 "$geoloc" train "${rel[@]}" --out "$tmp/x/m.safetensors" "$tmp/train.csv" : \
        -np 1 -wdir "$tmp/elsewhere" "$geoloc" train "${rel[@]}" --out "$tmp/x/m.safetensors" "$tmp/train.csv") >"$tmp/out" 2>"$tmp/err"
 rc=$?; err=$(cat "$tmp/err")
 check "photo folder missing on rank 1: named ($err)" '[ $rc -ne 0 ] && [[ $err == *"rank 1: "* ]]'

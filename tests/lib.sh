@@ -97,17 +97,28 @@ browser_setup() {
         skip_rest "SKIP: the ImageNet backbone is missing: tools/fetch-backbone.sh fetches it"
 }
 
-# need_mpi: skips the rest unless mpirun exists and geoloc was built with MPI.
-# Then mpi NP ARGS... runs geoloc ARGS on NP ranks (as run_geoloc: rc, out, err).
+# need_mpi: skips the rest unless mpirun exists and geoloc was built with MPI
+# (its --version says so); allows mpirun as root and more ranks than cores.
 need_mpi() {
     command -v mpirun >/dev/null || skip_rest "no mpirun (install openmpi-bin)"
     [[ $("$geoloc" --version) == *"(MPI)"* ]] || skip_rest "geoloc was built without MPI"
     export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 }
+
+# mpi_run NP COMMAND...: COMMAND on NP ranks under mpirun (more programs after
+# ":" as mpirun takes them), 300 s at most; OpenMPI's own allocations are not
+# leak-checked under AddressSanitizer.
+mpi_run() {
+    local np=$1
+    shift
+    ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 timeout 300 mpirun -np "$np" "$@"
+}
+
+# mpi NP ARGS...: geoloc ARGS on NP ranks; sets rc, out and err as run_geoloc.
 mpi() {
     local np=$1
     shift
-    mpirun -np "$np" "$geoloc" "$@" >"$tmp/out" 2>"$tmp/err"
+    mpi_run "$np" "$geoloc" "$@" >"$tmp/out" 2>"$tmp/err"
     rc=$?
     out=$(cat "$tmp/out")
     err=$(cat "$tmp/err")
