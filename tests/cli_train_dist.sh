@@ -58,15 +58,21 @@ mpi 2 train "${full[@]}" --sync-bn --resume --out "$tmp/r12/m.safetensors" "$tmp
 same=$($close "$tmp/r12/m.safetensors" "$tmp/one/m.safetensors" 1e-5); crc=$?
 check "1 process stopped, resumed on 2 ranks: the uninterrupted weights ($same; $err)" '[ $crc -eq 0 ] && [ $rc -eq 0 ]'
 
-# a rank killed mid-run: the job ends within seconds, the checkpoint resumes
+# start_job NAME: a long 2-rank training into $tmp/NAME in the background (job: its
+# PID) once its log has a step row; victim: the PID of its rank 1
 long=("${common[@]}" --mode full --epochs 40 --batch 4 --micro-batch 4 --checkpoint-every 1)
-mpi_run 2 "$geoloc" train "${long[@]}" --out "$tmp/k/m.safetensors" "$tmp/train.csv" >"$tmp/k.out" 2>"$tmp/k.err" &
-job=$!
-for _ in $(seq 600); do
-  [ -f "$tmp/k/m.log.csv" ] && [ "$(grep -c "^step," "$tmp/k/m.log.csv")" -ge 2 ] && break
-  sleep 0.05
-done
-victim=$(pgrep -P "$(pgrep -f "^mpirun -np 2 .*$tmp/k/")" | tail -1)
+start_job() {
+  mpi_run 2 "$geoloc" train "${long[@]}" --out "$tmp/$1/m.safetensors" "$tmp/train.csv" >"$tmp/$1.out" 2>"$tmp/$1.err" &
+  job=$!
+  for _ in $(seq 600); do
+    [ -f "$tmp/$1/m.log.csv" ] && [ "$(grep -c "^step," "$tmp/$1/m.log.csv")" -ge 2 ] && break
+    sleep 0.05
+  done
+  victim=$(pgrep -P "$(pgrep -f "^mpirun -np 2 .*$tmp/$1/")" | tail -1)
+}
+
+# a rank killed mid-run: the job ends within seconds, the checkpoint resumes
+start_job k
 t0=$(date +%s%N)
 kill -9 "$victim"
 wait "$job"
@@ -78,13 +84,7 @@ run_geoloc train "${long[@]}" --epochs 3 --resume --out "$tmp/k/m.safetensors" "
 check "killed rank: the checkpoint resumes ($err)" '[ $rc -eq 0 ] && [[ $err == *"resumed from"* ]] && [ -f "$tmp/k/m.safetensors" ]'
 
 # a rank that hangs (stopped): with GEOLOC_DIST_TIMEOUT the others give up and end the job
-GEOLOC_DIST_TIMEOUT=3 mpi_run 2 "$geoloc" train "${long[@]}" --out "$tmp/hang/m.safetensors" "$tmp/train.csv" >"$tmp/hang.out" 2>"$tmp/hang.err" &
-job=$!
-for _ in $(seq 600); do
-  [ -f "$tmp/hang/m.log.csv" ] && [ "$(grep -c "^step," "$tmp/hang/m.log.csv")" -ge 1 ] && break
-  sleep 0.05
-done
-victim=$(pgrep -P "$(pgrep -f "^mpirun -np 2 .*$tmp/hang/")" | tail -1)
+GEOLOC_DIST_TIMEOUT=3 start_job hang
 kill -STOP "$victim"
 t0=$(date +%s)
 for _ in $(seq 300); do kill -0 "$job" 2>/dev/null || break; sleep 0.1; done
@@ -102,12 +102,13 @@ mpi_run 1 "$geoloc" train "${full[@]}" --out "$tmp/x/m.safetensors" "$tmp/train.
 rc=$?; err=$(cat "$tmp/err")
 check "other options on rank 1 refused" '[ $rc -ne 0 ] && [[ $err == *"the command line differs between ranks (rank 1"* ]]'
 mkdir -p "$tmp/elsewhere"
-ln -s "$dev/images" "$tmp/images"
-rel=("${full[@]/#$dev\/images/images}")
+"$geoloc" dataset pack "$tmp/train.csv" --images "$dev/images" --out-dir "$tmp/pack" --shorter-side 80 >/dev/null 2>&1
+rel=("${full[@]/#--images/--shards}")
+rel=("${rel[@]/#$dev\/images/pack}")
 (cd "$tmp" && mpi_run 1 "$geoloc" train "${rel[@]}" --out "$tmp/x/m.safetensors" "$tmp/train.csv" : \
        -np 1 -wdir "$tmp/elsewhere" "$geoloc" train "${rel[@]}" --out "$tmp/x/m.safetensors" "$tmp/train.csv") >"$tmp/out" 2>"$tmp/err"
 rc=$?; err=$(cat "$tmp/err")
-check "photo folder missing on rank 1: named ($err)" '[ $rc -ne 0 ] && [[ $err == *"rank 1: "* ]]'
+check "shard folder missing on rank 1: every rank stops, rank 1 named ($err)" '[ $rc -ne 0 ] && [ $rc -ne 124 ] && [[ $err == *"rank 1: "*pack* ]]'
 check "nothing written" '[ ! -e "$tmp/x/m.safetensors" ]'
 
 # more ranks than photos in a micro-batch: 2 training photos on 4 ranks
