@@ -18,8 +18,9 @@
 # validation and checkpoint), images/s from that, the gradient-sum time per
 # step and the MB each rank sums per step; then the medians of the per-round
 # ratios 1x1/2x1 and 1x2/2x1 (>1: 2 ranks faster). The bar: 2x1 finishes
-# at least 1.3x faster than 1x1. The load average is printed before every
-# round: a busy machine (other jobs) makes the ratios meaningless.
+# at least 1.3x faster than 1x1. Before every round the share of the cores
+# other jobs use (2 s of /proc/stat) is printed, and a note when it exceeds
+# 10 %: a busy machine makes the ratios meaningless.
 # Environment:
 #   ROUNDS=3 PHOTOS=64 EPOCHS=2 BATCH=16 MICRO=8 SIZE=224 JOBS=1
 #   SHAPES="1x1 1x2 2x1"  (a subset to run)
@@ -62,6 +63,13 @@ args=(train --mode full --images "$dev/images" --backbone "$backbone" --image-si
       --check-every 0 "${sync_bn[@]}")
 
 load() { cut -d' ' -f1-3 /proc/loadavg; }
+# busy: the share of all cores in use over 2 s (other jobs: nothing of ours runs then)
+busy() {
+    local a b
+    read -r -a a < <(head -n 1 /proc/stat); sleep 2; read -r -a b < <(head -n 1 /proc/stat)
+    awk -v u=$((b[1] + b[2] + b[3] + b[6] + b[7] + b[8] - a[1] - a[2] - a[3] - a[6] - a[7] - a[8])) \
+        -v i=$((b[4] + b[5] - a[4] - a[5])) 'BEGIN { printf "%.0f", (u + i > 0 ? 100 * u / (u + i) : 0) }'
+}
 echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
 echo "job: ResNet-50 ${size}px, $n photos, $epochs epochs, --batch $batch --micro-batch $micro -j $jobs" \
      "${sync_bn[*]:---sync-bn off}; 2x1: mpirun --bind-to $bind; $rounds rounds"
@@ -98,14 +106,16 @@ run() {
         "${sum_s:+, gradient sums $sum_s s}"
 }
 
-load0=$(load)
+load0=$(load) worst=0
 for r in $(seq "$rounds"); do
-    echo "round $r (load average $(load))"
+    b=$(busy)
+    [ "$b" -gt "$worst" ] && worst=$b
+    echo "round $r (cores busy with other jobs: $b %; load average $(load))"
     for shape in $shapes; do run "$shape" "$r"; done
 done
 echo "load average before: $load0; after: $(load)"
-awk -v cores="$(nproc)" -v l="$load0" 'BEGIN { split(l, a, " "); if (a[1] > 0.5 * cores)
-    printf "note: the machine was busy (load average %s on %d cores): figures are not clean\n", a[1], cores }'
+[ "$worst" -gt 10 ] &&
+    echo "note: the machine was busy (other jobs used up to $worst % of the cores before a round): figures are not clean"
 
 # the table: per shape the medians; per round the ratios
 awk -v batch="$batch" -v shapes="$shapes" '
@@ -127,7 +137,8 @@ awk -v batch="$batch" -v shapes="$shapes" '
         for (pair = 1; pair <= 2; pair++) {
             base = pair == 1 ? "1x1" : "1x2"; n = 0
             for (r in rounds) if (at[base, r] > 0 && at["2x1", r] > 0) q[++n] = at[base, r] / at["2x1", r]
-            if (n) printf "2x1 vs %s: %.2fx faster (median of %d rounds%s)\n", base, med(q, n), n,
+            if (n) printf "2x1 vs %s: %.2fx the speed (%s training time / 2x1 training time, median of %d rounds%s)\n",
+                          base, med(q, n), base, n,
                           base == "1x1" ? (med(q, n) >= 1.3 ? "; bar 1.3x: met" : "; bar 1.3x: NOT met") : ""
         }
     }' "$tmp/rows"
