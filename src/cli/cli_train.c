@@ -439,9 +439,12 @@ int cli_train(int argc, char **argv) {
     }
     if (res.nothing_to_do) goto done;
     char line[512];
-    if (mode == GEOLOC_TRAIN_FULL && res.ranks > 1)
-        printf("ranks: %d; training: %.1f s (%d epochs); gradient sums: %.2f s, %.1f MB per rank per step\n", res.ranks,
-               res.train_seconds, res.epochs_done, res.sum_seconds, (double)res.sum_bytes / 1e6);
+    if (mode == GEOLOC_TRAIN_FULL) {
+        printf("ranks: %d; training: %.1f s (%d epochs)", res.ranks, res.train_seconds, res.epochs_done);
+        if (res.ranks > 1)
+            printf("; gradient sums: %.2f s, %.1f MB per rank per step", res.sum_seconds, (double)res.sum_bytes / 1e6);
+        printf("\n");
+    }
     if (mode == GEOLOC_TRAIN_HEADS)
         printf("features: %s%.1f s; training: %.1f s (%d epochs)\n", res.features_cached ? "cached, " : "",
                res.features_seconds, res.train_seconds, res.epochs_done);
