@@ -13,6 +13,12 @@
  * stops". Alone: rc. */
 int cli_dist_agree(const char *cmd, int rc, const char *why);
 
+/* 0 when every rank has the same strings[0..n) (compared as one block), else
+ * rc_differ on every rank after rank 0 printed "CMD: WHAT differs between
+ * ranks (rank R ...): HINT". Alone: 0. */
+int cli_dist_same_strings(const char *cmd, const char *what, const char *const *strings, size_t n,
+                          const char *hint, int rc_differ);
+
 /* 0 when every rank lists the same photos paths[0..n) (and is ready: rc 0),
  * else as cli_dist_agree (1 on every rank, rank 0 naming a rank that
  * differs). */

@@ -1,11 +1,11 @@
 /* geoloc: git-style command line; each command lives in its own file. */
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "geoloc/dist.h"
 
+#include "cli/cli_dist.h"
 #include "cli/cli_options.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
@@ -32,21 +32,6 @@ static const cli_command COMMANDS[] = {
     {NULL},
 };
 
-/* Several ranks must run one command: 0 when every rank got the same arguments. */
-static int same_command_line(int argc, char **argv, geoloc_error *err) {
-    if (geoloc_dist_size() == 1) return 0;
-    size_t n = 0;
-    for (int i = 1; i < argc; i++) n += strlen(argv[i]) + 1;
-    char *all = malloc(n + 1), *p = all;
-    if (!all) return 1;
-    for (int i = 1; i < argc; i++) p += sprintf(p, "%s", argv[i]) + 1;
-    geoloc_status s = geoloc_dist_check_same(all, n, "the command line", err);
-    free(all);
-    if (s == GEOLOC_OK) return 0;
-    if (geoloc_dist_rank() == 0) fprintf(stderr, "geoloc: %s: start every rank with the same arguments\n", err->message);
-    return 2;
-}
-
 int main(int argc, char **argv) {
     /* a closed pipe (geoloc ... | head -1) ends the process quietly, as other tools */
     signal(SIGPIPE, SIG_DFL);
@@ -59,7 +44,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "geoloc: %s\n", err.message);
         return 1;
     }
-    int rc = same_command_line(argc, argv, &err);
+    /* several ranks must run one command */
+    int rc = cli_dist_same_strings("geoloc", "the command line", (const char *const *)argv + 1, (size_t)argc - 1,
+                                   "start every rank with the same arguments", 2);
     if (rc == 0) rc = cli_dispatch("geoloc", COMMANDS, argc, argv);
     rc = cli_finish_stdout(rc);
     /* several ranks: a failure on one ends them all, so none waits for it in a collective call
