@@ -84,7 +84,7 @@ p = d['predictions']; q = a['predictions']
 assert [x['file'] for x in p] == [x['file'] for x in q], 'photo order'
 assert all(x['album'] == {'id': 'all', 'size': 4, 'method': 'mean'} for x in p), p[0]['album']
 assert len({(x['lat'], x['lon'], x['cell']) for x in p}) == 1, 'one album answer'
-keys = ['lat', 'lon', 'cell', 'level', 'prob', 'partition', 'place', 'radius_km', 'unknown', 'top', 'scene', 'scene_prob']
+keys = ['lat', 'lon', 'cell', 'level', 'prob', 'partition', 'place', 'radius_km', 'unknown', 'top', 'scene']
 for x, y in zip(p, q):
     assert list(x['photo'].keys()) == keys, list(x['photo'].keys())
     assert all(x['photo'][k] == y[k] for k in keys), (x['photo'], y)

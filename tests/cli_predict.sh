@@ -140,16 +140,16 @@ check "json with the distribution" 'py "
 import json, sys
 d = json.loads(sys.stdin.read())
 p = d[\"predictions\"]
-assert d[\"schema\"] == 1 and d[\"partition\"] == \"hierarchical\" and d[\"predicted\"] == 2 and len(p) == 2
+assert d[\"schema\"] == 2 and d[\"partition\"] == \"hierarchical\" and d[\"predicted\"] == 2 and len(p) == 2
 assert abs(p[0][\"exif\"][\"lat\"] - 43.467448) < 1e-6 and p[1][\"exif\"] is None
 for q in p:
-    assert q[\"schema\"] == 1
+    assert q[\"schema\"] == 2
     dist = {c[\"cell\"]: c[\"p\"] for c in q[\"distribution\"]}
     assert len(dist) == $classes and abs(sum(dist.values()) - 1) < 1e-3
     assert [t[\"prob\"] for t in q[\"top\"]] == sorted((t[\"prob\"] for t in q[\"top\"]), reverse=True)
     assert all(dist[t[\"cell\"]] == t[\"prob\"] for t in q[\"top\"]), \"top cells labelled with their own p\"
     assert q[\"top\"][0][\"prob\"] == max(dist.values())
-    assert q[\"scene\"] in (\"indoor\", \"natural\", \"urban\")
+    assert q[\"scene\"][\"S3\"][\"name\"] in (\"indoor\", \"natural\", \"urban\") and list(q[\"scene\"]) == [\"S3\"]
 "'
 run_geoloc predict --model "$model" --format json --partition cells_5_100 --crops five "$photo"
 check "--partition by name, five crops" 'py "
@@ -237,7 +237,7 @@ check "json: a file name with byte 0xFF gives valid JSON (strict UTF-8)" '[ $rc 
 import json, sys
 d = json.loads(open(sys.argv[1], \"rb\").read().decode(\"utf-8\"))
 assert d[\"predictions\"][0][\"file\"].endswith(\"photo\u00ff.jpg\"), d[\"predictions\"][0][\"file\"]
-assert d[\"schema\"] == 1 and d[\"predicted\"] == 1
+assert d[\"schema\"] == 2 and d[\"predicted\"] == 1
 " "$tmp/out"'
 run_geoloc predict --model "$model" --top 3 "$photo"
 check "text --top 3: every guess with its coordinates" \

@@ -118,7 +118,7 @@ static void check_fusion(geoloc_album_probs *a, geoloc_album_method method) {
     for (size_t k = 1; k < 3; k++)
         if (fused_direct(photos, PHOTOS, method, 3, k) > fused_direct(photos, PHOTOS, method, 3, (size_t)scene_best))
             scene_best = (int)k;
-    CHECK(got.scene == scene_best, "%s: scene %d, directly %d", name, got.scene, scene_best);
+    CHECK(got.scene[0] == scene_best, "%s: scene %d, directly %d", name, got.scene[0], scene_best);
 
     /* one partition: its fused distribution itself */
     opt.partition = 1;
@@ -192,7 +192,7 @@ static void check_one_photo(geoloc_album_probs *a, geoloc_album_method method) {
               err.message);
         CHECK(geoloc_album_answer(a, &i, 1, method, &opt, &album, NULL, &err) == GEOLOC_OK, "%s", err.message);
         CHECK(album.lat == alone.lat && album.lon == alone.lon && album.n_top == alone.n_top &&
-              album.scene == alone.scene && album.calibrated == alone.calibrated,
+              album.scene[0] == alone.scene[0] && album.calibrated == alone.calibrated,
               "%s: photo %zu alone and as an album differ", geoloc_album_method_name(method), i);
         for (int k = 0; k < alone.n_top; k++) {
             /* logsum floors a zero: the ruled-out cell keeps a tiny value */

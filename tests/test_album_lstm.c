@@ -270,7 +270,7 @@ int main(void) {
     geoloc_resnet_config cfg = *geoloc_net_config(m->net);
     cfg.n_heads = 0;
     geoloc_model *m2 = NULL;
-    CHECK(geoloc_model_create(&cfg, (const geoloc_partition *const *)m->partitions, names, 2, NULL, 0, 5, &m2,
+    CHECK(geoloc_model_create(&cfg, (const geoloc_partition *const *)m->partitions, names, 2, NULL, 5, &m2,
                               &err) == GEOLOC_OK, "%s", err.message);
     if (m2) {
         CHECK(geoloc_album_lstm_load(path, m2, &b, &err) == GEOLOC_E_ARG && !b, "other partitions refused");

@@ -170,7 +170,7 @@ static geoloc_model *make_model(geoloc_partition *p) {
     geoloc_model *m = NULL;
     geoloc_error err = {0};
     const char *names[1] = {"cells"};
-    if (geoloc_model_create(&cfg, (const geoloc_partition *const *)&p, names, 1, NULL, 0, 7, &m, &err) != GEOLOC_OK) {
+    if (geoloc_model_create(&cfg, (const geoloc_partition *const *)&p, names, 1, NULL, 7, &m, &err) != GEOLOC_OK) {
         fprintf(stderr, "create: %s\n", err.message);
         exit(1);
     }

@@ -68,7 +68,8 @@ static geoloc_model *make_model(geoloc_partition *const p[3], uint64_t seed) {
     geoloc_resnet_config_default(&cfg, 18, 1);
     geoloc_model *m = NULL;
     geoloc_error err = {0};
-    if (geoloc_model_create(&cfg, (const geoloc_partition *const *)p, NAMES, 3, SCENES, 3, seed, &m, &err) !=
+    if (geoloc_model_create(&cfg, (const geoloc_partition *const *)p, NAMES, 3,
+                            &(geoloc_scene_heads){.names = {SCENES}, .n = {3}}, seed, &m, &err) !=
         GEOLOC_OK) {
         fprintf(stderr, "create: %s\n", err.message);
         exit(1);
@@ -236,7 +237,7 @@ static void test_files(geoloc_partition *const p[3]) {
     geoloc_model_free(back);
 
     /* hostile files */
-    edit e = {.key = "geoloc.format", .value = "geoloc-model-2"};
+    edit e = {.key = "geoloc.format", .value = "geoloc-model-3"};
     expect_refused(full, &e, "other version", "different version", "geoloc.format");
     e = (edit){.key = "geoloc.format", .value = NULL};
     expect_refused(full, &e, "no format", "geoloc.format", "not a geoloc model");
@@ -410,8 +411,8 @@ static void test_crafted_heads(geoloc_partition *const p[3]) {
         }
         CHECK(order && values && gps, "photo %d: top-k order %d, values %d, Class2GPS %d", i, order, values, gps);
         CHECK(pred[i].lat == pred[i].top[0].lat && pred[i].lon == pred[i].top[0].lon, "photo %d: answer", i);
-        CHECK(pred[i].scene == 2 && pred[i].scene_prob > 0.9f, "photo %d: scene %d (%g)", i, pred[i].scene,
-              (double)pred[i].scene_prob);
+        CHECK(pred[i].scene[0] == 2 && pred[i].scene_prob[0] > 0.9f && pred[i].scene[1] == -1, "photo %d: scene %d (%g)",
+              i, pred[i].scene[0], (double)pred[i].scene_prob[0]);
     }
     geoloc_predictor_free(pr);
     /* one partition: its own softmax */
@@ -573,11 +574,12 @@ static void test_answer(geoloc_partition *const p[3]) {
     for (size_t k = 1; k < nf; k++) best = want[k] > want[best] ? (int)k : best;
     CHECK(pred.n_top == 5 && pred.top[0].cls == best && pred.lat == p[2]->lat[best] && pred.lon == p[2]->lng[best] &&
           pred.partition == 2, "answer: best cell %d (want %d) at its Class2GPS location", pred.top[0].cls, best);
-    CHECK(pred.scene == 1 && fabs(pred.scene_prob - 0.5) < 1e-6 && !strcmp(m->scene_names[pred.scene], "natural"),
-          "answer: scene %d (%g)", pred.scene, (double)pred.scene_prob);
+    CHECK(pred.scene[0] == 1 && fabs(pred.scene_prob[0] - 0.5) < 1e-6 &&
+          !strcmp(geoloc_model_scene_name(m, 0, pred.scene[0]), "natural"), "answer: scene %d (%g)", pred.scene[0],
+          (double)pred.scene_prob[0]);
     /* one partition: its averaged probabilities */
     CHECK(geoloc_answer_from_probs(m, (const float *const *)geo, NULL, 2, 1, 3, &pred, dist, &err) == GEOLOC_OK &&
-          pred.scene == -1, "answer, partition 1: %s", err.message);
+          pred.scene[0] == -1, "answer, partition 1: %s", err.message);
     worst = 0;
     for (size_t k = 0; k < p[1]->n; k++) worst = fmax(worst, fabs(dist[k] - mean[1][k]));
     CHECK(worst < 1e-6 && pred.partition == 1, "answer, partition 1: off by %g", worst);

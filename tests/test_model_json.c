@@ -31,7 +31,7 @@ static json_t *model_json(const geoloc_model *m) {
 }
 
 static void check_common(json_t *j, const geoloc_model *m) {
-    CHECK(json_integer_value(json_object_get(j, "schema")) == 1, "schema");
+    CHECK(json_integer_value(json_object_get(j, "schema")) == 2, "schema");
     CHECK(!strcmp(json_string_value(json_object_get(j, "version")), GEOLOC_VERSION), "version");
     json_t *bb = json_object_get(j, "backbone");
     char arch[32];
@@ -73,10 +73,11 @@ int main(int argc, char **argv) {
     const char *slash = strrchr(m->backbone, '/');
     const char *file = json_string_value(json_object_get(json_object_get(j, "backbone"), "file"));
     CHECK(file && !strcmp(file, slash ? slash + 1 : m->backbone) && !strchr(file, '/'), "backbone file %s", file);
-    json_t *names = json_object_get(json_object_get(j, "scene"), "names");
-    CHECK(m->n_scenes > 0 && json_array_size(names) == m->n_scenes, "scene names");
-    for (size_t s = 0; s < m->n_scenes && s < json_array_size(names); s++)
+    json_t *names = json_object_get(json_object_get(j, "scene"), "S3");
+    CHECK(m->scene_classes[0] > 0 && json_array_size(names) == m->scene_classes[0], "S3 scene names");
+    for (size_t s = 0; s < m->scene_classes[0] && s < json_array_size(names); s++)
         CHECK(!strcmp(json_string_value(json_array_get(names, s)), m->scene_names[s]), "scene %zu", s);
+    CHECK(json_is_false(json_object_get(json_object_get(j, "scene"), "isn")), "no ISNs");
     CHECK(json_object_size(j) == 6, "fields: schema version backbone image_size partitions scene");
     json_decref(j);
 

@@ -35,7 +35,8 @@ static inline geoloc_model *tiny_model_create(void) {
     geoloc_resnet_config_default(&cfg, 18, 1);
     geoloc_model *m = NULL;
     geoloc_error err = {0};
-    if (geoloc_model_create(&cfg, (const geoloc_partition *const *)p, names, 3, scenes, 3, 5, &m, &err) != GEOLOC_OK) {
+    if (geoloc_model_create(&cfg, (const geoloc_partition *const *)p, names, 3,
+                            &(geoloc_scene_heads){.names = {scenes}, .n = {3}}, 5, &m, &err) != GEOLOC_OK) {
         fprintf(stderr, "tiny model: %s\n", err.message);
         exit(1);
     }

@@ -23,12 +23,39 @@
 extern "C" {
 #endif
 
-#define GEOLOC_MODEL_FORMAT "geoloc-model-1" /* metadata geoloc.format of model files */
+#define GEOLOC_MODEL_FORMAT "geoloc-model-2" /* metadata geoloc.format of model files (1 still loads) */
 #define GEOLOC_MODEL_MAX_PARTITIONS 6
 #define GEOLOC_MODEL_MAX_TOP 64
+#define GEOLOC_SCENE_LEVELS 3
 
-/* A loaded (or newly built) model. The network's heads are, in order, one per
- * partition ("geo0", "geo1", ... coarse to fine) then "scene" when present. */
+/* The scene levels of Places365 as GeoEstimation uses them, each its own head:
+ * S3 (indoor / natural / urban), S16 and S365 (the categories). */
+typedef enum geoloc_scene_level {
+    GEOLOC_SCENE_LEVEL_S3 = 0,
+    GEOLOC_SCENE_LEVEL_S16 = 1,
+    GEOLOC_SCENE_LEVEL_S365 = 2
+} geoloc_scene_level;
+
+/* A model's scene heads: per level its class names (n[level] 0: no head of that
+ * level), and whether it has Individual Scene Networks: a set of geo heads per
+ * S3 scene (needs the S3 head). */
+typedef struct geoloc_scene_heads {
+    const char *const *names[GEOLOC_SCENE_LEVELS];
+    size_t n[GEOLOC_SCENE_LEVELS];
+    int isn;
+} geoloc_scene_heads;
+
+/* "S3", "S16" or "S365"; NULL for another level. */
+const char *geoloc_scene_level_name(int level);
+
+/* The level a name ("S3", "S16", "S365", any case) stands for, or -1. */
+int geoloc_scene_level_parse(const char *name);
+
+/* A loaded (or newly built) model. The network's heads are found by name
+ * (geoloc_model_head): "geo<k>" per partition (coarse to fine), "scene_S3",
+ * "scene_S16", "scene_S365" per scene level ("scene" in files of format 1),
+ * "isn<s>_geo<k>" per S3 scene s and partition k in models with ISNs. A model
+ * without partitions is a scene classifier (the helper network). */
 typedef struct geoloc_model {
     geoloc_net *net;
     size_t n_partitions;                                 /* coarse to fine */
@@ -36,8 +63,13 @@ typedef struct geoloc_model {
     char partition_names[GEOLOC_MODEL_MAX_PARTITIONS][64]; /* e.g. cells_50_5000 */
     int32_t *ancestor[GEOLOC_MODEL_MAX_PARTITIONS][GEOLOC_MODEL_MAX_PARTITIONS];
         /* ancestor[f][c][k]: class of partition c (coarser, c < f) containing class k of f */
-    size_t n_scenes;                                     /* 0: no scene head */
-    char **scene_names;
+    size_t n_scenes;       /* scene classes of all levels together (0: no scene head) */
+    char **scene_names;    /* their names, level by level (S3, then S16, then S365) */
+    size_t scene_classes[GEOLOC_SCENE_LEVELS]; /* per level (0: no head of that level) */
+    size_t scene_offset[GEOLOC_SCENE_LEVELS];  /* where a level's classes start in scene_names
+                                                  and in rows of scene probabilities */
+    size_t n_isn;          /* sets of ISN geo heads: scene_classes[S3] or 0 */
+    int scene_legacy;      /* read from a format-1 file: one head named "scene" */
     geoloc_norm norm;                                    /* input normalisation */
     int image_size;                                      /* crop side fed to the network (224) */
     char backbone[256];                                  /* "" when the file holds the backbone */
@@ -51,7 +83,8 @@ typedef struct geoloc_model {
 } geoloc_model;
 
 /* Builds a model: a ResNet of `backbone` (its heads replaced) with one head per
- * partition (copied) and a scene head of n_scenes classes (0: none). seed 0: every
+ * partition (copied; none for a scene classifier), the scene heads of `scenes`
+ * (NULL: none) and their ISN geo heads. seed 0: every
  * parameter zero (running variances 1), for a backbone loaded next with geoloc_net_load
  * (skip_heads) and heads that start at zero; otherwise the whole network is
  * torch-initialised from seed (geoloc_net_init_random). Computes the hierarchy
@@ -62,7 +95,7 @@ typedef struct geoloc_model {
 geoloc_status geoloc_model_create(const geoloc_resnet_config *backbone,
                                   const geoloc_partition *const *partitions,
                                   const char *const *partition_names, size_t n_partitions,
-                                  const char *const *scene_names, size_t n_scenes,
+                                  const geoloc_scene_heads *scenes,
                                   uint64_t seed, geoloc_model **out, geoloc_error *err);
 
 /* Writes the model atomically; with heads_only the backbone tensors are left out
@@ -112,14 +145,17 @@ int geoloc_model_resolve(const char *path, char *out, size_t size, geoloc_error 
 
 /* The roles of a model's network heads. */
 typedef enum geoloc_head_role {
-    GEOLOC_HEAD_GEO = 0, /* the classifier over one partition's cells */
-    GEOLOC_HEAD_SCENE    /* the scene classifier (names: m->scene_names) */
+    GEOLOC_HEAD_GEO = 0, /* the classifier over partition k's cells */
+    GEOLOC_HEAD_SCENE,   /* the scene classifier of level k (geoloc_scene_level) */
+    GEOLOC_HEAD_ISN      /* partition k % n_partitions of the ISN of S3 scene k / n_partitions */
 } geoloc_head_role;
 
 /* The index among the network's heads of the head with a role, found by its
- * name ("geo<k>" for partition k, "scene"; k is ignored for the scene), or -1
- * when the model has no such head. */
+ * name, or -1 when the model has no such head. */
 int geoloc_model_head(const geoloc_model *m, geoloc_head_role role, size_t k);
+
+/* The name of scene class k of a level, or NULL. */
+const char *geoloc_model_scene_name(const geoloc_model *m, int level, int k);
 
 /* The partition a text names: a partition name or number; NULL or
  * "hierarchical" give -1 (all partitions); -2 when it names none. */
@@ -135,8 +171,16 @@ typedef enum geoloc_crop_mode {
 
 /* Options; start from geoloc_predict_options_default() (a zeroed struct means
  * partition 0, not hierarchical). */
+/* Which geo heads answer in a model with Individual Scene Networks. */
+typedef enum geoloc_isn_routing {
+    GEOLOC_ISN_SOFT = 0, /* every scene's heads, mixed by the S3 head's probabilities */
+    GEOLOC_ISN_HARD,     /* the heads of the most probable S3 scene (the paper's) */
+    GEOLOC_ISN_NONE      /* the model's common geo heads */
+} geoloc_isn_routing;
+
 typedef struct geoloc_predict_options {
     geoloc_crop_mode crops;
+    geoloc_isn_routing isn; /* models with ISNs (default soft) */
     int partition;  /* -1: hierarchical over all partitions (default), else that partition only */
     int top_k;      /* cells reported (default 5, at most GEOLOC_MODEL_MAX_TOP) */
     int batch;      /* images per network call (default 8) */
@@ -160,8 +204,9 @@ typedef struct geoloc_prediction {
     int partition;    /* partition that answered (the finest for hierarchical) */
     int n_top;
     geoloc_cell_guess top[GEOLOC_MODEL_MAX_TOP];
-    int scene;        /* most probable scene class, -1 without a scene head */
-    float scene_prob;
+    int scene[GEOLOC_SCENE_LEVELS];        /* per level the most probable class, -1 without
+                                              that level's head */
+    float scene_prob[GEOLOC_SCENE_LEVELS];
     int calibrated;        /* the model's calibration answered (hierarchical answers only):
                               top probabilities tempered, radii and unknown set */
     double radius_km[2];   /* calibrated: the 50 % and 90 % radii around (lat, lon) */
@@ -210,7 +255,8 @@ geoloc_status geoloc_predict(geoloc_predictor *p, const geoloc_image *images, si
 /* The heads' softmax outputs for photo i (below the batch size) of the last
  * network run of geoloc_predict, as geoloc_answer_from_probs takes them (to
  * answer again with another partition or top): geo[f] receives partition f's
- * rows (one per crop) for every partition, *scene the scene head's (NULL
+ * rows (one per crop) for every partition (with ISNs: as routed), *scene the
+ * scene heads' (every level's classes side by side, m->n_scenes per row; NULL
  * without one); returns the number of crops. */
 int geoloc_predictor_probs(const geoloc_predictor *p, size_t i, const float **geo, const float **scene);
 
@@ -234,12 +280,13 @@ geoloc_predict_options geoloc_predictor_options(const geoloc_predictor *p);
 /* One photo's answer from its heads' softmax outputs: geo_probs[f] holds
  * n_crops rows (crop-major) of partition f's probabilities, for every
  * partition (hierarchical) or at least the answering one; scene_probs n_crops
- * rows of the scene head's (NULL: no scene). Crops are averaged; partition -1
+ * rows of the scene heads' (every level side by side, m->n_scenes values;
+ * NULL: no scene). Crops are averaged; partition -1
  * scores each cell k of the finest partition p_fine(k) times the probabilities
  * of its ancestor cells in the coarser partitions (a cell without an ancestor
  * in one: that factor left out), normalised over the fine cells; otherwise that
  * partition's averaged probabilities. Fills the top top_k (1 to
- * GEOLOC_MODEL_MAX_TOP) cells with their Class2GPS locations, the scene argmax,
+ * GEOLOC_MODEL_MAX_TOP) cells with their Class2GPS locations, each level's scene argmax,
  * and distribution (when not NULL: one value per cell of the answering
  * partition). A probability that is not a finite number in [0, 1] (a model with
  * NaN weights, ...) is refused with GEOLOC_E_RANGE. With a calibrated model
@@ -250,6 +297,19 @@ geoloc_status geoloc_answer_from_probs(const geoloc_model *m, const float *const
                                        const float *scene_probs, size_t n_crops, int partition,
                                        int top_k, geoloc_prediction *out, float *distribution,
                                        geoloc_error *err);
+
+/* The ISN routing of one photo: geo[f] (n_crops rows of partition f's
+ * probabilities, for every partition) = sum over S3 scenes s of weight[s] times
+ * the rows of scene s's ISN heads, isn[s * n_partitions + f]. weight holds
+ * m->n_isn non-negative values summing to 1 (hard routing: one 1; oracle:
+ * the true scene's). */
+void geoloc_isn_mix(const geoloc_model *m, const float *const *isn, const double *weight,
+                    size_t n_crops, float *const *geo);
+
+/* The scene weights of a routing from one photo's crop-averaged S3
+ * probabilities (m->n_isn values): soft copies them, hard puts 1 on the
+ * largest. */
+void geoloc_isn_weights(geoloc_isn_routing routing, const double *s3_probs, size_t n, double *weight);
 
 #ifdef __cplusplus
 }

@@ -17,7 +17,7 @@
 extern "C" {
 #endif
 
-#define GEOLOC_NN_MAX_HEADS 8
+#define GEOLOC_NN_MAX_HEADS 32
 #define GEOLOC_NN_HEAD_NAME 48
 
 /* One classification head: a fully connected layer on the pooled features. */

@@ -14,7 +14,7 @@
 extern "C" {
 #endif
 
-#define GEOLOC_ANSWER_SCHEMA 1 /* the "schema" of the answer JSON */
+#define GEOLOC_ANSWER_SCHEMA 2 /* the "schema" of the answer JSON */
 
 /* One photo to predict: the bytes data[0..size) when data is not NULL, else
  * the file at path. name labels it in answers and messages (NULL: path). */

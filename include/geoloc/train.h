@@ -139,7 +139,7 @@ typedef struct geoloc_train_options {
 typedef struct geoloc_train_result {
     size_t n_train, n_val;           /* photos */
     size_t n_heads;
-    int classes[8];                  /* per head */
+    int classes[32];                 /* per head (GEOLOC_NN_MAX_HEADS) */
     long steps;                      /* optimizer steps in total */
     int epochs_done;
     int stopped;                     /* stop_after (or stop_after_chunks) reached: nothing but the

@@ -101,12 +101,18 @@ static void print_info_json(const char *path, const geoloc_model *m, const char 
         printf(", \"classes\": %zu, \"num_images\": %llu, \"level_min\": %d, \"level_max\": %d}", m->partitions[f]->n,
                (unsigned long long)m->partitions[f]->num_images, lo, hi);
     }
-    printf("], \"scenes\": [");
-    for (size_t s = 0; s < m->n_scenes; s++) {
-        if (s) printf(", ");
-        cli_json_string(stdout, m->scene_names[s]);
+    printf("], \"scenes\": {");
+    for (int l = 0, first = 1; l < GEOLOC_SCENE_LEVELS; l++) {
+        if (!m->scene_classes[l]) continue;
+        printf("%s\"%s\": [", first ? "" : ", ", geoloc_scene_level_name(l));
+        for (size_t s = 0; s < m->scene_classes[l]; s++) {
+            if (s) printf(", ");
+            cli_json_string(stdout, m->scene_names[m->scene_offset[l] + s]);
+        }
+        printf("]");
+        first = 0;
     }
-    printf("], \"backbone\": ");
+    printf("}, \"isn\": %s, \"backbone\": ", m->n_isn ? "true" : "false");
     if (m->backbone[0]) {
         cli_json_string(stdout, m->backbone);
         printf(", \"backbone_path\": ");
@@ -155,9 +161,15 @@ static void print_info(const char *path, const geoloc_model *m, const char *back
     printf("hierarchy:   %s\n", m->n_partitions < 2 ? "(one partition)"
                                 : holes ? "incomplete: some cells lie in no coarser cell (no hierarchical prediction)"
                                         : "complete");
-    printf("scenes:      ");
-    for (size_t s = 0; s < m->n_scenes; s++) printf("%s%s", s ? ", " : "", m->scene_names[s]);
-    printf("%s\n", m->n_scenes ? "" : "(none)");
+    printf("scenes:      %s\n", m->n_scenes ? "" : "(none)");
+    for (int l = 0; l < GEOLOC_SCENE_LEVELS; l++) {
+        if (!m->scene_classes[l]) continue;
+        printf("  %-5s %zu classes: ", geoloc_scene_level_name(l), m->scene_classes[l]);
+        for (size_t s = 0; s < m->scene_classes[l] && s < 8; s++)
+            printf("%s%s", s ? ", " : "", m->scene_names[m->scene_offset[l] + s]);
+        printf("%s\n", m->scene_classes[l] > 8 ? ", ..." : "");
+    }
+    if (m->n_isn) printf("ISNs:        one set of geo heads per S3 scene (%zu)\n", m->n_isn);
     if (m->backbone[0])
         printf("backbone:    %s (%s)\n", m->backbone,
                backbone_path ? backbone_path : "NOT FOUND: tools/fetch-backbone.sh (run by ./setup.sh) fetches it");
@@ -264,8 +276,11 @@ static int model_init(int argc, char **argv) {
         }
     }
     /* the whole network torch-initialised from the seed, then the pretrained backbone over it */
-    if (rc == 0 && geoloc_model_create(&cfg, (const geoloc_partition *const *)parts, names,
-                                       (size_t)n, a.scenes.str, (size_t)n_scenes,
+    geoloc_scene_heads scenes = {0}; /* the level by its size: 16 S16, 365 S365, else S3 */
+    int level = n_scenes == 16 ? GEOLOC_SCENE_LEVEL_S16 : n_scenes == 365 ? GEOLOC_SCENE_LEVEL_S365 : 0;
+    scenes.names[level] = a.scenes.str;
+    scenes.n[level] = (size_t)n_scenes;
+    if (rc == 0 && geoloc_model_create(&cfg, (const geoloc_partition *const *)parts, names, (size_t)n, &scenes,
                                        (uint64_t)a.seed, &m, &err) != GEOLOC_OK) {
         fprintf(stderr, "%s: %s\n", cmd, err.message);
         rc = 1;

@@ -63,7 +63,12 @@ static void print_text(out_ctx *o, const geoloc_photo_answer *a) {
         fprintf(o->out, "%s%s (%.6f, %.6f) %.4f", k == 1 ? "  top: " : ", ", tok, p->top[k].lat, p->top[k].lon,
                 (double)p->top[k].prob);
     }
-    if (p->scene >= 0) fprintf(o->out, "  scene: %s %.2f", o->m->scene_names[p->scene], (double)p->scene_prob);
+    for (int l = 0, first = 1; l < GEOLOC_SCENE_LEVELS; l++)
+        if (p->scene[l] >= 0) {
+            fprintf(o->out, first ? "  scene: %s %.2f" : ", %s %.2f", geoloc_model_scene_name(o->m, l, p->scene[l]),
+                    (double)p->scene_prob[l]);
+            first = 0;
+        }
     if (o->album)
         fprintf(o->out, "  album: %s (%zu photo%s, %s; the photo alone: %.6f, %.6f p=%.4f)", o->album->id,
                 o->album->size, o->album->size == 1 ? "" : "s", o->album->method_name,
@@ -100,9 +105,11 @@ static void print_csv(out_ctx *o, const geoloc_photo_answer *a) {
             (double)p->top[0].prob);
     geoloc_csv_write_field(out, o->m->partition_names[p->partition]);
     fputc(',', out);
-    if (p->scene >= 0) {
-        geoloc_csv_write_field(out, o->m->scene_names[p->scene]);
-        fprintf(out, ",%.4f", (double)p->scene_prob);
+    int level = 0; /* the coarsest level the model has */
+    while (level + 1 < GEOLOC_SCENE_LEVELS && p->scene[level] < 0) level++;
+    if (p->scene[level] >= 0) {
+        geoloc_csv_write_field(out, geoloc_model_scene_name(o->m, level, p->scene[level]));
+        fprintf(out, ",%.4f", (double)p->scene_prob[level]);
     } else {
         fputc(',', out);
     }

@@ -18,15 +18,11 @@
 
 int geoloc_model_head(const geoloc_model *m, geoloc_head_role role, size_t k) {
     char name[GEOLOC_NN_HEAD_NAME];
-    if (role == GEOLOC_HEAD_GEO) {
-        if (k >= m->n_partitions) return -1;
-        snprintf(name, sizeof name, "geo%zu", k);
-    } else if (role == GEOLOC_HEAD_SCENE) {
-        if (m->n_scenes == 0) return -1;
-        snprintf(name, sizeof name, "scene");
-    } else {
+    if (role == GEOLOC_HEAD_GEO ? k >= m->n_partitions
+        : role == GEOLOC_HEAD_SCENE ? k >= GEOLOC_SCENE_LEVELS || !m->scene_classes[k]
+        : role == GEOLOC_HEAD_ISN ? k >= m->n_isn * m->n_partitions : 1)
         return -1;
-    }
+    model_head_name(m, role, k, name, sizeof name);
     for (size_t h = 0; h < m->config.n_heads; h++)
         if (!strcmp(m->config.heads[h].name, name)) return (int)h;
     return -1;
@@ -158,7 +154,7 @@ geoloc_status answer_from_probs_calibrated(const geoloc_model *m, const geoloc_c
     }
     out->lat = out->top[0].lat;
     out->lon = out->top[0].lon;
-    out->scene = -1;
+    for (size_t l = 0; l < GEOLOC_SCENE_LEVELS; l++) out->scene[l] = -1;
     if (cal) {
         out->calibrated = 1;
         out->radius_km[0] = geoloc_calibration_radius(m->partitions[f], tempered, out->lat, out->lon, cal->q50);
@@ -173,10 +169,35 @@ geoloc_status answer_from_probs_calibrated(const geoloc_model *m, const geoloc_c
         if (answer_average_crops(scene_probs, n_crops, m->n_scenes, score) != 0)
             s = error_set(err, GEOLOC_E_RANGE, "scene head: a probability that is not a finite number in "
                           "[0, 1] (are the model's weights finite?)");
-        for (size_t k = 0; s == GEOLOC_OK && k < m->n_scenes; k++)
-            if (k == 0 || score[k] > score[out->scene]) out->scene = (int)k;
-        if (s == GEOLOC_OK) out->scene_prob = (float)score[out->scene];
+        for (size_t l = 0; s == GEOLOC_OK && l < GEOLOC_SCENE_LEVELS; l++) {
+            const double *level = score + m->scene_offset[l];
+            for (size_t k = 0; k < m->scene_classes[l]; k++)
+                if (k == 0 || level[k] > level[out->scene[l]]) out->scene[l] = (int)k;
+            if (out->scene[l] >= 0) out->scene_prob[l] = (float)level[out->scene[l]];
+        }
     }
     free(buf);
     return s;
+}
+
+void geoloc_isn_weights(geoloc_isn_routing routing, const double *s3_probs, size_t n, double *weight) {
+    size_t best = 0;
+    for (size_t s = 0; s < n; s++) {
+        weight[s] = routing == GEOLOC_ISN_HARD ? 0 : s3_probs[s];
+        if (s3_probs[s] > s3_probs[best]) best = s;
+    }
+    if (routing == GEOLOC_ISN_HARD && n) weight[best] = 1;
+}
+
+void geoloc_isn_mix(const geoloc_model *m, const float *const *isn, const double *weight, size_t n_crops,
+                    float *const *geo) {
+    for (size_t f = 0; f < m->n_partitions; f++) {
+        size_t n = n_crops * m->partitions[f]->n;
+        for (size_t k = 0; k < n; k++) {
+            double sum = 0;
+            for (size_t s = 0; s < m->n_isn; s++)
+                if (weight[s] != 0) sum += weight[s] * isn[s * m->n_partitions + f][k];
+            geo[f][k] = (float)sum;
+        }
+    }
 }

@@ -47,7 +47,29 @@ static void distribution(geoloc_json *w, const geoloc_partition *part, const flo
     geoloc_json_array_end(w);
 }
 
-/* The answer's own fields: "lat" ... "scene_prob". */
+/* "scene": {"S3": {"name", "prob"}, ...} for the levels the model has, or null. */
+static void scene_fields(geoloc_json *w, const geoloc_model *m, const geoloc_prediction *p) {
+    int any = 0;
+    for (int l = 0; l < GEOLOC_SCENE_LEVELS; l++) any |= p->scene[l] >= 0;
+    if (!any) {
+        geoloc_json_null(w);
+        return;
+    }
+    geoloc_json_object_begin(w);
+    for (int l = 0; l < GEOLOC_SCENE_LEVELS; l++) {
+        if (p->scene[l] < 0) continue;
+        geoloc_json_key(w, geoloc_scene_level_name(l));
+        geoloc_json_object_begin(w);
+        geoloc_json_key(w, "name");
+        geoloc_json_string(w, geoloc_model_scene_name(m, l, p->scene[l]));
+        geoloc_json_key(w, "prob");
+        geoloc_json_float(w, p->scene_prob[l]);
+        geoloc_json_object_end(w);
+    }
+    geoloc_json_object_end(w);
+}
+
+/* The answer's own fields: "lat" ... "scene". */
 static void answer_fields(geoloc_json *w, const geoloc_model *m, const geoloc_prediction *p,
                           const struct geoloc_place *place) {
     geoloc_json_key(w, "lat");
@@ -79,10 +101,7 @@ static void answer_fields(geoloc_json *w, const geoloc_model *m, const geoloc_pr
     for (int k = 0; k < p->n_top; k++) guess(w, &p->top[k]);
     geoloc_json_array_end(w);
     geoloc_json_key(w, "scene");
-    geoloc_json_string(w, p->scene >= 0 ? m->scene_names[p->scene] : NULL);
-    geoloc_json_key(w, "scene_prob");
-    if (p->scene >= 0) geoloc_json_float(w, p->scene_prob);
-    else geoloc_json_null(w);
+    scene_fields(w, m, p);
 }
 
 /* "photo": {the photo-alone answer}, "album": {"id", "size", "method"}. */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -53,6 +54,7 @@ static const char *const RESERVED[] = {
     "geoloc.format",     "geoloc.arch",   "geoloc.stride_in_bottleneck", "geoloc.bn_eps",
     "geoloc.conv_bias",  "geoloc.heads",  "geoloc.partitions",           "geoloc.scenes",
     "geoloc.input",      "geoloc.image_size", "geoloc.backbone",         "geoloc.num_images",
+    "geoloc.scenes.S3",  "geoloc.scenes.S16", "geoloc.scenes.S365",     "geoloc.isn",
     GEOLOC_ST_CHECKSUM_KEY, MODEL_CALIBRATION_KEY};
 
 int model_reserved_key(const char *key) {
@@ -96,21 +98,89 @@ geoloc_status model_compute_hierarchy(geoloc_model *m, geoloc_error *err) {
     return GEOLOC_OK;
 }
 
+static const char *const LEVEL_NAMES[GEOLOC_SCENE_LEVELS] = {"S3", "S16", "S365"};
+
+const char *geoloc_scene_level_name(int level) {
+    return level >= 0 && level < GEOLOC_SCENE_LEVELS ? LEVEL_NAMES[level] : NULL;
+}
+
+int geoloc_scene_level_parse(const char *name) {
+    for (int l = 0; name && l < GEOLOC_SCENE_LEVELS; l++)
+        if (!strcasecmp(name, LEVEL_NAMES[l])) return l;
+    return -1;
+}
+
+void model_head_name(const geoloc_model *m, geoloc_head_role role, size_t k, char *out, size_t size) {
+    if (role == GEOLOC_HEAD_GEO) snprintf(out, size, "geo%zu", k);
+    else if (role == GEOLOC_HEAD_SCENE && m->scene_legacy) snprintf(out, size, "%s", MODEL_SCENE_HEAD);
+    else if (role == GEOLOC_HEAD_SCENE) snprintf(out, size, "%s_%s", MODEL_SCENE_HEAD, LEVEL_NAMES[k % 3]);
+    else snprintf(out, size, "isn%zu_geo%zu", k / m->n_partitions, k % m->n_partitions);
+}
+
 void model_set_heads(geoloc_model *m, const geoloc_resnet_config *base) {
     m->config = *base;
     m->config.n_heads = 0;
     for (size_t f = 0; f < m->n_partitions; f++) {
         geoloc_head_config *h = &m->config.heads[m->config.n_heads++];
         memset(h, 0, sizeof *h);
-        snprintf(h->name, sizeof h->name, "geo%zu", f);
+        model_head_name(m, GEOLOC_HEAD_GEO, f, h->name, sizeof h->name);
         h->classes = (int)m->partitions[f]->n;
     }
-    if (m->n_scenes > 0) {
+    for (size_t l = 0; l < GEOLOC_SCENE_LEVELS; l++) {
+        if (!m->scene_classes[l]) continue;
         geoloc_head_config *h = &m->config.heads[m->config.n_heads++];
         memset(h, 0, sizeof *h);
-        snprintf(h->name, sizeof h->name, "%s", MODEL_SCENE_HEAD);
-        h->classes = (int)m->n_scenes;
+        model_head_name(m, GEOLOC_HEAD_SCENE, l, h->name, sizeof h->name);
+        h->classes = (int)m->scene_classes[l];
     }
+    for (size_t k = 0; k < m->n_isn * m->n_partitions; k++) {
+        geoloc_head_config *h = &m->config.heads[m->config.n_heads++];
+        memset(h, 0, sizeof *h);
+        model_head_name(m, GEOLOC_HEAD_ISN, k, h->name, sizeof h->name);
+        h->classes = (int)m->partitions[k % m->n_partitions]->n;
+    }
+}
+
+size_t model_head_count(size_t n_partitions, const size_t *scene_classes, size_t n_isn) {
+    size_t n = n_partitions * (1 + n_isn);
+    for (size_t l = 0; l < GEOLOC_SCENE_LEVELS; l++) n += scene_classes[l] > 0;
+    return n;
+}
+
+geoloc_status model_set_scenes(geoloc_model *m, const geoloc_scene_heads *sc, geoloc_error *err) {
+    size_t total = 0;
+    for (size_t l = 0; l < GEOLOC_SCENE_LEVELS; l++) {
+        if (sc->n[l] > 100000 || (sc->n[l] && !sc->names[l]))
+            return error_set(err, GEOLOC_E_ARG, "model: %zu %s scene classes without names", sc->n[l], LEVEL_NAMES[l]);
+        for (size_t s = 0; s < sc->n[l]; s++)
+            if (!sc->names[l][s] || model_check_name(sc->names[l][s], 0) != 0)
+                return error_set(err, GEOLOC_E_ARG, "model: %s scene %zu: a name of 1-63 characters "
+                                 "without control characters is needed", LEVEL_NAMES[l], s);
+        total += sc->n[l];
+    }
+    if (sc->isn && sc->n[GEOLOC_SCENE_LEVEL_S3] < 2)
+        return error_set(err, GEOLOC_E_ARG, "model: Individual Scene Networks need an S3 scene head");
+    if (sc->isn && m->n_partitions == 0)
+        return error_set(err, GEOLOC_E_ARG, "model: Individual Scene Networks need partitions");
+    if (total && !(m->scene_names = calloc(total, sizeof *m->scene_names))) /* NULLs free fine */
+        return error_set(err, GEOLOC_E_NOMEM, "out of memory");
+    m->n_scenes = total;
+    for (size_t l = 0, at = 0; l < GEOLOC_SCENE_LEVELS; at += sc->n[l], l++) {
+        m->scene_offset[l] = at;
+        m->scene_classes[l] = sc->n[l];
+        for (size_t s = 0; s < sc->n[l]; s++)
+            if (!(m->scene_names[at + s] = strdup(sc->names[l][s])))
+                return error_set(err, GEOLOC_E_NOMEM, "out of memory");
+    }
+    m->n_isn = sc->isn ? sc->n[GEOLOC_SCENE_LEVEL_S3] : 0;
+    if (model_head_count(m->n_partitions, m->scene_classes, m->n_isn) > GEOLOC_NN_MAX_HEADS)
+        return error_set(err, GEOLOC_E_ARG, "model: more than %d heads", GEOLOC_NN_MAX_HEADS);
+    return GEOLOC_OK;
+}
+
+const char *geoloc_model_scene_name(const geoloc_model *m, int level, int k) {
+    if (level < 0 || level >= GEOLOC_SCENE_LEVELS || k < 0 || (size_t)k >= m->scene_classes[level]) return NULL;
+    return m->scene_names[m->scene_offset[level] + (size_t)k];
 }
 
 /* A copy of a partition with its lookup index; NULL when out of memory. */
@@ -132,18 +202,18 @@ static geoloc_partition *partition_copy(const geoloc_partition *p) {
 geoloc_status geoloc_model_create(const geoloc_resnet_config *backbone,
                                   const geoloc_partition *const *partitions,
                                   const char *const *partition_names, size_t n_partitions,
-                                  const char *const *scene_names, size_t n_scenes,
+                                  const geoloc_scene_heads *scenes,
                                   uint64_t seed, geoloc_model **out, geoloc_error *err) {
     *out = NULL;
-    if (!backbone || !partitions || !partition_names)
+    geoloc_scene_heads none = {0};
+    if (!scenes) scenes = &none;
+    size_t n_scene_levels = 0;
+    for (size_t l = 0; l < GEOLOC_SCENE_LEVELS; l++) n_scene_levels += scenes->n[l] > 0;
+    if (!backbone || (n_partitions && (!partitions || !partition_names)))
         return error_set(err, GEOLOC_E_ARG, "model: NULL backbone or partitions");
-    if (n_partitions < 1 || n_partitions > GEOLOC_MODEL_MAX_PARTITIONS)
-        return error_set(err, GEOLOC_E_ARG, "model: %zu partitions: 1 to %d expected", n_partitions,
-                         GEOLOC_MODEL_MAX_PARTITIONS);
-    if (n_partitions + (n_scenes > 0) > GEOLOC_NN_MAX_HEADS)
-        return error_set(err, GEOLOC_E_ARG, "model: more than %d heads", GEOLOC_NN_MAX_HEADS);
-    if (n_scenes > 0 && (!scene_names || n_scenes > 100000))
-        return error_set(err, GEOLOC_E_ARG, "model: %zu scene classes without names", n_scenes);
+    if ((n_partitions < 1 && n_scene_levels == 0) || n_partitions > GEOLOC_MODEL_MAX_PARTITIONS)
+        return error_set(err, GEOLOC_E_ARG, "model: %zu partitions: 1 to %d expected (0 for a scene "
+                         "classifier)", n_partitions, GEOLOC_MODEL_MAX_PARTITIONS);
     if (!model_feature_dim(backbone->depth))
         return error_set(err, GEOLOC_E_ARG, "model: ResNet depth %d: expected 18, 34, 50, 101 or 152",
                          backbone->depth);
@@ -158,10 +228,6 @@ geoloc_status geoloc_model_create(const geoloc_resnet_config *backbone,
                 return error_set(err, GEOLOC_E_ARG, "model: partition name \"%s\" given twice",
                                  partition_names[f]);
     }
-    for (size_t s = 0; s < n_scenes; s++)
-        if (!scene_names[s] || model_check_name(scene_names[s], 0) != 0)
-            return error_set(err, GEOLOC_E_ARG, "model: scene %zu: a name of 1-63 characters "
-                             "without control characters is needed", s);
     geoloc_model *m = model_alloc();
     if (!m) return error_set(err, GEOLOC_E_NOMEM, "out of memory");
     geoloc_status st = GEOLOC_OK;
@@ -171,14 +237,7 @@ geoloc_status geoloc_model_create(const geoloc_resnet_config *backbone,
         if (!(m->partitions[f] = partition_copy(partitions[f])))
             st = error_set(err, GEOLOC_E_NOMEM, "out of memory");
     }
-    if (st == GEOLOC_OK && n_scenes > 0) {
-        m->scene_names = calloc(n_scenes, sizeof *m->scene_names); /* NULLs free fine */
-        if (!m->scene_names) st = error_set(err, GEOLOC_E_NOMEM, "out of memory");
-        else m->n_scenes = n_scenes;
-        for (size_t s = 0; st == GEOLOC_OK && s < n_scenes; s++)
-            if (!(m->scene_names[s] = strdup(scene_names[s])))
-                st = error_set(err, GEOLOC_E_NOMEM, "out of memory");
-    }
+    if (st == GEOLOC_OK) st = model_set_scenes(m, scenes, err);
     if (st == GEOLOC_OK) st = model_compute_hierarchy(m, err);
     if (st == GEOLOC_OK) {
         model_set_heads(m, backbone);

@@ -27,8 +27,19 @@ int model_check_name(const char *name, char forbidden);
 /* Allocates and fills m->ancestor[f][c] (c < f) with geoloc_partition_ancestors. */
 geoloc_status model_compute_hierarchy(geoloc_model *m, geoloc_error *err);
 
-/* The configuration of m's network: `base`'s backbone, heads geo0.. and scene. */
+/* The configuration of m's network: `base`'s backbone, heads geo0.., the scene
+ * levels' and the ISNs' (as geoloc_model_head finds them). */
 void model_set_heads(geoloc_model *m, const geoloc_resnet_config *base);
+
+/* The network name of the head with a role (geoloc_model_head's k). */
+void model_head_name(const geoloc_model *m, geoloc_head_role role, size_t k, char *out, size_t size);
+
+/* Heads of a model with these partitions, scene levels and ISN sets. */
+size_t model_head_count(size_t n_partitions, const size_t *scene_classes, size_t n_isn);
+
+/* Copies the scene levels' names into m (scene_names, offsets, n_isn), checking
+ * them and the number of heads. */
+geoloc_status model_set_scenes(geoloc_model *m, const geoloc_scene_heads *sc, geoloc_error *err);
 
 /* geoloc_model_find_data for folder/name (folder NULL: name alone); neither
  * may hold a '/'. 0 and the path in out, or -1. */

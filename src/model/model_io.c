@@ -30,6 +30,11 @@
 #define MAX_CLASSES 100000000u
 #define PARTITION_TENSORS(n) ((n) * 3 + (n) * ((n) - 1) / 2)
 
+/* The metadata keys of the scene levels' names (format 2; format 1 had one
+ * level, in geoloc.scenes). */
+static const char *const SCENE_KEYS[GEOLOC_SCENE_LEVELS] = {"geoloc.scenes.S3", "geoloc.scenes.S16",
+                                                             "geoloc.scenes.S365"};
+
 /* ---- writing ------------------------------------------------------------------ */
 
 typedef struct tensor_list {
@@ -85,7 +90,7 @@ geoloc_status geoloc_model_save(const geoloc_model *m, const char *path, int hea
     tensor_list l = {calloc(cap, sizeof *l.t), calloc(cap, sizeof *l.names),
                      calloc(cap, sizeof *l.shapes), 0};
     double *means[GEOLOC_MODEL_MAX_PARTITIONS] = {0};
-    char *partitions = NULL, *scenes = NULL, num_images[GEOLOC_MODEL_MAX_PARTITIONS * 24] = "";
+    char *partitions = NULL, *scenes[GEOLOC_SCENE_LEVELS] = {0}, num_images[GEOLOC_MODEL_MAX_PARTITIONS * 24] = "";
     const char **keys = calloc(16 + m->n_meta, sizeof *keys);
     const char **values = calloc(16 + m->n_meta, sizeof *values);
     geoloc_status s = GEOLOC_OK;
@@ -131,8 +136,13 @@ geoloc_status geoloc_model_save(const geoloc_model *m, const char *path, int hea
     const char *rows[GEOLOC_MODEL_MAX_PARTITIONS];
     for (size_t i = 0; i < np; i++) rows[i] = m->partition_names[i];
     partitions = join(rows, np, ',');
-    scenes = m->n_scenes ? join((const char *const *)m->scene_names, m->n_scenes, '\n') : NULL;
-    if (!partitions || (m->n_scenes && !scenes)) {
+    for (size_t v = 0; v < GEOLOC_SCENE_LEVELS; v++)
+        if (m->scene_classes[v] &&
+            !(scenes[v] = join((const char *const *)m->scene_names + m->scene_offset[v], m->scene_classes[v], '\n'))) {
+            s = error_set(err, GEOLOC_E_NOMEM, "%s: out of memory", path);
+            goto done;
+        }
+    if (!partitions) {
         s = error_set(err, GEOLOC_E_NOMEM, "%s: out of memory", path);
         goto done;
     }
@@ -146,7 +156,9 @@ geoloc_status geoloc_model_save(const geoloc_model *m, const char *path, int hea
     for (size_t k = 0; k < NET_ARCH_KEYS; k++) META(am.keys[k], am.values[k]);
     META("geoloc.partitions", partitions);
     META("geoloc.num_images", num_images);
-    if (scenes) META("geoloc.scenes", scenes);
+    for (size_t v = 0; v < GEOLOC_SCENE_LEVELS; v++)
+        if (scenes[v]) META(m->scene_legacy ? "geoloc.scenes" : SCENE_KEYS[v], scenes[v]);
+    if (m->n_isn) META("geoloc.isn", "S3");
     META("geoloc.input", geoloc_model_input_name(m->norm));
     META("geoloc.image_size", image_size);
     if (heads_only) META("geoloc.backbone", bb);
@@ -159,7 +171,7 @@ geoloc_status geoloc_model_save(const geoloc_model *m, const char *path, int hea
 done:
     for (size_t i = 0; i < np; i++) free(means[i]);
     free(partitions);
-    free(scenes);
+    for (size_t v = 0; v < GEOLOC_SCENE_LEVELS; v++) free(scenes[v]);
     free(keys);
     free(values);
     free(l.t);
@@ -175,7 +187,7 @@ static geoloc_status check_format(const geoloc_safetensors *st, const char *file
     const char *f = geoloc_safetensors_metadata_get(st, "geoloc.format");
     if (!f)
         return error_set(err, GEOLOC_E_PARSE, "%s: geoloc.format: missing: not a geoloc model file", file);
-    if (!strcmp(f, GEOLOC_MODEL_FORMAT)) return GEOLOC_OK;
+    if (!strcmp(f, GEOLOC_MODEL_FORMAT) || !strcmp(f, "geoloc-model-1")) return GEOLOC_OK;
     if (!strncmp(f, "geoloc-weights-", 15))
         return error_set(err, GEOLOC_E_PARSE, "%s: geoloc.format \"%s\": network weights, not a model "
                          "(no partitions); geoloc model init makes a model from weights", file, f);
@@ -316,12 +328,50 @@ static int put_partition_name(void *ctx, size_t k, const char *name) {
 
 static int put_scene_name(void *ctx, size_t k, const char *name) {
     geoloc_model *m = ctx;
-    char **names = realloc(m->scene_names, (k + 1) * sizeof *names);
+    char **names = realloc(m->scene_names, (m->n_scenes + 1) * sizeof *names);
     if (!names) return -1;
     m->scene_names = names;
-    if (!(names[k] = strdup(name))) return -1;
-    m->n_scenes = k + 1;
+    if (!(names[m->n_scenes] = strdup(name))) return -1;
+    m->n_scenes++;
+    (void)k;
     return 0;
+}
+
+/* The scene levels' names: geoloc.scenes.S3 / .S16 / .S365 or (format 1) one
+ * level in geoloc.scenes, known by its size (3, 16, 365; another size: S3's
+ * place, as format 1 treated any scene head); geoloc.isn. */
+static geoloc_status read_scenes(const geoloc_safetensors *st, const char *file, geoloc_model *m,
+                                 geoloc_error *err) {
+    char name[64];
+    const char *legacy = geoloc_safetensors_metadata_get(st, "geoloc.scenes");
+    for (size_t l = 0; l < GEOLOC_SCENE_LEVELS; l++) {
+        const char *key = SCENE_KEYS[l], *v = geoloc_safetensors_metadata_get(st, key);
+        if (legacy && v)
+            return error_set(err, GEOLOC_E_PARSE, "%s: geoloc.scenes and %s: one or the other", file, key);
+        if (legacy && l == 0) v = legacy, key = "geoloc.scenes";
+        if (!v) continue;
+        size_t before = m->n_scenes;
+        m->scene_offset[l] = before;
+        if (split_names(v, '\n', 100000, name, sizeof name, put_scene_name, m) < 1)
+            return error_set(err, GEOLOC_E_PARSE, "%s: %s \"%.100s\": expected names (1-63 "
+                             "characters) separated by newlines", file, key, v);
+        m->scene_classes[l] = m->n_scenes - before;
+    }
+    if (legacy) {
+        m->scene_legacy = 1;
+        size_t n = m->scene_classes[0], l = n == 16 ? 1 : n == 365 ? 2 : 0;
+        m->scene_classes[0] = 0;
+        m->scene_classes[l] = n;
+    }
+    for (size_t l = 0, at = 0; l < GEOLOC_SCENE_LEVELS; at += m->scene_classes[l], l++) m->scene_offset[l] = at;
+    const char *isn = geoloc_safetensors_metadata_get(st, "geoloc.isn");
+    if (isn && (strcmp(isn, "S3") != 0 || m->scene_classes[0] < 2 || m->n_partitions == 0))
+        return error_set(err, GEOLOC_E_PARSE, "%s: geoloc.isn \"%.32s\": expected S3, with an S3 scene head "
+                         "(geoloc.scenes.S3) and partitions", file, isn);
+    m->n_isn = isn ? m->scene_classes[0] : 0;
+    if (model_head_count(m->n_partitions, m->scene_classes, m->n_isn) > GEOLOC_NN_MAX_HEADS)
+        return error_set(err, GEOLOC_E_PARSE, "%s: more than %d heads", file, GEOLOC_NN_MAX_HEADS);
+    return GEOLOC_OK;
 }
 
 /* geoloc.partitions, geoloc.num_images, geoloc.scenes, geoloc.input,
@@ -331,15 +381,16 @@ static geoloc_status read_metadata(const geoloc_safetensors *st, const char *fil
     char name[64];
     const char *v = geoloc_safetensors_metadata_get(st, "geoloc.partitions");
     if (!v) return error_set(err, GEOLOC_E_PARSE, "%s: geoloc.partitions: missing", file);
-    long n = split_names(v, ',', GEOLOC_MODEL_MAX_PARTITIONS, name, sizeof name, put_partition_name, m);
-    if (n < 1)
+    long n = *v ? split_names(v, ',', GEOLOC_MODEL_MAX_PARTITIONS, name, sizeof name, put_partition_name, m) : 0;
+    if (n < 0 || (n == 0 && *v))
         return error_set(err, GEOLOC_E_PARSE, "%s: geoloc.partitions \"%.100s\": expected 1 to %d distinct "
                          "names (1-63 characters) separated by commas", file, v, GEOLOC_MODEL_MAX_PARTITIONS);
     m->n_partitions = (size_t)n;
-    if ((v = geoloc_safetensors_metadata_get(st, "geoloc.scenes")) &&
-        split_names(v, '\n', 100000, name, sizeof name, put_scene_name, m) < 1)
-        return error_set(err, GEOLOC_E_PARSE, "%s: geoloc.scenes \"%.100s\": expected names (1-63 "
-                         "characters) separated by newlines", file, v);
+    geoloc_status s = read_scenes(st, file, m, err);
+    if (s != GEOLOC_OK) return s;
+    if (m->n_partitions == 0 && m->n_scenes == 0)
+        return error_set(err, GEOLOC_E_PARSE, "%s: geoloc.partitions: empty, and no scene head: a model "
+                         "needs partitions or scene heads", file);
     if (!(v = geoloc_safetensors_metadata_get(st, "geoloc.input")))
         return error_set(err, GEOLOC_E_PARSE, "%s: geoloc.input: missing", file);
     if (model_norm_parse(v, &m->norm) != 0)
@@ -389,7 +440,8 @@ static geoloc_status read_num_images(const geoloc_safetensors *st, const char *f
                      "separated by commas", file, v, m->n_partitions);
 }
 
-/* The heads named in geoloc.heads must be geo0.. (one per partition, its size) then scene. */
+/* The heads named in geoloc.heads must be geo0.. (one per partition, its size),
+ * the scene levels' and the ISNs', in that order. */
 static geoloc_status read_config(const geoloc_safetensors *st, const char *file, geoloc_model *m,
                                  geoloc_error *err) {
     geoloc_resnet_config cfg;
@@ -402,17 +454,19 @@ static geoloc_status read_config(const geoloc_safetensors *st, const char *file,
         return error_set(err, GEOLOC_E_PARSE, "%s: geoloc.heads: missing", file);
     model_set_heads(m, &cfg);
     if (cfg.n_heads != m->config.n_heads)
-        return error_set(err, GEOLOC_E_PARSE, "%s: geoloc.heads: %zu heads for %zu partitions and %s",
-                         file, cfg.n_heads, m->n_partitions, m->n_scenes ? "a scene head" : "no scene head");
+        return error_set(err, GEOLOC_E_PARSE, "%s: geoloc.heads: %zu heads for %zu partitions, %zu scene "
+                         "heads and %zu ISNs: %zu expected", file, cfg.n_heads, m->n_partitions,
+                         (size_t)(m->scene_classes[0] > 0) + (m->scene_classes[1] > 0) + (m->scene_classes[2] > 0),
+                         m->n_isn, m->config.n_heads);
     for (size_t h = 0; h < cfg.n_heads; h++) {
         const geoloc_head_config *want = &m->config.heads[h], *got = &cfg.heads[h];
         if (strcmp(want->name, got->name) != 0)
             return error_set(err, GEOLOC_E_PARSE, "%s: geoloc.heads: head %zu is \"%s\", \"%s\" expected",
                              file, h, got->name, want->name);
         if (want->classes != got->classes)
-            return error_set(err, GEOLOC_E_PARSE, "%s: geoloc.heads: head %s has %d classes but %s %s has %d",
-                             file, got->name, got->classes, h < m->n_partitions ? "partition" : "the scene list",
-                             h < m->n_partitions ? m->partition_names[h] : "geoloc.scenes", want->classes);
+            return error_set(err, GEOLOC_E_PARSE, "%s: geoloc.heads: head %s has %d classes, %d expected "
+                             "(its partition's cells or scene level's names)", file, got->name, got->classes,
+                             want->classes);
     }
     uint64_t feat = (uint64_t)model_feature_dim(cfg.depth);
     for (size_t h = 0; h < cfg.n_heads; h++) {

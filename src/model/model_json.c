@@ -9,7 +9,7 @@
 #define GEOLOC_VERSION "unknown"
 #endif
 
-#define MODEL_JSON_SCHEMA 1 /* the "schema" of this object */
+#define MODEL_JSON_SCHEMA 2 /* the "schema" of this object */
 
 /* Writes {"name", "cells", "min_level", "max_level"} of one partition. */
 static void partition_json(geoloc_json *w, const char *name, const geoloc_partition *p) {
@@ -60,10 +60,15 @@ geoloc_status geoloc_model_write_json(geoloc_json *w, const geoloc_model *m) {
     geoloc_json_key(w, "scene");
     if (m->n_scenes) {
         geoloc_json_object_begin(w);
-        geoloc_json_key(w, "names");
-        geoloc_json_array_begin(w);
-        for (size_t s = 0; s < m->n_scenes; s++) geoloc_json_string(w, m->scene_names[s]);
-        geoloc_json_array_end(w);
+        for (int l = 0; l < GEOLOC_SCENE_LEVELS; l++) {
+            if (!m->scene_classes[l]) continue;
+            geoloc_json_key(w, geoloc_scene_level_name(l));
+            geoloc_json_array_begin(w);
+            for (size_t s = 0; s < m->scene_classes[l]; s++) geoloc_json_string(w, m->scene_names[m->scene_offset[l] + s]);
+            geoloc_json_array_end(w);
+        }
+        geoloc_json_key(w, "isn");
+        geoloc_json_bool(w, m->n_isn > 0);
         geoloc_json_object_end(w);
     } else {
         geoloc_json_null(w);

@@ -2,7 +2,9 @@
  * squares along the longer side, five crops or the center) go through the
  * network in one batch, and the softmax of every head goes to the answer
  * module (answer.c: crop averaging, hierarchical or single-partition scores,
- * top-k, Class2GPS, scene). */
+ * top-k, Class2GPS, scene). The scene levels' outputs are put side by side
+ * in one row per crop; a model with Individual Scene Networks has its geo
+ * outputs routed first (geoloc_isn_mix). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +24,10 @@ struct geoloc_predictor {
     float *input;                       /* batch x crops x 3 x size x size */
     size_t n_heads;
     float *probs[GEOLOC_NN_MAX_HEADS];  /* batch x crops x classes, by network head */
-    int geo_head[GEOLOC_MODEL_MAX_PARTITIONS], scene_head; /* network head of each role */
+    int geo_head[GEOLOC_MODEL_MAX_PARTITIONS];     /* network head of each role */
+    int scene_head[GEOLOC_SCENE_LEVELS];
+    float *scene;                       /* batch x crops x m->n_scenes: every level side by side */
+    float *routed[GEOLOC_MODEL_MAX_PARTITIONS]; /* ISN models: batch x crops x classes, as routed */
 };
 
 geoloc_predict_options geoloc_predict_options_default(void) {
@@ -45,6 +50,8 @@ void geoloc_predictor_free(geoloc_predictor *p) {
     geoloc_transformer_destroy(p->tf);
     free(p->input);
     for (size_t h = 0; h < p->n_heads; h++) free(p->probs[h]);
+    free(p->scene);
+    for (size_t f = 0; f < GEOLOC_MODEL_MAX_PARTITIONS; f++) free(p->routed[f]);
     free(p);
 }
 
@@ -68,6 +75,10 @@ geoloc_status geoloc_predictor_create(const geoloc_model *m, const geoloc_predic
     geoloc_predict_options o = opt ? *opt : geoloc_predict_options_default();
     if (!m || !m->net)
         return error_set(err, GEOLOC_E_ARG, "prediction needs a model with its network (geoloc_model_load)");
+    if (m->n_partitions == 0)
+        return error_set(err, GEOLOC_E_ARG, "a scene classifier (no partitions), not a geolocation model: "
+                         "geoloc scene label uses it");
+    if ((unsigned)o.isn > GEOLOC_ISN_NONE) return error_set(err, GEOLOC_E_ARG, "unknown ISN routing %d", (int)o.isn);
     if (o.crops != GEOLOC_CROPS_THREE && o.crops != GEOLOC_CROPS_FIVE && o.crops != GEOLOC_CROPS_CENTER)
         return error_set(err, GEOLOC_E_ARG, "unknown crop mode %d", (int)o.crops);
     if (o.partition < -1 || o.partition >= (int)m->n_partitions)
@@ -79,19 +90,29 @@ geoloc_status geoloc_predictor_create(const geoloc_model *m, const geoloc_predic
     geoloc_status s = o.partition < 0 && m->n_partitions > 1 ? check_hierarchy(m, err) : GEOLOC_OK;
     if (s != GEOLOC_OK) return s;
     const geoloc_resnet_config *cfg = geoloc_net_config(m->net);
-    int geo_head[GEOLOC_MODEL_MAX_PARTITIONS], scene_head = geoloc_model_head(m, GEOLOC_HEAD_SCENE, 0);
+    int geo_head[GEOLOC_MODEL_MAX_PARTITIONS], scene_head[GEOLOC_SCENE_LEVELS];
     for (size_t f = 0; f < m->n_partitions; f++) {
         geo_head[f] = geoloc_model_head(m, GEOLOC_HEAD_GEO, f);
         if (geo_head[f] < 0 || cfg->heads[geo_head[f]].classes != (int)m->partitions[f]->n)
             return error_set(err, GEOLOC_E_ARG, "the network has no head of %zu classes for partition %s",
                              m->partitions[f]->n, m->partition_names[f]);
     }
-    if (m->n_scenes > 0 && (scene_head < 0 || cfg->heads[scene_head].classes != (int)m->n_scenes))
-        return error_set(err, GEOLOC_E_ARG, "the network has no scene head of %zu classes", m->n_scenes);
+    for (int l = 0; l < GEOLOC_SCENE_LEVELS; l++) {
+        scene_head[l] = geoloc_model_head(m, GEOLOC_HEAD_SCENE, (size_t)l);
+        if (m->scene_classes[l] && (scene_head[l] < 0 || cfg->heads[scene_head[l]].classes != (int)m->scene_classes[l]))
+            return error_set(err, GEOLOC_E_ARG, "the network has no %s scene head of %zu classes",
+                             geoloc_scene_level_name(l), m->scene_classes[l]);
+    }
+    for (size_t k = 0; k < m->n_isn * m->n_partitions; k++) {
+        int h = geoloc_model_head(m, GEOLOC_HEAD_ISN, k);
+        if (h < 0 || cfg->heads[h].classes != (int)m->partitions[k % m->n_partitions]->n)
+            return error_set(err, GEOLOC_E_ARG, "the network has no ISN head for scene %zu, partition %s",
+                             k / m->n_partitions, m->partition_names[k % m->n_partitions]);
+    }
     geoloc_predictor *p = calloc(1, sizeof *p);
     if (!p) return error_set(err, GEOLOC_E_NOMEM, "out of memory");
     memcpy(p->geo_head, geo_head, sizeof geo_head);
-    p->scene_head = scene_head;
+    memcpy(p->scene_head, scene_head, sizeof scene_head);
     p->m = m;
     p->opt = o;
     p->crops = geoloc_predict_crop_count(o.crops);
@@ -111,6 +132,9 @@ geoloc_status geoloc_predictor_create(const geoloc_model *m, const geoloc_predic
     int ok = p->tf && p->input;
     for (size_t h = 0; h < p->n_heads && ok; h++)
         ok = (p->probs[h] = malloc(images * (size_t)cfg->heads[h].classes * sizeof *p->probs[h])) != NULL;
+    if (ok && m->n_scenes) ok = (p->scene = malloc(images * m->n_scenes * sizeof *p->scene)) != NULL;
+    for (size_t f = 0; ok && m->n_isn && f < m->n_partitions; f++)
+        ok = (p->routed[f] = malloc(images * m->partitions[f]->n * sizeof *p->routed[f])) != NULL;
     if (!ok) {
         geoloc_predictor_free(p);
         return error_set(err, GEOLOC_E_NOMEM, "out of memory for prediction");
@@ -145,12 +169,45 @@ static geoloc_status write_crops(geoloc_predictor *p, const geoloc_image *img, s
     return GEOLOC_OK;
 }
 
+/* Puts the scene levels' rows side by side and, with ISNs, routes the geo
+ * outputs of photos [0, count) of the batch just run. */
+static void gather_heads(geoloc_predictor *p, size_t count) {
+    const geoloc_model *m = p->m;
+    size_t rows = count * (size_t)p->crops;
+    for (int l = 0; l < GEOLOC_SCENE_LEVELS; l++) {
+        size_t nc = m->scene_classes[l];
+        for (size_t r = 0; nc && r < rows; r++)
+            memcpy(p->scene + r * m->n_scenes + m->scene_offset[l], p->probs[p->scene_head[l]] + r * nc,
+                   nc * sizeof(float));
+    }
+    if (!m->n_isn || p->opt.isn == GEOLOC_ISN_NONE) return;
+    size_t n_isn = m->n_isn, crops = (size_t)p->crops;
+    const float *isn[GEOLOC_NN_MAX_HEADS];
+    double s3[GEOLOC_NN_MAX_HEADS], weight[GEOLOC_NN_MAX_HEADS];
+    for (size_t i = 0; i < count; i++) {
+        float *geo[GEOLOC_MODEL_MAX_PARTITIONS];
+        for (size_t k = 0; k < n_isn * m->n_partitions; k++) {
+            size_t f = k % m->n_partitions;
+            isn[k] = p->probs[geoloc_model_head(m, GEOLOC_HEAD_ISN, k)] + i * crops * m->partitions[f]->n;
+        }
+        for (size_t f = 0; f < m->n_partitions; f++) geo[f] = p->routed[f] + i * crops * m->partitions[f]->n;
+        for (size_t s = 0; s < n_isn; s++) s3[s] = 0;
+        for (size_t c = 0; c < crops; c++)
+            for (size_t s = 0; s < n_isn; s++)
+                s3[s] += p->scene[(i * crops + c) * m->n_scenes + m->scene_offset[GEOLOC_SCENE_LEVEL_S3] + s] / (double)crops;
+        geoloc_isn_weights(p->opt.isn, s3, n_isn, weight);
+        geoloc_isn_mix(m, isn, weight, crops, geo);
+    }
+}
+
 int geoloc_predictor_probs(const geoloc_predictor *p, size_t i, const float **geo, const float **scene) {
     const geoloc_resnet_config *cfg = geoloc_net_config(p->m->net);
     size_t rows = i * (size_t)p->crops;
+    int routed = p->m->n_isn && p->opt.isn != GEOLOC_ISN_NONE;
     for (size_t f = 0; f < p->m->n_partitions; f++)
-        geo[f] = p->probs[p->geo_head[f]] + rows * (size_t)cfg->heads[p->geo_head[f]].classes;
-    *scene = p->scene_head < 0 ? NULL : p->probs[p->scene_head] + rows * (size_t)cfg->heads[p->scene_head].classes;
+        geo[f] = routed ? p->routed[f] + rows * p->m->partitions[f]->n
+                        : p->probs[p->geo_head[f]] + rows * (size_t)cfg->heads[p->geo_head[f]].classes;
+    *scene = p->m->n_scenes ? p->scene + rows * p->m->n_scenes : NULL;
     return p->crops;
 }
 
@@ -223,6 +280,7 @@ geoloc_status geoloc_predict(geoloc_predictor *p, const geoloc_image *images, si
         for (size_t h = 0; h < p->n_heads; h++)
             geoloc_softmax(geoloc_exec_logits(p->ex, h), count * (size_t)p->crops,
                            (size_t)cfg->heads[h].classes, p->probs[h]);
+        gather_heads(p, count);
         for (size_t i = 0; i < count; i++)
             if ((s = answer(p, i, start + i, &out[start + i], distributions ? distributions[start + i] : NULL,
                             err)) != GEOLOC_OK)

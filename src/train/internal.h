@@ -29,7 +29,7 @@
 #include "io/file_lock.h"
 
 #define TRAIN_MAX_PARTS GEOLOC_MODEL_MAX_PARTITIONS
-#define TRAIN_MAX_HEADS (GEOLOC_MODEL_MAX_PARTITIONS + 1)
+#define TRAIN_MAX_HEADS GEOLOC_NN_MAX_HEADS
 #define TRAIN_PATH 1024
 #define TRAIN_N_LOCKS 4 /* model, checkpoint, log, features cache */
 #define TRAIN_VAL_PHOTOS 8 /* full mode: validation photos per network call (x 3 crops) */

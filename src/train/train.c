@@ -134,9 +134,13 @@ static geoloc_status open_backbone(train_model *c, const train_run *r, const tra
         for (size_t p = 0; p < d->n_parts; p++) pn[p] = d->part_name[train_head(d, TRAIN_HEAD_GEO, p)];
         /* heads mode: heads start at zero (a convex problem); full: torch's initialisation */
         uint64_t seed = r->o->mode == GEOLOC_TRAIN_FULL ? train_mix(r->o->seed) | 1 : 0;
+        geoloc_scene_heads scenes = {0};
+        if (n_scenes) {
+            scenes.names[d->scene_kind] = (const char *const *)names;
+            scenes.n[d->scene_kind] = n_scenes;
+        }
         if (s == GEOLOC_OK)
-            s = geoloc_model_create(&c->backbone_cfg, d->part, pn, d->n_parts, (const char *const *)names, n_scenes,
-                                    seed, &c->model, err);
+            s = geoloc_model_create(&c->backbone_cfg, d->part, pn, d->n_parts, &scenes, seed, &c->model, err);
         for (size_t k = 0; names && k < n_scenes; k++) free(names[k]);
         free(names);
     }
@@ -310,7 +314,7 @@ geoloc_status geoloc_train(const geoloc_train_options *opt, geoloc_train_result 
     res->n_train = d.n_train;
     res->n_val = d.n_val;
     res->n_heads = d.n_heads;
-    for (size_t h = 0; h < d.n_heads && h < 8; h++) res->classes[h] = d.classes[h];
+    for (size_t h = 0; h < d.n_heads && h < sizeof res->classes / sizeof res->classes[0]; h++) res->classes[h] = d.classes[h];
     if ((s = write_partitions(&r, &d, err)) != GEOLOC_OK) goto done;
     if (opt->mode == GEOLOC_TRAIN_HEADS || opt->baselines) {
         int views = opt->mode == GEOLOC_TRAIN_HEADS ? opt->views : 3;

@@ -156,7 +156,10 @@ function showAnswer(file, answer) {
       const r = answer.radius_km;
       info.append(el('div', { className: 'meta' }, `within ${fmt(r['50'], 0)} km (50 %), ${fmt(r['90'], 0)} km (90 %)`));
     }
-    if (answer.scene) info.append(el('div', { className: 'meta' }, `scene: ${answer.scene} ${fmt(answer.scene_prob, 2)}`));
+    if (answer.scene) {
+      const levels = Object.entries(answer.scene).map(([level, s]) => `${level} ${s.name} ${fmt(s.prob, 2)}`);
+      info.append(el('div', { className: 'meta' }, `scene: ${levels.join(', ')}`));
+    }
     for (const w of answer.warnings || []) info.append(el('div', { className: 'meta error' }, w));
     item.append(topTable(answer));
     item.addEventListener('click', () => select(item, answer));
