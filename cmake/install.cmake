@@ -1,7 +1,8 @@
 # cmake --install BUILD --prefix P: P/bin/geoloc, P/lib/libgeoloc.a,
 # P/include/geoloc/*.h, P/lib/pkgconfig/geoloc.pc and P/share/geoloc (the
-# default model and the example photo, where the model finder looks:
-# <bin>/../share/geoloc). tests/install.sh installs into a temporary prefix.
+# default model, the example photo and the scene names in scenes/, where the
+# model finder looks: <bin>/../share/geoloc). tests/install.sh installs into
+# a temporary prefix.
 include(GNUInstallDirs)
 
 install(TARGETS geoloc_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
@@ -12,6 +13,8 @@ install(FILES ${CMAKE_SOURCE_DIR}/share/geoloc/geoloc-default.safetensors
               ${CMAKE_SOURCE_DIR}/share/geoloc/example.jpg
               ${CMAKE_SOURCE_DIR}/share/geoloc/README.md
         DESTINATION ${CMAKE_INSTALL_DATADIR}/geoloc)
+# the Places365 scene names and hierarchy (S3, S16, S365) with their attribution
+install(DIRECTORY ${CMAKE_SOURCE_DIR}/share/geoloc/scenes DESTINATION ${CMAKE_INSTALL_DATADIR}/geoloc)
 # the server page's npm files (Leaflet, country outlines), when
 # tools/fetch-web.sh has fetched them into models/web
 set(GEOLOC_WEB_DIR ${CMAKE_SOURCE_DIR}/models/web)

@@ -18,7 +18,8 @@ prefix=$tmp/prefix
 rc=$?
 check "cmake --install failed: $(tail -3 "$tmp/install.log")" '[ $rc -eq 0 ]'
 for f in bin/geoloc lib/libgeoloc.a lib/pkgconfig/geoloc.pc share/geoloc/example.jpg \
-         share/geoloc/geoloc-default.safetensors; do
+         share/geoloc/geoloc-default.safetensors share/geoloc/scenes/S365.txt \
+         share/geoloc/scenes/hierarchy.csv share/geoloc/scenes/README.md; do
     check "$f not installed" '[ -s "$prefix/$f" ]'
 done
 check "bin/geoloc not executable" '[ -x "$prefix/bin/geoloc" ]'
