@@ -352,10 +352,7 @@ static void test_scene_only(const geoloc_model *tiny) {
 }
 
 int main(void) {
-    if (!mkdtemp(dir)) {
-        perror("mkdtemp");
-        return 1;
-    }
+    test_make_temp_dir(dir);
     geoloc_model *tiny = tiny_model_create();
     test_round_trip(tiny);
     test_routing(tiny);
@@ -363,8 +360,6 @@ int main(void) {
     test_hostile(tiny);
     test_scene_only(tiny);
     geoloc_model_free(tiny);
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    test_remove_tree(dir);
     TEST_END();
 }
