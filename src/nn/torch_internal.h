@@ -43,6 +43,9 @@ geoloc_status tzip_check_crc(tzip_entry *e, const char *file, geoloc_error *err)
 /* Releases the entry table. */
 void tzip_free(tzip *z);
 
+/* CRC-32 as zip records it (reflected polynomial 0xedb88320) of p[0..n). */
+uint32_t tzip_crc32(const uint8_t *p, uint64_t n);
+
 /* ---- pickle --------------------------------------------------------------------- */
 
 #define PK_MAX_DIMS 8

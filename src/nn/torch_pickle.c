@@ -102,6 +102,7 @@ static int pop_mark(vm *v, size_t *begin) {
 static int add_items(vm *v, uint32_t c, const uint32_t *ids, size_t k) {
     pk_obj *o = &v->r.obj[c];
     size_t cap = o->cap;
+    if (k == 0) return 0;
     if (o->n + k > MAX_OBJECTS) return fail(v, "container of more than %u items", MAX_OBJECTS);
     if (array_grow((void **)&o->items, &cap, o->n + k, sizeof *o->items) != 0) return nomem(v);
     o->cap = (uint32_t)cap;
@@ -381,7 +382,8 @@ static int step(vm *v) {
         size_t k = v->sp - begin;
         if (*q == 'd' && k % 2) return fail(v, "DICT with an odd number of items");
         v->sp = begin;
-        return push_container(v, *q == 't' ? PK_TUPLE : *q == 'd' ? PK_DICT : PK_LIST, v->stack + begin, k);
+        return push_container(v, *q == 't' ? PK_TUPLE : *q == 'd' ? PK_DICT : PK_LIST,
+                              k ? v->stack + begin : NULL, k);
     }
     case 'a': return v->sp - floor_of(v) >= 2 ? add_to(v, v->sp - 1, PK_LIST) : fail(v, "stack underflow");
     case 's': return v->sp - floor_of(v) >= 3 ? add_to(v, v->sp - 2, PK_DICT) : fail(v, "stack underflow");

@@ -148,8 +148,7 @@ tzip_entry *tzip_find(const tzip *z, const char *name) {
     return NULL;
 }
 
-/* CRC-32 (zip's: reflected polynomial 0xedb88320), table-driven. */
-static uint32_t crc32_zip(const uint8_t *p, uint64_t n) {
+uint32_t tzip_crc32(const uint8_t *p, uint64_t n) {
     uint32_t table[256];
     for (uint32_t i = 0; i < 256; i++) {
         uint32_t c = i;
@@ -163,7 +162,7 @@ static uint32_t crc32_zip(const uint8_t *p, uint64_t n) {
 
 geoloc_status tzip_check_crc(tzip_entry *e, const char *file, geoloc_error *err) {
     if (e->crc_checked) return GEOLOC_OK;
-    if (crc32_zip(e->data, e->size) != e->crc)
+    if (tzip_crc32(e->data, e->size) != e->crc)
         return error_set(err, GEOLOC_E_PARSE, "%s: zip entry %.*s (%llu bytes at byte %llu): CRC-32 mismatch "
                          "(file damaged)", file, e->name_len > 200 ? 200 : (int)e->name_len, e->name,
                          (unsigned long long)e->size, (unsigned long long)e->file_offset);
