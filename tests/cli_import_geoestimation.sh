@@ -84,6 +84,19 @@ for k in 0 1 2; do compare_probs "$tmp/ge.safetensors" "$tmp/probs.json" $k "hea
 run_geoloc predict --model "$tmp/ge.safetensors" --crops five "$tmp/photos/photo0.png"
 check "hierarchical predict" '[ $rc -eq 0 ] && [[ $out == *"photo0.png: "* ]]'
 
+# the same weights as a plain state_dict of Parameters in pickle protocol 4 (FRAME,
+# MEMOIZE, STACK_GLOBAL, _rebuild_parameter): the same tensors
+"$py" -c '
+import sys, torch
+sd = torch.load(sys.argv[1])["state_dict"]
+torch.save({k: torch.nn.Parameter(v) if v.is_floating_point() else v for k, v in sd.items()}, sys.argv[2],
+           pickle_protocol=4)
+' "$tmp/ge.ckpt" "$tmp/plain.ckpt"
+run_geoloc weights import-geoestimation "$tmp/plain.ckpt" --partitions "$tmp/parts" --out "$tmp/plain.safetensors"
+check "plain state_dict, protocol 4 ($err)" '[ $rc -eq 0 ] && [[ $out == *"plain.ckpt\""* ]] &&
+    [ "$(tail -c 97072228 "$tmp/plain.safetensors" | md5sum)" = "$(tail -c 97072228 "$tmp/ge.safetensors" | md5sum)" ]'
+rm -f "$tmp/plain.ckpt" "$tmp/plain.safetensors"
+
 # refused inputs: a message naming the problem, nothing written, an existing output kept
 echo keep > "$tmp/kept.safetensors"
 refused() { # NAME CKPT PARTITIONS PATTERN
