@@ -48,7 +48,8 @@ cp "$tmp/parts/cells_50_2000.csv" "$tmp/wrong/cells_50_1000.csv"   # 124 cells i
 
 "$py" "$gen" --out "$tmp/ge.ckpt" --partitions "$tmp/parts" --photos "$tmp/photos" --n-photos 2 \
     --probs "$tmp/probs.json" --bad-dir "$tmp/bad" > "$tmp/gen.log" 2>&1
-check "synthetic checkpoint written ($(tail -n 3 "$tmp/gen.log"))" '[ $? -eq 0 ] && [ -s "$tmp/ge.ckpt" ]'
+gen_rc=$?
+check "synthetic checkpoint written ($(tail -n 3 "$tmp/gen.log"))" '[ $gen_rc -eq 0 ] && [ -s "$tmp/ge.ckpt" ]'
 
 run_geoloc weights import-geoestimation "$tmp/ge.ckpt" --partitions "$tmp/parts" --out "$tmp/ge.safetensors"
 check "import ($err)" '[ $rc -eq 0 ] && [[ $out == *"271 tensors, 24268057 parameters (53 num_batches_tracked ignored); heads of 23, 124, 198 cells"* ]] && [[ $out == *"ge.ckpt (epoch 14, step 123456)"* ]]'
@@ -60,11 +61,11 @@ check "model info" '[ $rc -eq 0 ] && [[ $out == *"ResNet-50"* ]] && [[ $out == *
 compare_probs() {
     "$geoloc" predict --model "$1" --format json --distribution --partition "$3" --crops five \
         "$tmp"/photos/*.png > "$tmp/pred.json" 2> "$tmp/pred.err"
-    local msg
+    local msg cmp_rc
     msg=$("$py" - "$2" "$3" "$tmp/pred.json" <<'EOF'
 import json, sys
 ref, head = json.load(open(sys.argv[1])), int(sys.argv[2])
-worst, n, bad = 0.0, 0, 0
+worst, n = 0.0, 0
 for p in json.load(open(sys.argv[3]))["predictions"]:
     want = ref[p["file"].rsplit("/", 1)[-1]][head]
     got = [d["p"] for d in p["distribution"]]
@@ -77,7 +78,8 @@ print("%d probabilities, max relative difference %.2g" % (n, worst))
 sys.exit(0 if worst <= 1e-4 and n > 0 else 1)
 EOF
 )
-    check "$4: $msg $(cat "$tmp/pred.err" | tail -n 1)" '[ $? -eq 0 ]'
+    cmp_rc=$?
+    check "$4: $msg $(tail -n 1 "$tmp/pred.err")" '[ $cmp_rc -eq 0 ]'
     echo "$4: $msg"
 }
 for k in 0 1 2; do compare_probs "$tmp/ge.safetensors" "$tmp/probs.json" $k "head $k vs PyTorch"; done
@@ -132,7 +134,8 @@ rm -rf "$tmp/bad" "$tmp/flip.ckpt" "$tmp/trunc.ckpt"
 real="$shared/geoestimation"
 [ -f "$real/cells_50_1000.csv" ] || skip_rest "SKIP: the real partitions are not in $real"
 "$py" "$gen" --out "$tmp/real.ckpt" --partitions "$real" > "$tmp/gen.log" 2>&1
-check "real-size checkpoint written ($(tail -n 3 "$tmp/gen.log"))" '[ $? -eq 0 ]'
+gen_rc=$?
+check "real-size checkpoint written ($(tail -n 3 "$tmp/gen.log"))" '[ $gen_rc -eq 0 ]'
 run_geoloc weights import-geoestimation "$tmp/real.ckpt" --partitions "$real" --out "$tmp/real.safetensors" --source "test source"
 check "real-size import ($err)" '[ $rc -eq 0 ] && [[ $out == *"71493409 parameters (53 num_batches_tracked ignored); heads of 3298, 7202, 12893 cells; source \"test source\""* ]]'
 rm -f "$tmp/real.ckpt"
