@@ -128,6 +128,29 @@ with zipfile.ZipFile(sys.argv[1]) as a, zipfile.ZipFile(sys.argv[2], "w", zipfil
         b.writestr(i.filename, a.read(i) if i.filename.endswith(".pkl") or "/data/" not in i.filename else b"")
 ' "$tmp/bad/missing.ckpt" "$tmp/deflated.ckpt"
 refused "compressed zip" "$tmp/deflated.ckpt" "$tmp/parts" "/data.pkl is compressed (method 8)"
+# a small checkpoint rewritten with zip64 records (sizes and offsets in zip64 extra
+# fields, zip64 end of central directory) is read through: the first missing tensor
+"$py" -c '
+import io, struct, sys, zipfile, zlib, torch
+buf = io.BytesIO()
+torch.save({"state_dict": {"classifier.0.bias": torch.ones(3)}}, buf)
+src, out, cd = zipfile.ZipFile(buf), open(sys.argv[1], "wb"), b""
+for info in src.infolist():
+    data, name, off = src.read(info), info.filename.encode(), out.tell()
+    crc, ff = zlib.crc32(data), 0xffffffff
+    out.write(struct.pack("<IHHHHHIIIHH", 0x04034b50, 45, 0, 0, 0, 0, crc, ff, ff, len(name), 20) + name +
+              struct.pack("<HHQQ", 1, 16, len(data), len(data)) + data)
+    extra = struct.pack("<HHQQQ", 1, 24, len(data), len(data), off)
+    cd += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014b50, 45, 45, 0, 0, 0, 0, crc, ff, ff, len(name), len(extra),
+                      0, 0, 0, 0, ff) + name + extra
+n, cd_off = len(src.infolist()), out.tell()
+out.write(cd)
+end64 = out.tell()
+out.write(struct.pack("<IQHHIIQQQQ", 0x06064b50, 44, 45, 45, 0, 0, n, n, len(cd), cd_off))
+out.write(struct.pack("<IIQI", 0x07064b50, 0, end64, 1))
+out.write(struct.pack("<IHHHHIIH", 0x06054b50, 0, 0, 0xffff, 0xffff, ff, ff, 0))
+' "$tmp/zip64.ckpt"
+refused "zip64 read through" "$tmp/zip64.ckpt" "$tmp/parts" "zip64.ckpt: state_dict has no tensor model.0.weight"
 rm -rf "$tmp/bad" "$tmp/flip.ckpt" "$tmp/trunc.ckpt"
 
 # the real partitions' sizes (3298, 7202, 12893 cells); the values were compared above
