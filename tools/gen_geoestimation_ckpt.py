@@ -7,22 +7,29 @@ The module mirrors GeoEstimation's classification/train_base.py: a torchvision
 ResNet-50 without avgpool/fc wrapped in a Sequential (`model.0` conv1 ...
 `model.7` layer4, plus avgpool and flatten attributes) and one Linear head per
 partition (`classifier.0..2`). Weights are random; batch-norm statistics are
-set from one training-mode batch so activations stay in range.
+set from one training-mode batch (the photos' crops and two noise images) so
+activations stay in range, and the heads are scaled to logits of spread ~2.
 
 usage: gen_geoestimation_ckpt.py --out CKPT (--classes N0,N1,N2 | --partitions DIR)
-       [--photos DIR --n-photos K --probs OUT.json] [--bad-dir DIR]
+       [--photos DIR --n-photos K --probs OUT.json] [--variants DIR]
 --partitions takes the head sizes from DIR/cells_50_{5000,2000,1000}.csv.
 --photos writes K 256x256 PNGs (smooth random patterns); --probs writes, per photo
 and head, the softmax averaged over torchvision's five 224 crops with ImageNet
 normalisation (the paper's inference, what `geoloc predict --crops five` computes
-on a 256x256 photo). --bad-dir writes damaged variants: missing.ckpt (no
+on a 256x256 photo). --variants writes damaged checkpoints: missing.ckpt (no
 model.7.2.bn3.running_var), shape.ckpt (model.4.0.conv1.weight [64,64,1,2]),
 extra.ckpt (an extra float tensor extra.weight), strided.ckpt (model.0.weight
-channels_last), double.ckpt (model.1.weight float64)."""
+channels_last), double.ckpt (model.1.weight float64); and readable ones:
+plain.ckpt (the same tensors as a plain state_dict of Parameters in pickle
+protocol 4) and zip64.ckpt (a one-tensor state_dict in a zip with zip64 records)."""
 import argparse
 import collections
+import io
 import json
 import os
+import struct
+import zipfile
+import zlib
 
 import numpy as np
 import torch
@@ -47,10 +54,9 @@ class Base(torch.nn.Module):
         return [torch.softmax(h(f), dim=1) for h in self.classifier]
 
 
-def build(classes, seed, calib):
-    """The model, and its eval-mode features of the images calib (N x 3 x 224 x 224),
-    whose batch statistics become the batch norms' running statistics and which
-    set the heads' scale."""
+def build(classes, seed, crops):
+    """The model, and its eval-mode features of the images crops (N x 3 x 224 x 224),
+    whose batch statistics become the batch norms' running statistics."""
     torch.manual_seed(seed)
     m = Base(classes)
     for mod in m.modules():
@@ -60,10 +66,10 @@ def build(classes, seed, calib):
             torch.nn.init.uniform_(mod.bias, -0.2, 0.2)
     m.train()
     with torch.no_grad():
-        m.model(calib)
+        m.model(crops)
     m.eval()
     with torch.no_grad():  # logits of spread ~2: probabilities neither uniform nor one-hot
-        f = m.model(calib)
+        f = m.model(crops)
         for h in m.classifier:
             scale = 2.0 / h(f).std().item()
             h.weight.mul_(scale)
@@ -124,7 +130,28 @@ def probs(model, features, paths):
     return out
 
 
-def bad_variants(sd, classes, out_dir):
+def zip64(raw, path):
+    """Rewrites the torch.save zip raw with zip64 records: every size and offset in a
+    zip64 extra field (0xffffffff in the headers), a zip64 end of central directory."""
+    src, cd, ff = zipfile.ZipFile(io.BytesIO(raw)), b"", 0xffffffff
+    with open(path, "wb") as out:
+        for info in src.infolist():
+            data, name, off = src.read(info), info.filename.encode(), out.tell()
+            crc = zlib.crc32(data)
+            out.write(struct.pack("<IHHHHHIIIHH", 0x04034b50, 45, 0, 0, 0, 0, crc, ff, ff, len(name), 20) + name +
+                      struct.pack("<HHQQ", 1, 16, len(data), len(data)) + data)
+            extra = struct.pack("<HHQQQ", 1, 24, len(data), len(data), off)
+            cd += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014b50, 45, 45, 0, 0, 0, 0, crc, ff, ff, len(name),
+                              len(extra), 0, 0, 0, 0, ff) + name + extra
+        n, cd_off = len(src.infolist()), out.tell()
+        out.write(cd)
+        end64 = out.tell()
+        out.write(struct.pack("<IQHHIIQQQQ", 0x06064b50, 44, 45, 45, 0, 0, n, n, len(cd), cd_off))
+        out.write(struct.pack("<IIQI", 0x07064b50, 0, end64, 1))
+        out.write(struct.pack("<IHHHHIIH", 0x06054b50, 0, 0, 0xffff, 0xffff, ff, ff, 0))
+
+
+def variants(sd, classes, out_dir):
     os.makedirs(out_dir, exist_ok=True)
 
     def save(name, change):
@@ -138,6 +165,11 @@ def bad_variants(sd, classes, out_dir):
     save("strided.ckpt", lambda d: d.__setitem__(
         "model.0.weight", d["model.0.weight"].contiguous(memory_format=torch.channels_last)))
     save("double.ckpt", lambda d: d.__setitem__("model.1.weight", d["model.1.weight"].double()))
+    torch.save({k: torch.nn.Parameter(v) if v.is_floating_point() else v for k, v in sd.items()},
+               os.path.join(out_dir, "plain.ckpt"), pickle_protocol=4)
+    buf = io.BytesIO()
+    torch.save({"state_dict": {"classifier.0.bias": torch.ones(3)}}, buf)
+    zip64(buf.getvalue(), os.path.join(out_dir, "zip64.ckpt"))
 
 
 def partition_size(path):
@@ -157,7 +189,7 @@ def main():
     ap.add_argument("--photos")
     ap.add_argument("--n-photos", type=int, default=2)
     ap.add_argument("--probs")
-    ap.add_argument("--bad-dir")
+    ap.add_argument("--variants")
     a = ap.parse_args()
     if a.partitions:
         classes = [partition_size(os.path.join(a.partitions, "cells_50_%d.csv" % t)) for t in (5000, 2000, 1000)]
@@ -167,15 +199,15 @@ def main():
     torch.set_num_threads(2)
     torch.manual_seed(a.seed)
     paths = photos(a.photos, a.n_photos, a.seed) if a.photos else []
-    calib = torch.cat([five_crops(p) for p in paths] + [torch.randn(2, 3, 224, 224)])
-    model, features = build(classes, a.seed, calib)
+    crops = torch.cat([five_crops(p) for p in paths] + [torch.randn(2, 3, 224, 224)])
+    model, features = build(classes, a.seed, crops)
     sd = model.state_dict()
     torch.save(lightning(sd, classes), a.out)
     if a.probs:
         with open(a.probs, "w") as f:
             json.dump(probs(model, features, paths), f)
-    if a.bad_dir:
-        bad_variants(sd, classes, a.bad_dir)
+    if a.variants:
+        variants(sd, classes, a.variants)
 
 
 if __name__ == "__main__":
