@@ -21,7 +21,7 @@ static geoloc_status create_model(geoloc_partition *const *parts, geoloc_model *
     geoloc_resnet_config cfg;
     geoloc_resnet_config_default(&cfg, 50, 1);
     return geoloc_model_create(&cfg, (const geoloc_partition *const *)parts, PARTITIONS,
-                               GEOLOC_GEOESTIMATION_PARTITIONS, NULL, 0, 0, m, err);
+                               GEOLOC_GEOESTIMATION_PARTITIONS, NULL, 0, m, err);
 }
 
 /* The checkpoint's name of a geoloc parameter: conv1/bn1 are model.0/model.1,
