@@ -39,8 +39,9 @@ typedef struct init_args {
 } init_args;
 
 static const cli_option INIT_OPTIONS[] = {
-    CLI_OPTION("cells", 'c', CLI_STRINGS, init_args, cells, "LIST", "partition files, coarse to fine",
-               .required = 1, .max_items = GEOLOC_MODEL_MAX_PARTITIONS),
+    CLI_OPTION("cells", 'c', CLI_STRINGS, init_args, cells, "LIST",
+               "partition files, coarse to fine (none: a scene classifier,\nwhich needs --scenes)",
+               .max_items = GEOLOC_MODEL_MAX_PARTITIONS),
     CLI_OPTION("names", 0, CLI_STRINGS, init_args, names, "LIST",
                "partition names (default: the files' names without .csv)",
                .max_items = GEOLOC_MODEL_MAX_PARTITIONS),
@@ -248,6 +249,8 @@ static int model_init(int argc, char **argv) {
     if (!a.arch == !a.backbone || (a.heads_only && !a.backbone))
         return cli_usage_error(&INIT_SPEC, "needs either --arch or --backbone (--heads-only needs --backbone)");
     int n = a.cells.n, n_scenes = a.scenes.n;
+    if (n == 0 && n_scenes == 0)
+        return cli_usage_error(&INIT_SPEC, "needs --cells, or --scenes for a scene classifier");
     if (a.names.n && a.names.n != n)
         return cli_usage_error(&INIT_SPEC, "--names: as many names as --cells files (%d)", n);
     const char *const *files = a.cells.str;

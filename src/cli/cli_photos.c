@@ -73,6 +73,11 @@ int cli_runner_open(const char *cmd, const cli_prediction_args *args, int top_k,
         return 1;
     }
     if (c->model->notice[0]) fprintf(stderr, "%s: notice: %s\n", cmd, c->model->notice);
+    if (c->model->n_partitions == 0) {
+        fprintf(stderr, "%s: %s: a scene classifier (no partitions) answers no location: geoloc scene label "
+                "uses it\n", cmd, c->path);
+        return 1;
+    }
     const char *partition = args->partition;
     c->opt = geoloc_predict_options_default();
     c->opt.crops = (geoloc_crop_mode)args->crops;
