@@ -3,7 +3,8 @@
  * biases and every answer is a softmax of crafted biases:
  * - a scene classifier (no partitions; S3 and S16 heads): accepted by
  *   geoloc_predictor_create, refused by geoloc_predict, and its
- *   geoloc_predict_scenes rows equal the softmax of each level's biases; on a
+ *   geoloc_predict_scenes rows equal the softmax of each level's biases; it
+ *   is written and read back; on a
  *   random model they equal the crop average of the network's rows; batch
  *   prediction of a file carries them in the answer;
  * - an ISN model: soft, hard and none routing and oracle re-routing
@@ -83,9 +84,19 @@ static void test_scene_classifier(const char *photo) {
     double want[19];
     softmax_d(b3, 3, want);
     softmax_d(b16, 16, want + 3);
+    char dir[] = "/tmp/geoloc_test_scene_XXXXXX", path[64];
+    test_make_temp_dir(dir);
+    snprintf(path, sizeof path, "%s/scene.safetensors", dir);
+    geoloc_model *back = NULL;
+    geoloc_error err = {0};
+    CHECK(geoloc_model_save(m, path, 0, NULL, &err) == GEOLOC_OK && geoloc_model_load(path, &back, &err) == GEOLOC_OK,
+          "scene classifier written and read back: %s", err.message);
+    CHECK(back && back->n_partitions == 0 && back->n_scenes == 19 && !strcmp(back->scene_names[3], "a"),
+          "scene classifier read back: %zu scenes", back ? back->n_scenes : 0);
+    geoloc_model_free(back);
+    test_remove_tree(dir);
     geoloc_image img[3] = {make_image(80, 64, 1), make_image(64, 100, 2), make_image(70, 70, 3)};
     float probs[3 * 19];
-    geoloc_error err = {0};
     geoloc_predictor *p = predictor(m, GEOLOC_CROPS_THREE, -1, 2, GEOLOC_ISN_SOFT);
     CHECK(geoloc_predict_scenes(p, img, 3, probs, &err) == GEOLOC_OK, "predict scenes: %s", err.message);
     double worst = 0;
