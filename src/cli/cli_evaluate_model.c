@@ -46,6 +46,8 @@ static const cli_option OPTIONS[] = {
     CLI_OPTION("images", 0, CLI_STRING, eval_args, images, "DIR", "the folder holding the photos DIR/IMG_ID",
                .required = 1),
     CLI_PREDICTION_OPTIONS(eval_args, pred),
+    CLI_ISN_OPTION(eval_args, pred, cli_isn_oracle_choices,
+                   ",\nor those of the photo's true scene (oracle: the manifest's\nS3_Label; without one: soft, counted)"),
     CLI_OPTION("out", 0, CLI_STRING, eval_args, out, "FILE",
                "per-photo results in the GeoEstimation format (img_id,\n"
                "gt_lat,predicted_lat,gt_long,predicted_long,\n"
@@ -136,7 +138,9 @@ typedef struct eval_ctx {
     unsigned char *ok, *unknown;
     size_t done, failed;
     cli_progress progress;
-    const geoloc_predictor *pred;
+    geoloc_predictor *pred;
+    int oracle;                /* --isn oracle: photos re-routed by their S3_Label */
+    size_t oracle_soft;        /* of them, photos without one (left soft) */
     geoloc_album_probs *probs; /* --album-by: each photo's probabilities (NULL: not kept) */
     int probs_failed;          /* they could not be stored (message printed) */
     float *features;           /* --album-method lstm: each photo's pooled features (NULL: not kept) */
@@ -170,8 +174,41 @@ static void eval_ctx_free(eval_ctx *e) {
     free(e->features);
 }
 
+/* --isn oracle: photo a's answer with its geo heads routed by its manifest
+ * S3_Label (none: the soft answer, counted) into *out; 0, or 1 after a message.
+ * A calibrated answer's unknown then rests on the model's radius alone. */
+static int route_oracle(eval_ctx *e, const geoloc_photo_answer *a, geoloc_prediction *out) {
+    const geoloc_model *model = geoloc_predictor_model(e->pred);
+    int label = e->m->row[a->index].label[GEOLOC_SCENE_LEVEL_S3];
+    *out = *a->pred;
+    if (label < 0 || (size_t)label >= model->n_isn) {
+        e->oracle_soft++;
+        return 0;
+    }
+    double weight[GEOLOC_NN_MAX_HEADS] = {0};
+    weight[label] = 1;
+    const float *geo[GEOLOC_MODEL_MAX_PARTITIONS], *scene;
+    geoloc_predict_options o = geoloc_predictor_options(e->pred);
+    geoloc_error err = {0};
+    geoloc_status s = geoloc_predictor_route(e->pred, a->run_index, weight, &err);
+    if (s == GEOLOC_OK) {
+        int crops = geoloc_predictor_probs(e->pred, a->run_index, geo, &scene);
+        s = geoloc_answer_from_probs(model, geo, scene, (size_t)crops, o.partition, o.top_k, out, NULL, &err);
+    }
+    if (s != GEOLOC_OK) fprintf(stderr, CMD ": %s: %s\n", a->name, err.message);
+    return s != GEOLOC_OK;
+}
+
 static int on_result(void *ctx, const geoloc_photo_answer *given) {
     eval_ctx *e = ctx;
+    geoloc_prediction routed;
+    geoloc_photo_answer by_scene;
+    if (e->oracle && given->pred) {
+        if (route_oracle(e, given, &routed) != 0) return 1;
+        by_scene = *given;
+        by_scene.pred = &routed;
+        given = &by_scene;
+    }
     geoloc_photo_answer moved; /* --answer knn|hybrid: by the neighbours other than the photo itself */
     const geoloc_photo_answer *r = &moved;
     if (cli_retrieval_apply(CMD, e->retrieval, given, e->m->row[given->index].id, &moved) != 0) return 1;
@@ -440,7 +477,7 @@ int cli_evaluate_model(int argc, char **argv) {
     if (rc != CLI_RUN) return rc;
     /* several ranks split the photos; album fusion and --answer knn|hybrid need every photo's
        network state (probabilities, features) in one process: rank 0 alone runs them */
-    int split = !a.album_by && !a.answer, root = geoloc_dist_rank() == 0;
+    int split = !a.album_by && !a.answer && a.pred.isn != CLI_ISN_ORACLE, root = geoloc_dist_rank() == 0;
     if (!split && !root) return 0;
     struct stat st;
     char why[4200] = "";
@@ -481,6 +518,7 @@ int cli_evaluate_model(int argc, char **argv) {
         rc = 1;
     }
     e.pred = c.pred;
+    e.oracle = a.pred.isn == CLI_ISN_ORACLE;
     geoloc_album_lstm *lstm = NULL;
     for (int i = 0; rc == 0 && a.album_by && i < a.n_methods; i++)
         if (a.methods[i] == ALBUM_LSTM && !lstm) rc = open_lstm(a.album_lstm, &c, &e, &lstm);
@@ -513,6 +551,9 @@ int cli_evaluate_model(int argc, char **argv) {
             }
         }
     }
+    if (e.oracle && (rc == 0 || rc == CLI_EXIT_SKIPPED))
+        fprintf(stderr, CMD ": --isn oracle: %zu photos routed by their S3_Label, %zu without one routed soft\n",
+                e.done - e.failed - e.oracle_soft, e.oracle_soft);
     if (e.retrieval && (rc == 0 || rc == CLI_EXIT_SKIPPED))
         fprintf(stderr, CMD ": --answer %s: %zu answers placed by the neighbours, the others by the classifier\n",
                 cli_answer_choices[a.answer], e.retrieval->moved_count);

@@ -34,7 +34,7 @@ static const cli_spec INFO_SPEC = {
 typedef struct init_args {
     cli_list cells, names, scenes;
     const char *arch, *backbone;
-    int heads_only;
+    int heads_only, isn;
     long seed, image_size;
 } init_args;
 
@@ -56,6 +56,8 @@ static const cli_option INIT_OPTIONS[] = {
                "or <bin>/../models"),
     CLI_OPTION("scenes", 0, CLI_STRINGS, init_args, scenes, "LIST", "scene class names (a scene head); default none",
                .max_items = CLI_LIST_MAX),
+    CLI_OPTION("isn", 0, CLI_FLAG, init_args, isn, NULL,
+               "Individual Scene Networks: a set of geo heads per S3 scene\n(needs --cells and 3 --scenes)"),
     CLI_OPTION("seed", 0, CLI_INT, init_args, seed, "N", "initialisation seed", .min = 1, .max = 1e18),
     CLI_OPTION("image-size", 0, CLI_INT, init_args, image_size, "N", "crop side fed to the network", .min = 32,
                .max = 4096),
@@ -283,6 +285,7 @@ static int model_init(int argc, char **argv) {
     int level = n_scenes == 16 ? GEOLOC_SCENE_LEVEL_S16 : n_scenes == 365 ? GEOLOC_SCENE_LEVEL_S365 : 0;
     scenes.names[level] = a.scenes.str;
     scenes.n[level] = (size_t)n_scenes;
+    scenes.isn = a.isn;
     if (rc == 0 && geoloc_model_create(&cfg, (const geoloc_partition *const *)parts, names, (size_t)n, &scenes,
                                        (uint64_t)a.seed, &m, &err) != GEOLOC_OK) {
         fprintf(stderr, "%s: %s\n", cmd, err.message);
