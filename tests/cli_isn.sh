@@ -8,6 +8,8 @@
 #   answers as --isn hard (the same per-photo results file); without S3
 #   labels it answers as soft and counts every photo as routed soft;
 #   labels differing from the predicted scenes count as routed by the label;
+# - evaluate's scene agreement and S3 confusion matrix (JSON and text) equal to
+#   their direct computation from predict's scenes and the manifest;
 # - --isn oracle on a model without ISNs refused, a bad --isn value refused,
 #   model init --isn without an S3 head refused.
 # Direct computations of each routing are in test_scene_predict.
@@ -94,4 +96,30 @@ ev isn.safetensors m_shift.csv oracle o_shift.csv
 check "oracle, half labelled: counted" 'grep -q "3 photos routed by their S3_Label, 3 without one" o_shift.csv.err'
 ev plain.safetensors m_pred.csv oracle o_plain.csv
 check "oracle without ISNs refused" '[ $? -eq 1 ] && grep -q "no Individual Scene Networks" o_plain.csv.err && [ ! -e o_plain.csv ]'
+
+# scene agreement and the S3 confusion matrix against the predicted scenes
+"$geoloc" evaluate --model isn.safetensors --meta m_shift.csv --images img --json >agree.json 2>/dev/null
+check "scene agreement: JSON" 'python3 - <<"EOF"
+import csv, json
+order = ["indoor", "natural", "urban"]
+d = json.load(open("pred_hard.json"))
+items = d if isinstance(d, list) else d.get("predictions", d.get("photos", [d]))
+pred = {(x["file"] if "file" in x else x["name"]).split("/")[-1]: order.index(x["scene"]["S3"]["name"]) for x in items}
+rows = [r for r in csv.DictReader(open("m_shift.csv")) if r["S3_Label"] != ""]
+conf = [[0] * 3 for _ in range(3)]
+for r in rows:
+    conf[int(r["S3_Label"])][pred[r["IMG_ID"]]] += 1
+same = sum(conf[i][i] for i in range(3))
+got = json.load(open("agree.json"))["scene_agreement"]
+assert set(got) == {"S3"}, got
+assert got["S3"]["photos"] == len(rows) == 3 and got["S3"]["confusion"] == conf, (got, conf)
+assert abs(got["S3"]["agreement"] - same / len(rows)) < 1e-6 and same == 0, got
+EOF'
+run_geoloc evaluate --model isn.safetensors --meta m_pred.csv --images img
+expect_match 0 "S3 +6 photos +100.00%" out "scene agreement: text, all agree"
+expect_match 0 "S3 confusion \(rows: S3_Label, columns: predicted\)" out "scene agreement: confusion matrix"
+"$geoloc" evaluate --model isn.safetensors --meta m_none.csv --images img --json >none.json 2>/dev/null
+check "scene agreement: null without labels" 'python3 -c "import json; assert json.load(open(\"none.json\"))[\"scene_agreement\"] is None"'
+"$geoloc" evaluate --model plain.safetensors --meta m_pred.csv --images img --json >plain.json 2>/dev/null
+check "scene agreement: null without scene heads" 'python3 -c "import json; assert json.load(open(\"plain.json\"))[\"scene_agreement\"] is None"'
 finish
