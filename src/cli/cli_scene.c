@@ -130,16 +130,16 @@ static int is_column(geoloc_csv_field f, const char *name) {
     return f.len == strlen(name) && !strncasecmp(f.p, name, f.len);
 }
 
-/* Writes --meta again to out with the scene columns of the labelled rows;
- * 0, or -1 with err. */
-static int write_labelled(FILE *out, const char *meta, label_job *j, geoloc_error *err) {
-    geoloc_csv_reader *r = geoloc_csv_open(meta, err);
+/* Writes the manifest text[0..size) (the bytes j->m was read from) again to
+ * out with the scene columns of the labelled rows; 0, or -1 with err. */
+static int write_labelled(FILE *out, const char *text, size_t size, const char *meta, label_job *j,
+                          geoloc_error *err) {
+    geoloc_csv_reader *r = geoloc_csv_open_buffer(text, size, meta);
     geoloc_csv_field *f = malloc(MAX_FIELDS * sizeof *f);
     char *buf = NULL;
-    size_t cap = 0, nf, k = 0;
+    size_t cap = 0, nf = 0, k = 0;
     int col[6], rc = r && f ? 0 : -1, more = 0;
-    if (r && !f) snprintf(err->message, sizeof err->message, "out of memory");
-    if (rc == 0 && geoloc_csv_next_row(r, f, MAX_FIELDS, &nf, err) != 1) rc = -1;
+    if (rc == 0 && (geoloc_csv_next_row(r, f, MAX_FIELDS, &nf, err) != 1 || nf > MAX_FIELDS)) rc = -1;
     for (int c = 0; rc == 0 && c < 6; c++) {
         col[c] = -1;
         for (size_t i = 0; i < nf && i < MAX_FIELDS; i++)
@@ -154,8 +154,7 @@ static int write_labelled(FILE *out, const char *meta, label_job *j, geoloc_erro
     if (rc == 0) fputc('\n', out);
     while (rc == 0 && (more = geoloc_csv_next_row(r, f, MAX_FIELDS, &nf, err)) == 1) {
         if (nf == 1 && f[0].len == 0) continue; /* a blank line, as the manifest reader skips it */
-        if (k >= j->m->n || nf > MAX_FIELDS) {
-            snprintf(err->message, sizeof err->message, "%s: changed while being read", meta);
+        if (k >= j->m->n || nf > MAX_FIELDS) { /* the manifest reader read these bytes: never */
             rc = -1;
             break;
         }
@@ -174,11 +173,10 @@ static int write_labelled(FILE *out, const char *meta, label_job *j, geoloc_erro
         fputc('\n', out);
         k++;
     }
-    if (rc == 0 && (more < 0 || k != j->m->n)) {
-        if (more >= 0) snprintf(err->message, sizeof err->message, "%s: changed while being read", meta);
-        rc = -1;
-    }
-    if (rc != 0 && !err->message[0]) snprintf(err->message, sizeof err->message, "out of memory");
+    if (rc == 0 && (more < 0 || k != j->m->n)) rc = -1;
+    if (rc != 0 && !err->message[0])
+        snprintf(err->message, sizeof err->message, "%s: %s", meta, r && f ? "rows the manifest reader did not see"
+                                                                             : "out of memory");
     free(buf);
     free(f);
     geoloc_csv_close(r);
@@ -249,8 +247,12 @@ static int scene_label(int argc, char **argv) {
         return 1;
     }
     geoloc_manifest_options mo = {.blank_position = 1};
-    if (geoloc_manifest_read(a.meta, &mo, &m, &err) != GEOLOC_OK) {
+    geoloc_csv_reader *text = geoloc_csv_open(a.meta, &err); /* the bytes read once, parsed twice */
+    size_t size = 0;
+    const char *data = text ? geoloc_csv_data(text, &size) : NULL;
+    if (!text || geoloc_manifest_read_buffer(data, size, a.meta, &mo, &m, &err) != GEOLOC_OK) {
         fprintf(stderr, LABEL_CMD ": %s\n", err.message);
+        geoloc_csv_close(text);
         geoloc_model_free(model);
         return 1;
     }
@@ -272,7 +274,7 @@ static int scene_label(int argc, char **argv) {
         rc = 1;
     } else if (rc == 0) {
         err.message[0] = '\0';
-        if (write_labelled(f.fp, a.meta, &j, &err) != 0) {
+        if (write_labelled(f.fp, data, size, a.meta, &j, &err) != 0) {
             geoloc_atomic_file_abort(&f);
             fprintf(stderr, LABEL_CMD ": %s\n", err.message);
             rc = 1;
@@ -291,6 +293,7 @@ static int scene_label(int argc, char **argv) {
     free(j.probs);
     free(j.row_of);
     geoloc_manifest_free(m);
+    geoloc_csv_close(text);
     geoloc_model_free(model);
     return rc;
 }
