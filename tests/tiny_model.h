@@ -2,7 +2,7 @@
  * server's engine, fuzz_locate, test_model's model files): a
  * torch-initialised ResNet-18 fed 64-pixel crops, partitions of 1, 2 and 3
  * cells around Paris nested into a complete hierarchy, a scene head of 3
- * classes. Exits on failure. */
+ * classes (or other scene heads, fewer partitions). Exits on failure. */
 #ifndef GEOLOC_TEST_TINY_MODEL_H
 #define GEOLOC_TEST_TINY_MODEL_H
 
@@ -13,9 +13,12 @@
 #include "geoloc/model.h"
 #include "geoloc/s2.h"
 
-static inline geoloc_model *tiny_model_create(void) {
+/* The tiny model with the given scene heads (NULL: none), the first
+ * n_partitions of its partitions (0: a scene classifier) and seed (0: every
+ * parameter zero, so each head's logits are its biases). */
+static inline geoloc_model *tiny_model_create_with(const geoloc_scene_heads *scenes, size_t n_partitions,
+                                                   uint64_t seed) {
     static const char *const names[3] = {"coarse", "middle", "fine"};
-    static const char *const scenes[3] = {"indoor", "natural", "urban"};
     geoloc_cell root = geoloc_s2_parent(geoloc_s2_from_latlng(48.86, 2.35), 2);
     geoloc_partition *p[3] = {partition_alloc(1), partition_alloc(2), partition_alloc(3)};
     geoloc_cell cells[3][3] = {{root},
@@ -35,14 +38,19 @@ static inline geoloc_model *tiny_model_create(void) {
     geoloc_resnet_config_default(&cfg, 18, 1);
     geoloc_model *m = NULL;
     geoloc_error err = {0};
-    if (geoloc_model_create(&cfg, (const geoloc_partition *const *)p, names, 3,
-                            &(geoloc_scene_heads){.names = {scenes}, .n = {3}}, 5, &m, &err) != GEOLOC_OK) {
+    if (geoloc_model_create(&cfg, (const geoloc_partition *const *)p, names, n_partitions, scenes, seed, &m, &err) !=
+        GEOLOC_OK) {
         fprintf(stderr, "tiny model: %s\n", err.message);
         exit(1);
     }
     m->image_size = 64;
     for (int f = 0; f < 3; f++) geoloc_partition_free(p[f]);
     return m;
+}
+
+static inline geoloc_model *tiny_model_create(void) {
+    static const char *const scenes[3] = {"indoor", "natural", "urban"};
+    return tiny_model_create_with(&(geoloc_scene_heads){.names = {scenes}, .n = {3}}, 3, 5);
 }
 
 #endif

@@ -231,7 +231,8 @@ int geoloc_predict_min_side(const geoloc_model *m, geoloc_crop_mode crops);
 /* Prepares prediction (the network for batch x crops images; opt NULL: the
  * defaults). Crops as the loader's evaluation modes: the shorter side resized
  * to image_size (three) or image_size * 256 / 224 (five, center), then windows of
- * image_size (geoloc_three_crop_rects / five / center). Hierarchical
+ * image_size (geoloc_three_crop_rects / five / center). A scene classifier
+ * (no partitions) is accepted for geoloc_predict_scenes. Hierarchical
  * prediction needs every cell of the finest partition inside a cell of each
  * coarser one (else E_ARG naming the partitions). m must outlive the predictor. */
 geoloc_status geoloc_predictor_create(const geoloc_model *m, const geoloc_predict_options *opt,
@@ -244,13 +245,21 @@ void geoloc_predictor_params_changed(geoloc_predictor *p);
 /* Releases a predictor (NULL allowed). */
 void geoloc_predictor_free(geoloc_predictor *p);
 
-/* Predicts n photos (any n): crops' probabilities averaged, then the partition's or
+/* Predicts n photos (any n; E_ARG for a scene classifier: geoloc_predict_scenes): crops' probabilities averaged, then the partition's or
  * the hierarchical scores. When distributions is not NULL, distributions[i] receives
  * photo i's full distribution over the answering partition's classes. Photos are
  * 8-bit RGB (geoloc_image_load); the photo's metadata is never used. */
 geoloc_status geoloc_predict(geoloc_predictor *p, const geoloc_image *images, size_t n,
                              geoloc_prediction *out, float *const *distributions,
                              geoloc_error *err);
+
+/* The scene probabilities of n photos (any n; the model's scene heads, scene
+ * classifiers included): probs[i * m->n_scenes + k] receives photo i's
+ * crop-averaged probability of class k, every level side by side
+ * (m->scene_offset). E_ARG without a scene head; E_RANGE for a non-finite
+ * probability. */
+geoloc_status geoloc_predict_scenes(geoloc_predictor *p, const geoloc_image *images, size_t n, float *probs,
+                                    geoloc_error *err);
 
 /* The heads' softmax outputs for photo i (below the batch size) of the last
  * network run of geoloc_predict, as geoloc_answer_from_probs takes them (to
@@ -259,6 +268,13 @@ geoloc_status geoloc_predict(geoloc_predictor *p, const geoloc_image *images, si
  * scene heads' (every level's classes side by side, m->n_scenes per row; NULL
  * without one); returns the number of crops. */
 int geoloc_predictor_probs(const geoloc_predictor *p, size_t i, const float **geo, const float **scene);
+
+/* Routes photo i (below the batch size) of the last network run again with
+ * the given S3 scene weights (m->n_isn values in [0, 1] summing to 1, as
+ * geoloc_isn_mix takes them; e.g. oracle routing: 1 on the photo's true
+ * scene): geoloc_predictor_probs then returns the geo rows so routed. E_ARG
+ * for a model without ISNs, a predictor routing none, or bad weights. */
+geoloc_status geoloc_predictor_route(geoloc_predictor *p, size_t i, const double *weight, geoloc_error *err);
 
 /* The pooled backbone features of photo i of the last network run, averaged
  * over its crops, into out (geoloc_predictor_feature_dim values). */

@@ -38,6 +38,10 @@ typedef struct geoloc_photo_answer {
     const struct geoloc_place *place; /* the answer's country and city (geoloc/place.h); NULL: unknown */
     size_t run_index;               /* with pred: the photo's index in the predictor's last network
                                        run (geoloc_predictor_features, geoloc_predictor_probs) */
+    const float *scenes;            /* with pred, by geoloc_predict_photos for a model with scene
+                                       heads: the crop-averaged scene probabilities (m->n_scenes,
+                                       levels side by side; a scene classifier's pred holds its
+                                       scenes alone, n_top 0); else NULL */
 } geoloc_photo_answer;
 
 /* Receives each photo's answer in input order; 0 to go on, non-zero to stop. */
@@ -53,7 +57,9 @@ typedef struct geoloc_batch_stats {
 /* Predicts in[0..n) in batches of the predictor's batch size: each batch is
  * read and decoded in parallel (EXIF metadata read beside), run through the
  * network, and answered through fn in input order. An unreadable photo is an
- * answer with its error, not a failure. Fails only when prediction itself
+ * answer with its error, not a failure. Answers carry the scene
+ * probabilities (scenes) of a model with scene heads; a scene classifier's
+ * carry nothing else (the split variant below refuses it). Fails only when prediction itself
  * fails (out of memory, a non-finite probability from the model: E_RANGE). */
 geoloc_status geoloc_predict_photos(geoloc_predictor *p, const geoloc_photo_input *in, size_t n,
                                     int want_distribution, geoloc_answer_fn fn, void *ctx,

@@ -46,6 +46,8 @@ static const cli_option OPTIONS[] = {
     CLI_OPTION("images", 0, CLI_STRING, eval_args, images, "DIR", "the folder holding the photos DIR/IMG_ID",
                .required = 1),
     CLI_PREDICTION_OPTIONS(eval_args, pred),
+    CLI_ISN_OPTION(eval_args, pred, cli_isn_oracle_choices,
+                   ",\nor those of the photo's true scene (oracle: the manifest's\nS3_Label; without one: soft, counted)"),
     CLI_OPTION("out", 0, CLI_STRING, eval_args, out, "FILE",
                "per-photo results in the GeoEstimation format (img_id,\n"
                "gt_lat,predicted_lat,gt_long,predicted_long,\n"
@@ -54,7 +56,7 @@ static const cli_option OPTIONS[] = {
     CLI_OPTION("json", 0, CLI_FLAG, eval_args, json, NULL,
                "print one JSON object (n, accuracy, median_km, mean_km,\n"
                "radius_km, geoscore, answered, skipped,\n"
-               "images_per_second, scenes)"),
+               "images_per_second, scenes, scene_agreement)"),
     CLI_OPTION("skip-invalid", 0, CLI_FLAG, eval_args, skip_invalid, NULL,
                "skip bad manifest rows instead of stopping"),
     CLI_OPTION("album-by", 0, CLI_STRING, eval_args, album_by, "column:NAME",
@@ -84,7 +86,10 @@ static const cli_spec SPEC = {
     "share of photos whose truth lies within the 50 % and 90 % radii and the radii's\n"
     "medians, the share answered (not unknown; unknown answers count with their best\n"
     "guess everywhere else) and the accuracy of the answered ones, the same per scene\n"
-    "(S3_Label: 0 indoor, 1 natural, 2 urban) when the manifest has the column, and\n"
+    "(S3_Label: 0 indoor, 1 natural, 2 urban) when the manifest has the column, with\n"
+    "a model with scene heads the share of photos whose predicted scene equals the\n"
+    "manifest's label per level (S3_Label, S16_Label, S365_Label) and the S3 confusion\n"
+    "matrix (rows: the label, columns: the prediction), and\n"
     "images/s. A photo listed but missing from DIR or an empty\n"
     "manifest stops the command before anything is predicted or written; photos\n"
     "that cannot be decoded are named on stderr, counted and left out.\n",
@@ -134,9 +139,12 @@ typedef struct eval_ctx {
     double *pred_lat, *pred_lon, *km;
     double *r50, *r90;       /* NaN without a calibrated answer */
     unsigned char *ok, *unknown;
+    int *scene;                /* by photo and level: the predicted scene class (-1: none) */
     size_t done, failed;
     cli_progress progress;
-    const geoloc_predictor *pred;
+    geoloc_predictor *pred;
+    int oracle;                /* --isn oracle: photos re-routed by their S3_Label */
+    size_t oracle_soft;        /* of them, photos without one (left soft) */
     geoloc_album_probs *probs; /* --album-by: each photo's probabilities (NULL: not kept) */
     int probs_failed;          /* they could not be stored (message printed) */
     float *features;           /* --album-method lstm: each photo's pooled features (NULL: not kept) */
@@ -155,7 +163,8 @@ static int eval_ctx_alloc(eval_ctx *e, const geoloc_manifest *m) {
     e->r90 = malloc(m->n * sizeof(double));
     e->ok = calloc(m->n, 1);
     e->unknown = calloc(m->n, 1);
-    return e->pred_lat && e->pred_lon && e->km && e->r50 && e->r90 && e->ok && e->unknown ? 0 : -1;
+    e->scene = malloc(m->n * GEOLOC_SCENE_LEVELS * sizeof *e->scene);
+    return e->pred_lat && e->pred_lon && e->km && e->r50 && e->r90 && e->ok && e->unknown && e->scene ? 0 : -1;
 }
 
 static void eval_ctx_free(eval_ctx *e) {
@@ -166,12 +175,48 @@ static void eval_ctx_free(eval_ctx *e) {
     free(e->r90);
     free(e->ok);
     free(e->unknown);
+    free(e->scene);
     geoloc_album_probs_free(e->probs);
     free(e->features);
 }
 
+/* --isn oracle: photo a's answer with its geo heads routed by its manifest
+ * S3_Label (none: the soft answer, counted) into *out; 0, or 1 after a message.
+ * A calibrated answer's unknown then rests on the model's radius alone. */
+static int route_oracle(eval_ctx *e, const geoloc_photo_answer *a, geoloc_prediction *out) {
+    const geoloc_model *model = geoloc_predictor_model(e->pred);
+    int label = e->m->row[a->index].label[GEOLOC_SCENE_LEVEL_S3];
+    *out = *a->pred;
+    if (label < 0 || (size_t)label >= model->n_isn) {
+        e->oracle_soft++;
+        return 0;
+    }
+    double weight[GEOLOC_NN_MAX_HEADS] = {0};
+    weight[label] = 1;
+    const float *geo[GEOLOC_MODEL_MAX_PARTITIONS], *scene;
+    geoloc_predict_options o = geoloc_predictor_options(e->pred);
+    geoloc_error err = {0};
+    geoloc_status s = geoloc_predictor_route(e->pred, a->run_index, weight, &err);
+    if (s == GEOLOC_OK) {
+        int crops = geoloc_predictor_probs(e->pred, a->run_index, geo, &scene);
+        s = geoloc_answer_from_probs(model, geo, scene, (size_t)crops, o.partition, o.top_k, out, NULL, &err);
+    }
+    if (s != GEOLOC_OK) fprintf(stderr, CMD ": %s: %s\n", a->name, err.message);
+    return s != GEOLOC_OK;
+}
+
 static int on_result(void *ctx, const geoloc_photo_answer *given) {
     eval_ctx *e = ctx;
+    geoloc_prediction routed;
+    geoloc_photo_answer by_scene;
+    if (e->oracle && given->pred) {
+        if (route_oracle(e, given, &routed) != 0) return 1;
+        by_scene = *given;
+        by_scene.pred = &routed;
+        given = &by_scene;
+    }
+    for (int l = 0; given->pred && l < GEOLOC_SCENE_LEVELS; l++)
+        e->scene[given->index * GEOLOC_SCENE_LEVELS + (size_t)l] = given->pred->scene[l];
     geoloc_photo_answer moved; /* --answer knn|hybrid: by the neighbours other than the photo itself */
     const geoloc_photo_answer *r = &moved;
     if (cli_retrieval_apply(CMD, e->retrieval, given, e->m->row[given->index].id, &moved) != 0) return 1;
@@ -334,6 +379,56 @@ static void print_figures(const eval_args *a, const cli_runner *c, const eval_ct
     }
 }
 
+/* Prints how often the predicted scene of each level the model and the
+ * manifest both have equals the manifest's label, and the S3 confusion matrix
+ * (rows: the label, columns: the prediction): text, or a JSON member. */
+static void print_scene_agreement(const eval_args *a, const geoloc_model *model, const eval_ctx *e) {
+    static const unsigned COLUMN[GEOLOC_SCENE_LEVELS] = {GEOLOC_COL_S3, GEOLOC_COL_S16, GEOLOC_COL_S365};
+    size_t n[GEOLOC_SCENE_LEVELS] = {0}, same[GEOLOC_SCENE_LEVELS] = {0}, confusion[3][3] = {{0}};
+    int any = 0, levels[GEOLOC_SCENE_LEVELS];
+    for (int l = 0; l < GEOLOC_SCENE_LEVELS; l++) {
+        levels[l] = model->scene_classes[l] && (e->m->columns & COLUMN[l]);
+        any |= levels[l];
+        for (size_t k = 0; levels[l] && k < e->m->n; k++) {
+            int label = e->m->row[k].label[l], got = e->scene[k * GEOLOC_SCENE_LEVELS + (size_t)l];
+            if (!e->ok[k] || label < 0) continue;
+            n[l]++;
+            same[l] += got == label;
+            if (l == GEOLOC_SCENE_LEVEL_S3 && label < 3 && got >= 0 && got < 3) confusion[label][got]++;
+        }
+    }
+    int s3 = levels[GEOLOC_SCENE_LEVEL_S3] && model->scene_classes[GEOLOC_SCENE_LEVEL_S3] == 3;
+    if (a->json) {
+        printf(", \"scene_agreement\": %s", any ? "{" : "null");
+        for (int l = 0, first = 1; l < GEOLOC_SCENE_LEVELS; l++) {
+            if (!levels[l]) continue;
+            printf("%s\"%s\": {\"photos\": %zu, \"agreement\": %.6f", first ? "" : ", ",
+                   geoloc_scene_level_name(l), n[l], n[l] ? (double)same[l] / (double)n[l] : 0.0);
+            for (int i = 0; s3 && l == GEOLOC_SCENE_LEVEL_S3 && i < 3; i++)
+                printf("%s[%zu, %zu, %zu]%s", i ? ", " : ", \"confusion\": [", confusion[i][0], confusion[i][1],
+                       confusion[i][2], i == 2 ? "]" : "");
+            putchar('}');
+            first = 0;
+        }
+        printf("%s", any ? "}" : "");
+        return;
+    }
+    if (!any) return;
+    printf("scene agreement (predicted = manifest label):\n");
+    for (int l = 0; l < GEOLOC_SCENE_LEVELS; l++)
+        if (levels[l])
+            printf("  %-5s %7zu photos %7.2f%%\n", geoloc_scene_level_name(l), n[l],
+                   n[l] ? 100.0 * (double)same[l] / (double)n[l] : 0.0);
+    if (!s3) return;
+    printf("S3 confusion (rows: S3_Label, columns: predicted):\n  %-8s", "");
+    for (int j = 0; j < 3; j++) printf(" %8s", geoloc_model_scene_name(model, GEOLOC_SCENE_LEVEL_S3, j));
+    for (int i = 0; i < 3; i++) {
+        printf("\n  %-8s", geoloc_s3_label_name(i));
+        for (int j = 0; j < 3; j++) printf(" %8zu", confusion[i][j]);
+    }
+    putchar('\n');
+}
+
 /* The name of method i: the fusion's, or lstm / blstm. */
 static const char *method_label(const eval_args *a, int i, const geoloc_album_lstm *lstm) {
     if (a->methods[i] != ALBUM_LSTM) return geoloc_album_method_name((geoloc_album_method)a->methods[i]);
@@ -348,6 +443,7 @@ static void print_results(const eval_args *a, const cli_runner *c, const eval_ct
     if (a->json) {
         putchar('{');
         print_figures(a, c, e, buf);
+        print_scene_agreement(a, c->model, e);
         printf(", \"skipped\": %zu, \"images_per_second\": %.3f, \"model\": ", e->failed, speed);
         cli_json_string(stdout, c->path);
         for (int i = 0; album && i < a->n_methods; i++) {
@@ -362,6 +458,7 @@ static void print_results(const eval_args *a, const cli_runner *c, const eval_ct
     }
     printf("model:       %s\n", c->path);
     print_figures(a, c, e, buf);
+    print_scene_agreement(a, c->model, e);
     for (int i = 0; album && i < a->n_methods; i++) {
         printf("\nalbum-fused answers (--album-by %s, %s: %zu albums; no true position used):\n", a->album_by,
                method_label(a, i, lstm), n_albums);
@@ -440,7 +537,7 @@ int cli_evaluate_model(int argc, char **argv) {
     if (rc != CLI_RUN) return rc;
     /* several ranks split the photos; album fusion and --answer knn|hybrid need every photo's
        network state (probabilities, features) in one process: rank 0 alone runs them */
-    int split = !a.album_by && !a.answer, root = geoloc_dist_rank() == 0;
+    int split = !a.album_by && !a.answer && a.pred.isn != CLI_ISN_ORACLE, root = geoloc_dist_rank() == 0;
     if (!split && !root) return 0;
     struct stat st;
     char why[4200] = "";
@@ -481,6 +578,7 @@ int cli_evaluate_model(int argc, char **argv) {
         rc = 1;
     }
     e.pred = c.pred;
+    e.oracle = a.pred.isn == CLI_ISN_ORACLE;
     geoloc_album_lstm *lstm = NULL;
     for (int i = 0; rc == 0 && a.album_by && i < a.n_methods; i++)
         if (a.methods[i] == ALBUM_LSTM && !lstm) rc = open_lstm(a.album_lstm, &c, &e, &lstm);
@@ -513,6 +611,9 @@ int cli_evaluate_model(int argc, char **argv) {
             }
         }
     }
+    if (e.oracle && (rc == 0 || rc == CLI_EXIT_SKIPPED))
+        fprintf(stderr, CMD ": --isn oracle: %zu photos routed by their S3_Label, %zu without one routed soft\n",
+                e.done - e.failed - e.oracle_soft, e.oracle_soft);
     if (e.retrieval && (rc == 0 || rc == CLI_EXIT_SKIPPED))
         fprintf(stderr, CMD ": --answer %s: %zu answers placed by the neighbours, the others by the classifier\n",
                 cli_answer_choices[a.answer], e.retrieval->moved_count);

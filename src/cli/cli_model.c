@@ -34,13 +34,14 @@ static const cli_spec INFO_SPEC = {
 typedef struct init_args {
     cli_list cells, names, scenes;
     const char *arch, *backbone;
-    int heads_only;
+    int heads_only, isn;
     long seed, image_size;
 } init_args;
 
 static const cli_option INIT_OPTIONS[] = {
-    CLI_OPTION("cells", 'c', CLI_STRINGS, init_args, cells, "LIST", "partition files, coarse to fine",
-               .required = 1, .max_items = GEOLOC_MODEL_MAX_PARTITIONS),
+    CLI_OPTION("cells", 'c', CLI_STRINGS, init_args, cells, "LIST",
+               "partition files, coarse to fine (none: a scene classifier,\nwhich needs --scenes)",
+               .max_items = GEOLOC_MODEL_MAX_PARTITIONS),
     CLI_OPTION("names", 0, CLI_STRINGS, init_args, names, "LIST",
                "partition names (default: the files' names without .csv)",
                .max_items = GEOLOC_MODEL_MAX_PARTITIONS),
@@ -55,6 +56,8 @@ static const cli_option INIT_OPTIONS[] = {
                "or <bin>/../models"),
     CLI_OPTION("scenes", 0, CLI_STRINGS, init_args, scenes, "LIST", "scene class names (a scene head); default none",
                .max_items = CLI_LIST_MAX),
+    CLI_OPTION("isn", 0, CLI_FLAG, init_args, isn, NULL,
+               "Individual Scene Networks: a set of geo heads per S3 scene\n(needs --cells and 3 --scenes)"),
     CLI_OPTION("seed", 0, CLI_INT, init_args, seed, "N", "initialisation seed", .min = 1, .max = 1e18),
     CLI_OPTION("image-size", 0, CLI_INT, init_args, image_size, "N", "crop side fed to the network", .min = 32,
                .max = 4096),
@@ -248,6 +251,8 @@ static int model_init(int argc, char **argv) {
     if (!a.arch == !a.backbone || (a.heads_only && !a.backbone))
         return cli_usage_error(&INIT_SPEC, "needs either --arch or --backbone (--heads-only needs --backbone)");
     int n = a.cells.n, n_scenes = a.scenes.n;
+    if (n == 0 && n_scenes == 0)
+        return cli_usage_error(&INIT_SPEC, "needs --cells, or --scenes for a scene classifier");
     if (a.names.n && a.names.n != n)
         return cli_usage_error(&INIT_SPEC, "--names: as many names as --cells files (%d)", n);
     const char *const *files = a.cells.str;
@@ -280,6 +285,7 @@ static int model_init(int argc, char **argv) {
     int level = n_scenes == 16 ? GEOLOC_SCENE_LEVEL_S16 : n_scenes == 365 ? GEOLOC_SCENE_LEVEL_S365 : 0;
     scenes.names[level] = a.scenes.str;
     scenes.n[level] = (size_t)n_scenes;
+    scenes.isn = a.isn;
     if (rc == 0 && geoloc_model_create(&cfg, (const geoloc_partition *const *)parts, names, (size_t)n, &scenes,
                                        (uint64_t)a.seed, &m, &err) != GEOLOC_OK) {
         fprintf(stderr, "%s: %s\n", cmd, err.message);

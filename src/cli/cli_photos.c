@@ -38,6 +38,8 @@ int cli_photo_paths_add(const char *cmd, geoloc_photo_paths *l, const char *arg)
 /* ---- the model ------------------------------------------------------------------ */
 
 const char *const cli_crops_choices[] = {"three", "five", "center", NULL};
+const char *const cli_isn_choices[] = {"soft", "hard", "none", NULL};
+const char *const cli_isn_oracle_choices[] = {"soft", "hard", "none", "oracle", NULL};
 
 const char *cli_crops_name(geoloc_crop_mode crops) {
     return (unsigned)crops <= GEOLOC_CROPS_CENTER ? cli_crops_choices[crops] : "three";
@@ -73,6 +75,11 @@ int cli_runner_open(const char *cmd, const cli_prediction_args *args, int top_k,
         return 1;
     }
     if (c->model->notice[0]) fprintf(stderr, "%s: notice: %s\n", cmd, c->model->notice);
+    if (c->model->n_partitions == 0) {
+        fprintf(stderr, "%s: %s: a scene classifier (no partitions) answers no location: geoloc scene label "
+                "uses it\n", cmd, c->path);
+        return 1;
+    }
     const char *partition = args->partition;
     c->opt = geoloc_predict_options_default();
     c->opt.crops = (geoloc_crop_mode)args->crops;
@@ -80,6 +87,11 @@ int cli_runner_open(const char *cmd, const cli_prediction_args *args, int top_k,
     c->opt.max_pixels = args->max_pixels;
     c->opt.strict = args->strict;
     c->opt.max_radius_km = args->max_radius;
+    c->opt.isn = args->isn == CLI_ISN_ORACLE ? GEOLOC_ISN_SOFT : (geoloc_isn_routing)args->isn;
+    if (args->isn == CLI_ISN_ORACLE && !c->model->n_isn) {
+        fprintf(stderr, "%s: --isn oracle: %s has no Individual Scene Networks\n", cmd, c->path);
+        return 1;
+    }
     c->opt.top_k = top_k;
     c->opt.partition = geoloc_model_find_partition(c->model, partition);
     if (c->opt.partition == -2) {

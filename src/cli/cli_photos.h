@@ -34,7 +34,22 @@ typedef struct cli_prediction_args {
     int strict;            /* --strict: refuse photos that decode with warnings */
     const char *places;    /* --places FILE (NULL: places.bin in the data folders, if there) */
     double max_radius;     /* --max-radius KM (0: the calibrated model's) */
+    int isn;               /* --isn: a geoloc_isn_routing, or CLI_ISN_ORACLE (the caller routes) */
 } cli_prediction_args;
+
+/* --isn oracle (evaluate): each photo routed by its true scene; the predictor routes soft. */
+#define CLI_ISN_ORACLE (GEOLOC_ISN_NONE + 1)
+
+/* The --isn values in geoloc_isn_routing order (then oracle: cli_isn_oracle_choices), NULL-terminated. */
+extern const char *const cli_isn_choices[];
+extern const char *const cli_isn_oracle_choices[];
+
+/* The table row of --isn into TYPE's FIELD (a cli_prediction_args' isn) with CHOICES. */
+#define CLI_ISN_OPTION(type_, field_, choices_, help_)                                                        \
+    CLI_OPTION("isn", 0, CLI_ENUM, type_, field_.isn, NULL,                                                   \
+               "models with Individual Scene Networks: the geo heads of\nevery S3 scene mixed by the scene " \
+               "head's probabilities\n(soft), those of the most probable scene (hard), or the\nmodel's common " \
+               "geo heads (none)" help_, .choices = (choices_))
 
 /* The --crops values in geoloc_crop_mode order, NULL-terminated. */
 extern const char *const cli_crops_choices[];

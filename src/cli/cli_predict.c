@@ -209,6 +209,7 @@ static const char *const ALBUM_METHODS[] = {"mean", "logsum", "prior", "lstm", N
 
 static const cli_option OPTIONS[] = {
     CLI_PREDICTION_OPTIONS(args, pred),
+    CLI_ISN_OPTION(args, pred, cli_isn_choices, ""),
     CLI_OPTION("format", 0, CLI_ENUM, args, format, NULL,
                "text: one line per photo; csv: a header, one row per\n"
                "photo; json: one document {\"schema\": 1, \"model\", ...,\n"

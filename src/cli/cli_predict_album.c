@@ -231,7 +231,7 @@ int cli_predict_albums(const char *cmd, const cli_predict_album_args *a, cli_run
                                   method_name(a->method, a->lstm)};
         geoloc_photo_answer ans = {i, k->name, k->predicted ? &pred[per_photo ? i : j] : NULL,
                                    k->predicted && dists ? dists[per_photo ? i : j] : NULL, &k->meta, k->error, k->n_warnings,
-                                   k->warnings, NULL, 0};
+                                   k->warnings, NULL, 0, NULL};
         if (a->write(a->ctx, &ans, &info) != 0) break;
     }
     for (size_t i = 0; i < n; i++) {

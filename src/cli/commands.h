@@ -15,6 +15,7 @@ extern const cli_command CLI_MODEL_COMMANDS[];
 extern const cli_command CLI_WEIGHTS_COMMANDS[];
 extern const cli_command CLI_INDEX_COMMANDS[];
 extern const cli_command CLI_ALBUM_COMMANDS[];
+extern const cli_command CLI_SCENE_COMMANDS[];
 
 int cli_cells_sample(int argc, char **argv);
 int cli_dataset_pack(int argc, char **argv);

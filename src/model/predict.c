@@ -13,6 +13,7 @@
 #include "geoloc/calibration.h"
 #include "geoloc/model.h"
 #include "geoloc/transform.h"
+#include "model/model_internal.h"
 
 struct geoloc_predictor {
     const geoloc_model *m;
@@ -75,18 +76,19 @@ geoloc_status geoloc_predictor_create(const geoloc_model *m, const geoloc_predic
     geoloc_predict_options o = opt ? *opt : geoloc_predict_options_default();
     if (!m || !m->net)
         return error_set(err, GEOLOC_E_ARG, "prediction needs a model with its network (geoloc_model_load)");
-    if (m->n_partitions == 0)
-        return error_set(err, GEOLOC_E_ARG, "a scene classifier (no partitions), not a geolocation model: "
-                         "geoloc scene label uses it");
+    if (m->n_partitions == 0 && m->n_scenes == 0)
+        return error_set(err, GEOLOC_E_ARG, "the model has neither partitions nor scene heads");
     if ((unsigned)o.isn > GEOLOC_ISN_NONE) return error_set(err, GEOLOC_E_ARG, "unknown ISN routing %d", (int)o.isn);
     if (o.crops != GEOLOC_CROPS_THREE && o.crops != GEOLOC_CROPS_FIVE && o.crops != GEOLOC_CROPS_CENTER)
         return error_set(err, GEOLOC_E_ARG, "unknown crop mode %d", (int)o.crops);
-    if (o.partition < -1 || o.partition >= (int)m->n_partitions)
+    if (o.partition < -1 || (m->n_partitions && o.partition >= (int)m->n_partitions))
         return error_set(err, GEOLOC_E_ARG, "partition %d: the model has %zu (0-%zu, or -1: hierarchical)",
                          o.partition, m->n_partitions, m->n_partitions - 1);
     if (o.top_k < 1 || o.top_k > GEOLOC_MODEL_MAX_TOP)
         return error_set(err, GEOLOC_E_ARG, "top %d: 1 to %d cells", o.top_k, GEOLOC_MODEL_MAX_TOP);
     if (o.batch < 1 || o.batch > 1024) return error_set(err, GEOLOC_E_ARG, "batch %d: 1 to 1024", o.batch);
+    if (o.partition >= 0 && m->n_partitions == 0)
+        return error_set(err, GEOLOC_E_ARG, "partition %d: a scene classifier has no partitions", o.partition);
     geoloc_status s = o.partition < 0 && m->n_partitions > 1 ? check_hierarchy(m, err) : GEOLOC_OK;
     if (s != GEOLOC_OK) return s;
     const geoloc_resnet_config *cfg = geoloc_net_config(m->net);
@@ -169,6 +171,18 @@ static geoloc_status write_crops(geoloc_predictor *p, const geoloc_image *img, s
     return GEOLOC_OK;
 }
 
+/* Mixes photo i's ISN outputs of the batch just run into its routed rows. */
+static void route_photo(geoloc_predictor *p, size_t i, const double *weight) {
+    const geoloc_model *m = p->m;
+    size_t crops = (size_t)p->crops;
+    const float *isn[GEOLOC_NN_MAX_HEADS];
+    float *geo[GEOLOC_MODEL_MAX_PARTITIONS];
+    for (size_t k = 0; k < m->n_isn * m->n_partitions; k++)
+        isn[k] = p->probs[geoloc_model_head(m, GEOLOC_HEAD_ISN, k)] + i * crops * m->partitions[k % m->n_partitions]->n;
+    for (size_t f = 0; f < m->n_partitions; f++) geo[f] = p->routed[f] + i * crops * m->partitions[f]->n;
+    geoloc_isn_mix(m, isn, weight, crops, geo);
+}
+
 /* Puts the scene levels' rows side by side and, with ISNs, routes the geo
  * outputs of photos [0, count) of the batch just run. */
 static void gather_heads(geoloc_predictor *p, size_t count) {
@@ -182,22 +196,33 @@ static void gather_heads(geoloc_predictor *p, size_t count) {
     }
     if (!m->n_isn || p->opt.isn == GEOLOC_ISN_NONE) return;
     size_t n_isn = m->n_isn, crops = (size_t)p->crops;
-    const float *isn[GEOLOC_NN_MAX_HEADS];
     double s3[GEOLOC_NN_MAX_HEADS], weight[GEOLOC_NN_MAX_HEADS];
     for (size_t i = 0; i < count; i++) {
-        float *geo[GEOLOC_MODEL_MAX_PARTITIONS];
-        for (size_t k = 0; k < n_isn * m->n_partitions; k++) {
-            size_t f = k % m->n_partitions;
-            isn[k] = p->probs[geoloc_model_head(m, GEOLOC_HEAD_ISN, k)] + i * crops * m->partitions[f]->n;
-        }
-        for (size_t f = 0; f < m->n_partitions; f++) geo[f] = p->routed[f] + i * crops * m->partitions[f]->n;
         for (size_t s = 0; s < n_isn; s++) s3[s] = 0;
         for (size_t c = 0; c < crops; c++)
             for (size_t s = 0; s < n_isn; s++)
                 s3[s] += p->scene[(i * crops + c) * m->n_scenes + m->scene_offset[GEOLOC_SCENE_LEVEL_S3] + s] / (double)crops;
         geoloc_isn_weights(p->opt.isn, s3, n_isn, weight);
-        geoloc_isn_mix(m, isn, weight, crops, geo);
+        route_photo(p, i, weight);
     }
+}
+
+geoloc_status geoloc_predictor_route(geoloc_predictor *p, size_t i, const double *weight, geoloc_error *err) {
+    const geoloc_model *m = p->m;
+    if (!m->n_isn || p->opt.isn == GEOLOC_ISN_NONE)
+        return error_set(err, GEOLOC_E_ARG, "routing: %s", m->n_isn ? "the predictor's routing is none"
+                                                                     : "the model has no Individual Scene Networks");
+    if (i >= (size_t)p->batch) return error_set(err, GEOLOC_E_ARG, "routing: photo %zu of a batch of %d", i, p->batch);
+    double total = 0;
+    for (size_t s = 0; s < m->n_isn; s++) {
+        if (!(weight[s] >= 0 && weight[s] <= 1))
+            return error_set(err, GEOLOC_E_ARG, "routing: weight %zu is not in [0, 1]", s);
+        total += weight[s];
+    }
+    if (!(total > 1 - 1e-6 && total < 1 + 1e-6))
+        return error_set(err, GEOLOC_E_ARG, "routing: the weights sum to %g, not 1", total);
+    route_photo(p, i, weight);
+    return GEOLOC_OK;
 }
 
 int geoloc_predictor_probs(const geoloc_predictor *p, size_t i, const float **geo, const float **scene) {
@@ -256,35 +281,68 @@ static geoloc_status answer(geoloc_predictor *p, size_t i, size_t index, geoloc_
     return s;
 }
 
-size_t geoloc_predictor_classes(const geoloc_predictor *p) { return p->m->partitions[p->answer]->n; }
+size_t geoloc_predictor_classes(const geoloc_predictor *p) {
+    return p->m->n_partitions ? p->m->partitions[p->answer]->n : 0;
+}
 
 const geoloc_model *geoloc_predictor_model(const geoloc_predictor *p) { return p->m; }
 
 geoloc_predict_options geoloc_predictor_options(const geoloc_predictor *p) { return p->opt; }
 
+/* Runs photos [start, start + count) of images (count at most the batch)
+ * through the network: every head's softmax, the scene rows and the routing. */
+static geoloc_status run_batch(geoloc_predictor *p, const geoloc_image *images, size_t start, size_t count,
+                               geoloc_error *err) {
+    const geoloc_resnet_config *cfg = geoloc_net_config(p->m->net);
+    size_t per_photo = (size_t)p->crops * 3 * (size_t)p->size * (size_t)p->size;
+    for (size_t i = 0; i < count; i++) {
+        geoloc_status s = write_crops(p, &images[start + i], start + i, p->input + i * per_photo, err);
+        if (s != GEOLOC_OK) return s;
+    }
+    if (count < (size_t)p->batch) /* a last, partial batch: the rest is padding */
+        memset(p->input + count * per_photo, 0, ((size_t)p->batch - count) * per_photo * sizeof(float));
+    geoloc_status s = geoloc_exec_forward(p->ex, p->input, err);
+    if (s != GEOLOC_OK) return s;
+    for (size_t h = 0; h < p->n_heads; h++)
+        geoloc_softmax(geoloc_exec_logits(p->ex, h), count * (size_t)p->crops, (size_t)cfg->heads[h].classes,
+                       p->probs[h]);
+    gather_heads(p, count);
+    return GEOLOC_OK;
+}
+
 geoloc_status geoloc_predict(geoloc_predictor *p, const geoloc_image *images, size_t n,
                              geoloc_prediction *out, float *const *distributions,
                              geoloc_error *err) {
-    const geoloc_resnet_config *cfg = geoloc_net_config(p->m->net);
-    size_t per_photo = (size_t)p->crops * 3 * (size_t)p->size * (size_t)p->size;
+    if (p->m->n_partitions == 0)
+        return error_set(err, GEOLOC_E_ARG, "a scene classifier (no partitions) answers no location: "
+                         "geoloc_predict_scenes (geoloc scene label) uses it");
     for (size_t start = 0; start < n; start += (size_t)p->batch) {
         size_t count = n - start < (size_t)p->batch ? n - start : (size_t)p->batch;
-        for (size_t i = 0; i < count; i++) {
-            geoloc_status s = write_crops(p, &images[start + i], start + i, p->input + i * per_photo, err);
-            if (s != GEOLOC_OK) return s;
-        }
-        if (count < (size_t)p->batch) /* a last, partial batch: the rest is padding */
-            memset(p->input + count * per_photo, 0, ((size_t)p->batch - count) * per_photo * sizeof(float));
-        geoloc_status s = geoloc_exec_forward(p->ex, p->input, err);
+        geoloc_status s = run_batch(p, images, start, count, err);
+        for (size_t i = 0; s == GEOLOC_OK && i < count; i++)
+            s = answer(p, i, start + i, &out[start + i], distributions ? distributions[start + i] : NULL, err);
         if (s != GEOLOC_OK) return s;
-        for (size_t h = 0; h < p->n_heads; h++)
-            geoloc_softmax(geoloc_exec_logits(p->ex, h), count * (size_t)p->crops,
-                           (size_t)cfg->heads[h].classes, p->probs[h]);
-        gather_heads(p, count);
-        for (size_t i = 0; i < count; i++)
-            if ((s = answer(p, i, start + i, &out[start + i], distributions ? distributions[start + i] : NULL,
-                            err)) != GEOLOC_OK)
-                return s;
     }
     return GEOLOC_OK;
+}
+
+geoloc_status geoloc_predict_scenes(geoloc_predictor *p, const geoloc_image *images, size_t n, float *probs,
+                                    geoloc_error *err) {
+    size_t ns = p->m->n_scenes;
+    if (ns == 0) return error_set(err, GEOLOC_E_ARG, "the model has no scene head");
+    double *mean = malloc(ns * sizeof *mean);
+    if (!mean) return error_set(err, GEOLOC_E_NOMEM, "out of memory");
+    geoloc_status s = GEOLOC_OK;
+    for (size_t start = 0; s == GEOLOC_OK && start < n; start += (size_t)p->batch) {
+        size_t count = n - start < (size_t)p->batch ? n - start : (size_t)p->batch;
+        s = run_batch(p, images, start, count, err);
+        for (size_t i = 0; s == GEOLOC_OK && i < count; i++) {
+            if (answer_average_crops(p->scene + i * (size_t)p->crops * ns, (size_t)p->crops, ns, mean) != 0)
+                s = error_set(err, GEOLOC_E_RANGE, "photo %zu: a scene probability that is not a finite number "
+                              "in [0, 1] (are the model's weights finite?)", start + i);
+            for (size_t k = 0; s == GEOLOC_OK && k < ns; k++) probs[(start + i) * ns + k] = (float)mean[k];
+        }
+    }
+    free(mean);
+    return s;
 }

@@ -122,6 +122,8 @@ geoloc_status geoloc_predict_photos_split(geoloc_predictor *p, const geoloc_phot
                                           geoloc_batch_stats *stats, geoloc_error *err) {
     int rank = geoloc_dist_rank(), size = geoloc_dist_size();
     if (size == 1) return geoloc_predict_photos(p, in, n, want_distribution, fn, ctx, stats, err);
+    if (geoloc_predictor_model(p)->n_partitions == 0)
+        return error_set(err, GEOLOC_E_ARG, "a scene classifier: predicted in one process only");
     size_t batch = (size_t)geoloc_predictor_options(p).batch, round = batch * (size_t)size;
     round_buf b = {.classes = want_distribution ? geoloc_predictor_classes(p) : 0};
     geoloc_batch_stats st = {0};

@@ -202,7 +202,7 @@ static serve_reply answers_reply(const serve_engine *e, const serve_locate_query
                                  ph[i].status ? ph[i].why : j->failed ? j->error : NULL,
                                  ok ? ph[i].img.n_warnings : 0,
                                  (const char(*)[GEOLOC_IMAGE_WARNING_SIZE])ph[i].img.warnings,
-                                 placed ? &place : NULL, 0};
+                                 placed ? &place : NULL, 0, NULL};
         geoloc_answer_write_json(&w, engine_model(e), &a);
     }
     if (as_array) geoloc_json_array_end(&w);
