@@ -50,7 +50,7 @@ run_geoloc train "${common[@]}" --epochs 3 --batch 8 --baselines --out "$tmp/h/m
 check "heads: runs ($err)" '[ $rc -eq 0 ] && [ -f "$tmp/h/model.safetensors" ]'
 check "heads: one line per epoch" '[ "$(grep -c "^epoch " <<< "$out")" -eq 3 ] && [[ $out == *"2500km"* ]]'
 check "heads: baselines" '[[ $out == *"baseline most populated cell"* ]] && [[ $out == *"baseline nearest training photo"* ]]'
-check "heads: log of 3 epochs" '[ "$(grep -c "^epoch," "$tmp/h/model.log.csv")" -eq 3 ] && head -1 "$tmp/h/model.log.csv" | grep -q "^kind,epoch,step,lr,loss,loss_cells_0_6,loss_cells_0_3,loss_scene,val_n,acc_1km"'
+check "heads: log of 3 epochs" '[ "$(grep -c "^epoch," "$tmp/h/model.log.csv")" -eq 3 ] && head -1 "$tmp/h/model.log.csv" | grep -q "^kind,epoch,step,lr,loss,loss_cells_0_6,loss_cells_0_3,loss_scene_S3,val_n,acc_1km"'
 check "heads: partitions next to the model" '[ -f "$tmp/h/model.cells_0_6.csv" ] && [ -f "$tmp/h/model.cells_0_3.csv" ]'
 check "heads: plain progress lines without a terminal" '[[ $err == *"features 12/12 photos"* ]] && ! grep -q $'"'"'\r'"'"' "$tmp/err"'
 run_geoloc train "${common[@]}" --epochs 1 --batch 8 --out "$tmp/h/model.safetensors" "$tmp/train.csv"

@@ -15,6 +15,7 @@ extern const cli_command CLI_MODEL_COMMANDS[];
 extern const cli_command CLI_WEIGHTS_COMMANDS[];
 extern const cli_command CLI_INDEX_COMMANDS[];
 extern const cli_command CLI_ALBUM_COMMANDS[];
+extern const cli_command CLI_SCENE_COMMANDS[];
 
 int cli_cells_sample(int argc, char **argv);
 int cli_dataset_pack(int argc, char **argv);
@@ -30,6 +31,7 @@ int cli_predict(int argc, char **argv);
 int cli_geotag(int argc, char **argv);
 int cli_explain(int argc, char **argv);
 int cli_train(int argc, char **argv);
+int cli_scene_train(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 int cli_place(int argc, char **argv);
 

@@ -26,6 +26,7 @@ static const cli_command COMMANDS[] = {
     {"index", NULL, CLI_INDEX_COMMANDS, NULL},
     {"weights", NULL, CLI_WEIGHTS_COMMANDS, NULL},
     {"album", NULL, CLI_ALBUM_COMMANDS, NULL},
+    {"scene", NULL, CLI_SCENE_COMMANDS, NULL},
     {"train", cli_train, NULL, "train a geolocation model (heads on cached features, or the whole network)"},
     {"serve", cli_serve, NULL, "the geolocation server: REST API, micro-batching, map page (docs/serve.md)"},
     {"classify-imagenet", cli_classify_imagenet, NULL, "top ImageNet classes of photos (checks the engine and imported weights)"},
