@@ -52,13 +52,13 @@ geoloc_status train_log_open(train_run *r, const train_data *d, int resume, uint
     }
     size_t len = strlen(header);
     snprintf(header + len, sizeof header - len,
-             ",val_n,acc_1km,acc_25km,acc_200km,acc_750km,acc_2500km,median_km,images_per_s,elapsed_s");
-    for (int l = 0; l < GEOLOC_SCENE_LEVELS; l++) { /* scene accuracy per level, at the end */
+             ",val_n,acc_1km,acc_25km,acc_200km,acc_750km,acc_2500km,median_km");
+    for (int l = 0; l < GEOLOC_SCENE_LEVELS; l++) { /* scene accuracy per level */
         len = strlen(header);
         if (d->scene_head[l] >= 0) snprintf(header + len, sizeof header - len, ",acc_%s", geoloc_scene_level_name(l));
     }
     len = strlen(header);
-    snprintf(header + len, sizeof header - len, "\n");
+    snprintf(header + len, sizeof header - len, ",images_per_s,elapsed_s\n");
     *size = strlen(header);
     return write_all(r, header, err);
 }
@@ -79,13 +79,12 @@ geoloc_status train_log_row(train_run *r, const train_data *d, const train_state
         n += snprintf(line + n, sizeof line - (size_t)n, ",%zu,,,,,,", d->n_val);
     else
         n += snprintf(line + n, sizeof line - (size_t)n, ",,,,,,,");
-    n += snprintf(line + n, sizeof line - (size_t)n, ",%.2f,%.1f", train_images_per_s(r), train_elapsed(r));
     for (int l = 0; l < GEOLOC_SCENE_LEVELS; l++) {
         if (d->scene_head[l] < 0) continue;
         if (scene_acc && isfinite(scene_acc[l])) n += snprintf(line + n, sizeof line - (size_t)n, ",%.4f", scene_acc[l]);
         else n += snprintf(line + n, sizeof line - (size_t)n, ",");
     }
-    snprintf(line + n, sizeof line - (size_t)n, "\n");
+    snprintf(line + n, sizeof line - (size_t)n, ",%.2f,%.1f\n", train_images_per_s(r), train_elapsed(r));
     geoloc_status st = write_all(r, line, err);
     if (st != GEOLOC_OK) return st;
     off_t end = lseek(r->log_fd, 0, SEEK_END);
