@@ -91,8 +91,11 @@ geoloc_status geoloc_model_save(const geoloc_model *m, const char *path, int hea
                      calloc(cap, sizeof *l.shapes), 0};
     double *means[GEOLOC_MODEL_MAX_PARTITIONS] = {0};
     char *partitions = NULL, *scenes[GEOLOC_SCENE_LEVELS] = {0}, num_images[GEOLOC_MODEL_MAX_PARTITIONS * 24] = "";
-    const char **keys = calloc(16 + m->n_meta, sizeof *keys);
-    const char **values = calloc(16 + m->n_meta, sizeof *values);
+    /* the format's own keys: geoloc.format, the architecture's, partitions, num_images,
+     * one per scene level, isn, input, image_size, backbone, calibration, created_by */
+    size_t max_meta = 10 + NET_ARCH_KEYS + GEOLOC_SCENE_LEVELS + m->n_meta;
+    const char **keys = calloc(max_meta, sizeof *keys);
+    const char **values = calloc(max_meta, sizeof *values);
     geoloc_status s = GEOLOC_OK;
     if (!l.t || !l.names || !l.shapes || !keys || !values) {
         s = error_set(err, GEOLOC_E_NOMEM, "%s: out of memory", path);
@@ -435,7 +438,7 @@ static geoloc_status read_num_images(const geoloc_safetensors *st, const char *f
         if (i + 1 == m->n_partitions) return GEOLOC_OK;
         p = end + 1;
     }
-    if (!v) return GEOLOC_OK;
+    if (!v || (m->n_partitions == 0 && !*v)) return GEOLOC_OK; /* a scene classifier: "" */
     return error_set(err, GEOLOC_E_PARSE, "%s: geoloc.num_images \"%.100s\": expected %zu counts "
                      "separated by commas", file, v, m->n_partitions);
 }

@@ -260,7 +260,7 @@ static geoloc_status build_partitions(train_data *d, const train_run *r, geoloc_
 
 /* One head per scene level asked for (the set, or S3 when AUTO finds the column), after
  * the geo heads; labels completed by the scene_labels model when given. */
-static geoloc_status setup_scene(train_data *d, const train_run *r, geoloc_error *err) {
+static geoloc_status setup_scene(train_data *d, train_run *r, geoloc_error *err) {
     static const unsigned col[GEOLOC_SCENE_LEVELS] = {GEOLOC_COL_S3, GEOLOC_COL_S16, GEOLOC_COL_S365};
     static const char *const name[GEOLOC_SCENE_LEVELS] = {"S3_Label", "S16_Label", "S365_Label"};
     const geoloc_train_options *o = r->o;
@@ -338,7 +338,7 @@ static geoloc_status setup_isn(train_data *d, const train_run *r, geoloc_error *
     return GEOLOC_OK;
 }
 
-geoloc_status train_labels_setup(train_data *d, const train_run *r, geoloc_error *err) {
+geoloc_status train_labels_setup(train_data *d, train_run *r, geoloc_error *err) {
     const geoloc_train_options *o = r->o;
     geoloc_status s;
     if (!(o->geo_weight >= 0) || !isfinite(o->geo_weight))

@@ -237,7 +237,7 @@ uint64_t train_mix(uint64_t x);
 geoloc_status train_data_setup(train_data *d, const train_run *r, geoloc_error *err);
 /* Partitions (given or built), labels, hierarchy, scene heads (labels completed by
  * the scene_labels model: scene_labels.c), ISN heads, data hash. */
-geoloc_status train_labels_setup(train_data *d, const train_run *r, geoloc_error *err);
+geoloc_status train_labels_setup(train_data *d, train_run *r, geoloc_error *err);
 /* The head of a role (train_head_role says what k is); -1 if none. */
 int train_head(const train_data *d, train_head_role role, size_t k);
 /* A head's name in logs: its partition's, or the model's (scene_S16, isn0_geo1, ...). */
@@ -246,8 +246,8 @@ const char *train_head_name(const train_data *d, size_t h);
 /* ---- scene_labels.c ---- */
 /* Photos lacking a label of level `level` (label[k] < 0) get the most probable class
  * of that level's head of the scene classifier o->scene_labels (its probabilities
- * averaged over the photo's three crops); counts them into *added. */
-geoloc_status train_scene_labels_fill(const train_run *r, const train_data *d, int level, int32_t *label,
+ * averaged over the photo's three crops, through its network); counts them into *added. */
+geoloc_status train_scene_labels_fill(train_run *r, const train_data *d, int level, int32_t *label,
                                       size_t *added, geoloc_error *err);
 /* A source over the subset's photos (s must outlive it). */
 geoloc_source train_subset_source(train_subset *s);

@@ -1,12 +1,13 @@
 /* Label propagation: photos lacking a scene level's label get the most
  * probable class of that level from a scene classifier (the helper network,
- * e.g. trained with geoloc scene train), run as prediction runs it: three
- * crops, their probabilities averaged (geoloc_predict). */
+ * e.g. trained with geoloc scene train), run as prediction runs a model: the
+ * three crops of the photo through its network, the level's softmax
+ * averaged over them. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
-#include "geoloc/image.h"
+#include "geoloc/nn.h"
 #include "train/internal.h"
 
 /* The helper model, checked: a scene classifier with a head of `level`. */
@@ -28,54 +29,74 @@ static geoloc_status open_helper(const char *path, int level, geoloc_model **out
     return GEOLOC_OK;
 }
 
-/* Photo k decoded from the training source. */
-static geoloc_status read_photo(const train_data *d, size_t k, const geoloc_model *m, geoloc_image *img,
-                                geoloc_error *err) {
-    const uint8_t *data;
-    size_t size;
-    const char *name = NULL;
-    size_t b = d->base_index ? d->base_index[k] : k;
-    geoloc_status s = d->base.read(d->base.ctx, b, &data, &size, &name, err);
-    if (s != GEOLOC_OK) return s;
-    geoloc_decode_options dec = {.min_shorter_side = geoloc_predict_min_side(m, GEOLOC_CROPS_THREE)};
-    s = geoloc_image_decode(data, size, name ? name : d->row[k]->id, &dec, img, err);
-    if (d->base.release) d->base.release(d->base.ctx, data, size);
-    return s;
+/* The photos to label and their answers. */
+typedef struct fill_ctx {
+    const size_t *list;   /* table photos */
+    int head, classes;
+    int32_t *label;
+    float *tmp, *mean;
+} fill_ctx;
+
+/* Photo list[k]'s label: the argmax of the head's softmax averaged over its three crops. */
+static void label_photo(void *ctx, size_t k, int view0, int views, const geoloc_exec *ex, int first) {
+    fill_ctx *c = ctx;
+    (void)view0;
+    memset(c->mean, 0, (size_t)c->classes * sizeof *c->mean);
+    for (int v = 0; v < views; v++) {
+        geoloc_softmax(geoloc_exec_logits(ex, (size_t)c->head) + (size_t)(first + v) * (size_t)c->classes, 1,
+                       (size_t)c->classes, c->tmp);
+        for (int j = 0; j < c->classes; j++) c->mean[j] += c->tmp[j] / (float)views;
+    }
+    int best = 0;
+    for (int j = 1; j < c->classes; j++)
+        if (c->mean[j] > c->mean[best]) best = j;
+    c->label[c->list[k]] = best;
 }
 
-geoloc_status train_scene_labels_fill(const train_run *r, const train_data *d, int level, int32_t *label,
+geoloc_status train_scene_labels_fill(train_run *r, const train_data *d, int level, int32_t *label,
                                       size_t *added, geoloc_error *err) {
     size_t missing = 0;
-    for (size_t k = 0; k < d->n; k++) missing += label[k] < 0;
     *added = 0;
-    if (missing == 0) return GEOLOC_OK;
-    geoloc_model *m = NULL;
-    geoloc_predictor *p = NULL;
-    geoloc_predict_options po = geoloc_predict_options_default();
-    po.batch = 1;
-    geoloc_status s = open_helper(r->o->scene_labels, level, &m, err);
-    if (s == GEOLOC_OK) s = geoloc_predictor_create(m, &po, &p, err);
-    size_t unreadable = 0;
-    for (size_t k = 0; s == GEOLOC_OK && k < d->n; k++) {
-        if (label[k] >= 0) continue;
-        geoloc_image img = {0};
-        geoloc_prediction pred;
-        geoloc_error e = {0};
-        if (read_photo(d, k, m, &img, &e) != GEOLOC_OK) {
-            unreadable++; /* the features' extraction reports it */
-            continue;
-        }
-        s = geoloc_predict(p, &img, 1, &pred, NULL, err);
-        geoloc_image_free(&img);
-        if (s == GEOLOC_OK && pred.scene[level] >= 0) {
-            label[k] = pred.scene[level];
-            (*added)++;
-        }
+    size_t *list = malloc((d->n ? d->n : 1) * sizeof *list);
+    uint8_t *failed = calloc(d->n ? d->n : 1, 1);
+    if (!list || !failed) {
+        free(list);
+        free(failed);
+        return error_set(err, GEOLOC_E_NOMEM, "out of memory");
     }
-    if (s == GEOLOC_OK)
-        train_info(r, "scene labels %s: %zu of %zu photos labelled by %s%s", geoloc_scene_level_name(level), *added,
-                   missing, r->o->scene_labels, unreadable ? " (the others cannot be read)" : "");
-    geoloc_predictor_free(p);
+    for (size_t k = 0; k < d->n; k++)
+        if (label[k] < 0) list[missing++] = k;
+    geoloc_model *m = NULL;
+    geoloc_exec *ex = NULL;
+    fill_ctx c = {.list = list, .label = label};
+    geoloc_status s = missing ? open_helper(r->o->scene_labels, level, &m, err) : GEOLOC_OK;
+    if (s == GEOLOC_OK && m && m->image_size != r->o->image_size)
+        s = error_set(err, GEOLOC_E_ARG, "--scene-labels %s: the scene classifier takes %d-pixel crops, the "
+                      "training %d", r->o->scene_labels, m->image_size, r->o->image_size);
+    if (s == GEOLOC_OK && m) {
+        c.head = geoloc_model_head(m, GEOLOC_HEAD_SCENE, (size_t)level);
+        c.classes = (int)m->scene_classes[level];
+        c.tmp = malloc(2 * (size_t)c.classes * sizeof *c.tmp);
+        c.mean = c.tmp + c.classes;
+        if (!c.tmp) s = error_set(err, GEOLOC_E_NOMEM, "out of memory");
+    }
+    if (s == GEOLOC_OK && m)
+        s = geoloc_exec_create(m->net, TRAIN_VAL_PHOTOS * 3, m->image_size, m->image_size, GEOLOC_NN_INFER, &ex, err);
+    if (s == GEOLOC_OK && m) {
+        uint64_t images = r->run_images;
+        s = train_run_three(r, d, m->norm, ex, TRAIN_VAL_PHOTOS, 3, list, missing, label_photo, &c, failed, NULL, 0,
+                            err);
+        r->run_images = images;
+    }
+    for (size_t i = 0; s == GEOLOC_OK && i < missing; i++) *added += !failed[i];
+    if (s == GEOLOC_OK && missing)
+        train_info(r, "scene labels %s: %zu of %zu unlabelled photos labelled by %s (three crops)%s",
+                   geoloc_scene_level_name(level), *added, missing, r->o->scene_labels,
+                   *added < missing ? "; the others cannot be read" : "");
+    geoloc_exec_free(ex);
     geoloc_model_free(m);
+    free(c.tmp);
+    free(list);
+    free(failed);
     return s;
 }
