@@ -1,10 +1,14 @@
 /* geoloc: training geolocation models (Müller-Budack et al., ECCV 2018;
  * PlaNet). A model (geoloc/model.h) is a ResNet initialised from ImageNet
  * weights with one classification head per partition of the Earth (coarse
- * to fine) and an optional scene head, trained with the paper's recipe:
- * SGD (lr 0.01, momentum 0.9, weight decay 1e-4, lr halved every 5 epochs),
- * batches of 128 photos, random resized crops and flips, and a loss that is
- * the mean of the partitions' cross-entropies plus the scene cross-entropy.
+ * to fine), scene heads (S3, S16, S365: multi-task learning) and optionally
+ * Individual Scene Networks (geo heads per S3 scene), trained with the
+ * paper's recipe: SGD (lr 0.01, momentum 0.9, weight decay 1e-4, lr halved
+ * every 5 epochs), batches of 128 photos, random resized crops and flips, and
+ * a loss that is the mean of the partitions' cross-entropies plus the scene
+ * cross-entropies (each weighted). Without partitions it trains a scene
+ * classifier (the helper network), whose answers can label the photos that
+ * lack scene labels (scene_labels).
  *
  * Two modes:
  *   full   fine-tunes the whole network on photos from the loader;

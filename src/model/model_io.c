@@ -438,7 +438,7 @@ static geoloc_status read_num_images(const geoloc_safetensors *st, const char *f
         if (i + 1 == m->n_partitions) return GEOLOC_OK;
         p = end + 1;
     }
-    if (!v || (m->n_partitions == 0 && !*v)) return GEOLOC_OK; /* a scene classifier: "" */
+    if (!v || (m->n_partitions == 0 && !*v)) return GEOLOC_OK;
     return error_set(err, GEOLOC_E_PARSE, "%s: geoloc.num_images \"%.100s\": expected %zu counts "
                      "separated by commas", file, v, m->n_partitions);
 }
