@@ -265,12 +265,6 @@ static geoloc_status save_model(train_run *r, const train_data *dt, train_model 
                  d->accuracy[0], d->accuracy[1], d->accuracy[2], d->accuracy[3], d->accuracy[4], d->median_km);
         s = geoloc_model_set_meta(m->model, "geoloc.train.val", acc, err);
     }
-    char scenes[96] = "";
-    for (int l = 0; l < GEOLOC_SCENE_LEVELS; l++) /* validation's scene accuracy per level */
-        if (isfinite(r->res->scene_acc[l]))
-            snprintf(scenes + strlen(scenes), sizeof scenes - strlen(scenes), "%s%s=%.4f", scenes[0] ? " " : "",
-                     geoloc_scene_level_name(l), r->res->scene_acc[l]);
-    if (s == GEOLOC_OK && scenes[0]) s = geoloc_model_set_meta(m->model, "geoloc.train.val_scenes", scenes, err);
     if (s == GEOLOC_OK) s = geoloc_model_set_meta(m->model, "geoloc.train.options", r->options_text, err);
     if (s == GEOLOC_OK) s = geoloc_model_save(m->model, o->out, heads_only, heads_only ? m->backbone_name : NULL, err);
     if (s != GEOLOC_OK) return s;
