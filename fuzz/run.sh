@@ -12,7 +12,7 @@ for target in fuzz_csv fuzz_s2_token fuzz_points fuzz_partition \
               fuzz_decode_jpeg fuzz_decode_png fuzz_decode_webp fuzz_decode_heif \
               fuzz_shard_index fuzz_manifest fuzz_safetensors fuzz_keras_model \
               fuzz_model fuzz_multipart fuzz_locate fuzz_place fuzz_index fuzz_msgpack fuzz_album_lstm \
-              fuzz_torch_ckpt; do
+              fuzz_torch_ckpt fuzz_scene_names; do
   bin="$build/fuzz/$target"
   [ -x "$bin" ] || { echo "missing $bin (build target fuzz_targets)"; exit 1; }
   corpus=$(mktemp -d)

@@ -9,7 +9,9 @@
 # (--lr 1e30) stops with exit 1 and writes nothing non-finite, a second run
 # on the same outputs is refused while the first goes on, and bad inputs
 # (missing photo, empty manifest, no backbone, --resume without a
-# checkpoint) are refused with a clear message and leave nothing behind.
+# checkpoint) are refused with a clear message and leave nothing behind;
+# scene heads at every level with ISN heads, geoloc scene train and S16
+# labels propagated from its model, and their usage errors.
 . "$(dirname "$0")/lib.sh"
 test_setup cli_train "$@"
 fixture=${4:?usage: cli_train.sh GEOLOC SHARED_DATA TEST_DATA TRAIN_FIXTURE}
@@ -50,11 +52,35 @@ run_geoloc train "${common[@]}" --epochs 3 --batch 8 --baselines --out "$tmp/h/m
 check "heads: runs ($err)" '[ $rc -eq 0 ] && [ -f "$tmp/h/model.safetensors" ]'
 check "heads: one line per epoch" '[ "$(grep -c "^epoch " <<< "$out")" -eq 3 ] && [[ $out == *"2500km"* ]]'
 check "heads: baselines" '[[ $out == *"baseline most populated cell"* ]] && [[ $out == *"baseline nearest training photo"* ]]'
-check "heads: log of 3 epochs" '[ "$(grep -c "^epoch," "$tmp/h/model.log.csv")" -eq 3 ] && head -1 "$tmp/h/model.log.csv" | grep -q "^kind,epoch,step,lr,loss,loss_cells_0_6,loss_cells_0_3,loss_scene,val_n,acc_1km"'
+check "heads: log of 3 epochs" '[ "$(grep -c "^epoch," "$tmp/h/model.log.csv")" -eq 3 ] && head -1 "$tmp/h/model.log.csv" | grep -q "^kind,epoch,step,lr,loss,loss_cells_0_6,loss_cells_0_3,loss_scene_S3,val_n,acc_1km"'
 check "heads: partitions next to the model" '[ -f "$tmp/h/model.cells_0_6.csv" ] && [ -f "$tmp/h/model.cells_0_3.csv" ]'
 check "heads: plain progress lines without a terminal" '[[ $err == *"features 12/12 photos"* ]] && ! grep -q $'"'"'\r'"'"' "$tmp/err"'
 run_geoloc train "${common[@]}" --epochs 1 --batch 8 --out "$tmp/h/model.safetensors" "$tmp/train.csv"
 check "heads: the features cache is reused" '[ $rc -eq 0 ] && [[ $err == *"features: cache"* ]]'
+
+# scene heads at every level with loss weights and ISN heads (the same features cache), a
+# scene classifier (geoloc scene train), and S16 labels from it for photos without one
+feat=(--features "$tmp/h/model.features.safetensors")
+run_geoloc train "${common[@]}" "${feat[@]}" --epochs 2 --batch 8 --scene S3,S16,S365 --scene-weight S16=0.5 \
+  --geo-weight 2 --isn --out "$tmp/mtn/model.safetensors" "$tmp/train.csv"
+check "levels + ISN: runs ($err)" '[ $rc -eq 0 ] && [[ $out == *"S3 "*"S16 "*"S365 "* ]] && [[ $err == *"ISN of S3 scene"* ]]'
+check "levels + ISN: the log's heads and scene accuracy" 'head -1 "$tmp/mtn/model.log.csv" | grep -q "loss_scene_S3,loss_scene_S16,loss_scene_S365,loss_isn0_geo0,loss_isn0_geo1,.*,median_km,acc_S3,acc_S16,acc_S365,images_per_s"'
+run_geoloc scene train --images "$images" --backbone "$tmp/rand18.safetensors" --image-size 96 --val-fraction 0.34 \
+  "${feat[@]}" --epochs 2 --batch 8 --scene S3,S16 --out "$tmp/helper/model.safetensors" "$tmp/train.csv"
+check "scene train: runs, scene accuracy and no distances ($err)" '[ $rc -eq 0 ] && [[ $out == *"| scenes  S3 "*"S16 "* ]] && [[ $out != *2500km* ]]'
+awk -F, -v OFS=, 'NR > 1 && NR % 2 == 0 { $6 = "" } { print }' "$tmp/train.csv" > "$tmp/half16.csv"
+GEOLOC_DATA_DIR=$tmp run_geoloc train "${common[@]}" "${feat[@]}" --epochs 1 --batch 8 --scene S16 \
+  --scene-labels "helper:$tmp/helper/model.safetensors" --out "$tmp/prop/model.safetensors" "$tmp/half16.csv"
+check "labels from the scene classifier ($out)" '[ $rc -eq 0 ] && [[ $out == *"scene labels S16: 6 from"* ]]'
+GEOLOC_DATA_DIR=$tmp run_geoloc train "${common[@]}" "${feat[@]}" --epochs 1 --batch 8 --scene S16 \
+  --scene-labels "helper:$tmp/h/model.safetensors" --out "$tmp/prop/model.safetensors" "$tmp/half16.csv"
+check "a geo model is no scene classifier" '[ $rc -eq 1 ] && [[ $err == *"not a scene classifier"* ]]'
+for bad in "--scene S3,S99" "--scene S16 --isn" "--scene-weight S16=-1" "--scene-labels model.safetensors"; do
+  run_geoloc train "${common[@]}" $bad --out "$tmp/bad/model.safetensors" "$tmp/train.csv"
+  check "usage error: $bad" '[ $rc -eq 2 ] && [ ! -e "$tmp/bad" ]'
+done
+run_geoloc scene train "${common[@]}" --scene S3 --out "$tmp/bad/model.safetensors" "$tmp/train.csv"
+check "scene train takes no partitions" '[ $rc -eq 2 ] && [[ $err == *"no partitions"* ]]'
 
 # stopped by the test hook after 2 steps (as if killed), then resumed
 GEOLOC_TRAIN_STOP_AFTER=2 run_geoloc train "${common[@]}" --epochs 2 --batch 8 --out "$tmp/st/model.safetensors" "$tmp/train.csv"

@@ -1,10 +1,14 @@
 /* geoloc: training geolocation models (Müller-Budack et al., ECCV 2018;
  * PlaNet). A model (geoloc/model.h) is a ResNet initialised from ImageNet
  * weights with one classification head per partition of the Earth (coarse
- * to fine) and an optional scene head, trained with the paper's recipe:
- * SGD (lr 0.01, momentum 0.9, weight decay 1e-4, lr halved every 5 epochs),
- * batches of 128 photos, random resized crops and flips, and a loss that is
- * the mean of the partitions' cross-entropies plus the scene cross-entropy.
+ * to fine), scene heads (S3, S16, S365: multi-task learning) and optionally
+ * Individual Scene Networks (geo heads per S3 scene), trained with the
+ * paper's recipe: SGD (lr 0.01, momentum 0.9, weight decay 1e-4, lr halved
+ * every 5 epochs), batches of 128 photos, random resized crops and flips, and
+ * a loss that is the mean of the partitions' cross-entropies plus the scene
+ * cross-entropies (each weighted). Without partitions it trains a scene
+ * classifier (the helper network), whose answers can label the photos that
+ * lack scene labels (scene_labels).
  *
  * Two modes:
  *   full   fine-tunes the whole network on photos from the loader;
@@ -36,13 +40,15 @@ typedef enum geoloc_train_mode {
     GEOLOC_TRAIN_FULL       /* the whole network */
 } geoloc_train_mode;
 
-/* Scene head: the manifest's S3_Label (indoor/natural/urban), S16_Label or S365_Label. */
+/* Scene heads: a set of levels (any of S3, S16, S365 or'ed together), one head
+ * per level, each trained on the manifest's S3_Label, S16_Label or S365_Label
+ * column (photos without a label left out of that head's loss). */
 typedef enum geoloc_train_scene {
-    GEOLOC_SCENE_AUTO = -2, /* S3 when the training manifest has S3_Label, else none */
-    GEOLOC_SCENE_NONE = -1,
-    GEOLOC_SCENE_S3 = 0,
-    GEOLOC_SCENE_S16 = 1,
-    GEOLOC_SCENE_S365 = 2
+    GEOLOC_SCENE_AUTO = -1, /* S3 when the training manifest has S3_Label, else none */
+    GEOLOC_SCENE_NONE = 0,
+    GEOLOC_SCENE_S3 = 1 << 0,  /* 1 << GEOLOC_SCENE_LEVEL_S3 */
+    GEOLOC_SCENE_S16 = 1 << 1, /* 1 << GEOLOC_SCENE_LEVEL_S16 */
+    GEOLOC_SCENE_S365 = 1 << 2 /* 1 << GEOLOC_SCENE_LEVEL_S365 */
 } geoloc_train_scene;
 
 /* What a progress report is about. */
@@ -64,10 +70,13 @@ typedef struct geoloc_train_event {
     long step;                    /* optimizer steps since the start */
     double lr, loss;              /* STEP: the step's; EPOCH: the epoch's mean loss */
     size_t n_heads;
-    const float *head_loss;       /* per head (geo0.., scene) */
+    const float *head_loss;       /* per head, in the model's order (geo0.., scene levels, ISNs) */
     double images_per_s;          /* images through the network per second (this run) */
     double elapsed_s, eta_s;      /* since the start (resumed runs included); ETA of the run */
-    const geoloc_distance_summary *val; /* EPOCH, BASELINE */
+    const geoloc_distance_summary *val; /* EPOCH, BASELINE (EPOCH without partitions: n = 0) */
+    const double *scene_acc;      /* EPOCH with validation: per scene level (S3, S16, S365) the share
+                                     of labelled validation photos whose most probable class is
+                                     their label; NaN without that head or labelled photos */
 } geoloc_train_event;
 
 /* Everything a training run needs; start from geoloc_train_options_default(mode). */
@@ -89,7 +98,18 @@ typedef struct geoloc_train_options {
     uint64_t tau_min;              /* when partitions is NULL: geoloc_partitions_build */
     const uint64_t *tau_max;       /* one partition per value, coarse to fine (decreasing) */
     size_t n_tau;
-    int scene;                     /* geoloc_train_scene */
+    int scene;                     /* geoloc_train_scene: a set of levels, AUTO or NONE */
+    double scene_weight[3];        /* loss weight of each level's head (S3, S16, S365; default 1) */
+    double geo_weight;             /* loss weight of the geo heads together (default 1; each
+                                      partition's share as --loss mean / sum says) */
+    int isn;                       /* Individual Scene Networks: per S3 scene s and partition f a
+                                      head isn<s>_geo<f> trained on the photos of scene s alone
+                                      (needs the S3 head); full mode shares the backbone */
+    int no_geo;                    /* a scene classifier (the helper network): no partitions, no
+                                      geo heads; needs scene levels; validation reports scene
+                                      accuracy only */
+    const char *scene_labels;      /* a scene classifier model (e.g. from no_geo): photos lacking a
+                                      level's label get its most probable class of that level */
     /* network */
     const char *backbone;          /* ImageNet weights (safetensors with geoloc metadata) */
     int image_size;                /* crop side fed to the network (224) */
@@ -148,6 +168,8 @@ typedef struct geoloc_train_result {
     double features_seconds;         /* heads: feature extraction (0 when cached) */
     double train_seconds;            /* optimisation and validation of this run */
     geoloc_distance_summary val;     /* after the last epoch */
+    double scene_acc[3];             /* after the last epoch: per scene level (NaN: none) */
+    size_t scene_labels_added[3];    /* per level, labels from the scene_labels model */
     geoloc_distance_summary baseline_cell, baseline_nn; /* with baselines */
     int epochs_before;               /* epochs finished before this run (a resume) */
     int nothing_to_do;               /* resumed a finished run whose model exists: left untouched */

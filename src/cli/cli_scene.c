@@ -1,7 +1,10 @@
-/* geoloc scene ...: the scene commands. scene label: a scene classifier (or a
- * model with scene heads) fills the scene columns of a manifest in
- * GeoEstimation's meta format (S3_Label, S16_Label, S365_Label, Prob_indoor,
- * Prob_natural, Prob_urban), every other column kept verbatim and in order. */
+/* geoloc scene ...: the scene commands. scene train: a scene classifier (the
+ * helper network of Mueller-Budack et al.), trained by geoloc_train with no
+ * partitions (cli_train.c holds the options it shares with geoloc train);
+ * scene label: a scene classifier (or a model with scene heads) fills the scene
+ * columns of a manifest in GeoEstimation's meta format (S3_Label, S16_Label,
+ * S365_Label, Prob_indoor, Prob_natural, Prob_urban), every other column kept
+ * verbatim and in order. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,4 +303,6 @@ static int scene_label(int argc, char **argv) {
 
 const cli_command CLI_SCENE_COMMANDS[] = {
     {"label", scene_label, NULL, "fill a manifest's scene labels and probabilities with a scene classifier"},
+    {"train", cli_scene_train, NULL,
+     "train a scene classifier (S3, S16, S365 heads, no geo heads): labels photos for geoloc train --scene-labels"},
     {NULL}};

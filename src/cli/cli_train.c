@@ -13,13 +13,17 @@
 #include "cli/cli_options.h"
 #include "cli/cli_util.h"
 #include "geoloc/dist.h"
+#include "geoloc/model.h"
 #include "geoloc/train.h"
 
 /* At most this many partitions (heads), coarse to fine. */
 #define MAX_PARTITIONS 6
 
 typedef struct {
-    int mode, scene, loss;
+    int mode, loss;
+    const char *scene, *scene_weight, *scene_labels;
+    double geo_weight;
+    int isn, no_geo;
     const char *out, *images, *shards, *val, *backbone, *features, *checkpoint, *log, *lr_schedule;
     const char *val_fold;
     const char *exclude_near; /* --exclude-near PAIRS.csv */
@@ -33,9 +37,6 @@ typedef struct {
 } train_args;
 
 static const char *const MODES[] = {"heads", "full", NULL};
-static const char *const SCENES[] = {"auto", "S3", "S16", "S365", "none", NULL};
-static const int SCENE_OF[] = {GEOLOC_SCENE_AUTO, GEOLOC_SCENE_S3, GEOLOC_SCENE_S16, GEOLOC_SCENE_S365,
-                               GEOLOC_SCENE_NONE};
 static const char *const LOSSES[] = {"mean", "sum", NULL};
 
 /* Integer options: non-negative, at most a billion. */
@@ -72,10 +73,26 @@ static const cli_option TRAIN_OPTIONS[] = {
     CLI_OPTION("tau-max", 0, CLI_UINT64S, train_args, tau_max, "A,B,...",
                "written as MODEL.cells_N_A.csv ... (MODEL without\n.safetensors)", .min = 1, .max = 1e15,
                .max_items = MAX_PARTITIONS),
-    CLI_OPTION("scene", 0, CLI_ENUM, train_args, scene, NULL,
-               "scene head from the manifest's S3_Label, S16_Label or\n"
-               "S365_Label (auto: S3 when present); photos without a\n"
-               "label are left out of that head's loss", .choices = SCENES),
+    CLI_OPTION("scene", 0, CLI_STRING, train_args, scene, "LEVELS",
+               "scene heads, one per level of S3,S16,S365 (any of them,\n"
+               "from the manifest's S3_Label, S16_Label, S365_Label;\n"
+               "photos without a label are left out of that head's\n"
+               "loss), auto (S3 when present) or none"),
+    CLI_OPTION("scene-weight", 0, CLI_STRING, train_args, scene_weight, "W",
+               "loss weight of the scene heads: X for every level, or\n"
+               "per level S3=X,S16=Y,S365=Z (others 1)"),
+    CLI_OPTION("geo-weight", 0, CLI_DOUBLE, train_args, geo_weight, "X",
+               "loss weight of the geo heads together", AMOUNT),
+    CLI_OPTION("isn", 0, CLI_FLAG, train_args, isn, NULL,
+               "Individual Scene Networks: per S3 scene and partition a\n"
+               "geo head trained on that scene's photos alone (needs\n"
+               "the S3 head); the paper's ISNs are separate fine-tuned\n"
+               "networks: heads mode is where they are practical here\n"
+               "(full mode shares one backbone between them)"),
+    CLI_OPTION("scene-labels", 0, CLI_STRING, train_args, scene_labels, "helper:MODEL",
+               "photos lacking a level's label get the most probable\n"
+               "class (three crops) of a scene classifier (geoloc scene\n"
+               "train) with that level"),
     CLI_OPTION("backbone", 0, CLI_STRING, train_args, backbone, "FILE",
                "ImageNet weights (default resnet50-imagenet.safetensors\n"
                "in models/, share/geoloc or $GEOLOC_DATA_DIR: run\n"
@@ -159,6 +176,19 @@ static const cli_spec TRAIN_SPEC = {
     "Network threads: OMP_NUM_THREADS (default: one per core).\n"
     "Exit status: 0 on success, 1 on a failure, 2 on a usage error.\n"};
 
+static const cli_spec SCENE_TRAIN_SPEC = {
+    "geoloc scene train", "TRAIN.csv", 1, 1,
+    "Trains a scene classifier (the helper network of Mueller-Budack et al.):\n"
+    "the ResNet with one head per scene level of --scene (S3, S16, S365; from\n"
+    "the manifest's S3_Label, S16_Label, S365_Label) and no geo heads,\n"
+    "validated after every epoch by each level's accuracy (the share of\n"
+    "validation photos whose most probable class is their label). Its model\n"
+    "labels other photos for geoloc train --scene-labels helper:MODEL.\n"
+    "Options as geoloc train's; partitions, --isn and --baselines do not apply.\n",
+    TRAIN_OPTIONS,
+    "Network threads: OMP_NUM_THREADS (default: one per core).\n"
+    "Exit status: 0 on success, 1 on a failure, 2 on a usage error.\n"};
+
 typedef struct progress {
     int tty;
     double last;        /* last bar or line printed */
@@ -179,6 +209,15 @@ static void fmt_summary(const geoloc_distance_summary *d, char *out, size_t size
     snprintf(out, size, "1km %5.1f%%  25km %5.1f%%  200km %5.1f%%  750km %5.1f%%  2500km %5.1f%%  median %.0f km (n=%zu)",
              100 * d->accuracy[0], 100 * d->accuracy[1], 100 * d->accuracy[2], 100 * d->accuracy[3],
              100 * d->accuracy[4], d->median_km, d->n);
+}
+
+/* Appends the per-level scene accuracy (levels without a head left out). */
+static void fmt_scenes(const double *acc, char *out, size_t size) {
+    for (int l = 0; acc && l < GEOLOC_SCENE_LEVELS; l++) {
+        size_t len = strlen(out);
+        if (isfinite(acc[l]))
+            snprintf(out + len, size - len, "  %s %.1f%%", geoloc_scene_level_name(l), 100 * acc[l]);
+    }
 }
 
 static void clear_bar(progress *p) {
@@ -240,8 +279,9 @@ static void on_event(void *ctx, const geoloc_train_event *ev) {
     case GEOLOC_TRAIN_EV_EPOCH:
         clear_bar(p);
         fmt_time(ev->elapsed_s, eta, sizeof eta);
-        if (ev->val) fmt_summary(ev->val, line, sizeof line);
-        else snprintf(line, sizeof line, "no validation");
+        if (ev->val && ev->val->n) fmt_summary(ev->val, line, sizeof line);
+        else snprintf(line, sizeof line, "%s", ev->val ? "scenes" : "no validation");
+        fmt_scenes(ev->scene_acc, line, sizeof line);
         printf("epoch %3d/%d  step %6ld  lr %-8.3g loss %.4f | %s | %.0f img/s, %s\n", ev->epoch + 1, ev->epochs,
                ev->step, ev->lr, ev->loss, line, ev->images_per_s, eta);
         fflush(stdout);
@@ -294,7 +334,48 @@ static train_args defaults_of(const geoloc_train_options *o) {
                         .seed = o->seed, .image_size = o->image_size, .views = o->views,
                         .calibration_folds = o->calibration_folds, .epochs = o->epochs,
                         .batch = o->batch, .micro_batch = o->micro_batch, .log_every = o->log_every,
-                        .threads = o->loader_threads, .check_every = o->check_every};
+                        .threads = o->loader_threads, .check_every = o->check_every,
+                        .geo_weight = o->geo_weight, .scene = "auto", .scene_weight = "1"};
+}
+
+/* --scene: auto, none or levels S3,S16,S365 (a geoloc_train_scene set); -2 when bad. */
+static int scene_set(const char *text) {
+    if (!text || !strcmp(text, "auto")) return GEOLOC_SCENE_AUTO;
+    if (!strcmp(text, "none")) return GEOLOC_SCENE_NONE;
+    int set = 0;
+    char buf[64];
+    snprintf(buf, sizeof buf, "%s", text);
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        int level = geoloc_scene_level_parse(t);
+        if (level < 0 || (set & (1 << level))) return -2;
+        set |= 1 << level;
+    }
+    return set ? set : -2;
+}
+
+/* --scene-weight: X, or LEVEL=X,... (others 1) into w[level]; -1 when bad. */
+static int scene_weights(const char *text, double *w) {
+    for (int l = 0; l < GEOLOC_SCENE_LEVELS; l++) w[l] = 1.0;
+    if (!text) return 0;
+    char *end;
+    double all = strtod(text, &end);
+    if (end != text && !*end) {
+        if (!(all >= 0) || !isfinite(all)) return -1;
+        for (int l = 0; l < GEOLOC_SCENE_LEVELS; l++) w[l] = all;
+        return 0;
+    }
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", text);
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(t, '=');
+        if (!eq) return -1;
+        *eq = '\0';
+        int level = geoloc_scene_level_parse(t);
+        double v = strtod(eq + 1, &end);
+        if (level < 0 || end == eq + 1 || *end || !(v >= 0) || !isfinite(v)) return -1;
+        w[level] = v;
+    }
+    return 0;
 }
 
 /* The parsed options into the library's. */
@@ -308,7 +389,12 @@ static void apply(const train_args *a, geoloc_train_options *o) {
     o->tau_min = a->tau_min.n ? a->tau_min.u64[0] : 0;
     o->tau_max = a->tau_max.u64;
     o->n_tau = (size_t)a->tau_max.n;
-    o->scene = SCENE_OF[a->scene];
+    o->scene = scene_set(a->scene);
+    scene_weights(a->scene_weight, o->scene_weight);
+    o->geo_weight = a->geo_weight;
+    o->isn = a->isn;
+    o->no_geo = a->no_geo;
+    o->scene_labels = a->scene_labels ? a->scene_labels + strlen("helper:") : NULL;
     o->backbone = a->backbone;
     o->image_size = (int)a->image_size;
     o->views = (int)a->views;
@@ -340,12 +426,24 @@ static void apply(const train_args *a, geoloc_train_options *o) {
 }
 
 /* Checks between options; 0 or CLI_EXIT_USAGE after the message. */
-static int check_args(const train_args *a, geoloc_train_mode mode) {
-    const cli_spec *spec = &TRAIN_SPEC;
+static int check_args(const cli_spec *spec, const train_args *a, geoloc_train_mode mode) {
     if ((geoloc_train_mode)a->mode != mode) return cli_usage_error(spec, "--mode must be an option of its own");
     if (!a->images == !a->shards) return cli_usage_error(spec, "give one of --images DIR and --shards DIR");
     int built = a->tau_min.n || a->tau_max.n;
-    if (!a->partitions.n == !built || (built && !(a->tau_min.n && a->tau_max.n)))
+    int set = scene_set(a->scene);
+    double w[GEOLOC_SCENE_LEVELS];
+    if (set == -2) return cli_usage_error(spec, "--scene takes auto, none or levels among S3,S16,S365 (e.g. S3,S16)");
+    if (scene_weights(a->scene_weight, w))
+        return cli_usage_error(spec, "--scene-weight takes X or LEVEL=X,... (S3, S16, S365; X >= 0)");
+    if (a->scene_labels && strncmp(a->scene_labels, "helper:", 7))
+        return cli_usage_error(spec, "--scene-labels takes helper:MODEL (a scene classifier)");
+    if (a->isn && !(set == GEOLOC_SCENE_AUTO || (set > 0 && (set & GEOLOC_SCENE_S3))))
+        return cli_usage_error(spec, "--isn needs the S3 scene head (--scene S3,...)");
+    if (a->no_geo) {
+        if (a->partitions.n || built || a->isn || a->baselines)
+            return cli_usage_error(spec, "a scene classifier takes no partitions, --isn or --baselines");
+        if (set <= 0) return cli_usage_error(spec, "a scene classifier needs --scene LEVELS (e.g. S3,S16,S365)");
+    } else if (!a->partitions.n == !built || (built && !(a->tau_min.n && a->tau_max.n)))
         return cli_usage_error(spec, "give the partitions: --partitions A.csv,B.csv,... or --tau-min N "
                                      "--tau-max A,B,...");
     if (a->val && a->val_fraction > 0) return cli_usage_error(spec, "--val and --val-fraction exclude each other");
@@ -369,16 +467,18 @@ static int check_files(const train_args *a, const char *train_path) {
     return cli_check_outputs(TRAIN_SPEC.name, inputs, 3 + a->partitions.n, outputs, 4);
 }
 
-int cli_train(int argc, char **argv) {
-    const char *cmd = TRAIN_SPEC.name;
+/* geoloc train, or (no_geo) geoloc scene train. */
+static int run(int argc, char **argv, const cli_spec *spec, int no_geo) {
+    const char *cmd = spec->name;
     geoloc_train_mode mode = mode_given(argc, argv);
     geoloc_train_options o = geoloc_train_options_default(mode);
     train_args a = defaults_of(&o);
     int n_args;
-    int parsed = cli_parse(&TRAIN_SPEC, &a, argc, argv, &n_args);
+    int parsed = cli_parse(spec, &a, argc, argv, &n_args);
     if (parsed != CLI_RUN) return parsed;
+    a.no_geo = no_geo;
     const char *train_path = argv[1], *val_path = a.val;
-    if (check_args(&a, mode) || check_files(&a, train_path)) return CLI_EXIT_USAGE;
+    if (check_args(spec, &a, mode) || check_files(&a, train_path)) return CLI_EXIT_USAGE;
     apply(&a, &o);
     const char *stop = getenv("GEOLOC_TRAIN_STOP_AFTER"); /* testing: stop as if killed */
     if (stop && *stop) o.stop_after = strtol(stop, NULL, 10);
@@ -448,13 +548,21 @@ int cli_train(int argc, char **argv) {
     if (mode == GEOLOC_TRAIN_HEADS)
         printf("features: %s%.1f s; training: %.1f s (%d epochs)\n", res.features_cached ? "cached, " : "",
                res.features_seconds, res.train_seconds, res.epochs_done);
-    if (res.epochs_done && res.val.n) {
-        fmt_summary(&res.val, line, sizeof line);
-        printf("validation: %s\n", line);
-    }
+    line[0] = '\0';
+    if (res.epochs_done && res.val.n) fmt_summary(&res.val, line, sizeof line);
+    fmt_scenes(res.scene_acc, line, sizeof line);
+    if (res.epochs_done && line[0]) printf("validation: %s\n", line + (line[0] == ' ' ? 2 : 0));
+    for (int l = 0; l < GEOLOC_SCENE_LEVELS; l++)
+        if (o.scene_labels && res.scene_labels_added[l])
+            printf("scene labels %s: %zu from %s\n", geoloc_scene_level_name(l), res.scene_labels_added[l],
+                   o.scene_labels);
 done:
     for (size_t k = 0; k < MAX_PARTITIONS; k++) geoloc_partition_free(parts[k]);
     geoloc_manifest_free(train);
     geoloc_manifest_free(val);
     return rc;
 }
+
+int cli_train(int argc, char **argv) { return run(argc, argv, &TRAIN_SPEC, 0); }
+
+int cli_scene_train(int argc, char **argv) { return run(argc, argv, &SCENE_TRAIN_SPEC, 1); }

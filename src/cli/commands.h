@@ -31,6 +31,7 @@ int cli_predict(int argc, char **argv);
 int cli_geotag(int argc, char **argv);
 int cli_explain(int argc, char **argv);
 int cli_train(int argc, char **argv);
+int cli_scene_train(int argc, char **argv);
 int cli_serve(int argc, char **argv);
 int cli_place(int argc, char **argv);
 

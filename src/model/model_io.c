@@ -91,8 +91,11 @@ geoloc_status geoloc_model_save(const geoloc_model *m, const char *path, int hea
                      calloc(cap, sizeof *l.shapes), 0};
     double *means[GEOLOC_MODEL_MAX_PARTITIONS] = {0};
     char *partitions = NULL, *scenes[GEOLOC_SCENE_LEVELS] = {0}, num_images[GEOLOC_MODEL_MAX_PARTITIONS * 24] = "";
-    const char **keys = calloc(16 + m->n_meta, sizeof *keys);
-    const char **values = calloc(16 + m->n_meta, sizeof *values);
+    /* the format's own keys: geoloc.format, the architecture's, partitions, num_images,
+     * one per scene level, isn, input, image_size, backbone, calibration, created_by */
+    size_t max_meta = 10 + NET_ARCH_KEYS + GEOLOC_SCENE_LEVELS + m->n_meta;
+    const char **keys = calloc(max_meta, sizeof *keys);
+    const char **values = calloc(max_meta, sizeof *values);
     geoloc_status s = GEOLOC_OK;
     if (!l.t || !l.names || !l.shapes || !keys || !values) {
         s = error_set(err, GEOLOC_E_NOMEM, "%s: out of memory", path);

@@ -70,11 +70,13 @@ static geoloc_status answer_photo(const train_heads *H, const geoloc_model *mode
     for (size_t h = 0; h < H->n_heads; total += (size_t)c->classes[h], h++) probs[h] = buf + total;
     train_heads_predict(H, k, buf + total + H->classes_max, probs, buf + total);
     const float *geo[TRAIN_MAX_PARTS];
-    for (size_t p = 0; p < c->n_parts; p++) geo[p] = probs[train_head(c, TRAIN_HEAD_GEO, p)];
+    train_geo_probs(model, c, (const float *const *)probs, geo, buf + total + H->classes_max + H->dim);
     const float *x = H->f->feat + k * (size_t)H->f->views * (size_t)H->dim;
     for (int j = 0; j < H->dim; j++) /* the three crops' mean, as prediction averages them */
         feat[j] = (x[j] + x[H->dim + j] + x[2 * H->dim + j]) / 3.0f;
-    int scene = train_head(c, TRAIN_HEAD_SCENE, 0);
+    int scene = -1; /* the first level's head: every level's probabilities follow it */
+    for (int l = GEOLOC_SCENE_LEVELS - 1; l >= 0; l--)
+        if (c->scene_head[l] >= 0) scene = c->scene_head[l];
     if (album) {
         geoloc_status s = geoloc_album_probs_set(album, row, geo, scene >= 0 ? probs[scene] : NULL, 1, err);
         if (s != GEOLOC_OK) return s;
@@ -82,11 +84,12 @@ static geoloc_status answer_photo(const train_heads *H, const geoloc_model *mode
     return geoloc_answer_from_probs(model, geo, NULL, 1, -1, 1, pred, dist, err);
 }
 
-/* Scratch for answer_photo: every head's probabilities, the features, a head's logits. */
+/* Scratch for answer_photo: every head's probabilities, the features, a head's logits,
+ * the ISN mix. */
 static float *answer_scratch(const train_heads *H) {
     size_t total = 0;
     for (size_t h = 0; h < H->n_heads; h++) total += (size_t)H->d->classes[h];
-    return malloc((total + (size_t)H->classes_max + (size_t)H->dim) * sizeof(float));
+    return malloc((total + (size_t)H->classes_max + (size_t)H->dim + train_geo_mix_size(H->d)) * sizeof(float));
 }
 
 /* Appends the (uncalibrated) answers of H for the readable table photos rows[0..n). */

@@ -3,6 +3,7 @@
  * before anything is computed, the photos' source (folder or shards), the
  * partitions and every photo's class in each of them. */
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 
 #include "core/error.h"
 #include "geoloc/calibration.h"
+#include "geoloc/scene.h"
 #include "train/internal.h"
 
 /* ---- identities ---- */
@@ -38,11 +40,13 @@ uint64_t train_hash_bytes(uint64_t h, const void *data, size_t n) {
 
 int train_head(const train_data *d, train_head_role role, size_t k) {
     if (role == TRAIN_HEAD_GEO) return k < d->n_parts ? (int)k : -1;
-    return d->n_heads > d->n_parts ? (int)d->n_parts : -1;
+    if (role == TRAIN_HEAD_SCENE) return k < GEOLOC_SCENE_LEVELS ? d->scene_head[k] : -1;
+    if (k >= d->n_isn * d->n_parts) return -1;
+    return (int)(d->n_heads - d->n_isn * d->n_parts + k); /* the ISN heads come last */
 }
 
 const char *train_head_name(const train_data *d, size_t h) {
-    return (int)h == train_head(d, TRAIN_HEAD_SCENE, 0) ? "scene" : d->part_name[h];
+    return h < d->n_parts ? d->part_name[h] : d->head_name[h];
 }
 
 /* ---- a source over some photos of the table ---- */
@@ -254,42 +258,98 @@ static geoloc_status build_partitions(train_data *d, const train_run *r, geoloc_
     return GEOLOC_OK;
 }
 
-static geoloc_status setup_scene(train_data *d, const train_run *r, geoloc_error *err) {
-    static const unsigned col[3] = {GEOLOC_COL_S3, GEOLOC_COL_S16, GEOLOC_COL_S365};
-    static const char *const name[3] = {"S3_Label", "S16_Label", "S365_Label"};
-    static const int classes[3] = {3, 16, 365};
-    int kind = r->o->scene;
-    if (kind == GEOLOC_SCENE_AUTO) kind = (r->o->train->columns & GEOLOC_COL_S3) ? GEOLOC_SCENE_S3 : GEOLOC_SCENE_NONE;
-    d->scene_kind = GEOLOC_SCENE_NONE;
-    if (kind == GEOLOC_SCENE_NONE) return GEOLOC_OK;
-    if (kind < 0 || kind > 2) return error_set(err, GEOLOC_E_ARG, "bad scene kind %d", kind);
-    if (!(r->o->train->columns & col[kind]))
-        return error_set(err, GEOLOC_E_ARG, "scene head: the training manifest has no %s column", name[kind]);
-    size_t h = d->n_parts, labelled = 0; /* the scene head follows the geo heads */
-    d->label[h] = malloc(d->n * sizeof *d->label[h]);
-    if (!d->label[h]) return error_set(err, GEOLOC_E_NOMEM, "out of memory");
-    for (size_t k = 0; k < d->n; k++) d->label[h][k] = d->row[k]->label[kind];
-    for (size_t k = 0; k < d->n_train; k++) labelled += d->label[h][d->train[k]] >= 0;
-    if (labelled == 0) {
-        free(d->label[h]);
-        d->label[h] = NULL;
-        if (r->o->scene != GEOLOC_SCENE_AUTO)
-            return error_set(err, GEOLOC_E_EMPTY, "scene head: no training photo has a %s", name[kind]);
-        train_warn(r, "no training photo has a %s: no scene head", name[kind]);
-        return GEOLOC_OK;
+/* One head per scene level asked for (the set, or S3 when AUTO finds the column), after
+ * the geo heads; labels completed by the scene_labels model when given. */
+static geoloc_status setup_scene(train_data *d, train_run *r, geoloc_error *err) {
+    static const unsigned col[GEOLOC_SCENE_LEVELS] = {GEOLOC_COL_S3, GEOLOC_COL_S16, GEOLOC_COL_S365};
+    static const char *const name[GEOLOC_SCENE_LEVELS] = {"S3_Label", "S16_Label", "S365_Label"};
+    const geoloc_train_options *o = r->o;
+    int set = o->scene;
+    if (set == GEOLOC_SCENE_AUTO) set = (o->train->columns & GEOLOC_COL_S3) ? GEOLOC_SCENE_S3 : GEOLOC_SCENE_NONE;
+    if (set < 0 || set > (GEOLOC_SCENE_S3 | GEOLOC_SCENE_S16 | GEOLOC_SCENE_S365))
+        return error_set(err, GEOLOC_E_ARG, "bad scene level set %d", o->scene);
+    for (int l = 0; l < GEOLOC_SCENE_LEVELS; l++) {
+        d->scene_head[l] = -1;
+        if (!(set & (1 << l))) continue;
+        if (!(o->train->columns & col[l]) && !o->scene_labels)
+            return error_set(err, GEOLOC_E_ARG, "scene head %s: the training manifest has no %s column "
+                             "(give --scene-labels helper:MODEL to label the photos)",
+                             geoloc_scene_level_name(l), name[l]);
+        if (!(o->scene_weight[l] >= 0) || !isfinite(o->scene_weight[l]))
+            return error_set(err, GEOLOC_E_ARG, "scene weight of %s: a finite number >= 0 is needed",
+                             geoloc_scene_level_name(l));
+        size_t h = d->n_heads, labelled = 0;
+        if (h >= TRAIN_MAX_HEADS) return error_set(err, GEOLOC_E_ARG, "more than %d heads", TRAIN_MAX_HEADS);
+        if (!(d->label[h] = malloc(d->n * sizeof *d->label[h]))) return error_set(err, GEOLOC_E_NOMEM, "out of memory");
+        d->n_heads++; /* label[h] is freed with the data from here on */
+        for (size_t k = 0; k < d->n; k++) d->label[h][k] = d->row[k]->label[l];
+        if (o->scene_labels) {
+            geoloc_status s = train_scene_labels_fill(r, d, l, d->label[h], &r->res->scene_labels_added[l], err);
+            if (s != GEOLOC_OK) return s;
+        }
+        for (size_t k = 0; k < d->n_train; k++) labelled += d->label[h][d->train[k]] >= 0;
+        if (labelled == 0) {
+            if (o->scene != GEOLOC_SCENE_AUTO)
+                return error_set(err, GEOLOC_E_EMPTY, "scene head %s: no training photo has a %s",
+                                 geoloc_scene_level_name(l), name[l]);
+            free(d->label[h]);
+            d->label[h] = NULL;
+            d->n_heads--;
+            train_warn(r, "no training photo has a %s: no scene head", name[l]);
+            continue;
+        }
+        d->scene_head[l] = (int)h;
+        d->classes[h] = (int)geoloc_scene_level_classes(l);
+        d->head_weight[h] = (float)o->scene_weight[l];
+        snprintf(d->head_name[h], sizeof d->head_name[h], "scene_%s", geoloc_scene_level_name(l));
+        train_info(r, "scene head %s: %zu of %zu training photos labelled%s", geoloc_scene_level_name(l), labelled,
+                   d->n_train, o->scene_labels ? " (with the scene classifier's)" : "");
     }
-    d->scene_kind = kind;
-    d->classes[h] = classes[kind];
-    d->head_weight[h] = 1.0f;
-    d->n_heads = h + 1;
-    train_info(r, "scene head: %s, %zu of %zu training photos labelled", name[kind], labelled, d->n_train);
     return GEOLOC_OK;
 }
 
-geoloc_status train_labels_setup(train_data *d, const train_run *r, geoloc_error *err) {
+/* Individual Scene Networks: per S3 scene s and partition f a head with partition f's
+ * labels of the photos whose S3 label is s (-1 for the others). */
+static geoloc_status setup_isn(train_data *d, const train_run *r, geoloc_error *err) {
+    if (!r->o->isn) return GEOLOC_OK;
+    int s3 = d->scene_head[GEOLOC_SCENE_LEVEL_S3];
+    if (s3 < 0) return error_set(err, GEOLOC_E_ARG, "Individual Scene Networks need the S3 scene head (--scene S3)");
+    if (d->n_parts == 0) return error_set(err, GEOLOC_E_ARG, "Individual Scene Networks need partitions");
+    size_t n_isn = (size_t)d->classes[s3];
+    if (d->n_heads + n_isn * d->n_parts > TRAIN_MAX_HEADS)
+        return error_set(err, GEOLOC_E_ARG, "Individual Scene Networks: more than %d heads", TRAIN_MAX_HEADS);
+    for (size_t sc = 0; sc < n_isn; sc++) {
+        size_t photos = 0;
+        for (size_t k = 0; k < d->n_train; k++) photos += d->label[s3][d->train[k]] == (int32_t)sc;
+        if (photos == 0)
+            train_warn(r, "ISN of S3 scene %zu (%s): no training photo", sc, geoloc_s3_label_name((int)sc));
+        for (size_t f = 0; f < d->n_parts; f++) {
+            size_t h = d->n_heads;
+            if (!(d->label[h] = malloc(d->n * sizeof *d->label[h]))) return error_set(err, GEOLOC_E_NOMEM, "out of memory");
+            d->n_heads++;
+            for (size_t k = 0; k < d->n; k++) d->label[h][k] = d->label[s3][k] == (int32_t)sc ? d->label[f][k] : -1;
+            d->classes[h] = d->classes[f];
+            d->head_weight[h] = d->head_weight[f];
+            snprintf(d->head_name[h], sizeof d->head_name[h], "isn%zu_geo%zu", sc, f);
+        }
+        train_info(r, "ISN of S3 scene %zu (%s): %zu training photos", sc, geoloc_s3_label_name((int)sc), photos);
+    }
+    d->n_isn = n_isn;
+    return GEOLOC_OK;
+}
+
+geoloc_status train_labels_setup(train_data *d, train_run *r, geoloc_error *err) {
     const geoloc_train_options *o = r->o;
     geoloc_status s;
-    if (o->partitions) {
+    if (!(o->geo_weight >= 0) || !isfinite(o->geo_weight))
+        return error_set(err, GEOLOC_E_ARG, "geo weight: a finite number >= 0 is needed");
+    if (o->no_geo) {
+        if (o->partitions || o->n_tau || o->isn || o->baselines)
+            return error_set(err, GEOLOC_E_ARG, "a scene classifier (no geo heads) takes no partitions, ISNs "
+                             "or baselines");
+        if (o->scene == GEOLOC_SCENE_NONE || o->scene == GEOLOC_SCENE_AUTO)
+            return error_set(err, GEOLOC_E_ARG, "a scene classifier needs scene levels (S3, S16, S365)");
+    } else if (o->partitions) {
         if (o->n_partitions == 0 || o->n_partitions > TRAIN_MAX_PARTS)
             return error_set(err, GEOLOC_E_ARG, "give 1 to %d partitions", TRAIN_MAX_PARTS);
         d->n_parts = o->n_partitions;
@@ -306,7 +366,7 @@ geoloc_status train_labels_setup(train_data *d, const train_run *r, geoloc_error
     for (size_t p = 0; p < d->n_parts; p++) {
         const geoloc_partition *part = d->part[p];
         d->classes[p] = (int)part->n;
-        d->head_weight[p] = o->loss_sum ? 1.0f : (float)(1.0 / (double)d->n_parts);
+        d->head_weight[p] = (float)(o->geo_weight * (o->loss_sum ? 1.0 : 1.0 / (double)d->n_parts));
         if (!(d->label[p] = malloc(d->n * sizeof *d->label[p]))) return error_set(err, GEOLOC_E_NOMEM, "out of memory");
         size_t in_train = 0, in_val = 0;
         for (size_t k = 0; k < d->n; k++)
@@ -336,7 +396,7 @@ geoloc_status train_labels_setup(train_data *d, const train_run *r, geoloc_error
         }
         free(anc);
     }
-    if ((s = setup_scene(d, r, err)) != GEOLOC_OK) return s;
+    if ((s = setup_scene(d, r, err)) != GEOLOC_OK || (s = setup_isn(d, r, err)) != GEOLOC_OK) return s;
     /* identity of the data for checkpoints: photos, split, labels, partitions */
     uint64_t h = d->photos_hash;
     h = train_hash_bytes(h, d->train, d->n_train * sizeof *d->train);

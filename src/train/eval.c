@@ -16,23 +16,70 @@
 #include "train/internal.h"
 
 
+void train_geo_probs(const geoloc_model *m, const train_data *d, const float *const *probs, const float **geo,
+                     float *mix) {
+    for (size_t p = 0; p < d->n_parts; p++) geo[p] = probs[train_head(d, TRAIN_HEAD_GEO, p)];
+    if (!d->n_isn) return;
+    const float *isn[TRAIN_MAX_HEADS];
+    float *rows[TRAIN_MAX_PARTS];
+    double s3[TRAIN_MAX_HEADS], weight[TRAIN_MAX_HEADS];
+    for (size_t p = 0, off = 0; p < d->n_parts; off += (size_t)d->classes[p], p++) rows[p] = mix + off;
+    for (size_t k = 0; k < d->n_isn * d->n_parts; k++) isn[k] = probs[train_head(d, TRAIN_HEAD_ISN, k)];
+    const float *p3 = probs[train_head(d, TRAIN_HEAD_SCENE, GEOLOC_SCENE_LEVEL_S3)];
+    for (size_t k = 0; k < d->n_isn; k++) s3[k] = p3[k];
+    geoloc_isn_weights(GEOLOC_ISN_SOFT, s3, d->n_isn, weight);
+    geoloc_isn_mix(m, isn, weight, 1, rows);
+    for (size_t p = 0; p < d->n_parts; p++) geo[p] = rows[p];
+}
+
+size_t train_geo_mix_size(const train_data *d) {
+    size_t total = 0;
+    for (size_t p = 0; d->n_isn && p < d->n_parts; p++) total += (size_t)d->classes[p];
+    return total;
+}
+
 /* The one place where class probabilities become an answer during training:
  * the same module as prediction, on one view of averaged probabilities. */
 geoloc_status train_answer(const geoloc_model *m, const train_data *d, const float *const *probs, double *lat,
                            double *lng, geoloc_error *err) {
     const float *geo[TRAIN_MAX_PARTS];
-    for (size_t p = 0; p < d->n_parts; p++) geo[p] = probs[train_head(d, TRAIN_HEAD_GEO, p)];
+    float *mix = d->n_isn ? malloc(train_geo_mix_size(d) * sizeof *mix) : NULL;
+    if (d->n_isn && !mix) return error_set(err, GEOLOC_E_NOMEM, "out of memory");
+    train_geo_probs(m, d, probs, geo, mix);
     geoloc_prediction pred;
     geoloc_status s = geoloc_answer_from_probs(m, geo, NULL, 1, -1, 1, &pred, NULL, err);
+    free(mix);
     if (s != GEOLOC_OK) return s;
     *lat = pred.lat;
     *lng = pred.lon;
     return GEOLOC_OK;
 }
 
+/* Adds validation photo i's scene answers (argmax of each level's probabilities) to
+ * hit / seen (per level). */
+static void count_scenes(const train_data *c, size_t k, const float *const *probs, long *hit, long *seen) {
+    for (int l = 0; l < GEOLOC_SCENE_LEVELS; l++) {
+        int h = c->scene_head[l];
+        if (h < 0 || c->label[h][k] < 0) continue;
+        int best = 0;
+        for (int j = 1; j < c->classes[h]; j++)
+            if (probs[h][j] > probs[h][best]) best = j;
+        seen[l]++;
+        hit[l] += best == c->label[h][k];
+    }
+}
+
+static void scene_accuracy(const long *hit, const long *seen, double *acc) {
+    for (int l = 0; l < GEOLOC_SCENE_LEVELS; l++) acc[l] = seen[l] ? (double)hit[l] / (double)seen[l] : NAN;
+}
+
 /* Summary of the great-circle errors of answers for the validation photos. */
 static geoloc_status val_summary(const train_data *c, const double *lat, const double *lng, const uint8_t *skip,
                                  geoloc_distance_summary *out, geoloc_error *err) {
+    if (c->n_parts == 0) { /* a scene classifier: no distances */
+        memset(out, 0, sizeof *out);
+        return GEOLOC_OK;
+    }
     double *km = malloc((c->n_val ? c->n_val : 1) * sizeof *km);
     if (!km) return error_set(err, GEOLOC_E_NOMEM, "out of memory");
     size_t n = 0;
@@ -48,14 +95,16 @@ static geoloc_status val_summary(const train_data *c, const double *lat, const d
 
 /* ---- validation of either mode ---- */
 
-geoloc_status train_validate_heads(const train_heads *H, geoloc_distance_summary *out, geoloc_error *err) {
+geoloc_status train_validate_heads(const train_heads *H, geoloc_distance_summary *out, double *scene_acc,
+                                   geoloc_error *err) {
     const train_data *c = H->d;
     double *lat = malloc(c->n_val * sizeof *lat), *lng = malloc(c->n_val * sizeof *lng);
     uint8_t *skip = malloc(c->n_val);
     int failed = !lat || !lng || !skip, refused = 0;
+    long hit0 = 0, hit1 = 0, hit2 = 0, seen0 = 0, seen1 = 0, seen2 = 0;
     geoloc_error answer_err = {0};
     if (!failed) {
-#pragma omp parallel reduction(| : failed, refused)
+#pragma omp parallel reduction(| : failed, refused) reduction(+ : hit0, hit1, hit2, seen0, seen1, seen2)
         {
             size_t total = 0;
             for (size_t h = 0; h < H->n_heads; h++) total += (size_t)c->classes[h];
@@ -69,8 +118,11 @@ geoloc_status train_validate_heads(const train_heads *H, geoloc_distance_summary
                 skip[i] = !H->f->ok[k];
                 if (!buf || skip[i]) continue;
                 train_heads_predict(H, k, buf + total + H->classes_max, probs, buf + total);
+                long hit[GEOLOC_SCENE_LEVELS] = {0}, seen[GEOLOC_SCENE_LEVELS] = {0};
+                count_scenes(c, k, (const float *const *)probs, hit, seen);
+                hit0 += hit[0], hit1 += hit[1], hit2 += hit[2], seen0 += seen[0], seen1 += seen[1], seen2 += seen[2];
                 geoloc_error e;
-                if (train_answer(H->model, c, (const float *const *)probs, &lat[i], &lng[i], &e) != GEOLOC_OK) {
+                if (c->n_parts && train_answer(H->model, c, (const float *const *)probs, &lat[i], &lng[i], &e) != GEOLOC_OK) {
                     refused = 1;
 #pragma omp critical
                     answer_err = e;
@@ -82,6 +134,8 @@ geoloc_status train_validate_heads(const train_heads *H, geoloc_distance_summary
     geoloc_status s = failed    ? error_set(err, GEOLOC_E_NOMEM, "out of memory")
                       : refused ? error_set(err, answer_err.status, "validation: %s", answer_err.message)
                                 : val_summary(c, lat, lng, skip, out, err);
+    long hit[GEOLOC_SCENE_LEVELS] = {hit0, hit1, hit2}, seen[GEOLOC_SCENE_LEVELS] = {seen0, seen1, seen2};
+    scene_accuracy(hit, seen, scene_acc);
     free(lat);
     free(lng);
     free(skip);
@@ -101,13 +155,15 @@ static void answer_photo(void *ctx, size_t k, int view0, int views, const geoloc
         }
     }
     geoloc_error e;
+    count_scenes(c, c->val[F->val_first + k], (const float *const *)F->probs, F->scene_hit, F->scene_seen);
     k += F->val_first;
-    if (train_answer(F->m->model, c, (const float *const *)F->probs, &F->lat[k], &F->lng[k], &e) != GEOLOC_OK &&
+    if (c->n_parts && train_answer(F->m->model, c, (const float *const *)F->probs, &F->lat[k], &F->lng[k], &e) != GEOLOC_OK &&
         F->answer_err.status == GEOLOC_OK)
         F->answer_err = e;
 }
 
-geoloc_status train_validate_full(train_full *F, geoloc_distance_summary *out, geoloc_error *err) {
+geoloc_status train_validate_full(train_full *F, geoloc_distance_summary *out, double *scene_acc,
+                                  geoloc_error *err) {
     const train_data *c = F->d;
     size_t n;
     geoloc_dist_part(c->n_val, geoloc_dist_rank(), geoloc_dist_size(), &F->val_first, &n);
@@ -115,6 +171,8 @@ geoloc_status train_validate_full(train_full *F, geoloc_distance_summary *out, g
     memset(F->lat, 0, c->n_val * sizeof *F->lat);
     memset(F->lng, 0, c->n_val * sizeof *F->lng);
     F->answer_err = (geoloc_error){0};
+    memset(F->scene_hit, 0, sizeof F->scene_hit);
+    memset(F->scene_seen, 0, sizeof F->scene_seen);
     geoloc_exec_params_changed(F->infer_ex);
     uint64_t images = F->r->run_images;
     geoloc_status s = train_run_three(F->r, c, F->m->norm, F->infer_ex, TRAIN_VAL_PHOTOS, 3, c->val + F->val_first,
@@ -130,7 +188,18 @@ geoloc_status train_validate_full(train_full *F, geoloc_distance_summary *out, g
             (s = geoloc_dist_sum_f64(F->val_flag, c->n_val, err)) != GEOLOC_OK)
             return s;
         for (size_t i = 0; i < c->n_val; i++) F->failed[i] = F->val_flag[i] != 0;
+        double counts[2 * GEOLOC_SCENE_LEVELS];
+        for (int l = 0; l < GEOLOC_SCENE_LEVELS; l++) {
+            counts[l] = (double)F->scene_hit[l];
+            counts[GEOLOC_SCENE_LEVELS + l] = (double)F->scene_seen[l];
+        }
+        if ((s = geoloc_dist_sum_f64(counts, 2 * GEOLOC_SCENE_LEVELS, err)) != GEOLOC_OK) return s;
+        for (int l = 0; l < GEOLOC_SCENE_LEVELS; l++) {
+            F->scene_hit[l] = (long)counts[l];
+            F->scene_seen[l] = (long)counts[GEOLOC_SCENE_LEVELS + l];
+        }
     }
+    scene_accuracy(F->scene_hit, F->scene_seen, scene_acc);
     return val_summary(c, F->lat, F->lng, F->failed, out, err);
 }
 

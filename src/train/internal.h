@@ -62,7 +62,11 @@ typedef struct train_run {
 } train_run;
 
 /* What a head predicts. */
-typedef enum train_head_role { TRAIN_HEAD_GEO, TRAIN_HEAD_SCENE } train_head_role;
+typedef enum train_head_role {
+    TRAIN_HEAD_GEO,   /* k: partition */
+    TRAIN_HEAD_SCENE, /* k: scene level (geoloc_scene_level) */
+    TRAIN_HEAD_ISN    /* k: s * n_parts + f, partition f of S3 scene s's ISN */
+} train_head_role;
 
 /* The photos, their split and source, the partitions and every photo's labels. */
 typedef struct train_data {
@@ -80,9 +84,12 @@ typedef struct train_data {
     const geoloc_partition *part[TRAIN_MAX_PARTS];
     geoloc_partition *owned[TRAIN_MAX_PARTS];
     char part_name[TRAIN_MAX_PARTS][64];
-    /* heads: one per partition, then the scene head (if any); see train_head() */
+    /* heads in the model's order: one per partition, one per scene level (S3, S16,
+     * S365), then the ISN heads (S3 scene-major); see train_head() */
     size_t n_heads;
-    int scene_kind;                  /* GEOLOC_SCENE_S3.. or NONE */
+    int scene_head[GEOLOC_SCENE_LEVELS]; /* head of each level, -1: none */
+    size_t n_isn;                    /* S3 scenes with ISN heads (0: none) */
+    char head_name[TRAIN_MAX_HEADS][32]; /* the model's head names (geo0, scene_S3, isn0_geo1, ...) */
     int classes[TRAIN_MAX_HEADS];
     float head_weight[TRAIN_MAX_HEADS];
     int32_t *label[TRAIN_MAX_HEADS]; /* per head, per table photo (-1: none) */
@@ -190,6 +197,7 @@ typedef struct train_full {
     size_t val_first;       /* this rank's first validation photo */
     float *probs[TRAIN_MAX_HEADS], *tmp;
     geoloc_error answer_err; /* validation: the first answer refused (non-finite probabilities) */
+    long scene_hit[GEOLOC_SCENE_LEVELS], scene_seen[GEOLOC_SCENE_LEVELS]; /* validation's scene answers */
 } train_full;
 
 /* ---- report.c: progress reports and the clock ---- */
@@ -216,7 +224,7 @@ geoloc_status train_log_open(train_run *r, const train_data *d, int resume, uint
  * returns the log's size in *size. */
 geoloc_status train_log_row(train_run *r, const train_data *d, const train_state *s, int epoch_row, double lr,
                             double loss, const double *head_loss, const geoloc_distance_summary *val,
-                            uint64_t *size, geoloc_error *err);
+                            const double *scene_acc, uint64_t *size, geoloc_error *err);
 /* Closes the log (if open). */
 void train_log_close(train_run *r);
 
@@ -227,12 +235,20 @@ uint64_t train_hash_bytes(uint64_t h, const void *data, size_t n);
 uint64_t train_mix(uint64_t x);
 /* Photo table, split, preflight of the images, the base source. */
 geoloc_status train_data_setup(train_data *d, const train_run *r, geoloc_error *err);
-/* Partitions (given or built), labels, hierarchy, scene head, data hash. */
-geoloc_status train_labels_setup(train_data *d, const train_run *r, geoloc_error *err);
-/* The head of a role: geo partition k (coarse to fine) or the scene (k ignored); -1 if none. */
+/* Partitions (given or built), labels, hierarchy, scene heads (labels completed by
+ * the scene_labels model: scene_labels.c), ISN heads, data hash. */
+geoloc_status train_labels_setup(train_data *d, train_run *r, geoloc_error *err);
+/* The head of a role (train_head_role says what k is); -1 if none. */
 int train_head(const train_data *d, train_head_role role, size_t k);
-/* A head's name: its partition's, or "scene". */
+/* A head's name in logs: its partition's, or the model's (scene_S16, isn0_geo1, ...). */
 const char *train_head_name(const train_data *d, size_t h);
+
+/* ---- scene_labels.c ---- */
+/* Photos lacking a label of level `level` (label[k] < 0) get the most probable class
+ * of that level's head of the scene classifier o->scene_labels (its probabilities
+ * averaged over the photo's three crops, through its network); counts them into *added. */
+geoloc_status train_scene_labels_fill(train_run *r, const train_data *d, int level, int32_t *label,
+                                      size_t *added, geoloc_error *err);
 /* A source over the subset's photos (s must outlive it). */
 geoloc_source train_subset_source(train_subset *s);
 /* Releases the table, source, partitions and labels. */
@@ -343,14 +359,23 @@ void train_full_epoch_end(train_full *F);
 void train_full_free(train_full *F);
 
 /* ---- eval.c ---- */
+/* Each partition's probabilities from every head's (probs, in head order) into geo: the
+ * geo heads', or with ISN heads their mix weighted by the S3 head (prediction's default
+ * soft routing) written to mix (train_geo_mix_size floats). */
+void train_geo_probs(const geoloc_model *m, const train_data *d, const float *const *probs, const float **geo,
+                     float *mix);
+/* The floats train_geo_probs' mix needs (0 without ISN heads). */
+size_t train_geo_mix_size(const train_data *d);
 /* The hierarchical Class2GPS answer from each head's class probabilities,
  * by the prediction's answer module (geoloc_answer_from_probs). */
 geoloc_status train_answer(const geoloc_model *m, const train_data *d, const float *const *probs, double *lat,
                            double *lng, geoloc_error *err);
-/* Heads mode validation on the cached features. */
-geoloc_status train_validate_heads(const train_heads *H, geoloc_distance_summary *out, geoloc_error *err);
+/* Heads mode validation on the cached features; scene_acc: per level (NaN: no head). */
+geoloc_status train_validate_heads(const train_heads *H, geoloc_distance_summary *out, double *scene_acc,
+                                   geoloc_error *err);
 /* Full mode validation: the three crops through the network. */
-geoloc_status train_validate_full(train_full *F, geoloc_distance_summary *out, geoloc_error *err);
+geoloc_status train_validate_full(train_full *F, geoloc_distance_summary *out, double *scene_acc,
+                                  geoloc_error *err);
 /* The two baselines on the cached features. */
 geoloc_status train_baselines(train_run *r, const train_data *d, const train_features *f, geoloc_error *err);
 
@@ -377,8 +402,9 @@ geoloc_status train_step(train_trainer *T, train_state *st, double lr, double *s
                          geoloc_error *err);
 /* Ends the epoch (releases its loader). */
 void train_epoch_end(train_trainer *T);
-/* The validation of the trainer's mode. */
-geoloc_status train_validate(train_trainer *T, geoloc_distance_summary *out, geoloc_error *err);
+/* The validation of the trainer's mode: distances (none without partitions) and per
+ * level scene accuracy (NaN: no head). */
+geoloc_status train_validate(train_trainer *T, geoloc_distance_summary *out, double *scene_acc, geoloc_error *err);
 /* Leaves the trained weights in the model as they are saved (heads: standardisation folded). */
 void train_trainer_finish(train_trainer *T);
 void train_trainer_free(train_trainer *T);

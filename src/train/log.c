@@ -4,6 +4,7 @@
  * fsynced; a resume cuts it back to its size at the checkpoint, so a run
  * interrupted and resumed leaves the same lines as an uninterrupted one. */
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -51,25 +52,38 @@ geoloc_status train_log_open(train_run *r, const train_data *d, int resume, uint
     }
     size_t len = strlen(header);
     snprintf(header + len, sizeof header - len,
-             ",val_n,acc_1km,acc_25km,acc_200km,acc_750km,acc_2500km,median_km,images_per_s,elapsed_s\n");
+             ",val_n,acc_1km,acc_25km,acc_200km,acc_750km,acc_2500km,median_km");
+    for (int l = 0; l < GEOLOC_SCENE_LEVELS; l++) { /* scene accuracy per level */
+        len = strlen(header);
+        if (d->scene_head[l] >= 0) snprintf(header + len, sizeof header - len, ",acc_%s", geoloc_scene_level_name(l));
+    }
+    len = strlen(header);
+    snprintf(header + len, sizeof header - len, ",images_per_s,elapsed_s\n");
     *size = strlen(header);
     return write_all(r, header, err);
 }
 
 geoloc_status train_log_row(train_run *r, const train_data *d, const train_state *s, int epoch_row, double lr,
                             double loss, const double *head_loss, const geoloc_distance_summary *val,
-                            uint64_t *size, geoloc_error *err) {
+                            const double *scene_acc, uint64_t *size, geoloc_error *err) {
     if (r->log_fd < 0) return GEOLOC_OK;
     char line[2048];
     int n = snprintf(line, sizeof line, "%s,%d,%ld,%.6g,%.6f", epoch_row ? "epoch" : "step", s->epoch + 1, s->step,
                      lr, loss);
     for (size_t h = 0; h < d->n_heads; h++) n += snprintf(line + n, sizeof line - (size_t)n, ",%.6f", head_loss[h]);
-    if (val)
+    if (val && val->n)
         n += snprintf(line + n, sizeof line - (size_t)n, ",%zu,%.4f,%.4f,%.4f,%.4f,%.4f,%.1f", val->n,
                       val->accuracy[0], val->accuracy[1], val->accuracy[2], val->accuracy[3], val->accuracy[4],
                       val->median_km);
+    else if (val) /* a scene classifier: validation photos, no distances */
+        n += snprintf(line + n, sizeof line - (size_t)n, ",%zu,,,,,,", d->n_val);
     else
         n += snprintf(line + n, sizeof line - (size_t)n, ",,,,,,,");
+    for (int l = 0; l < GEOLOC_SCENE_LEVELS; l++) {
+        if (d->scene_head[l] < 0) continue;
+        if (scene_acc && isfinite(scene_acc[l])) n += snprintf(line + n, sizeof line - (size_t)n, ",%.4f", scene_acc[l]);
+        else n += snprintf(line + n, sizeof line - (size_t)n, ",");
+    }
     snprintf(line + n, sizeof line - (size_t)n, ",%.2f,%.1f\n", train_images_per_s(r), train_elapsed(r));
     geoloc_status st = write_all(r, line, err);
     if (st != GEOLOC_OK) return st;

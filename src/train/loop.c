@@ -35,7 +35,7 @@ static geoloc_status after_step(train_trainer *T, train_state *st, double lr, co
     train_report(r, &ev);
     geoloc_status s = GEOLOC_OK;
     if (o->log_every > 0 && st->step % o->log_every == 0)
-        s = train_log_row(r, d, st, 0, lr, total, step_loss, NULL, &st->log_bytes, err);
+        s = train_log_row(r, d, st, 0, lr, total, step_loss, NULL, NULL, &st->log_bytes, err);
     int mid_epoch = st->batch_in_epoch < T->epoch_batches;
     *stop = mid_epoch && o->stop_after > 0 && st->step >= o->stop_after;
     int ckpt = mid_epoch && (*stop || (o->checkpoint_every > 0 && st->step % o->checkpoint_every == 0));
@@ -48,7 +48,7 @@ static geoloc_status after_step(train_trainer *T, train_state *st, double lr, co
 /* Closes an epoch: report, log row with the validation, the epoch's sums reset, next
  * epoch, checkpoint; *stop when stop_after is reached before the last epoch. */
 static geoloc_status end_epoch(train_trainer *T, train_state *st, double lr, const geoloc_distance_summary *val,
-                               int *stop, geoloc_error *err) {
+                               const double *scene_acc, int *stop, geoloc_error *err) {
     train_run *r = T->r;
     const train_data *d = T->d;
     double mean[TRAIN_MAX_HEADS];
@@ -60,11 +60,13 @@ static geoloc_status end_epoch(train_trainer *T, train_state *st, double lr, con
     double loss = st->loss_n ? st->loss_total / (double)st->loss_n : 0;
     geoloc_train_event ev = {.kind = GEOLOC_TRAIN_EV_EPOCH, .epoch = st->epoch, .epochs = r->o->epochs,
                              .step = st->step, .lr = lr, .loss = loss, .n_heads = d->n_heads, .head_loss = hl,
-                             .elapsed_s = train_elapsed(r), .images_per_s = train_images_per_s(r), .val = val};
+                             .elapsed_s = train_elapsed(r), .images_per_s = train_images_per_s(r), .val = val,
+                             .scene_acc = scene_acc};
     train_report(r, &ev);
-    geoloc_status s = train_log_row(r, d, st, 1, lr, loss, mean, val, &st->log_bytes, err);
+    geoloc_status s = train_log_row(r, d, st, 1, lr, loss, mean, val, scene_acc, &st->log_bytes, err);
     if (s != GEOLOC_OK) return s;
     if (val) st->val = *val;
+    if (scene_acc) memcpy(r->res->scene_acc, scene_acc, sizeof r->res->scene_acc);
     st->epoch++;
     st->batch_in_epoch = 0;
     memset(st->loss_sum, 0, sizeof st->loss_sum);
@@ -108,11 +110,12 @@ geoloc_status train_loop(train_run *r, const train_data *d, train_model *m, cons
         if (s != GEOLOC_OK) goto done;
         if (stop) break;
         geoloc_distance_summary val, *pv = NULL;
+        double scene_acc[GEOLOC_SCENE_LEVELS];
         if (d->n_val) {
-            if ((s = train_validate(&T, &val, err)) != GEOLOC_OK) goto done;
+            if ((s = train_validate(&T, &val, scene_acc, err)) != GEOLOC_OK) goto done;
             pv = &val;
         }
-        if ((s = end_epoch(&T, &st, lr, pv, &stop, err)) != GEOLOC_OK) goto done;
+        if ((s = end_epoch(&T, &st, lr, pv, pv ? scene_acc : NULL, &stop, err)) != GEOLOC_OK) goto done;
     }
     r->res->steps = st.step;
     r->res->epochs_done = st.epoch;
@@ -123,7 +126,7 @@ geoloc_status train_loop(train_run *r, const train_data *d, train_model *m, cons
         r->res->sum_bytes = (uint64_t)T.full.rep.floats * sizeof(float);
     }
     size_t calibration_photos = o->calibration_folds >= 2 ? d->n_train : d->n_val;
-    if (!stop && T.mode == GEOLOC_TRAIN_HEADS && calibration_photos >= TRAIN_CALIBRATION_MIN &&
+    if (!stop && T.mode == GEOLOC_TRAIN_HEADS && d->n_parts && calibration_photos >= TRAIN_CALIBRATION_MIN &&
         (s = train_calibrate_heads(r, &T, m, f, sched, err)) != GEOLOC_OK)
         goto done;
     if (!stop) train_trainer_finish(&T);

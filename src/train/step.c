@@ -152,9 +152,9 @@ geoloc_status train_step(train_trainer *T, train_state *st, double lr, double *s
     return GEOLOC_OK;
 }
 
-geoloc_status train_validate(train_trainer *T, geoloc_distance_summary *out, geoloc_error *err) {
-    return T->mode == GEOLOC_TRAIN_HEADS ? train_validate_heads(&T->heads, out, err)
-                                         : train_validate_full(&T->full, out, err);
+geoloc_status train_validate(train_trainer *T, geoloc_distance_summary *out, double *scene_acc, geoloc_error *err) {
+    return T->mode == GEOLOC_TRAIN_HEADS ? train_validate_heads(&T->heads, out, scene_acc, err)
+                                         : train_validate_full(&T->full, out, scene_acc, err);
 }
 
 void train_trainer_finish(train_trainer *T) {

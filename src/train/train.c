@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "geoloc/dist.h"
+#include "geoloc/scene.h"
 #include "io/mapped_file.h"
 #include "model/model_internal.h"
 #include "train/internal.h"
@@ -26,6 +27,8 @@ geoloc_train_options geoloc_train_options_default(geoloc_train_mode mode) {
     o.mode = mode;
     o.loader_threads = 1;
     o.scene = GEOLOC_SCENE_AUTO;
+    for (int l = 0; l < 3; l++) o.scene_weight[l] = 1.0;
+    o.geo_weight = 1.0;
     o.image_size = 224;
     o.lr = 0.01;
     o.momentum = 0.9;
@@ -85,6 +88,39 @@ static void prefix_of(const char *out, char *prefix, size_t size) {
     if (n > e && !strcmp(prefix + n - e, ext)) prefix[n - e] = '\0';
 }
 
+/* The model on the backbone with the data's heads: S3 named indoor / natural /
+ * urban, S16 and S365 by share/geoloc/scenes. */
+static geoloc_status create_model(train_model *c, const train_run *r, const train_data *d, geoloc_error *err) {
+    char **names[GEOLOC_SCENE_LEVELS] = {NULL};
+    const char *s3[3];
+    geoloc_scene_heads scenes = {.isn = d->n_isn > 0};
+    geoloc_status s = GEOLOC_OK;
+    for (int l = 0; l < GEOLOC_SCENE_LEVELS && s == GEOLOC_OK; l++) {
+        if (d->scene_head[l] < 0) continue;
+        scenes.n[l] = geoloc_scene_level_classes(l);
+        if (l == GEOLOC_SCENE_LEVEL_S3) {
+            for (int k = 0; k < 3; k++) s3[k] = geoloc_s3_label_name(k);
+            scenes.names[l] = s3;
+        } else if ((s = geoloc_scene_names_load(l, &names[l], err)) == GEOLOC_OK) {
+            scenes.names[l] = (const char *const *)names[l];
+        }
+    }
+    const char *pn[TRAIN_MAX_PARTS];
+    for (size_t p = 0; p < d->n_parts; p++) pn[p] = d->part_name[train_head(d, TRAIN_HEAD_GEO, p)];
+    /* heads mode: heads start at zero (a convex problem); full: torch's initialisation */
+    uint64_t seed = r->o->mode == GEOLOC_TRAIN_FULL ? train_mix(r->o->seed) | 1 : 0;
+    if (s == GEOLOC_OK)
+        s = geoloc_model_create(&c->backbone_cfg, d->part, pn, d->n_parts, &scenes, seed, &c->model, err);
+    for (int l = 0; l < GEOLOC_SCENE_LEVELS; l++) geoloc_scene_names_free(names[l], l);
+    if (s != GEOLOC_OK) return s;
+    for (size_t h = 0; h < d->n_heads; h++) { /* the data's head order is the model's */
+        const char *want = c->model->config.heads[h].name, *have = d->head_name[h];
+        if (h >= d->n_parts && strcmp(want, have))
+            return error_set(err, GEOLOC_E_ARG, "internal: head %zu is %s in the model, %s in the data", h, want, have);
+    }
+    return GEOLOC_OK;
+}
+
 /* The backbone file, its identity, and the model built on it with the data's heads. */
 static geoloc_status open_backbone(train_model *c, const train_run *r, const train_data *d, geoloc_error *err) {
     const char *path = r->o->backbone;
@@ -120,29 +156,7 @@ static geoloc_status open_backbone(train_model *c, const train_run *r, const tra
     if (s == GEOLOC_OK && input && model_norm_parse(input, &c->norm) != 0)
         s = error_set(err, GEOLOC_E_PARSE, "%s: unknown geoloc.input \"%s\"", c->backbone_path, input);
     if (s == GEOLOC_OK) {
-        char **names = NULL;
-        int scene = train_head(d, TRAIN_HEAD_SCENE, 0);
-        size_t n_scenes = scene < 0 ? 0 : (size_t)d->classes[scene];
-        if (n_scenes && !(names = calloc(n_scenes, sizeof *names))) s = error_set(err, GEOLOC_E_NOMEM, "out of memory");
-        for (size_t k = 0; s == GEOLOC_OK && k < n_scenes; k++) {
-            char buf[32];
-            if (d->scene_kind == GEOLOC_SCENE_S3) snprintf(buf, sizeof buf, "%s", geoloc_s3_label_name((int)k));
-            else snprintf(buf, sizeof buf, "%s_%zu", d->scene_kind == GEOLOC_SCENE_S16 ? "s16" : "s365", k);
-            if (!(names[k] = strdup(buf))) s = error_set(err, GEOLOC_E_NOMEM, "out of memory");
-        }
-        const char *pn[TRAIN_MAX_PARTS];
-        for (size_t p = 0; p < d->n_parts; p++) pn[p] = d->part_name[train_head(d, TRAIN_HEAD_GEO, p)];
-        /* heads mode: heads start at zero (a convex problem); full: torch's initialisation */
-        uint64_t seed = r->o->mode == GEOLOC_TRAIN_FULL ? train_mix(r->o->seed) | 1 : 0;
-        geoloc_scene_heads scenes = {0};
-        if (n_scenes) {
-            scenes.names[d->scene_kind] = (const char *const *)names;
-            scenes.n[d->scene_kind] = n_scenes;
-        }
-        if (s == GEOLOC_OK)
-            s = geoloc_model_create(&c->backbone_cfg, d->part, pn, d->n_parts, &scenes, seed, &c->model, err);
-        for (size_t k = 0; names && k < n_scenes; k++) free(names[k]);
-        free(names);
+        s = create_model(c, r, d, err);
     }
     if (s == GEOLOC_OK) {
         c->model->norm = c->norm;
@@ -174,13 +188,14 @@ static void set_options_text(train_run *r, const train_model *m) {
     const geoloc_train_options *o = r->o;
     snprintf(r->options_text, sizeof r->options_text,
              "mode=%s size=%d lr=%.17g schedule=%s momentum=%.17g wd=%.17g nesterov=%d batch=%d "
-             "micro=%d loss=%s freeze=%d bblr=%.17g seed=%" PRIu64 " views=%d std=%d backbone=%016" PRIx64,
+             "micro=%d loss=%s freeze=%d bblr=%.17g seed=%" PRIu64 " views=%d std=%d backbone=%016" PRIx64
+             " geo=%.17g scene=%.17g,%.17g,%.17g",
              o->mode == GEOLOC_TRAIN_FULL ? "full" : "heads", o->image_size, o->lr,
              o->lr_schedule ? o->lr_schedule : "constant", o->momentum, o->weight_decay, o->nesterov, o->batch,
              o->mode == GEOLOC_TRAIN_FULL ? o->micro_batch : 0, o->loss_sum ? "sum" : "mean",
              o->freeze_backbone, o->backbone_lr_scale, o->seed,
              o->mode == GEOLOC_TRAIN_HEADS ? o->views : 0, o->mode == GEOLOC_TRAIN_HEADS ? o->standardize : 0,
-             m->backbone_hash);
+             m->backbone_hash, o->geo_weight, o->scene_weight[0], o->scene_weight[1], o->scene_weight[2]);
 }
 
 /* The run's exclusive lock on each of its outputs (a sidecar of <output>.run, so the
@@ -288,7 +303,10 @@ geoloc_status geoloc_train(const geoloc_train_options *opt, geoloc_train_result 
     r.t0 = train_now();
     r.log_fd = -1;
     for (int k = 0; k < TRAIN_N_LOCKS; k++) r.lock[k].fd = -1;
-    d.scene_kind = GEOLOC_SCENE_NONE;
+    for (int l = 0; l < GEOLOC_SCENE_LEVELS; l++) {
+        d.scene_head[l] = -1;
+        res->scene_acc[l] = NAN;
+    }
     geoloc_lr_schedule sched;
     set_paths(&r);
     res->ranks = geoloc_dist_size();

@@ -1,0 +1,35 @@
+/* geoloc: the Places365 scene classes' names of each level (S3, S16, S365),
+ * one name a line in share/geoloc/scenes/<LEVEL>.txt (line i = class i). */
+#ifndef GEOLOC_SCENE_H
+#define GEOLOC_SCENE_H
+
+#include <stddef.h>
+
+#include "geoloc/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The number of classes of a scene level (geoloc_scene_level): 3, 16 or 365; 0 for another. */
+size_t geoloc_scene_level_classes(int level);
+
+/* Parses a level's names from a file image (name is used in messages): exactly
+ * the level's number of lines, each a name of 1-63 characters without control
+ * characters (a final newline and "\r\n" line ends allowed); errors name the
+ * file and the line. *names receives the strings (geoloc_scene_names_free). */
+geoloc_status geoloc_scene_names_parse(const char *data, size_t size, const char *name, int level,
+                                       char ***names, geoloc_error *err);
+
+/* Loads a level's names from scenes/<LEVEL>.txt found as the other data files
+ * (geoloc_model_find_data's folders: $GEOLOC_DATA_DIR, <executable
+ * dir>/../share/geoloc, ../models); err says where it looked when not found. */
+geoloc_status geoloc_scene_names_load(int level, char ***names, geoloc_error *err);
+
+/* Releases names returned for a level (NULL allowed). */
+void geoloc_scene_names_free(char **names, int level);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
