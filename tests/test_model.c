@@ -19,6 +19,7 @@
 #include "geoloc/model.h"
 #include "geoloc/predict.h"
 #include "geoloc/safetensors.h"
+#include "model_file_edit.h"
 #include "test_util.h"
 #include "tiny_model.h"
 
@@ -112,63 +113,6 @@ static void compare_models(const geoloc_model *a, const geoloc_model *b, const c
 }
 
 /* ---- editing files ------------------------------------------------------------ */
-
-/* One change to a model file: a metadata value (NULL value: removed), a
- * tensor replaced (or added), or a tensor removed. */
-typedef struct edit {
-    const char *key, *value;
-    const char *tensor;
-    geoloc_dtype dtype;
-    size_t ndim;
-    uint64_t shape[2];
-    const void *data;
-    const char *drop;
-} edit;
-
-static void rewrite(const char *src, const char *dst, const edit *e) {
-    geoloc_error err = {0};
-    geoloc_safetensors *st = NULL;
-    if (geoloc_safetensors_open(src, &st, &err) != GEOLOC_OK) {
-        fprintf(stderr, "rewrite: %s\n", err.message);
-        exit(1);
-    }
-    size_t n = geoloc_safetensors_count(st), nm = geoloc_safetensors_metadata_count(st), k = 0, km = 0;
-    geoloc_tensor_desc *t = calloc(n + 1, sizeof *t);
-    const char **keys = calloc(nm + 1, sizeof *keys), **values = calloc(nm + 1, sizeof *values);
-    int replaced = 0;
-    for (size_t i = 0; i < n; i++) {
-        const geoloc_tensor_info *ti = geoloc_safetensors_tensor(st, i);
-        if (e->drop && !strcmp(ti->name, e->drop)) continue;
-        t[k] = (geoloc_tensor_desc){ti->name, ti->dtype, ti->ndim, ti->shape, ti->data};
-        if (e->tensor && !strcmp(ti->name, e->tensor)) {
-            t[k] = (geoloc_tensor_desc){e->tensor, e->dtype, e->ndim, e->shape, e->data};
-            replaced = 1;
-        }
-        k++;
-    }
-    if (e->tensor && !replaced) t[k++] = (geoloc_tensor_desc){e->tensor, e->dtype, e->ndim, e->shape, e->data};
-    int set = 0;
-    for (size_t i = 0; i < nm; i++) {
-        const char *key, *value;
-        geoloc_safetensors_metadata_entry(st, i, &key, &value);
-        if (e->key && !strcmp(key, e->key)) {
-            set = 1;
-            if (!e->value) continue;
-            value = e->value;
-        }
-        keys[km] = key;
-        values[km++] = value;
-    }
-    if (e->key && e->value && !set) keys[km] = e->key, values[km++] = e->value;
-    if (geoloc_safetensors_write(dst, t, k, keys, values, km, &err) != GEOLOC_OK) {
-        fprintf(stderr, "rewrite: %s\n", err.message);
-        exit(1);
-    }
-    geoloc_safetensors_close(st);
-    free(t);
-    free(keys);
-    free(values);
-}
 
 /* Loading the edited file fails with a message holding every given piece (and
  * so does reading its description, unless only the weights are wrong). */

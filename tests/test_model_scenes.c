@@ -12,6 +12,7 @@
 
 #include "geoloc/model.h"
 #include "geoloc/safetensors.h"
+#include "model_file_edit.h"
 #include "test_util.h"
 #include "tiny_model.h"
 
@@ -188,58 +189,6 @@ static void test_routing(const geoloc_model *tiny) {
 
 /* ---- format 1 and hostile files ---- */
 
-/* Copies src to dst with metadata key `from` renamed `to` (value `value` when
- * not NULL; to NULL: dropped), tensors named "<a>.*" renamed "<b>.*" and the
- * tensor `drop` left out. */
-typedef struct rename_spec {
-    const char *from, *to, *value, *a, *b, *drop;
-} rename_spec;
-
-static void rewrite(const char *src, const char *dst, const rename_spec *r) {
-    geoloc_error err = {0};
-    geoloc_safetensors *st = NULL;
-    if (geoloc_safetensors_open(src, &st, &err) != GEOLOC_OK) {
-        fprintf(stderr, "rewrite: %s\n", err.message);
-        exit(1);
-    }
-    size_t n = geoloc_safetensors_count(st), nm = geoloc_safetensors_metadata_count(st), k = 0, km = 0;
-    geoloc_tensor_desc *t = calloc(n, sizeof *t);
-    char (*names)[128] = calloc(n, sizeof *names);
-    const char **keys = calloc(nm + 1, sizeof *keys), **values = calloc(nm + 1, sizeof *values);
-    for (size_t i = 0; i < n; i++) {
-        const geoloc_tensor_info *ti = geoloc_safetensors_tensor(st, i);
-        if (r->drop && !strcmp(ti->name, r->drop)) continue;
-        size_t la = r->a ? strlen(r->a) : 0;
-        if (r->a && !strncmp(ti->name, r->a, la) && ti->name[la] == '.')
-            snprintf(names[k], sizeof names[k], "%s%s", r->b, ti->name + la);
-        else
-            snprintf(names[k], sizeof names[k], "%s", ti->name);
-        t[k] = (geoloc_tensor_desc){names[k], ti->dtype, ti->ndim, ti->shape, ti->data};
-        k++;
-    }
-    for (size_t i = 0; i < nm; i++) {
-        const char *key, *value;
-        geoloc_safetensors_metadata_entry(st, i, &key, &value);
-        if (r->from && !strcmp(key, r->from)) {
-            if (!r->to) continue;
-            key = r->to;
-            if (r->value) value = r->value;
-        }
-        keys[km] = key;
-        values[km++] = value;
-    }
-    if (r->from && !r->to && r->value) keys[km] = r->from, values[km++] = r->value; /* added */
-    if (geoloc_safetensors_write(dst, t, k, keys, values, km, &err) != GEOLOC_OK) {
-        fprintf(stderr, "rewrite: %s\n", err.message);
-        exit(1);
-    }
-    geoloc_safetensors_close(st);
-    free(t);
-    free(names);
-    free(keys);
-    free(values);
-}
-
 static void test_format1(const geoloc_model *tiny) {
     const size_t n[3] = {0, 16, 0};
     geoloc_model *m = make_model(tiny, 3, n, 0);
@@ -251,10 +200,10 @@ static void test_format1(const geoloc_model *tiny) {
           err.message);
     /* format 1: geoloc.scenes, a head "scene", geoloc.heads naming it */
     rewrite(v2, path_of("step1.safetensors", step, sizeof step),
-            &(rename_spec){.from = "geoloc.scenes.S16", .to = "geoloc.scenes", .a = "scene_S16", .b = "scene"});
+            &(edit){.key = "geoloc.scenes.S16", .new_key = "geoloc.scenes", .prefix = "scene_S16", .new_prefix = "scene"});
     rewrite(step, path_of("step2.safetensors", v1, sizeof v1),
-            &(rename_spec){.from = "geoloc.heads", .to = "geoloc.heads", .value = "geo0:1,geo1:2,geo2:3,scene:16"});
-    rewrite(v1, step, &(rename_spec){.from = "geoloc.format", .to = "geoloc.format", .value = "geoloc-model-1"});
+            &(edit){.key = "geoloc.heads", .value = "geo0:1,geo1:2,geo2:3,scene:16"});
+    rewrite(v1, step, &(edit){.key = "geoloc.format", .value = "geoloc-model-1"});
     geoloc_model *old = NULL;
     CHECK(geoloc_model_load(step, &old, &err) == GEOLOC_OK, "format 1: %s", err.message);
     if (old) {
@@ -305,13 +254,13 @@ static void test_hostile(const geoloc_model *tiny) {
     CHECK(geoloc_model_save(m, path_of("isn3.safetensors", src, sizeof src), 0, NULL, &err) == GEOLOC_OK, "%s",
           err.message);
     path_of("hostile.safetensors", dst, sizeof dst);
-    rewrite(src, dst, &(rename_spec){.drop = "isn1_geo0.weight"});
+    rewrite(src, dst, &(edit){.drop = "isn1_geo0.weight"});
     expect_refused(dst, "an ISN head missing", "isn1_geo0.weight", "no tensor");
-    rewrite(src, dst, &(rename_spec){.from = "geoloc.isn", .to = "geoloc.isn", .value = "S16"});
+    rewrite(src, dst, &(edit){.key = "geoloc.isn", .value = "S16"});
     expect_refused(dst, "geoloc.isn S16", "geoloc.isn", "S3");
-    rewrite(src, dst, &(rename_spec){.from = "geoloc.scenes", .value = "a\nb\nc"});
+    rewrite(src, dst, &(edit){.key = "geoloc.scenes", .value = "a\nb\nc"});
     expect_refused(dst, "both scene keys", "geoloc.scenes", "one or the other");
-    rewrite(src, dst, &(rename_spec){.from = "geoloc.scenes.S3", .to = "geoloc.scenes.S3", .value = "a\nb"});
+    rewrite(src, dst, &(edit){.key = "geoloc.scenes.S3", .value = "a\nb"});
     expect_refused(dst, "2 S3 names for 3 classes", "geoloc.heads", "expected");
     geoloc_model_free(m);
     /* creation: ISNs need an S3 head and partitions */
