@@ -258,14 +258,18 @@ static geoloc_status build_partitions(train_data *d, const train_run *r, geoloc_
     return GEOLOC_OK;
 }
 
+int train_scene_set(const geoloc_train_options *o) {
+    if (o->scene != GEOLOC_SCENE_AUTO) return o->scene;
+    return (o->train->columns & GEOLOC_COL_S3) ? GEOLOC_SCENE_S3 : GEOLOC_SCENE_NONE;
+}
+
 /* One head per scene level asked for (the set, or S3 when AUTO finds the column), after
- * the geo heads; labels completed by the scene_labels model when given. */
+ * the geo heads; labels completed by the scene classifier's (d->scene_label) when given. */
 static geoloc_status setup_scene(train_data *d, train_run *r, geoloc_error *err) {
     static const unsigned col[GEOLOC_SCENE_LEVELS] = {GEOLOC_COL_S3, GEOLOC_COL_S16, GEOLOC_COL_S365};
     static const char *const name[GEOLOC_SCENE_LEVELS] = {"S3_Label", "S16_Label", "S365_Label"};
     const geoloc_train_options *o = r->o;
-    int set = o->scene;
-    if (set == GEOLOC_SCENE_AUTO) set = (o->train->columns & GEOLOC_COL_S3) ? GEOLOC_SCENE_S3 : GEOLOC_SCENE_NONE;
+    int set = train_scene_set(o);
     if (set < 0 || set > (GEOLOC_SCENE_S3 | GEOLOC_SCENE_S16 | GEOLOC_SCENE_S365))
         return error_set(err, GEOLOC_E_ARG, "bad scene level set %d", o->scene);
     for (int l = 0; l < GEOLOC_SCENE_LEVELS; l++) {
@@ -282,11 +286,7 @@ static geoloc_status setup_scene(train_data *d, train_run *r, geoloc_error *err)
         if (h >= TRAIN_MAX_HEADS) return error_set(err, GEOLOC_E_ARG, "more than %d heads", TRAIN_MAX_HEADS);
         if (!(d->label[h] = malloc(d->n * sizeof *d->label[h]))) return error_set(err, GEOLOC_E_NOMEM, "out of memory");
         d->n_heads++; /* label[h] is freed with the data from here on */
-        for (size_t k = 0; k < d->n; k++) d->label[h][k] = d->row[k]->label[l];
-        if (o->scene_labels) {
-            geoloc_status s = train_scene_labels_fill(r, d, l, d->label[h], &r->res->scene_labels_added[l], err);
-            if (s != GEOLOC_OK) return s;
-        }
+        for (size_t k = 0; k < d->n; k++) d->label[h][k] = d->scene_label[l] ? d->scene_label[l][k] : d->row[k]->label[l];
         for (size_t k = 0; k < d->n_train; k++) labelled += d->label[h][d->train[k]] >= 0;
         if (labelled == 0) {
             if (o->scene != GEOLOC_SCENE_AUTO)
@@ -419,4 +419,5 @@ void train_data_free(train_data *d) {
     free(d->val);
     for (size_t k = 0; k < TRAIN_MAX_PARTS; k++) geoloc_partition_free(d->owned[k]);
     for (size_t k = 0; k < TRAIN_MAX_HEADS; k++) free(d->label[k]);
+    for (size_t l = 0; l < GEOLOC_SCENE_LEVELS; l++) free(d->scene_label[l]);
 }

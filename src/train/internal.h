@@ -88,6 +88,8 @@ typedef struct train_data {
      * S365), then the ISN heads (S3 scene-major); see train_head() */
     size_t n_heads;
     int scene_head[GEOLOC_SCENE_LEVELS]; /* head of each level, -1: none */
+    int32_t *scene_label[GEOLOC_SCENE_LEVELS]; /* with a scene classifier (--scene-labels): each table
+                                                  photo's label of a level, the manifest's or its own */
     size_t n_isn;                    /* S3 scenes with ISN heads (0: none) */
     char head_name[TRAIN_MAX_HEADS][32]; /* the model's head names (geo0, scene_S3, isn0_geo1, ...) */
     int classes[TRAIN_MAX_HEADS];
@@ -243,12 +245,16 @@ int train_head(const train_data *d, train_head_role role, size_t k);
 /* A head's name in logs: its partition's, or the model's (scene_S16, isn0_geo1, ...). */
 const char *train_head_name(const train_data *d, size_t h);
 
+/* The scene levels a run trains (GEOLOC_SCENE_S3 | ...; AUTO resolved by the manifest's columns). */
+int train_scene_set(const geoloc_train_options *o);
+
 /* ---- scene_labels.c ---- */
-/* Photos lacking a label of level `level` (label[k] < 0) get the most probable class
- * of that level's head of the scene classifier o->scene_labels (its probabilities
- * averaged over the photo's three crops, through its network); counts them into *added. */
-geoloc_status train_scene_labels_fill(train_run *r, const train_data *d, int level, int32_t *label,
-                                      size_t *added, geoloc_error *err);
+/* With a scene classifier (o->scene_labels): d->scene_label[l] of every level the run
+ * trains, the manifest's labels, and for photos lacking one the most probable class of
+ * the classifier's head of that level (its probabilities averaged over the photo's three
+ * crops, through its network), counted in the result's scene_labels_added. Before
+ * train_labels_setup, which uses them. */
+geoloc_status train_scene_labels_setup(train_run *r, train_data *d, geoloc_error *err);
 /* A source over the subset's photos (s must outlive it). */
 geoloc_source train_subset_source(train_subset *s);
 /* Releases the table, source, partitions and labels. */

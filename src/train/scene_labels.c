@@ -53,8 +53,9 @@ static void label_photo(void *ctx, size_t k, int view0, int views, const geoloc_
     c->label[c->list[k]] = best;
 }
 
-geoloc_status train_scene_labels_fill(train_run *r, const train_data *d, int level, int32_t *label,
-                                      size_t *added, geoloc_error *err) {
+/* Photos lacking a label of `level` (label[k] < 0) get the classifier's; counted in *added. */
+static geoloc_status fill_level(train_run *r, const train_data *d, int level, int32_t *label, size_t *added,
+                                geoloc_error *err) {
     size_t missing = 0;
     *added = 0;
     size_t *list = malloc((d->n ? d->n : 1) * sizeof *list);
@@ -99,4 +100,18 @@ geoloc_status train_scene_labels_fill(train_run *r, const train_data *d, int lev
     free(list);
     free(failed);
     return s;
+}
+
+geoloc_status train_scene_labels_setup(train_run *r, train_data *d, geoloc_error *err) {
+    int set = train_scene_set(r->o);
+    if (!r->o->scene_labels || set < 0) return GEOLOC_OK;
+    for (int l = 0; l < GEOLOC_SCENE_LEVELS; l++) {
+        if (!(set & (1 << l))) continue;
+        if (!(d->scene_label[l] = malloc((d->n ? d->n : 1) * sizeof *d->scene_label[l])))
+            return error_set(err, GEOLOC_E_NOMEM, "out of memory");
+        for (size_t k = 0; k < d->n; k++) d->scene_label[l][k] = d->row[k]->label[l];
+        geoloc_status s = fill_level(r, d, l, d->scene_label[l], &r->res->scene_labels_added[l], err);
+        if (s != GEOLOC_OK) return s;
+    }
+    return GEOLOC_OK;
 }

@@ -326,6 +326,7 @@ geoloc_status geoloc_train(const geoloc_train_options *opt, geoloc_train_result 
                                       &sched, err)) != GEOLOC_OK)
         goto done;
     if ((s = geoloc_dist_agree(train_data_setup(&d, &r, err), err)) != GEOLOC_OK) goto done;
+    if ((s = geoloc_dist_agree(train_scene_labels_setup(&r, &d, err), err)) != GEOLOC_OK) goto done;
     if ((s = geoloc_dist_agree(train_labels_setup(&d, &r, err), err)) != GEOLOC_OK) goto done;
     if ((s = geoloc_dist_agree(open_backbone(&m, &r, &d, err), err)) != GEOLOC_OK) goto done;
     set_options_text(&r, &m);
