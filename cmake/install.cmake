@@ -10,6 +10,7 @@ install(FILES ${GEOLOC_ARCHIVE} DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/include/geoloc DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}
         FILES_MATCHING PATTERN "*.h")
 install(FILES ${CMAKE_SOURCE_DIR}/share/geoloc/geoloc-default.safetensors
+              ${CMAKE_SOURCE_DIR}/share/geoloc/geoloc-scene.safetensors
               ${CMAKE_SOURCE_DIR}/share/geoloc/example.jpg
               ${CMAKE_SOURCE_DIR}/share/geoloc/README.md
         DESTINATION ${CMAKE_INSTALL_DATADIR}/geoloc)

@@ -94,7 +94,7 @@ run_geoloc model init --cells "$tmp/cells/cells_5_400.csv,$tmp/cells/cells_5_100
 expect_match 0 "ResNet-18, 3 partitions" out "model init"
 run_geoloc model info "$model"
 expect_match 0 "cells_5_30 +[0-9]+ cells" out "model info"
-check "model info: hierarchy and scenes" '[[ $out == *"hierarchy:   complete"* && $out == *"indoor, natural, urban"* ]]'
+check "model info: hierarchy and scenes" '[[ $out == *"hierarchy:   complete"* && $out == *"indoor; natural; urban"* ]]'
 run_geoloc model info --json "$model"
 check "model info --json" 'py "import json,sys; d=json.loads(sys.stdin.read()); assert d[\"arch\"]==\"resnet18\" and len(d[\"partitions\"])==3 and d[\"image_size\"]==64"'
 run_geoloc model info "$dev/im2gps3k_dev.csv"

@@ -77,9 +77,8 @@ train mtn-s365 "$manifest" --scene S365
 train mtn-all "$manifest" --scene S3,S16,S365
 train isn "$manifest" --scene S3 --isn
 train half-true half.csv --scene S3,S16,S365
-"$geoloc" scene train "${common[@]/--tau-min/}" --out helper.safetensors half.csv > helper.train.log 2>&1 || \
-  "$geoloc" scene train --images "$images" --val-fraction 0.2 --seed 1 --features "$work/features6.safetensors" \
-    --scene S3,S16,S365 --out helper.safetensors half.csv > helper.train.log 2>&1
+[[ -s helper.safetensors ]] || "$geoloc" scene train --scene S3,S16,S365 --images "$images" --val-fraction 0.2 \
+  --seed 1 --features "$work/features6.safetensors" --out helper.safetensors half.csv > helper.train.log 2>&1
 step "trained the helper"
 train propagated half.csv --scene S3,S16,S365 --scene-labels helper:"$work/helper.safetensors"
 

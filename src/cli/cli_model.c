@@ -151,7 +151,8 @@ static void print_info(const char *path, const geoloc_model *m, const char *back
     printf("network:     ResNet-%d (stride on %s, conv bias %s, batch-norm eps %g)\n", c->depth,
            c->stride_on_conv1 ? "conv1" : "conv2", c->conv_bias ? "yes" : "no", (double)c->bn_eps);
     printf("input:       %s, %dx%d crops\n", geoloc_model_input_name(m->norm), m->image_size, m->image_size);
-    printf("partitions:  %zu, coarse to fine\n", m->n_partitions);
+    if (m->n_partitions) printf("partitions:  %zu, coarse to fine\n", m->n_partitions);
+    else printf("partitions:  none: a scene classifier (geoloc scene label)\n");
     for (size_t f = 0; f < m->n_partitions; f++) {
         int lo, hi;
         level_range(m->partitions[f], &lo, &hi);
@@ -161,7 +162,7 @@ static void print_info(const char *path, const geoloc_model *m, const char *back
     size_t holes = 0;
     for (size_t f = 1; f < m->n_partitions; f++)
         for (size_t p = 0; p < f; p++) holes += orphans(m, f, p);
-    printf("hierarchy:   %s\n", m->n_partitions < 2 ? "(one partition)"
+    if (m->n_partitions) printf("hierarchy:   %s\n", m->n_partitions < 2 ? "(one partition)"
                                 : holes ? "incomplete: some cells lie in no coarser cell (no hierarchical prediction)"
                                         : "complete");
     printf("scenes:      %s\n", m->n_scenes ? "" : "(none)");
@@ -169,7 +170,7 @@ static void print_info(const char *path, const geoloc_model *m, const char *back
         if (!m->scene_classes[l]) continue;
         printf("  %-5s %zu classes: ", geoloc_scene_level_name(l), m->scene_classes[l]);
         for (size_t s = 0; s < m->scene_classes[l] && s < 8; s++)
-            printf("%s%s", s ? ", " : "", m->scene_names[m->scene_offset[l] + s]);
+            printf("%s%s", s ? "; " : "", m->scene_names[m->scene_offset[l] + s]);
         printf("%s\n", m->scene_classes[l] > 8 ? ", ..." : "");
     }
     if (m->n_isn) printf("ISNs:        one set of geo heads per S3 scene (%zu)\n", m->n_isn);
