@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Trains the default model's geo heads, share/geoloc/geoloc-default.safetensors:
 # the ImageNet ResNet-50 (tools/fetch-backbone.sh) kept frozen, linear heads for
-# three partitions built on the training photos and a scene head, trained on
+# three partitions built on the training photos and scene heads at S3, S16 and
+# S365 (Places365 names from share/geoloc/scenes), trained on
 # cached backbone features of the 1,997 Im2GPS3k dev photos with a validation
 # split grouped by AUTHOR (seed 1, 20 %). Prints the two baselines and the
 # validation accuracy after every epoch (the README's table). The model is
@@ -25,7 +26,7 @@ data=${GEOLOC_SHARED_DATA:-$repo/../shared/data}
 work=${WORK:-$build/default-model}
 mkdir -p "$work"
 "$build/geoloc" train --images "$data/im2gps3k-dev/images" --val-fraction 0.2 --seed 1 \
-  --tau-min 5 --tau-max 200,100,50 --baselines \
+  --tau-min 5 --tau-max 200,100,50 --scene S3,S16,S365 --baselines \
   --features "$work/features6.safetensors" --out "$work/geoloc-default.safetensors" \
   "$data/im2gps3k-dev/im2gps3k_dev.csv"
 cp "$work/geoloc-default.safetensors" "$repo/share/geoloc/geoloc-default.safetensors.tmp"

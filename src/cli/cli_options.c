@@ -302,7 +302,7 @@ static void list_commands(const char *prefix, const cli_command *c, FILE *out) {
     for (; c->name; c++) {
         char path[128];
         if (snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? " " : "", c->name) >= (int)sizeof path) continue;
-        if (c->run) fprintf(out, "  %-24s %s\n", path, c->summary);
+        if (c->run) fprintf(out, "  %-24s%s%s\n", path, strlen(path) < 24 ? " " : "  ", c->summary);
         if (c->sub) list_commands(path, c->sub, out);
     }
 }

@@ -65,7 +65,8 @@ static void print_text(out_ctx *o, const geoloc_photo_answer *a) {
     }
     for (int l = 0, first = 1; l < GEOLOC_SCENE_LEVELS; l++)
         if (p->scene[l] >= 0) {
-            fprintf(o->out, first ? "  scene: %s %.2f" : ", %s %.2f", geoloc_model_scene_name(o->m, l, p->scene[l]),
+            if (!first) fprintf(o->out, "; %s:", geoloc_scene_level_name(l));
+            fprintf(o->out, "%s %s %.2f", first ? "  scene:" : "", geoloc_model_scene_name(o->m, l, p->scene[l]),
                     (double)p->scene_prob[l]);
             first = 0;
         }
@@ -281,7 +282,7 @@ static const cli_spec SPEC = {
     "prediction with the distance between them.\n",
     OPTIONS,
     "text: FILE: PLACE  LAT, LON  cell TOKEN (level L) p=P  top: TOKEN (LAT, LON) P, ...\n"
-    "      scene: NAME P\n"
+    "      scene: NAME P (the coarsest scene level; then \"; S16: NAME P\" ...)\n"
     "      EXIF GPS: LAT, LON, D km from the prediction\n"
     "      albums: the album's answer, then  album: ID (N photos, METHOD; the photo\n"
     "      alone: LAT, LON p=P)\n"
