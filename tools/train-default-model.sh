@@ -10,6 +10,10 @@
 # include/geoloc/calibration.h) on the out-of-fold answers of the 1,598
 # training photos (5 folds grouped by author, --calibration-folds), then
 # measured on the 399 validation photos, which are in neither.
+# Then, on the same cached features and split, the helper network
+# share/geoloc/geoloc-scene.safetensors: a scene classifier (S3, S16, S365
+# heads, no partitions; geoloc scene train) whose last line prints each
+# level's agreement with the Places365 labels of the 399 held-out photos.
 #
 #   tools/train-default-model.sh [BUILD_DIR]     (default: build)
 #
@@ -25,10 +29,17 @@ case $build in /*) ;; *) build=$repo/$build;; esac
 data=${GEOLOC_SHARED_DATA:-$repo/../shared/data}
 work=${WORK:-$build/default-model}
 mkdir -p "$work"
+ship() { # copies WORK/NAME to share/geoloc/NAME (complete or not at all)
+  cp "$work/$1" "$repo/share/geoloc/$1.tmp"
+  mv "$repo/share/geoloc/$1.tmp" "$repo/share/geoloc/$1"
+  echo "train-default-model: wrote share/geoloc/$1"
+}
 "$build/geoloc" train --images "$data/im2gps3k-dev/images" --val-fraction 0.2 --seed 1 \
   --tau-min 5 --tau-max 200,100,50 --scene S3,S16,S365 --baselines \
   --features "$work/features6.safetensors" --out "$work/geoloc-default.safetensors" \
   "$data/im2gps3k-dev/im2gps3k_dev.csv"
-cp "$work/geoloc-default.safetensors" "$repo/share/geoloc/geoloc-default.safetensors.tmp"
-mv "$repo/share/geoloc/geoloc-default.safetensors.tmp" "$repo/share/geoloc/geoloc-default.safetensors"
-echo "train-default-model: wrote share/geoloc/geoloc-default.safetensors"
+ship geoloc-default.safetensors
+"$build/geoloc" scene train --scene S3,S16,S365 --images "$data/im2gps3k-dev/images" --val-fraction 0.2 --seed 1 \
+  --features "$work/features6.safetensors" --out "$work/geoloc-scene.safetensors" \
+  "$data/im2gps3k-dev/im2gps3k_dev.csv"
+ship geoloc-scene.safetensors
