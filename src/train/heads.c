@@ -1,12 +1,12 @@
 /* Heads mode: the pieces of training the model's linear heads (one per
- * partition, and the scene head) by SGD on cached backbone features (the
+ * partition, one per scene level, the ISNs') by SGD on cached backbone features (the
  * step itself is in step.c).
  *
  * A training sample is one view of one training photo. Each epoch visits
  * every sample once in an order drawn from (seed, epoch) alone, in batches;
  * a batch's loss is, per head, the mean softmax cross-entropy over its
  * labelled samples (-1: none), weighted as in full training (mean or sum of
- * the partitions' losses, plus the scene's). The features are standardised
+ * the partitions' losses, plus each scene level's). The features are standardised
  * with the training samples' mean and deviation (optional), which the saved
  * heads absorb, so the model applies them to raw backbone features. Every
  * loop is split over classes or samples, each sum always in the same order:
