@@ -14,6 +14,11 @@ extern "C" {
 /* The number of classes of a scene level (geoloc_scene_level): 3, 16 or 365; 0 for another. */
 size_t geoloc_scene_level_classes(int level);
 
+/* The level of a single scene head of n classes: S16 for 16, S365 for 365, S3
+ * for any other size (as format-1 model files and `geoloc model init --scenes`
+ * place a scene head). */
+int geoloc_scene_level_of_classes(size_t n);
+
 /* Parses a level's names from a file image (name is used in messages): exactly
  * the level's number of lines, each a name of 1-63 characters without control
  * characters (a final newline and "\r\n" line ends allowed); errors name the

@@ -13,6 +13,7 @@
 #include "geoloc/album.h"
 #include "geoloc/calibration.h"
 #include "geoloc/model.h"
+#include "geoloc/scene.h"
 
 typedef struct {
     int json;
@@ -282,8 +283,8 @@ static int model_init(int argc, char **argv) {
         }
     }
     /* the whole network torch-initialised from the seed, then the pretrained backbone over it */
-    geoloc_scene_heads scenes = {0}; /* the level by its size: 16 S16, 365 S365, else S3 */
-    int level = n_scenes == 16 ? GEOLOC_SCENE_LEVEL_S16 : n_scenes == 365 ? GEOLOC_SCENE_LEVEL_S365 : 0;
+    geoloc_scene_heads scenes = {0};
+    int level = geoloc_scene_level_of_classes((size_t)n_scenes);
     scenes.names[level] = a.scenes.str;
     scenes.n[level] = (size_t)n_scenes;
     scenes.isn = a.isn;

@@ -21,6 +21,7 @@
 #include "core/error.h"
 #include "geo/partition_internal.h"
 #include "model/model_internal.h"
+#include "geoloc/scene.h"
 #include "nn/net_io.h"
 
 #ifndef GEOLOC_VERSION
@@ -362,7 +363,8 @@ static geoloc_status read_scenes(const geoloc_safetensors *st, const char *file,
     }
     if (legacy) {
         m->scene_legacy = 1;
-        size_t n = m->scene_classes[0], l = n == 16 ? 1 : n == 365 ? 2 : 0;
+        size_t n = m->scene_classes[0];
+        int l = geoloc_scene_level_of_classes(n);
         m->scene_classes[0] = 0;
         m->scene_classes[l] = n;
     }

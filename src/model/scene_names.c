@@ -15,6 +15,12 @@ size_t geoloc_scene_level_classes(int level) {
     return level >= 0 && level < GEOLOC_SCENE_LEVELS ? classes[level] : 0;
 }
 
+int geoloc_scene_level_of_classes(size_t n) {
+    for (int l = GEOLOC_SCENE_LEVEL_S16; l < GEOLOC_SCENE_LEVELS; l++)
+        if (n == geoloc_scene_level_classes(l)) return l;
+    return GEOLOC_SCENE_LEVEL_S3;
+}
+
 void geoloc_scene_names_free(char **names, int level) {
     for (size_t k = 0; names && k < geoloc_scene_level_classes(level); k++) free(names[k]);
     free(names);
