@@ -27,6 +27,7 @@ struct geoloc_predictor {
     float *probs[GEOLOC_NN_MAX_HEADS];  /* batch x crops x classes, by network head */
     int geo_head[GEOLOC_MODEL_MAX_PARTITIONS];     /* network head of each role */
     int scene_head[GEOLOC_SCENE_LEVELS];
+    int isn_head[GEOLOC_NN_MAX_HEADS];  /* ISN scene s, partition f: k = s * n_partitions + f */
     float *scene;                       /* batch x crops x m->n_scenes: every level side by side */
     float *routed[GEOLOC_MODEL_MAX_PARTITIONS]; /* ISN models: batch x crops x classes, as routed */
 };
@@ -105,8 +106,9 @@ geoloc_status geoloc_predictor_create(const geoloc_model *m, const geoloc_predic
             return error_set(err, GEOLOC_E_ARG, "the network has no %s scene head of %zu classes",
                              geoloc_scene_level_name(l), m->scene_classes[l]);
     }
+    int isn_head[GEOLOC_NN_MAX_HEADS];
     for (size_t k = 0; k < m->n_isn * m->n_partitions; k++) {
-        int h = geoloc_model_head(m, GEOLOC_HEAD_ISN, k);
+        int h = isn_head[k] = geoloc_model_head(m, GEOLOC_HEAD_ISN, k);
         if (h < 0 || cfg->heads[h].classes != (int)m->partitions[k % m->n_partitions]->n)
             return error_set(err, GEOLOC_E_ARG, "the network has no ISN head for scene %zu, partition %s",
                              k / m->n_partitions, m->partition_names[k % m->n_partitions]);
@@ -115,6 +117,7 @@ geoloc_status geoloc_predictor_create(const geoloc_model *m, const geoloc_predic
     if (!p) return error_set(err, GEOLOC_E_NOMEM, "out of memory");
     memcpy(p->geo_head, geo_head, sizeof geo_head);
     memcpy(p->scene_head, scene_head, sizeof scene_head);
+    memcpy(p->isn_head, isn_head, m->n_isn * m->n_partitions * sizeof *isn_head);
     p->m = m;
     p->opt = o;
     p->crops = geoloc_predict_crop_count(o.crops);
@@ -178,7 +181,7 @@ static void route_photo(geoloc_predictor *p, size_t i, const double *weight) {
     const float *isn[GEOLOC_NN_MAX_HEADS];
     float *geo[GEOLOC_MODEL_MAX_PARTITIONS];
     for (size_t k = 0; k < m->n_isn * m->n_partitions; k++)
-        isn[k] = p->probs[geoloc_model_head(m, GEOLOC_HEAD_ISN, k)] + i * crops * m->partitions[k % m->n_partitions]->n;
+        isn[k] = p->probs[p->isn_head[k]] + i * crops * m->partitions[k % m->n_partitions]->n;
     for (size_t f = 0; f < m->n_partitions; f++) geo[f] = p->routed[f] + i * crops * m->partitions[f]->n;
     geoloc_isn_mix(m, isn, weight, crops, geo);
 }
