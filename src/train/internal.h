@@ -91,7 +91,7 @@ typedef struct train_data {
     int32_t *scene_label[GEOLOC_SCENE_LEVELS]; /* with a scene classifier (--scene-labels): each table
                                                   photo's label of a level, the manifest's or its own */
     size_t n_isn;                    /* S3 scenes with ISN heads (0: none) */
-    char head_name[TRAIN_MAX_HEADS][32]; /* the model's head names (geo0, scene_S3, isn0_geo1, ...) */
+    char head_name[TRAIN_MAX_HEADS][GEOLOC_NN_HEAD_NAME]; /* the model's head names (geo0, scene_S3, isn0_geo1, ...) */
     int classes[TRAIN_MAX_HEADS];
     float head_weight[TRAIN_MAX_HEADS];
     int32_t *label[TRAIN_MAX_HEADS]; /* per head, per table photo (-1: none) */
