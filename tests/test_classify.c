@@ -2,7 +2,7 @@
  * imagenet-check photos: the top-1 class and top-1/top-2 probabilities of
  * expected.csv (the Keras model's own answers, within 0.03), the ranking,
  * a full distribution summing to 1, the same answer from a decoded image as
- * from its file, and the errors. Needs the weights of tools/fetch-backbone.sh
+ * from its file, and the errors; in int8, calibrated on dev photos, the same top-1. Needs the weights of tools/fetch-backbone.sh
  * ($GEOLOC_BACKBONE or models/) and the shared data; skips without them. */
 #include <math.h>
 #include <stdlib.h>
@@ -86,6 +86,40 @@ static void check_full_distribution(geoloc_classifier *c) {
     free(img.rgb);
 }
 
+/* int8: calibrated on dev photos (not the check photos), then the Keras model's top-1
+ * class of every check photo, with its probability within 0.1 of Keras's. */
+static void check_int8(geoloc_classifier *c, const char *data, const char *dir, char **names, char **top1,
+                       char **prob, int photos) {
+    geoloc_error err;
+    geoloc_class_score top[1];
+    size_t n = 0;
+    CHECK(geoloc_classifier_set_precision(c, GEOLOC_PRECISION_INT8, &err) == GEOLOC_E_ARG, "int8 before calibration");
+    CHECK(geoloc_classifier_set_precision(c, GEOLOC_PRECISION_CALIBRATE, &err) == GEOLOC_OK, "%s", err.message);
+    char list[4300], path[8600];
+    snprintf(list, sizeof list, "%s/im2gps3k-dev/im2gps3k_dev.csv", data);
+    size_t size;
+    char *text = test_read_text(list, &size);
+    int calibrated = 0;
+    for (char *line = text, *next; line && *line && calibrated < 48; line = next) {
+        next = strchr(line, '\n');
+        if (next) *next++ = '\0';
+        char *comma = strchr(line, ',');
+        if (!comma || line == text) continue;
+        *comma = '\0';
+        snprintf(path, sizeof path, "%s/im2gps3k-dev/images/%s", data, line);
+        if (geoloc_classify_top(c, path, 1, top, &n, &err) == GEOLOC_OK) calibrated++;
+    }
+    free(text);
+    CHECK(calibrated == 48, "%d dev photos calibrated", calibrated);
+    CHECK(geoloc_classifier_set_precision(c, GEOLOC_PRECISION_INT8, &err) == GEOLOC_OK, "%s", err.message);
+    for (int i = 0; i < photos; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        CHECK(geoloc_classify_top(c, path, 1, top, &n, &err) == GEOLOC_OK, "%s: %s", names[i], err.message);
+        CHECK(top[0].index == atoi(top1[i]) && fabs(top[0].prob - atof(prob[i])) <= 0.1,
+              "int8 %s: class %d p=%.3f, Keras %s p=%s", names[i], top[0].index, top[0].prob, top1[i], prob[i]);
+    }
+}
+
 int main(int argc, char **argv) {
     geoloc_classifier *c = NULL;
     geoloc_error err;
@@ -107,18 +141,21 @@ int main(int argc, char **argv) {
     size_t size;
     char *text = test_read_text(csv_path, &size);
     int photos = 0;
-    for (char *line = text, *next; line && *line; line = next) {
+    char *names[64], *top1[64], *prob[64];
+    for (char *line = text, *next; line && *line && photos < 64; line = next) {
         next = strchr(line, '\n');
         if (next) *next++ = '\0';
         char *f[6];
         if (split_csv(line, f, 6) == 6 && strcmp(f[0], "image") != 0) {
             check_photo(c, dir, f);
+            names[photos] = f[0], top1[photos] = f[1], prob[photos] = f[3];
             photos++;
         }
     }
     CHECK(photos >= 5, "%d photos in expected.csv", photos);
-    free(text);
     check_full_distribution(c);
+    check_int8(c, argc > 1 ? argv[1] : "../shared/data", dir, names, top1, prob, photos);
+    free(text);
     geoloc_classifier_free(c);
     TEST_END();
 }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "geoloc/image.h"
+#include "geoloc/nn.h"
 #include "geoloc/status.h"
 
 #ifdef __cplusplus
@@ -30,6 +31,10 @@ typedef struct geoloc_class_score {
  * geoloc.classes, newline-separated, names the classes). A file that cannot
  * be opened gives GEOLOC_E_IO; one with other than one head GEOLOC_E_ARG. */
 geoloc_status geoloc_classifier_open(const char *path, geoloc_classifier **out, geoloc_error *err);
+
+/* Runs the classifier in precision p from now: int8 needs a weights file with int8 ranges
+ * (geoloc model quantize) or a calibration run first (GEOLOC_PRECISION_CALIBRATE). */
+geoloc_status geoloc_classifier_set_precision(geoloc_classifier *c, geoloc_precision p, geoloc_error *err);
 
 /* Number of classes of the network (1000 for ImageNet). */
 size_t geoloc_classifier_classes(const geoloc_classifier *c);

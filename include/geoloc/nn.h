@@ -106,16 +106,35 @@ geoloc_status geoloc_net_save(const geoloc_net *net, const char *path,
                               const char *const *extra_keys, const char *const *extra_values,
                               size_t n_extra, geoloc_error *err);
 
+/* Whether the network carries int8 calibration (one activation range per convolution). */
+int geoloc_net_has_int8_ranges(const geoloc_net *net);
+
+/* Forgets the int8 calibration (a GEOLOC_NN_CALIBRATE execution starts a new one). */
+void geoloc_net_clear_int8_ranges(geoloc_net *net);
+
 /* ---- execution ---------------------------------------------------------------- */
 
 typedef enum geoloc_nn_mode {
-    GEOLOC_NN_INFER, /* running statistics, batch norm folded into the convolutions */
-    GEOLOC_NN_TRAIN  /* batch statistics, activations kept for backward */
+    GEOLOC_NN_INFER,      /* running statistics, batch norm folded into the convolutions */
+    GEOLOC_NN_TRAIN,      /* batch statistics, activations kept for backward */
+    GEOLOC_NN_INFER_INT8, /* as INFER, with u8/s8 convolutions after the stem (needs int8 ranges) */
+    GEOLOC_NN_CALIBRATE   /* as INFER, recording every convolution output's range into the net */
 } geoloc_nn_mode;
 
 typedef struct geoloc_exec geoloc_exec;
 
-/* Builds the primitives and allocates every buffer for batch x 3 x height x width. */
+/* The arithmetic of inference, as users choose it. */
+typedef enum geoloc_precision {
+    GEOLOC_PRECISION_F32,      /* float32 */
+    GEOLOC_PRECISION_INT8,     /* u8/s8 convolutions after the stem (needs a calibrated network) */
+    GEOLOC_PRECISION_CALIBRATE /* float32, recording every convolution output's range for int8 */
+} geoloc_precision;
+
+/* The execution mode of an inference precision. */
+geoloc_nn_mode geoloc_precision_mode(geoloc_precision p);
+
+/* Builds the primitives and allocates every buffer for batch x 3 x height x width.
+ * GEOLOC_NN_INFER_INT8 quantises the weights (per output channel) as they are now. */
 geoloc_status geoloc_exec_create(geoloc_net *net, int batch, int height, int width,
                                  geoloc_nn_mode mode, geoloc_exec **out, geoloc_error *err);
 

@@ -15,15 +15,18 @@
 
 typedef struct {
     const char *arch;
-    int mode;
+    int mode, precision;
     long batch, classes, size, iters, warmup;
 } nn_args;
 
 static const char *const MODES[] = {"infer", "train", NULL};
+static const char *const PRECISIONS[] = {"f32", "int8", NULL};
 
 static const cli_option NN_OPTIONS[] = {
     CLI_OPTION("arch", 0, CLI_STRING, nn_args, arch, "resnetN", "ResNet-18/34/50/101/152"),
     CLI_OPTION("mode", 0, CLI_ENUM, nn_args, mode, NULL, "inference, or a full training step", .choices = MODES),
+    CLI_OPTION("precision", 0, CLI_ENUM, nn_args, precision, NULL,
+               "inference arithmetic; int8 is calibrated on the benchmark's input first", .choices = PRECISIONS),
     CLI_OPTION("batch", 0, CLI_INT, nn_args, batch, "N", "images per batch", .min = 1, .max = 4096),
     CLI_OPTION("classes", 0, CLI_INT, nn_args, classes, "N", "classes of the head", .min = 1, .max = 1e6),
     CLI_OPTION("size", 0, CLI_INT, nn_args, size, "N", "image side", .min = 32, .max = 4096),
@@ -48,7 +51,8 @@ int cli_bench_nn(int argc, char **argv) {
     if (parsed != CLI_RUN) return parsed;
     const char *arch = a.arch, *mode = MODES[a.mode];
     long batch = a.batch, classes = a.classes, size = a.size, iters = a.iters, warmup = a.warmup;
-    int depth = 0, train = a.mode == 1;
+    int depth = 0, train = a.mode == 1, int8 = a.precision == 1;
+    if (train && int8) return cli_usage_error(&NN_SPEC, "--precision int8 is for --mode infer");
     if (sscanf(arch, "resnet%d", &depth) != 1)
         return cli_usage_error(&NN_SPEC, "--arch must be resnetN, not '%s'", arch);
     geoloc_error err = {0};
@@ -61,10 +65,7 @@ int cli_bench_nn(int argc, char **argv) {
     int32_t *labels = NULL;
     double *times = malloc((size_t)iters * sizeof *times);
     int rc = 1;
-    if (geoloc_net_create(&cfg, &net, &err) != GEOLOC_OK ||
-        geoloc_exec_create(net, (int)batch, (int)size, (int)size, train ? GEOLOC_NN_TRAIN : GEOLOC_NN_INFER, &ex,
-                           &err) != GEOLOC_OK)
-        goto fail;
+    if (geoloc_net_create(&cfg, &net, &err) != GEOLOC_OK) goto fail;
     geoloc_net_init_random(net, 1);
     size_t n_in = (size_t)batch * 3 * (size_t)size * (size_t)size;
     input = malloc(n_in * sizeof *input);
@@ -79,6 +80,16 @@ int cli_bench_nn(int argc, char **argv) {
         input[i] = (float)((double)(s >> 11) * 0x1p-53 * 2.0 - 1.0);
     }
     for (long i = 0; i < batch; i++) labels[i] = (int32_t)((i * 7919) % classes);
+    if (int8) { /* calibrated on the input itself: the time does not depend on the ranges */
+        if (geoloc_exec_create(net, (int)batch, (int)size, (int)size, GEOLOC_NN_CALIBRATE, &ex, &err) != GEOLOC_OK ||
+            geoloc_exec_forward(ex, input, &err) != GEOLOC_OK)
+            goto fail;
+        geoloc_exec_free(ex);
+        ex = NULL;
+    }
+    if (geoloc_exec_create(net, (int)batch, (int)size, (int)size,
+                           train ? GEOLOC_NN_TRAIN : int8 ? GEOLOC_NN_INFER_INT8 : GEOLOC_NN_INFER, &ex, &err) != GEOLOC_OK)
+        goto fail;
     if (train) {
         geoloc_sgd_config sc = {.momentum = 0.9, .weight_decay = 1e-4};
         if (geoloc_sgd_create(&sc, &opt, &err) != GEOLOC_OK) goto fail;
@@ -103,7 +114,7 @@ int cli_bench_nn(int argc, char **argv) {
     double median = iters % 2 ? times[iters / 2] : 0.5 * (times[iters / 2 - 1] + times[iters / 2]);
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("bench nn: impl=geoloc arch=%s mode=%s batch=%ld images/s=%.2f ms/batch=%.1f peak_rss_mib=%.0f\n", arch,
+    printf("bench nn: impl=geoloc%s arch=%s mode=%s batch=%ld images/s=%.2f ms/batch=%.1f peak_rss_mib=%.0f\n", int8 ? "-int8" : "", arch,
            mode, batch, (double)batch / median, median * 1e3, (double)ru.ru_maxrss / 1024.0);
     rc = 0;
     goto done;

@@ -95,6 +95,15 @@ geoloc_status geoloc_classifier_open(const char *path, geoloc_classifier **out, 
     return GEOLOC_OK;
 }
 
+geoloc_status geoloc_classifier_set_precision(geoloc_classifier *c, geoloc_precision p, geoloc_error *err) {
+    geoloc_exec *ex = NULL;
+    geoloc_status s = geoloc_exec_create(c->net, 1, SIDE, SIDE, geoloc_precision_mode(p), &ex, err);
+    if (s != GEOLOC_OK) return s;
+    geoloc_exec_free(c->ex);
+    c->ex = ex;
+    return GEOLOC_OK;
+}
+
 size_t geoloc_classifier_classes(const geoloc_classifier *c) { return c->classes; }
 
 geoloc_status geoloc_classify_image_top(geoloc_classifier *c, const geoloc_image *img, size_t k,

@@ -64,7 +64,7 @@ static geoloc_status decide_fusions(geoloc_exec *ex) {
             int b = sole_consumer(ex, nd->out);
             if (b != (int)k + 1 || net->nodes[b].op != NN_BN)
                 return error_set(ex->err, GEOLOC_E_ARG, "node %zu: a convolution must feed one batch norm", k);
-            if (ex->mode == GEOLOC_NN_INFER) {
+            if (nn_inference(ex)) {
                 ex->plan[b].fused_into = (int)k;
                 int a = sole_consumer(ex, net->nodes[b].out);
                 if (a >= 0 && net->nodes[a].op == NN_ADD && net->nodes[a].in[0] == net->nodes[b].out) {
@@ -171,6 +171,10 @@ static geoloc_status build(geoloc_net *net, int batch, int height, int width, ge
                          batch, width, height);
     if (mode == GEOLOC_NN_TRAIN && net->cfg.n_heads == 0)
         return error_set(err, GEOLOC_E_ARG, "training needs at least one head (a loss)");
+    if (mode == GEOLOC_NN_INFER_INT8 && !net->int8_range)
+        return error_set(err, GEOLOC_E_ARG, "int8 inference needs a calibrated network (geoloc model quantize)");
+    if (mode == GEOLOC_NN_CALIBRATE && !net->int8_range && !(net->int8_range = calloc(net->n_nodes, sizeof(float))))
+        return error_set(err, GEOLOC_E_NOMEM, "out of memory");
     geoloc_exec *ex = calloc(1, sizeof *ex);
     if (!ex) return error_set(err, GEOLOC_E_NOMEM, "out of memory");
     ex->net = net;

@@ -51,6 +51,8 @@ typedef struct nn_value {
     int diff_root;         /* value whose gradient this one's is (fused relu) */
     int diff_buffer;       /* gradient storage of a diff root (-1: none yet) */
     dnnl_memory_t diff_mem;
+    float scale;           /* int8 inference: the real value of one step of the u8/s8 data (0: float) */
+    float range;           /* int8 inference: a convolution output's calibrated largest |value| */
 } nn_value;
 
 /* Per node: what planning decided and what backward needs. */
@@ -119,6 +121,12 @@ struct geoloc_exec {
 
 /* ---- planning helpers (exec.c) ---- */
 
+/* Whether ex runs inference (float, int8 or calibrating), with batch norm folded. */
+static inline int nn_inference(const geoloc_exec *ex) { return ex->mode != GEOLOC_NN_TRAIN; }
+
+/* The int8 step size of value v (following shared storage to the value that set it); 0: float. */
+float nn_value_scale(const geoloc_exec *ex, int v);
+
 /* Records a oneDNN failure (first one wins); returns 1 when st is an error. */
 int nn_fail(geoloc_exec *ex, dnnl_status_t st, const char *what);
 
@@ -144,6 +152,10 @@ dnnl_primitive_t nn_prim(geoloc_exec *ex, dnnl_primitive_desc_t pd);
 dnnl_primitive_desc_t nn_pd(geoloc_exec *ex, const void *op_desc, const dnnl_post_ops_t post_ops,
                             const_dnnl_primitive_desc_t hint, const char *what);
 
+/* As nn_pd, with output scales: one for all (mask 0) or one per output channel (mask 2). */
+dnnl_primitive_desc_t nn_pd_scaled(geoloc_exec *ex, const void *op_desc, const dnnl_post_ops_t post_ops,
+                                   int mask, int n_scales, const float *scales, const char *what);
+
 /* The memory descriptor `what` (dnnl_query_*_md) of pd. */
 const dnnl_memory_desc_t *nn_query(const_dnnl_primitive_desc_t pd, dnnl_query_t what, int index);
 
@@ -157,6 +169,12 @@ nn_call *nn_call_step(geoloc_exec *ex, nn_list *list, nn_step step);
 void nn_call_reorder(geoloc_exec *ex, nn_list *list, const dnnl_memory_desc_t *src_md,
                      dnnl_memory_t src, const dnnl_memory_desc_t *dst_md, dnnl_memory_t dst,
                      int accumulate);
+
+/* Appends a reorder of src into dst that multiplies by scales: one for all (mask 0, n 1)
+ * or one per index of dimension 0 (mask 1, n of them): for quantising. */
+void nn_call_reorder_scaled(geoloc_exec *ex, nn_list *list, const dnnl_memory_desc_t *src_md,
+                            dnnl_memory_t src, const dnnl_memory_desc_t *dst_md, dnnl_memory_t dst,
+                            int mask, int n, const float *scales);
 
 /* The memory descriptor of a parameter in its plain (torchvision) layout. */
 void nn_param_md(const geoloc_param *p, dnnl_memory_desc_t *md);

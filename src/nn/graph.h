@@ -35,7 +35,11 @@ struct geoloc_net {
     geoloc_param *params;
     size_t n_params, cap_params;
     int head_param[GEOLOC_NN_MAX_HEADS]; /* index of <head>.weight; its bias follows */
+    float *int8_range;   /* per node (NULL: none): a convolution's largest |output| in calibration */
 };
+
+/* Number of convolution nodes (the length of the int8 ranges in a weights file). */
+size_t net_conv_count(const geoloc_net *net);
 
 /* Appends a parameter (data zeroed, gradient allocated when trained); its index or -1. */
 int net_add_param(geoloc_net *net, const char *name, geoloc_param_kind kind, int head,

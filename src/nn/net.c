@@ -55,7 +55,25 @@ void geoloc_net_free(geoloc_net *net) {
     free(net->params);
     free(net->nodes);
     free(net->value_channels);
+    free(net->int8_range);
     free(net);
+}
+
+size_t net_conv_count(const geoloc_net *net) {
+    size_t n = 0;
+    for (size_t k = 0; k < net->n_nodes; k++) n += net->nodes[k].op == NN_CONV;
+    return n;
+}
+
+geoloc_nn_mode geoloc_precision_mode(geoloc_precision p) {
+    return p == GEOLOC_PRECISION_INT8 ? GEOLOC_NN_INFER_INT8 : p == GEOLOC_PRECISION_CALIBRATE ? GEOLOC_NN_CALIBRATE : GEOLOC_NN_INFER;
+}
+
+int geoloc_net_has_int8_ranges(const geoloc_net *net) { return net->int8_range != NULL; }
+
+void geoloc_net_clear_int8_ranges(geoloc_net *net) {
+    free(net->int8_range);
+    net->int8_range = NULL;
 }
 
 const geoloc_resnet_config *geoloc_net_config(const geoloc_net *net) { return &net->cfg; }

@@ -10,6 +10,7 @@
 #include "nn/net_io.h"
 
 #define WEIGHTS_FORMAT "geoloc-weights-1"
+#define INT8_RANGE_TENSOR "geoloc.int8_range"
 
 /* Parses "name:classes,name:classes" into cfg's heads. */
 static geoloc_status parse_heads(const char *text, geoloc_resnet_config *cfg, const char *file,
@@ -87,6 +88,26 @@ void net_arch_metadata(const geoloc_resnet_config *c, net_arch_meta *out) {
     memcpy(out->values, values, sizeof values);
 }
 
+/* The int8 ranges of st (one per convolution, in node order) into net, when st has them. */
+static geoloc_status load_int8_ranges(geoloc_net *net, const geoloc_safetensors *st, geoloc_error *err) {
+    if (!geoloc_safetensors_find(st, INT8_RANGE_TENSOR)) return GEOLOC_OK;
+    uint64_t n = net_conv_count(net);
+    const float *r;
+    geoloc_status s = geoloc_safetensors_get_f32(st, INT8_RANGE_TENSOR, &n, 1, &r, err);
+    if (s != GEOLOC_OK) return s;
+    for (uint64_t i = 0; i < n; i++)
+        if (!(r[i] > 0 && r[i] < 1e30f))
+            return error_set(err, GEOLOC_E_PARSE, "tensor %s: range %llu is %g, not a positive number",
+                             INT8_RANGE_TENSOR, (unsigned long long)i, (double)r[i]);
+    float *range = calloc(net->n_nodes, sizeof *range);
+    if (!range) return error_set(err, GEOLOC_E_NOMEM, "out of memory");
+    for (size_t k = 0, i = 0; k < net->n_nodes; k++)
+        if (net->nodes[k].op == NN_CONV) range[k] = r[i++];
+    free(net->int8_range);
+    net->int8_range = range;
+    return GEOLOC_OK;
+}
+
 geoloc_status geoloc_net_load(geoloc_net *net, const geoloc_safetensors *st, int skip_heads,
                               geoloc_error *err) {
     for (size_t i = 0; i < net->n_params; i++) {
@@ -97,7 +118,7 @@ geoloc_status geoloc_net_load(geoloc_net *net, const geoloc_safetensors *st, int
         if (s != GEOLOC_OK) return s;
         memcpy(p->data, src, p->n * sizeof(float));
     }
-    return GEOLOC_OK;
+    return load_int8_ranges(net, st, err);
 }
 
 geoloc_status geoloc_net_save(const geoloc_net *net, const char *path,
@@ -112,9 +133,11 @@ geoloc_status geoloc_net_save(const geoloc_net *net, const char *path,
     size_t n_own = sizeof own_keys / sizeof own_keys[0], n_meta = n_own;
     const char **keys = malloc((n_own + n_extra) * sizeof *keys);
     const char **values = malloc((n_own + n_extra) * sizeof *values);
-    geoloc_tensor_desc *t = malloc(net->n_params * sizeof *t);
+    geoloc_tensor_desc *t = malloc((net->n_params + 1) * sizeof *t);
+    uint64_t n_conv = net_conv_count(net);
+    float *ranges = net->int8_range ? malloc(n_conv * sizeof *ranges) : NULL;
     geoloc_status s = GEOLOC_OK;
-    if (!keys || !values || !t) {
+    if (!keys || !values || !t || (net->int8_range && !ranges)) {
         s = error_set(err, GEOLOC_E_NOMEM, "%s: out of memory", path);
         goto done;
     }
@@ -131,8 +154,16 @@ geoloc_status geoloc_net_save(const geoloc_net *net, const char *path,
         t[i] = (geoloc_tensor_desc){.name = net->params[i].name, .dtype = GEOLOC_DTYPE_F32,
                                     .ndim = net->params[i].ndim, .shape = net->params[i].shape,
                                     .data = net->params[i].data};
-    s = geoloc_safetensors_write(path, t, net->n_params, keys, values, n_meta, err);
+    size_t n_tensors = net->n_params;
+    if (ranges) { /* the int8 calibration: one range per convolution, in node order */
+        for (size_t k = 0, i = 0; k < net->n_nodes; k++)
+            if (net->nodes[k].op == NN_CONV) ranges[i++] = net->int8_range[k];
+        t[n_tensors++] = (geoloc_tensor_desc){.name = INT8_RANGE_TENSOR, .dtype = GEOLOC_DTYPE_F32,
+                                              .ndim = 1, .shape = &n_conv, .data = ranges};
+    }
+    s = geoloc_safetensors_write(path, t, n_tensors, keys, values, n_meta, err);
 done:
+    free(ranges);
     free(keys);
     free(values);
     free(t);

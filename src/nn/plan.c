@@ -85,14 +85,17 @@ dnnl_primitive_t nn_prim(geoloc_exec *ex, dnnl_primitive_desc_t pd) {
     return ex->prims[ex->n_prims++] = p;
 }
 
-dnnl_primitive_desc_t nn_pd(geoloc_exec *ex, const void *op_desc, const dnnl_post_ops_t post_ops,
-                            const_dnnl_primitive_desc_t hint, const char *what) {
+/* A primitive descriptor with the user scratchpad, post-ops and output scales when given. */
+static dnnl_primitive_desc_t make_pd(geoloc_exec *ex, const void *op_desc, const dnnl_post_ops_t post_ops,
+                                     int mask, int n_scales, const float *scales,
+                                     const_dnnl_primitive_desc_t hint, const char *what) {
     if (ex->failed) return NULL;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_primitive_desc_t pd = NULL;
     if (nn_fail(ex, dnnl_primitive_attr_create(&attr), what)) return NULL;
     dnnl_status_t st = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
     if (st == dnnl_success && post_ops) st = dnnl_primitive_attr_set_post_ops(attr, post_ops);
+    if (st == dnnl_success && scales) st = dnnl_primitive_attr_set_output_scales(attr, n_scales, mask, scales);
     if (st == dnnl_success) st = dnnl_primitive_desc_create(&pd, op_desc, attr, ex->engine, hint);
     dnnl_primitive_attr_destroy(attr);
     if (nn_fail(ex, st, what)) return NULL;
@@ -102,6 +105,16 @@ dnnl_primitive_desc_t nn_pd(geoloc_exec *ex, const void *op_desc, const dnnl_pos
         return NULL;
     }
     return ex->pds[ex->n_pds++] = pd;
+}
+
+dnnl_primitive_desc_t nn_pd(geoloc_exec *ex, const void *op_desc, const dnnl_post_ops_t post_ops,
+                            const_dnnl_primitive_desc_t hint, const char *what) {
+    return make_pd(ex, op_desc, post_ops, 0, 0, NULL, hint, what);
+}
+
+dnnl_primitive_desc_t nn_pd_scaled(geoloc_exec *ex, const void *op_desc, const dnnl_post_ops_t post_ops,
+                                   int mask, int n_scales, const float *scales, const char *what) {
+    return make_pd(ex, op_desc, post_ops, mask, n_scales, scales, NULL, what);
 }
 
 const dnnl_memory_desc_t *nn_query(const_dnnl_primitive_desc_t pd, dnnl_query_t what, int index) {
@@ -143,15 +156,17 @@ nn_call *nn_call_step(geoloc_exec *ex, nn_list *list, nn_step step) {
     return c;
 }
 
-void nn_call_reorder(geoloc_exec *ex, nn_list *list, const dnnl_memory_desc_t *src_md,
-                     dnnl_memory_t src, const dnnl_memory_desc_t *dst_md, dnnl_memory_t dst,
-                     int accumulate) {
+/* A reorder with an optional sum post-op (accumulate) and optional output scales. */
+static void reorder(geoloc_exec *ex, nn_list *list, const dnnl_memory_desc_t *src_md, dnnl_memory_t src,
+                    const dnnl_memory_desc_t *dst_md, dnnl_memory_t dst, int accumulate, int mask, int n,
+                    const float *scales) {
     if (ex->failed) return;
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t po = NULL;
     dnnl_primitive_desc_t pd = NULL;
     dnnl_status_t st = dnnl_primitive_attr_create(&attr);
     if (st == dnnl_success) st = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
+    if (st == dnnl_success && scales) st = dnnl_primitive_attr_set_output_scales(attr, n, mask, scales);
     if (st == dnnl_success && accumulate) {
         st = dnnl_post_ops_create(&po);
         if (st == dnnl_success) st = dnnl_post_ops_append_sum(po, 1.0f);
@@ -169,6 +184,18 @@ void nn_call_reorder(geoloc_exec *ex, nn_list *list, const dnnl_memory_desc_t *s
     }
     ex->pds[ex->n_pds++] = pd;
     nn_call_prim(ex, list, pd, 2, DNNL_ARG_FROM, src, DNNL_ARG_TO, dst);
+}
+
+void nn_call_reorder(geoloc_exec *ex, nn_list *list, const dnnl_memory_desc_t *src_md,
+                     dnnl_memory_t src, const dnnl_memory_desc_t *dst_md, dnnl_memory_t dst,
+                     int accumulate) {
+    reorder(ex, list, src_md, src, dst_md, dst, accumulate, 0, 0, NULL);
+}
+
+void nn_call_reorder_scaled(geoloc_exec *ex, nn_list *list, const dnnl_memory_desc_t *src_md,
+                            dnnl_memory_t src, const dnnl_memory_desc_t *dst_md, dnnl_memory_t dst,
+                            int mask, int n, const float *scales) {
+    reorder(ex, list, src_md, src, dst_md, dst, 0, mask, n, scales);
 }
 
 void nn_param_md(const geoloc_param *p, dnnl_memory_desc_t *md) {
@@ -231,6 +258,11 @@ void nn_slot_release(geoloc_exec *ex, int buffer) {
 static void slot_share(geoloc_exec *ex, int buffer) {
     for (size_t i = 0; i < ex->n_pool; i++)
         if (ex->pool[i] == buffer) ex->pool_busy[i]++;
+}
+
+float nn_value_scale(const geoloc_exec *ex, int v) {
+    while (ex->values[v].scale == 0 && ex->values[v].root != v) v = ex->values[v].root;
+    return ex->values[v].scale;
 }
 
 int nn_root(const geoloc_exec *ex, int v) {
