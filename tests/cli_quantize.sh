@@ -9,7 +9,8 @@
 #   there: counted, not fatal) into a heads-only file naming the backbone;
 #   predict --precision int8 on the example photo answers the same top cell as
 #   float32 with probabilities within 0.005; the model without ranges refused
-#   in int8 naming it and `geoloc model quantize`; the ImageNet weights
+#   in int8 naming it and `geoloc model quantize` (predict, serve at start);
+#   serve --precision int8 answering the example as predict does; the ImageNet weights
 #   quantised on the imagenet-check images, classify-imagenet --precision int8
 #   with them and refused with the plain weights.
 # The shared-data part is skipped (exit 77) when the data or backbone are absent.
@@ -66,6 +67,23 @@ for x, y in zip(a["top"], b["top"]):
 EOF'
 run_geoloc predict --model "$model" --precision int8 "$photo"
 expect_match 1 "geoloc-default.safetensors.*int8.*geoloc model quantize" err "int8 without ranges names the model and the command"
+run_geoloc serve --model "$model" --precision int8 --port 0
+expect_match 2 "geoloc-default.safetensors.*int8.*geoloc model quantize" err "serve: int8 without ranges refused at start"
+if command -v curl >/dev/null; then
+    rm -f "$tmp/port"
+    "$geoloc" serve --model "$tmp/q.safetensors" --precision int8 --port 0 --ready-file "$tmp/port" 2>"$tmp/serve.err" &
+    server=$!
+    trap 'kill -9 $server 2>/dev/null; rm -rf "$tmp"' EXIT
+    for _ in $(seq 600); do [ -s "$tmp/port" ] || ! kill -0 $server 2>/dev/null && break; sleep 0.2; done
+    body=$(curl -s -H 'Content-Type: image/jpeg' --data-binary @"$photo" "http://127.0.0.1:$(cat "$tmp/port")/v1/locate")
+    check "serve --precision int8 answers as predict does" 'python3 -c "import json,sys
+a = json.load(open(sys.argv[1]))[\"predictions\"][0]
+b = json.loads(sys.argv[2])
+b = b[\"predictions\"][0] if \"predictions\" in b else b
+sys.exit(a[\"cell\"] != b[\"cell\"] or abs(a[\"prob\"] - b[\"prob\"]) > 1e-6)" "$tmp/int8.json" "$body"'
+    kill -TERM $server
+    wait $server
+fi
 
 # the ImageNet classifier: its own weights file with ranges
 check_dir=$shared/imagenet-check
