@@ -19,7 +19,7 @@ static const cli_option CLASSIFY_OPTIONS[] = {
                "ImageNet network (geoloc weights import-keras;\ntools/fetch-backbone.sh)", .required = 1),
     CLI_OPTION("top", 'k', CLI_INT, classify_args, top, "K", "classes printed per image", .min = 1, .max = 1000),
     CLI_OPTION("precision", 0, CLI_ENUM, classify_args, precision, NULL,
-               "the network's arithmetic: f32 (default), or int8 (needs\nweights made by geoloc weights quantize)",
+               "the network's arithmetic: float32, or int8 (needs\nweights made by geoloc weights quantize)",
                .choices = cli_precision_choices),
     CLI_END};
 

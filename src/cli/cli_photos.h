@@ -58,7 +58,7 @@ extern const char *const cli_precision_choices[];
 /* The table row of --precision into TYPE's int FIELD. */
 #define CLI_PRECISION_OPTION(type_, field_)                                                                  \
     CLI_OPTION("precision", 0, CLI_ENUM, type_, field_, NULL,                                                \
-               "the network's arithmetic: f32 (default), or int8\n(u8/s8 convolutions; needs a model made by " \
+               "the network's arithmetic: float32, or int8 (u8/s8\nconvolutions; needs a model made by " \
                "geoloc model\nquantize)", .choices = cli_precision_choices)
 
 /* The --crops values in geoloc_crop_mode order, NULL-terminated. */

@@ -31,7 +31,7 @@ typedef struct quantize_args {
     CLI_OPTION("images", 0, CLI_STRING, quantize_args, images, "DIR", "the folder of the calibration photos",  \
                .required = 1),                                                                               \
     CLI_OPTION("photos", 0, CLI_INT, quantize_args, photos, "N",                                              \
-               "calibrate on the first N photos (default 256)", .min = 1, .max = 1000000),                    \
+               "calibrate on the first N photos", .min = 1, .max = 1000000),                    \
     CLI_OPTION("out", 'o', CLI_STRING, quantize_args, out, "FILE", "the quantised file (a new file)", .required = 1), \
     CLI_OPTION("overwrite", 0, CLI_FLAG, quantize_args, overwrite, NULL, "replace --out when it exists")
 
@@ -41,7 +41,7 @@ static const cli_option MODEL_OPTIONS[] = {
     PHOTO_OPTIONS(1, "the calibration photos: a manifest (IMG_ID, LAT, LON) of\nphotos in DIR, in its row order; "
                      "photos the model's\naccuracy is not measured on"),
     CLI_OPTION("crops", 0, CLI_ENUM, quantize_args, crops, NULL,
-               "the crops each photo is calibrated with (default three,\nas predict)", .choices = cli_crops_choices),
+               "the crops each photo is calibrated with (as predict's)", .choices = cli_crops_choices),
     CLI_OPTION("batch", 0, CLI_INT, quantize_args, batch, "N", "photos per network call", .min = 1, .max = 256),
     CLI_END};
 
