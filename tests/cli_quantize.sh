@@ -42,9 +42,34 @@ check "nothing written" '[ ! -e "$tmp/q.safetensors" ]'
 [ -f "$dev/im2gps3k_dev.csv" ] || skip_rest "SKIP: shared data absent ($shared): quantisation skipped"
 [ -f "$backbone" ] && [ -f "$model" ] || skip_rest "SKIP: no ImageNet backbone ($backbone: tools/fetch-backbone.sh)"
 
+# without_ranges IN OUT: IN without its int8 ranges (and without its data
+# checksum: it loads as a file written before checksums)
+without_ranges() {
+    python3 - "$@" <<'EOF2'
+import json, struct, sys
+data = open(sys.argv[1], "rb").read()
+n = struct.unpack("<Q", data[:8])[0]
+header, body = json.loads(data[8:8 + n]), data[8 + n:]
+meta = {k: v for k, v in header.pop("__metadata__", {}).items() if k not in ("geoloc.crc32c", "geoloc.int8.calibration")}
+out, at = {"__metadata__": meta}, 0
+parts = []
+for name, t in sorted(header.items(), key=lambda kv: kv[1]["data_offsets"][0]):
+    if name == "geoloc.int8_range":
+        continue
+    a, b = t["data_offsets"]
+    out[name] = dict(t, data_offsets=[at, at + b - a])
+    parts.append(body[a:b])
+    at += b - a
+h = json.dumps(out).encode()
+h += b" " * (-len(h) % 8)
+open(sys.argv[2], "wb").write(struct.pack("<Q", len(h)) + h + b"".join(parts))
+EOF2
+}
+without_ranges "$model" "$tmp/plain.safetensors"
+
 # 32 photos, then one the manifest lists that is not in the folder
 { head -33 "$dev/im2gps3k_dev.csv"; echo "not-there.jpg,,48.8,2.3,,,,,,"; } > "$tmp/calib.csv"
-run_geoloc model quantize --model "$model" --calib "$tmp/calib.csv" --images "$dev/images" --photos 33 \
+run_geoloc model quantize --model "$tmp/plain.safetensors" --calib "$tmp/calib.csv" --images "$dev/images" --photos 33 \
   --out "$tmp/exists.safetensors" --overwrite
 expect_match 0 "32 photos of calib.csv, 3 crops" out "quantise the default model on 32 photos"
 check "the unreadable photo counted and named" '[[ $err == *"1 of 33 photos"*not-there.jpg* ]]'
@@ -65,10 +90,10 @@ assert a["cell"] == b["cell"], (a["cell"], b["cell"])
 for x, y in zip(a["top"], b["top"]):
     assert abs(x["prob"] - y["prob"]) < 0.005, (x, y)
 EOF'
-run_geoloc predict --model "$model" --precision int8 "$photo"
-expect_match 1 "geoloc-default.safetensors.*int8.*geoloc model quantize" err "int8 without ranges names the model and the command"
-run_geoloc serve --model "$model" --precision int8 --port 0
-expect_match 2 "geoloc-default.safetensors.*int8.*geoloc model quantize" err "serve: int8 without ranges refused at start"
+run_geoloc predict --model "$tmp/plain.safetensors" --precision int8 "$photo"
+expect_match 1 "plain.safetensors.*int8.*geoloc model quantize" err "int8 without ranges names the model and the command"
+run_geoloc serve --model "$tmp/plain.safetensors" --precision int8 --port 0
+expect_match 2 "plain.safetensors.*int8.*geoloc model quantize" err "serve: int8 without ranges refused at start"
 if command -v curl >/dev/null; then
     rm -f "$tmp/port"
     "$geoloc" serve --model "$tmp/q.safetensors" --precision int8 --port 0 --ready-file "$tmp/port" 2>"$tmp/serve.err" &
