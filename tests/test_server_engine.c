@@ -38,7 +38,7 @@ static double now_s(void) {
 }
 
 static serve_engine_options options(int batch, int wait_ms, int queue, int max_files) {
-    return (serve_engine_options){batch, wait_ms, queue, max_files, 1000000, 0, NULL, 0};
+    return (serve_engine_options){batch, wait_ms, queue, max_files, 1000000, 0, NULL, 0, GEOLOC_PRECISION_F32};
 }
 
 static serve_engine *engine(serve_engine_options o) {

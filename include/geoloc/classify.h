@@ -36,6 +36,12 @@ geoloc_status geoloc_classifier_open(const char *path, geoloc_classifier **out, 
  * (geoloc model quantize) or a calibration run first (GEOLOC_PRECISION_CALIBRATE). */
 geoloc_status geoloc_classifier_set_precision(geoloc_classifier *c, geoloc_precision p, geoloc_error *err);
 
+/* Writes the classifier's weights file again, atomically, with its int8 ranges (after a
+ * calibration run): the same tensors and metadata, calibration (when not NULL) as the
+ * metadata geoloc.int8.calibration. */
+geoloc_status geoloc_classifier_save(const geoloc_classifier *c, const char *path, const char *calibration,
+                                     geoloc_error *err);
+
 /* Number of classes of the network (1000 for ImageNet). */
 size_t geoloc_classifier_classes(const geoloc_classifier *c);
 

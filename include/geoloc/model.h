@@ -188,6 +188,8 @@ typedef struct geoloc_predict_options {
                             decoder's default; JPEG and WebP are reduced to fit) */
     int strict;     /* geoloc_predict_photos: refuse photos with decoder warnings */
     double max_radius_km; /* calibrated models: unknown when r50 is larger (0: the model's) */
+    geoloc_precision precision; /* the network's arithmetic (default f32); int8 needs a model with
+                                   int8 ranges (geoloc_model_quantize); calibrate records them */
 } geoloc_predict_options;
 
 /* One candidate cell. */

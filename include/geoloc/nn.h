@@ -130,6 +130,9 @@ typedef enum geoloc_precision {
     GEOLOC_PRECISION_CALIBRATE /* float32, recording every convolution output's range for int8 */
 } geoloc_precision;
 
+/* The metadata key describing a file's int8 ranges (which photos, how). */
+#define GEOLOC_INT8_CALIBRATION_KEY "geoloc.int8.calibration"
+
 /* The execution mode of an inference precision. */
 geoloc_nn_mode geoloc_precision_mode(geoloc_precision p);
 

@@ -76,6 +76,25 @@ geoloc_status geoloc_predict_photos_split(geoloc_predictor *p, const geoloc_phot
                                           int want_distribution, geoloc_answer_fn fn, void *ctx,
                                           geoloc_batch_stats *stats, geoloc_error *err);
 
+/* What geoloc_model_quantize did. */
+typedef struct geoloc_quantize_result {
+    size_t calibrated;           /* photos whose crops went through the network */
+    size_t unreadable;           /* photos that could not be read or decoded: left out */
+    char first_unreadable[512];  /* the first of them and why ("" when none) */
+} geoloc_quantize_result;
+
+/* Post-training int8 quantisation: forgets the model's int8 ranges and records new
+ * ones, each convolution's largest |output|, over the n photo files predicted with
+ * opt (crops, batch, max_pixels; NULL: the defaults; its precision is ignored), and
+ * describes them in the metadata geoloc.int8.calibration ("N photos of SOURCE, C
+ * crops, ...": source names the photos, NULL: left out); geoloc_model_save then
+ * writes them with the model. Unreadable photos are counted and left out; E_ARG
+ * when none could be read or a convolution's output stayed zero (the model is then
+ * left without ranges). */
+geoloc_status geoloc_model_quantize(geoloc_model *m, const char *const *paths, size_t n,
+                                    const geoloc_predict_options *opt, const char *source,
+                                    geoloc_quantize_result *res, geoloc_error *err);
+
 /* Writes one photo's answer as a JSON object of schema 1 (the format of
  * docs/answer-schema.md) with w; returns w's status (the first error). */
 geoloc_status geoloc_answer_write_json(geoloc_json *w, const geoloc_model *m, const geoloc_photo_answer *a);

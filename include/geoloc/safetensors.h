@@ -83,6 +83,9 @@ void geoloc_safetensors_close(geoloc_safetensors *st);
  * it had none (written before checksums or by another program: not verified). */
 int geoloc_safetensors_has_checksum(const geoloc_safetensors *st);
 
+/* The name the file was opened with (its path, or the buffer's name). */
+const char *geoloc_safetensors_name(const geoloc_safetensors *st);
+
 /* Number of tensors. */
 size_t geoloc_safetensors_count(const geoloc_safetensors *st);
 

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "geoloc/nn.h"
 #include "geoloc/status.h"
 
 #ifdef __cplusplus
@@ -37,6 +38,7 @@ typedef struct geoloc_serve_options {
     const char *places;       /* place file naming the answers' places (NULL: places.bin in the
                                  data folders; none there: answers without places) */
     uint32_t min_population;  /* the city named: nearest of at least this many inhabitants (15000) */
+    geoloc_precision precision; /* the network's arithmetic (default f32; int8: a quantised model) */
 } geoloc_serve_options;
 
 /* The defaults above. */

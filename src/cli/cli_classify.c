@@ -4,18 +4,23 @@
 #include <stdio.h>
 
 #include "cli/cli_options.h"
+#include "cli/cli_photos.h"
 #include "cli/commands.h"
 #include "geoloc/classify.h"
 
 typedef struct {
     const char *weights;
     long top;
+    int precision;
 } classify_args;
 
 static const cli_option CLASSIFY_OPTIONS[] = {
     CLI_OPTION("weights", 'w', CLI_STRING, classify_args, weights, "FILE",
                "ImageNet network (geoloc weights import-keras;\ntools/fetch-backbone.sh)", .required = 1),
     CLI_OPTION("top", 'k', CLI_INT, classify_args, top, "K", "classes printed per image", .min = 1, .max = 1000),
+    CLI_OPTION("precision", 0, CLI_ENUM, classify_args, precision, NULL,
+               "the network's arithmetic: float32, or int8 (needs\nweights made by geoloc weights quantize)",
+               .choices = cli_precision_choices),
     CLI_END};
 
 static const cli_spec CLASSIFY_SPEC = {
@@ -48,6 +53,11 @@ int cli_classify_imagenet(int argc, char **argv) {
     geoloc_classifier *c;
     geoloc_error err = {0};
     geoloc_status s = geoloc_classifier_open(weights, &c, &err);
+    if (s == GEOLOC_OK && geoloc_classifier_set_precision(c, (geoloc_precision)a.precision, &err) != GEOLOC_OK) {
+        fprintf(stderr, "%s: %s: %s\n", cmd, weights, err.message);
+        geoloc_classifier_free(c);
+        return 1;
+    }
     if (s != GEOLOC_OK) {
         fprintf(stderr, "%s: %s\n", cmd, err.message);
         if (s == GEOLOC_E_IO || s == GEOLOC_E_PARSE)

@@ -456,7 +456,7 @@ static void print_results(const eval_args *a, const cli_runner *c, const eval_ct
         printf("}\n");
         return;
     }
-    printf("model:       %s\n", c->path);
+    printf("model:       %s%s\n", c->path, c->opt.precision == GEOLOC_PRECISION_INT8 ? " (int8)" : "");
     print_figures(a, c, e, buf);
     print_scene_agreement(a, c->model, e);
     for (int i = 0; album && i < a->n_methods; i++) {

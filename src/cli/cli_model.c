@@ -369,4 +369,5 @@ const cli_command CLI_MODEL_COMMANDS[] = {
     {"init", model_init, NULL, "a new, untrained model from partition files and a backbone"},
     {"upgrade", model_upgrade, NULL, "rewrite a model file in the current format (data checksum added)"},
     {"calibrate", cli_model_calibrate, NULL, "fit a model's confidence radii and abstention on a manifest (new file)"},
+    {"quantize", cli_model_quantize, NULL, "int8 ranges of a model's convolutions from calibration photos (new file)"},
     {NULL}};

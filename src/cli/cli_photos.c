@@ -38,6 +38,7 @@ int cli_photo_paths_add(const char *cmd, geoloc_photo_paths *l, const char *arg)
 /* ---- the model ------------------------------------------------------------------ */
 
 const char *const cli_crops_choices[] = {"three", "five", "center", NULL};
+const char *const cli_precision_choices[] = {"f32", "int8", NULL};
 const char *const cli_isn_choices[] = {"soft", "hard", "none", NULL};
 const char *const cli_isn_oracle_choices[] = {"soft", "hard", "none", "oracle", NULL};
 
@@ -87,6 +88,7 @@ int cli_runner_open(const char *cmd, const cli_prediction_args *args, int top_k,
     c->opt.max_pixels = args->max_pixels;
     c->opt.strict = args->strict;
     c->opt.max_radius_km = args->max_radius;
+    c->opt.precision = (geoloc_precision)args->precision;
     c->opt.isn = args->isn == CLI_ISN_ORACLE ? GEOLOC_ISN_SOFT : (geoloc_isn_routing)args->isn;
     if (args->isn == CLI_ISN_ORACLE && !c->model->n_isn) {
         fprintf(stderr, "%s: --isn oracle: %s has no Individual Scene Networks\n", cmd, c->path);

@@ -35,6 +35,7 @@ typedef struct cli_prediction_args {
     const char *places;    /* --places FILE (NULL: places.bin in the data folders, if there) */
     double max_radius;     /* --max-radius KM (0: the calibrated model's) */
     int isn;               /* --isn: a geoloc_isn_routing, or CLI_ISN_ORACLE (the caller routes) */
+    int precision;         /* --precision: a geoloc_precision, the index in cli_precision_choices */
 } cli_prediction_args;
 
 /* --isn oracle (evaluate): each photo routed by its true scene; the predictor routes soft. */
@@ -50,6 +51,15 @@ extern const char *const cli_isn_oracle_choices[];
                "models with Individual Scene Networks: the geo heads of\nevery S3 scene mixed by the scene " \
                "head's probabilities\n(soft), those of the most probable scene (hard), or the\nmodel's common " \
                "geo heads (none)" help_, .choices = (choices_))
+
+/* The --precision values (f32, int8) in geoloc_precision order, NULL-terminated. */
+extern const char *const cli_precision_choices[];
+
+/* The table row of --precision into TYPE's int FIELD. */
+#define CLI_PRECISION_OPTION(type_, field_)                                                                  \
+    CLI_OPTION("precision", 0, CLI_ENUM, type_, field_, NULL,                                                \
+               "the network's arithmetic: float32, or int8 (u8/s8\nconvolutions; needs a model made by " \
+               "geoloc model\nquantize)", .choices = cli_precision_choices)
 
 /* The --crops values in geoloc_crop_mode order, NULL-terminated. */
 extern const char *const cli_crops_choices[];
@@ -77,7 +87,8 @@ extern const char *const cli_crops_choices[];
                "none there: no\nplace names)"),                                                \
     CLI_OPTION("max-radius", 0, CLI_DOUBLE, type_, field_.max_radius, "KM",                                   \
                "calibrated models: unknown when the 50 % radius is larger\n(default: the model's, fitted on "  \
-               "validation)", .min = 0, .max = 40000)
+               "validation)", .min = 0, .max = 40000),                                                      \
+    CLI_PRECISION_OPTION(type_, field_.precision)
 
 /* The library's defaults (crops, batch), before parsing. */
 cli_prediction_args cli_prediction_args_default(void);

@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "cli/cli_options.h"
+#include "cli/cli_photos.h"
 #include "cli/commands.h"
 #include "geoloc/serve.h"
 
@@ -12,6 +13,7 @@ typedef struct args {
     long min_population, port, threads, max_connections, max_files, queue, batch, batch_wait, idle_timeout, request_timeout;
     uint64_t max_body, max_pixels;
     double rate, burst;
+    int precision;
 } args;
 
 static const cli_option OPTIONS[] = {
@@ -31,6 +33,7 @@ static const cli_option OPTIONS[] = {
                "threads of the network (0: OMP_NUM_THREADS, else all cores)", .min = 0, .max = 1024),
     CLI_OPTION("batch", 0, CLI_INT, args, batch, "N", "photos per network call at most (micro-batching)",
                .min = 1, .max = 256),
+    CLI_PRECISION_OPTION(args, precision),
     CLI_OPTION("batch-wait", 0, CLI_INT, args, batch_wait, "MS",
                "how long a partial batch waits for more photos", .min = 0, .max = 10000),
     CLI_OPTION("queue", 0, CLI_INT, args, queue, "N", "photos waiting for the network at most (then 503)",
@@ -108,6 +111,7 @@ int cli_serve(int argc, char **argv) {
     o.ready_file = a.ready_file;
     o.places = a.places;
     o.min_population = (uint32_t)a.min_population;
+    o.precision = (geoloc_precision)a.precision;
     geoloc_error err;
     geoloc_status s = geoloc_serve_run(&o, &err);
     if (s == GEOLOC_OK) return CLI_EXIT_OK;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/cli_calibrate.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "geoloc/keras.h"
@@ -136,4 +137,5 @@ const cli_command CLI_WEIGHTS_COMMANDS[] = {
     {"import-keras", import_keras, NULL, "the Keras ImageNet ResNet-50 (tfjs folder) as torchvision-named safetensors"},
     {"import-geoestimation", import_geoestimation, NULL,
      "GeoEstimation's released PyTorch checkpoint (base(M, f*)) as a geoloc model"},
+    {"quantize", cli_weights_quantize, NULL, "int8 ranges of a weights file's convolutions from photos (new file)"},
     {NULL}};

@@ -104,6 +104,26 @@ geoloc_status geoloc_classifier_set_precision(geoloc_classifier *c, geoloc_preci
     return GEOLOC_OK;
 }
 
+geoloc_status geoloc_classifier_save(const geoloc_classifier *c, const char *path, const char *calibration,
+                                     geoloc_error *err) {
+    size_t n = geoloc_safetensors_metadata_count(c->st), k = 0;
+    const char **keys = malloc((n + 1) * sizeof *keys), **values = malloc((n + 1) * sizeof *values);
+    if (!keys || !values) {
+        free(keys);
+        free(values);
+        return error_set(err, GEOLOC_E_NOMEM, "%s: out of memory", path);
+    }
+    for (size_t i = 0; i < n; i++) { /* the checksum is the writer's; an old calibration text goes */
+        geoloc_safetensors_metadata_entry(c->st, i, &keys[k], &values[k]);
+        k += strcmp(keys[k], GEOLOC_ST_CHECKSUM_KEY) != 0 && strcmp(keys[k], GEOLOC_INT8_CALIBRATION_KEY) != 0;
+    }
+    if (calibration) keys[k] = GEOLOC_INT8_CALIBRATION_KEY, values[k++] = calibration;
+    geoloc_status s = geoloc_net_save(c->net, path, keys, values, k, err);
+    free(keys);
+    free(values);
+    return s;
+}
+
 size_t geoloc_classifier_classes(const geoloc_classifier *c) { return c->classes; }
 
 geoloc_status geoloc_classify_image_top(geoloc_classifier *c, const geoloc_image *img, size_t k,

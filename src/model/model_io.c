@@ -5,6 +5,8 @@
  *   partition<i>.count       I64 [K]     training photos per cell
  *   partition<i>.mean        F64 [K, 2]  mean latitude, longitude of those photos
  *   partition<i>.ancestor<j> I32 [K]     class of partition j < i holding each cell
+ *   geoloc.int8_range        F32 [C]     int8 calibration, one per convolution (optional;
+ *                                        overrides the backbone file's)
  * with the metadata geoloc.format (geoloc-model-1), the architecture
  * (geoloc.arch, geoloc.stride_in_bottleneck, geoloc.bn_eps, geoloc.conv_bias,
  * geoloc.heads), geoloc.partitions (names, comma-separated), geoloc.num_images
@@ -87,7 +89,7 @@ geoloc_status geoloc_model_save(const geoloc_model *m, const char *path, int hea
                 return error_set(err, GEOLOC_E_RANGE, "%s: %s[%zu] is %s: a model with non-finite weights is "
                                  "not saved", path, p->name, k, isnan(p->data[k]) ? "nan" : "inf");
     }
-    size_t cap = PARTITION_TENSORS(np) + n_params + 1;
+    size_t cap = PARTITION_TENSORS(np) + n_params + 2;
     tensor_list l = {calloc(cap, sizeof *l.t), calloc(cap, sizeof *l.names),
                      calloc(cap, sizeof *l.shapes), 0};
     double *means[GEOLOC_MODEL_MAX_PARTITIONS] = {0};
@@ -97,8 +99,10 @@ geoloc_status geoloc_model_save(const geoloc_model *m, const char *path, int hea
     size_t max_meta = 10 + NET_ARCH_KEYS + GEOLOC_SCENE_LEVELS + m->n_meta;
     const char **keys = calloc(max_meta, sizeof *keys);
     const char **values = calloc(max_meta, sizeof *values);
+    uint64_t n_ranges;
+    float *ranges = net_int8_ranges(net, &n_ranges);
     geoloc_status s = GEOLOC_OK;
-    if (!l.t || !l.names || !l.shapes || !keys || !values) {
+    if (!l.t || !l.names || !l.shapes || !keys || !values || (n_ranges && !ranges)) {
         s = error_set(err, GEOLOC_E_NOMEM, "%s: out of memory", path);
         goto done;
     }
@@ -132,6 +136,7 @@ geoloc_status geoloc_model_save(const geoloc_model *m, const char *path, int hea
             snprintf(name, sizeof name, "partition%zu.ancestor%zu", i, j);
             add_tensor(&l, name, GEOLOC_DTYPE_I32, 1, m->partitions[i]->n, 0, m->ancestor[i][j]);
         }
+    if (ranges) add_tensor(&l, NET_INT8_RANGE_TENSOR, GEOLOC_DTYPE_F32, 1, n_ranges, 0, ranges);
     const geoloc_calibration *cal = m->calibration;
     if (cal && cal->dim)
         add_tensor(&l, MODEL_CALIBRATION_TENSOR, GEOLOC_DTYPE_F32, 1, (uint64_t)cal->dim, 0, cal->ood_mean);
@@ -173,6 +178,7 @@ geoloc_status geoloc_model_save(const geoloc_model *m, const char *path, int hea
 #undef META
     s = geoloc_safetensors_write(path, l.t, l.n, keys, values, n_meta, err);
 done:
+    free(ranges);
     for (size_t i = 0; i < np; i++) free(means[i]);
     free(partitions);
     for (size_t v = 0; v < GEOLOC_SCENE_LEVELS; v++) free(scenes[v]);
@@ -514,15 +520,15 @@ static int is_head_tensor(const char *name, const geoloc_resnet_config *cfg) {
     return 0;
 }
 
-/* Every tensor must be a partition, head or (without geoloc.backbone) backbone
- * tensor; the backbone ones are counted into *n_backbone. */
+/* Every tensor must be a partition, head, calibration, int8 range or (without
+ * geoloc.backbone) backbone tensor; the backbone ones are counted into *n_backbone. */
 static geoloc_status check_tensor_names(const geoloc_safetensors *st, const char *file,
                                         const geoloc_model *m, size_t *n_backbone, geoloc_error *err) {
     *n_backbone = 0;
     for (size_t k = 0; k < geoloc_safetensors_count(st); k++) {
         const char *name = geoloc_safetensors_tensor(st, k)->name;
         if (is_partition_tensor(name, m->n_partitions) || is_head_tensor(name, &m->config) ||
-            !strcmp(name, MODEL_CALIBRATION_TENSOR))
+            !strcmp(name, MODEL_CALIBRATION_TENSOR) || !strcmp(name, NET_INT8_RANGE_TENSOR))
             continue;
         if (!strncmp(name, "partition", 9))
             return error_set(err, GEOLOC_E_PARSE, "%s: tensor \"%.100s\": unexpected (the model has %zu "
@@ -645,6 +651,7 @@ geoloc_status geoloc_model_load(const char *path, geoloc_model **out, geoloc_err
     if (s == GEOLOC_OK && m->backbone[0]) {
         s = load_backbone(m, path, err);
         if (s == GEOLOC_OK) s = load_heads(m->net, st, err);
+        if (s == GEOLOC_OK) s = net_int8_ranges_load(m->net, st, path, err); /* the model's own, if any */
     } else if (s == GEOLOC_OK) {
         s = geoloc_net_load(m->net, st, 0, err);
         size_t want = 0;

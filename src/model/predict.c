@@ -88,6 +88,11 @@ geoloc_status geoloc_predictor_create(const geoloc_model *m, const geoloc_predic
     if (o.top_k < 1 || o.top_k > GEOLOC_MODEL_MAX_TOP)
         return error_set(err, GEOLOC_E_ARG, "top %d: 1 to %d cells", o.top_k, GEOLOC_MODEL_MAX_TOP);
     if (o.batch < 1 || o.batch > 1024) return error_set(err, GEOLOC_E_ARG, "batch %d: 1 to 1024", o.batch);
+    if ((unsigned)o.precision > GEOLOC_PRECISION_CALIBRATE)
+        return error_set(err, GEOLOC_E_ARG, "unknown precision %d", (int)o.precision);
+    if (o.precision == GEOLOC_PRECISION_INT8 && !geoloc_net_has_int8_ranges(m->net))
+        return error_set(err, GEOLOC_E_ARG, "precision int8: the model has no int8 calibration; "
+                         "geoloc model quantize makes a model that has it");
     if (o.partition >= 0 && m->n_partitions == 0)
         return error_set(err, GEOLOC_E_ARG, "partition %d: a scene classifier has no partitions", o.partition);
     geoloc_status s = o.partition < 0 && m->n_partitions > 1 ? check_hierarchy(m, err) : GEOLOC_OK;
@@ -127,7 +132,7 @@ geoloc_status geoloc_predictor_create(const geoloc_model *m, const geoloc_predic
     p->answer = o.partition >= 0 ? o.partition : (int)m->n_partitions - 1;
     p->n_heads = cfg->n_heads;
     size_t images = (size_t)p->batch * (size_t)p->crops;
-    s = geoloc_exec_create(m->net, (int)images, p->size, p->size, GEOLOC_NN_INFER, &p->ex, err);
+    s = geoloc_exec_create(m->net, (int)images, p->size, p->size, geoloc_precision_mode(o.precision), &p->ex, err);
     if (s != GEOLOC_OK) {
         geoloc_predictor_free(p);
         return s;

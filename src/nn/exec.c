@@ -172,7 +172,8 @@ static geoloc_status build(geoloc_net *net, int batch, int height, int width, ge
     if (mode == GEOLOC_NN_TRAIN && net->cfg.n_heads == 0)
         return error_set(err, GEOLOC_E_ARG, "training needs at least one head (a loss)");
     if (mode == GEOLOC_NN_INFER_INT8 && !net->int8_range)
-        return error_set(err, GEOLOC_E_ARG, "int8 inference needs a calibrated network (geoloc model quantize)");
+        return error_set(err, GEOLOC_E_ARG, "int8 inference needs a calibrated network (int8 ranges: geoloc model "
+                         "quantize, geoloc weights quantize)");
     if (mode == GEOLOC_NN_CALIBRATE && !net->int8_range && !(net->int8_range = calloc(net->n_nodes, sizeof(float))))
         return error_set(err, GEOLOC_E_NOMEM, "out of memory");
     geoloc_exec *ex = calloc(1, sizeof *ex);

@@ -10,7 +10,6 @@
 #include "nn/net_io.h"
 
 #define WEIGHTS_FORMAT "geoloc-weights-1"
-#define INT8_RANGE_TENSOR "geoloc.int8_range"
 
 /* Parses "name:classes,name:classes" into cfg's heads. */
 static geoloc_status parse_heads(const char *text, geoloc_resnet_config *cfg, const char *file,
@@ -88,19 +87,30 @@ void net_arch_metadata(const geoloc_resnet_config *c, net_arch_meta *out) {
     memcpy(out->values, values, sizeof values);
 }
 
-/* The int8 ranges of st (one per convolution, in node order) into net, when st has them. */
-static geoloc_status load_int8_ranges(geoloc_net *net, const geoloc_safetensors *st, geoloc_error *err) {
-    if (!geoloc_safetensors_find(st, INT8_RANGE_TENSOR)) return GEOLOC_OK;
+float *net_int8_ranges(const geoloc_net *net, uint64_t *n) {
+    *n = 0;
+    if (!net->int8_range) return NULL;
+    *n = net_conv_count(net);
+    float *r = malloc(*n * sizeof *r);
+    if (!r) return NULL;
+    for (size_t k = 0, i = 0; k < net->n_nodes; k++)
+        if (net->nodes[k].op == NN_CONV) r[i++] = net->int8_range[k];
+    return r;
+}
+
+geoloc_status net_int8_ranges_load(geoloc_net *net, const geoloc_safetensors *st, const char *file,
+                                   geoloc_error *err) {
+    if (!geoloc_safetensors_find(st, NET_INT8_RANGE_TENSOR)) return GEOLOC_OK;
     uint64_t n = net_conv_count(net);
     const float *r;
-    geoloc_status s = geoloc_safetensors_get_f32(st, INT8_RANGE_TENSOR, &n, 1, &r, err);
-    if (s != GEOLOC_OK) return s;
+    geoloc_status s = geoloc_safetensors_get_f32(st, NET_INT8_RANGE_TENSOR, &n, 1, &r, err);
+    if (s != GEOLOC_OK) return s; /* names the file, the tensor and the shape expected (one per convolution) */
     for (uint64_t i = 0; i < n; i++)
         if (!(r[i] > 0 && r[i] < 1e30f))
-            return error_set(err, GEOLOC_E_PARSE, "tensor %s: range %llu is %g, not a positive number",
-                             INT8_RANGE_TENSOR, (unsigned long long)i, (double)r[i]);
+            return error_set(err, GEOLOC_E_PARSE, "%s: tensor %s: range %llu is %g, not a positive number",
+                             file, NET_INT8_RANGE_TENSOR, (unsigned long long)i, (double)r[i]);
     float *range = calloc(net->n_nodes, sizeof *range);
-    if (!range) return error_set(err, GEOLOC_E_NOMEM, "out of memory");
+    if (!range) return error_set(err, GEOLOC_E_NOMEM, "%s: out of memory", file);
     for (size_t k = 0, i = 0; k < net->n_nodes; k++)
         if (net->nodes[k].op == NN_CONV) range[k] = r[i++];
     free(net->int8_range);
@@ -118,7 +128,7 @@ geoloc_status geoloc_net_load(geoloc_net *net, const geoloc_safetensors *st, int
         if (s != GEOLOC_OK) return s;
         memcpy(p->data, src, p->n * sizeof(float));
     }
-    return load_int8_ranges(net, st, err);
+    return net_int8_ranges_load(net, st, geoloc_safetensors_name(st), err);
 }
 
 geoloc_status geoloc_net_save(const geoloc_net *net, const char *path,
@@ -134,10 +144,10 @@ geoloc_status geoloc_net_save(const geoloc_net *net, const char *path,
     const char **keys = malloc((n_own + n_extra) * sizeof *keys);
     const char **values = malloc((n_own + n_extra) * sizeof *values);
     geoloc_tensor_desc *t = malloc((net->n_params + 1) * sizeof *t);
-    uint64_t n_conv = net_conv_count(net);
-    float *ranges = net->int8_range ? malloc(n_conv * sizeof *ranges) : NULL;
+    uint64_t n_conv;
+    float *ranges = net_int8_ranges(net, &n_conv);
     geoloc_status s = GEOLOC_OK;
-    if (!keys || !values || !t || (net->int8_range && !ranges)) {
+    if (!keys || !values || !t || (n_conv && !ranges)) {
         s = error_set(err, GEOLOC_E_NOMEM, "%s: out of memory", path);
         goto done;
     }
@@ -155,12 +165,9 @@ geoloc_status geoloc_net_save(const geoloc_net *net, const char *path,
                                     .ndim = net->params[i].ndim, .shape = net->params[i].shape,
                                     .data = net->params[i].data};
     size_t n_tensors = net->n_params;
-    if (ranges) { /* the int8 calibration: one range per convolution, in node order */
-        for (size_t k = 0, i = 0; k < net->n_nodes; k++)
-            if (net->nodes[k].op == NN_CONV) ranges[i++] = net->int8_range[k];
-        t[n_tensors++] = (geoloc_tensor_desc){.name = INT8_RANGE_TENSOR, .dtype = GEOLOC_DTYPE_F32,
+    if (ranges) /* the int8 calibration: one range per convolution, in node order */
+        t[n_tensors++] = (geoloc_tensor_desc){.name = NET_INT8_RANGE_TENSOR, .dtype = GEOLOC_DTYPE_F32,
                                               .ndim = 1, .shape = &n_conv, .data = ranges};
-    }
     s = geoloc_safetensors_write(path, t, n_tensors, keys, values, n_meta, err);
 done:
     free(ranges);

@@ -392,6 +392,8 @@ geoloc_status geoloc_safetensors_open_buffer(const void *data, size_t size, cons
     return open_impl(data ? data : "", size, NULL, name, out, err);
 }
 
+const char *geoloc_safetensors_name(const geoloc_safetensors *st) { return st->name; }
+
 size_t geoloc_safetensors_count(const geoloc_safetensors *st) { return st->n; }
 
 int geoloc_safetensors_has_checksum(const geoloc_safetensors *st) { return st->has_checksum; }

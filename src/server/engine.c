@@ -77,6 +77,7 @@ static int pair_create(serve_engine *e, geoloc_crop_mode crops, geoloc_error *er
     po.partition = e->partition;
     po.top_k = 1; /* the predictor's own answer is not used */
     po.batch = 1;
+    po.precision = e->o.precision;
     geoloc_status s = geoloc_predictor_create(e->m, &po, &pp->one, err);
     if (s == GEOLOC_OK && e->o.batch > 1) {
         po.batch = e->o.batch;

@@ -22,6 +22,7 @@ typedef struct serve_engine_options {
     int threads;  /* OpenMP threads of the network (0: OMP_NUM_THREADS, else all cores) */
     const geoloc_place_db *places; /* names the answers' places (NULL: none) */
     uint32_t min_population;       /* the city named: nearest of at least this many inhabitants */
+    geoloc_precision precision;    /* the network's arithmetic */
 } serve_engine_options;
 
 /* The options of one /v1/locate request, from its query string. */

@@ -88,6 +88,7 @@ static geoloc_status check_options(const geoloc_serve_options *o, geoloc_error *
         {"queue", o->queue, 1, 1 << 20},
         {"batch", o->batch, 1, 256},
         {"batch_wait_ms", o->batch_wait_ms, 0, 10000},
+        {"precision", o->precision, GEOLOC_PRECISION_F32, GEOLOC_PRECISION_INT8},
         {"max_pixels", (double)o->max_pixels, 1, 1e12},
         {"idle_timeout_s", o->idle_timeout_s, 1, 86400},
         {"request_timeout_s", o->request_timeout_s, 1, 86400},
@@ -236,6 +237,9 @@ static geoloc_status serve_start(const geoloc_serve_options *o, const struct soc
     }
     if ((st = geoloc_model_load(path, &s->model, err)) != GEOLOC_OK) return st;
     if (s->model->notice[0]) fprintf(stderr, "geoloc serve: notice: %s\n", s->model->notice);
+    if (o->precision == GEOLOC_PRECISION_INT8 && !geoloc_net_has_int8_ranges(s->model->net))
+        return error_set(err, GEOLOC_E_ARG, "%s: precision int8: the model has no int8 calibration; geoloc model "
+                         "quantize makes a model that has it", path);
     if ((st = geoloc_place_open_optional(o->places, &s->places, err)) != GEOLOC_OK) return st;
     if (!s->places)
         fprintf(stderr, "geoloc serve: notice: no place names: %s is not in the data folders "
@@ -247,7 +251,8 @@ static geoloc_status serve_start(const geoloc_serve_options *o, const struct soc
     s->static_loaded = 1;
     serve_engine_options eo = {.batch = o->batch, .batch_wait_ms = o->batch_wait_ms, .queue = o->queue,
                                .max_files = o->max_files, .threads = o->threads, .max_pixels = o->max_pixels,
-                               .places = s->places, .min_population = o->min_population};
+                               .places = s->places, .min_population = o->min_population,
+                               .precision = o->precision};
     /* oneDNN plans its primitives for the threads of the thread creating them
      * (here) and the engine's batching thread runs them with its own setting */
     int threads_before = omp_get_max_threads();

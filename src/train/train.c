@@ -251,6 +251,7 @@ static geoloc_status save_model(train_run *r, const train_data *dt, train_model 
         }
     }
     int heads_only = o->heads_only < 0 ? o->mode == GEOLOC_TRAIN_HEADS : o->heads_only;
+    if (o->mode == GEOLOC_TRAIN_FULL) geoloc_net_clear_int8_ranges(net); /* the backbone file's no longer fit */
     char v[64];
     const char *mode = o->mode == GEOLOC_TRAIN_FULL ? "full" : "heads";
     geoloc_status s = geoloc_model_set_meta(m->model, "geoloc.train.mode", mode, err);
