@@ -25,11 +25,15 @@ struct nn_call {
     size_t n;         /* element count */
     int k;            /* channels, node or head index */
     float f, g;
+    int node;         /* graph node being planned when the call was made (-1: none) */
+    const char *name; /* a C step's function, a reorder's role (for profiles) */
 };
 
 typedef struct nn_list {
     nn_call *v;
     size_t n, cap;
+    double *seconds; /* profiling: time per call summed over the runs (NULL: off) */
+    long runs;
 } nn_list;
 
 /* A buffer: its size grows while planning; allocated once afterwards. */
@@ -113,6 +117,7 @@ struct geoloc_exec {
     void *sum_ctx;
     int replicas;
     int sum_buf;         /* the vectors handed to sum_fn */
+    int plan_node;       /* the node being planned (recorded in each call) */
     geoloc_error *run_err;     /* where steps of the running list report */
     geoloc_status run_status;  /* the first failure of a step */
 };
@@ -150,8 +155,11 @@ const dnnl_memory_desc_t *nn_query(const_dnnl_primitive_desc_t pd, dnnl_query_t 
 /* Appends a primitive call with n (arg, memory) pairs, plus the scratchpad of pd. */
 void nn_call_prim(geoloc_exec *ex, nn_list *list, dnnl_primitive_desc_t pd, int n, ...);
 
-/* Appends a C step. */
-nn_call *nn_call_step(geoloc_exec *ex, nn_list *list, nn_step step);
+/* Appends a C step named `name`. */
+nn_call *nn_call_step_named(geoloc_exec *ex, nn_list *list, nn_step step, const char *name);
+
+/* Appends a C step, named by its function. */
+#define nn_call_step(ex, list, step) nn_call_step_named(ex, list, step, #step)
 
 /* Appends a reorder of src into dst (adding to dst when accumulate). */
 void nn_call_reorder(geoloc_exec *ex, nn_list *list, const dnnl_memory_desc_t *src_md,

@@ -116,6 +116,7 @@ static nn_call *append(geoloc_exec *ex, nn_list *list) {
     nn_call *c = &list->v[list->n++];
     memset(c, 0, sizeof *c);
     c->a = c->b = c->c = -1;
+    c->node = ex->plan_node;
     return c;
 }
 
@@ -137,9 +138,9 @@ void nn_call_prim(geoloc_exec *ex, nn_list *list, dnnl_primitive_desc_t pd, int 
         c->args[c->nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, nn_mem(ex, sp, ex->scratchpad)};
 }
 
-nn_call *nn_call_step(geoloc_exec *ex, nn_list *list, nn_step step) {
+nn_call *nn_call_step_named(geoloc_exec *ex, nn_list *list, nn_step step, const char *name) {
     nn_call *c = ex->failed ? NULL : append(ex, list);
-    if (c) c->step = step;
+    if (c) c->step = step, c->name = name;
     return c;
 }
 
@@ -168,7 +169,13 @@ void nn_call_reorder(geoloc_exec *ex, nn_list *list, const dnnl_memory_desc_t *s
         return;
     }
     ex->pds[ex->n_pds++] = pd;
+    size_t n = list->n;
     nn_call_prim(ex, list, pd, 2, DNNL_ARG_FROM, src, DNNL_ARG_TO, dst);
+    if (list->n > n)
+        list->v[n].name = list == &ex->prepare ? "weights"
+                          : accumulate          ? "weight gradient"
+                          : list == &ex->backward ? "gradient"
+                                                  : "activation";
 }
 
 void nn_param_md(const geoloc_param *p, dnnl_memory_desc_t *md) {
