@@ -296,7 +296,8 @@ void nn_step_accumulate(geoloc_exec *ex, const nn_call *c) {
     float *restrict a = c->a >= 0 ? nn_ptr(ex, c->a) : c->pa;
     const float *restrict b = c->b >= 0 ? nn_ptr(ex, c->b) : c->pb;
     size_t n = c->n;
-#pragma omp parallel for simd schedule(static)
+    /* a batch norm's few channels: one thread, no fork and join */
+#pragma omp parallel for simd schedule(static) if (n >= ((size_t)1 << 15))
     for (size_t i = 0; i < n; i++) a[i] += b[i];
 }
 
