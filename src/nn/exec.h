@@ -188,6 +188,10 @@ dnnl_memory_t nn_diff_target(geoloc_exec *ex, int v, int *tmp);
 /* Completes nn_diff_target: adds the temporary slot to v's gradient and frees it. */
 void nn_diff_commit(geoloc_exec *ex, int v, int tmp);
 
+/* The step of list that last added into v's gradient, when no call used that gradient
+ * since (a later element-wise pass may join it); else NULL. */
+nn_call *nn_diff_last_sum(geoloc_exec *ex, nn_list *list, int v);
+
 /* Makes v's gradient the same storage as from's (or adds from's to v's existing one):
  * for a gradient that flows unchanged to several values. */
 void nn_diff_share(geoloc_exec *ex, int v, int from);

@@ -301,6 +301,25 @@ void nn_step_accumulate(geoloc_exec *ex, const nn_call *c) {
     for (size_t i = 0; i < n; i++) a[i] += b[i];
 }
 
+/* Whether call c reads or writes buffer id (through a step operand or a bound memory). */
+static int call_uses(const geoloc_exec *ex, const nn_call *c, int id) {
+    if (c->step) return c->a == id || c->b == id || c->c == id;
+    for (int i = 0; i < c->nargs; i++)
+        for (size_t j = 0; j < ex->n_bindings; j++)
+            if (ex->bindings[j].mem == c->args[i].memory && ex->bindings[j].buffer == id) return 1;
+    return 0;
+}
+
+nn_call *nn_diff_last_sum(geoloc_exec *ex, nn_list *list, int v) {
+    int id = ex->values[diff_root_of(ex, v)].diff_buffer;
+    for (size_t i = list->n; i-- > 0 && id >= 0;) {
+        nn_call *c = &list->v[i];
+        if (c->step == nn_step_accumulate && c->a == id) return c;
+        if (call_uses(ex, c, id)) return NULL;
+    }
+    return NULL;
+}
+
 void nn_diff_commit(geoloc_exec *ex, int v, int tmp) {
     if (tmp < 0) return;
     nn_value *r = &ex->values[diff_root_of(ex, v)];
