@@ -3,6 +3,9 @@
  * The last batch norm of the block wrote straight into the add's output, so
  * the add runs in place; backward masks the gradient by the ReLU in place
  * and hands the same storage to both branches. */
+#include <stdint.h>
+#include <string.h>
+
 #include "nn/exec.h"
 
 void add_plan(geoloc_exec *ex, int k) {
@@ -31,8 +34,17 @@ static void step_sum_relu(geoloc_exec *ex, const nn_call *c) {
     float *restrict a = nn_ptr(ex, c->a);
     const float *restrict b = nn_ptr(ex, c->b), *restrict y = nn_ptr(ex, c->c);
     size_t n = c->n;
+    /* y > 0 on the bits (+0 and NaN excluded, as the float comparison): integer
+     * compare and mask vectorise where a float comparison (it may trap) does not */
 #pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < n; i++) a[i] = y[i] > 0.0f ? a[i] + b[i] : 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        float sum = a[i] + b[i];
+        uint32_t bits, out;
+        memcpy(&bits, &y[i], sizeof bits);
+        memcpy(&out, &sum, sizeof out);
+        out &= bits - 1u < 0x7f800000u ? 0xffffffffu : 0u;
+        memcpy(&a[i], &out, sizeof out);
+    }
 }
 
 /* Joins the ReLU mask of add k to the sum that completed its output's gradient; 0 when
