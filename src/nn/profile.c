@@ -12,13 +12,14 @@
 
 static const char *const LIST_NAMES[3] = {"prepare", "forward", "backward"};
 
-static nn_list *list_of(geoloc_exec *ex, int i) {
+static const nn_list *list_of(const geoloc_exec *ex, int i) {
     return i == 0 ? &ex->prepare : i == 1 ? &ex->forward : &ex->backward;
 }
 
 geoloc_status geoloc_exec_set_profile(geoloc_exec *ex, int on, geoloc_error *err) {
+    nn_list *lists[3] = {&ex->prepare, &ex->forward, &ex->backward};
     for (int i = 0; i < 3; i++) {
-        nn_list *l = list_of(ex, i);
+        nn_list *l = lists[i];
         free(l->seconds);
         l->seconds = NULL;
         l->runs = 0;
@@ -54,8 +55,8 @@ static const dnnl_memory_desc_t *first_md(const_dnnl_primitive_desc_t pd, const 
 geoloc_status geoloc_exec_call_profile(const geoloc_exec *ex, size_t i, geoloc_exec_call_time *out,
                                        geoloc_error *err) {
     int li = 0;
-    const nn_list *l = list_of((geoloc_exec *)ex, 0);
-    while (li < 2 && i >= l->n) i -= l->n, l = list_of((geoloc_exec *)ex, ++li);
+    const nn_list *l = list_of(ex, 0);
+    while (li < 2 && i >= l->n) i -= l->n, l = list_of(ex, ++li);
     if (i >= l->n) return error_set(err, GEOLOC_E_RANGE, "profile: call %zu of %zu", i, geoloc_exec_call_count(ex));
     const nn_call *c = &l->v[i];
     *out = (geoloc_exec_call_time){.list = LIST_NAMES[li], .node = c->node, .kind = "step", .what = c->name ? c->name : "",
