@@ -1,7 +1,8 @@
 /* The CNN engine's API contract: weights files round trip with their
  * architecture, name and shape mismatches are refused with messages naming
  * the tensor, bad shapes and labels are errors (never a crash), ignored
- * labels contribute nothing, and several heads each get their own loss. */
+ * labels contribute nothing, several heads each get their own loss, and a
+ * profile times every call. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,9 +132,58 @@ done:
     remove(path);
 }
 
+/* Profiling: every call is described and timed once per run of its list while on;
+ * off (the default) times nothing. */
+static void test_profile(void) {
+    geoloc_error err = {0};
+    geoloc_resnet_config cfg;
+    geoloc_resnet_config_default(&cfg, 18, 4);
+    geoloc_net *net = NULL;
+    geoloc_exec *ex = NULL;
+    CHECK(geoloc_net_create(&cfg, &net, &err) == GEOLOC_OK, "%s", err.message);
+    CHECK(geoloc_exec_create(net, 2, 32, 32, GEOLOC_NN_TRAIN, &ex, &err) == GEOLOC_OK, "%s", err.message);
+    if (!ex) goto done;
+    geoloc_net_init_random(net, 3);
+    static float x[2 * 3 * 32 * 32];
+    const int32_t labels[2] = {1, 3}, *sets[1] = {labels};
+    CHECK(geoloc_exec_set_profile(ex, 1, &err) == GEOLOC_OK, "%s", err.message);
+    CHECK(geoloc_exec_forward(ex, x, &err) == GEOLOC_OK && geoloc_exec_backward(ex, sets, NULL, NULL, &err) == GEOLOC_OK,
+          "%s", err.message);
+    size_t n = geoloc_exec_call_count(ex), conv_fwd = 0, conv_wgrad = 0, loss = 0, untimed = 0;
+    double total = 0;
+    for (size_t i = 0; i < n; i++) {
+        geoloc_exec_call_time t;
+        CHECK(geoloc_exec_call_profile(ex, i, &t, &err) == GEOLOC_OK, "%s", err.message);
+        untimed += t.runs != 1;
+        total += t.seconds;
+        if (!strcmp(t.kind, "convolution") && !strcmp(t.list, "forward") && !strcmp(t.what, "forward_training")) {
+            conv_fwd++;
+            CHECK(t.node >= 0 && strchr(t.shape, 'x') && strlen(t.impl) > 0, "call %zu: %s %s", i, t.impl, t.shape);
+        }
+        if (!strcmp(t.kind, "convolution") && !strcmp(t.what, "backward_weights")) conv_wgrad++;
+        if (!strcmp(t.kind, "step") && !strcmp(t.what, "step_loss")) {
+            loss++;
+            CHECK(t.node == -1, "the loss is the heads'");
+        }
+    }
+    CHECK(untimed == 0 && total > 0, "%zu calls not run once while profiling; %g s in all", untimed, total);
+    CHECK(conv_fwd == 20 && conv_wgrad == 20 && loss == 1, "ResNet-18: %zu forward convolutions, %zu weight gradients, "
+          "%zu losses (want 20, 20, 1)", conv_fwd, conv_wgrad, loss);
+    geoloc_exec_call_time t;
+    CHECK(geoloc_exec_call_profile(ex, n, &t, &err) == GEOLOC_E_RANGE, "call past the end");
+    CHECK(geoloc_exec_set_profile(ex, 0, &err) == GEOLOC_OK && geoloc_exec_forward(ex, x, &err) == GEOLOC_OK, "%s",
+          err.message);
+    CHECK(geoloc_exec_call_profile(ex, 0, &t, &err) == GEOLOC_OK && t.runs == 0 && t.seconds == 0,
+          "profiling off: nothing timed");
+done:
+    geoloc_exec_free(ex);
+    geoloc_net_free(net);
+}
+
 int main(void) {
     test_bad_arguments();
     test_heads_and_labels();
     test_weights_files();
+    test_profile();
     TEST_END();
 }

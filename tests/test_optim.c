@@ -15,6 +15,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "geoloc/optim.h"
@@ -259,6 +260,47 @@ static void test_grad_scale(void) {
         geoloc_sgd_free(a);
         geoloc_sgd_free(b);
     }
+}
+
+/* The step runs large parameters in pieces on several threads: one parameter of
+ * 3.2 M floats gives the same weights and momentum, to the bit, as the same values
+ * in parameters of 1000 floats; a frozen group's parameter is left alone. */
+static void test_pieces(void) {
+    enum { N = 3 * (1 << 20) + 7, PART = 1000 };
+    float *w = malloc(N * sizeof *w), *g = malloc(N * sizeof *g), *w2 = malloc(N * sizeof *w2);
+    float frozen[PART], frozen_grad[PART];
+    geoloc_sgd_config cfg = {0.9, 0, 1e-4, 0};
+    geoloc_sgd *one = NULL, *parts = NULL;
+    CHECK(w && g && w2, "out of memory");
+    if (!w || !g || !w2) goto done;
+    uint64_t s = 11;
+    for (size_t i = 0; i < N; i++) w[i] = w2[i] = rnd(&s), g[i] = rnd(&s);
+    for (int i = 0; i < PART; i++) frozen[i] = 1.0f, frozen_grad[i] = 1.0f;
+    CHECK(geoloc_sgd_create(&cfg, &one, NULL) == GEOLOC_OK && geoloc_sgd_create(&cfg, &parts, NULL) == GEOLOC_OK,
+          "create");
+    geoloc_sgd_add(one, w, g, N, 0, NULL, NULL);
+    geoloc_sgd_add(one, frozen, frozen_grad, PART, 1, NULL, NULL);
+    geoloc_sgd_set_group(one, 1, 1.0, GEOLOC_SGD_INHERIT, 1, NULL);
+    for (size_t at = 0; at < N; at += PART)
+        geoloc_sgd_add(parts, w2 + at, g + at, N - at < PART ? N - at : PART, 0, NULL, NULL);
+    for (int step = 0; step < 3; step++) {
+        geoloc_sgd_step(one, 0.05, 1.0f);
+        geoloc_sgd_step(parts, 0.05, 1.0f);
+    }
+    size_t diff = 0, moved = 0;
+    for (size_t i = 0; i < N; i++) diff += memcmp(&w[i], &w2[i], sizeof *w) != 0;
+    const float *m1 = geoloc_sgd_momentum(one, 0);
+    for (size_t at = 0, p = 0; at < N; at += PART, p++)
+        diff += memcmp(m1 + at, geoloc_sgd_momentum(parts, p), (N - at < PART ? N - at : PART) * sizeof *m1) != 0;
+    for (int i = 0; i < PART; i++) moved += frozen[i] != 1.0f;
+    CHECK(diff == 0, "%zu weights or momentum blocks differ between one parameter and its pieces", diff);
+    CHECK(moved == 0 && !geoloc_sgd_momentum_started(one, 1), "a frozen parameter moved (%zu)", moved);
+done:
+    geoloc_sgd_free(one);
+    geoloc_sgd_free(parts);
+    free(w);
+    free(g);
+    free(w2);
 }
 
 /* Stopping after 3 steps, restoring buffers, started flags and the count in a new
@@ -509,6 +551,7 @@ int main(int argc, char **argv) {
     const char *data_dir = argc > 2 ? argv[2] : "tests/data";
     test_sgd_reference(data_dir);
     test_grad_scale();
+    test_pieces();
     test_checkpoint();
     test_sgd_api();
     test_schedule_reference(data_dir);

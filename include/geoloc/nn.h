@@ -185,6 +185,30 @@ geoloc_status geoloc_exec_set_batch_sum(geoloc_exec *ex, geoloc_exec_sum_fn fn, 
 /* Bytes held by the execution (activations, workspaces, laid-out weights). */
 size_t geoloc_exec_bytes(const geoloc_exec *ex);
 
+/* Profiling: on clears the per-call totals and times every later call; off stops. */
+geoloc_status geoloc_exec_set_profile(geoloc_exec *ex, int on, geoloc_error *err);
+
+/* One call of an execution's lists (a oneDNN primitive or a C step) and its time. */
+typedef struct geoloc_exec_call_time {
+    const char *list; /* "prepare", "forward" or "backward" */
+    int node;         /* graph node it was planned for (-1: the input or the heads) */
+    const char *kind; /* oneDNN primitive kind ("convolution", "reorder", ...) or "step" */
+    const char *what; /* propagation kind (forward_training, backward_weights, ...), a
+                       * reorder's role (weights, weight gradient, gradient, activation)
+                       * or a C step's name */
+    const char *impl; /* oneDNN implementation (jit_1x1:avx512_core, ...) or "c" */
+    char shape[96];   /* source (or gradient) dims, then weights dims: "32x64x56x56 256x64x1x1" */
+    double seconds;   /* summed over the profiled runs of its list */
+    long runs;        /* profiled runs of its list */
+} geoloc_exec_call_time;
+
+/* Number of calls in the execution's lists (prepare, then forward, then backward). */
+size_t geoloc_exec_call_count(const geoloc_exec *ex);
+
+/* Call i (< geoloc_exec_call_count) and its profiled time into *out. */
+geoloc_status geoloc_exec_call_profile(const geoloc_exec *ex, size_t i, geoloc_exec_call_time *out,
+                                       geoloc_error *err);
+
 /* Softmax of each row of logits (rows x cols) into probs. */
 void geoloc_softmax(const float *logits, size_t rows, size_t cols, float *probs);
 

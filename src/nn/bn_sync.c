@@ -161,7 +161,7 @@ static nn_call *layout_step(geoloc_exec *ex, nn_list *list, int k, nn_step step,
             return NULL;
         }
     }
-    nn_call *c = nn_call_step(ex, list, step);
+    nn_call *c = nn_call_step_named(ex, list, step, "bn_sync");
     if (!c) return NULL;
     c->nargs = n;
     for (int i = 0; i < n; i++) c->args[i] = (dnnl_exec_arg_t){.arg = DNNL_ARG_SRC, .memory = mems[i]};

@@ -3,6 +3,7 @@
  * training), allocates all buffers once, and runs the lists. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/error.h"
 #include "nn/exec.h"
@@ -109,6 +110,7 @@ static geoloc_status decide_fusions(geoloc_exec *ex) {
 static void plan_forward(geoloc_exec *ex) {
     geoloc_net *net = ex->net;
     for (size_t k = 0; k < net->n_nodes && !ex->failed; k++) {
+        ex->plan_node = (int)k;
         switch (net->nodes[k].op) {
         case NN_CONV: conv_plan(ex, (int)k); break;
         case NN_BN: bn_plan(ex, (int)k); break;
@@ -121,16 +123,19 @@ static void plan_forward(geoloc_exec *ex) {
         }
         nn_release_after(ex, (int)k);
     }
+    ex->plan_node = -1;
     if (!ex->failed) heads_plan(ex);
 }
 
 static void plan_backward(geoloc_exec *ex) {
     geoloc_net *net = ex->net;
+    ex->plan_node = -1;
     heads_plan_backward(ex);
     ex->recompute_node = ex->source_node = -1;
     ex->recompute = ex->source_slot = -1;
     for (size_t i = net->n_nodes; i-- > 0 && !ex->failed;) {
         int k = (int)i;
+        ex->plan_node = k;
         switch (net->nodes[k].op) {
         case NN_CONV: conv_plan_backward(ex, k); break;
         case NN_BN: bn_plan_backward(ex, k); break;
@@ -202,6 +207,7 @@ static geoloc_status build(geoloc_net *net, int batch, int height, int width, ge
     ex->grad_tmp = nn_buffer_new(ex, 0);
     ex->recompute_ws = nn_buffer_new(ex, 0);
     ex->sum_buf = fn ? nn_buffer_new(ex, 0) : -1;
+    ex->plan_node = -1;
     plan_forward(ex);
     if (mode == GEOLOC_NN_TRAIN && !ex->failed) plan_backward(ex);
     allocate(ex);
@@ -253,9 +259,11 @@ void geoloc_exec_free(geoloc_exec *ex) {
     free(ex->bindings);
     free(ex->pool);
     free(ex->pool_busy);
-    free(ex->prepare.v);
-    free(ex->forward.v);
-    free(ex->backward.v);
+    nn_list *lists[3] = {&ex->prepare, &ex->forward, &ex->backward};
+    for (int i = 0; i < 3; i++) {
+        free(lists[i]->v);
+        free(lists[i]->seconds);
+    }
     free(ex->values);
     free(ex->plan);
     free(ex);
@@ -263,20 +271,35 @@ void geoloc_exec_free(geoloc_exec *ex) {
 
 void geoloc_exec_params_changed(geoloc_exec *ex) { ex->params_dirty = 1; }
 
-static geoloc_status run(geoloc_exec *ex, const nn_list *list, geoloc_error *err) {
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Runs the calls of list; when profiling, adds each call's time (CPU primitives
+ * run synchronously, so a call's time is its own). */
+static geoloc_status run(geoloc_exec *ex, nn_list *list, geoloc_error *err) {
     ex->run_err = err;
     ex->run_status = GEOLOC_OK;
+    double t = list->seconds ? now() : 0.0;
     for (size_t i = 0; i < list->n; i++) {
         const nn_call *c = &list->v[i];
         if (c->step) {
             c->step(ex, c);
             if (ex->run_status != GEOLOC_OK) return ex->run_status;
-            continue;
+        } else {
+            dnnl_status_t st = dnnl_primitive_execute(c->prim, ex->stream, c->nargs, c->args);
+            if (st != dnnl_success)
+                return error_set(err, GEOLOC_E_ARG, "oneDNN: executing call %zu failed (status %d)", i, (int)st);
         }
-        dnnl_status_t st = dnnl_primitive_execute(c->prim, ex->stream, c->nargs, c->args);
-        if (st != dnnl_success)
-            return error_set(err, GEOLOC_E_ARG, "oneDNN: executing call %zu failed (status %d)", i, (int)st);
+        if (list->seconds) {
+            double t1 = now();
+            list->seconds[i] += t1 - t;
+            t = t1;
+        }
     }
+    if (list->seconds) list->runs++;
     dnnl_status_t st = dnnl_stream_wait(ex->stream);
     return st == dnnl_success ? GEOLOC_OK
                               : error_set(err, GEOLOC_E_ARG, "oneDNN: stream wait failed (status %d)", (int)st);

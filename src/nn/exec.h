@@ -25,11 +25,15 @@ struct nn_call {
     size_t n;         /* element count */
     int k;            /* channels, node or head index */
     float f, g;
+    int node;         /* graph node being planned when the call was made (-1: none) */
+    const char *name; /* a C step's function, a reorder's role (for profiles) */
 };
 
 typedef struct nn_list {
     nn_call *v;
     size_t n, cap;
+    double *seconds; /* profiling: time per call summed over the runs (NULL: off) */
+    long runs;
 } nn_list;
 
 /* A buffer: its size grows while planning; allocated once afterwards. */
@@ -115,6 +119,7 @@ struct geoloc_exec {
     void *sum_ctx;
     int replicas;
     int sum_buf;         /* the vectors handed to sum_fn */
+    int plan_node;       /* the node being planned (recorded in each call) */
     geoloc_error *run_err;     /* where steps of the running list report */
     geoloc_status run_status;  /* the first failure of a step */
 };
@@ -162,8 +167,11 @@ const dnnl_memory_desc_t *nn_query(const_dnnl_primitive_desc_t pd, dnnl_query_t 
 /* Appends a primitive call with n (arg, memory) pairs, plus the scratchpad of pd. */
 void nn_call_prim(geoloc_exec *ex, nn_list *list, dnnl_primitive_desc_t pd, int n, ...);
 
-/* Appends a C step. */
-nn_call *nn_call_step(geoloc_exec *ex, nn_list *list, nn_step step);
+/* Appends a C step named `name`. */
+nn_call *nn_call_step_named(geoloc_exec *ex, nn_list *list, nn_step step, const char *name);
+
+/* Appends a C step, named by its function. */
+#define nn_call_step(ex, list, step) nn_call_step_named(ex, list, step, #step)
 
 /* Appends a reorder of src into dst (adding to dst when accumulate). */
 void nn_call_reorder(geoloc_exec *ex, nn_list *list, const dnnl_memory_desc_t *src_md,
@@ -197,6 +205,10 @@ dnnl_memory_t nn_diff_target(geoloc_exec *ex, int v, int *tmp);
 
 /* Completes nn_diff_target: adds the temporary slot to v's gradient and frees it. */
 void nn_diff_commit(geoloc_exec *ex, int v, int tmp);
+
+/* The step of list that last added into v's gradient, when no call used that gradient
+ * since (a later element-wise pass may join it); else NULL. */
+nn_call *nn_diff_last_sum(geoloc_exec *ex, nn_list *list, int v);
 
 /* Makes v's gradient the same storage as from's (or adds from's to v's existing one):
  * for a gradient that flows unchanged to several values. */

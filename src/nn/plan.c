@@ -129,6 +129,7 @@ static nn_call *append(geoloc_exec *ex, nn_list *list) {
     nn_call *c = &list->v[list->n++];
     memset(c, 0, sizeof *c);
     c->a = c->b = c->c = -1;
+    c->node = ex->plan_node;
     return c;
 }
 
@@ -150,9 +151,9 @@ void nn_call_prim(geoloc_exec *ex, nn_list *list, dnnl_primitive_desc_t pd, int 
         c->args[c->nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, nn_mem(ex, sp, ex->scratchpad)};
 }
 
-nn_call *nn_call_step(geoloc_exec *ex, nn_list *list, nn_step step) {
+nn_call *nn_call_step_named(geoloc_exec *ex, nn_list *list, nn_step step, const char *name) {
     nn_call *c = ex->failed ? NULL : append(ex, list);
-    if (c) c->step = step;
+    if (c) c->step = step, c->name = name;
     return c;
 }
 
@@ -183,7 +184,13 @@ static void reorder(geoloc_exec *ex, nn_list *list, const dnnl_memory_desc_t *sr
         return;
     }
     ex->pds[ex->n_pds++] = pd;
+    size_t n = list->n;
     nn_call_prim(ex, list, pd, 2, DNNL_ARG_FROM, src, DNNL_ARG_TO, dst);
+    if (list->n > n)
+        list->v[n].name = list == &ex->prepare ? "weights"
+                          : accumulate          ? "weight gradient"
+                          : list == &ex->backward ? "gradient"
+                                                  : "activation";
 }
 
 void nn_call_reorder(geoloc_exec *ex, nn_list *list, const dnnl_memory_desc_t *src_md,
@@ -321,8 +328,28 @@ void nn_step_accumulate(geoloc_exec *ex, const nn_call *c) {
     float *restrict a = c->a >= 0 ? nn_ptr(ex, c->a) : c->pa;
     const float *restrict b = c->b >= 0 ? nn_ptr(ex, c->b) : c->pb;
     size_t n = c->n;
-#pragma omp parallel for simd schedule(static)
+    /* a batch norm's few channels: one thread, no fork and join */
+#pragma omp parallel for simd schedule(static) if (n >= ((size_t)1 << 15))
     for (size_t i = 0; i < n; i++) a[i] += b[i];
+}
+
+/* Whether call c reads or writes buffer id (through a step operand or a bound memory). */
+static int call_uses(const geoloc_exec *ex, const nn_call *c, int id) {
+    if (c->step) return c->a == id || c->b == id || c->c == id;
+    for (int i = 0; i < c->nargs; i++)
+        for (size_t j = 0; j < ex->n_bindings; j++)
+            if (ex->bindings[j].mem == c->args[i].memory && ex->bindings[j].buffer == id) return 1;
+    return 0;
+}
+
+nn_call *nn_diff_last_sum(geoloc_exec *ex, nn_list *list, int v) {
+    int id = ex->values[diff_root_of(ex, v)].diff_buffer;
+    for (size_t i = list->n; i-- > 0 && id >= 0;) {
+        nn_call *c = &list->v[i];
+        if (c->step == nn_step_accumulate && c->a == id) return c;
+        if (call_uses(ex, c, id)) return NULL;
+    }
+    return NULL;
 }
 
 void nn_diff_commit(geoloc_exec *ex, int v, int tmp) {

@@ -3,6 +3,9 @@
  * The last batch norm of the block wrote straight into the add's output, so
  * the add runs in place; backward masks the gradient by the ReLU in place
  * and hands the same storage to both branches. */
+#include <stdint.h>
+#include <string.h>
+
 #include "nn/exec.h"
 
 void add_plan(geoloc_exec *ex, int k) {
@@ -25,10 +28,46 @@ void add_plan(geoloc_exec *ex, int k) {
                  nn_value_mem(ex, nd->in[1]), DNNL_ARG_DST, nn_value_mem(ex, nd->out));
 }
 
+/* Step: gradient a = (a + b) where the ReLU output c is positive, else 0 (n floats):
+ * the sum completing a gradient and the ReLU's backward in one pass. */
+static void step_sum_relu(geoloc_exec *ex, const nn_call *c) {
+    float *restrict a = nn_ptr(ex, c->a);
+    const float *restrict b = nn_ptr(ex, c->b), *restrict y = nn_ptr(ex, c->c);
+    size_t n = c->n;
+    /* y > 0 on the bits (+0 and NaN excluded, as the float comparison): integer
+     * compare and mask vectorise where a float comparison (it may trap) does not */
+#pragma omp parallel for simd schedule(static)
+    for (size_t i = 0; i < n; i++) {
+        float sum = a[i] + b[i];
+        uint32_t bits, out;
+        memcpy(&bits, &y[i], sizeof bits);
+        memcpy(&out, &sum, sizeof out);
+        out &= bits - 1u < 0x7f800000u ? 0xffffffffu : 0u;
+        memcpy(&a[i], &out, sizeof out);
+    }
+}
+
+/* Joins the ReLU mask of add k to the sum that completed its output's gradient; 0 when
+ * there is none (or the layouts differ). */
+static int join_relu(geoloc_exec *ex, int k) {
+    const nn_node *nd = &ex->net->nodes[k];
+    nn_call *c = nn_diff_last_sum(ex, &ex->backward, nd->out);
+    const dnnl_memory_desc_t *gmd = NULL;
+    dnnl_memory_t d_out = nn_diff_mem(ex, nd->out);
+    if (!c || !d_out || dnnl_memory_get_memory_desc(d_out, &gmd) != dnnl_success ||
+        !dnnl_memory_desc_equal(gmd, &ex->values[nd->out].md))
+        return 0;
+    nn_value_mem(ex, nd->out);
+    c->step = step_sum_relu;
+    c->name = "step_sum_relu";
+    c->c = ex->values[nn_root(ex, nd->out)].buffer;
+    return 1;
+}
+
 void add_plan_backward(geoloc_exec *ex, int k) {
     const nn_node *nd = &ex->net->nodes[k];
     const nn_value *out = &ex->values[nd->out];
-    if (ex->plan[k].relu) { /* the ReLU mask, in place on the output's gradient */
+    if (ex->plan[k].relu && !join_relu(ex, k)) { /* the ReLU mask, in place on the output's gradient */
         dnnl_eltwise_desc_t desc, fdesc;
         if (nn_fail(ex, dnnl_eltwise_backward_desc_init(&desc, dnnl_eltwise_relu_use_dst_for_bwd, &out->md,
                                                         &out->md, 0.0f, 0.0f),

@@ -35,10 +35,20 @@ typedef struct sgd_group {
     int frozen;
 } sgd_group;
 
+/* A piece of one parameter's update: the step runs the pieces on all threads. */
+typedef struct sgd_chunk {
+    size_t param, start, n;
+} sgd_chunk;
+
+/* Floats per chunk: a few hundred chunks for a ResNet-50, each long enough to stream. */
+#define SGD_CHUNK ((size_t)1 << 18)
+
 struct geoloc_sgd {
     geoloc_sgd_config cfg;
     sgd_param *params;
     size_t n_params, cap_params;
+    sgd_chunk *chunks;
+    size_t n_chunks, cap_chunks;
     sgd_group groups[GEOLOC_SGD_MAX_GROUPS];
     int64_t steps;
     int fused;  /* fused multiply-adds */
@@ -196,6 +206,7 @@ void geoloc_sgd_free(geoloc_sgd *opt) {
     if (!opt) return;
     for (size_t i = 0; i < opt->n_params; i++) free(opt->params[i].buf);
     free(opt->params);
+    free(opt->chunks);
     free(opt);
 }
 
@@ -218,6 +229,14 @@ geoloc_status geoloc_sgd_add(geoloc_sgd *opt, float *w, const float *grad, size_
         opt->params = p;
         opt->cap_params = cap;
     }
+    size_t pieces = (n + SGD_CHUNK - 1) / SGD_CHUNK;
+    if (opt->n_chunks + pieces > opt->cap_chunks) {
+        size_t cap = 2 * (opt->n_chunks + pieces);
+        sgd_chunk *c = realloc(opt->chunks, cap * sizeof *c);
+        if (!c) return error_set(err, GEOLOC_E_NOMEM, "sgd: out of memory");
+        opt->chunks = c;
+        opt->cap_chunks = cap;
+    }
     float *buf = NULL;
     if (opt->cfg.momentum != 0 && n > 0) {
         size_t bytes = (n * sizeof(float) + 63) / 64 * 64; /* aligned_alloc: a multiple of 64 */
@@ -229,6 +248,10 @@ geoloc_status geoloc_sgd_add(geoloc_sgd *opt, float *w, const float *grad, size_
         memset(buf, 0, bytes);
     }
     opt->params[opt->n_params] = (sgd_param){w, grad, buf, n, group, 0};
+    for (size_t k = 0; k < pieces; k++) {
+        size_t start = k * SGD_CHUNK;
+        opt->chunks[opt->n_chunks++] = (sgd_chunk){opt->n_params, start, n - start < SGD_CHUNK ? n - start : SGD_CHUNK};
+    }
     if (index) *index = opt->n_params;
     opt->n_params++;
     return GEOLOC_OK;
@@ -253,32 +276,41 @@ geoloc_status geoloc_sgd_set_group(geoloc_sgd *opt, int group, double lr_scale,
     return GEOLOC_OK;
 }
 
+/* The arguments of chunk ch's update; 0 when its group is frozen. */
+static int chunk_args(const geoloc_sgd *opt, const sgd_chunk *ch, double lr, float grad_scale, sgd_args *a) {
+    const geoloc_sgd_config *c = &opt->cfg;
+    const sgd_param *p = &opt->params[ch->param];
+    const sgd_group *g = &opt->groups[p->group];
+    if (g->frozen) return 0;
+    double wd = g->weight_decay < 0 ? c->weight_decay : g->weight_decay;
+    double group_lr = lr * g->lr_scale; /* torch: param_groups[k]['lr'] */
+    *a = (sgd_args){
+        .w = p->w + ch->start,
+        .grad = p->grad + ch->start,
+        .buf = p->buf ? p->buf + ch->start : NULL,
+        .n = ch->n,
+        .grad_scale = grad_scale,
+        .weight_decay = (float)wd,
+        .momentum = (float)c->momentum,
+        .one_minus_dampening = (float)(1.0 - c->dampening),
+        .neg_lr = (float)(-group_lr),
+        .use_wd = wd != 0,
+        .mode = c->momentum == 0 ? 0 : p->started ? 2 : 1,
+        .nesterov = c->nesterov,
+    };
+    return 1;
+}
+
 void geoloc_sgd_step(geoloc_sgd *opt, double lr, float grad_scale) {
     if (!opt) return;
-    const geoloc_sgd_config *c = &opt->cfg;
-    for (size_t i = 0; i < opt->n_params; i++) {
-        sgd_param *p = &opt->params[i];
-        const sgd_group *g = &opt->groups[p->group];
-        if (g->frozen) continue;
-        double wd = g->weight_decay < 0 ? c->weight_decay : g->weight_decay;
-        double group_lr = lr * g->lr_scale; /* torch: param_groups[k]['lr'] */
-        sgd_args a = {
-            .w = p->w,
-            .grad = p->grad,
-            .buf = p->buf,
-            .n = p->n,
-            .grad_scale = grad_scale,
-            .weight_decay = (float)wd,
-            .momentum = (float)c->momentum,
-            .one_minus_dampening = (float)(1.0 - c->dampening),
-            .neg_lr = (float)(-group_lr),
-            .use_wd = wd != 0,
-            .mode = c->momentum == 0 ? 0 : p->started ? 2 : 1,
-            .nesterov = c->nesterov,
-        };
-        if (p->n > 0) sgd_run(&a, opt->fused, opt->hw_fma);
-        if (a.mode != 0) p->started = 1;
+    /* element-wise: the pieces run on any thread in any order with the same result */
+#pragma omp parallel for schedule(dynamic, 1)
+    for (size_t i = 0; i < opt->n_chunks; i++) {
+        sgd_args a;
+        if (chunk_args(opt, &opt->chunks[i], lr, grad_scale, &a)) sgd_run(&a, opt->fused, opt->hw_fma);
     }
+    for (size_t i = 0; i < opt->n_params; i++)
+        if (!opt->groups[opt->params[i].group].frozen && opt->cfg.momentum != 0) opt->params[i].started = 1;
     opt->steps++;
 }
 
