@@ -159,7 +159,7 @@ nn_call *nn_call_step_named(geoloc_exec *ex, nn_list *list, nn_step step, const 
 
 /* A reorder with an optional sum post-op (accumulate) and optional output scales. */
 static void reorder(geoloc_exec *ex, nn_list *list, const dnnl_memory_desc_t *src_md, dnnl_memory_t src,
-                    const dnnl_memory_desc_t *dst_md, dnnl_memory_t dst, int accumulate, int mask, int n,
+                    const dnnl_memory_desc_t *dst_md, dnnl_memory_t dst, int accumulate, int mask, int n_scales,
                     const float *scales) {
     if (ex->failed) return;
     dnnl_primitive_attr_t attr = NULL;
@@ -167,7 +167,7 @@ static void reorder(geoloc_exec *ex, nn_list *list, const dnnl_memory_desc_t *sr
     dnnl_primitive_desc_t pd = NULL;
     dnnl_status_t st = dnnl_primitive_attr_create(&attr);
     if (st == dnnl_success) st = dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user);
-    if (st == dnnl_success && scales) st = dnnl_primitive_attr_set_output_scales(attr, n, mask, scales);
+    if (st == dnnl_success && scales) st = dnnl_primitive_attr_set_output_scales(attr, n_scales, mask, scales);
     if (st == dnnl_success && accumulate) {
         st = dnnl_post_ops_create(&po);
         if (st == dnnl_success) st = dnnl_post_ops_append_sum(po, 1.0f);
