@@ -51,7 +51,7 @@ static const cli_spec MODEL_SPEC = {
     "go through the model (decoding and crops as in predict, float32) while every\n"
     "convolution's largest |output| is recorded. Writes the model with those ranges\n"
     "to --out, atomically (a heads-only model keeps naming its backbone file: the\n"
-    "ranges go into the model file, about 200 bytes); its weights are unchanged.\n"
+    "ranges go into the model file, a few hundred bytes); its weights are unchanged.\n"
     "predict, evaluate and serve then run it with --precision int8 (u8/s8\n"
     "convolutions after the stem, weights quantised per output channel).\n",
     MODEL_OPTIONS,
