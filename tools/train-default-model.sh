@@ -10,7 +10,8 @@
 # include/geoloc/calibration.h) on the out-of-fold answers of the 1,598
 # training photos (5 folds grouped by author, --calibration-folds), then
 # measured on the 399 validation photos, which are in neither.
-# Then, on the same cached features and split, the helper network
+# The model then gets its int8 ranges (geoloc model quantize on 256 photos of
+# the training split). Then, on the same cached features and split, the helper network
 # share/geoloc/geoloc-scene.safetensors: a scene classifier (S3, S16, S365
 # heads, no partitions; geoloc scene train) whose last line prints each
 # level's agreement with the Places365 labels of the 399 held-out photos.
@@ -38,6 +39,12 @@ ship() { # copies WORK/NAME to share/geoloc/NAME (complete or not at all)
   --tau-min 5 --tau-max 200,100,50 --scene S3,S16,S365 --baselines \
   --features "$work/features6.safetensors" --out "$work/geoloc-default.safetensors" \
   "$data/im2gps3k-dev/im2gps3k_dev.csv"
+# int8 ranges (predict --precision int8) from 256 photos of the same training split
+"$build/geoloc" dataset split --val-fraction 0.2 --seed 1 --out-train "$work/im2gps3k_dev-train-split-seed1.csv" --out-val "$work/im2gps3k_dev-val-split-seed1.csv" \
+  "$data/im2gps3k-dev/im2gps3k_dev.csv"
+"$build/geoloc" model quantize --model "$work/geoloc-default.safetensors" --calib "$work/im2gps3k_dev-train-split-seed1.csv" \
+  --images "$data/im2gps3k-dev/images" --photos 256 --out "$work/geoloc-default-int8.safetensors" --overwrite
+mv "$work/geoloc-default-int8.safetensors" "$work/geoloc-default.safetensors"
 ship geoloc-default.safetensors
 "$build/geoloc" scene train --scene S3,S16,S365 --images "$data/im2gps3k-dev/images" --val-fraction 0.2 --seed 1 \
   --features "$work/features6.safetensors" --out "$work/geoloc-scene.safetensors" \
