@@ -83,10 +83,11 @@ for p in f32 int8; do
     check "predict --precision $p" '[ $rc -eq 0 ]'
     printf '%s' "$out" > "$tmp/$p.json"
 done
-check "int8: the same top cell as f32, probabilities within 0.005" 'python3 - "$tmp/f32.json" "$tmp/int8.json" <<EOF
+check "int8: the same top cell as f32, probabilities within 0.005; the precision in the JSON" 'python3 - "$tmp/f32.json" "$tmp/int8.json" <<EOF
 import json, sys
 a, b = (json.load(open(f))["predictions"][0] for f in sys.argv[1:])
 assert a["cell"] == b["cell"], (a["cell"], b["cell"])
+assert [json.load(open(f))["precision"] for f in sys.argv[1:]] == ["f32", "int8"]
 for x, y in zip(a["top"], b["top"]):
     assert abs(x["prob"] - y["prob"]) < 0.005, (x, y)
 EOF'
@@ -106,6 +107,8 @@ a = json.load(open(sys.argv[1]))[\"predictions\"][0]
 b = json.loads(sys.argv[2])
 b = b[\"predictions\"][0] if \"predictions\" in b else b
 sys.exit(a[\"cell\"] != b[\"cell\"] or abs(a[\"prob\"] - b[\"prob\"]) > 1e-6)" "$tmp/int8.json" "$body"'
+    model=$(curl -s "http://127.0.0.1:$(cat "$tmp/port")/v1/model")
+    check "serve --precision int8: /v1/model says int8" '[[ $model == *'"'"'"precision": "int8"'"'"'* || $model == *'"'"'"precision":"int8"'"'"'* ]]'
     kill -TERM $server
     wait $server
 fi

@@ -13,14 +13,14 @@
 #include "test_util.h"
 
 
-static json_t *model_json(const geoloc_model *m) {
+static json_t *model_json(const geoloc_model *m, geoloc_precision precision) {
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
     geoloc_json w;
     geoloc_json_init(&w, f, 0);
     geoloc_error err;
-    CHECK(geoloc_model_write_json(&w, m) == GEOLOC_OK, "write");
+    CHECK(geoloc_model_write_json(&w, m, precision) == GEOLOC_OK, "write");
     CHECK(geoloc_json_finish(&w, &err) == GEOLOC_OK, "finish");
     fclose(f);
     json_error_t jerr;
@@ -67,8 +67,9 @@ int main(int argc, char **argv) {
         printf("SKIP: the default model %s: %s\n", path, err.message);
         return 77;
     }
-    json_t *j = model_json(m);
+    json_t *j = model_json(m, GEOLOC_PRECISION_F32);
     check_common(j, m);
+    CHECK(!strcmp(json_string_value(json_object_get(j, "precision")), "f32"), "precision f32");
     CHECK(m->backbone[0], "the default model names its backbone");
     const char *slash = strrchr(m->backbone, '/');
     const char *file = json_string_value(json_object_get(json_object_get(j, "backbone"), "file"));
@@ -78,15 +79,16 @@ int main(int argc, char **argv) {
     for (size_t s = 0; s < m->scene_classes[0] && s < json_array_size(names); s++)
         CHECK(!strcmp(json_string_value(json_array_get(names, s)), m->scene_names[s]), "scene %zu", s);
     CHECK(json_is_false(json_object_get(json_object_get(j, "scene"), "isn")), "no ISNs");
-    CHECK(json_object_size(j) == 6, "fields: schema version backbone image_size partitions scene");
+    CHECK(json_object_size(j) == 7, "fields: schema version backbone image_size precision partitions scene");
     json_decref(j);
 
     /* no scene head, backbone in the file */
     size_t n_scenes = m->n_scenes;
     m->n_scenes = 0;
     m->backbone[0] = 0;
-    j = model_json(m);
+    j = model_json(m, GEOLOC_PRECISION_INT8);
     check_common(j, m);
+    CHECK(!strcmp(json_string_value(json_object_get(j, "precision")), "int8"), "precision int8");
     CHECK(json_is_null(json_object_get(j, "scene")), "scene null");
     CHECK(!json_object_get(json_object_get(j, "backbone"), "file"), "no backbone file");
     json_decref(j);

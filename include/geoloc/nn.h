@@ -136,6 +136,9 @@ typedef enum geoloc_precision {
 /* The execution mode of an inference precision. */
 geoloc_nn_mode geoloc_precision_mode(geoloc_precision p);
 
+/* "f32", "int8" or "calibrate". */
+const char *geoloc_precision_name(geoloc_precision p);
+
 /* Builds the primitives and allocates every buffer for batch x 3 x height x width.
  * GEOLOC_NN_INFER_INT8 quantises the weights (per output channel) as they are now. */
 geoloc_status geoloc_exec_create(geoloc_net *net, int batch, int height, int width,

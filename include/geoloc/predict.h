@@ -101,9 +101,10 @@ geoloc_status geoloc_answer_write_json(geoloc_json *w, const geoloc_model *m, co
 
 /* Writes what a model is as a JSON object with w: {"schema", "version" (of
  * geoloc), "backbone": {"arch", "file" (its base name, when the model names
- * one)}, "image_size", "partitions": [{"name", "cells", "min_level",
- * "max_level"}], "scene": {"names": [...]} or null}; returns w's status. */
-geoloc_status geoloc_model_write_json(geoloc_json *w, const geoloc_model *m);
+ * one)}, "image_size", "precision" (the arithmetic it answers in: "f32" or
+ * "int8"), "partitions": [{"name", "cells", "min_level", "max_level"}],
+ * "scene": {"names": [...]} or null}; returns w's status. */
+geoloc_status geoloc_model_write_json(geoloc_json *w, const geoloc_model *m, geoloc_precision precision);
 
 #ifdef __cplusplus
 }

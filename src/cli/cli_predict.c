@@ -480,6 +480,8 @@ static void json_begin(out_ctx *o, const cli_runner *c) {
     geoloc_json_string(w, c->opt.partition < 0 ? "hierarchical" : c->model->partition_names[c->opt.partition]);
     geoloc_json_key(w, "crops");
     geoloc_json_string(w, cli_crops_name(c->opt.crops));
+    geoloc_json_key(w, "precision");
+    geoloc_json_string(w, geoloc_precision_name(c->opt.precision));
     geoloc_json_key(w, "predictions");
     geoloc_json_array_begin(w);
 }

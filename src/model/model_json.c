@@ -1,5 +1,5 @@
 /* What a model is, as JSON (GET /v1/model): geoloc's version, the backbone,
- * the crop size, the partitions and the scene classes. */
+ * the crop size, the arithmetic it runs in, the partitions and the scene classes. */
 #include <string.h>
 
 #include "geoloc/predict.h"
@@ -33,7 +33,7 @@ static void partition_json(geoloc_json *w, const char *name, const geoloc_partit
     geoloc_json_object_end(w);
 }
 
-geoloc_status geoloc_model_write_json(geoloc_json *w, const geoloc_model *m) {
+geoloc_status geoloc_model_write_json(geoloc_json *w, const geoloc_model *m, geoloc_precision precision) {
     char arch[32];
     snprintf(arch, sizeof arch, "resnet%d", m->config.depth);
     geoloc_json_object_begin(w);
@@ -53,6 +53,8 @@ geoloc_status geoloc_model_write_json(geoloc_json *w, const geoloc_model *m) {
     geoloc_json_object_end(w);
     geoloc_json_key(w, "image_size");
     geoloc_json_int(w, m->image_size);
+    geoloc_json_key(w, "precision");
+    geoloc_json_string(w, geoloc_precision_name(precision));
     geoloc_json_key(w, "partitions");
     geoloc_json_array_begin(w);
     for (size_t i = 0; i < m->n_partitions; i++) partition_json(w, m->partition_names[i], m->partitions[i]);

@@ -69,6 +69,10 @@ geoloc_nn_mode geoloc_precision_mode(geoloc_precision p) {
     return p == GEOLOC_PRECISION_INT8 ? GEOLOC_NN_INFER_INT8 : p == GEOLOC_PRECISION_CALIBRATE ? GEOLOC_NN_CALIBRATE : GEOLOC_NN_INFER;
 }
 
+const char *geoloc_precision_name(geoloc_precision p) {
+    return p == GEOLOC_PRECISION_INT8 ? "int8" : p == GEOLOC_PRECISION_CALIBRATE ? "calibrate" : "f32";
+}
+
 int geoloc_net_has_int8_ranges(const geoloc_net *net) { return net->int8_range != NULL; }
 
 void geoloc_net_clear_int8_ranges(geoloc_net *net) {

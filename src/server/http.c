@@ -344,7 +344,7 @@ static enum MHD_Result answer(serve_http *h, struct MHD_Connection *conn, reques
         rq->body = NULL;
         break;
     }
-    case ROUTE_MODEL: r = serve_route_model(h->c.model); break;
+    case ROUTE_MODEL: r = serve_route_model(h->c.model, h->c.precision); break;
     case ROUTE_CELL: r = serve_route_cell(url + strlen("/v1/cells/")); break;
     case ROUTE_HEALTH: r = serve_route_health(); break;
     case ROUTE_METRICS: r = serve_route_metrics(h->c.metrics); break;

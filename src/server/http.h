@@ -28,6 +28,7 @@ typedef struct serve_http_config {
     const char *tls_cert_pem;     /* both set: HTTPS */
     const char *tls_key_pem;
     const geoloc_model *model;
+    geoloc_precision precision;   /* the network's arithmetic, for /v1/model */
     serve_engine *engine;
     serve_metrics *metrics;       /* NULL: not counted */
     serve_rate_limit *rate;       /* NULL: no limit */

@@ -42,10 +42,10 @@ static serve_reply doc_reply(json_doc *d, const char *content_type) {
     return (serve_reply){.status = 200, .body = d->buf, .size = d->size, .content_type = content_type};
 }
 
-serve_reply serve_route_model(const geoloc_model *m) {
+serve_reply serve_route_model(const geoloc_model *m, geoloc_precision precision) {
     json_doc d;
     if (doc_open(&d) != 0) return serve_reply_error(503, "out of memory");
-    geoloc_model_write_json(&d.w, m);
+    geoloc_model_write_json(&d.w, m, precision);
     return doc_reply(&d, "application/json");
 }
 

@@ -9,7 +9,7 @@
 #include "server/metrics.h"
 
 /* GET /v1/model: the model's description (geoloc_model_write_json). */
-serve_reply serve_route_model(const geoloc_model *m);
+serve_reply serve_route_model(const geoloc_model *m, geoloc_precision precision);
 
 /* GET /v1/cells/{token}: a GeoJSON Feature, the cell's boundary with its
  * token, level and center as properties; 404 for a token that is no cell. */

@@ -265,6 +265,7 @@ static geoloc_status serve_start(const geoloc_serve_options *o, const struct soc
         .addr = addr, .max_connections = o->max_connections,
         .idle_timeout_s = o->idle_timeout_s, .request_timeout_s = o->request_timeout_s, .max_body = o->max_body,
         .token = s->token, .tls_cert_pem = s->cert, .tls_key_pem = s->key, .model = s->model,
+        .precision = o->precision,
         .engine = s->engine, .metrics = s->metrics, .rate = s->rate,
         .locate_defaults = {.top = po.top_k, .crops = (int)po.crops, .partition = -1}};
     return serve_http_start(&hc, &s->http, err);
