@@ -43,7 +43,7 @@ static geoloc_index *random_index(size_t n, float *copy_of_row0) {
     for (size_t r = 0; r < n; r++) {
         for (int j = 0; j < DIM; j++) v[j] = uniform();
         if (r == 0 && copy_of_row0) memcpy(v, copy_of_row0, sizeof v);
-        char id[16];
+        char id[24];
         snprintf(id, sizeof id, "p%zu", r);
         geoloc_index_add(ix, id, 0, 0, v, &err);
     }
