@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 
 #include "cli/cli_options.h"
+#include "cli/cli_photos.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "geoloc/nn.h"
@@ -21,13 +22,12 @@ typedef struct {
 } nn_args;
 
 static const char *const MODES[] = {"infer", "train", NULL};
-static const char *const PRECISIONS[] = {"f32", "int8", NULL};
 
 static const cli_option NN_OPTIONS[] = {
     CLI_OPTION("arch", 0, CLI_STRING, nn_args, arch, "resnetN", "ResNet-18/34/50/101/152"),
     CLI_OPTION("mode", 0, CLI_ENUM, nn_args, mode, NULL, "inference, or a full training step", .choices = MODES),
     CLI_OPTION("precision", 0, CLI_ENUM, nn_args, precision, NULL,
-               "inference arithmetic; int8 is calibrated on the benchmark's input first", .choices = PRECISIONS),
+               "inference arithmetic; int8 is calibrated on the benchmark's input first", .choices = cli_precision_choices),
     CLI_OPTION("batch", 0, CLI_INT, nn_args, batch, "N", "images per batch", .min = 1, .max = 4096),
     CLI_OPTION("classes", 0, CLI_INT, nn_args, classes, "N", "classes of the head", .min = 1, .max = 1e6),
     CLI_OPTION("size", 0, CLI_INT, nn_args, size, "N", "image side", .min = 32, .max = 4096),
