@@ -186,7 +186,6 @@ void conv_plan(geoloc_exec *ex, int k) {
     }
     out->md = *nn_query(pd, dnnl_query_dst_md, 0);
     out->scale = q.s_out;
-    if (infer && net->int8_range) out->range = net->int8_range[k];
 
     /* weights in the primitive's layout, refreshed by the prepare list */
     dnnl_memory_desc_t plain_md;

@@ -56,7 +56,6 @@ typedef struct nn_value {
     int diff_buffer;       /* gradient storage of a diff root (-1: none yet) */
     dnnl_memory_t diff_mem;
     float scale;           /* int8 inference: the real value of one step of the u8/s8 data (0: float) */
-    float range;           /* int8 inference: a convolution output's calibrated largest |value| */
 } nn_value;
 
 /* Per node: what planning decided and what backward needs. */

@@ -63,7 +63,9 @@ void pool_plan(geoloc_exec *ex, int k) {
     if (quantise) {
         out_slot = nn_slot_acquire(ex, dnnl_memory_desc_get_size(pooled_md));
         dst = nn_mem(ex, pooled_md, out_slot);
-        out->scale = ex->values[nn_root(ex, nd->in[0])].range / 255.0f;
+        /* the stem's ReLU output is its batch norm's, folded into the convolution before it */
+        int bn = nn_producer(ex->net, nn_root(ex, nd->in[0]));
+        out->scale = ex->net->int8_range[bn - 1] / 255.0f;
         dnnl_memory_desc_init_by_tag(&out->md, 4, dd, dnnl_u8, dnnl_nhwc);
     } else {
         out->md = *pooled_md;
