@@ -8,7 +8,10 @@
  * arithmetic: a step that moves the loss by about 2e-3, a tolerance of 3 %;
  * the bottleneck net gets small last batch-norm scales in each block (as
  * torchvision's zero_init_residual, not zero) to be well-conditioned. Two
- * images of 64x64, so the last batch norms still see 8 values per channel. */
+ * images of 64x64, so the last batch norms still see 8 values per channel.
+ * The tails of split networks (geoloc_net_split: the last layers trained on
+ * the maps a frozen prefix gives) are checked the same way on input maps of
+ * 8x8 and 4x4: two readers of the input, no gradient flowing out of it. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +23,7 @@
 
 enum { N = 2, S = 64, CLASSES = 5 };
 
-static float input[N * 3 * S * S];
+static float *input; /* N images or maps of the network being checked */
 static int32_t labels[N] = {1, 4};
 
 /* Forward and backward: the engine's loss, gradients added to the parameters'. */
@@ -84,8 +87,13 @@ static void check_param(geoloc_net *net, geoloc_exec *ex, const char *name) {
     printf("%-32s |g| %-12.6g finite difference %.6g\n", name, gnorm, fd);
 }
 
-static void run(const geoloc_resnet_config *cfg, const char *const *names, size_t n_names) {
+/* Checks the named parameters of a network of cfg on N inputs of c x side x side. */
+static void run(const geoloc_resnet_config *cfg, int c, int side, const char *const *names, size_t n_names) {
     geoloc_error err = {0};
+    size_t n_in = (size_t)N * c * side * side;
+    input = malloc(n_in * sizeof *input);
+    if (!input) return;
+    ref_fill(input, n_in, 77, 0.0, 1.0);
     geoloc_net *net = NULL;
     geoloc_exec *ex = NULL;
     CHECK(geoloc_net_create(cfg, &net, &err) == GEOLOC_OK, "create: %s", err.message);
@@ -96,7 +104,7 @@ static void run(const geoloc_resnet_config *cfg, const char *const *names, size_
         if (cfg->depth == 50 && strstr(p->name, ".bn3.weight"))
             for (size_t i = 0; i < p->n; i++) p->data[i] *= 0.1f;
     }
-    CHECK(geoloc_exec_create(net, N, S, S, GEOLOC_NN_TRAIN, &ex, &err) == GEOLOC_OK, "exec: %s", err.message);
+    CHECK(geoloc_exec_create(net, N, side, side, GEOLOC_NN_TRAIN, &ex, &err) == GEOLOC_OK, "exec: %s", err.message);
     if (ex) {
         geoloc_net_zero_grad(net);
         backward(ex);
@@ -104,16 +112,25 @@ static void run(const geoloc_resnet_config *cfg, const char *const *names, size_
     }
     geoloc_exec_free(ex);
     geoloc_net_free(net);
+    free(input);
 }
 
 int main(void) {
-    ref_fill(input, sizeof input / sizeof input[0], 77, 0.0, 1.0);
     geoloc_resnet_config cfg;
     geoloc_resnet_config_default(&cfg, 18, CLASSES);
     static const char *const basic[] = {"conv1.weight", "bn1.weight", "bn1.bias", "layer1.0.conv2.weight",
                                         "layer2.0.downsample.0.weight", "layer2.0.downsample.1.weight",
                                         "layer3.1.bn1.bias", "layer4.1.conv2.weight", "fc.weight", "fc.bias"};
-    run(&cfg, basic, sizeof basic / sizeof basic[0]);
+    run(&cfg, 3, S, basic, sizeof basic / sizeof basic[0]);
+    cfg.tail_from = 3; /* 128 maps of 8x8, as layer 3 of this net reads from 64x64 images */
+    static const char *const tail3[] = {"layer3.0.conv1.weight", "layer3.0.downsample.0.weight",
+                                        "layer3.0.downsample.1.bias", "layer4.1.bn2.weight", "fc.weight"};
+    run(&cfg, 128, 8, tail3, sizeof tail3 / sizeof tail3[0]);
+    geoloc_resnet_config_default(&cfg, 50, CLASSES);
+    cfg.tail_from = 4; /* torchvision's bottlenecks: 1024 maps of 4x4 */
+    static const char *const tail4[] = {"layer4.0.conv1.weight", "layer4.0.conv2.weight", "layer4.0.downsample.0.weight",
+                                        "layer4.2.bn3.weight", "fc.bias"};
+    run(&cfg, 1024, 4, tail4, sizeof tail4 / sizeof tail4[0]);
     geoloc_resnet_config_default(&cfg, 50, CLASSES);
     cfg.stride_on_conv1 = 1;
     cfg.conv_bias = 1;
@@ -121,6 +138,6 @@ int main(void) {
     static const char *const bottleneck[] = {"conv1.bias", "layer1.0.conv3.weight", "layer1.0.conv3.bias",
                                              "layer2.0.conv1.weight", "layer2.0.downsample.0.bias",
                                              "layer3.2.bn3.weight", "layer4.0.conv2.weight", "fc.weight", "fc.bias"};
-    run(&cfg, bottleneck, sizeof bottleneck / sizeof bottleneck[0]);
+    run(&cfg, 3, S, bottleneck, sizeof bottleneck / sizeof bottleneck[0]);
     TEST_END();
 }

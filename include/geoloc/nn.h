@@ -35,6 +35,9 @@ typedef struct geoloc_resnet_config {
     float bn_momentum;     /* running-statistics update factor, 0.1 as torch */
     size_t n_heads;
     geoloc_head_config heads[GEOLOC_NN_MAX_HEADS];
+    int tail_from;         /* 0: from the image; 1..4: a tail, from ResNet layer tail_from's input map on */
+    int prefix_to;         /* 0: through the heads; 1..4: a prefix, the stem and the layers before layer
+                            * prefix_to, whose output is that layer's input map (no pooling, no heads) */
 } geoloc_resnet_config;
 
 /* Fills cfg with torchvision's ResNet-<depth> and one head "fc" of `classes` classes. */
@@ -72,6 +75,14 @@ typedef struct geoloc_net geoloc_net;
 /* Builds the description of a ResNet with zeroed parameters (running variances 1). */
 geoloc_status geoloc_net_create(const geoloc_resnet_config *cfg, geoloc_net **out,
                                 geoloc_error *err);
+
+/* Splits net at ResNet layer `layer` (1..4) into two networks that share its parameters
+ * (no copies): the prefix (the stem and the layers before, its output the map that layer
+ * reads, from geoloc_exec_features) and the tail (that layer on and the heads, its input
+ * that map). Fine-tuning the last layers trains the tail on the frozen prefix's maps.
+ * Free both before net. */
+geoloc_status geoloc_net_split(geoloc_net *net, int layer, geoloc_net **prefix, geoloc_net **tail,
+                               geoloc_error *err);
 
 /* Releases a network (NULL allowed). */
 void geoloc_net_free(geoloc_net *net);
@@ -139,7 +150,8 @@ geoloc_nn_mode geoloc_precision_mode(geoloc_precision p);
 /* "f32", "int8" or "calibrate". */
 const char *geoloc_precision_name(geoloc_precision p);
 
-/* Builds the primitives and allocates every buffer for batch x 3 x height x width.
+/* Builds the primitives and allocates every buffer for batch x 3 x height x width images
+ * (a tail: batch x C x height x width maps of its first layer's input).
  * GEOLOC_NN_INFER_INT8 quantises the weights (per output channel) as they are now. */
 geoloc_status geoloc_exec_create(geoloc_net *net, int batch, int height, int width,
                                  geoloc_nn_mode mode, geoloc_exec **out, geoloc_error *err);
@@ -158,11 +170,15 @@ geoloc_status geoloc_exec_forward(geoloc_exec *ex, const float *input, geoloc_er
 /* Logits of head h after forward: batch x classes, row-major. */
 const float *geoloc_exec_logits(const geoloc_exec *ex, size_t head);
 
-/* Pooled backbone features after forward: batch x feature_dim, row-major. */
+/* Pooled backbone features after forward: batch x feature_dim, row-major (a prefix: its
+ * output maps, each C x H x W in NCHW order). */
 const float *geoloc_exec_features(const geoloc_exec *ex);
 
-/* Width of the pooled features (512 for ResNet-18/34, 2048 for deeper ones). */
+/* Width of the pooled features (512 for ResNet-18/34, 2048 for deeper ones; a prefix: C*H*W). */
 int geoloc_exec_feature_dim(const geoloc_exec *ex);
+
+/* The shape of one image's output: channels x 1 x 1 pooled features, or a prefix's map. */
+void geoloc_exec_output_shape(const geoloc_exec *ex, int *channels, int *height, int *width);
 
 /* Training only, after forward: softmax cross-entropy of every head (labels[h][i]
  * in [0, classes) or -1 to ignore, loss averaged over the labelled photos, times

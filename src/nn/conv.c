@@ -145,7 +145,9 @@ void conv_plan(geoloc_exec *ex, int k) {
     dims4(wd, (int)w->shape[0], (int)w->shape[1], nd->kernel, nd->kernel);
     dims4(dd, ex->batch, out->c, out->h, out->w);
     dnnl_memory_desc_t src_md, w_md, b_md, dst_md;
-    if (nd->in[0] == 0)
+    /* the input's layout is the first convolution's choice (a tail's input has two readers) */
+    const int first_reader = nd->in[0] == 0 && !ex->input_user;
+    if (first_reader)
         dnnl_memory_desc_init_by_tag(&src_md, 4, sd, dnnl_f32, dnnl_format_tag_any);
     else
         src_md = in->md;
@@ -177,7 +179,7 @@ void conv_plan(geoloc_exec *ex, int k) {
     if (po) dnnl_post_ops_destroy(po);
     if (!pd) goto done;
     ex->plan[k].fwd_pd = pd;
-    if (nd->in[0] == 0) {
+    if (first_reader) {
         in->md = *nn_query(pd, dnnl_query_src_md, 0);
         dnnl_memory_desc_t user_md;
         dnnl_memory_desc_init_by_tag(&user_md, 4, sd, dnnl_f32, dnnl_nchw);

@@ -11,7 +11,7 @@
 /* Output shapes of every node, consumer counts. */
 static void infer_shapes(geoloc_exec *ex) {
     geoloc_net *net = ex->net;
-    ex->values[0] = (nn_value){.c = 3, .h = ex->height, .w = ex->width};
+    ex->values[0] = (nn_value){.c = net->value_channels[0], .h = ex->height, .w = ex->width};
     for (size_t k = 0; k < net->n_nodes; k++) {
         const nn_node *nd = &net->nodes[k];
         const nn_value *in = &ex->values[nd->in[0]];
@@ -107,6 +107,20 @@ static geoloc_status decide_fusions(geoloc_exec *ex) {
     return GEOLOC_OK;
 }
 
+/* A prefix's output: its last value as plain NCHW maps, in the features buffer. */
+static void output_plan(geoloc_exec *ex) {
+    int v = ex->net->n_values - 1;
+    const nn_value *val = &ex->values[v];
+    dnnl_memory_desc_t plain;
+    dnnl_dims_t d = {ex->batch, val->c, val->h, val->w};
+    dnnl_memory_desc_init_by_tag(&plain, 4, d, dnnl_f32, dnnl_nchw);
+    ex->feature_dim = val->c * val->h * val->w;
+    ex->features = nn_buffer_new(ex, 0);
+    float scale = nn_value_scale(ex, v);
+    nn_call_reorder_scaled(ex, &ex->forward, &val->md, nn_value_mem(ex, v), &plain, nn_mem(ex, &plain, ex->features),
+                           0, 1, scale > 0 ? &scale : NULL);
+}
+
 static void plan_forward(geoloc_exec *ex) {
     geoloc_net *net = ex->net;
     for (size_t k = 0; k < net->n_nodes && !ex->failed; k++) {
@@ -124,7 +138,9 @@ static void plan_forward(geoloc_exec *ex) {
         nn_release_after(ex, (int)k);
     }
     ex->plan_node = -1;
-    if (!ex->failed) heads_plan(ex);
+    if (ex->failed) return;
+    if (net->cfg.prefix_to) output_plan(ex);
+    else heads_plan(ex);
 }
 
 static void plan_backward(geoloc_exec *ex) {
@@ -171,9 +187,10 @@ static void allocate(geoloc_exec *ex) {
 static geoloc_status build(geoloc_net *net, int batch, int height, int width, geoloc_nn_mode mode,
                            geoloc_exec_sum_fn fn, void *ctx, int replicas, geoloc_exec **out, geoloc_error *err) {
     *out = NULL;
-    if (batch < 1 || height < 32 || width < 32 || batch > 65536 || height > 8192 || width > 8192)
-        return error_set(err, GEOLOC_E_ARG, "batch %d of %dx%d images: need batch >= 1 and sides in [32, 8192]",
-                         batch, width, height);
+    const int min_side = net->cfg.tail_from ? 1 : 32; /* a tail's input maps are small */
+    if (batch < 1 || height < min_side || width < min_side || batch > 65536 || height > 8192 || width > 8192)
+        return error_set(err, GEOLOC_E_ARG, "batch %d of %dx%d inputs: need batch >= 1 and sides in [%d, 8192]",
+                         batch, width, height, min_side);
     if (mode == GEOLOC_NN_TRAIN && net->cfg.n_heads == 0)
         return error_set(err, GEOLOC_E_ARG, "training needs at least one head (a loss)");
     if (mode == GEOLOC_NN_INFER_INT8 && !net->int8_range)
@@ -342,6 +359,11 @@ const float *geoloc_exec_logits(const geoloc_exec *ex, size_t head) {
 const float *geoloc_exec_features(const geoloc_exec *ex) { return nn_ptr(ex, ex->features); }
 
 int geoloc_exec_feature_dim(const geoloc_exec *ex) { return ex->feature_dim; }
+
+void geoloc_exec_output_shape(const geoloc_exec *ex, int *channels, int *height, int *width) {
+    const nn_value *v = &ex->values[ex->net->cfg.prefix_to ? ex->net->n_values - 1 : ex->net->feature_value];
+    *channels = v->c, *height = v->h, *width = v->w;
+}
 
 size_t geoloc_exec_bytes(const geoloc_exec *ex) {
     size_t total = 0;

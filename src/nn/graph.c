@@ -19,6 +19,13 @@ int net_add_param(geoloc_net *net, const char *name, geoloc_param_kind kind, int
     p->ndim = ndim;
     p->n = 1;
     for (size_t k = 0; k < ndim; k++) p->shape[k] = shape[k], p->n *= shape[k];
+    if (net->shares) {
+        const geoloc_param *whole = geoloc_net_find_param(net->shares, name);
+        if (!whole || whole->n != p->n) return -1;
+        p->data = whole->data;
+        p->grad = whole->grad;
+        return (int)net->n_params++;
+    }
     size_t bytes = (p->n * sizeof(float) + 63) / 64 * 64;
     int trained = kind != GEOLOC_PARAM_RUNNING_MEAN && kind != GEOLOC_PARAM_RUNNING_VAR;
     p->data = aligned_alloc(64, bytes);

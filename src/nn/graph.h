@@ -36,17 +36,23 @@ struct geoloc_net {
     size_t n_params, cap_params;
     int head_param[GEOLOC_NN_MAX_HEADS]; /* index of <head>.weight; its bias follows */
     float *int8_range;   /* per node (NULL: none): a convolution's largest |output| in calibration */
+    geoloc_net *shares;  /* a part of a split: the network whose parameter arrays it uses */
 };
 
 /* Number of convolution nodes (the length of the int8 ranges in a weights file). */
 size_t net_conv_count(const geoloc_net *net);
 
-/* Appends a parameter (data zeroed, gradient allocated when trained); its index or -1. */
+/* Appends a parameter (data zeroed, gradient allocated when trained; a part of a split
+ * uses the whole network's arrays of that name); its index or -1. */
 int net_add_param(geoloc_net *net, const char *name, geoloc_param_kind kind, int head,
                   size_t ndim, const uint64_t *shape);
 
 /* Appends a node producing a new value of `channels` channels; the value or -1. */
 int net_add_node(geoloc_net *net, const nn_node *node, int channels);
+
+/* A network of cfg (checked by the caller), using the parameter arrays of `shares` when
+ * not NULL (a part of a split). */
+geoloc_status net_build(const geoloc_resnet_config *cfg, geoloc_net *shares, geoloc_net **out, geoloc_error *err);
 
 /* Builds the ResNet layers and parameters of net->cfg (called by geoloc_net_create). */
 geoloc_status resnet_build(geoloc_net *net, geoloc_error *err);

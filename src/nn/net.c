@@ -31,9 +31,19 @@ geoloc_status geoloc_net_create(const geoloc_resnet_config *cfg, geoloc_net **ou
             return error_set(err, GEOLOC_E_ARG, "head %zu: needs a name and at least one class", h);
     if (!(cfg->bn_eps > 0) || !(cfg->bn_momentum >= 0 && cfg->bn_momentum <= 1))
         return error_set(err, GEOLOC_E_ARG, "batch norm epsilon must be > 0 and momentum in [0, 1]");
+    if (cfg->tail_from < 0 || cfg->tail_from > 4 || cfg->prefix_to < 0 || cfg->prefix_to > 4 ||
+        (cfg->tail_from && cfg->prefix_to))
+        return error_set(err, GEOLOC_E_ARG, "tail from layer %d, prefix to layer %d: each 0..4, not both",
+                         cfg->tail_from, cfg->prefix_to);
+    return net_build(cfg, NULL, out, err);
+}
+
+geoloc_status net_build(const geoloc_resnet_config *cfg, geoloc_net *shares, geoloc_net **out, geoloc_error *err) {
+    *out = NULL;
     geoloc_net *net = calloc(1, sizeof *net);
     if (!net) return error_set(err, GEOLOC_E_NOMEM, "out of memory");
     net->cfg = *cfg;
+    net->shares = shares;
     net->value_channels = calloc(1, sizeof(int));
     net->cap_values = 1;
     geoloc_status s = net->value_channels ? resnet_build(net, err)
@@ -46,9 +56,27 @@ geoloc_status geoloc_net_create(const geoloc_resnet_config *cfg, geoloc_net **ou
     return GEOLOC_OK;
 }
 
+geoloc_status geoloc_net_split(geoloc_net *net, int layer, geoloc_net **prefix, geoloc_net **tail,
+                               geoloc_error *err) {
+    *prefix = *tail = NULL;
+    if (layer < 1 || layer > 4 || net->cfg.tail_from || net->cfg.prefix_to)
+        return error_set(err, GEOLOC_E_ARG, "split at layer %d: need 1..4 and a whole network", layer);
+    geoloc_resnet_config pc = net->cfg, tc = net->cfg;
+    pc.prefix_to = layer;
+    pc.n_heads = 0;
+    tc.tail_from = layer;
+    geoloc_status s = net_build(&pc, net, prefix, err);
+    if (s == GEOLOC_OK) s = net_build(&tc, net, tail, err);
+    if (s != GEOLOC_OK) {
+        geoloc_net_free(*prefix);
+        *prefix = NULL;
+    }
+    return s;
+}
+
 void geoloc_net_free(geoloc_net *net) {
     if (!net) return;
-    for (size_t i = 0; i < net->n_params; i++) {
+    for (size_t i = 0; i < net->n_params && !net->shares; i++) {
         free(net->params[i].data);
         free(net->params[i].grad);
     }

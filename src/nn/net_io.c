@@ -134,6 +134,8 @@ geoloc_status geoloc_net_load(geoloc_net *net, const geoloc_safetensors *st, int
 geoloc_status geoloc_net_save(const geoloc_net *net, const char *path,
                               const char *const *extra_keys, const char *const *extra_values,
                               size_t n_extra, geoloc_error *err) {
+    if (net->cfg.tail_from || net->cfg.prefix_to)
+        return error_set(err, GEOLOC_E_ARG, "%s: a part of a split network is not saved alone: save the whole", path);
     net_arch_meta am;
     net_arch_metadata(&net->cfg, &am);
     const char *own_keys[1 + NET_ARCH_KEYS] = {"geoloc.format"};

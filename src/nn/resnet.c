@@ -112,19 +112,31 @@ geoloc_status resnet_build(geoloc_net *net, geoloc_error *err) {
         return error_set(err, GEOLOC_E_ARG, "ResNet depth %d: expected 18, 34, 50, 101 or 152",
                          net->cfg.depth);
     builder b = {.net = net};
-    net->value_channels[0] = 3;
+    const int bottleneck = arch[a].bottleneck, first = net->cfg.tail_from ? net->cfg.tail_from : 1;
+    const int last = net->cfg.prefix_to ? net->cfg.prefix_to - 1 : 4;
+    /* the image, or a tail's input: the stem's 64 channels for layer 1, else the previous layer's output */
+    if (!net->cfg.tail_from) net->value_channels[0] = 3;
+    else if (first == 1) net->value_channels[0] = 64;
+    else net->value_channels[0] = (64 << (first - 2)) * (bottleneck ? 4 : 1);
     net->n_values = 1;
-    int p = conv_params(&b, "conv1", 3, 64, 7);
-    int pbn = bn_params(&b, "bn1", 64);
-    int x = node(&b, NN_CONV, 0, -1, p, 7, 2, 3, 64);
-    x = node(&b, NN_BN, x, -1, pbn, 0, 0, 0, 64);
-    x = node(&b, NN_RELU, x, -1, -1, 0, 0, 0, 64);
-    x = node(&b, NN_MAXPOOL, x, -1, -1, 3, 2, 1, 64);
-    for (int layer = 0; layer < 4; layer++) {
+    net->feature_value = -1;
+    int x = 0;
+    if (!net->cfg.tail_from) {
+        int p = conv_params(&b, "conv1", 3, 64, 7);
+        int pbn = bn_params(&b, "bn1", 64);
+        x = node(&b, NN_CONV, 0, -1, p, 7, 2, 3, 64);
+        x = node(&b, NN_BN, x, -1, pbn, 0, 0, 0, 64);
+        x = node(&b, NN_RELU, x, -1, -1, 0, 0, 0, 64);
+        x = node(&b, NN_MAXPOOL, x, -1, -1, 3, 2, 1, 64);
+    }
+    for (int layer = first - 1; layer < last; layer++) {
         int planes = 64 << layer;
         for (int i = 0; i < arch[a].blocks[layer]; i++)
-            x = block(&b, x, layer + 1, i, planes, i == 0 && layer > 0 ? 2 : 1,
-                      arch[a].bottleneck);
+            x = block(&b, x, layer + 1, i, planes, i == 0 && layer > 0 ? 2 : 1, bottleneck);
+    }
+    if (net->cfg.prefix_to) {
+        if (b.failed) return error_set(err, GEOLOC_E_NOMEM, "out of memory building ResNet-%d", net->cfg.depth);
+        return GEOLOC_OK;
     }
     net->feature_value = node(&b, NN_GAP, x, -1, -1, 0, 0, 0, channels(&b, x));
     int features = channels(&b, net->feature_value);
