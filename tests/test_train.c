@@ -4,7 +4,8 @@
  * (GEOLOC_TRAIN_STOP_AFTER's option: stop as if killed) ends with the same
  * weights, bit for bit, and the same log as an uninterrupted run; so does a
  * feature extraction stopped after a chunk; a diverging run (lr 1e30) stops
- * with GEOLOC_E_RANGE, writes no model and keeps a finite checkpoint; bad
+ * with GEOLOC_E_RANGE, writes no model and keeps a finite checkpoint; tuning
+ * from layer 4 leaves the layers before as they were; bad
  * inputs are refused with clear messages and leave nothing behind. */
 #include <math.h>
 #include <stdio.h>
@@ -55,6 +56,21 @@ static int tensor_diffs(const char *a, const char *b) {
     geoloc_safetensors_close(sa);
     geoloc_safetensors_close(sb);
     return diffs;
+}
+
+/* 1 when tensor `name` of a model file equals the backbone's (rand18), 0 when it differs, -1: missing. */
+static int same_tensor(const char *model, const char *name) {
+    geoloc_safetensors *a = NULL, *b = NULL;
+    geoloc_error err = {0};
+    int same = -1;
+    if (geoloc_safetensors_open(model, &a, &err) == GEOLOC_OK &&
+        geoloc_safetensors_open(path_in("rand18.safetensors"), &b, &err) == GEOLOC_OK) {
+        const geoloc_tensor_info *x = geoloc_safetensors_find(a, name), *y = geoloc_safetensors_find(b, name);
+        if (x && y) same = x->n_bytes == y->n_bytes && !memcmp(x->data, y->data, x->n_bytes);
+    }
+    geoloc_safetensors_close(a);
+    geoloc_safetensors_close(b);
+    return same;
 }
 
 /* 1 when every F32 tensor of a safetensors file is finite. */
@@ -269,15 +285,20 @@ static void test_full(const geoloc_manifest *m) {
     o.freeze_backbone = 1;
     o.epochs = 1;
     CHECK(geoloc_train(&o, &r, &err) == GEOLOC_OK, "frozen: %s", err.message);
-    geoloc_safetensors *a = NULL, *b = NULL;
-    if (geoloc_safetensors_open(path_in("f3.safetensors"), &a, &err) == GEOLOC_OK &&
-        geoloc_safetensors_open(path_in("rand18.safetensors"), &b, &err) == GEOLOC_OK) {
-        const geoloc_tensor_info *x = geoloc_safetensors_find(a, "layer1.0.conv1.weight");
-        const geoloc_tensor_info *y = geoloc_safetensors_find(b, "layer1.0.conv1.weight");
-        CHECK(x && y && x->n_bytes == y->n_bytes && !memcmp(x->data, y->data, x->n_bytes), "frozen conv unchanged");
-    }
-    geoloc_safetensors_close(a);
-    geoloc_safetensors_close(b);
+    CHECK(same_tensor(path_in("f3.safetensors"), "layer1.0.conv1.weight") == 1, "frozen conv unchanged");
+    /* only layer 4 and the heads tuned: the layers before, their batch-norm statistics
+     * included, stay as the backbone has them; layer 4's weights and statistics move */
+    o = base_options(GEOLOC_TRAIN_FULL, m, path_in("f4.safetensors"));
+    o.tune_from = 4;
+    o.epochs = 1;
+    CHECK(geoloc_train(&o, &r, &err) == GEOLOC_OK && r.val.n == r.n_val, "tune from layer 4: %s", err.message);
+    static const char *const kept[] = {"conv1.weight", "bn1.running_mean", "layer3.1.conv2.weight",
+                                       "layer3.1.bn2.running_var", "layer3.1.bn2.weight"};
+    static const char *const moved[] = {"layer4.0.conv1.weight", "layer4.1.bn2.running_mean", "layer4.1.bn2.bias"};
+    for (size_t k = 0; k < sizeof kept / sizeof kept[0]; k++)
+        CHECK(same_tensor(path_in("f4.safetensors"), kept[k]) == 1, "tune from 4: %s changed", kept[k]);
+    for (size_t k = 0; k < sizeof moved / sizeof moved[0]; k++)
+        CHECK(same_tensor(path_in("f4.safetensors"), moved[k]) == 0, "tune from 4: %s unchanged", moved[k]);
 }
 
 static void test_errors(const geoloc_manifest *m) {
@@ -333,6 +354,12 @@ static void test_errors(const geoloc_manifest *m) {
     o = base_options(GEOLOC_TRAIN_FULL, m, path_in("e.safetensors"));
     o.micro_batch = 3;
     CHECK(geoloc_train(&o, &r, &err) == GEOLOC_E_ARG && strstr(err.message, "multiple"), "%s", err.message);
+    o.micro_batch = 2;
+    o.tune_from = 5;
+    CHECK(geoloc_train(&o, &r, &err) == GEOLOC_E_ARG && strstr(err.message, "tune from layer 5"), "%s", err.message);
+    o = base_options(GEOLOC_TRAIN_HEADS, m, path_in("e.safetensors"));
+    o.tune_from = 4;
+    CHECK(geoloc_train(&o, &r, &err) == GEOLOC_E_ARG && strstr(err.message, "full mode only"), "%s", err.message);
     geoloc_manifest_free(empty);
     geoloc_manifest_free(missing);
 }

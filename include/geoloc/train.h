@@ -123,6 +123,9 @@ typedef struct geoloc_train_options {
     int loss_sum;                  /* 1: sum of the partitions' losses instead of their mean */
     int freeze_backbone;           /* full: backbone parameters not updated */
     double backbone_lr_scale;      /* full: lr multiplier of the backbone (1) */
+    int tune_from;                 /* full: 0 fine-tunes the whole network; 1..4 only ResNet layer
+                                      tune_from onward and the heads, the layers before frozen (their
+                                      batch norms with running statistics, run in inference) */
     uint64_t seed;                 /* split, heads' initialisation, shuffling, augmentation */
     /* heads mode */
     int views;                     /* views per training photo: 3 = three crops, 6 = and their

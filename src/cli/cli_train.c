@@ -33,7 +33,7 @@ typedef struct {
     cli_list partitions, tau_min, tau_max;
     int skip_invalid, nesterov, freeze_backbone, no_standardize, heads_only, with_backbone, resume, baselines;
     int sync_bn;
-    long check_every;
+    long check_every, tune_from;
 } train_args;
 
 static const char *const MODES[] = {"heads", "full", NULL};
@@ -134,6 +134,9 @@ static const cli_option TRAIN_OPTIONS[] = {
     CLI_OPTION("freeze-backbone", 0, CLI_FLAG, train_args, freeze_backbone, NULL, "full: update only the heads"),
     CLI_OPTION("backbone-lr-scale", 0, CLI_DOUBLE, train_args, backbone_lr_scale, "X",
                "full: the backbone's lr multiplier", AMOUNT),
+    CLI_OPTION("tune-from", 0, CLI_INT, train_args, tune_from, "K",
+               "full: fine-tune ResNet layer K (1-4) onward and the\nheads; the layers before stay as the backbone\n"
+               "has them (batch norm with its running statistics)\nand only run forward (0: the whole network)", .min = 0, .max = 4),
     CLI_OPTION("heads-only", 0, CLI_FLAG, train_args, heads_only, NULL,
                "leave the backbone out, name its file (default in\nheads mode)"),
     CLI_OPTION("with-backbone", 0, CLI_FLAG, train_args, with_backbone, NULL,
@@ -412,6 +415,7 @@ static void apply(const train_args *a, geoloc_train_options *o) {
     o->loss_sum = a->loss == 1;
     o->freeze_backbone = a->freeze_backbone;
     o->backbone_lr_scale = a->backbone_lr_scale;
+    o->tune_from = (int)a->tune_from;
     if (a->heads_only) o->heads_only = 1;
     if (a->with_backbone) o->heads_only = 0;
     o->checkpoint = a->checkpoint;

@@ -24,7 +24,10 @@ void train_full_free(train_full *F) {
     train_replicas_free(&F->rep);
     geoloc_loader_destroy(F->loader);
     geoloc_exec_free(F->train_ex);
+    geoloc_exec_free(F->prefix_ex);
     geoloc_exec_free(F->infer_ex);
+    geoloc_net_free(F->tail);
+    geoloc_net_free(F->prefix);
     free(F->input);
     for (size_t h = 0; h < TRAIN_MAX_HEADS; h++) {
         free(F->lab[h]);
@@ -64,20 +67,30 @@ geoloc_status train_full_setup(train_full *F, train_run *r, const train_data *d,
     for (size_t h = 0; h < d->n_heads; h++)
         if (!(F->lab[h] = malloc((size_t)F->local_batch * sizeof *F->lab[h])))
             return error_set(err, GEOLOC_E_NOMEM, "out of memory");
+    F->trained = F->net;
+    if (o->tune_from) { /* the frozen layers in inference: their output maps are the tail's input */
+        s = geoloc_net_split(F->net, o->tune_from, &F->prefix, &F->tail, err);
+        if (s == GEOLOC_OK)
+            s = geoloc_exec_create(F->prefix, F->local_batch, o->image_size, o->image_size, GEOLOC_NN_INFER,
+                                   &F->prefix_ex, err);
+        F->trained = F->tail;
+    }
+    /* every tensor is checkpointed; those of the trained layers are updated */
     for (size_t i = 0; i < np && s == GEOLOC_OK; i++) {
         geoloc_param *p = geoloc_net_param(F->net, i);
         s = train_optim_add_tensor(opt, p->name, p->data, p->grad, p->n, err);
-        if (s == GEOLOC_OK && p->grad)
+        if (s == GEOLOC_OK && p->grad && geoloc_net_find_param(F->trained, p->name))
             s = geoloc_sgd_add(opt->sgd, p->data, p->grad, p->n, p->head < 0 ? 0 : 1, NULL, err);
     }
     if (s == GEOLOC_OK)
         s = geoloc_sgd_set_group(opt->sgd, 0, o->backbone_lr_scale, GEOLOC_SGD_INHERIT, o->freeze_backbone, err);
+    int in_c, in_h = o->image_size, in_w = o->image_size; /* images, or the tail's input maps */
+    if (s == GEOLOC_OK && F->prefix_ex) geoloc_exec_output_shape(F->prefix_ex, &in_c, &in_h, &in_w);
     if (s == GEOLOC_OK)
-        s = geoloc_exec_create(F->net, F->local_batch, o->image_size, o->image_size, GEOLOC_NN_TRAIN, &F->train_ex,
-                               err);
+        s = geoloc_exec_create(F->trained, F->local_batch, in_h, in_w, GEOLOC_NN_TRAIN, &F->train_ex, err);
     if (s == GEOLOC_OK && o->sync_bn) /* one rank too: the same arithmetic as N */
         s = geoloc_exec_set_batch_sum(F->train_ex, sum_across_ranks, NULL, ranks, err);
-    if (s == GEOLOC_OK) s = train_replicas_setup(&F->rep, F->net, err);
+    if (s == GEOLOC_OK) s = train_replicas_setup(&F->rep, F->trained, err);
     if (s != GEOLOC_OK || d->n_val == 0) return s;
     s = geoloc_exec_create(F->net, TRAIN_VAL_PHOTOS * 3, o->image_size, o->image_size, GEOLOC_NN_INFER, &F->infer_ex, err);
     F->val_flag = malloc(d->n_val * sizeof *F->val_flag);
@@ -165,7 +178,12 @@ geoloc_status train_full_forward_backward(train_full *F, const geoloc_batch *b, 
         for (size_t i = b->count; i < m; i++) memcpy(F->input + i * image, b->data, image * sizeof *F->input);
         input = F->input;
     }
-    geoloc_status s = geoloc_exec_forward(F->train_ex, input, err);
+    geoloc_status s = GEOLOC_OK;
+    if (F->prefix_ex) { /* --tune-from: the frozen layers' maps */
+        s = geoloc_exec_forward(F->prefix_ex, input, err);
+        input = geoloc_exec_features(F->prefix_ex);
+    }
+    if (s == GEOLOC_OK) s = geoloc_exec_forward(F->train_ex, input, err);
     if (s == GEOLOC_OK)
         s = geoloc_exec_backward(F->train_ex, (const int32_t *const *)F->lab, head_weight, losses, err);
     return s;

@@ -184,6 +184,9 @@ typedef struct train_full {
     const train_data *d;
     const train_model *m;
     geoloc_net *net;
+    geoloc_net *prefix, *tail; /* --tune-from: the frozen layers and the trained ones (views of net) */
+    geoloc_net *trained;    /* the network whose gradients a step computes: net or tail */
+    geoloc_exec *prefix_ex; /* --tune-from: the frozen layers in inference, their maps the tail's input */
     geoloc_exec *train_ex, *infer_ex;
     train_replicas rep;     /* several ranks: the gradient sums */
     int local_batch;        /* photos of a micro-batch on this rank (micro_batch / ranks) */

@@ -103,7 +103,7 @@ static geoloc_status full_step(train_trainer *T, train_state *st, double lr, dou
     geoloc_status s = GEOLOC_OK;
     long done = 0, forwards = 0;
     memset(step_loss, 0, nh * sizeof *step_loss);
-    geoloc_net_zero_grad(F->net);
+    geoloc_net_zero_grad(F->trained);
     while (done < T->per_step && st->batch_in_epoch + done < T->epoch_batches) {
         geoloc_batch b;
         if ((s = train_full_next(F, &b, err)) != GEOLOC_OK) return s; /* batch */

@@ -74,6 +74,9 @@ static geoloc_status check_options(const geoloc_train_options *o, geoloc_error *
     if (o->views < 3 || o->views > 64) return error_set(err, GEOLOC_E_ARG, "views %d: 3 to 64 expected", o->views);
     if (o->checkpoint_every < 0 || o->log_every < 0 || o->stop_after < 0)
         return error_set(err, GEOLOC_E_ARG, "negative step counts");
+    if (o->tune_from < 0 || o->tune_from > 4 || (o->tune_from && (o->mode != GEOLOC_TRAIN_FULL || o->freeze_backbone)))
+        return error_set(err, GEOLOC_E_ARG, "tune from layer %d: full mode only, 1..4 (0: the whole network), "
+                         "not with a frozen backbone", o->tune_from);
     if (o->mode == GEOLOC_TRAIN_FULL && o->heads_only == 1)
         return error_set(err, GEOLOC_E_ARG, "full training changes the backbone (batch-norm statistics "
                                             "included): the model must hold it (no heads-only)");
@@ -188,12 +191,12 @@ static void set_options_text(train_run *r, const train_model *m) {
     const geoloc_train_options *o = r->o;
     snprintf(r->options_text, sizeof r->options_text,
              "mode=%s size=%d lr=%.17g schedule=%s momentum=%.17g wd=%.17g nesterov=%d batch=%d "
-             "micro=%d loss=%s freeze=%d bblr=%.17g seed=%" PRIu64 " views=%d std=%d backbone=%016" PRIx64
+             "micro=%d loss=%s freeze=%d tune=%d bblr=%.17g seed=%" PRIu64 " views=%d std=%d backbone=%016" PRIx64
              " geo=%.17g scene=%.17g,%.17g,%.17g",
              o->mode == GEOLOC_TRAIN_FULL ? "full" : "heads", o->image_size, o->lr,
              o->lr_schedule ? o->lr_schedule : "constant", o->momentum, o->weight_decay, o->nesterov, o->batch,
              o->mode == GEOLOC_TRAIN_FULL ? o->micro_batch : 0, o->loss_sum ? "sum" : "mean",
-             o->freeze_backbone, o->backbone_lr_scale, o->seed,
+             o->freeze_backbone, o->tune_from, o->backbone_lr_scale, o->seed,
              o->mode == GEOLOC_TRAIN_HEADS ? o->views : 0, o->mode == GEOLOC_TRAIN_HEADS ? o->standardize : 0,
              m->backbone_hash, o->geo_weight, o->scene_weight[0], o->scene_weight[1], o->scene_weight[2]);
 }
