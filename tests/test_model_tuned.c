@@ -5,7 +5,8 @@
  * brute force over every half float on known values: 1/3, 65504, ties,
  * subnormals), the stages before it the backbone file's, heads and partitions
  * the model's; layer3 and layer4 as F32 exactly; heads-only saves of a loaded
- * tuned model keep its stages; a value beyond the F16 range refused at save;
+ * tuned model keep its stages; the model's own int8 ranges still load; a value
+ * beyond the F16 range refused at save;
  * hostile files (wrong shape, unknown or misplaced tensor, missing tensor,
  * other dtypes, bad geoloc.tuned or format) refused naming file and tensor.
  *
@@ -275,6 +276,18 @@ static void test_files(const char *geoloc) {
               back->tuned_dtype == GEOLOC_DTYPE_F16 && !back->net, "info: %s", err.message);
     geoloc_model_free(back);
     back = NULL;
+    /* the model's own int8 ranges (none in the backbone file) load with the tuned stages */
+    float ranges[20];
+    for (size_t k = 0; k < 20; k++) ranges[k] = 2.0f + (float)k;
+    edit e = {.tensor = "geoloc.int8_range", .dtype = GEOLOC_DTYPE_F32, .ndim = 1, .shape = {20}, .data = ranges};
+    rewrite(tuned, tmp_path("ranges.safetensors"), &e);
+    CHECK(geoloc_model_load(tmp_path("ranges.safetensors"), &back, &err) == GEOLOC_OK &&
+              geoloc_net_has_int8_ranges(back->net), "int8 ranges: %s", err.message);
+    if (back) check_loaded(m, back, backbone, 4, 1, "with int8 ranges");
+    geoloc_model_free(back);
+    back = NULL;
+    e.shape[0] = 19;
+    expect_refused(tuned, &e, "int8 ranges of another size", "geoloc.int8_range", "shape", 0);
     if (geoloc) {
         check_info(geoloc, "", tuned, "fine-tuned:  layer4 in the file (F16), over the backbone file's");
         check_info(geoloc, "", tuned, "(geoloc-model-3)");
