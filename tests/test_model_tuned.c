@@ -171,7 +171,8 @@ static void test_hostile(const char *tuned) {
     expect_refused(tuned, &e, "BF16", "layer4.1.bn2.running_mean", "F16 or F32 expected", 1);
     uint16_t nan[512] = {0};
     nan[9] = 0x7e00;
-    e = (edit){.tensor = "layer4.1.bn2.running_mean", .dtype = GEOLOC_DTYPE_F16, .ndim = 1, .shape = {512}, .data = nan};
+    e = (edit){.tensor = "layer4.1.bn2.running_mean", .dtype = GEOLOC_DTYPE_F16, .ndim = 1, .shape = {512},
+               .data = nan};
     expect_refused(tuned, &e, "NaN", "layer4.1.bn2.running_mean", "element 9 is nan", 0);
     e = (edit){.key = "geoloc.tuned", .value = NULL};
     expect_refused(tuned, &e, "no geoloc.tuned", "a backbone tensor", "no fine-tuned stages", 1);

@@ -60,7 +60,7 @@ int model_norm_parse(const char *text, geoloc_norm *out);
 /* The ResNet stage (1..4) of a parameter name ("layer<K>.*"), 0 for another. */
 int model_param_stage(const char *name);
 
-/* The geoloc.tuned text of the stages layer<from>..layer4: "layer3,layer4". */
+/* The geoloc.tuned text of the stages layer<from>..layer4: "layer3,layer4" ("" for from 0). */
 void model_tuned_text(int from, char *out, size_t size);
 
 /* The first stage of a geoloc.tuned text, 0 when it is not one model_tuned_text writes. */

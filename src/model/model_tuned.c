@@ -19,7 +19,7 @@ int model_param_stage(const char *name) {
 void model_tuned_text(int from, char *out, size_t size) {
     size_t len = 0;
     out[0] = '\0';
-    for (int k = from; k <= 4 && len < size; k++)
+    for (int k = from; k >= 1 && k <= 4 && len < size; k++)
         len += (size_t)snprintf(out + len, size - len, "%slayer%d", k > from ? "," : "", k);
 }
 
