@@ -1,8 +1,9 @@
 /* libFuzzer target: model-file validation (geoloc_model_read_info_buffer:
- * format version, metadata, partition tensors, hierarchy, heads). Whatever it
- * accepts must be consistent: valid, non-nested cells with finite means, the
- * stored hierarchy equal to the one the cells give, one head per partition of
- * its size (then the scene head), names and sizes in range. */
+ * format version, metadata, partition tensors, hierarchy, heads, fine-tuned
+ * backbone stages). Whatever it accepts must be consistent: valid, non-nested
+ * cells with finite means, the stored hierarchy equal to the one the cells
+ * give, one head per partition of its size (then the scene head), names and
+ * sizes in range, fine-tuned stages only over a named backbone, F16 or F32. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,8 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size) {
         REQUIRE(m->n_partitions >= 1 && m->n_partitions <= GEOLOC_MODEL_MAX_PARTITIONS);
         REQUIRE(m->config.n_heads == m->n_partitions + (m->n_scenes > 0));
         REQUIRE(m->image_size >= 32 && m->image_size <= 4096);
+        REQUIRE(m->tuned_from == 0 || (m->backbone[0] && m->tuned_from >= 1 && m->tuned_from <= 4 &&
+                                       (m->tuned_dtype == GEOLOC_DTYPE_F16 || m->tuned_dtype == GEOLOC_DTYPE_F32)));
         for (size_t f = 0; f < m->n_partitions; f++) {
             const geoloc_partition *p = m->partitions[f];
             REQUIRE(p && p->n >= 1 && (size_t)m->config.heads[f].classes == p->n);

@@ -181,7 +181,7 @@ static void test_files(geoloc_partition *const p[3]) {
     geoloc_model_free(back);
 
     /* hostile files */
-    edit e = {.key = "geoloc.format", .value = "geoloc-model-3"};
+    edit e = {.key = "geoloc.format", .value = "geoloc-model-4"};
     expect_refused(full, &e, "other version", "different version", "geoloc.format");
     e = (edit){.key = "geoloc.format", .value = NULL};
     expect_refused(full, &e, "no format", "geoloc.format", "not a geoloc model");

@@ -1,7 +1,8 @@
 /* GET /v1/model's JSON: the default model's description (read without its
  * backbone weights) parsed back with jansson and checked field by field
- * against the model struct; then the same model without scene head and with
- * its backbone inside (scene null, no backbone file). */
+ * against the model struct; then the same model with fine-tuned stages over
+ * its backbone file, and without scene head and with its backbone inside
+ * (scene null, no backbone file). */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +75,7 @@ int main(int argc, char **argv) {
     const char *slash = strrchr(m->backbone, '/');
     const char *file = json_string_value(json_object_get(json_object_get(j, "backbone"), "file"));
     CHECK(file && !strcmp(file, slash ? slash + 1 : m->backbone) && !strchr(file, '/'), "backbone file %s", file);
+    CHECK(!json_object_get(json_object_get(j, "backbone"), "tuned"), "no fine-tuned stages");
     json_t *names = json_object_get(json_object_get(j, "scene"), "S3");
     CHECK(m->scene_classes[0] > 0 && json_array_size(names) == m->scene_classes[0], "S3 scene names");
     for (size_t s = 0; s < m->scene_classes[0] && s < json_array_size(names); s++)
@@ -81,6 +83,15 @@ int main(int argc, char **argv) {
     CHECK(json_is_false(json_object_get(json_object_get(j, "scene"), "isn")), "no ISNs");
     CHECK(json_object_size(j) == 7, "fields: schema version backbone image_size precision partitions scene");
     json_decref(j);
+
+    /* fine-tuned stages over the backbone file */
+    m->tuned_from = 3;
+    j = model_json(m, GEOLOC_PRECISION_F32);
+    json_t *tuned = json_object_get(json_object_get(j, "backbone"), "tuned");
+    CHECK(json_array_size(tuned) == 2 && !strcmp(json_string_value(json_array_get(tuned, 0)), "layer3") &&
+              !strcmp(json_string_value(json_array_get(tuned, 1)), "layer4"), "tuned stages");
+    json_decref(j);
+    m->tuned_from = 0;
 
     /* no scene head, backbone in the file */
     size_t n_scenes = m->n_scenes;

@@ -24,6 +24,7 @@ extern "C" {
 #endif
 
 #define GEOLOC_MODEL_FORMAT "geoloc-model-2" /* metadata geoloc.format of model files (1 still loads) */
+#define GEOLOC_MODEL_FORMAT_TUNED "geoloc-model-3" /* ... of files with fine-tuned backbone stages */
 #define GEOLOC_MODEL_MAX_PARTITIONS 6
 #define GEOLOC_MODEL_MAX_TOP 64
 #define GEOLOC_SCENE_LEVELS 3
@@ -73,6 +74,9 @@ typedef struct geoloc_model {
     geoloc_norm norm;                                    /* input normalisation */
     int image_size;                                      /* crop side fed to the network (224) */
     char backbone[256];                                  /* "" when the file holds the backbone */
+    int tuned_from;               /* 1..4: the file carries the stages layer<tuned_from>..layer4 over the
+                                     backbone file (geoloc.tuned), and heads-only saves keep them; 0: none */
+    geoloc_dtype tuned_dtype;     /* their dtype in the file (GEOLOC_DTYPE_F16 or GEOLOC_DTYPE_F32) */
     geoloc_resnet_config config;  /* the network's architecture and heads (also when net is NULL) */
     size_t n_meta;                /* extra metadata saved with the model (training summary, ...) */
     char **meta_keys, **meta_values;
@@ -100,18 +104,30 @@ geoloc_status geoloc_model_create(const geoloc_resnet_config *backbone,
 
 /* Writes the model atomically; with heads_only the backbone tensors are left out
  * and `backbone_name` (a weights file name, e.g. resnet50-imagenet.safetensors,
- * looked up with geoloc_model_find_data; NULL: m->backbone) is recorded instead.
+ * looked up with geoloc_model_find_data; NULL: m->backbone) is recorded instead,
+ * except the fine-tuned stages m carries (m->tuned_from, kept in m->tuned_dtype).
  * The extra metadata (geoloc_model_set_meta) is written too. */
 geoloc_status geoloc_model_save(const geoloc_model *m, const char *path, int heads_only,
                                 const char *backbone_name, geoloc_error *err);
 
+/* Saves m as a heads-only model naming backbone_name (as geoloc_model_save) plus the
+ * backbone parameters of the stages layer<from_layer>..layer4 (from_layer 1..4;
+ * torchvision's "layerK.*", batch-norm running statistics included) stored as dtype
+ * (GEOLOC_DTYPE_F16, rounded to nearest even, or GEOLOC_DTYPE_F32); loading puts them
+ * over the backbone file's. A value beyond the F16 range is refused (E_RANGE naming
+ * the tensor). The file is of format GEOLOC_MODEL_FORMAT_TUNED. */
+geoloc_status geoloc_model_save_tuned(const geoloc_model *m, const char *path, const char *backbone_name,
+                                      int from_layer, geoloc_dtype dtype, geoloc_error *err);
+
 /* Reads a model file, checks its format version and that partitions, heads and
  * hierarchy agree; loads the backbone from the file or from the named backbone file
- * (its absence is an error that says which command fetches it). */
+ * (its absence is an error that says which command fetches it), then the file's
+ * fine-tuned stages over it (each must be a parameter of those stages, of its shape). */
 geoloc_status geoloc_model_load(const char *path, geoloc_model **out, geoloc_error *err);
 
 /* Reads and validates everything of a model file except the network weights
- * (m->net is NULL; the backbone file is not opened): for inspecting a model. */
+ * (m->net is NULL; the backbone file is not opened; fine-tuned stages: their names
+ * and dtype, not their shapes): for inspecting a model. */
 geoloc_status geoloc_model_read_info(const char *path, geoloc_model **out, geoloc_error *err);
 
 /* The same from a file image in memory (name is used in messages). */

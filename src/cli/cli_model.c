@@ -28,8 +28,8 @@ static const cli_spec INFO_SPEC = {
     "Checks a model file (format version, partitions, hierarchy, heads; not the\n"
     "backbone weights) and prints what it holds: architecture, input preprocessing,\n"
     "each partition (classes, training photos, cell levels), scene classes, the\n"
-    "backbone file it names (and where it was found) and extra metadata such as a\n"
-    "training summary.\n",
+    "backbone file it names (and where it was found), the fine-tuned stages the file\n"
+    "carries over it (and their dtype) and extra metadata such as a training summary.\n",
     INFO_OPTIONS, "Exit status: 0, or 1 when the file is not a valid model.\n"};
 
 typedef struct init_args {
@@ -89,13 +89,18 @@ static size_t orphans(const geoloc_model *m, size_t f, size_t c) {
     return n;
 }
 
+/* The file's format: fine-tuned stages need the newer one. */
+static const char *model_format(const geoloc_model *m) {
+    return m->tuned_from ? GEOLOC_MODEL_FORMAT_TUNED : GEOLOC_MODEL_FORMAT;
+}
+
 static void print_info_json(const char *path, const geoloc_model *m, const char *backbone_path) {
     const geoloc_resnet_config *c = &m->config;
     printf("{\"file\": ");
     cli_json_string(stdout, path);
     printf(", \"format\": \"%s\", \"arch\": \"resnet%d\", \"stride_in_bottleneck\": \"%s\", \"conv_bias\": %s, "
            "\"bn_eps\": %g, \"input\": \"%s\", \"image_size\": %d, \"partitions\": [",
-           GEOLOC_MODEL_FORMAT, c->depth, c->stride_on_conv1 ? "conv1" : "conv2", c->conv_bias ? "true" : "false",
+           model_format(m), c->depth, c->stride_on_conv1 ? "conv1" : "conv2", c->conv_bias ? "true" : "false",
            (double)c->bn_eps, geoloc_model_input_name(m->norm), m->image_size);
     for (size_t f = 0; f < m->n_partitions; f++) {
         int lo, hi;
@@ -125,6 +130,14 @@ static void print_info_json(const char *path, const geoloc_model *m, const char 
     } else {
         printf("null");
     }
+    printf(", \"tuned\": ");
+    if (m->tuned_from) {
+        printf("{\"stages\": [");
+        for (int k = m->tuned_from; k <= 4; k++) printf("%s\"layer%d\"", k > m->tuned_from ? ", " : "", k);
+        printf("], \"dtype\": \"%s\"}", geoloc_dtype_name(m->tuned_dtype));
+    } else {
+        printf("null");
+    }
     printf(", \"metadata\": {");
     for (size_t k = 0; k < m->n_meta; k++) {
         if (k) printf(", ");
@@ -147,7 +160,7 @@ static void print_checksum(const char *path) {
 
 static void print_info(const char *path, const geoloc_model *m, const char *backbone_path) {
     const geoloc_resnet_config *c = &m->config;
-    printf("model:       %s (%s)\n", path, GEOLOC_MODEL_FORMAT);
+    printf("model:       %s (%s)\n", path, model_format(m));
     print_checksum(path);
     printf("network:     ResNet-%d (stride on %s, conv bias %s, batch-norm eps %g)\n", c->depth,
            c->stride_on_conv1 ? "conv1" : "conv2", c->conv_bias ? "yes" : "no", (double)c->bn_eps);
@@ -180,6 +193,11 @@ static void print_info(const char *path, const geoloc_model *m, const char *back
                backbone_path ? backbone_path : "NOT FOUND: tools/fetch-backbone.sh (run by ./setup.sh) fetches it");
     else
         printf("backbone:    in the file\n");
+    if (m->tuned_from) {
+        printf("fine-tuned:  ");
+        for (int k = m->tuned_from; k <= 4; k++) printf("%slayer%d", k > m->tuned_from ? ", " : "", k);
+        printf(" in the file (%s), over the backbone file's\n", geoloc_dtype_name(m->tuned_dtype));
+    }
     if (backbone_path) print_checksum(backbone_path);
     const geoloc_calibration *cal = m->calibration;
     if (cal)

@@ -55,6 +55,7 @@ static const char *const RESERVED[] = {
     "geoloc.conv_bias",  "geoloc.heads",  "geoloc.partitions",           "geoloc.scenes",
     "geoloc.input",      "geoloc.image_size", "geoloc.backbone",         "geoloc.num_images",
     "geoloc.scenes.S3",  "geoloc.scenes.S16", "geoloc.scenes.S365",     "geoloc.isn",
+    MODEL_TUNED_KEY,
     GEOLOC_ST_CHECKSUM_KEY, MODEL_CALIBRATION_KEY};
 
 int model_reserved_key(const char *key) {

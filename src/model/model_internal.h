@@ -3,6 +3,7 @@
 #define GEOLOC_MODEL_INTERNAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "geoloc/calibration.h"
 #include "geoloc/model.h"
@@ -53,6 +54,27 @@ const char *model_norm_name(geoloc_norm norm);
 
 /* The normalisation named in geoloc.input; 0, or -1 when unknown. */
 int model_norm_parse(const char *text, geoloc_norm *out);
+
+#define MODEL_TUNED_KEY "geoloc.tuned"
+
+/* The ResNet stage (1..4) of a parameter name ("layer<K>.*"), 0 for another. */
+int model_param_stage(const char *name);
+
+/* The geoloc.tuned text of the stages layer<from>..layer4: "layer3,layer4" ("" for from 0). */
+void model_tuned_text(int from, char *out, size_t size);
+
+/* The first stage of a geoloc.tuned text, 0 when it is not one model_tuned_text writes. */
+int model_tuned_parse(const char *text);
+
+/* src[0..n) rounded to half floats (to nearest even) into dst; E_RANGE naming file,
+ * tensor name and element for a value beyond the F16 range. */
+geoloc_status model_half_from_floats(const float *src, size_t n, uint16_t *dst, const char *file, const char *name,
+                                     geoloc_error *err);
+
+/* Sets parameter p from the F16 or F32 tensor of its name in st (a fine-tuned stage's);
+ * a missing tensor, another shape or a non-finite value is an error naming file and tensor. */
+geoloc_status model_tuned_load_param(geoloc_param *p, const geoloc_safetensors *st, const char *file,
+                                     geoloc_error *err);
 
 #define MODEL_CALIBRATION_KEY "geoloc.calibration"
 #define MODEL_CALIBRATION_TENSOR "calibration.ood"

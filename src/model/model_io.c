@@ -1,18 +1,20 @@
 /* Model files: one safetensors file with the network's parameters (named as
  * the network names them; only the heads when the file names a backbone
- * weights file in geoloc.backbone) and, per partition i (coarse to fine),
+ * weights file in geoloc.backbone, plus, with geoloc.tuned "layer<K>,...,layer4",
+ * those stages' parameters as F16 or F32: model_tuned.c) and, per partition i
+ * (coarse to fine),
  *   partition<i>.cells       I64 [K]     S2 cell ids (their 64 bits)
  *   partition<i>.count       I64 [K]     training photos per cell
  *   partition<i>.mean        F64 [K, 2]  mean latitude, longitude of those photos
  *   partition<i>.ancestor<j> I32 [K]     class of partition j < i holding each cell
  *   geoloc.int8_range        F32 [C]     int8 calibration, one per convolution (optional;
  *                                        overrides the backbone file's)
- * with the metadata geoloc.format (geoloc-model-1), the architecture
+ * with the metadata geoloc.format (geoloc-model-2; 3 with fine-tuned stages), the architecture
  * (geoloc.arch, geoloc.stride_in_bottleneck, geoloc.bn_eps, geoloc.conv_bias,
  * geoloc.heads), geoloc.partitions (names, comma-separated), geoloc.num_images
  * (per partition, comma-separated), geoloc.scenes (newline-separated),
  * geoloc.input (imagenet | caffe_bgr), geoloc.image_size, geoloc.backbone,
- * geoloc.created_by and any extra pairs (training summaries). Reading checks
+ * geoloc.tuned, geoloc.created_by and any extra pairs (training summaries). Reading checks
  * all of it: every error names the file and the field. */
 #include <inttypes.h>
 #include <math.h>
@@ -73,8 +75,16 @@ static char *join(const char *const *items, size_t n, char sep) {
     return out;
 }
 
-geoloc_status geoloc_model_save(const geoloc_model *m, const char *path, int heads_only,
-                                const char *backbone_name, geoloc_error *err) {
+/* The fine-tuned stages' F16 copies: one buffer, parameter i's at half + at[i]. */
+typedef struct half_params {
+    uint16_t *half;
+    size_t *at;
+} half_params;
+
+/* geoloc_model_save and geoloc_model_save_tuned: with heads_only, the backbone
+ * parameters of the stages layer<tuned_from>.. (0: none) are kept, as dtype. */
+static geoloc_status save_model(const geoloc_model *m, const char *path, int heads_only, const char *backbone_name,
+                                int tuned_from, geoloc_dtype dtype, geoloc_error *err) {
     if (!m || !m->net) return error_set(err, GEOLOC_E_ARG, "%s: the model has no network to save", path);
     const char *bb = backbone_name ? backbone_name : m->backbone;
     if (heads_only && (!bb || !*bb || strchr(bb, '/') || strlen(bb) >= sizeof m->backbone))
@@ -89,24 +99,31 @@ geoloc_status geoloc_model_save(const geoloc_model *m, const char *path, int hea
                 return error_set(err, GEOLOC_E_RANGE, "%s: %s[%zu] is %s: a model with non-finite weights is "
                                  "not saved", path, p->name, k, isnan(p->data[k]) ? "nan" : "inf");
     }
-    size_t cap = PARTITION_TENSORS(np) + n_params + 2;
+    if (!heads_only) tuned_from = 0;
+    if (tuned_from < 0 || tuned_from > 4 || (tuned_from && dtype != GEOLOC_DTYPE_F16 && dtype != GEOLOC_DTYPE_F32))
+        return error_set(err, GEOLOC_E_ARG, "%s: fine-tuned stages from layer%d as %s: expected layer1 to layer4, "
+                         "as F16 or F32", path, tuned_from, geoloc_dtype_name(dtype));
+    size_t cap = PARTITION_TENSORS(np) + n_params + 2, n_half = 0;
+    for (size_t i = 0; i < n_params && tuned_from && dtype == GEOLOC_DTYPE_F16; i++)
+        if (model_param_stage(geoloc_net_param(net, i)->name) >= tuned_from) n_half += geoloc_net_param(net, i)->n;
+    half_params hp = {malloc(n_half * sizeof *hp.half + 1), calloc(n_params, sizeof *hp.at)};
     tensor_list l = {calloc(cap, sizeof *l.t), calloc(cap, sizeof *l.names),
                      calloc(cap, sizeof *l.shapes), 0};
     double *means[GEOLOC_MODEL_MAX_PARTITIONS] = {0};
     char *partitions = NULL, *scenes[GEOLOC_SCENE_LEVELS] = {0}, num_images[GEOLOC_MODEL_MAX_PARTITIONS * 24] = "";
     /* the format's own keys: geoloc.format, the architecture's, partitions, num_images,
-     * one per scene level, isn, input, image_size, backbone, calibration, created_by */
+     * one per scene level, isn, input, image_size, backbone, tuned, calibration, created_by */
     size_t max_meta = 10 + NET_ARCH_KEYS + GEOLOC_SCENE_LEVELS + m->n_meta;
     const char **keys = calloc(max_meta, sizeof *keys);
     const char **values = calloc(max_meta, sizeof *values);
     uint64_t n_ranges;
     float *ranges = net_int8_ranges(net, &n_ranges);
     geoloc_status s = GEOLOC_OK;
-    if (!l.t || !l.names || !l.shapes || !keys || !values || (n_ranges && !ranges)) {
+    if (!l.t || !l.names || !l.shapes || !keys || !values || (n_ranges && !ranges) || !hp.half || !hp.at) {
         s = error_set(err, GEOLOC_E_NOMEM, "%s: out of memory", path);
         goto done;
     }
-    /* 8-byte elements first, then 4-byte ones: every tensor stays aligned in the file */
+    /* 8-byte elements first, then 4-byte ones, then 2-byte ones: every tensor stays aligned in the file */
     char name[64];
     for (size_t i = 0; i < np; i++) {
         const geoloc_partition *p = m->partitions[i];
@@ -125,9 +142,16 @@ geoloc_status geoloc_model_save(const geoloc_model *m, const char *path, int hea
         snprintf(num_images + len, sizeof num_images - len, "%s%" PRIu64, i ? "," : "",
                  p->num_images);
     }
-    for (size_t i = 0; i < n_params; i++) {
+    for (size_t i = 0, at = 0; i < n_params; i++) {
         const geoloc_param *p = geoloc_net_param(net, i);
-        if (heads_only && p->head < 0) continue;
+        int tuned = p->head < 0 && tuned_from && model_param_stage(p->name) >= tuned_from;
+        if (heads_only && p->head < 0 && !tuned) continue;
+        if (tuned && dtype == GEOLOC_DTYPE_F16) { /* written last */
+            hp.at[i] = at;
+            if ((s = model_half_from_floats(p->data, p->n, hp.half + at, path, p->name, err)) != GEOLOC_OK) goto done;
+            at += p->n;
+            continue;
+        }
         l.t[l.n++] = (geoloc_tensor_desc){.name = p->name, .dtype = GEOLOC_DTYPE_F32,
                                           .ndim = p->ndim, .shape = p->shape, .data = p->data};
     }
@@ -140,6 +164,12 @@ geoloc_status geoloc_model_save(const geoloc_model *m, const char *path, int hea
     const geoloc_calibration *cal = m->calibration;
     if (cal && cal->dim)
         add_tensor(&l, MODEL_CALIBRATION_TENSOR, GEOLOC_DTYPE_F32, 1, (uint64_t)cal->dim, 0, cal->ood_mean);
+    for (size_t i = 0; i < n_params && n_half; i++) {
+        const geoloc_param *p = geoloc_net_param(net, i);
+        if (p->head < 0 && model_param_stage(p->name) >= tuned_from)
+            l.t[l.n++] = (geoloc_tensor_desc){.name = p->name, .dtype = GEOLOC_DTYPE_F16,
+                                              .ndim = p->ndim, .shape = p->shape, .data = hp.half + hp.at[i]};
+    }
     char cal_text[512];
     if (cal) model_calibration_text(cal, cal_text, sizeof cal_text);
     const char *rows[GEOLOC_MODEL_MAX_PARTITIONS];
@@ -159,9 +189,11 @@ geoloc_status geoloc_model_save(const geoloc_model *m, const char *path, int hea
     net_arch_metadata(geoloc_net_config(net), &am);
     char image_size[16];
     snprintf(image_size, sizeof image_size, "%d", m->image_size);
+    char tuned[32];
+    model_tuned_text(tuned_from, tuned, sizeof tuned);
     size_t n_meta = 0;
 #define META(k, v) (keys[n_meta] = (k), values[n_meta++] = (v))
-    META("geoloc.format", GEOLOC_MODEL_FORMAT);
+    META("geoloc.format", tuned_from ? GEOLOC_MODEL_FORMAT_TUNED : GEOLOC_MODEL_FORMAT);
     for (size_t k = 0; k < NET_ARCH_KEYS; k++) META(am.keys[k], am.values[k]);
     META("geoloc.partitions", partitions);
     META("geoloc.num_images", num_images);
@@ -171,6 +203,7 @@ geoloc_status geoloc_model_save(const geoloc_model *m, const char *path, int hea
     META("geoloc.input", geoloc_model_input_name(m->norm));
     META("geoloc.image_size", image_size);
     if (heads_only) META("geoloc.backbone", bb);
+    if (tuned_from) META(MODEL_TUNED_KEY, tuned);
     if (cal) META(MODEL_CALIBRATION_KEY, cal_text);
     if (!geoloc_model_get_meta(m, "geoloc.created_by")) META("geoloc.created_by", "geoloc " GEOLOC_VERSION);
     for (size_t k = 0; k < m->n_meta; k++)
@@ -178,6 +211,8 @@ geoloc_status geoloc_model_save(const geoloc_model *m, const char *path, int hea
 #undef META
     s = geoloc_safetensors_write(path, l.t, l.n, keys, values, n_meta, err);
 done:
+    free(hp.half);
+    free(hp.at);
     free(ranges);
     for (size_t i = 0; i < np; i++) free(means[i]);
     free(partitions);
@@ -190,6 +225,20 @@ done:
     return s;
 }
 
+geoloc_status geoloc_model_save(const geoloc_model *m, const char *path, int heads_only,
+                                const char *backbone_name, geoloc_error *err) {
+    return save_model(m, path, heads_only, backbone_name, m ? m->tuned_from : 0, m ? m->tuned_dtype : GEOLOC_DTYPE_F32,
+                      err);
+}
+
+geoloc_status geoloc_model_save_tuned(const geoloc_model *m, const char *path, const char *backbone_name,
+                                      int from_layer, geoloc_dtype dtype, geoloc_error *err) {
+    if (from_layer < 1)
+        return error_set(err, GEOLOC_E_ARG, "%s: fine-tuned stages from layer%d: expected layer1 to layer4", path,
+                         from_layer);
+    return save_model(m, path, 1, backbone_name, from_layer, dtype, err);
+}
+
 /* ---- reading ------------------------------------------------------------------ */
 
 static geoloc_status check_format(const geoloc_safetensors *st, const char *file,
@@ -197,14 +246,15 @@ static geoloc_status check_format(const geoloc_safetensors *st, const char *file
     const char *f = geoloc_safetensors_metadata_get(st, "geoloc.format");
     if (!f)
         return error_set(err, GEOLOC_E_PARSE, "%s: geoloc.format: missing: not a geoloc model file", file);
-    if (!strcmp(f, GEOLOC_MODEL_FORMAT) || !strcmp(f, "geoloc-model-1")) return GEOLOC_OK;
+    if (!strcmp(f, GEOLOC_MODEL_FORMAT_TUNED) || !strcmp(f, GEOLOC_MODEL_FORMAT) || !strcmp(f, "geoloc-model-1"))
+        return GEOLOC_OK;
     if (!strncmp(f, "geoloc-weights-", 15))
         return error_set(err, GEOLOC_E_PARSE, "%s: geoloc.format \"%s\": network weights, not a model "
                          "(no partitions); geoloc model init makes a model from weights", file, f);
     if (!strncmp(f, "geoloc-model-", 13))
         return error_set(err, GEOLOC_E_PARSE, "%s: geoloc.format \"%s\": a model file from a different "
-                         "version of geoloc (this version reads %s); refused", file, f,
-                         GEOLOC_MODEL_FORMAT);
+                         "version of geoloc (this version reads geoloc-model-1 to %s); refused", file, f,
+                         GEOLOC_MODEL_FORMAT_TUNED);
     return error_set(err, GEOLOC_E_PARSE, "%s: geoloc.format \"%.64s\": not a geoloc model file", file, f);
 }
 
@@ -386,7 +436,7 @@ static geoloc_status read_scenes(const geoloc_safetensors *st, const char *file,
 }
 
 /* geoloc.partitions, geoloc.num_images, geoloc.scenes, geoloc.input,
- * geoloc.image_size, geoloc.backbone and the extra pairs. */
+ * geoloc.image_size, geoloc.backbone, geoloc.tuned and the extra pairs. */
 static geoloc_status read_metadata(const geoloc_safetensors *st, const char *file, geoloc_model *m,
                                    geoloc_error *err) {
     char name[64];
@@ -423,6 +473,18 @@ static geoloc_status read_metadata(const geoloc_safetensors *st, const char *fil
             return error_set(err, GEOLOC_E_PARSE, "%s: geoloc.backbone \"%.100s\": expected a file name "
                              "without folders", file, v);
         memcpy(m->backbone, v, len + 1);
+    }
+    if ((v = geoloc_safetensors_metadata_get(st, MODEL_TUNED_KEY))) {
+        const char *format = geoloc_safetensors_metadata_get(st, "geoloc.format");
+        if (!m->backbone[0])
+            return error_set(err, GEOLOC_E_PARSE, "%s: " MODEL_TUNED_KEY " \"%.64s\" without geoloc.backbone: "
+                             "fine-tuned stages go over a backbone file", file, v);
+        if (strcmp(format, GEOLOC_MODEL_FORMAT_TUNED) != 0)
+            return error_set(err, GEOLOC_E_PARSE, "%s: " MODEL_TUNED_KEY " in a file of format %s: fine-tuned "
+                             "stages need %s (geoloc.format)", file, format, GEOLOC_MODEL_FORMAT_TUNED);
+        if (!(m->tuned_from = model_tuned_parse(v)))
+            return error_set(err, GEOLOC_E_PARSE, "%s: " MODEL_TUNED_KEY " \"%.64s\": expected the stages "
+                             "layer<K> to layer4, comma-separated (e.g. layer4 or layer3,layer4)", file, v);
     }
     for (size_t k = 0; k < geoloc_safetensors_metadata_count(st); k++) {
         const char *key, *value;
@@ -520,27 +582,60 @@ static int is_head_tensor(const char *name, const geoloc_resnet_config *cfg) {
     return 0;
 }
 
-/* Every tensor must be a partition, head, calibration, int8 range or (without
- * geoloc.backbone) backbone tensor; the backbone ones are counted into *n_backbone. */
+/* 1 when name is a partition, head, calibration or int8 range tensor. */
+static int is_model_tensor(const char *name, const geoloc_model *m) {
+    return is_partition_tensor(name, m->n_partitions) || is_head_tensor(name, &m->config) ||
+           !strcmp(name, MODEL_CALIBRATION_TENSOR) || !strcmp(name, NET_INT8_RANGE_TENSOR);
+}
+
+/* A backbone tensor of a file naming a backbone file: one of the fine-tuned
+ * stages (geoloc.tuned), F16 or F32, of the same dtype as the others (sets
+ * m->tuned_dtype from the first). */
+static geoloc_status check_tuned_tensor(const geoloc_tensor_info *t, const char *file, geoloc_model *m,
+                                        size_t n_before, geoloc_error *err) {
+    char tuned[32];
+    model_tuned_text(m->tuned_from, tuned, sizeof tuned);
+    if (!m->tuned_from)
+        return error_set(err, GEOLOC_E_PARSE, "%s: tensor \"%.100s\": a backbone tensor in a model whose "
+                         "backbone is the file %s (geoloc.backbone) and that has no fine-tuned stages "
+                         "(" MODEL_TUNED_KEY ")", file, t->name, m->backbone);
+    if (model_param_stage(t->name) < m->tuned_from)
+        return error_set(err, GEOLOC_E_PARSE, "%s: tensor \"%.100s\": a backbone tensor outside the fine-tuned "
+                         "stages (" MODEL_TUNED_KEY " %s) in a model whose backbone is the file %s (geoloc.backbone)",
+                         file, t->name, tuned, m->backbone);
+    if (t->dtype != GEOLOC_DTYPE_F16 && t->dtype != GEOLOC_DTYPE_F32)
+        return error_set(err, GEOLOC_E_PARSE, "%s: tensor \"%.100s\": dtype %s, F16 or F32 expected", file, t->name,
+                         geoloc_dtype_name(t->dtype));
+    if (n_before && t->dtype != m->tuned_dtype)
+        return error_set(err, GEOLOC_E_PARSE, "%s: tensor \"%.100s\": dtype %s, but the other tensors of the "
+                         "fine-tuned stages are %s", file, t->name, geoloc_dtype_name(t->dtype),
+                         geoloc_dtype_name(m->tuned_dtype));
+    m->tuned_dtype = t->dtype;
+    return GEOLOC_OK;
+}
+
+/* Every tensor must be a model tensor (is_model_tensor), a backbone tensor without
+ * geoloc.backbone or one of the fine-tuned stages' with it; the backbone ones are
+ * counted into *n_backbone. */
 static geoloc_status check_tensor_names(const geoloc_safetensors *st, const char *file,
-                                        const geoloc_model *m, size_t *n_backbone, geoloc_error *err) {
+                                        geoloc_model *m, size_t *n_backbone, geoloc_error *err) {
     *n_backbone = 0;
     for (size_t k = 0; k < geoloc_safetensors_count(st); k++) {
-        const char *name = geoloc_safetensors_tensor(st, k)->name;
-        if (is_partition_tensor(name, m->n_partitions) || is_head_tensor(name, &m->config) ||
-            !strcmp(name, MODEL_CALIBRATION_TENSOR) || !strcmp(name, NET_INT8_RANGE_TENSOR))
-            continue;
-        if (!strncmp(name, "partition", 9))
+        const geoloc_tensor_info *t = geoloc_safetensors_tensor(st, k);
+        if (is_model_tensor(t->name, m)) continue;
+        if (!strncmp(t->name, "partition", 9))
             return error_set(err, GEOLOC_E_PARSE, "%s: tensor \"%.100s\": unexpected (the model has %zu "
-                             "partitions)", file, name, m->n_partitions);
-        if (m->backbone[0])
-            return error_set(err, GEOLOC_E_PARSE, "%s: tensor \"%.100s\": a backbone tensor in a model whose "
-                             "backbone is the file %s (geoloc.backbone)", file, name, m->backbone);
+                             "partitions)", file, t->name, m->n_partitions);
+        geoloc_status s = m->backbone[0] ? check_tuned_tensor(t, file, m, *n_backbone, err) : GEOLOC_OK;
+        if (s != GEOLOC_OK) return s;
         ++*n_backbone;
     }
     if (!m->backbone[0] && *n_backbone == 0)
         return error_set(err, GEOLOC_E_PARSE, "%s: no backbone tensors and no geoloc.backbone naming a "
                          "backbone file", file);
+    if (m->tuned_from && *n_backbone == 0)
+        return error_set(err, GEOLOC_E_PARSE, "%s: " MODEL_TUNED_KEY " %s: none of their tensors is in the file",
+                         file, geoloc_safetensors_metadata_get(st, MODEL_TUNED_KEY));
     return GEOLOC_OK;
 }
 
@@ -590,15 +685,32 @@ geoloc_status geoloc_model_read_info(const char *path, geoloc_model **out, geolo
     return s;
 }
 
-/* Copies the heads' parameters from st. */
-static geoloc_status load_heads(geoloc_net *net, const geoloc_safetensors *st, geoloc_error *err) {
-    for (size_t i = 0; i < geoloc_net_param_count(net); i++) {
-        geoloc_param *p = geoloc_net_param(net, i);
-        if (p->head < 0) continue;
-        const float *src;
-        geoloc_status s = geoloc_safetensors_get_f32(st, p->name, p->shape, p->ndim, &src, err);
+/* Copies the heads' parameters and those of the fine-tuned stages from st. */
+static geoloc_status load_heads(geoloc_model *m, const geoloc_safetensors *st, const char *file, geoloc_error *err) {
+    for (size_t i = 0; i < geoloc_net_param_count(m->net); i++) {
+        geoloc_param *p = geoloc_net_param(m->net, i);
+        geoloc_status s = GEOLOC_OK;
+        if (p->head >= 0) {
+            const float *src;
+            s = geoloc_safetensors_get_f32(st, p->name, p->shape, p->ndim, &src, err);
+            if (s == GEOLOC_OK) memcpy(p->data, src, p->n * sizeof(float));
+        } else if (m->tuned_from && model_param_stage(p->name) >= m->tuned_from) {
+            s = model_tuned_load_param(p, st, file, err);
+        }
         if (s != GEOLOC_OK) return s;
-        memcpy(p->data, src, p->n * sizeof(float));
+    }
+    return GEOLOC_OK;
+}
+
+/* The file's n_backbone backbone tensors must all have been loaded (want of
+ * them): else one is no parameter of the network, named in the error. */
+static geoloc_status check_all_loaded(const geoloc_model *m, const geoloc_safetensors *st, const char *file,
+                                      size_t want, size_t n_backbone, geoloc_error *err) {
+    for (size_t k = 0; want != n_backbone && k < geoloc_safetensors_count(st); k++) {
+        const char *name = geoloc_safetensors_tensor(st, k)->name;
+        if (!is_model_tensor(name, m) && !geoloc_net_find_param(m->net, name))
+            return error_set(err, GEOLOC_E_PARSE, "%s: tensor \"%.100s\": not a parameter of resnet%d", file, name,
+                             m->config.depth);
     }
     return GEOLOC_OK;
 }
@@ -650,19 +762,17 @@ geoloc_status geoloc_model_load(const char *path, geoloc_model **out, geoloc_err
     if (s == GEOLOC_OK) s = geoloc_net_create(&m->config, &m->net, err);
     if (s == GEOLOC_OK && m->backbone[0]) {
         s = load_backbone(m, path, err);
-        if (s == GEOLOC_OK) s = load_heads(m->net, st, err);
+        if (s == GEOLOC_OK) s = load_heads(m, st, path, err);
         if (s == GEOLOC_OK) s = net_int8_ranges_load(m->net, st, path, err); /* the model's own, if any */
     } else if (s == GEOLOC_OK) {
         s = geoloc_net_load(m->net, st, 0, err);
-        size_t want = 0;
-        for (size_t i = 0; i < geoloc_net_param_count(m->net); i++) want += geoloc_net_param(m->net, i)->head < 0;
-        for (size_t k = 0; s == GEOLOC_OK && want != n_backbone && k < geoloc_safetensors_count(st); k++) {
-            const char *name = geoloc_safetensors_tensor(st, k)->name;
-            if (!geoloc_net_find_param(m->net, name) && !is_partition_tensor(name, m->n_partitions))
-                s = error_set(err, GEOLOC_E_PARSE, "%s: tensor \"%.100s\": not a parameter of resnet%d",
-                              path, name, m->config.depth);
-        }
     }
+    size_t want = 0; /* the backbone parameters read from the file */
+    for (size_t i = 0; s == GEOLOC_OK && i < geoloc_net_param_count(m->net); i++) {
+        const geoloc_param *p = geoloc_net_param(m->net, i);
+        want += p->head < 0 && (!m->backbone[0] || (m->tuned_from && model_param_stage(p->name) >= m->tuned_from));
+    }
+    if (s == GEOLOC_OK) s = check_all_loaded(m, st, path, want, n_backbone, err);
     geoloc_safetensors_close(st);
     if (s != GEOLOC_OK) {
         geoloc_model_free(m);

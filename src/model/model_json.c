@@ -50,6 +50,16 @@ geoloc_status geoloc_model_write_json(geoloc_json *w, const geoloc_model *m, geo
         geoloc_json_key(w, "file");
         geoloc_json_string(w, slash ? slash + 1 : m->backbone);
     }
+    if (m->tuned_from) { /* the stages the model file carries over the backbone file's */
+        geoloc_json_key(w, "tuned");
+        geoloc_json_array_begin(w);
+        for (int k = m->tuned_from; k <= 4; k++) {
+            char stage[24];
+            snprintf(stage, sizeof stage, "layer%d", k);
+            geoloc_json_string(w, stage);
+        }
+        geoloc_json_array_end(w);
+    }
     geoloc_json_object_end(w);
     geoloc_json_key(w, "image_size");
     geoloc_json_int(w, m->image_size);

@@ -84,7 +84,7 @@ static void store_vector(geoloc_index *ix, size_t r, const float *vec, double no
     size_t d = (size_t)ix->dim;
     if (ix->precision == GEOLOC_INDEX_F16) {
         uint16_t *dst = (uint16_t *)ix->vec + r * d;
-        for (size_t j = 0; j < d; j++) dst[j] = index_half_from_double(vec[j] / norm);
+        for (size_t j = 0; j < d; j++) dst[j] = half_from_double(vec[j] / norm);
         ix->scale[r] = 1.0f;
         return;
     }
@@ -104,7 +104,7 @@ void index_row_floats(const geoloc_index *ix, size_t i, float *out) {
     size_t d = (size_t)ix->dim;
     for (size_t j = 0; j < d; j++) {
         if (ix->precision == GEOLOC_INDEX_F16) {
-            out[j] = index_half_to_float(((const uint16_t *)ix->vec)[i * d + j]);
+            out[j] = half_to_float(((const uint16_t *)ix->vec)[i * d + j]);
         } else {
             out[j] = ((const int8_t *)ix->vec)[i * d + j] * ix->scale[i];
         }

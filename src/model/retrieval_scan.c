@@ -33,7 +33,7 @@ typedef struct prepared {
 
 static float dot_f16_c(const uint16_t *row, const float *q, size_t d) {
     float s = 0;
-    for (size_t j = 0; j < d; j++) s += index_half_to_float(row[j]) * q[j];
+    for (size_t j = 0; j < d; j++) s += half_to_float(row[j]) * q[j];
     return s;
 }
 
