@@ -270,10 +270,15 @@ static geoloc_status save_model(train_run *r, const train_data *dt, train_model 
         s = geoloc_model_set_meta(m->model, "geoloc.train.val", acc, err);
     }
     if (s == GEOLOC_OK) s = geoloc_model_set_meta(m->model, "geoloc.train.options", r->options_text, err);
-    if (s == GEOLOC_OK) s = geoloc_model_save(m->model, o->out, heads_only, heads_only ? m->backbone_name : NULL, err);
+    /* --tune-from: the heads and the tuned layers in float16 over the backbone file, unless --with-backbone */
+    int tuned = o->tune_from && o->heads_only < 0;
+    if (s == GEOLOC_OK && tuned)
+        s = geoloc_model_save_tuned(m->model, o->out, m->backbone_name, o->tune_from, GEOLOC_DTYPE_F16, err);
+    else if (s == GEOLOC_OK)
+        s = geoloc_model_save(m->model, o->out, heads_only, heads_only ? m->backbone_name : NULL, err);
     if (s != GEOLOC_OK) return s;
-    train_info(r, "wrote %s%s", o->out, heads_only ? " (heads only)" : "");
-    if (heads_only) {
+    train_info(r, "wrote %s%s", o->out, tuned ? " (heads and the tuned layers in float16)" : heads_only ? " (heads only)" : "");
+    if (heads_only || tuned) {
         char found[TRAIN_PATH];
         if (geoloc_model_find_data(m->backbone_name, found, sizeof found) != 0)
             train_warn(r, "the model names its backbone %s, which is not where models look for it "
