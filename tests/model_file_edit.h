@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "geoloc/model.h"
 #include "geoloc/safetensors.h"
+#include "test_util.h"
 
 /* One change: metadata `key` set to `value` (added when absent; with new_key
  * renamed, keeping its value when value is NULL; NULL value and no new_key:
@@ -77,6 +79,25 @@ static inline void rewrite(const char *src, const char *dst, const edit *e) {
     free(names);
     free(keys);
     free(values);
+}
+
+/* Loading src with the change e (written to path) fails naming the file, m1 and m2;
+ * reading its description fails naming m1 when info_too, and succeeds otherwise (only
+ * the weights are wrong). */
+static inline void expect_model_refused(const char *src, const char *path, const edit *e, const char *what,
+                                        const char *m1, const char *m2, int info_too) {
+    rewrite(src, path, e);
+    geoloc_model *m = NULL;
+    geoloc_error err = {0};
+    geoloc_status s = geoloc_model_load(path, &m, &err);
+    CHECK(s != GEOLOC_OK && !m && strstr(err.message, path) && strstr(err.message, m1) &&
+              (!m2 || strstr(err.message, m2)), "%s: status %d, message: %s", what, (int)s, err.message);
+    geoloc_model_free(m);
+    m = NULL;
+    s = geoloc_model_read_info(path, &m, &err);
+    CHECK(info_too ? s != GEOLOC_OK && !m && strstr(err.message, m1) : s == GEOLOC_OK, "%s: read_info %d: %s", what,
+          (int)s, err.message);
+    geoloc_model_free(m);
 }
 
 #endif

@@ -114,23 +114,9 @@ static void compare_models(const geoloc_model *a, const geoloc_model *b, const c
 
 /* ---- editing files ------------------------------------------------------------ */
 
-/* Loading the edited file fails with a message holding every given piece (and
- * so does reading its description, unless only the weights are wrong). */
 static void expect_refused_at(const char *src, const edit *e, const char *what, const char *m1, const char *m2,
                               int info_too) {
-    const char *path = tmp_path("edited.safetensors");
-    rewrite(src, path, e);
-    geoloc_model *m = NULL;
-    geoloc_error err = {0};
-    geoloc_status s = geoloc_model_load(path, &m, &err);
-    CHECK(s != GEOLOC_OK && !m && strstr(err.message, path) && strstr(err.message, m1) &&
-              (!m2 || strstr(err.message, m2)), "%s: status %d, message: %s", what, (int)s, err.message);
-    geoloc_model *info = NULL;
-    if (info_too)
-        CHECK(geoloc_model_read_info(path, &info, &err) != GEOLOC_OK && !info && strstr(err.message, m1),
-              "%s: read_info: %s", what, err.message);
-    geoloc_model_free(info);
-    geoloc_model_free(m);
+    expect_model_refused(src, tmp_path("edited.safetensors"), e, what, m1, m2, info_too);
 }
 
 static void expect_refused(const char *src, const edit *e, const char *what, const char *m1, const char *m2) {

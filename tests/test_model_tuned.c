@@ -133,23 +133,9 @@ static void check_loaded(const geoloc_model *m, const geoloc_model *back, const 
 
 /* ---- refused files -------------------------------------------------------------- */
 
-/* Loading src with the change e fails naming the file, m1 and m2; so does reading
- * its description when info_too. */
 static void expect_refused(const char *src, const edit *e, const char *what, const char *m1, const char *m2,
                            int info_too) {
-    const char *path = tmp_path("edited.safetensors");
-    rewrite(src, path, e);
-    geoloc_model *m = NULL;
-    geoloc_error err = {0};
-    geoloc_status s = geoloc_model_load(path, &m, &err);
-    CHECK(s != GEOLOC_OK && !m && strstr(err.message, path) && strstr(err.message, m1) &&
-              (!m2 || strstr(err.message, m2)), "%s: status %d, message: %s", what, (int)s, err.message);
-    geoloc_model_free(m);
-    m = NULL;
-    s = geoloc_model_read_info(path, &m, &err);
-    CHECK(info_too ? s != GEOLOC_OK && strstr(err.message, m1) : s == GEOLOC_OK, "%s: read_info %d: %s", what,
-          (int)s, err.message);
-    geoloc_model_free(m);
+    expect_model_refused(src, tmp_path("edited.safetensors"), e, what, m1, m2, info_too);
 }
 
 static void test_hostile(const char *tuned) {
