@@ -20,7 +20,9 @@ int net_add_param(geoloc_net *net, const char *name, geoloc_param_kind kind, int
     p->n = 1;
     for (size_t k = 0; k < ndim; k++) p->shape[k] = shape[k], p->n *= shape[k];
     if (net->shares) {
-        const geoloc_param *whole = geoloc_net_find_param(net->shares, name);
+        const geoloc_param *whole = NULL;
+        for (size_t i = 0; i < net->shares->n_params && !whole; i++)
+            if (!strcmp(net->shares->params[i].name, name)) whole = &net->shares->params[i];
         if (!whole || whole->n != p->n) return -1;
         p->data = whole->data;
         p->grad = whole->grad;
