@@ -11,6 +11,8 @@
 #   order, missing columns added; --overwrite relabels every row with the
 #   same answers; an unreadable photo named, counted, its row unchanged
 #   (exit 3); the summary line's counts;
+# - the shipped helper (share/geoloc/geoloc-scene.safetensors): its fine-tuned
+#   layer 4 in float16 shown by model info, labels of a photo and of its copy equal;
 # - atomic output: a failure leaves no file and no temporary, an existing
 #   --out untouched; a second writer of --out refused while the lock is held.
 . "$(dirname "$0")/lib.sh"
@@ -136,6 +138,21 @@ run_geoloc model init --arch resnet18 --image-size 64 --cells "$cellfile" geo.sa
 expect_match 0 "1 partition, 0 scene classes" out "model init: a geo model"
 run_geoloc scene label --model geo.safetensors --meta meta.csv --images img --out new.csv
 expect_match 1 "no scene head" err "a geolocation model without scenes refused"
+
+# the shipped helper: its heads and a fine-tuned layer 4 in float16 over the ImageNet backbone
+helper=$src/share/geoloc/geoloc-scene.safetensors
+run_geoloc model info "$helper"
+expect_match 0 "fine-tuned: +layer4 in the file \(F16\)" out "the shipped helper carries layer 4"
+run_geoloc scene label --model "$helper" --meta meta.csv --images img --overwrite --out shipped.csv
+expect_match 3 "4 rows labelled, 0 kept \(already labelled\), 1 failed" err "the shipped helper labels every readable photo"
+check "shipped helper: the same photo, the same labels" 'python3 - shipped.csv <<"EOF"
+import csv, sys
+rows = {r["IMG_ID"]: r for r in csv.DictReader(open(sys.argv[1], newline=""))}
+cols = ["S3_Label", "S16_Label", "S365_Label", "Prob_indoor", "Prob_natural", "Prob_urban"]
+a, b = rows["a.jpg"], rows["sub/b c.jpg"]
+assert all(a[c] == b[c] and a[c] != "" for c in cols), (a, b)
+assert abs(sum(float(a[c]) for c in cols[3:]) - 1) < 1e-3
+EOF'
 
 # a second writer of --out is refused while the first holds the lock
 if command -v flock >/dev/null; then
