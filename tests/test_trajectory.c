@@ -8,8 +8,13 @@
  * rebuilds the same network from the same generator, runs the same steps
  * (geoloc_exec forward/backward, geoloc_sgd) and must give every step's
  * total loss within 1e-4 relative (each head's within 1e-4 of its value or
- * 1e-4 absolute), and the loss must fall: a skipped update or a cut gradient
- * path fails here. */
+ * 1e-4 absolute) for the first three steps, and within 3e-3 (heads 1e-3)
+ * after: the convolutions' summation order depends on the CPU (oneDNN sizes
+ * its blocks by the caches), and training amplifies those rounding
+ * differences, measured up to 1.2e-3 (heads 3e-4) at steps 4-11 on a 2-core
+ * Intel Xeon, under 1e-4 on an AMD EPYC; a momentum off by 2 % (0.882) is
+ * 1.2e-2 off by step 4. The loss must fall: a skipped update or a cut
+ * gradient path fails here. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,17 +101,18 @@ int main(int argc, char **argv) {
         CHECK(geoloc_exec_forward(ex, input, &err) == GEOLOC_OK, "forward %d: %s", t, err.message);
         CHECK(geoloc_exec_backward(ex, label_sets, weights, losses, &err) == GEOLOC_OK, "backward %d: %s", t,
               err.message);
-        double total = 0;
+        double total = 0, tol = t < 3 ? 1e-4 : 3e-3, tol_head = t < 3 ? 1e-4 : 1e-3;
         for (int h = 0; h < HEADS; h++) {
             total += (double)weights[h] * losses[h];
             double r = ref_head[t * HEADS + h], e = fabs(losses[h] - r) / fmax(fabs(r), 1.0);
-            CHECK(e <= 1e-4, "step %d head %s: loss %.7f, PyTorch %.7f", t, head_name[h], losses[h], r);
+            CHECK(e <= tol_head, "step %d head %s: loss %.7f, PyTorch %.7f (difference %.3g > %.0e)", t, head_name[h],
+                  losses[h], r, e, tol_head);
             if (e > worst_head) worst_head = e;
         }
         loss[t] = total;
         double e = rel_diff(total, ref_loss[t]);
-        CHECK(e <= 1e-4, "step %d: loss %.7f, PyTorch %.7f (relative difference %.3g > 1e-4)", t, total, ref_loss[t],
-              e);
+        CHECK(e <= tol, "step %d: loss %.7f, PyTorch %.7f (relative difference %.3g > %.0e)", t, total, ref_loss[t],
+              e, tol);
         if (e > worst) worst = e, worst_step = t;
         printf("step %2d  loss %.7f  PyTorch %.7f  relative difference %.2e\n", t, total, ref_loss[t], e);
         if (t == STEPS) break; /* the last forward only measures the final weights */
