@@ -25,14 +25,7 @@
 
 static char dir[] = "/tmp/geoloc_test_model_XXXXXX";
 
-/* dir/name in a static buffer (one of 8 used in turn: keep a copy for longer). */
-static const char *tmp_path(const char *name) {
-    static char paths[8][256];
-    static int next;
-    char *p = paths[next++ % 8];
-    snprintf(p, sizeof paths[0], "%s/%s", dir, name);
-    return p;
-}
+static const char *tmp_path(const char *name) { return test_path_in(dir, name); }
 
 /* ---- building models --------------------------------------------------------- */
 

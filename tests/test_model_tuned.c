@@ -29,13 +29,7 @@
 
 static char dir[] = "/tmp/geoloc_test_model_tuned_XXXXXX";
 
-static const char *tmp_path(const char *name) {
-    static char paths[8][256];
-    static int next;
-    char *p = paths[next++ % 8];
-    snprintf(p, sizeof paths[0], "%s/%s", dir, name);
-    return p;
-}
+static const char *tmp_path(const char *name) { return test_path_in(dir, name); }
 
 /* The stage (1..4) of a parameter name, 0 for the stem and the heads. */
 static int stage(const char *name) {

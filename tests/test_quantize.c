@@ -18,13 +18,7 @@
 
 static char dir[] = "/tmp/geoloc_test_quantize_XXXXXX";
 
-static const char *tmp_path(const char *name) {
-    static char paths[4][256];
-    static int next;
-    char *p = paths[next++ % 4];
-    snprintf(p, sizeof paths[0], "%s/%s", dir, name);
-    return p;
-}
+static const char *tmp_path(const char *name) { return test_path_in(dir, name); }
 
 /* The answer of m in precision p to the photo (crops three). */
 static geoloc_prediction answer(const geoloc_model *m, geoloc_precision p, const char *photo, geoloc_status *status,

@@ -103,6 +103,15 @@ static inline const char *test_temp_file(const char *tag) {
     return path;
 }
 
+/* dir/name in a static buffer (one of 8 used in turn: keep a copy for longer). */
+static inline const char *test_path_in(const char *dir, const char *name) {
+    static char paths[8][1024];
+    static int next;
+    char *p = paths[next++ % 8];
+    snprintf(p, sizeof paths[0], "%s/%s", dir, name);
+    return p;
+}
+
 /* Creates the folder named by template (ending in XXXXXX, replaced in
  * place) with mkdtemp; exits 1 with a message when it cannot. */
 static inline void test_make_temp_dir(char *template_path) {
