@@ -11,8 +11,8 @@
 #   order, missing columns added; --overwrite relabels every row with the
 #   same answers; an unreadable photo named, counted, its row unchanged
 #   (exit 3); the summary line's counts;
-# - the shipped helper (share/geoloc/geoloc-scene.safetensors): its fine-tuned
-#   layer 4 in float16 shown by model info, labels of a photo and of its copy equal;
+# - the shipped helper (share/geoloc/geoloc-scene.safetensors): a scene classifier
+#   by model info, labels of a photo and of its copy equal;
 # - atomic output: a failure leaves no file and no temporary, an existing
 #   --out untouched; a second writer of --out refused while the lock is held.
 . "$(dirname "$0")/lib.sh"
@@ -139,10 +139,10 @@ expect_match 0 "1 partition, 0 scene classes" out "model init: a geo model"
 run_geoloc scene label --model geo.safetensors --meta meta.csv --images img --out new.csv
 expect_match 1 "no scene head" err "a geolocation model without scenes refused"
 
-# the shipped helper: its heads and a fine-tuned layer 4 in float16 over the ImageNet backbone
+# the shipped helper: scene heads over the ImageNet backbone file
 helper=$src/share/geoloc/geoloc-scene.safetensors
 run_geoloc model info "$helper"
-expect_match 0 "fine-tuned: +layer4 in the file \(F16\)" out "the shipped helper carries layer 4"
+expect_match 0 "none: a scene classifier" out "the shipped helper is a scene classifier"
 run_geoloc scene label --model "$helper" --meta meta.csv --images img --overwrite --out shipped.csv
 expect_match 3 "4 rows labelled, 0 kept \(already labelled\), 1 failed" err "the shipped helper labels every readable photo"
 check "shipped helper: the same photo, the same labels" 'python3 - shipped.csv <<"EOF"
